@@ -1,0 +1,3 @@
+module notifier
+
+go 1.26
