@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+)
+
+// compiler compiles rule expressions against the typed Event. The expr
+// options are built once per policy: every rule shares them.
+type compiler struct {
+	policy *Policy
+	opts   []expr.Option
+}
+
+func newCompiler(p *Policy) *compiler {
+	c := &compiler{policy: p}
+	c.opts = []expr.Option{
+		expr.Env(Event{}),
+		expr.AsBool(),
+		expr.Function("rank", func(params ...any) (any, error) {
+			return SeverityRank(params[0].(string)), nil
+		}, new(func(string) int)),
+		expr.Function("in_window", func(params ...any) (any, error) {
+			w := p.Windows[params[0].(string)]
+			if w == nil { // a dynamic name: checked here, not at compile time
+				return false, fmt.Errorf("in_window: window %q is not defined", params[0])
+			}
+			return w.Contains(params[1].(time.Time)), nil
+		}, new(func(string, time.Time) bool)),
+	}
+	return c
+}
+
+// ruleChecks validates calls whose arguments must be known at compile
+// time, and passes the event time to in_window. Problems are collected,
+// not returned, since expr visitors cannot fail.
+type ruleChecks struct {
+	policy *Policy
+	errs   []*file.Error
+}
+
+func (v *ruleChecks) fail(n ast.Node, format string, args ...any) {
+	v.errs = append(v.errs, &file.Error{Location: n.Location(), Message: fmt.Sprintf(format, args...)})
+}
+
+// Visit implements ast.Visitor.
+func (v *ruleChecks) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	callee, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	switch callee.Value {
+	case "rank":
+		if len(call.Arguments) != 1 {
+			return // the type checker reports the count
+		}
+		if s, ok := call.Arguments[0].(*ast.StringNode); ok && SeverityRank(s.Value) == 0 {
+			v.fail(s, "rank(%q): not a severity; want %q, %q or %q%s", s.Value, SeverityInfo, SeverityWarning, SeverityCritical,
+				suggest(s.Value, []string{SeverityInfo, SeverityWarning, SeverityCritical}))
+		}
+	case "in_window":
+		if len(call.Arguments) != 1 {
+			v.fail(call, "in_window takes one window name, like in_window(\"business-hours\")")
+			return
+		}
+		if s, ok := call.Arguments[0].(*ast.StringNode); ok {
+			if _, defined := v.policy.Windows[s.Value]; !defined {
+				v.fail(s, "in_window(%q): window is not defined%s", s.Value, suggest(s.Value, mapKeys(v.policy.Windows)))
+			}
+		}
+		// The event's own time decides, so explain --at and tests with
+		// virtual clocks see what production would.
+		call.Arguments = append(call.Arguments, &ast.IdentifierNode{Value: "time"})
+	}
+}
+
+// compileRule compiles one `when` expression; n is its YAML node, for
+// positions.
+func (c *compiler) compileRule(src string, n *yaml.Node, sink problemSink) *vm.Program {
+	checks := &ruleChecks{policy: c.policy}
+	opts := append(c.opts[:len(c.opts):len(c.opts)], expr.Patch(checks))
+	prog, err := expr.Compile(src, opts...)
+	if len(checks.errs) > 0 {
+		for _, e := range checks.errs {
+			c.report(src, n, sink, e.From, e.Message)
+		}
+		return nil
+	}
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			c.report(src, n, sink, fe.From, fe.Message)
+		} else {
+			sink.errorf(n.Line, n.Column, "expr", "when: %v", err)
+		}
+		return nil
+	}
+	return prog
+}
+
+func (c *compiler) report(src string, n *yaml.Node, sink problemSink, from int, msg string) {
+	line, col := scalarPos(n, splitLines(sink.data), from)
+	msg = strings.ReplaceAll(msg, "\n", " ")
+	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+		msg += suggest(name, eventNames())
+	}
+	sink.errorf(line, col, "expr", "when: %s%s", msg, snippet(src, from))
+}
+
+// snippet quotes the expression around rune offset from, so a one-line
+// error still shows the author what was meant.
+func snippet(src string, from int) string {
+	runes := []rune(strings.ReplaceAll(src, "\n", " "))
+	if from > len(runes) {
+		from = len(runes)
+	}
+	start, end := max(0, from-20), min(len(runes), from+20)
+	return fmt.Sprintf(" (at %q)", string(runes[start:end]))
+}
+
+// eventNames lists the names expressions can use, for did-you-mean.
+func eventNames() []string {
+	t := reflect.TypeFor[Event]()
+	names := make([]string, 0, t.NumField()+2)
+	for i := range t.NumField() {
+		names = append(names, t.Field(i).Tag.Get("expr"))
+	}
+	return append(names, "rank", "in_window")
+}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/expr-lang/expr"
+)
+
+// Delivery actions, as explain and history show them.
+const (
+	DeliverTrigger = "trigger" // opens/updates an incident (PagerDuty)
+	DeliverResolve = "resolve" // closes it
+	DeliverMessage = "message" // a plain notification (Slack, syslog)
+)
+
+// Decision is what the policy says about one event.
+type Decision struct {
+	Key        string       `json:"key"`
+	Rules      []RuleResult `json:"rules"`
+	Dropped    bool         `json:"dropped"`
+	Deliveries []Delivery   `json:"deliveries"`
+	// Muted lists deliveries that a matching rule would have made but a
+	// time window silenced.
+	Muted []Delivery `json:"muted,omitempty"`
+}
+
+// RuleResult is one rule's verdict on the event.
+type RuleResult struct {
+	Name    string `json:"name"`
+	Matched bool   `json:"matched"`
+	Error   string `json:"error,omitempty"`
+	Muted   string `json:"muted,omitempty"` // why its notifications are muted
+}
+
+// Delivery is one channel that must be told.
+type Delivery struct {
+	Channel string `json:"channel"`
+	Type    string `json:"type"`
+	Action  string `json:"action"`
+	Rule    string `json:"rule"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Evaluate runs the rules in order: the first match decides unless it
+// says continue. A rule whose expression fails at run time does not
+// match, and the failure is recorded so explain and the audit show it —
+// the event still reaches the rules after it, so a broken rule can never
+// swallow a page.
+func (p *Policy) Evaluate(ev *Event) *Decision {
+	d := &Decision{Key: ev.Key, Deliveries: []Delivery{}}
+	told := map[string]bool{}
+	for _, r := range p.Rules {
+		res := RuleResult{Name: r.Name}
+		out, err := expr.Run(r.program, ev)
+		if err != nil {
+			res.Error = strings.ReplaceAll(err.Error(), "\n", " ")
+			d.Rules = append(d.Rules, res)
+			continue
+		}
+		res.Matched, _ = out.(bool)
+		if !res.Matched {
+			d.Rules = append(d.Rules, res)
+			continue
+		}
+		if r.Drop {
+			d.Rules = append(d.Rules, res)
+			d.Dropped = true
+			return d
+		}
+		res.Muted = p.muted(r, ev)
+		d.Rules = append(d.Rules, res)
+		for _, name := range r.Notify {
+			if told[name] {
+				continue
+			}
+			told[name] = true
+			ch := p.Channels[name]
+			del := Delivery{Channel: name, Type: ch.Type, Action: deliveryAction(ch.Type, ev.Action), Rule: r.Name}
+			if res.Muted != "" {
+				del.Reason = res.Muted
+				d.Muted = append(d.Muted, del)
+				continue
+			}
+			d.Deliveries = append(d.Deliveries, del)
+		}
+		if !r.Continue {
+			return d
+		}
+	}
+	return d
+}
+
+// muted says why r's notifications are muted at the event's time, or "".
+// Like Alertmanager's time intervals, a muted rule still matches (it
+// stops evaluation unless it continues); it just tells nobody.
+func (p *Policy) muted(r *Rule, ev *Event) string {
+	for _, name := range r.MutedDuring {
+		if p.Windows[name].Contains(ev.Time) {
+			return fmt.Sprintf("muted during window %q", name)
+		}
+	}
+	if len(r.ActiveDuring) == 0 {
+		return ""
+	}
+	for _, name := range r.ActiveDuring {
+		if p.Windows[name].Contains(ev.Time) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("outside active windows %s", strings.Join(r.ActiveDuring, ", "))
+}
+
+// deliveryAction names what a channel of type chType does with an event
+// of the given action: only PagerDuty keeps incidents that a trigger
+// opens; every channel is told when a problem clears.
+func deliveryAction(chType, action string) string {
+	switch {
+	case action == ActionRemove:
+		return DeliverResolve
+	case chType == "pagerduty":
+		return DeliverTrigger
+	}
+	return DeliverMessage
+}

@@ -1,0 +1,387 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Source is one policy file's name and content.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// LoadOptions lets the caller check what the engine does not understand.
+type LoadOptions struct {
+	// CheckChannel validates one channel's type and options. It is where
+	// the concrete channel packages are wired in (cmd/notifier). Nil
+	// accepts any channel.
+	CheckChannel func(spec *ChannelSpec) Problems
+}
+
+// ReadSources reads a policy path: a file, or a directory meaning every
+// *.yaml and *.yml in it in lexical order.
+func ReadSources(path string) ([]Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy %w", err)
+	}
+	files := []string{path}
+	if st.IsDir() {
+		files = nil
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("policy %w", err)
+		}
+		for _, e := range entries {
+			if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+		sort.Strings(files)
+		if len(files) == 0 {
+			return nil, fmt.Errorf("policy directory %s: no *.yaml or *.yml files", path)
+		}
+	}
+	srcs := make([]Source, 0, len(files))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				return nil, fmt.Errorf("policy %w (is it readable by the user running notifier?)", err)
+			}
+			return nil, fmt.Errorf("policy %w", err)
+		}
+		srcs = append(srcs, Source{Name: f, Data: data})
+	}
+	return srcs, nil
+}
+
+// Load reads and compiles the policy at path (file or directory).
+func Load(path string, opts LoadOptions) (*Policy, Problems, error) {
+	srcs, err := ReadSources(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, ps := Compile(srcs, opts)
+	return p, ps, nil
+}
+
+// Compile parses and checks policy sources in order: channels and windows
+// merge (a name defined twice is an error), rules concatenate, at most one
+// source has settings. It returns every problem found; the policy is nil
+// when any of them is an error.
+func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
+	var ps Problems
+	p := &Policy{
+		Settings: Settings{Deadline: DefaultDeadline},
+		Channels: map[string]*ChannelSpec{},
+		Windows:  map[string]*Window{},
+	}
+	l := loader{policy: p, opts: opts, problems: &ps, defined: map[string]string{}}
+	var rules []ruleNode
+	for _, src := range srcs {
+		p.Files = append(p.Files, src.Name)
+		rules = append(rules, l.parseFile(src)...)
+	}
+	c := newCompiler(p)
+	names := map[string]ruleNode{}
+	for _, rn := range rules {
+		if prev, dup := names[rn.rule.Name]; dup && rn.rule.Name != "" {
+			rn.sink.errorf(rn.name.Line, rn.name.Column, "duplicate-rule", "rule %q already defined at %s:%d", rn.rule.Name, prev.sink.file, prev.node.Line)
+		} else {
+			names[rn.rule.Name] = rn
+		}
+		l.checkRule(rn, c)
+		p.Rules = append(p.Rules, rn.rule)
+	}
+	if len(ps.Errors()) > 0 {
+		return nil, ps
+	}
+	return p, ps
+}
+
+type loader struct {
+	policy       *Policy
+	opts         LoadOptions
+	problems     *Problems
+	defined      map[string]string // "channels.x" -> "file:line" of its definition
+	settingsFrom string
+}
+
+type ruleNode struct {
+	rule *Rule
+	node *yaml.Node
+	name *yaml.Node
+	sink problemSink
+	keys map[string]*yaml.Node // value nodes by key
+}
+
+func (l *loader) parseFile(src Source) []ruleNode {
+	sink := problemSink{file: src.Name, data: src.Data, list: l.problems}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(strings.NewReader(string(src.Data)))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, errIsEOF) || strings.TrimSpace(string(src.Data)) == "" {
+			return nil // an empty file is an empty policy
+		}
+		line, msg := yamlErrorLine(err)
+		sink.errorf(line, 1, "yaml", "%s", msg)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		sink.errorf(extra.Line, extra.Column, "yaml", "more than one YAML document in one policy file")
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		if top.Tag == "!!null" {
+			return nil
+		}
+		sink.errorf(top.Line, top.Column, "type", "a policy file is a mapping with settings, channels, windows and rules; got %s", kindName(top))
+		return nil
+	}
+	var rules []ruleNode
+	seen := map[string]int{}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		if prev, dup := seen[k.Value]; dup {
+			sink.errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", k.Value, k.Value, prev)
+			continue
+		}
+		seen[k.Value] = k.Line
+		switch k.Value {
+		case "settings":
+			l.parseSettings(sink, k, v)
+		case "channels":
+			l.parseChannels(sink, v)
+		case "windows":
+			l.parseWindows(sink, v)
+		case "rules":
+			rules = append(rules, l.parseRules(sink, v)...)
+		default:
+			sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", k.Value, suggest(k.Value, []string{"settings", "channels", "windows", "rules"}))
+		}
+	}
+	return rules
+}
+
+func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
+	here := fmt.Sprintf("%s:%d", sink.file, k.Line)
+	if l.settingsFrom != "" {
+		sink.errorf(k.Line, k.Column, "duplicate-settings", "settings: already given at %s; only one policy file may have settings", l.settingsFrom)
+		return
+	}
+	l.settingsFrom = here
+	var spec SettingsSpec
+	ps := DecodeNode(sink.file, v, &spec)
+	*l.problems = append(*l.problems, prefixPaths(ps, "settings.")...)
+	s := &l.policy.Settings
+	if spec.Deadline > 0 {
+		s.Deadline = spec.Deadline
+		if spec.Deadline >= 30e9 {
+			n := valueNode(v, "deadline")
+			sink.warnf(n.Line, n.Column, "deadline", "settings.deadline: %s is not below Pacemaker's default 30s alert timeout; Pacemaker kills the agent at its timeout", spec.Deadline)
+		}
+	} else if n := valueNode(v, "deadline"); n != v && n.Value == "0s" {
+		sink.errorf(n.Line, n.Column, "deadline", "settings.deadline: must be more than 0")
+	}
+	if spec.Cluster.ID < 0 {
+		n := valueNode(valueNode(v, "cluster"), "id")
+		sink.errorf(n.Line, n.Column, "type", "settings.cluster.id: %d is negative", spec.Cluster.ID)
+	}
+	s.Cluster = ClusterDefaults{ID: spec.Cluster.ID, Name: spec.Cluster.Name}
+}
+
+// prefixPaths makes DecodeNode's paths absolute within the file.
+func prefixPaths(ps Problems, prefix string) Problems {
+	for i := range ps {
+		ps[i].Message = prefix + ps[i].Message
+	}
+	return ps
+}
+
+func (l *loader) define(sink problemSink, section string, k *yaml.Node) bool {
+	id := section + "." + k.Value
+	if prev, dup := l.defined[id]; dup {
+		sink.errorf(k.Line, k.Column, "duplicate-"+strings.TrimSuffix(section, "s"), "%s: already defined at %s", id, prev)
+		return false
+	}
+	l.defined[id] = fmt.Sprintf("%s:%d", sink.file, k.Line)
+	return true
+}
+
+func (l *loader) parseChannels(sink problemSink, v *yaml.Node) {
+	if v.Kind != yaml.MappingNode {
+		if v.Tag != "!!null" {
+			sink.errorf(v.Line, v.Column, "type", "channels: want a mapping of channel names, got %s", kindName(v))
+		}
+		return
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, cv := v.Content[i], v.Content[i+1]
+		if !l.define(sink, "channels", k) {
+			continue
+		}
+		if cv.Kind != yaml.MappingNode {
+			sink.errorf(cv.Line, cv.Column, "type", "channels.%s: want a mapping with a type, got %s", k.Value, kindName(cv))
+			continue
+		}
+		t := valueNode(cv, "type")
+		if t == cv || t.Kind != yaml.ScalarNode || t.Value == "" {
+			sink.errorf(k.Line, k.Column, "channel-type", "channels.%s: type is missing (pagerduty, slack or syslog)", k.Value)
+			continue
+		}
+		spec := &ChannelSpec{Name: k.Value, Type: t.Value, File: sink.file, Node: cv}
+		if l.opts.CheckChannel != nil {
+			*l.problems = append(*l.problems, l.opts.CheckChannel(spec)...)
+		}
+		l.policy.Channels[k.Value] = spec
+	}
+}
+
+func (l *loader) parseWindows(sink problemSink, v *yaml.Node) {
+	if v.Kind != yaml.MappingNode {
+		if v.Tag != "!!null" {
+			sink.errorf(v.Line, v.Column, "type", "windows: want a mapping of window names, got %s", kindName(v))
+		}
+		return
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, wv := v.Content[i], v.Content[i+1]
+		if !l.define(sink, "windows", k) {
+			continue
+		}
+		var spec WindowSpec
+		ps := DecodeNode(sink.file, wv, &spec)
+		*l.problems = append(*l.problems, prefixPaths(ps, "windows."+k.Value+".")...)
+		if len(ps) > 0 {
+			continue
+		}
+		nodes := &windowNodes{self: wv, timezone: valueNode(wv, "timezone"), weekdays: valueNode(wv, "weekdays"), times: valueNode(wv, "times")}
+		l.policy.Windows[k.Value] = compileWindow(k.Value, spec, nodes, sink)
+	}
+}
+
+func (l *loader) parseRules(sink problemSink, v *yaml.Node) []ruleNode {
+	if v.Kind != yaml.SequenceNode {
+		if v.Tag != "!!null" {
+			sink.errorf(v.Line, v.Column, "type", "rules: want a list of rules, got %s", kindName(v))
+		}
+		return nil
+	}
+	out := make([]ruleNode, 0, len(v.Content))
+	for i, rv := range v.Content {
+		r := &Rule{File: sink.file, Line: rv.Line, Col: rv.Column}
+		ps := DecodeNode(sink.file, rv, &r.RuleSpec)
+		*l.problems = append(*l.problems, prefixPaths(ps, fmt.Sprintf("rules[%d].", i))...)
+		rn := ruleNode{rule: r, node: rv, sink: sink, keys: map[string]*yaml.Node{}}
+		if rv.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(rv.Content); j += 2 {
+				rn.keys[rv.Content[j].Value] = rv.Content[j+1]
+			}
+		}
+		rn.name = rn.at("name")
+		out = append(out, rn)
+	}
+	return out
+}
+
+// at returns the value node of key, or the rule's own node.
+func (rn ruleNode) at(key string) *yaml.Node {
+	if n, ok := rn.keys[key]; ok {
+		return n
+	}
+	return rn.node
+}
+
+func (l *loader) checkRule(rn ruleNode, c *compiler) {
+	r, sink := rn.rule, rn.sink
+	label := r.Name
+	if label == "" {
+		label = fmt.Sprintf("rule at line %d", rn.node.Line)
+		if _, ok := rn.keys["name"]; !ok && rn.node.Kind == yaml.MappingNode {
+			sink.errorf(rn.node.Line, rn.node.Column, "rule-name", "%s: name is missing (history and explain refer to rules by name)", label)
+		}
+	}
+	if rn.node.Kind != yaml.MappingNode {
+		if rn.node.Kind == yaml.ScalarNode || rn.node.Kind == yaml.SequenceNode {
+			return // DecodeNode reported it
+		}
+	}
+	if _, ok := rn.keys["when"]; !ok {
+		sink.errorf(rn.node.Line, rn.node.Column, "rule-when", "rule %q: when is missing (write when: \"true\" to match everything)", label)
+	} else if r.When != "" {
+		r.program = c.compileRule(r.When, rn.keys["when"], sink)
+	}
+	if r.Drop && len(r.Notify) > 0 {
+		n := rn.at("drop")
+		sink.errorf(n.Line, n.Column, "drop-notify", "rule %q: drop and notify together: a dropped event notifies nobody", label)
+	}
+	if !r.Drop && len(r.Notify) == 0 {
+		sink.warnf(rn.node.Line, rn.node.Column, "notifies-nobody", "rule %q notifies nobody: add notify, or drop: true", label)
+	}
+	for i, ch := range r.Notify {
+		if _, ok := l.policy.Channels[ch]; !ok {
+			n := itemNode(rn.at("notify"), i)
+			sink.errorf(n.Line, n.Column, "undefined-channel", "rule %q: channel %q is not defined%s", label, ch, suggest(ch, mapKeys(l.policy.Channels)))
+		}
+	}
+	for _, key := range []string{"active_during", "muted_during"} {
+		list := r.ActiveDuring
+		if key == "muted_during" {
+			list = r.MutedDuring
+		}
+		for i, w := range list {
+			if _, ok := l.policy.Windows[w]; !ok {
+				n := itemNode(rn.at(key), i)
+				sink.errorf(n.Line, n.Column, "undefined-window", "rule %q: %s: window %q is not defined%s", label, key, w, suggest(w, mapKeys(l.policy.Windows)))
+			}
+		}
+	}
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// valueNode returns the value of key in mapping n, or n itself when absent
+// (so a problem about a missing key points at the mapping).
+func valueNode(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return n
+}
+
+// itemNode returns item i of sequence n, or n itself.
+func itemNode(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
+}
+
+type windowNodes struct{ self, timezone, weekdays, times *yaml.Node }
+
+func (w *windowNodes) weekday(i int) *yaml.Node { return itemNode(w.weekdays, i) }
+func (w *windowNodes) time(i int) *yaml.Node    { return itemNode(w.times, i) }

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// compileOne compiles a single policy file named p.yaml.
+func compileOne(t *testing.T, src string) (*Policy, Problems) {
+	t.Helper()
+	return Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
+}
+
+const channelsYAML = `
+channels:
+  pager: {type: pagerduty}
+  ops: {type: slack}
+  local: {type: syslog}
+windows:
+  business-hours: {timezone: Europe/Stockholm, weekdays: [mon-fri], times: ["09:00-17:00"]}
+`
+
+func TestCompileProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string // "line:col check" of every error, in order
+		msg  string   // a substring of the first error
+	}{
+		{"unknown top key", "rulez: []\n", []string{"1:1 unknown-key"}, `did you mean "rules"`},
+		{"unknown rule key", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    notify: [pager]\n    colour: red\n", []string{"12:5 unknown-key"}, "rules[0].colour: unknown key"},
+		{"duplicate key", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    when: 'false'\n    notify: [pager]\n", []string{"11:5 duplicate-key"}, "already defined at line 10"},
+		{"wrong type", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    notify: pager\n", []string{"11:13 type"}, "want a list"},
+		{"bool type", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    drop: yes please\n", []string{"11:11 type"}, "not true or false"},
+		{"undefined channel", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    notify: [pager, loca]\n", []string{"11:21 undefined-channel"}, `did you mean "local"`},
+		{"undefined window", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    notify: [pager]\n    muted_during: [nights]\n", []string{"12:20 undefined-window"}, `window "nights" is not defined`},
+		{"expr plain", channelsYAML + "rules:\n  - name: a\n    when: severity == \"critical\" && clster == 1\n    notify: [pager]\n", []string{"10:37 expr"}, `unknown name clster, did you mean "cluster"?`},
+		{"expr double quoted with escapes", channelsYAML + "rules:\n  - name: a\n    when: \"severity == \\\"critical\\\" && nod == 1\"\n    notify: [pager]\n", []string{"10:40 expr"}, "unknown name nod"},
+		{"expr block", channelsYAML + "rules:\n  - name: a\n    when: |\n      severity == \"critical\"\n        && rank(\"crit\") > 1\n    notify: [pager]\n", []string{"12:17 expr"}, `rank("crit"): not a severity`},
+		{"expr type error", channelsYAML + "rules:\n  - name: a\n    when: cluster_id == \"7\"\n    notify: [pager]\n", []string{"10:22 expr"}, "mismatched types"},
+		{"expr not bool", channelsYAML + "rules:\n  - name: a\n    when: severity\n    notify: [pager]\n", []string{"10:11 expr"}, "bool"},
+		{"in_window undefined", channelsYAML + "rules:\n  - name: a\n    when: in_window(\"busness-hours\")\n    notify: [pager]\n", []string{"10:21 expr"}, `did you mean "business-hours"`},
+		{"drop and notify", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    drop: true\n    notify: [pager]\n", []string{"11:11 drop-notify"}, "drop and notify"},
+		{"missing when", channelsYAML + "rules:\n  - name: a\n    notify: [pager]\n", []string{"9:5 rule-when"}, "when is missing"},
+		{"missing name", channelsYAML + "rules:\n  - when: 'true'\n    notify: [pager]\n", []string{"9:5 rule-name"}, "name is missing"},
+		{"duplicate rule", channelsYAML + "rules:\n  - {name: a, when: 'true', notify: [pager], continue: true}\n  - {name: a, when: 'true', notify: [ops]}\n", []string{"10:12 duplicate-rule"}, `rule "a" already defined`},
+		{"bad window", "windows:\n  w: {timezone: Mars/Base, weekdays: [mon, funday], times: [\"9-17\", \"22:00-06:00\", \"24:30-25:00\"]}\n", []string{"2:17 timezone", "2:44 weekday", "2:61 time-range", "2:84 time-range"}, "unknown time zone"},
+		{"bad duration", "settings: {deadline: soon}\n", []string{"1:22 duration"}, "not a duration"},
+		{"channel without type", "channels:\n  pager: {routing_key_file: /x}\n", []string{"2:3 channel-type"}, "type is missing"},
+		{"yaml syntax", "rules:\n  - name: a\n   when: x\n", []string{"1:1 yaml"}, "YAML syntax"},
+		{"not a mapping", "- a\n- b\n", []string{"1:1 type"}, "a policy file is a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, ps := compileOne(t, tt.src)
+			errs := ps.Errors()
+			var got []string
+			for _, e := range errs {
+				got = append(got, fmt.Sprintf("%d:%d %s", e.Line, e.Col, e.Check))
+			}
+			if strings.Join(got, ", ") != strings.Join(tt.want, ", ") {
+				t.Fatalf("errors = %v, want %v\n%v", got, tt.want, ps)
+			}
+			if p != nil {
+				t.Errorf("policy returned despite errors")
+			}
+			if !strings.Contains(errs[0].Message, tt.msg) {
+				t.Errorf("first error %q does not contain %q", errs[0].Error(), tt.msg)
+			}
+			if strings.Contains(errs[0].Error(), "\n") {
+				t.Errorf("error spans lines: %q", errs[0].Error())
+			}
+		})
+	}
+}
+
+func TestCompileDirectoryMerge(t *testing.T) {
+	a := "settings: {deadline: 5s, cluster: {id: 7, name: prod}}\nchannels:\n  pager: {type: pagerduty}\nrules:\n  - {name: first, when: 'true', notify: [pager], continue: true}\n"
+	b := "channels:\n  ops: {type: slack}\nrules:\n  - {name: second, when: 'true', notify: [ops]}\n"
+	p, ps := Compile([]Source{{"a.yaml", []byte(a)}, {"b.yaml", []byte(b)}}, LoadOptions{})
+	if p == nil {
+		t.Fatal(ps)
+	}
+	if len(p.Rules) != 2 || p.Rules[0].Name != "first" || p.Rules[1].Name != "second" {
+		t.Errorf("rules not concatenated in file order: %+v", p.Rules)
+	}
+	if p.Settings.Deadline.String() != "5s" || p.Settings.Cluster != (ClusterDefaults{ID: 7, Name: "prod"}) {
+		t.Errorf("settings = %+v", p.Settings)
+	}
+	_, ps = Compile([]Source{{"a.yaml", []byte(a)}, {"c.yaml", []byte("settings: {deadline: 3s}\nchannels:\n  pager: {type: syslog}\n")}}, LoadOptions{})
+	got := ps.Error()
+	for _, want := range []string{"c.yaml:1:1: settings: already given at a.yaml:1", "c.yaml:3:3: channels.pager: already defined at a.yaml:3"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+func TestCompileCollectsEveryProblem(t *testing.T) {
+	src := channelsYAML + "rules:\n  - {name: a, when: 'nope ==', notify: [x]}\n  - {name: b, when: 'true', notify: [y], bogus: 1}\n"
+	_, ps := compileOne(t, src)
+	if n := len(ps.Errors()); n != 4 {
+		t.Fatalf("want 4 errors (expr, undefined x, unknown key, undefined y), got %d:\n%v", n, ps)
+	}
+}
+
+func TestEmptyAndWarnings(t *testing.T) {
+	p, ps := compileOne(t, "")
+	if p == nil || len(ps) != 0 {
+		t.Fatalf("empty file: %v %v", p, ps)
+	}
+	p, ps = compileOne(t, channelsYAML+"settings: {deadline: 45s}\nrules:\n  - {name: quiet, when: 'true'}\n")
+	if p == nil {
+		t.Fatal(ps)
+	}
+	var checks []string
+	for _, w := range ps {
+		checks = append(checks, w.Severity+" "+w.Check)
+	}
+	if strings.Join(checks, ",") != "warning deadline,warning notifies-nobody" {
+		t.Errorf("warnings = %v", checks)
+	}
+}

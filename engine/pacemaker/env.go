@@ -1,0 +1,92 @@
+package pacemaker
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// inheritedEnv lists what the agent inherits from pacemakerd, systemd and
+// the login environment rather than from the alert: it stays out of
+// Event.Fields so fields hold only the alert and its instance attributes.
+// A trailing '*' matches a prefix.
+var inheritedEnv = []string{
+	"PATH", "PWD", "OLDPWD", "HOME", "SHELL", "USER", "LOGNAME", "MAIL", "SHLVL", "_",
+	"TERM", "LANG", "LC_*", "TZ",
+	"HA_*", "PCMK_*", "OCF_*", "VALGRIND_OPTS", // pacemakerd's own settings
+	"NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_*", "LISTEN_*", // systemd
+}
+
+func inherited(name string) bool {
+	for _, p := range inheritedEnv {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(name, prefix) {
+				return true
+			}
+		} else if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+// fields keeps every raw variable of the alert under its full name plus
+// the instance attributes. The CRM_notify_* twins are dropped when
+// CRM_alert_* is the source: they repeat the same values.
+func fields(env map[string]string, prefix string) map[string]string {
+	out := make(map[string]string, len(env))
+	for k, val := range env {
+		if inherited(k) || (prefix == alertPrefix && strings.HasPrefix(k, notifyPrefix)) {
+			continue
+		}
+		out[k] = val
+	}
+	return out
+}
+
+// ParseEnvFile parses the .env format of the samples (for explain --event
+// FILE, tests and the demo): one KEY=VALUE per line, split at the first
+// '=' with the value kept verbatim (values contain spaces and '='), '#'
+// comment lines and blank lines ignored, a trailing CR dropped. A line
+// without '=', an empty name or a name given twice is an error with its
+// line number; the line itself is not quoted, since instance attributes
+// may hold secrets.
+func ParseEnvFile(data []byte) (map[string]string, error) {
+	env := make(map[string]string)
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		n := i + 1
+		s := strings.TrimSuffix(string(line), "\r")
+		if strings.TrimSpace(s) == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		k, val, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d: missing '=' (want KEY=VALUE)", n)
+		}
+		if k == "" {
+			return nil, fmt.Errorf("line %d: empty variable name", n)
+		}
+		if _, dup := env[k]; dup {
+			return nil, fmt.Errorf("line %d: variable %q set twice", n, k)
+		}
+		env[k] = val
+	}
+	return env, nil
+}
+
+// EnvMap turns os.Environ()-style "K=V" slices into a map. As with
+// os.Getenv, the first of duplicate names wins; entries without a name
+// (Windows' "=C:=C:\" entries) or without '=' are skipped.
+func EnvMap(environ []string) map[string]string {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if _, seen := env[k]; !seen {
+			env[k] = val
+		}
+	}
+	return env
+}

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var errIsEOF = io.EOF
+
+var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// yamlErrorLine extracts the line number yaml.v3 puts in syntax errors.
+func yamlErrorLine(err error) (int, string) {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return 0, te.Errors[0]
+	}
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, err.Error()
+	}
+	line, _ := strconv.Atoi(m[1])
+	return line, "YAML syntax: " + m[2]
+}
+
+// splitLines splits a file into lines without their line ends.
+func splitLines(data []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
+	for sc.Scan() {
+		out = append(out, strings.TrimRight(sc.Text(), "\r"))
+	}
+	return out
+}
+
+// scalarPos maps a rune offset inside the value of scalar node n to the
+// 1-based line and column of the file where that rune was written. It
+// understands plain, quoted (with escapes) and block scalars, so an
+// expression error points at the character inside the YAML, wherever
+// the policy author put the expression.
+func scalarPos(n *yaml.Node, lines []string, offset int) (int, int) {
+	if n.Line < 1 || n.Line > len(lines) {
+		return n.Line, n.Column
+	}
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return blockPos(n, lines, offset)
+	}
+	quote := rune(0)
+	switch {
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		quote = '"'
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		quote = '\''
+	}
+	li := n.Line - 1
+	line := lines[li]
+	col := runeIndexToByte(line, n.Column-1)
+	if quote != 0 {
+		col++
+	}
+	decoded := 0
+	for {
+		if col >= len(line) {
+			// line break inside the scalar folds to one space
+			if decoded == offset || li+1 >= len(lines) {
+				return li + 1, utf8.RuneCountInString(line[:min(col, len(line))]) + 1
+			}
+			decoded++
+			li++
+			line = lines[li]
+			col = len(line) - len(strings.TrimLeft(line, " \t"))
+			continue
+		}
+		if decoded == offset {
+			return li + 1, utf8.RuneCountInString(line[:col]) + 1
+		}
+		r, size := utf8.DecodeRuneInString(line[col:])
+		switch {
+		case quote == '"' && r == '\\':
+			size += escapeLen(line[col+size:])
+		case quote == '\'' && r == '\'' && strings.HasPrefix(line[col+1:], "'"):
+			size++
+		}
+		col += size
+		decoded++
+	}
+}
+
+// escapeLen is the length of a YAML double-quoted escape after the backslash.
+func escapeLen(s string) int {
+	if s == "" {
+		return 0
+	}
+	switch s[0] {
+	case 'x':
+		return 3
+	case 'u':
+		return 5
+	case 'U':
+		return 9
+	}
+	return 1
+}
+
+func blockPos(n *yaml.Node, lines []string, offset int) (int, int) {
+	indent := -1
+	for li := n.Line; li < len(lines); li++ { // lines[n.Line] is the first content line
+		line := lines[li]
+		if strings.TrimSpace(line) == "" {
+			if offset == 0 && indent >= 0 {
+				return li + 1, 1
+			}
+			offset--
+			continue
+		}
+		if indent < 0 {
+			indent = len(line) - len(strings.TrimLeft(line, " "))
+		}
+		content := line[min(indent, len(line)):]
+		if runes := utf8.RuneCountInString(content); offset <= runes {
+			return li + 1, indent + offset + 1
+		} else {
+			offset -= runes + 1
+		}
+	}
+	return n.Line, n.Column
+}
+
+func runeIndexToByte(s string, runes int) int {
+	for i := range s {
+		if runes == 0 {
+			return i
+		}
+		runes--
+	}
+	return len(s)
+}

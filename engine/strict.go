@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DecodeNode decodes a YAML node into out (a pointer to a struct with yaml
+// tags) strictly: unknown keys, duplicate keys and values of the wrong
+// type are problems at their exact line and column, all of them reported.
+// yaml.v3's own KnownFields reports only the first problem and only a
+// line, which is not enough for an operator fixing a policy in CI. Keys
+// listed in skip are accepted and left alone (the caller handles them).
+func DecodeNode(file string, n *yaml.Node, out any, skip ...string) Problems {
+	var ps Problems
+	d := strictDecoder{sink: problemSink{file: file, list: &ps}, skip: skip}
+	d.decode(n, reflect.ValueOf(out).Elem(), "")
+	return ps
+}
+
+type strictDecoder struct {
+	sink problemSink
+	skip []string // top-level keys to ignore
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// kindName is how a YAML node kind reads in an error message.
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "empty"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func (d *strictDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if v.Type() == durationType {
+		d.duration(n, v, path)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if n.Tag == "!!null" {
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+	case reflect.Struct:
+		d.structure(n, v, path)
+	case reflect.Slice:
+		d.slice(n, v, path)
+	case reflect.String:
+		if !d.scalar(n, path, "a string") {
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Int:
+		if !d.scalar(n, path, "an integer") {
+			return
+		}
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil || n.Tag != "!!int" {
+			d.sink.errorf(n.Line, n.Column, "type", "%s: %s is not an integer", path, kindName(n))
+			return
+		}
+		v.SetInt(i)
+	case reflect.Bool:
+		if !d.scalar(n, path, "true or false") {
+			return
+		}
+		if n.Tag != "!!bool" {
+			d.sink.errorf(n.Line, n.Column, "type", "%s: %s is not true or false", path, kindName(n))
+			return
+		}
+		b, _ := strconv.ParseBool(strings.ToLower(n.Value))
+		v.SetBool(b)
+	default:
+		panic(fmt.Sprintf("engine: strict decode of %s is not supported", v.Type()))
+	}
+}
+
+// scalar reports whether n is a non-null scalar, recording a problem if not.
+func (d *strictDecoder) scalar(n *yaml.Node, path, want string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.sink.errorf(n.Line, n.Column, "type", "%s: want %s, got %s", path, want, kindName(n))
+		return false
+	}
+	return true
+}
+
+func (d *strictDecoder) duration(n *yaml.Node, v reflect.Value, path string) {
+	if !d.scalar(n, path, "a duration like 30s or 1h") {
+		return
+	}
+	dur, err := time.ParseDuration(n.Value)
+	if err != nil || dur < 0 {
+		d.sink.errorf(n.Line, n.Column, "duration", "%s: %q is not a duration (want e.g. 30s, 5m, 1h30m)", path, n.Value)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+func (d *strictDecoder) slice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.sink.errorf(n.Line, n.Column, "type", "%s: want a list, got %s", path, kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(s)
+}
+
+func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.sink.errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", strings.TrimPrefix(path, "."), kindName(n))
+		return
+	}
+	fields := yamlFields(v.Type())
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := k.Value
+		sub := strings.TrimPrefix(path+"."+key, ".")
+		if prev, dup := seen[key]; dup {
+			d.sink.errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", sub, key, prev.Line)
+			continue
+		}
+		seen[key] = k
+		if path == "" && contains(d.skip, key) {
+			continue
+		}
+		idx, ok := fields[key]
+		if !ok {
+			d.sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", sub, suggest(key, keysOf(fields)))
+			continue
+		}
+		d.decode(val, v.Field(idx), sub)
+	}
+}
+
+// yamlFields maps yaml key names to struct field indexes.
+func yamlFields(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = i
+	}
+	return m
+}
+
+func keysOf(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns `, did you mean "x"?` for the closest candidate within a
+// small edit distance, or "" when nothing is close.
+func suggest(got string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(got, c); d < bestD || (d == bestD && best != "" && c < best) {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(", did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

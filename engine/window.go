@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // windows name IANA zones; hosts without zoneinfo must still load them
+)
+
+// WindowSpec is a named time window as written in the policy.
+type WindowSpec struct {
+	Timezone string   `yaml:"timezone"`
+	Weekdays []string `yaml:"weekdays"`
+	Times    []string `yaml:"times"`
+}
+
+// Window is a compiled WindowSpec. A time range whose end is before its
+// start ("22:00-06:00") spans midnight and belongs to the weekday it
+// starts on, so "fri 22:00-06:00" covers Saturday 03:00.
+type Window struct {
+	Name   string
+	loc    *time.Location
+	days   [7]bool // indexed by time.Weekday; all true when no weekdays given
+	ranges []clockRange
+}
+
+type clockRange struct{ from, to int } // minutes after midnight, to may be 1440
+
+var weekdayNames = map[string]time.Weekday{
+	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
+}
+
+// Contains reports whether t falls inside the window.
+func (w *Window) Contains(t time.Time) bool {
+	t = t.In(w.loc)
+	minute := t.Hour()*60 + t.Minute()
+	day := t.Weekday()
+	if len(w.ranges) == 0 {
+		return w.days[day]
+	}
+	yesterday := (day + 6) % 7
+	for _, r := range w.ranges {
+		if r.from < r.to {
+			if w.days[day] && minute >= r.from && minute < r.to {
+				return true
+			}
+			continue
+		}
+		if (w.days[day] && minute >= r.from) || (w.days[yesterday] && minute < r.to) {
+			return true
+		}
+	}
+	return false
+}
+
+// compileWindow checks a spec; problems point at the offending entry.
+func compileWindow(name string, spec WindowSpec, n *windowNodes, sink problemSink) *Window {
+	w := &Window{Name: name, loc: time.UTC}
+	if spec.Timezone != "" {
+		loc, err := time.LoadLocation(spec.Timezone)
+		if err != nil || strings.TrimSpace(spec.Timezone) != spec.Timezone {
+			sink.errorf(n.timezone.Line, n.timezone.Column, "timezone", "windows.%s.timezone: unknown time zone %q (want an IANA name like Europe/Stockholm)", name, spec.Timezone)
+		} else {
+			w.loc = loc
+		}
+	}
+	if len(spec.Weekdays) == 0 {
+		w.days = [7]bool{true, true, true, true, true, true, true}
+	}
+	for i, d := range spec.Weekdays {
+		from, to, isRange := strings.Cut(strings.ToLower(strings.TrimSpace(d)), "-")
+		a, okA := weekdayNames[from]
+		b, okB := a, okA
+		if isRange {
+			b, okB = weekdayNames[to]
+		}
+		if !okA || !okB {
+			pos := n.weekday(i)
+			sink.errorf(pos.Line, pos.Column, "weekday", "windows.%s.weekdays[%d]: %q is not a weekday (want mon, tue, wed, thu, fri, sat, sun or a range like mon-fri)", name, i, d)
+			continue
+		}
+		for day := a; ; day = (day + 1) % 7 {
+			w.days[day] = true
+			if day == b {
+				break
+			}
+		}
+	}
+	for i, s := range spec.Times {
+		r, err := parseClockRange(s)
+		if err != nil {
+			pos := n.time(i)
+			sink.errorf(pos.Line, pos.Column, "time-range", "windows.%s.times[%d]: %q: %v", name, i, s, err)
+			continue
+		}
+		w.ranges = append(w.ranges, r)
+	}
+	return w
+}
+
+// parseClockRange reads "HH:MM-HH:MM"; the end may be 24:00.
+func parseClockRange(s string) (clockRange, error) {
+	from, to, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return clockRange{}, fmt.Errorf("want a range like 09:00-17:00")
+	}
+	f, err := parseClock(strings.TrimSpace(from), false)
+	if err != nil {
+		return clockRange{}, err
+	}
+	t, err := parseClock(strings.TrimSpace(to), true)
+	if err != nil {
+		return clockRange{}, err
+	}
+	if f == t {
+		return clockRange{}, fmt.Errorf("empty range: start and end are the same")
+	}
+	return clockRange{from: f, to: t}, nil
+}
+
+func parseClock(s string, end bool) (int, error) {
+	var h, m int
+	if len(s) != 5 || s[2] != ':' {
+		return 0, fmt.Errorf("%q is not a time of day (want HH:MM)", s)
+	}
+	if _, err := fmt.Sscanf(s, "%2d:%2d", &h, &m); err != nil || m < 0 || m > 59 || h < 0 || h > 24 || (h == 24 && (m != 0 || !end)) {
+		return 0, fmt.Errorf("%q is not a time of day (want HH:MM, 00:00 to 24:00)", s)
+	}
+	return h*60 + m, nil
+}
