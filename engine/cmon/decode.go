@@ -45,47 +45,9 @@ func Decode(data []byte, opts Options) (engine.Event, error) {
 		return engine.Event{}, err
 	}
 
-	var (
-		alarm  fields
-		action string
-	)
-	if _, envelope := top["alarm"]; !envelope && isCmonAlarm(top) {
-		alarm = fields{raw: top}
-		action = engine.ActionNew
-	} else {
-		env := fields{raw: top}
-		typ, ok, err := env.str("type")
-		if err != nil {
-			return engine.Event{}, err
-		}
-		if !ok {
-			return engine.Event{}, errors.New(`cmon: not a CMON message: no "type"`)
-		}
-		if typ != "alarm" {
-			return engine.Event{}, &NotAlarmError{Type: typ}
-		}
-		if action, ok, err = env.str("action"); err != nil {
-			return engine.Event{}, err
-		} else if !ok {
-			return engine.Event{}, errors.New(`cmon: action is missing`)
-		}
-		switch action {
-		case engine.ActionNew, engine.ActionUpdate, engine.ActionRemove:
-		default:
-			return engine.Event{}, fmt.Errorf("cmon: action %s is not one of new, update, remove", quote(action))
-		}
-		raw, ok := top["alarm"]
-		if !ok {
-			return engine.Event{}, errors.New("cmon: alarm is missing")
-		}
-		if kind := kindOf(raw); kind != "object" {
-			return engine.Event{}, fmt.Errorf("cmon: alarm is a JSON %s, not an object", kind)
-		}
-		m, err := members(raw)
-		if err != nil {
-			return engine.Event{}, err
-		}
-		alarm = fields{raw: m, path: "alarm."}
+	alarm, action, err := unwrap(top)
+	if err != nil {
+		return engine.Event{}, err
 	}
 
 	// cmon_hostname sits in the envelope, or (rarely) in a bare object.
@@ -110,6 +72,47 @@ func Decode(data []byte, opts Options) (engine.Event, error) {
 	}
 	ev.Key = "cmon/" + controller + "/" + strconv.Itoa(ev.ClusterID) + "/" + ev.ID
 	return ev, nil
+}
+
+// unwrap finds the alarm object and the action: the envelope's, or "new"
+// for a bare CmonAlarm, which carries no action of its own.
+func unwrap(top map[string]json.RawMessage) (fields, string, error) {
+	env := fields{raw: top}
+	if _, ok := top["alarm"]; !ok && isCmonAlarm(top) {
+		return env, engine.ActionNew, nil
+	}
+	typ, ok, err := env.str("type")
+	if err != nil {
+		return fields{}, "", err
+	}
+	if !ok {
+		return fields{}, "", errors.New(`cmon: not a CMON message: no "type"`)
+	}
+	if typ != "alarm" {
+		return fields{}, "", &NotAlarmError{Type: typ}
+	}
+	action, ok, err := env.str("action")
+	if err != nil {
+		return fields{}, "", err
+	}
+	switch {
+	case !ok:
+		return fields{}, "", errors.New("cmon: action is missing")
+	case action != engine.ActionNew && action != engine.ActionUpdate && action != engine.ActionRemove:
+		return fields{}, "", fmt.Errorf("cmon: action %s is not one of new, update, remove", quote(action))
+	}
+	raw, ok := top["alarm"]
+	if !ok {
+		return fields{}, "", errors.New("cmon: alarm is missing")
+	}
+	if kind := kindOf(raw); kind != "object" {
+		return fields{}, "", fmt.Errorf("cmon: alarm is a JSON %s, not an object", kind)
+	}
+	m, err := members(raw)
+	if err != nil {
+		return fields{}, "", err
+	}
+	return fields{raw: m, path: "alarm."}, action, nil
 }
 
 // isCmonAlarm reports whether a top-level object is a bare CmonAlarm.
