@@ -11,6 +11,13 @@
 // NOTIFIER_CLUSTER and NOTIFIER_CLUSTER_ID, override the cluster that the
 // policy settings give (one alert per cluster can then name its cluster).
 //
+// event_type is the kind, or "resource_<task>" for resources
+// ("resource_monitor"). time is timestamp_epoch + timestamp_usec, because
+// the formatted timestamp follows the alert's timestamp-format and by
+// default has no date. A missing integer variable is 0 (Pacemaker sends
+// only those of the alert's kind); one that is present but does not parse,
+// even empty, is an error naming it.
+//
 // # Deriving action, ok and severity
 //
 // Pacemaker sends no severity and no action; this table is the whole
