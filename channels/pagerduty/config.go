@@ -1,0 +1,121 @@
+package pagerduty
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New when the configuration leaves a field empty.
+const (
+	// DefaultEventsURL is PagerDuty's US service region. Accounts in the EU
+	// region use https://events.eu.pagerduty.com.
+	DefaultEventsURL = "https://events.pagerduty.com"
+	// DefaultTimeout bounds one request: the whole run has a deadline
+	// well under Pacemaker's 30 s, and a retry must still fit in it.
+	DefaultTimeout = 10 * time.Second
+	// DefaultClient is the "client" PagerDuty shows as the event's origin.
+	DefaultClient = "notifier"
+)
+
+// enqueuePath is what go-pagerduty appends to the events URL. Users often
+// paste the full endpoint from PagerDuty's docs; it is accepted and
+// trimmed so the request does not go to /v2/enqueue/v2/enqueue.
+const enqueuePath = "/v2/enqueue"
+
+// Config is one PagerDuty channel as written in the policy file's
+// channels section. The loader decodes strictly into it, so every field
+// here is a key users may write.
+type Config struct {
+	// RoutingKey is the Events API v2 integration key given inline. Lint
+	// warns about it: prefer RoutingKeyFile, which keeps the secret out of
+	// the policy repository.
+	RoutingKey string `yaml:"routing_key"`
+	// RoutingKeyFile is a file holding the integration key (surrounding
+	// whitespace ignored).
+	RoutingKeyFile string `yaml:"routing_key_file"`
+	// EventsURL is the Events API base URL: DefaultEventsURL, the EU
+	// region, or a test server. A trailing /v2/enqueue is tolerated.
+	EventsURL string `yaml:"events_url"`
+	// Timeout bounds each request; 0 means DefaultTimeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// Client names the sender in PagerDuty's UI; default DefaultClient.
+	Client string `yaml:"client"`
+	// ClientURL is the link PagerDuty shows next to Client, e.g. the
+	// ClusterControl UI.
+	ClientURL string `yaml:"client_url"`
+}
+
+// Validate checks the configuration without touching the file system,
+// so lint can run it on a machine that lacks the secret files. Errors
+// name the field; none of them contains the routing key.
+func (c *Config) Validate() error {
+	var errs []error
+	switch {
+	case c.RoutingKey != "" && c.RoutingKeyFile != "":
+		errs = append(errs, errors.New("routing_key and routing_key_file are both set: keep only routing_key_file"))
+	case c.RoutingKey == "" && c.RoutingKeyFile == "":
+		errs = append(errs, errors.New("routing_key_file: required (the Events API v2 integration key)"))
+	case c.RoutingKey != "":
+		if err := checkRoutingKey("routing_key", c.RoutingKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.EventsURL != "" {
+		if err := checkHTTPURL(c.EventsURL); err != nil {
+			errs = append(errs, fmt.Errorf("events_url %q: %w", c.EventsURL, err))
+		}
+	}
+	if c.ClientURL != "" {
+		if err := checkHTTPURL(c.ClientURL); err != nil {
+			errs = append(errs, fmt.Errorf("client_url %q: %w", c.ClientURL, err))
+		}
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout %q: must not be negative", c.Timeout.String()))
+	}
+	return errors.Join(errs...)
+}
+
+// checkRoutingKey rejects a key PagerDuty would refuse anyway, so the
+// mistake shows at lint time instead of at 3 a.m. The key itself is
+// never quoted.
+func checkRoutingKey(field, key string) error {
+	if len(key) != routingKeyLen {
+		return fmt.Errorf("%s: must be %d characters (an Events API v2 integration key), got %d", field, routingKeyLen, len(key))
+	}
+	return nil
+}
+
+// checkHTTPURL accepts an absolute http(s) URL with a host.
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("scheme must be http or https")
+	}
+	if u.Host == "" {
+		return errors.New("no host")
+	}
+	return nil
+}
+
+// withDefaults returns c with every empty field given its default and the
+// events URL reduced to the base go-pagerduty expects.
+func (c Config) withDefaults() Config {
+	if c.EventsURL == "" {
+		c.EventsURL = DefaultEventsURL
+	}
+	c.EventsURL = strings.TrimSuffix(strings.TrimRight(c.EventsURL, "/"), enqueuePath)
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Client == "" {
+		c.Client = DefaultClient
+	}
+	return c
+}

@@ -1,0 +1,301 @@
+// Package pagerduty delivers messages to PagerDuty through the Events API
+// v2 (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/),
+// using go-pagerduty's client. A Trigger message opens or updates the
+// alert whose dedup_key is the message key; a Resolve message with the
+// same key closes it.
+package pagerduty
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+
+	"notifier/channels"
+)
+
+// Events API v2 limits, from
+// https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ .
+const (
+	routingKeyLen  = 32   // integration keys are 32 characters
+	maxDedupKeyLen = 255  // dedup_key: "maximum of 255 characters"
+	maxSummaryLen  = 1024 // payload.summary: "maximum of 1024 characters"
+)
+
+const (
+	// dedupPrefixLen is how much of an over-long key survives in its
+	// hashed form: prefix + "~" + 64 hex digits of SHA-256 is 255 bytes.
+	dedupPrefixLen = maxDedupKeyLen - 1 - 2*sha256.Size
+	// maxDetailLen bounds each custom_details value so a huge raw field
+	// cannot push the event past the API's 512 KB limit.
+	maxDetailLen = 4096
+	// maxErrorBody bounds how much of an error response is kept.
+	maxErrorBody = 16 << 10
+	// defaultSource is payload.source when the message names no host.
+	defaultSource = "notifier"
+)
+
+// Notifier sends messages to one PagerDuty integration. It is safe for
+// concurrent use; it holds no connection state beyond the HTTP client's
+// idle pool.
+type Notifier struct {
+	cfg        Config // defaults applied
+	routingKey string
+	http       *http.Client
+}
+
+var _ channels.Channel = (*Notifier)(nil)
+
+// New validates c, reads the routing key (from routing_key_file when
+// given) and applies defaults. It does no network I/O.
+func New(c Config) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("pagerduty: %w", err)
+	}
+	key, err := channels.ReadSecret("routing_key", c.RoutingKey, c.RoutingKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("pagerduty: %w", err)
+	}
+	if err := checkRoutingKey("routing_key_file", key); err != nil {
+		return nil, fmt.Errorf("pagerduty: %w", err)
+	}
+	c = c.withDefaults()
+	return &Notifier{
+		cfg:        c,
+		routingKey: key,
+		http:       &http.Client{Timeout: c.Timeout},
+	}, nil
+}
+
+// Notify sends m as one Events API v2 event. Rate limits (429), server
+// errors (5xx), network failures and timeouts are returned as
+// channels.Retryable, honouring Retry-After; a rejected event (400) is a
+// permanent error carrying PagerDuty's own explanation.
+func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
+	ev := BuildEvent(n.routingKey, n.cfg, m)
+	// A client per call is a few allocations; it lets the exchange
+	// recorder below belong to this one request.
+	x := &exchange{client: n.http}
+	client := pd.NewClient("", pd.WithV2EventsAPIEndpoint(n.cfg.EventsURL))
+	client.HTTPClient = x
+	_, err := client.ManageEventWithContext(ctx, ev)
+	switch {
+	case err == nil:
+		return nil
+	case x.err != nil:
+		return channels.Retryable(n.wrap(ev, x.err), 0)
+	case x.status >= 200 && x.status <= 299:
+		// PagerDuty accepted the event; only its answer was unreadable.
+		// Sending it again would be a duplicate, so this is success.
+		return nil
+	case x.status != 0:
+		return n.wrap(ev, channels.HTTPStatusError(x.status, x.header, explain(x.body)))
+	default:
+		// Failed before any request went out (e.g. building it).
+		return n.wrap(ev, err)
+	}
+}
+
+// wrap gives err its context and makes sure the routing key cannot leak
+// through it: should the key appear (a server echoing it, a URL), the
+// text is redacted, at the cost of the error chain.
+func (n *Notifier) wrap(ev *pd.V2Event, err error) error {
+	wrapped := fmt.Errorf("pagerduty: %s %q: %w", ev.Action, ev.DedupKey, err)
+	msg := wrapped.Error()
+	if red := channels.Redact(msg, n.routingKey); red != msg {
+		var r *channels.RetryableError
+		if errors.As(err, &r) {
+			return channels.Retryable(errors.New(red), r.After)
+		}
+		return errors.New(red)
+	}
+	return wrapped
+}
+
+// explain turns an Events API error body into the text an operator
+// needs, "Event object is invalid: Length of 'routing_key' is incorrect
+// ...". go-pagerduty's client decodes error bodies in the REST API's
+// shape, so for the Events API it reports "no JSON error object" and
+// drops PagerDuty's explanation; the exchange keeps the body instead.
+// Bodies that are not the API's error object pass through as they are.
+func explain(body []byte) []byte {
+	var e struct {
+		Message string   `json:"message"`
+		Errors  []string `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Message == "" {
+		return body
+	}
+	if len(e.Errors) == 0 {
+		return []byte(e.Message)
+	}
+	return []byte(e.Message + ": " + strings.Join(e.Errors, "; "))
+}
+
+// exchange is the HTTP client go-pagerduty uses for one request. It
+// remembers what the library throws away: the transport error itself
+// (the library flattens it with %v), the status, the headers (Retry-After)
+// and the body of an error response.
+type exchange struct {
+	client *http.Client
+	status int
+	header http.Header
+	body   []byte
+	err    error
+}
+
+// Do implements pagerduty.HTTPClient.
+func (x *exchange) Do(req *http.Request) (*http.Response, error) {
+	resp, err := x.client.Do(req)
+	if err != nil {
+		x.err = err
+		return nil, err
+	}
+	x.status, x.header = resp.StatusCode, resp.Header
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		x.body = body
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return resp, nil
+}
+
+// BuildEvent maps a message onto an Events API v2 event. It is pure: the
+// whole mapping is tested without a network.
+//
+//   - event_action: resolve for channels.Resolve, otherwise trigger. A
+//     resolve carries only routing_key and dedup_key: PagerDuty ignores
+//     the rest.
+//   - dedup_key: m.Key, or DedupKey's hashed form when it is too long.
+//   - payload.summary: m.Summary (m.Key when blank), cut to 1024 bytes.
+//   - payload.severity: critical, warning and info map to themselves,
+//     anything else to error.
+//   - payload.source: m.Node, else m.Controller, else "notifier".
+//   - payload.component: m.Kind (alarm, node, resource, fencing, ...);
+//     payload.class: m.EventType; payload.group: m.Cluster, else
+//     "cluster-<id>".
+//   - payload.custom_details: m.Details, overlaid with rule, key,
+//     cluster_id, count, message, recommendation, controller and the rest
+//     of the normalised fields.
+//   - client, client_url: from c (client defaults to "notifier").
+func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
+	ev := &pd.V2Event{
+		RoutingKey: routingKey,
+		Action:     "trigger",
+		DedupKey:   DedupKey(m.Key),
+	}
+	if m.Action == channels.Resolve {
+		ev.Action = "resolve"
+		return ev
+	}
+	ev.Client, ev.ClientURL = c.Client, c.ClientURL
+	if ev.Client == "" {
+		ev.Client = DefaultClient
+	}
+	summary := m.Summary
+	if strings.TrimSpace(summary) == "" {
+		summary = m.Key
+	}
+	pl := &pd.V2Payload{
+		Summary:   channels.Truncate(summary, maxSummaryLen),
+		Source:    firstNonEmpty(m.Node, m.Controller, defaultSource),
+		Severity:  severity(m.Severity),
+		Component: m.Kind,
+		Class:     m.EventType,
+		Group:     m.Cluster,
+		Details:   details(m),
+	}
+	if pl.Group == "" && m.ClusterID > 0 {
+		pl.Group = "cluster-" + strconv.Itoa(m.ClusterID)
+	}
+	if !m.Time.IsZero() {
+		pl.Timestamp = m.Time.UTC().Format(time.RFC3339Nano)
+	}
+	ev.Payload = pl
+	return ev
+}
+
+// DedupKey returns key as PagerDuty can take it. Keys of up to 255 bytes
+// go as they are. A longer key keeps its first 190 bytes (cut at a
+// character boundary), then "~" and the SHA-256 of the whole key in hex:
+// stable, so a resolve finds the alert its trigger opened, still
+// readable, and distinct for keys that share the prefix. The full key is
+// also sent in custom_details.key.
+func DedupKey(key string) string {
+	if len(key) <= maxDedupKeyLen {
+		return key
+	}
+	cut := dedupPrefixLen
+	for cut > 0 && !utf8.RuneStart(key[cut]) {
+		cut--
+	}
+	sum := sha256.Sum256([]byte(key))
+	return key[:cut] + "~" + hex.EncodeToString(sum[:])
+}
+
+// severity maps our severities onto PagerDuty's; "error" is PagerDuty's
+// own level between warning and critical and the safe choice for
+// anything unknown: it pages, but is not dressed up as critical.
+func severity(s string) string {
+	switch s {
+	case "critical", "warning", "info":
+		return s
+	default:
+		return "error"
+	}
+}
+
+// details builds custom_details: the raw fields first, then the
+// normalised ones, which win a name clash because they are what the
+// policy matched on.
+func details(m *channels.Message) map[string]any {
+	d := make(map[string]any, len(m.Details)+12)
+	for k, v := range m.Details {
+		d[k] = channels.Truncate(v, maxDetailLen)
+	}
+	for k, v := range map[string]string{
+		"rule":           m.Rule,
+		"key":            m.Key,
+		"source":         m.Source,
+		"kind":           m.Kind,
+		"event_type":     m.EventType,
+		"cluster":        m.Cluster,
+		"node":           m.Node,
+		"controller":     m.Controller,
+		"name":           m.Name,
+		"message":        m.Text,
+		"recommendation": m.Recommendation,
+	} {
+		if v != "" {
+			d[k] = channels.Truncate(v, maxDetailLen)
+		}
+	}
+	if m.ClusterID != 0 {
+		d["cluster_id"] = m.ClusterID
+	}
+	if m.Count != 0 {
+		d["count"] = m.Count
+	}
+	return d
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
