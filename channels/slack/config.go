@@ -1,0 +1,98 @@
+package slack
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New when the config leaves them out.
+const (
+	// DefaultAPIURL is Slack's Web API base; method names are appended.
+	DefaultAPIURL = "https://slack.com/api/"
+	// DefaultTimeout bounds one HTTP attempt. The run's deadline (below
+	// Pacemaker's 30 s alert timeout) still bounds all attempts together.
+	DefaultTimeout = 10 * time.Second
+)
+
+// Config is one Slack channel in a policy file. It takes either an
+// incoming webhook (which posts to the channel it was created for) or a
+// bot token with a channel for the Web API's chat.postMessage.
+type Config struct {
+	WebhookURL     string        `yaml:"webhook_url"`      // inline (lint warns): the URL is the secret
+	WebhookURLFile string        `yaml:"webhook_url_file"` // file holding the webhook URL
+	Token          string        `yaml:"token"`            // inline bot token (lint warns)
+	TokenFile      string        `yaml:"token_file"`       // file holding the bot token
+	Channel        string        `yaml:"channel"`          // channel ID or name; required with a token
+	APIURL         string        `yaml:"api_url"`          // Web API base; default DefaultAPIURL
+	Timeout        time.Duration `yaml:"timeout"`          // per HTTP attempt; default DefaultTimeout
+}
+
+// Validate checks the config without touching the file system, so lint
+// can run it anywhere, and reports every problem at once. It never quotes
+// a webhook URL or token: they are secrets.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	hook := c.WebhookURL != "" || c.WebhookURLFile != ""
+	token := c.Token != "" || c.TokenFile != ""
+	switch {
+	case hook && token:
+		add("webhook_url and token are mutually exclusive: a webhook posts to its own channel, a token posts to channel")
+	case !hook && !token:
+		add("one of webhook_url_file or token_file (with channel) is required")
+	}
+	if c.WebhookURL != "" && c.WebhookURLFile != "" {
+		add("webhook_url and webhook_url_file are mutually exclusive")
+	}
+	if c.Token != "" && c.TokenFile != "" {
+		add("token and token_file are mutually exclusive")
+	}
+	if c.WebhookURL != "" {
+		if err := checkURL(c.WebhookURL); err != nil {
+			add("webhook_url: %w", err) // the value is secret: never quoted
+		}
+	}
+	if c.Token != "" && strings.ContainsAny(c.Token, " \t\r\n") {
+		add("token: contains white space")
+	}
+	if hook && !token {
+		if c.Channel != "" {
+			add("channel: not used with a webhook, which posts to the channel it was created for")
+		}
+		if c.APIURL != "" {
+			add("api_url: only used with token")
+		}
+	}
+	if token && strings.TrimSpace(c.Channel) == "" {
+		add("channel: required with token")
+	}
+	if c.APIURL != "" {
+		if err := checkURL(c.APIURL); err != nil {
+			add("api_url %q: %w", c.APIURL, err)
+		}
+	}
+	if c.Timeout < 0 {
+		add("timeout: must not be negative, got %s", c.Timeout)
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL accepts absolute http(s) URLs. Its errors never contain the
+// URL, and it does not wrap url.Parse's error, which quotes it.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("scheme %q is not http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("no host")
+	}
+	return nil
+}

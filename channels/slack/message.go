@@ -1,0 +1,175 @@
+package slack
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	goslack "github.com/slack-go/slack"
+
+	"notifier/channels"
+)
+
+// Slack's size limits. Lengths are counted in bytes here, which is never
+// more than Slack's characters, so a cut string always fits.
+const (
+	// maxTextLen: Slack truncates top-level text beyond this.
+	// https://api.slack.com/methods/chat.postMessage#truncating
+	maxTextLen = 40000
+	// maxHeaderLen bounds the header line (severity and summary), which
+	// is the top-level text: a legacy attachment title's limit, as it
+	// should stay one line, and well below maxTextLen.
+	// https://api.slack.com/reference/messaging/attachments#legacy_fields
+	maxHeaderLen = 1024
+	// maxFooterLen: https://api.slack.com/reference/messaging/attachments#fields
+	maxFooterLen = 300
+	// maxFieldValueLen: the legacy field limit is not documented; this is
+	// Block Kit's section-field limit, the strictest Slack states for the
+	// same kind of text. https://api.slack.com/reference/block-kit/blocks#section
+	maxFieldValueLen = 2000
+	// maxAttachmentTextLen bounds the event text. Slack collapses long
+	// attachment text behind "Show more" and states no limit of its own;
+	// this keeps a runaway alarm text from pushing the whole message
+	// past maxTextLen.
+	maxAttachmentTextLen = 8000
+)
+
+// Attachment colours: the left bar is what an on-call engineer scans.
+const (
+	colorCritical = "#d00000"
+	colorWarning  = "#daa038"
+	colorInfo     = "#439FE0"
+	colorResolved = "#2eb886"
+)
+
+// escaper applies Slack's three mandatory escapes, so that event text
+// like "<none>" shows as typed and cannot turn into a link or an
+// @channel mention. https://api.slack.com/reference/surfaces/formatting#escaping
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// BuildMessage renders m as one Slack message: a plain header line in
+// text (what notifications and screen readers show), and one attachment
+// coloured by severity (green when resolved) with the event's text,
+// where it happened, the recommendation, and the key and rule in the
+// footer. It is pure, and the same payload goes to a webhook and to
+// chat.postMessage.
+func BuildMessage(m *channels.Message) goslack.WebhookMessage {
+	header := fmt.Sprintf("[%s] %s", strings.ToUpper(m.Severity), m.Summary)
+	color := severityColor(m.Severity)
+	if m.Action == channels.Resolve {
+		header = "Resolved: " + header
+		color = colorResolved
+	}
+
+	var fields []goslack.AttachmentField
+	short := func(title, value string) {
+		if value != "" {
+			fields = append(fields, goslack.AttachmentField{Title: title, Value: clip(value, maxFieldValueLen), Short: true})
+		}
+	}
+	short("Cluster", clusterLabel(m.Cluster, m.ClusterID))
+	short("Node", m.Node)
+	short("Type", firstNonEmpty(m.EventType, m.Kind))
+	if m.Count > 0 {
+		short("Count", strconv.Itoa(m.Count))
+	}
+	if m.Recommendation != "" {
+		fields = append(fields, goslack.AttachmentField{
+			Title: "Recommendation", Value: clip(m.Recommendation, maxFieldValueLen),
+		})
+	}
+
+	footer := "key " + m.Key
+	if m.Rule != "" {
+		footer += " · rule " + m.Rule
+	}
+	if m.Source != "" {
+		footer += " · " + m.Source
+	}
+
+	att := goslack.Attachment{
+		Color:    color,
+		Fallback: fallback(header, m),
+		Text:     clip(m.Text, maxAttachmentTextLen),
+		Fields:   fields,
+		Footer:   clip(footer, maxFooterLen),
+	}
+	if !m.Time.IsZero() {
+		att.Ts = json.Number(strconv.FormatInt(m.Time.Unix(), 10))
+	}
+	return goslack.WebhookMessage{
+		Text: clip(header, maxHeaderLen), // far below maxTextLen
+
+		Attachments: []goslack.Attachment{att},
+	}
+}
+
+func severityColor(severity string) string {
+	switch severity {
+	case "critical":
+		return colorCritical
+	case "warning":
+		return colorWarning
+	}
+	return colorInfo
+}
+
+// fallback is the attachment's plain-text stand-in for clients that
+// cannot show attachments: the (raw) header plus where it happened.
+func fallback(header string, m *channels.Message) string {
+	var where []string
+	if c := clusterLabel(m.Cluster, m.ClusterID); c != "" {
+		where = append(where, "cluster "+c)
+	}
+	if m.Node != "" {
+		where = append(where, "node "+m.Node)
+	}
+	if len(where) > 0 {
+		header += " (" + strings.Join(where, ", ") + ")"
+	}
+	return clip(header, maxHeaderLen)
+}
+
+func clusterLabel(name string, id int) string {
+	switch {
+	case name != "" && id != 0:
+		return fmt.Sprintf("%s (id %d)", name, id)
+	case name != "":
+		return name
+	case id != 0:
+		return "id " + strconv.Itoa(id)
+	}
+	return ""
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// clip escapes s for Slack and truncates it to n bytes, never cutting an
+// entity like "&amp;" in half (which Slack would show as "&am").
+// Escaping an already escaped string is harmless only once, so clip is
+// applied once, to raw text.
+func clip(s string, n int) string {
+	if strings.ContainsAny(s, "&<>") {
+		s = escaper.Replace(s)
+	}
+	if len(s) <= n {
+		return s
+	}
+	t := channels.Truncate(s, n)
+	body, marked := strings.CutSuffix(t, "…")
+	if i := strings.LastIndexByte(body, '&'); i >= 0 && !strings.Contains(body[i:], ";") {
+		if marked {
+			return body[:i] + "…"
+		}
+		return body[:i]
+	}
+	return t
+}

@@ -1,0 +1,240 @@
+// Package slack delivers messages to Slack through an incoming webhook or
+// the Web API's chat.postMessage, using slack-go. It classifies failures
+// for channels.Deliver (rate limits, 5xx and network trouble are
+// retryable; Slack's own refusals such as invalid_auth are not) and keeps
+// the webhook URL and token out of every error.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	goslack "github.com/slack-go/slack"
+
+	"notifier/channels"
+)
+
+// maxErrorBody bounds how much of a failed response is kept for the
+// error message: Slack's answer is a short code such as "no_service".
+const maxErrorBody = 4 << 10
+
+// retryableAPIError reports whether a Web API error code describes
+// Slack's state rather than our request, so that trying later may work.
+// https://api.slack.com/methods/chat.postMessage#errors
+func retryableAPIError(code string) bool {
+	switch code {
+	case "ratelimited", "rate_limited", "request_timeout", "service_unavailable", "fatal_error", "internal_error":
+		return true
+	}
+	return false
+}
+
+// Notifier posts to one Slack destination. It is safe for concurrent use.
+type Notifier struct {
+	webhook   string // set for a webhook, else token and channel
+	token     string
+	channel   string
+	apiURL    string
+	timeout   time.Duration
+	transport http.RoundTripper
+	secrets   []string // every form in which a secret may show up in an error
+}
+
+// New validates c, reads its secret file and returns a Notifier. Errors
+// name the field and file, never the secret.
+func New(c Config) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	n := &Notifier{
+		channel:   c.Channel,
+		apiURL:    c.APIURL,
+		timeout:   c.Timeout,
+		transport: http.DefaultTransport,
+	}
+	if n.apiURL == "" {
+		n.apiURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(n.apiURL, "/") {
+		n.apiURL += "/" // slack-go appends the method name as is
+	}
+	if n.timeout == 0 {
+		n.timeout = DefaultTimeout
+	}
+	if c.WebhookURL != "" || c.WebhookURLFile != "" {
+		u, err := channels.ReadSecret("webhook_url", c.WebhookURL, c.WebhookURLFile)
+		if err != nil {
+			return nil, fmt.Errorf("slack: %w", err)
+		}
+		if err := checkURL(u); err != nil {
+			return nil, fmt.Errorf("slack: webhook_url_file %q: %w", c.WebhookURLFile, err)
+		}
+		n.webhook = u
+		n.secrets = urlForms(u)
+		return n, nil
+	}
+	tok, err := channels.ReadSecret("token", c.Token, c.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	n.token = tok
+	n.secrets = []string{tok, url.QueryEscape(tok)}
+	return n, nil
+}
+
+// Notify posts one message. It does not retry: failures worth retrying
+// come back wrapped by channels.Retryable, with Slack's Retry-After.
+func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
+	msg := BuildMessage(m)
+	// A client per call, so the recorder sees only this call's response;
+	// connections are still pooled by the shared transport.
+	rec := &recorder{base: n.transport}
+	hc := &http.Client{Transport: rec, Timeout: n.timeout}
+	var (
+		op  string
+		err error
+	)
+	if n.webhook != "" {
+		op = "webhook"
+		err = goslack.PostWebhookCustomHTTPContext(ctx, n.webhook, hc, &msg)
+	} else {
+		op = "chat.postMessage"
+		api := goslack.New(n.token, goslack.OptionAPIURL(n.apiURL), goslack.OptionHTTPClient(hc))
+		_, _, err = api.PostMessageContext(ctx, n.channel,
+			goslack.MsgOptionText(msg.Text, false), // already escaped by BuildMessage
+			goslack.MsgOptionAttachments(msg.Attachments...))
+	}
+	if err != nil {
+		return fmt.Errorf("slack: post %q: %w", m.Key, n.classify(op, err, rec))
+	}
+	return nil
+}
+
+// classify turns what slack-go returned into an error that says what
+// Slack said, is retryable when trying again may help, and carries no
+// secret.
+func (n *Notifier) classify(op string, err error, rec *recorder) error {
+	var (
+		apiErr goslack.SlackErrorResponse
+		urlErr *url.Error
+		netErr net.Error
+	)
+	switch {
+	case rec.status != 0 && rec.status != http.StatusOK:
+		// slack-go drops the body of a non-200 answer (where a webhook
+		// says why: invalid_payload, no_service, channel_is_archived) and
+		// reads Retry-After only as seconds; the recorded response has
+		// both. 429 and 5xx are retryable.
+		e := channels.HTTPStatusError(rec.status, rec.header, errorText(rec.body))
+		retry, after := channels.IsRetryable(e)
+		safe := n.safe(op+": "+e.Error(), nil)
+		if retry {
+			return channels.Retryable(safe, after)
+		}
+		return safe
+	case errors.As(err, &apiErr):
+		// HTTP 200 with {"ok":false,"error":"..."}: Slack's own verdict.
+		safe := n.safe(op+": "+apiErr.Err, apiErr)
+		if retryableAPIError(apiErr.Err) {
+			return channels.Retryable(safe, 0)
+		}
+		return safe
+	case errors.As(err, &urlErr):
+		// The transport failed (refused, reset, timed out, ctx done).
+		// url.Error quotes the URL, which for a webhook is the secret;
+		// the Web API's URL is not, and says which api_url was used.
+		u := urlErr.URL
+		if n.webhook != "" {
+			u = channels.RedactURL(u)
+		}
+		msg := fmt.Sprintf("%s: %s %q: %v", op, urlErr.Op, u, urlErr.Err)
+		return channels.Retryable(n.safe(msg, urlErr.Err), 0)
+	case errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// Cut off while reading the answer.
+		return channels.Retryable(n.safe(op+": "+err.Error(), nil), 0)
+	}
+	// Anything else (an answer that is not Slack's JSON, say, from a
+	// wrong api_url) will not fix itself.
+	return n.safe(op+": "+err.Error(), nil)
+}
+
+// errorText reduces a Web API error body, {"ok":false,"error":"code"}, to
+// its code; other bodies (a webhook's plain "no_service") pass as they are.
+func errorText(body []byte) []byte {
+	var r struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &r) == nil && r.Error != "" {
+		return []byte(r.Error)
+	}
+	return body
+}
+
+// safe builds the returned error: msg with every form of the secret
+// removed, unwrapping only to cause, which must not carry the secret.
+func (n *Notifier) safe(msg string, cause error) error {
+	return &safeError{msg: channels.Redact(msg, n.secrets...), cause: cause}
+}
+
+type safeError struct {
+	msg   string
+	cause error
+}
+
+func (e *safeError) Error() string { return e.msg }
+func (e *safeError) Unwrap() error { return e.cause }
+
+// urlForms lists the ways a webhook URL can be spelled in an error: as
+// configured, as net/url re-serialises it, and its path alone (the path
+// is the secret), longest first so the whole URL is replaced when it
+// appears whole.
+func urlForms(s string) []string {
+	forms := []string{s}
+	if u, err := url.Parse(s); err == nil {
+		forms = append(forms, u.String(), u.EscapedPath(), u.Path)
+		if u.RawQuery != "" {
+			forms = append(forms, u.RawQuery)
+		}
+	}
+	return forms
+}
+
+// recorder is an http.RoundTripper that remembers the last response's
+// status and, when it is not 200, its headers and the start of its body,
+// which it hands on unchanged to slack-go.
+type recorder struct {
+	base   http.RoundTripper
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	r.status, r.header, r.body = resp.StatusCode, nil, nil
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	r.header, r.body = resp.Header.Clone(), b
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	return resp, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
