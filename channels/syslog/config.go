@@ -1,0 +1,176 @@
+package syslog
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by Validate to fields left empty.
+const (
+	DefaultFacility = "daemon"
+	DefaultTag      = "notifier"
+	DefaultTimeout  = 5 * time.Second
+)
+
+// maxAppName is the RFC 5424 APP-NAME limit (section 6.2.5); the tag is
+// the APP-NAME on the wire and the TAG of the local (RFC 3164) format.
+const maxAppName = 48
+
+// Default ports when an address omits one: the IANA assignments for
+// syslog over UDP (RFC 5426), TCP (RFC 6587) and TLS (RFC 5425).
+var defaultPorts = map[string]string{"udp": "514", "tcp": "601", "tls": "6514"}
+
+// facilities maps the names syslog.conf and rsyslog use to facility
+// codes (RFC 5424 table 1). Codes 12-15 have no agreed name and are left
+// out on purpose: a name that means different things to different
+// daemons is a trap in a config file.
+var facilities = map[string]int{
+	"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5,
+	"lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19,
+	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}
+
+// Config is one syslog channel as written in the policy file.
+type Config struct {
+	// Address is where messages go: "" is the local daemon through
+	// log/syslog (/dev/log and friends); "unix:///path" a unix datagram
+	// socket read by a local daemon; "udp://host[:514]",
+	// "tcp://host[:601]" and "tls://host[:6514]" a remote collector
+	// speaking RFC 5424.
+	Address string `yaml:"address"`
+	// Facility is a facility name, kern..local7; default "daemon".
+	Facility string `yaml:"facility"`
+	// Tag is the APP-NAME (the program name in the local format);
+	// default "notifier".
+	Tag string `yaml:"tag"`
+	// CAFile adds PEM roots to the system pool for tls:// addresses.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds dial plus write of one message; default 5s. The
+	// run's own deadline still applies when it is shorter.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// endpoint is a parsed Address.
+type endpoint struct {
+	scheme string // "" (local), unix, udp, tcp, tls
+	path   string // unix
+	host   string // udp, tcp, tls: host without brackets, for ServerName
+	addr   string // udp, tcp, tls: host:port for the dialer
+}
+
+// Validate fills in the defaults for empty fields and reports the first
+// problem, naming the field. It is safe to call more than once.
+func (c *Config) Validate() error {
+	if c.Facility == "" {
+		c.Facility = DefaultFacility
+	}
+	if c.Tag == "" {
+		c.Tag = DefaultTag
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	ep, err := parseAddress(c.Address)
+	if err != nil {
+		return err
+	}
+	if _, err := facilityCode(c.Facility); err != nil {
+		return err
+	}
+	if err := checkTag(c.Tag); err != nil {
+		return err
+	}
+	if c.CAFile != "" && ep.scheme != "tls" {
+		return fmt.Errorf("syslog: ca_file is only used with tls:// addresses, not %q", c.Address)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("syslog: timeout %s is negative", c.Timeout)
+	}
+	return nil
+}
+
+func facilityCode(name string) (int, error) {
+	if code, ok := facilities[name]; ok {
+		return code, nil
+	}
+	names := make([]string, 0, len(facilities))
+	for n := range facilities {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return facilities[names[i]] < facilities[names[j]] })
+	return 0, fmt.Errorf("syslog: facility %q is not one of %s", name, strings.Join(names, ", "))
+}
+
+// checkTag enforces RFC 5424 APP-NAME (1*48 PRINTUSASCII) and, because
+// the same tag heads the local format "TAG[PID]: MSG", rejects the three
+// characters that end a tag there: rsyslog would cut "db:notifier" at
+// the colon and file the line under the wrong program.
+func checkTag(tag string) error {
+	if len(tag) > maxAppName {
+		return fmt.Errorf("syslog: tag %q is longer than %d characters", tag, maxAppName)
+	}
+	for i := 0; i < len(tag); i++ {
+		b := tag[i]
+		if b < 33 || b > 126 {
+			return fmt.Errorf("syslog: tag %q has a character that is not printable ASCII (space and non-ASCII are not allowed)", tag)
+		}
+		if b == ':' || b == '[' || b == ']' {
+			return fmt.Errorf("syslog: tag %q must not contain %q", tag, string(b))
+		}
+	}
+	return nil
+}
+
+func parseAddress(s string) (endpoint, error) {
+	if s == "" {
+		return endpoint{}, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole address
+		}
+		return endpoint{}, fmt.Errorf("syslog: address %q: %w", s, err)
+	}
+	if u.Scheme == "" {
+		return endpoint{}, fmt.Errorf("syslog: address %q is not unix:///path, udp://host:port, tcp://host:port or tls://host:port", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return endpoint{}, fmt.Errorf("syslog: address %q must not carry user info, a query or a fragment", s)
+	}
+	switch u.Scheme {
+	case "unix":
+		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+			return endpoint{}, fmt.Errorf("syslog: address %q: a unix socket needs an absolute path, as in unix:///dev/log", s)
+		}
+		return endpoint{scheme: "unix", path: u.Path}, nil
+	case "udp", "tcp", "tls":
+	default:
+		return endpoint{}, fmt.Errorf("syslog: address %q: scheme %q is not unix, udp, tcp or tls", s, u.Scheme)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return endpoint{}, fmt.Errorf("syslog: address %q must not have a path", s)
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		return endpoint{}, fmt.Errorf("syslog: address %q has no host", s)
+	}
+	if port == "" {
+		if strings.HasSuffix(u.Host, ":") {
+			return endpoint{}, fmt.Errorf("syslog: address %q has an empty port", s)
+		}
+		port = defaultPorts[u.Scheme]
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return endpoint{}, fmt.Errorf("syslog: address %q: port %q is not 1-65535", s, port)
+	}
+	return endpoint{scheme: u.Scheme, host: host, addr: net.JoinHostPort(host, port)}, nil
+}

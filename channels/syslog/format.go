@@ -1,0 +1,198 @@
+package syslog
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"notifier/channels"
+)
+
+// Syslog severities (RFC 5424 table 2) that messages are sent at.
+const (
+	sevCrit    = 2
+	sevWarning = 4
+	sevNotice  = 5
+	sevInfo    = 6
+)
+
+// Size bounds. RFC 5426 section 3.2: a receiver SHOULD accept 2048-byte
+// datagrams and anything larger may be cut or dropped, so a udp datagram
+// (header included) never exceeds it. Streams and the local socket have
+// no such limit, but rsyslog's default $MaxMessageSize is 8k and an alarm
+// line has no business being longer than maxLine.
+const (
+	maxDatagram = 2048
+	maxLine     = 4096
+)
+
+// RFC 5424 section 6 header field limits.
+const (
+	maxHostname = 255
+	maxProcID   = 128
+	maxMsgID    = 32
+)
+
+// rfc5424Time is RFC 3339 with the microseconds RFC 5424 allows
+// (TIME-SECFRAC is at most 6 digits).
+const rfc5424Time = "2006-01-02T15:04:05.000000Z07:00"
+
+// severityCode maps the message severity to a syslog severity. A resolve
+// keeps the severity of the problem it clears (the line says
+// action=resolve): a filter or a grep on "crit" then shows both the
+// opening and the closing line of an incident, instead of the close
+// landing in a bucket nobody watches. An unknown severity, which the
+// engine never produces, goes out as notice rather than being dropped.
+func severityCode(s string) int {
+	switch s {
+	case "critical":
+		return sevCrit
+	case "warning":
+		return sevWarning
+	case "info":
+		return sevInfo
+	}
+	return sevNotice
+}
+
+// FormatLine renders m as one line of key=value pairs in a fixed order:
+// severity, action, key, source, cluster, cluster_id, node, type, count,
+// rule, summary. Severity, action, key and summary are always present;
+// the rest only when set (cluster_id and count when non-zero). Values
+// that are empty or hold anything but printable ASCII other than '"',
+// '=' and '\' are quoted with Go's escaping; whitespace runs, newlines
+// included, collapse to one space first, so the line never breaks.
+func FormatLine(m *channels.Message) string {
+	return formatLine(m, m.Summary)
+}
+
+func formatLine(m *channels.Message, summary string) string {
+	var b strings.Builder
+	pair := func(k, v string, always bool) {
+		v = oneLine(v)
+		if v == "" && !always {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(quote(v))
+	}
+	num := func(k string, v int) {
+		if v != 0 {
+			pair(k, strconv.Itoa(v), true)
+		}
+	}
+	pair("severity", m.Severity, true)
+	pair("action", string(m.Action), true)
+	pair("key", m.Key, true)
+	pair("source", m.Source, false)
+	pair("cluster", m.Cluster, false)
+	num("cluster_id", m.ClusterID)
+	pair("node", m.Node, false)
+	pair("type", m.EventType, false)
+	num("count", m.Count)
+	pair("rule", m.Rule, false)
+	pair("summary", summary, true)
+	return b.String()
+}
+
+// fitLine is FormatLine bounded to max bytes. It shortens the summary,
+// which comes last, so the identifying fields survive and the quoting
+// stays intact; only when those alone exceed max is the line itself cut.
+func fitLine(m *channels.Message, max int) string {
+	summary := oneLine(m.Summary)
+	line := formatLine(m, summary)
+	if len(line) <= max {
+		return line
+	}
+	// Escapes make the quoted length a poor guide to the raw cut, so
+	// search for the longest summary prefix that fits: a dozen passes
+	// over a line of a few kilobytes, once per message.
+	lo, hi := 0, len(summary) // formatLine with Truncate(summary, lo) fits, or lo is 0
+	best := formatLine(m, "")
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if l := formatLine(m, channels.Truncate(summary, mid)); len(l) <= max {
+			lo, best = mid, l
+		} else {
+			hi = mid - 1
+		}
+	}
+	return channels.Truncate(best, max)
+}
+
+// oneLine collapses every run of whitespace (newlines, tabs, U+2028...)
+// to a single space and trims the ends.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func quote(v string) string {
+	if v == "" {
+		return `""`
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c > '~' || c == '"' || c == '=' || c == '\\' {
+			return strconv.Quote(v)
+		}
+	}
+	return v
+}
+
+// FormatRFC5424 renders one RFC 5424 message without framing:
+// "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG". Empty fields,
+// a zero time and a pid <= 0 become the NILVALUE "-"; header fields are
+// cut to their RFC limits and characters outside printable ASCII become
+// '_'. MSG is sent without a BOM (RFC 5424 section 6.4 allows that; it is
+// then "any encoding", which collectors treat as UTF-8 anyway) and is
+// omitted, with its space, when empty.
+func FormatRFC5424(pri int, ts time.Time, host, app string, pid int, msgID, msg string) string {
+	stamp := "-"
+	if !ts.IsZero() {
+		stamp = ts.Format(rfc5424Time)
+	}
+	procID := ""
+	if pid > 0 {
+		procID = strconv.Itoa(pid)
+	}
+	var b strings.Builder
+	b.Grow(64 + len(host) + len(app) + len(msgID) + len(msg))
+	b.WriteByte('<')
+	b.WriteString(strconv.Itoa(pri))
+	b.WriteString(">1 ")
+	b.WriteString(stamp)
+	for _, f := range [...]struct {
+		v   string
+		max int
+	}{{host, maxHostname}, {app, maxAppName}, {procID, maxProcID}, {msgID, maxMsgID}} {
+		b.WriteByte(' ')
+		b.WriteString(headerField(f.v, f.max))
+	}
+	b.WriteString(" -") // no STRUCTURED-DATA
+	if msg != "" {
+		b.WriteByte(' ')
+		b.WriteString(msg)
+	}
+	return b.String()
+}
+
+// headerField applies the NILVALUE and PRINTUSASCII rules to one header
+// field.
+func headerField(v string, max int) string {
+	if v == "" {
+		return "-"
+	}
+	out := []byte(v)
+	for i, c := range out {
+		if c < 33 || c > 126 {
+			out[i] = '_'
+		}
+	}
+	if len(out) > max {
+		out = out[:max]
+	}
+	return string(out)
+}

@@ -1,0 +1,252 @@
+// Package syslog delivers messages to syslog: the local daemon through
+// log/syslog (/dev/log, or a unix datagram socket named in the address),
+// or a remote collector over udp, tcp or tls in RFC 5424 format with
+// RFC 6587 octet-counted framing on streams.
+//
+// Every message is one line of key=value pairs (see FormatLine), so a
+// collector can parse it without knowing this program.
+package syslog
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"notifier/channels"
+)
+
+// Notifier is a configured syslog channel. Remote messages use a new
+// connection each, closed before Notify returns: the process lives for
+// one event, and a connection kept for a second message that never comes
+// is one nobody closes. The local writer is kept for retries of the same
+// run and closed by Close.
+type Notifier struct {
+	cfg      Config
+	ep       endpoint
+	facility int
+	tls      *tls.Config // tls:// only
+
+	mu     sync.Mutex
+	local  localWriter // lazily dialled; nil until the first local Notify
+	closed bool
+}
+
+var _ channels.Channel = (*Notifier)(nil)
+
+// New validates c (filling in defaults) and reads the ca_file; it does
+// not connect: that happens in Notify, so a run that sends nothing to
+// syslog never touches the network or /dev/log.
+func New(c Config) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	ep, _ := parseAddress(c.Address) // checked by Validate
+	fac, _ := facilityCode(c.Facility)
+	n := &Notifier{cfg: c, ep: ep, facility: fac}
+	if ep.scheme == "tls" {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool() // no system pool: ca_file is all we trust
+		}
+		if c.CAFile != "" {
+			pem, err := os.ReadFile(c.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("syslog: ca_file: %w", err)
+			}
+			if !roots.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("syslog: ca_file %q holds no PEM certificate", c.CAFile)
+			}
+		}
+		n.tls = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
+	}
+	return n, nil
+}
+
+// Notify sends one line for m. Network and socket failures, timeouts
+// included, are retryable; a certificate the collector presents that
+// does not verify is not, since trying again cannot fix it.
+func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
+	if m == nil {
+		return errors.New("syslog: nil message")
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	sev := severityCode(m.Severity)
+	var err error
+	switch n.ep.scheme {
+	case "", "unix":
+		err = n.notifyLocal(ctx, sev, fitLine(m, maxLine))
+	default:
+		err = n.notifyRemote(ctx, sev, m)
+	}
+	if err == nil {
+		return nil
+	}
+	if n.cfg.Address == "" {
+		err = fmt.Errorf("syslog: %w", err)
+	} else {
+		err = fmt.Errorf("syslog: send to %q: %w", n.cfg.Address, err)
+	}
+	if errors.Is(err, errClosed) || isCertError(err) {
+		return err
+	}
+	return channels.Retryable(err, 0)
+}
+
+// Close closes the local writer if one was opened. Notify fails after
+// Close rather than open a socket nobody would close.
+func (n *Notifier) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	if n.local == nil {
+		return nil
+	}
+	err := n.local.Close()
+	n.local = nil
+	if err != nil {
+		return fmt.Errorf("syslog: close: %w", err)
+	}
+	return nil
+}
+
+var errClosed = errors.New("notifier is closed")
+
+func isCertError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	return errors.As(err, &cv)
+}
+
+// notifyRemote formats m as RFC 5424 and sends it on a connection of its
+// own. The timestamp is the time of sending, as a local daemon would
+// stamp it; the event's own time is in the event.
+func (n *Notifier) notifyRemote(ctx context.Context, sev int, m *channels.Message) error {
+	host, _ := os.Hostname() // "" becomes the NILVALUE
+	pri := n.facility<<3 | sev
+	now, pid, msgID := time.Now(), os.Getpid(), string(m.Action)
+	limit := maxLine
+	if n.ep.scheme == "udp" {
+		header := FormatRFC5424(pri, now, host, n.cfg.Tag, pid, msgID, "")
+		limit = min(maxLine, maxDatagram-len(header)-1)
+	}
+	msg := FormatRFC5424(pri, now, host, n.cfg.Tag, pid, msgID, fitLine(m, limit))
+	if n.ep.scheme != "udp" {
+		msg = strconv.Itoa(len(msg)) + " " + msg // RFC 6587 3.4.1 octet counting
+	}
+
+	conn, err := n.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(dl); err != nil {
+			return err
+		}
+	}
+	// One Write: a datagram must leave whole, and on a stream the frame
+	// then goes out in one segment when it fits.
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		return err
+	}
+	// The error of Close is not ours to report: the message is written,
+	// syslog has no acknowledgement to wait for, and a retry after a
+	// failed TLS close_notify would only log the line twice.
+	return nil
+}
+
+func (n *Notifier) dial(ctx context.Context) (net.Conn, error) {
+	network := n.ep.scheme
+	if network == "tls" {
+		network = "tcp"
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, n.ep.addr)
+	if err != nil || n.tls == nil {
+		return conn, err
+	}
+	tc := tls.Client(conn, n.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// notifyLocal writes through log/syslog. log/syslog takes no context and
+// no deadline, and a stalled daemon (a full /dev/log queue) blocks its
+// write while holding the writer's lock, so the dial and write run in a
+// goroutine that Notify abandons at the deadline: the run moves on and
+// the writer is closed whenever the write comes back.
+func (n *Notifier) notifyLocal(ctx context.Context, sev int, line string) error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return errClosed
+	}
+	w := n.local
+	n.mu.Unlock()
+
+	type result struct {
+		w   localWriter
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		w, err := w, error(nil)
+		if w == nil {
+			w, err = dialLocal(n.ep.path, n.facility, n.cfg.Tag)
+		}
+		if err == nil {
+			err = w.write(sev, line)
+		}
+		done <- result{w, err}
+	}()
+
+	select {
+	case r := <-done:
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		switch {
+		case r.err != nil:
+			if r.w != nil {
+				r.w.Close()
+			}
+			if n.local == r.w {
+				n.local = nil // the next attempt dials afresh
+			}
+			return r.err
+		case n.local == nil && !n.closed:
+			n.local = r.w
+		case n.local != r.w:
+			r.w.Close() // closed meanwhile, or a concurrent Notify dialled too
+		}
+		return nil
+	case <-ctx.Done():
+		n.mu.Lock()
+		if n.local == w {
+			n.local = nil
+		}
+		n.mu.Unlock()
+		go func() {
+			if r := <-done; r.w != nil {
+				r.w.Close()
+			}
+		}()
+		return fmt.Errorf("local daemon did not take the message in time: %w", context.Cause(ctx))
+	}
+}
+
+// localWriter is the part of log/syslog's Writer Notify uses; it exists
+// so platforms without log/syslog still build.
+type localWriter interface {
+	write(sev int, line string) error
+	Close() error
+}
