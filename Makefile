@@ -1,0 +1,43 @@
+# notifier — build, test, demo, bench.
+GO        ?= go
+BIN       := bin/notifier
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+export CGO_ENABLED = 0
+
+.PHONY: all build test race vet fmt-check fuzz bench bench-startup demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifier
+
+## test: everything CI runs for a change: formatting, vet, unit, race and end-to-end tests.
+test: fmt-check vet
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## fuzz: a short run of every fuzz target (FUZZTIME=30s for longer).
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./engine/cmon/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./engine/pacemaker/
+
+## bench: Go benchmarks, then whole processes side by side with a baseline.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/...
+	bench/startup.sh
+
+## demo: the real binary over every example event, with the default policy,
+## against PagerDuty/Slack-compatible endpoints and a syslog listener on 127.0.0.1.
+demo: build
+	$(GO) run ./examples/demo -bin $(BIN)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"notifier/engine/pacemaker"
+)
+
+// defaultConfig is where CMON's and Pacemaker's invocations find the
+// policy when nothing says otherwise: CMON runs plugins with no arguments.
+const defaultConfig = "/etc/notifier/notifier.yaml"
+
+// app is one invocation: its I/O and environment are parameters so tests
+// run commands in-process exactly as the binary does.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	env            map[string]string
+	start          time.Time
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, env: pacemaker.EnvMap(environ), start: time.Now()}
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return a.runCmd(args)
+	case "explain":
+		return a.explainCmd(args)
+	case "version":
+		return a.versionCmd(args)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageErr("unknown command %q", cmd)
+}
+
+const usage = `usage: notifier [command] [flags]
+
+commands:
+  run       (default) decide and deliver one event from Pacemaker's environment or stdin
+  explain   show what would happen to one event, without delivering
+  version   print version information
+
+Run 'notifier COMMAND -h' for a command's flags.
+`
+
+// newFlags makes a command's flag set; parse errors become usage errors.
+func (a *app) newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("notifier "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &exitError{code: exitOK}
+		}
+		return &exitError{code: exitUsage}
+	}
+	if fs.NArg() > 0 {
+		return usageErr("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// configPath resolves --config, then $NOTIFIER_CONFIG, then the default.
+func (a *app) configPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := a.env["NOTIFIER_CONFIG"]; p != "" {
+		return p
+	}
+	return defaultConfig
+}
+
+// hostname is the local host's name, for the controller field.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
+}

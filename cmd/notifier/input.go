@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"notifier/engine"
+	"notifier/engine/cmon"
+	"notifier/engine/pacemaker"
+)
+
+// Sources --source accepts.
+const (
+	sourceAuto      = "auto"
+	sourceCMON      = "cmon"
+	sourcePacemaker = "pacemaker"
+	sourceJSON      = "json"
+)
+
+// errIgnored means the input was understood and deliberately not acted on
+// (a CMON message that is not an alarm).
+var errIgnored = errors.New("ignored")
+
+// input is the raw event before decoding: Pacemaker's environment or the
+// bytes of a message.
+type input struct {
+	source string
+	env    map[string]string
+	data   []byte
+}
+
+// readInput finds the event: Pacemaker's variables are checked first and
+// stdin is never touched when they are present (Pacemaker gives agents
+// /dev/null or an inherited descriptor). eventFile, if set, replaces
+// stdin (and the environment) as in explain --event.
+func (a *app) readInput(ctx context.Context, source, eventFile string) (*input, error) {
+	switch source {
+	case sourceAuto, sourceCMON, sourcePacemaker, sourceJSON:
+	default:
+		return nil, usageErr("--source %q: want cmon, pacemaker or json", source)
+	}
+	if eventFile != "" {
+		data, err := os.ReadFile(eventFile)
+		if err != nil {
+			return nil, inputErr(fmt.Errorf("--event: %w", err))
+		}
+		if source == sourcePacemaker || (source == sourceAuto && looksLikeEnvFile(data)) {
+			env, err := pacemaker.ParseEnvFile(data)
+			if err != nil {
+				return nil, inputErr(fmt.Errorf("%s: %w", eventFile, err))
+			}
+			return &input{source: sourcePacemaker, env: env}, nil
+		}
+		if source == sourceAuto {
+			source = sourceCMON
+		}
+		return &input{source: source, data: data}, nil
+	}
+	if source == sourcePacemaker || (source == sourceAuto && pacemaker.Detect(a.env)) {
+		return &input{source: sourcePacemaker, env: a.env}, nil
+	}
+	if source == sourceAuto {
+		source = sourceCMON
+	}
+	data, err := cmon.ReadInput(ctx, a.stdin)
+	if err != nil {
+		return nil, inputErr(fmt.Errorf("stdin: %w", err))
+	}
+	return &input{source: source, data: data}, nil
+}
+
+// looksLikeEnvFile tells a captured Pacemaker environment from JSON.
+func looksLikeEnvFile(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	return len(t) > 0 && t[0] != '{' && t[0] != '[' &&
+		(bytes.Contains(data, []byte("CRM_alert_kind=")) || bytes.Contains(data, []byte("CRM_notify_kind=")))
+}
+
+// decode turns the raw input into an Event. now is the receipt time.
+func (in *input) decode(now time.Time, cluster engine.ClusterDefaults) (*engine.Event, error) {
+	var ev engine.Event
+	var err error
+	switch in.source {
+	case sourcePacemaker:
+		ev, err = pacemaker.Decode(in.env, pacemaker.Options{Host: hostname(), Now: now, Cluster: cluster})
+	case sourceCMON:
+		ev, err = cmon.Decode(in.data, cmon.Options{Now: now, Host: hostname(), Cluster: cluster})
+		var na *cmon.NotAlarmError
+		if errors.As(err, &na) {
+			return nil, fmt.Errorf("%w: cmon message of type %q is not an alarm", errIgnored, na.Type)
+		}
+	case sourceJSON:
+		ev, err = decodeJSONEvent(in.data, now)
+	}
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return &ev, nil
+}
+
+// decodeJSONEvent reads an Event in explain's JSON shape, for tests and
+// for callers other than CMON and Pacemaker.
+func decodeJSONEvent(data []byte, now time.Time) (engine.Event, error) {
+	var ev engine.Event
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return ev, fmt.Errorf("json event: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ev, fmt.Errorf("json event: trailing data after the object")
+	}
+	if ev.Time.IsZero() {
+		ev.Time = now
+	}
+	if ev.Key == "" {
+		if ev.ID == "" {
+			return ev, fmt.Errorf("json event: needs a key or an id")
+		}
+		ev.Key = strings.TrimPrefix(ev.Source+"/"+ev.ID, "/")
+	}
+	if engine.SeverityRank(ev.Severity) == 0 {
+		return ev, fmt.Errorf("json event: severity %q is not critical, warning or info", ev.Severity)
+	}
+	switch ev.Action {
+	case engine.ActionNew, engine.ActionUpdate, engine.ActionRemove:
+	default:
+		return ev, fmt.Errorf("json event: action %q is not new, update or remove", ev.Action)
+	}
+	return ev, nil
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"notifier/channels"
+	"notifier/channels/syslog"
+	"notifier/engine"
+)
+
+// runCmd handles one event: decode, decide, deliver to every chosen
+// channel concurrently within the policy's deadline. Nothing goes to
+// stdout; each failed channel gets one stderr line.
+func (a *app) runCmd(args []string) error {
+	fs := a.newFlags("run")
+	configFlag := fs.String("config", "", "policy file or directory (default $NOTIFIER_CONFIG, else "+defaultConfig+")")
+	source := fs.String("source", sourceAuto, "event source: auto, cmon, pacemaker or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	w := newWiring()
+	p, loadErr := a.loadPolicy(a.configPath(*configFlag), w)
+	deadline := engine.DefaultDeadline
+	var cluster engine.ClusterDefaults
+	if p != nil {
+		deadline, cluster = p.Settings.Deadline, p.Settings.Cluster
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(deadline))
+	defer cancel()
+
+	in, err := a.readInput(ctx, *source, "")
+	if err != nil {
+		return errors.Join(loadErr, err)
+	}
+	ev, err := in.decode(a.start, cluster)
+	if errors.Is(err, errIgnored) {
+		fmt.Fprintf(a.stderr, "notifier: %v\n", err)
+		return loadErr
+	}
+	if err != nil {
+		return errors.Join(loadErr, err)
+	}
+	if loadErr != nil {
+		return a.fallback(ctx, ev, loadErr)
+	}
+	d := p.Evaluate(ev)
+	if failed := a.deliver(ctx, p, w, ev, d.Deliveries); failed > 0 {
+		return problemsFound()
+	}
+	return nil
+}
+
+// loadPolicy loads and checks the policy; warnings are not printed on a
+// run (lint shows them), errors all are.
+func (a *app) loadPolicy(path string, w *wiring) (*engine.Policy, error) {
+	p, ps, err := engine.Load(path, w.loadOptions())
+	if err != nil {
+		return nil, configErr(err)
+	}
+	if p == nil {
+		return nil, configErr(fmt.Errorf("policy %s does not load:\n%w", path, ps))
+	}
+	return p, nil
+}
+
+// fallback: with no usable policy the event must still reach someone, so
+// it goes to the local syslog, and the run fails loudly.
+func (a *app) fallback(ctx context.Context, ev *engine.Event, loadErr error) error {
+	ch, err := syslog.New(syslog.Config{})
+	if err == nil {
+		m := messageFor(ev, engine.Delivery{Rule: "policy-failed-to-load", Action: engine.DeliverMessage})
+		_, err = channels.Deliver(ctx, ch, m, channels.DefaultBackoff)
+		ch.Close()
+	}
+	if err != nil {
+		return errors.Join(loadErr, fmt.Errorf("fallback to local syslog failed too: %w", err))
+	}
+	return errors.Join(loadErr, errors.New("the event was sent to the local syslog instead"))
+}
+
+// deliver tells every channel concurrently and reports each failure on
+// stderr. It returns the number of failed channels.
+func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery) int {
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	for i, d := range ds {
+		wg.Go(func() {
+			ch, err := w.build(p, d.Channel)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if c, ok := ch.(io.Closer); ok {
+				defer c.Close()
+			}
+			_, errs[i] = channels.Deliver(ctx, ch, messageFor(ev, d), channels.DefaultBackoff)
+		})
+	}
+	wg.Wait()
+	failed := 0
+	for i, err := range errs {
+		if err != nil {
+			failed++
+			fmt.Fprintf(a.stderr, "notifier: channel %q (%s): %v\n", ds[i].Channel, ds[i].Type, err)
+		}
+	}
+	return failed
+}
+
+// messageFor builds what a channel is told about ev.
+func messageFor(ev *engine.Event, d engine.Delivery) *channels.Message {
+	action := channels.Trigger
+	if d.Action == engine.DeliverResolve {
+		action = channels.Resolve
+	}
+	return &channels.Message{
+		Key:            ev.Key,
+		Action:         action,
+		Severity:       ev.Severity,
+		Summary:        engine.Summary(ev),
+		Rule:           d.Rule,
+		Source:         ev.Source,
+		Kind:           ev.Kind,
+		EventType:      ev.EventType,
+		Cluster:        ev.Cluster,
+		ClusterID:      ev.ClusterID,
+		Node:           ev.Node,
+		Controller:     ev.Controller,
+		Name:           ev.Name,
+		Text:           ev.Message,
+		Recommendation: ev.Recommendation,
+		Count:          ev.Count,
+		Time:           ev.Time,
+		Details:        ev.Fields,
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+
+	"notifier/channels"
+	"notifier/channels/pagerduty"
+	"notifier/channels/slack"
+	"notifier/channels/syslog"
+	"notifier/engine"
+)
+
+// channelType connects a policy `type:` to a channel package: check
+// decodes and validates the YAML options (no I/O), build makes the
+// channel (reads secrets). Adding a channel is one package plus one entry
+// in channelTypes.
+type channelType struct {
+	check func(spec *engine.ChannelSpec) (any, engine.Problems)
+	build func(cfg any) (channels.Channel, error)
+}
+
+// validator is a channel package's config: decoded strictly, then checked.
+type validator interface{ Validate() error }
+
+// typed builds a channelType for config C whose pointer validates.
+func typed[C any, PC interface {
+	*C
+	validator
+}, N channels.Channel](newFn func(C) (N, error)) channelType {
+	return channelType{
+		check: func(spec *engine.ChannelSpec) (any, engine.Problems) {
+			var cfg C
+			ps := engine.DecodeNode(spec.File, spec.Node, &cfg, "type")
+			for i := range ps {
+				ps[i].Message = "channels." + spec.Name + "." + ps[i].Message
+			}
+			if len(ps) > 0 {
+				return nil, ps
+			}
+			if err := PC(&cfg).Validate(); err != nil {
+				return nil, engine.Problems{{File: spec.File, Line: spec.Node.Line, Col: spec.Node.Column, Severity: "error", Check: "channel",
+					Message: fmt.Sprintf("channels.%s: %v", spec.Name, err)}}
+			}
+			return cfg, nil
+		},
+		build: func(cfg any) (channels.Channel, error) {
+			return newFn(cfg.(C))
+		},
+	}
+}
+
+var channelTypes = map[string]channelType{
+	"pagerduty": typed(pagerduty.New),
+	"slack":     typed(slack.New),
+	"syslog":    typed(syslog.New),
+}
+
+func channelTypeNames() []string {
+	names := make([]string, 0, len(channelTypes))
+	for n := range channelTypes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// wiring remembers each checked channel's decoded config, so a run builds
+// only the channels it delivers to.
+type wiring struct {
+	configs map[string]any
+}
+
+func newWiring() *wiring { return &wiring{configs: map[string]any{}} }
+
+// loadOptions plugs the channel checks into the engine's loader.
+func (w *wiring) loadOptions() engine.LoadOptions {
+	return engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
+		ct, ok := channelTypes[spec.Type]
+		if !ok {
+			n := spec.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "type" {
+					n = n.Content[i+1]
+				}
+			}
+			return engine.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
+				Message: fmt.Sprintf("channels.%s.type: unknown channel type %q (want one of %v)", spec.Name, spec.Type, channelTypeNames())}}
+		}
+		cfg, ps := ct.check(spec)
+		if cfg != nil {
+			w.configs[spec.Name] = cfg
+		}
+		return ps
+	}}
+}
+
+// build makes the named channel of policy p.
+func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) {
+	spec := p.Channels[name]
+	return channelTypes[spec.Type].build(w.configs[name])
+}
