@@ -15,7 +15,7 @@ func Summary(ev *Event) string {
 		if ev.OK {
 			s = fmt.Sprintf("node %s is a cluster member again", ev.Node)
 		} else {
-			s = fmt.Sprintf("node %s lost (%s)", ev.Node, ev.Desc)
+			s = fmt.Sprintf("node %s lost", ev.Node)
 		}
 	case "pacemaker/fencing":
 		verdict := "succeeded"

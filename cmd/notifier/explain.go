@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -58,6 +59,14 @@ func (a *app) explainCmd(args []string) error {
 		return err
 	}
 	ev, err := in.decode(when, p.Settings.Cluster)
+	if errors.Is(err, errIgnored) {
+		// Not an error: the run would exit 0 without telling anyone.
+		if *format == "json" {
+			return json.NewEncoder(a.stdout).Encode(map[string]string{"ignored": err.Error()})
+		}
+		fmt.Fprintf(a.stdout, "result:  %v; nobody is told\n", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -68,12 +68,13 @@ func (a *app) loadPolicy(path string, w *wiring) (*engine.Policy, error) {
 }
 
 // fallback: with no usable policy the event must still reach someone, so
-// it goes to the local syslog, and the run fails loudly.
+// it goes to the local syslog, and the run fails loudly. One attempt: a
+// host without a syslog socket will not grow one in the next seconds.
 func (a *app) fallback(ctx context.Context, ev *engine.Event, loadErr error) error {
 	ch, err := syslog.New(syslog.Config{})
 	if err == nil {
 		m := messageFor(ev, engine.Delivery{Rule: "policy-failed-to-load", Action: engine.DeliverMessage})
-		_, err = channels.Deliver(ctx, ch, m, channels.DefaultBackoff)
+		err = ch.Notify(ctx, m)
 		ch.Close()
 	}
 	if err != nil {
@@ -105,7 +106,7 @@ func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engi
 	for i, err := range errs {
 		if err != nil {
 			failed++
-			fmt.Fprintf(a.stderr, "notifier: channel %q (%s): %v\n", ds[i].Channel, ds[i].Type, err)
+			fmt.Fprintf(a.stderr, "notifier: channel %q: %v\n", ds[i].Channel, err)
 		}
 	}
 	return failed

@@ -1,0 +1,129 @@
+// Command demo runs the real notifier binary over every example event with
+// the shipped policy, against PagerDuty- and Slack-compatible endpoints and
+// a syslog collector that it starts on 127.0.0.1, and prints what each
+// endpoint received. `make demo` runs it; it needs no account and fakes
+// nothing inside the binary. It exits non-zero when what arrived differs
+// from what `notifier explain` predicted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"notifier/internal/harness"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/notifier", "the notifier binary")
+	policy := flag.String("policy", "policies/default.yaml", "the policy to run")
+	events := flag.String("events", "examples/events", "directory of example events (cmon/*.json, pacemaker/*.env)")
+	flag.Parse()
+	if err := demo(*bin, *policy, *events); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func demo(bin, policy, eventsDir string) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "notifier-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	h, err := harness.New(bin, policy, dir)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	files, err := harness.Events(eventsDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	fmt.Printf("notifier demo: %s with %s\n", bin, policy)
+	fmt.Printf("endpoints: PagerDuty %s  Slack %s  syslog %s\n\n", h.PagerDuty.URL(), h.Slack.URL(), h.Syslog.Address())
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EVENT\tCALLED AS\tDECISION (explain)\tEXIT")
+	want := map[string]int{}
+	var problems []string
+	for _, f := range files {
+		name, _ := filepath.Rel(eventsDir, f)
+		x, err := h.Explain(ctx, f)
+		decision := ""
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s: %w", name, err)
+		case x.Ignored != "":
+			decision = "ignored (not an alarm)"
+		case x.Dropped:
+			decision = "dropped"
+		case len(x.Deliveries) == 0:
+			decision = "no rule matched"
+		default:
+			var parts []string
+			for _, d := range x.Deliveries {
+				parts = append(parts, d.Channel+" "+d.Action)
+				want[d.Type]++
+			}
+			decision = strings.Join(parts, ", ")
+		}
+		res, err := h.Run(ctx, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		caller := "CMON: stdin, no args, empty env"
+		if harness.IsPacemakerEvent(f) {
+			caller = "Pacemaker: env, stdin /dev/null"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", name, caller, decision, res.Exit)
+		if res.Exit != 0 {
+			problems = append(problems, fmt.Sprintf("%s: exit %d: %s", name, res.Exit, strings.TrimSpace(res.Stderr)))
+		}
+	}
+	tw.Flush()
+
+	logs, err := h.Syslog.Wait(want["syslog"], 10*time.Second)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	pd := h.PagerDuty.Events()
+	fmt.Printf("\n== PagerDuty Events API v2 received %d ==\n", len(pd))
+	for _, r := range pd {
+		summary := ""
+		if r.Event.Payload != nil {
+			summary = r.Event.Payload.Severity + "  " + r.Event.Payload.Summary
+		}
+		fmt.Printf("  HTTP %d  %-8s dedup_key=%s  %s\n", r.Status, r.Event.EventAction, r.Event.DedupKey, summary)
+	}
+	sl := h.Slack.Messages()
+	fmt.Printf("\n== Slack webhook received %d ==\n", len(sl))
+	for _, m := range sl {
+		fmt.Printf("  %s\n", m.Text)
+	}
+	fmt.Printf("\n== syslog received %d ==\n", len(logs))
+	for _, m := range logs {
+		fmt.Printf("  <facility %d, severity %d> %s: %s\n", m.Facility, m.Severity, m.AppName, m.Msg)
+	}
+	for typ, got := range map[string]int{"pagerduty": len(pd), "slack": len(sl), "syslog": len(logs)} {
+		if got != want[typ] {
+			problems = append(problems, fmt.Sprintf("%s received %d, explain predicted %d", typ, got, want[typ]))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
+	}
+	fmt.Println("\nEvery endpoint received exactly what explain predicted.")
+	return nil
+}
