@@ -26,18 +26,25 @@ func newCompiler(p *Policy) *compiler {
 	c.opts = []expr.Option{
 		expr.Env(Event{}),
 		expr.AsBool(),
-		expr.Function("rank", func(params ...any) (any, error) {
-			return SeverityRank(params[0].(string)), nil
-		}, new(func(string) int)),
-		expr.Function("in_window", func(params ...any) (any, error) {
-			w := p.Windows[params[0].(string)]
-			if w == nil { // a dynamic name: checked here, not at compile time
-				return false, fmt.Errorf("in_window: window %q is not defined", params[0])
-			}
-			return w.Contains(params[1].(time.Time)), nil
-		}, new(func(string, time.Time) bool)),
+		expr.Function("rank", c.rank, new(func(string) int)),
+		expr.Function("in_window", c.inWindow, new(func(string, time.Time) bool)),
 	}
 	return c
+}
+
+// rank implements rank(severity) for expressions.
+func (c *compiler) rank(params ...any) (any, error) {
+	return SeverityRank(params[0].(string)), nil
+}
+
+// inWindow implements in_window(name); the compiler appends the event's
+// time as the second argument (see ruleChecks).
+func (c *compiler) inWindow(params ...any) (any, error) {
+	w := c.policy.Windows[params[0].(string)]
+	if w == nil { // a dynamic name: checked here, not at compile time
+		return false, fmt.Errorf("in_window: window %q is not defined", params[0])
+	}
+	return w.Contains(params[1].(time.Time)), nil
 }
 
 // ruleChecks validates calls whose arguments must be known at compile

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/expr-lang/expr/vm"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -48,13 +49,14 @@ type Delivery struct {
 // the event still reaches the rules after it, so a broken rule can never
 // swallow a page.
 func (p *Policy) Evaluate(ev *Event) *Decision {
-	d := &Decision{Key: ev.Key, Deliveries: []Delivery{}}
+	d := &Decision{Key: ev.Key, Deliveries: []Delivery{}, Rules: make([]RuleResult, 0, len(p.Rules))}
 	told := map[string]bool{}
+	var machine vm.VM // one VM for every rule: its stack is reused
 	for _, r := range p.Rules {
 		res := RuleResult{Name: r.Name}
-		out, err := expr.Run(r.program, ev)
+		out, err := machine.Run(r.program, ev)
 		if err != nil {
-			res.Error = strings.ReplaceAll(err.Error(), "\n", " ")
+			res.Error = p.runtimeError(r, ev, err)
 			d.Rules = append(d.Rules, res)
 			continue
 		}
@@ -89,6 +91,21 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 		}
 	}
 	return d
+}
+
+// runtimeError describes a rule's failure at run time on one line. A
+// snapshot's programs carry no source positions, so the rule is compiled
+// again to say where in the expression it failed.
+func (p *Policy) runtimeError(r *Rule, ev *Event, err error) string {
+	if p.FromSnapshot {
+		opts := append(newCompiler(p).opts, expr.Patch(&ruleChecks{policy: p}))
+		if prog, cerr := expr.Compile(r.When, opts...); cerr == nil {
+			if _, rerr := expr.Run(prog, ev); rerr != nil {
+				err = rerr
+			}
+		}
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
 
 // muted says why r's notifications are muted at the event's time, or "".

@@ -35,19 +35,8 @@ func ReadSources(path string) ([]Source, error) {
 	}
 	files := []string{path}
 	if st.IsDir() {
-		files = nil
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return nil, fmt.Errorf("policy %w", err)
-		}
-		for _, e := range entries {
-			if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
-		}
-		sort.Strings(files)
-		if len(files) == 0 {
-			return nil, fmt.Errorf("policy directory %s: no *.yaml or *.yml files", path)
+		if files, err = policyFiles(path); err != nil {
+			return nil, err
 		}
 	}
 	srcs := make([]Source, 0, len(files))
@@ -62,6 +51,25 @@ func ReadSources(path string) ([]Source, error) {
 		srcs = append(srcs, Source{Name: f, Data: data})
 	}
 	return srcs, nil
+}
+
+// policyFiles lists the policy files of a directory in lexical order.
+func policyFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("policy %w", err)
+	}
+	var files []string
+	for _, e := range entries {
+		if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("policy directory %s: no *.yaml or *.yml files", dir)
+	}
+	return files, nil
 }
 
 // Load reads and compiles the policy at path (file or directory).

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -19,6 +20,9 @@ type Policy struct {
 	Windows  map[string]*Window
 	Rules    []*Rule
 	Files    []string // the files it was loaded from, in order
+	// FromSnapshot says the policy was loaded from the snapshot cache
+	// rather than compiled (see LoadCached).
+	FromSnapshot bool
 }
 
 // Settings are the run-wide knobs (DESIGN §4).
@@ -44,7 +48,29 @@ type ChannelSpec struct {
 	Name string
 	Type string
 	File string
-	Node *yaml.Node // the channel's mapping, `type` included
+	// Node is the channel's mapping, `type` included. It is nil for a
+	// policy loaded from a snapshot until Mapping is called.
+	Node *yaml.Node
+
+	yaml      []byte // snapshot: the mapping, re-encoded
+	line, col int    // snapshot: where the mapping was
+}
+
+// Mapping returns the channel's YAML mapping, decoding it from the
+// snapshot when the policy came from one. Positions inside a decoded
+// mapping are relative to it, so they are shifted back to the file.
+func (c *ChannelSpec) Mapping() (*yaml.Node, error) {
+	if c.Node != nil {
+		return c.Node, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(c.yaml, &doc); err != nil || len(doc.Content) == 0 {
+		return nil, fmt.Errorf("channels.%s: snapshot: %v", c.Name, err)
+	}
+	n := doc.Content[0]
+	n.Line, n.Column = c.line, c.col
+	c.Node = n
+	return n, nil
 }
 
 // RuleSpec is one entry of `rules` as written.

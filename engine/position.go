@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -14,7 +15,8 @@ import (
 
 var errIsEOF = io.EOF
 
-var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+// Compiled on first use: every run pays package initialisation.
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`) })
 
 // yamlErrorLine extracts the line number yaml.v3 puts in syntax errors.
 func yamlErrorLine(err error) (int, string) {
@@ -22,7 +24,7 @@ func yamlErrorLine(err error) (int, string) {
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		return 0, te.Errors[0]
 	}
-	m := yamlLineRE.FindStringSubmatch(err.Error())
+	m := yamlLineRE().FindStringSubmatch(err.Error())
 	if m == nil {
 		return 0, err.Error()
 	}

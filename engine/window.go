@@ -19,6 +19,7 @@ type WindowSpec struct {
 // starts on, so "fri 22:00-06:00" covers Saturday 03:00.
 type Window struct {
 	Name   string
+	spec   WindowSpec // as written, for snapshots
 	loc    *time.Location
 	days   [7]bool // indexed by time.Weekday; all true when no weekdays given
 	ranges []clockRange
@@ -56,7 +57,7 @@ func (w *Window) Contains(t time.Time) bool {
 
 // compileWindow checks a spec; problems point at the offending entry.
 func compileWindow(name string, spec WindowSpec, n *windowNodes, sink problemSink) *Window {
-	w := &Window{Name: name, loc: time.UTC}
+	w := &Window{Name: name, spec: spec, loc: time.UTC}
 	if spec.Timezone != "" {
 		loc, err := time.LoadLocation(spec.Timezone)
 		if err != nil || strings.TrimSpace(spec.Timezone) != spec.Timezone {

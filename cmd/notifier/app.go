@@ -87,6 +87,23 @@ func (a *app) configPath(flagValue string) string {
 	return defaultConfig
 }
 
+// defaultCacheDir holds policy snapshots (engine.LoadCached); the
+// packages create /var/lib/notifier group-writable for haclient.
+const defaultCacheDir = "/var/lib/notifier/cache"
+
+// cacheDir is $NOTIFIER_CACHE_DIR, else the default; "off" disables the
+// snapshot cache.
+func (a *app) cacheDir() string {
+	switch d := a.env["NOTIFIER_CACHE_DIR"]; d {
+	case "":
+		return defaultCacheDir
+	case "off":
+		return ""
+	default:
+		return d
+	}
+}
+
 // hostname is the local host's name, for the controller field.
 func hostname() string {
 	h, err := os.Hostname()

@@ -15,6 +15,7 @@ import (
 
 // explanation is explain's JSON output (a contract: extend freely).
 type explanation struct {
+	Policy     policyInfo          `json:"policy"`
 	Event      *engine.Event       `json:"event"`
 	Summary    string              `json:"summary"`
 	Key        string              `json:"key"`
@@ -22,6 +23,13 @@ type explanation struct {
 	Dropped    bool                `json:"dropped"`
 	Deliveries []engine.Delivery   `json:"deliveries"`
 	Muted      []engine.Delivery   `json:"muted,omitempty"`
+}
+
+// policyInfo says which policy decided, and whether it came from the
+// snapshot cache.
+type policyInfo struct {
+	Files    []string `json:"files"`
+	Snapshot bool     `json:"snapshot"`
 }
 
 // explainCmd reads the event exactly as run does and shows the decision
@@ -74,7 +82,7 @@ func (a *app) explainCmd(args []string) error {
 		ev.Time = when
 	}
 	d := p.Evaluate(ev)
-	x := explanation{Event: ev, Summary: engine.Summary(ev), Key: d.Key, Rules: d.Rules, Dropped: d.Dropped, Deliveries: d.Deliveries, Muted: d.Muted}
+	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key, Rules: d.Rules, Dropped: d.Dropped, Deliveries: d.Deliveries, Muted: d.Muted}
 	if *format == "json" {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")

@@ -57,7 +57,7 @@ func (a *app) runCmd(args []string) error {
 // loadPolicy loads and checks the policy; warnings are not printed on a
 // run (lint shows them), errors all are.
 func (a *app) loadPolicy(path string, w *wiring) (*engine.Policy, error) {
-	p, ps, err := engine.Load(path, w.loadOptions())
+	p, ps, err := engine.LoadCached(path, a.cacheDir(), w.loadOptions())
 	if err != nil {
 		return nil, configErr(err)
 	}

@@ -95,8 +95,24 @@ func (w *wiring) loadOptions() engine.LoadOptions {
 	}}
 }
 
-// build makes the named channel of policy p.
+// build makes the named channel of policy p. A policy loaded from a
+// snapshot was checked when the snapshot was made; its channels' options
+// are decoded here, only for the channels a run uses.
 func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) {
 	spec := p.Channels[name]
-	return channelTypes[spec.Type].build(w.configs[name])
+	ct, ok := channelTypes[spec.Type]
+	if !ok {
+		return nil, fmt.Errorf("channels.%s: unknown channel type %q", name, spec.Type)
+	}
+	cfg, ok := w.configs[name]
+	if !ok {
+		if _, err := spec.Mapping(); err != nil {
+			return nil, err
+		}
+		var ps engine.Problems
+		if cfg, ps = ct.check(spec); len(ps) > 0 {
+			return nil, ps
+		}
+	}
+	return ct.build(cfg)
 }

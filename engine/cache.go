@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// LoadCached is Load with a snapshot cache in dir: when neither the
+// policy files nor the binary changed since the snapshot was written, the
+// snapshot is used and nothing is read, parsed or compiled. Otherwise the
+// policy is compiled as usual and, when it has no errors, a new snapshot
+// is written. "Changed" is judged by file identity (device, inode, size,
+// modification and status-change times in nanoseconds): any write or
+// replacement of a file changes its ctime, which no tool can set back.
+// The cache is an optimisation only: any problem with it (missing or
+// unwritable dir, foreign or corrupt file) falls back to compiling,
+// silently. dir "" disables it.
+func LoadCached(path, dir string, opts LoadOptions) (*Policy, Problems, error) {
+	key, ok := cacheKey(path)
+	if dir == "" || !ok {
+		return Load(path, opts)
+	}
+	file := cacheFile(dir, path)
+	if p := readSnapshot(file, key); p != nil {
+		return p, nil, nil
+	}
+	p, ps, err := Load(path, opts)
+	if p != nil {
+		writeSnapshot(file, key, p)
+	}
+	return p, ps, err
+}
+
+// cacheKey identifies the running binary and every policy file that path
+// names, without reading them. ok is false where identities cannot be
+// had (then nothing is cached).
+func cacheKey(path string) (key [sha256.Size]byte, ok bool) {
+	h := sha256.New()
+	io.WriteString(h, snapshotFormat+"\x00")
+	exe, err := os.Stat("/proc/self/exe")
+	if err != nil || !writeIdentity(h, exe) {
+		return key, false
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return key, false
+	}
+	files := []string{path}
+	if st.IsDir() {
+		writeIdentity(h, st) // entries added or removed
+		if files, err = policyFiles(path); err != nil {
+			return key, false
+		}
+	}
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return key, false
+		}
+		io.WriteString(h, f+"\x00")
+		if !writeIdentity(h, st) {
+			return key, false
+		}
+	}
+	copy(key[:], h.Sum(nil))
+	return key, true
+}
+
+// cacheFile names the snapshot of one policy path.
+func cacheFile(dir, path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(dir, "policy-"+hex.EncodeToString(sum[:8])+".snapshot")
+}
+
+func readSnapshot(file string, key [sha256.Size]byte) *Policy {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	// Never trust a snapshot that others could have written.
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o002 != 0 || st.Size() < int64(len(key)) || st.Size() > 64<<20 {
+		return nil
+	}
+	data := make([]byte, st.Size()) // one allocation: this is every run's path
+	if _, err := io.ReadFull(f, data); err != nil || !bytes.Equal(data[:len(key)], key[:]) {
+		return nil
+	}
+	p, err := decodeSnapshot(data[len(key):])
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// writeSnapshot replaces the snapshot atomically, so concurrent runs (one
+// per Pacemaker recipient) see the old one or the new one, never half.
+func writeSnapshot(file string, key [sha256.Size]byte, p *Policy) {
+	data, err := encodeSnapshot(p)
+	if err != nil {
+		return
+	}
+	dir := filepath.Dir(file)
+	tmp, err := os.CreateTemp(dir, ".policy-*.tmp")
+	// The cache dir itself may be made, its parent not: where the state
+	// directory lives is the installer's choice (and its permissions).
+	if os.IsNotExist(err) && os.Mkdir(dir, 0o770) == nil {
+		tmp, err = os.CreateTemp(dir, ".policy-*.tmp")
+	}
+	if err != nil {
+		return
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(append(key[:len(key):len(key)], data...))
+	if err2 := tmp.Chmod(0o640); err == nil {
+		err = err2
+	}
+	if err2 := tmp.Close(); err == nil {
+		err = err2
+	}
+	if err == nil {
+		os.Rename(tmp.Name(), file)
+	}
+}

@@ -1,0 +1,229 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"notifier/engine"
+	"notifier/engine/cmon"
+	"notifier/engine/pacemaker"
+)
+
+// featurePolicy exercises every kind of constant and call a rule can
+// compile to, so the snapshot's encoder meets them all.
+const featurePolicy = `
+channels:
+  a: {type: syslog}
+  b: {type: slack}
+windows:
+  nights: {timezone: Europe/Stockholm, times: ["22:00-06:00"]}
+  weekend: {weekdays: [sat, sun]}
+rules:
+  - name: regex-and-sets
+    when: 'message matches "(?i)disconnect" && event_type in ["MySqlDisconnected", "Other"] && fields["hostid"] not in ["99"]'
+    notify: [a]
+    continue: true
+  - name: windows-and-rank
+    when: 'in_window("nights") || (in_window("weekend") && rank(severity) >= rank("warning"))'
+    notify: [b]
+    continue: true
+  - name: let-closures-builtins
+    when: 'let n = len(node); let m = (let k = 2; k * n); n >= 0 && m >= n && any(["vm", "vm2"], # == node) && upper(source) in ["PACEMAKER", "CMON"] && (count ?? 0) >= 0 && now() - time > duration("-1h")'
+    notify: [a]
+    muted_during: [weekend]
+    continue: true
+  - name: floats-and-bools
+    when: 'count * 1.5 > 0.5 && ok == (action == "remove") && (key startsWith "cmon") == (source == "cmon")'
+    notify: [b]
+  - name: runtime-error
+    when: 'int(fields["message"]) > 1'
+    notify: [a]
+  - name: rest
+    when: "true"
+    drop: true
+`
+
+func writePolicy(t *testing.T, dir, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// sampleEvents decodes every example event, at several times of day.
+func sampleEvents(t *testing.T) []*engine.Event {
+	t.Helper()
+	var out []*engine.Event
+	times := []time.Time{time.Date(2026, 11, 21, 23, 30, 0, 0, time.UTC), time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	files, _ := filepath.Glob("../examples/events/cmon/*.json")
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		for _, at := range times {
+			ev, err := cmon.Decode(data, cmon.Options{Now: at, Host: "cc1"})
+			if err == nil {
+				out = append(out, &ev)
+			}
+		}
+	}
+	files, _ = filepath.Glob("../examples/events/pacemaker/*.env")
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		env, err := pacemaker.ParseEnvFile(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := pacemaker.Decode(env, pacemaker.Options{Host: "vm"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range times {
+			ev.Time = at
+			e := ev
+			out = append(out, &e)
+		}
+	}
+	if len(out) < 60 {
+		t.Fatalf("only %d sample events", len(out))
+	}
+	return out
+}
+
+// TestSnapshotDecidesLikeCompiled loads each policy compiled and from its
+// snapshot and checks both decide every sample event identically.
+func TestSnapshotDecidesLikeCompiled(t *testing.T) {
+	events := sampleEvents(t)
+	policies := map[string]string{"feature": featurePolicy}
+	for _, f := range []string{"../policies/default.yaml", "../bench/policy-100.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policies[filepath.Base(f)] = string(data)
+	}
+	for name, body := range policies {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := writePolicy(t, dir, body)
+			cache := filepath.Join(dir, "cache")
+			compiled, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+			if compiled == nil || err != nil {
+				t.Fatal(ps, err)
+			}
+			snap, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+			if snap == nil || err != nil {
+				t.Fatal(ps, err)
+			}
+			if compiled.FromSnapshot || !snap.FromSnapshot {
+				t.Fatalf("FromSnapshot = %v then %v, want false then true", compiled.FromSnapshot, snap.FromSnapshot)
+			}
+			errors := 0
+			for _, ev := range events {
+				a, _ := json.Marshal(compiled.Evaluate(ev))
+				b, _ := json.Marshal(snap.Evaluate(ev))
+				if string(a) != string(b) {
+					t.Fatalf("event %s at %s:\ncompiled %s\nsnapshot %s", ev.Key, ev.Time, a, b)
+				}
+				errors += strings.Count(string(a), `"error"`)
+			}
+			if name == "feature" && errors == 0 {
+				t.Errorf("the runtime-error rule never failed: the error path went untested")
+			}
+			if !reflect.DeepEqual(compiled.Settings, snap.Settings) || len(compiled.Channels) != len(snap.Channels) {
+				t.Errorf("settings or channels differ")
+			}
+			for n, ch := range compiled.Channels {
+				node, err := snap.Channels[n].Mapping()
+				if err != nil || node.Line != ch.Node.Line || snap.Channels[n].Type != ch.Type {
+					t.Errorf("channel %s: %v, line %d want %d", n, err, node.Line, ch.Node.Line)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadCachedInvalidation(t *testing.T) {
+	dir := t.TempDir()
+	path := writePolicy(t, dir, featurePolicy)
+	cache := filepath.Join(dir, "cache")
+	load := func() *engine.Policy {
+		t.Helper()
+		p, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+		if p == nil || err != nil {
+			t.Fatal(ps, err)
+		}
+		return p
+	}
+	snapshots := func() []string {
+		m, _ := filepath.Glob(filepath.Join(cache, "*.snapshot"))
+		return m
+	}
+	if load().FromSnapshot {
+		t.Fatal("first load came from a snapshot")
+	}
+	if len(snapshots()) != 1 || !load().FromSnapshot {
+		t.Fatal("second load did not use the snapshot")
+	}
+	// The same size, a different rule: rewriting the file must invalidate.
+	writePolicy(t, dir, strings.Replace(featurePolicy, `"true"`, `'1<2'`, 1))
+	p := load()
+	if p.FromSnapshot || p.Rules[len(p.Rules)-1].When != "1<2" {
+		t.Fatal("an edited policy was served from the old snapshot")
+	}
+	if !load().FromSnapshot {
+		t.Fatal("the edited policy was not snapshotted")
+	}
+	// A corrupt snapshot is ignored, and replaced.
+	snap := snapshots()[0]
+	data, _ := os.ReadFile(snap)
+	os.WriteFile(snap, data[:len(data)/2], 0o640)
+	if load().FromSnapshot || !load().FromSnapshot {
+		t.Fatal("a truncated snapshot was used or not replaced")
+	}
+	// A snapshot anyone could have written is never trusted.
+	os.Chmod(snap, 0o666)
+	if load().FromSnapshot {
+		t.Fatal("a world-writable snapshot was used")
+	}
+	// A policy with errors is not snapshotted, and no snapshot hides them.
+	writePolicy(t, dir, "rules:\n  - {name: x, when: 'nope ==', drop: true}\n")
+	for range 2 {
+		if p, ps, _ := engine.LoadCached(path, cache, engine.LoadOptions{}); p != nil || len(ps.Errors()) != 1 {
+			t.Fatalf("broken policy: %v %v", p, ps)
+		}
+	}
+	// No cache dir, no snapshot.
+	writePolicy(t, dir, featurePolicy)
+	for range 2 {
+		if p, _, _ := engine.LoadCached(path, "", engine.LoadOptions{}); p == nil || p.FromSnapshot {
+			t.Fatal("dir \"\" must disable the cache")
+		}
+	}
+}
+
+func TestLoadCachedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.d")
+	os.Mkdir(pol, 0o755)
+	os.WriteFile(filepath.Join(pol, "10-channels.yaml"), []byte("channels:\n  a: {type: syslog}\n"), 0o644)
+	os.WriteFile(filepath.Join(pol, "20-rules.yaml"), []byte("rules:\n  - {name: all, when: 'true', notify: [a]}\n"), 0o644)
+	cache := filepath.Join(dir, "cache")
+	for i, want := range []bool{false, true} {
+		p, ps, err := engine.LoadCached(pol, cache, engine.LoadOptions{})
+		if p == nil || err != nil || p.FromSnapshot != want {
+			t.Fatalf("load %d: %v %v snapshot=%v", i, ps, err, p != nil && p.FromSnapshot)
+		}
+	}
+	// A file added to the directory invalidates the snapshot.
+	os.WriteFile(filepath.Join(pol, "30-more.yaml"), []byte("rules:\n  - {name: more, when: 'true', drop: true}\n"), 0o644)
+	p, _, _ := engine.LoadCached(pol, cache, engine.LoadOptions{})
+	if p == nil || p.FromSnapshot || len(p.Rules) != 2 {
+		t.Fatalf("added file not seen: %+v", p)
+	}
+}
