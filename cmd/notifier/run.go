@@ -58,6 +58,15 @@ func (a *app) runCmd(args []string) error {
 // run (lint shows them), errors all are.
 func (a *app) loadPolicy(path string, w *wiring) (*engine.Policy, error) {
 	p, ps, err := engine.LoadCached(path, a.cacheDir(), w.loadOptions())
+	return policyOrError(path, p, ps, err)
+}
+
+// loadEngine compiles a policy without the snapshot cache, with warnings.
+func loadEngine(path string, w *wiring) (*engine.Policy, engine.Problems, error) {
+	return engine.Load(path, w.loadOptions())
+}
+
+func policyOrError(path string, p *engine.Policy, ps engine.Problems, err error) (*engine.Policy, error) {
 	if err != nil {
 		return nil, configErr(err)
 	}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runInProcess runs the CLI as main does, with its exit code.
+func runInProcess(t *testing.T, stdin string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(args, strings.NewReader(stdin), &out, &errOut, env)
+	code = exitCode(err, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestShippedPoliciesLoadClean: the default policy and every example
+// load with the real channel checks, without a single warning.
+func TestShippedPoliciesLoadClean(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/config/*.yaml")
+	files = append(files, "../../policies/default.yaml")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			p, ps, err := loadEngine(f, newWiring())
+			if err != nil || p == nil || len(ps) != 0 {
+				t.Fatalf("%v %v", err, ps)
+			}
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(policy, []byte("channels:\n  l: {type: syslog}\nrules:\n  - {name: all, when: 'true', drop: true}\n"), 0o644)
+	env := []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=off"}
+	alarm, _ := os.ReadFile("../../examples/events/cmon/alarm-new-critical.json")
+	tests := []struct {
+		name   string
+		stdin  string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"dropped event", string(alarm), nil, 0, ""},
+		{"not an alarm", `{"type":"event","action":"new","event":{}}`, nil, 0, `cmon message of type "event" is not an alarm`},
+		{"empty stdin", "", nil, 2, "empty input"},
+		{"unknown command", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown flag", "", []string{"run", "--frob"}, 2, "flag provided but not defined"},
+		{"bad source", "", []string{"run", "--source", "snmp"}, 2, `--source "snmp"`},
+		{"bad format", "", []string{"explain", "--format", "yaml"}, 2, `--format "yaml"`},
+		{"bad time", "", []string{"explain", "--at", "tomorrow"}, 2, `--at "tomorrow"`},
+		{"missing policy", string(alarm), []string{"--config", "/nonexistent/p.yaml"}, 2, "no such file"},
+		{"help", "", []string{"run", "-h"}, 0, "Usage of notifier run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runInProcess(t, tt.stdin, env, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.code, tt.stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+		})
+	}
+}
+
+// TestSecretsNeverPrinted: inline secrets, every output path — explain in
+// both formats, failed deliveries — must never show them.
+func TestSecretsNeverPrinted(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close() // nothing listens here now: every delivery fails
+	const (
+		routingKey = "R0UT1NGKEYS3CR3T000000000000000X"
+		hookSecret = "T0SECRET/B0SECRET/HOOKSECRETHOOKSECRET"
+		token      = "xoxb-TOKENSECRET-1234"
+	)
+	policy := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(policy, []byte(`settings: {deadline: 2s}
+channels:
+  pager: {type: pagerduty, routing_key: "`+routingKey+`", events_url: "http://`+closed+`"}
+  hook: {type: slack, webhook_url: "http://`+closed+`/services/`+hookSecret+`"}
+  api: {type: slack, token: "`+token+`", channel: "#x", api_url: "http://`+closed+`/api/"}
+rules:
+  - {name: all, when: 'true', notify: [pager, hook, api]}
+`), 0o644)
+	env := []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=off"}
+	alarm, _ := os.ReadFile("../../examples/events/cmon/alarm-new-critical.json")
+	var seen strings.Builder
+	for _, args := range [][]string{{"explain"}, {"explain", "--format", "json"}, {"run"}} {
+		code, stdout, stderr := runInProcess(t, string(alarm), env, args...)
+		seen.WriteString(stdout + stderr)
+		if args[0] == "run" && (code != 1 || strings.Count(stderr, "\n") != 3) {
+			t.Errorf("run: exit %d, want 1 with one line per failed channel:\n%s", code, stderr)
+		}
+	}
+	for _, secret := range []string{routingKey, hookSecret, "HOOKSECRET", token, "TOKENSECRET"} {
+		if strings.Contains(seen.String(), secret) {
+			t.Errorf("secret %q printed:\n%s", secret, seen.String())
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runInProcess(t, "", nil, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "notifier ") || !strings.Contains(stdout, "go1.") {
+		t.Errorf("version: %d %q", code, stdout)
+	}
+}
