@@ -1,7 +1,6 @@
 package cmon
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -45,13 +44,13 @@ func Decode(data []byte, opts Options) (engine.Event, error) {
 		return engine.Event{}, err
 	}
 
-	alarm, action, err := unwrap(top)
+	alarm, action, err := unwrap(data, top)
 	if err != nil {
 		return engine.Event{}, err
 	}
 
 	// cmon_hostname sits in the envelope, or (rarely) in a bare object.
-	controller, _, err := fields{raw: top}.str("cmon_hostname")
+	controller, _, err := fields{vals: top}.str("cmon_hostname")
 	if err != nil {
 		return engine.Event{}, err
 	}
@@ -76,8 +75,8 @@ func Decode(data []byte, opts Options) (engine.Event, error) {
 
 // unwrap finds the alarm object and the action: the envelope's, or "new"
 // for a bare CmonAlarm, which carries no action of its own.
-func unwrap(top map[string]json.RawMessage) (fields, string, error) {
-	env := fields{raw: top}
+func unwrap(data []byte, top map[string]any) (fields, string, error) {
+	env := fields{vals: top, src: data}
 	if _, ok := top["alarm"]; !ok && isCmonAlarm(top) {
 		return env, engine.ActionNew, nil
 	}
@@ -101,40 +100,41 @@ func unwrap(top map[string]json.RawMessage) (fields, string, error) {
 	case action != engine.ActionNew && action != engine.ActionUpdate && action != engine.ActionRemove:
 		return fields{}, "", fmt.Errorf("cmon: action %s is not one of new, update, remove", quote(action))
 	}
-	raw, ok := top["alarm"]
+	v, ok := top["alarm"]
 	if !ok {
 		return fields{}, "", errors.New("cmon: alarm is missing")
 	}
-	if kind := kindOf(raw); kind != "object" {
-		return fields{}, "", fmt.Errorf("cmon: alarm is a JSON %s, not an object", kind)
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fields{}, "", fmt.Errorf("cmon: alarm is a JSON %s, not an object", kindOf(v))
 	}
-	m, err := members(raw)
-	if err != nil {
-		return fields{}, "", err
-	}
-	return fields{raw: m, path: "alarm."}, action, nil
+	return fields{vals: m, path: "alarm.", src: data, inAlarm: true}, action, nil
 }
 
 // isCmonAlarm reports whether a top-level object is a bare CmonAlarm.
-func isCmonAlarm(top map[string]json.RawMessage) bool {
+func isCmonAlarm(top map[string]any) bool {
 	if _, ok := top["alarm_id"]; ok {
 		return true
 	}
-	class, ok := top["class_name"]
-	return ok && kindOf(class) == "string" && text(class) == "CmonAlarm"
+	class, ok := top["class_name"].(string)
+	return ok && class == "CmonAlarm"
 }
 
-// fields reads typed values out of one JSON object; path prefixes the key
-// in errors ("alarm.cid") so the user can find the value.
+// fields reads typed values out of one decoded JSON object; path prefixes
+// the key in errors ("alarm.cid") so the user can find the value. src is
+// the whole input, read again only for nested values (see nested).
 type fields struct {
-	raw  map[string]json.RawMessage
+	vals map[string]any
 	path string
+	src  []byte
+	// inAlarm: vals is the envelope's alarm member, not the top object.
+	inAlarm bool
 }
 
 // lookup returns the first of keys present with a non-null value.
-func (f fields) lookup(keys ...string) (string, json.RawMessage, bool) {
+func (f fields) lookup(keys ...string) (string, any, bool) {
 	for _, k := range keys {
-		if v, ok := f.raw[k]; ok && kindOf(v) != "null" {
+		if v, ok := f.vals[k]; ok && v != nil {
 			return k, v, true
 		}
 	}
@@ -242,17 +242,17 @@ func (f fields) severity() (string, string, error) {
 // (CmonAlarm, whose type is a number), else the numeric type's text so a
 // policy still has something to match.
 func (f fields) eventType() (string, error) {
-	if v, ok := f.raw["type"]; ok && kindOf(v) == "string" {
+	if v, ok := f.vals["type"]; ok && kindOf(v) == "string" {
 		return text(v), nil
 	}
 	name, ok, err := f.str("type_name")
 	if err != nil || ok {
 		return name, err
 	}
-	if v, ok := f.raw["type"]; ok && kindOf(v) == "number" {
+	if v, ok := f.vals["type"]; ok && kindOf(v) == "number" {
 		return text(v), nil
 	}
-	if v, ok := f.raw["type"]; ok && kindOf(v) != "null" {
+	if v, ok := f.vals["type"]; ok && kindOf(v) != "null" {
 		return "", fmt.Errorf("cmon: %stype: %s is not a string", f.path, shown(v))
 	}
 	return "", nil
@@ -299,9 +299,20 @@ func (f fields) event() (engine.Event, error) {
 			return engine.Event{}, err
 		}
 	}
-	ev.Fields = make(map[string]string, len(f.raw))
-	for k, v := range f.raw {
-		ev.Fields[k] = text(v)
+	ev.Fields = make(map[string]string, len(f.vals))
+	nested := false
+	for k, v := range f.vals {
+		switch v.(type) {
+		case map[string]any, []any:
+			nested = true
+		default:
+			ev.Fields[k] = text(v)
+		}
+	}
+	if nested {
+		if err := f.nested(ev.Fields); err != nil {
+			return engine.Event{}, err
+		}
 	}
 	return ev, nil
 }

@@ -16,9 +16,17 @@ import (
 const maxQuoted = 64
 
 // parseObject checks data is exactly one JSON object and returns its
-// members with their raw, unparsed values. Raw values keep numbers as
-// the exact text CMON wrote, which is what alarm ids need.
-func parseObject(data []byte) (map[string]json.RawMessage, error) {
+// members, decoded in the same pass: strings unquoted, numbers as
+// json.Number (the exact text CMON wrote, which alarm ids need), nested
+// objects and arrays as map[string]any and []any.
+//
+// Decoding into an interface value is deliberate. The binary decodes one
+// message per process, so what counts is the first call, and that is
+// dominated by set-up rather than bytes: the interface path builds maps
+// and strings directly, with no per-type reflection, where splitting into
+// json.RawMessage members took three passes and unquoted every string on
+// its own.
+func parseObject(data []byte) (map[string]any, error) {
 	if len(data) == 0 {
 		return nil, errors.New("cmon: empty input")
 	}
@@ -34,8 +42,9 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(data))
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		var syn *json.SyntaxError
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF):
@@ -50,8 +59,9 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 			return nil, fmt.Errorf("cmon: invalid JSON: %s", oneLine(err.Error()))
 		}
 	}
-	if kind := kindOf(raw); kind != "object" {
-		return nil, fmt.Errorf("cmon: input is a JSON %s, not an object", kind)
+	top, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("cmon: input is a JSON %s, not an object", kindOf(v))
 	}
 	end := int(dec.InputOffset())
 	rest := bytes.TrimLeft(data[end:], " \t\r\n")
@@ -59,11 +69,39 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 		return nil, fmt.Errorf("cmon: trailing data after the JSON object at byte offset %d: %s",
 			len(data)-len(rest), quote(string(rest)))
 	}
-	return members(raw)
+	return top, nil
+}
+
+// nested sets dst[k] for every object or array member k of f to its
+// compact JSON as sent. The decoded maps cannot give that text: encoding
+// them again would sort keys, drop duplicates and re-escape strings. So
+// this reads the (already validated) input a second time; alarms rarely
+// nest, so only they pay for it.
+func (f fields) nested(dst map[string]string) error {
+	raw, err := members(f.src)
+	if err != nil {
+		return err
+	}
+	if f.inAlarm {
+		if raw, err = members(raw["alarm"]); err != nil {
+			return err
+		}
+	}
+	for k, v := range f.vals {
+		switch v.(type) {
+		case map[string]any, []any:
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, raw[k]); err != nil {
+				return fmt.Errorf("cmon: invalid JSON: %s", oneLine(err.Error()))
+			}
+			dst[k] = buf.String()
+		}
+	}
+	return nil
 }
 
 // members splits a raw JSON object, already known to be valid.
-func members(raw json.RawMessage) (map[string]json.RawMessage, error) {
+func members(raw []byte) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("cmon: invalid JSON: %s", oneLine(err.Error()))
@@ -83,62 +121,56 @@ func invalidUTF8(b []byte) int {
 	return len(b)
 }
 
-// kindOf names the JSON type of a valid raw value by its first byte.
-func kindOf(raw json.RawMessage) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
+// kindOf names the JSON type of a value as parseObject decodes it.
+func kindOf(v any) string {
+	switch v.(type) {
+	case map[string]any:
 		return "object"
-	case '[':
+	case []any:
 		return "array"
-	case '"':
+	case string:
 		return "string"
-	case 't', 'f':
+	case json.Number:
+		return "number"
+	case bool:
 		return "boolean"
-	case 'n':
+	case nil:
 		return "null"
 	}
-	return "number"
+	return "nothing"
 }
 
-// text renders a raw JSON value the way policies see it in fields:
-// strings unquoted, numbers in their exact spelling, null as "", and
-// objects and arrays as compact JSON.
-func text(raw json.RawMessage) string {
-	switch kindOf(raw) {
-	case "string":
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	case "null":
-		return ""
-	case "object", "array":
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			return buf.String()
-		}
+// text renders a scalar the way policies see it in fields: strings
+// unquoted, numbers in their exact spelling, true/false, and null as "".
+// Objects and arrays are rendered by nested, from the input.
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return string(v)
+	case bool:
+		return strconv.FormatBool(v)
 	}
-	return string(bytes.TrimSpace(raw))
+	return ""
 }
 
-// shown is a raw value as an error message repeats it: a number as is,
+// shown is a value as an error message repeats it: a number as is,
 // anything else quoted; always short and on one line.
-func shown(raw json.RawMessage) string {
-	switch kindOf(raw) {
-	case "number", "boolean", "null":
-		s := string(bytes.TrimSpace(raw))
-		if len(s) <= maxQuoted {
+func shown(v any) string {
+	switch kind := kindOf(v); kind {
+	case "null":
+		return "null"
+	case "number", "boolean":
+		if s := text(v); len(s) <= maxQuoted {
 			return s
 		}
-		return quote(s)
+		return quote(text(v))
 	case "string":
-		return quote(text(raw))
+		return quote(text(v))
+	default:
+		return "a JSON " + kind
 	}
-	return "a JSON " + kindOf(raw)
 }
 
 // quote is %q of s cut to maxQuoted bytes (on a rune boundary), marking
