@@ -1,23 +1,45 @@
 // Package channels defines what every delivery channel implements and the
-// helpers they share: retry classification, truncation and redaction.
+// helpers they share: retry classification, response recording,
+// truncation, redaction and config checks.
 // One channel is one package under channels/; it imports only this one.
 package channels
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
 // Action says what a message does to the incident it belongs to.
 type Action string
 
+// The values are what `notifier explain` prints and syslog carries as
+// action= and MSGID, so they are a contract. A channel that cannot tell
+// Trigger from Inform treats them alike; only Resolve is a different
+// kind of message everywhere.
 const (
 	// Trigger opens or updates the incident (PagerDuty trigger, a Slack or
 	// syslog message about a problem).
 	Trigger Action = "trigger"
+	// Inform is a plain notification about the event, for channels that
+	// keep no incident (Slack, syslog). PagerDuty has no such thing and
+	// sends it as a trigger, since paging is why it was chosen; Slack
+	// renders it as it renders Trigger (not green); syslog says
+	// action=message.
+	Inform Action = "message"
 	// Resolve closes it (PagerDuty resolve, a green Slack message, a
 	// syslog line saying it cleared).
 	Resolve Action = "resolve"
+)
+
+// Severities a Message carries. They are engine.Event's severity values,
+// repeated here because channels must not import the engine; each
+// channel maps them onto its own levels and treats anything else as
+// unknown rather than failing.
+const (
+	SeverityCritical = "critical"
+	SeverityWarning  = "warning"
+	SeverityInfo     = "info"
 )
 
 // Message is one delivery, built from an event by the caller. Channels
@@ -26,7 +48,7 @@ const (
 type Message struct {
 	Key      string // incident key: PagerDuty dedup_key, syslog/Slack correlation
 	Action   Action
-	Severity string // critical | warning | info
+	Severity string // SeverityCritical, SeverityWarning or SeverityInfo
 	Summary  string // one line, what happened
 	Rule     string // the policy rule that chose this channel
 
@@ -53,4 +75,19 @@ type Message struct {
 // is returned wrapped by Retryable.
 type Channel interface {
 	Notify(ctx context.Context, m *Message) error
+}
+
+// ClusterLabel names the message's cluster for people: "prod-db (id 7)"
+// when both are known, the name or "id 7" when only one is, "" when
+// neither is.
+func (m *Message) ClusterLabel() string {
+	switch {
+	case m.Cluster != "" && m.ClusterID != 0:
+		return m.Cluster + " (id " + strconv.Itoa(m.ClusterID) + ")"
+	case m.Cluster != "":
+		return m.Cluster
+	case m.ClusterID != 0:
+		return "id " + strconv.Itoa(m.ClusterID)
+	}
+	return ""
 }

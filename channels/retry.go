@@ -46,8 +46,7 @@ func IsRetryable(err error) (bool, time.Duration) {
 // an operator why (PagerDuty's "Invalid routing key", Slack's
 // "invalid_payload"). body is truncated; header may be nil.
 func HTTPStatusError(status int, header http.Header, body []byte) error {
-	text := strings.TrimSpace(string(body))
-	text = Truncate(strings.Join(strings.Fields(text), " "), 512)
+	text := Truncate(OneLine(string(body)), 512)
 	err := fmt.Errorf("HTTP %d %s", status, http.StatusText(status))
 	if text != "" {
 		err = fmt.Errorf("HTTP %d: %s", status, text)

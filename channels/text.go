@@ -48,3 +48,22 @@ func Redact(s string, secrets ...string) string {
 	}
 	return s
 }
+
+// OneLine collapses every run of white space (newlines, tabs, U+2028...)
+// to a single space and trims the ends: a log line or an error that
+// quotes a server or an event must not break in two.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// FirstNonEmpty returns the first of values that is not blank, as it is
+// (untrimmed), or "" when all are. Blank counts as empty because a
+// value of spaces is as useless as none in a "source" or "type" field.
+func FirstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}

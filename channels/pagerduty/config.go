@@ -3,9 +3,10 @@ package pagerduty
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	"notifier/channels"
 )
 
 // Defaults applied by New when the configuration leaves a field empty.
@@ -64,13 +65,13 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.EventsURL != "" {
-		if err := checkHTTPURL(c.EventsURL); err != nil {
-			errs = append(errs, fmt.Errorf("events_url %q: %w", c.EventsURL, err))
+		if err := channels.CheckHTTPURL("events_url", c.EventsURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.ClientURL != "" {
-		if err := checkHTTPURL(c.ClientURL); err != nil {
-			errs = append(errs, fmt.Errorf("client_url %q: %w", c.ClientURL, err))
+		if err := channels.CheckHTTPURL("client_url", c.ClientURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.Timeout < 0 {
@@ -85,21 +86,6 @@ func (c *Config) Validate() error {
 func checkRoutingKey(field, key string) error {
 	if len(key) != routingKeyLen {
 		return fmt.Errorf("%s: must be %d characters (an Events API v2 integration key), got %d", field, routingKeyLen, len(key))
-	}
-	return nil
-}
-
-// checkHTTPURL accepts an absolute http(s) URL with a host.
-func checkHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("scheme must be http or https")
-	}
-	if u.Host == "" {
-		return errors.New("no host")
 	}
 	return nil
 }

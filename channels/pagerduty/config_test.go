@@ -22,15 +22,15 @@ func TestConfigValidate(t *testing.T) {
 		{"no key", Config{}, "routing_key_file: required (the Events API v2 integration key)"},
 		{"both keys", Config{RoutingKey: testKey, RoutingKeyFile: "k"}, "routing_key and routing_key_file are both set: keep only routing_key_file"},
 		{"short inline key", Config{RoutingKey: "not-a-key"}, "routing_key: must be 32 characters (an Events API v2 integration key), got 9"},
-		{"events_url scheme", Config{RoutingKeyFile: "k", EventsURL: "ftp://events.pagerduty.com"}, `events_url "ftp://events.pagerduty.com": scheme must be http or https`},
-		{"events_url without host", Config{RoutingKeyFile: "k", EventsURL: "https:///v2"}, `events_url "https:///v2": no host`},
-		{"events_url relative", Config{RoutingKeyFile: "k", EventsURL: "events.pagerduty.com"}, `events_url "events.pagerduty.com": scheme must be http or https`},
-		{"events_url unparseable", Config{RoutingKeyFile: "k", EventsURL: "http://[::1"}, `events_url "http://[::1": not a URL`},
-		{"client_url", Config{RoutingKeyFile: "k", ClientURL: "cc.example.com"}, `client_url "cc.example.com": scheme must be http or https`},
+		{"events_url scheme", Config{RoutingKeyFile: "k", EventsURL: "ftp://events.pagerduty.com"}, `events_url: scheme "ftp" is not http or https`},
+		{"events_url without host", Config{RoutingKeyFile: "k", EventsURL: "https:///v2"}, `events_url: no host`},
+		{"events_url relative", Config{RoutingKeyFile: "k", EventsURL: "events.pagerduty.com"}, `events_url: scheme "" is not http or https`},
+		{"events_url unparseable", Config{RoutingKeyFile: "k", EventsURL: "http://[::1"}, `events_url: not a valid URL`},
+		{"client_url", Config{RoutingKeyFile: "k", ClientURL: "cc.example.com"}, `client_url: scheme "" is not http or https`},
 		{"negative timeout", Config{RoutingKeyFile: "k", Timeout: -time.Second}, `timeout "-1s": must not be negative`},
 		{"all at once", Config{EventsURL: "x", Timeout: -1},
 			"routing_key_file: required (the Events API v2 integration key)\n" +
-				`events_url "x": scheme must be http or https` + "\n" +
+				`events_url: scheme "" is not http or https` + "\n" +
 				`timeout "-1ns": must not be negative`},
 	}
 	for _, tt := range tests {

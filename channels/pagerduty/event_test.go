@@ -109,6 +109,38 @@ func TestBuildEventResolveCarriesOnlyTheKey(t *testing.T) {
 	}
 }
 
+// TestBuildEventActions: PagerDuty has no plain notification, so an
+// Inform pages exactly as a Trigger does; only Resolve differs.
+func TestBuildEventActions(t *testing.T) {
+	trigger := fullMessage()
+	wantPayload := BuildEvent(testKey, Config{}, trigger).Payload
+	tests := []struct {
+		action      channels.Action
+		wantAction  string
+		wantPayload bool
+	}{
+		{channels.Trigger, "trigger", true},
+		{channels.Inform, "trigger", true},
+		{channels.Resolve, "resolve", false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.action), func(t *testing.T) {
+			m := fullMessage()
+			m.Action = tt.action
+			ev := BuildEvent(testKey, Config{}, m)
+			if ev.Action != tt.wantAction || ev.DedupKey != m.Key || ev.RoutingKey != testKey {
+				t.Errorf("event_action %q dedup_key %q, want %q %q", ev.Action, ev.DedupKey, tt.wantAction, m.Key)
+			}
+			switch {
+			case !tt.wantPayload && ev.Payload != nil:
+				t.Errorf("payload %+v, want none", ev.Payload)
+			case tt.wantPayload && !reflect.DeepEqual(ev.Payload, wantPayload):
+				t.Errorf("payload %+v\nwant the trigger's %+v", ev.Payload, wantPayload)
+			}
+		})
+	}
+}
+
 func TestDedupKey(t *testing.T) {
 	long := strings.Repeat("pacemaker/prod/resource/db1/", 12) // 336 bytes
 	tests := []struct {

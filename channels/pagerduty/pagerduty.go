@@ -1,19 +1,18 @@
 // Package pagerduty delivers messages to PagerDuty through the Events API
 // v2 (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/),
 // using go-pagerduty's client. A Trigger message opens or updates the
-// alert whose dedup_key is the message key; a Resolve message with the
-// same key closes it.
+// alert whose dedup_key is the message key, and so does an Inform:
+// PagerDuty has no plain notification, and paging is what it was chosen
+// for. A Resolve message with the same key closes it.
 package pagerduty
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,8 +39,6 @@ const (
 	// maxDetailLen bounds each custom_details value so a huge raw field
 	// cannot push the event past the API's 512 KB limit.
 	maxDetailLen = 4096
-	// maxErrorBody bounds how much of an error response is kept.
-	maxErrorBody = 16 << 10
 	// defaultSource is payload.source when the message names no host.
 	defaultSource = "notifier"
 )
@@ -84,27 +81,27 @@ func New(c Config) (*Notifier, error) {
 // permanent error carrying PagerDuty's own explanation.
 func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 	ev := BuildEvent(n.routingKey, n.cfg, m)
-	// A client per call is a few allocations; it lets the exchange
-	// recorder below belong to this one request.
-	x := &exchange{client: n.http}
+	// A client per call is a few allocations; it lets the recorder
+	// belong to this one request. go-pagerduty flattens transport errors
+	// and misreads Events API error bodies; the recorder keeps both.
+	rec := &channels.Recorder{Client: n.http, Explain: explain}
 	client := pd.NewClient("", pd.WithV2EventsAPIEndpoint(n.cfg.EventsURL))
-	client.HTTPClient = x
+	client.HTTPClient = rec
 	_, err := client.ManageEventWithContext(ctx, ev)
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case x.err != nil:
-		return channels.Retryable(n.wrap(ev, x.err), 0)
-	case x.status >= 200 && x.status <= 299:
-		// PagerDuty accepted the event; only its answer was unreadable.
-		// Sending it again would be a duplicate, so this is success.
-		return nil
-	case x.status != 0:
-		return n.wrap(ev, channels.HTTPStatusError(x.status, x.header, explain(x.body)))
-	default:
-		// Failed before any request went out (e.g. building it).
-		return n.wrap(ev, err)
 	}
+	if rerr := rec.Err(); rerr != nil {
+		return n.wrap(ev, rerr)
+	}
+	if rec.Status() != 0 {
+		// PagerDuty accepted the event (2xx); only its answer was
+		// unreadable. Sending it again would be a duplicate, so this is
+		// success.
+		return nil
+	}
+	// Failed before any request went out (e.g. building it).
+	return n.wrap(ev, err)
 }
 
 // wrap gives err its context and makes sure the routing key cannot leak
@@ -127,7 +124,7 @@ func (n *Notifier) wrap(ev *pd.V2Event, err error) error {
 // needs, "Event object is invalid: Length of 'routing_key' is incorrect
 // ...". go-pagerduty's client decodes error bodies in the REST API's
 // shape, so for the Events API it reports "no JSON error object" and
-// drops PagerDuty's explanation; the exchange keeps the body instead.
+// drops PagerDuty's explanation; the recorder keeps the body instead.
 // Bodies that are not the API's error object pass through as they are.
 func explain(body []byte) []byte {
 	var e struct {
@@ -143,41 +140,12 @@ func explain(body []byte) []byte {
 	return []byte(e.Message + ": " + strings.Join(e.Errors, "; "))
 }
 
-// exchange is the HTTP client go-pagerduty uses for one request. It
-// remembers what the library throws away: the transport error itself
-// (the library flattens it with %v), the status, the headers (Retry-After)
-// and the body of an error response.
-type exchange struct {
-	client *http.Client
-	status int
-	header http.Header
-	body   []byte
-	err    error
-}
-
-// Do implements pagerduty.HTTPClient.
-func (x *exchange) Do(req *http.Request) (*http.Response, error) {
-	resp, err := x.client.Do(req)
-	if err != nil {
-		x.err = err
-		return nil, err
-	}
-	x.status, x.header = resp.StatusCode, resp.Header
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		resp.Body.Close()
-		x.body = body
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	return resp, nil
-}
-
 // BuildEvent maps a message onto an Events API v2 event. It is pure: the
 // whole mapping is tested without a network.
 //
-//   - event_action: resolve for channels.Resolve, otherwise trigger. A
-//     resolve carries only routing_key and dedup_key: PagerDuty ignores
-//     the rest.
+//   - event_action: resolve for channels.Resolve, otherwise trigger
+//     (channels.Trigger and channels.Inform alike). A resolve carries
+//     only routing_key and dedup_key: PagerDuty ignores the rest.
 //   - dedup_key: m.Key, or DedupKey's hashed form when it is too long.
 //   - payload.summary: m.Summary (m.Key when blank), cut to 1024 bytes.
 //   - payload.severity: critical, warning and info map to themselves,
@@ -210,7 +178,7 @@ func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
 	}
 	pl := &pd.V2Payload{
 		Summary:   channels.Truncate(summary, maxSummaryLen),
-		Source:    firstNonEmpty(m.Node, m.Controller, defaultSource),
+		Source:    channels.FirstNonEmpty(m.Node, m.Controller, defaultSource),
 		Severity:  severity(m.Severity),
 		Component: m.Kind,
 		Class:     m.EventType,
@@ -250,7 +218,7 @@ func DedupKey(key string) string {
 // anything unknown: it pages, but is not dressed up as critical.
 func severity(s string) string {
 	switch s {
-	case "critical", "warning", "info":
+	case channels.SeverityCritical, channels.SeverityWarning, channels.SeverityInfo:
 		return s
 	default:
 		return "error"
@@ -289,13 +257,4 @@ func details(m *channels.Message) map[string]any {
 		d["count"] = m.Count
 	}
 	return d
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
 }

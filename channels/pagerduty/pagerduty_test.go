@@ -85,6 +85,40 @@ func TestTriggerAndResolveOnTheWire(t *testing.T) {
 	}
 }
 
+// TestActionsOnTheWire sends each action to the Events API stand-in,
+// which accepts only trigger, acknowledge and resolve.
+func TestActionsOnTheWire(t *testing.T) {
+	tests := []struct {
+		action      channels.Action
+		wantAction  string
+		wantPayload bool
+	}{
+		{channels.Trigger, "trigger", true},
+		{channels.Inform, "trigger", true},
+		{channels.Resolve, "resolve", false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.action), func(t *testing.T) {
+			srv := apitest.NewPagerDuty()
+			defer srv.Close()
+			m := fullMessage()
+			m.Action = tt.action
+			if err := notifier(t, srv.URL(), Config{}).Notify(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			evs := srv.Events()
+			if len(evs) != 1 || evs[0].Status != http.StatusAccepted {
+				t.Fatalf("server got %+v, want one accepted event", evs)
+			}
+			got := evs[0].Event
+			if got.EventAction != tt.wantAction || got.DedupKey != m.Key || (got.Payload != nil) != tt.wantPayload {
+				t.Errorf("event_action %q dedup_key %q payload %v, want %q %q payload %v",
+					got.EventAction, got.DedupKey, got.Payload != nil, tt.wantAction, m.Key, tt.wantPayload)
+			}
+		})
+	}
+}
+
 // jsonNumbers turns ints into float64, as they come back from JSON.
 func jsonNumbers(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))

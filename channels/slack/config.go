@@ -3,9 +3,10 @@ package slack
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	"notifier/channels"
 )
 
 // Defaults applied by New when the config leaves them out.
@@ -52,8 +53,9 @@ func (c *Config) Validate() error {
 		add("token and token_file are mutually exclusive")
 	}
 	if c.WebhookURL != "" {
-		if err := checkURL(c.WebhookURL); err != nil {
-			add("webhook_url: %w", err) // the value is secret: never quoted
+		// The value is secret: CheckHTTPURL never quotes it.
+		if err := channels.CheckHTTPURL("webhook_url", c.WebhookURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.Token != "" && strings.ContainsAny(c.Token, " \t\r\n") {
@@ -71,28 +73,12 @@ func (c *Config) Validate() error {
 		add("channel: required with token")
 	}
 	if c.APIURL != "" {
-		if err := checkURL(c.APIURL); err != nil {
-			add("api_url %q: %w", c.APIURL, err)
+		if err := channels.CheckHTTPURL("api_url", c.APIURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.Timeout < 0 {
 		add("timeout: must not be negative, got %s", c.Timeout)
 	}
 	return errors.Join(errs...)
-}
-
-// checkURL accepts absolute http(s) URLs. Its errors never contain the
-// URL, and it does not wrap url.Parse's error, which quotes it.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return fmt.Errorf("scheme %q is not http or https", u.Scheme)
-	}
-	if u.Host == "" {
-		return errors.New("no host")
-	}
-	return nil
 }

@@ -28,7 +28,7 @@ func TestValidate(t *testing.T) {
 		{"api_url with webhook", Config{WebhookURLFile: "f", APIURL: "https://slack.com/api/"}, []string{"api_url: only used with token"}},
 		{"webhook not a URL", Config{WebhookURL: "hooks.slack.com/services/T0SECRET/B0SECRET/s3cr3tPath"}, []string{"webhook_url: scheme \"\" is not http or https"}},
 		{"webhook unparseable", Config{WebhookURL: "https://hooks.slack.com/s3cr3tPath/%zz"}, []string{"webhook_url: not a valid URL"}},
-		{"api_url bad", Config{TokenFile: "f", Channel: "C1", APIURL: "ftp://x/"}, []string{`api_url "ftp://x/": scheme "ftp" is not http or https`}},
+		{"api_url bad", Config{TokenFile: "f", Channel: "C1", APIURL: "ftp://x/"}, []string{`api_url: scheme "ftp" is not http or https`}},
 		{"token with space", Config{Token: "xoxb-1 2", Channel: "C1"}, []string{"token: contains white space"}},
 		{"negative timeout", Config{WebhookURLFile: "f", Timeout: -time.Second}, []string{"timeout: must not be negative, got -1s"}},
 		{"all at once", Config{Token: "x", TokenFile: "f", Timeout: -1}, []string{"token and token_file", "channel: required", "timeout:"}},

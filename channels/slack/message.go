@@ -52,8 +52,9 @@ var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // text (what notifications and screen readers show), and one attachment
 // coloured by severity (green when resolved) with the event's text,
 // where it happened, the recommendation, and the key and rule in the
-// footer. It is pure, and the same payload goes to a webhook and to
-// chat.postMessage.
+// footer. channels.Trigger and channels.Inform look alike: Slack keeps
+// no incident, and both are news of a problem or a notice. It is pure,
+// and the same payload goes to a webhook and to chat.postMessage.
 func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 	header := fmt.Sprintf("[%s] %s", strings.ToUpper(m.Severity), m.Summary)
 	color := severityColor(m.Severity)
@@ -68,9 +69,9 @@ func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 			fields = append(fields, goslack.AttachmentField{Title: title, Value: clip(value, maxFieldValueLen), Short: true})
 		}
 	}
-	short("Cluster", clusterLabel(m.Cluster, m.ClusterID))
+	short("Cluster", m.ClusterLabel())
 	short("Node", m.Node)
-	short("Type", firstNonEmpty(m.EventType, m.Kind))
+	short("Type", channels.FirstNonEmpty(m.EventType, m.Kind))
 	if m.Count > 0 {
 		short("Count", strconv.Itoa(m.Count))
 	}
@@ -107,9 +108,9 @@ func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 
 func severityColor(severity string) string {
 	switch severity {
-	case "critical":
+	case channels.SeverityCritical:
 		return colorCritical
-	case "warning":
+	case channels.SeverityWarning:
 		return colorWarning
 	}
 	return colorInfo
@@ -119,7 +120,7 @@ func severityColor(severity string) string {
 // cannot show attachments: the (raw) header plus where it happened.
 func fallback(header string, m *channels.Message) string {
 	var where []string
-	if c := clusterLabel(m.Cluster, m.ClusterID); c != "" {
+	if c := m.ClusterLabel(); c != "" {
 		where = append(where, "cluster "+c)
 	}
 	if m.Node != "" {
@@ -129,27 +130,6 @@ func fallback(header string, m *channels.Message) string {
 		header += " (" + strings.Join(where, ", ") + ")"
 	}
 	return clip(header, maxHeaderLen)
-}
-
-func clusterLabel(name string, id int) string {
-	switch {
-	case name != "" && id != 0:
-		return fmt.Sprintf("%s (id %d)", name, id)
-	case name != "":
-		return name
-	case id != 0:
-		return "id " + strconv.Itoa(id)
-	}
-	return ""
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // clip escapes s for Slack and truncates it to n bytes, never cutting an

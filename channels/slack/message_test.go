@@ -47,6 +47,9 @@ func TestBuildMessageColourAndHeader(t *testing.T) {
 		{"critical", channels.Trigger, "#d00000", "[CRITICAL] MySQL server disconnected"},
 		{"warning", channels.Trigger, "#daa038", "[WARNING] MySQL server disconnected"},
 		{"info", channels.Trigger, "#439FE0", "[INFO] MySQL server disconnected"},
+		{"critical", channels.Inform, "#d00000", "[CRITICAL] MySQL server disconnected"},
+		{"warning", channels.Inform, "#daa038", "[WARNING] MySQL server disconnected"},
+		{"info", channels.Inform, "#439FE0", "[INFO] MySQL server disconnected"},
 		{"critical", channels.Resolve, "#2eb886", "Resolved: [CRITICAL] MySQL server disconnected"},
 		{"warning", channels.Resolve, "#2eb886", "Resolved: [WARNING] MySQL server disconnected"},
 	}

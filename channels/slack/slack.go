@@ -6,7 +6,6 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,10 +21,6 @@ import (
 
 	"notifier/channels"
 )
-
-// maxErrorBody bounds how much of a failed response is kept for the
-// error message: Slack's answer is a short code such as "no_service".
-const maxErrorBody = 4 << 10
 
 // retryableAPIError reports whether a Web API error code describes
 // Slack's state rather than our request, so that trying later may work.
@@ -75,8 +70,12 @@ func New(c Config) (*Notifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("slack: %w", err)
 		}
-		if err := checkURL(u); err != nil {
-			return nil, fmt.Errorf("slack: webhook_url_file %q: %w", c.WebhookURLFile, err)
+		field := "webhook_url"
+		if c.WebhookURLFile != "" {
+			field = fmt.Sprintf("webhook_url_file %q", c.WebhookURLFile)
+		}
+		if err := channels.CheckHTTPURL(field, u); err != nil {
+			return nil, fmt.Errorf("slack: %w", err)
 		}
 		n.webhook = u
 		n.secrets = urlForms(u)
@@ -95,10 +94,13 @@ func New(c Config) (*Notifier, error) {
 // come back wrapped by channels.Retryable, with Slack's Retry-After.
 func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 	msg := BuildMessage(m)
-	// A client per call, so the recorder sees only this call's response;
+	// A recorder per call, so it sees only this call's response;
 	// connections are still pooled by the shared transport.
-	rec := &recorder{base: n.transport}
-	hc := &http.Client{Transport: rec, Timeout: n.timeout}
+	rec := &channels.Recorder{
+		Client:  &http.Client{Transport: n.transport, Timeout: n.timeout},
+		Explain: errorText,
+	}
+	hc := rec.HTTPClient()
 	var (
 		op  string
 		err error
@@ -122,25 +124,28 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 // classify turns what slack-go returned into an error that says what
 // Slack said, is retryable when trying again may help, and carries no
 // secret.
-func (n *Notifier) classify(op string, err error, rec *recorder) error {
+func (n *Notifier) classify(op string, err error, rec *channels.Recorder) error {
+	if rec.Status() != 0 {
+		if e := rec.Err(); e != nil {
+			// slack-go drops the body of a non-2xx answer (where a
+			// webhook says why: invalid_payload, no_service,
+			// channel_is_archived) and reads Retry-After only as
+			// seconds; the recorded response has both. 429 and 5xx
+			// are retryable.
+			retry, after := channels.IsRetryable(e)
+			safe := n.safe(op+": "+e.Error(), nil)
+			if retry {
+				return channels.Retryable(safe, after)
+			}
+			return safe
+		}
+	}
 	var (
 		apiErr goslack.SlackErrorResponse
 		urlErr *url.Error
 		netErr net.Error
 	)
 	switch {
-	case rec.status != 0 && rec.status != http.StatusOK:
-		// slack-go drops the body of a non-200 answer (where a webhook
-		// says why: invalid_payload, no_service, channel_is_archived) and
-		// reads Retry-After only as seconds; the recorded response has
-		// both. 429 and 5xx are retryable.
-		e := channels.HTTPStatusError(rec.status, rec.header, errorText(rec.body))
-		retry, after := channels.IsRetryable(e)
-		safe := n.safe(op+": "+e.Error(), nil)
-		if retry {
-			return channels.Retryable(safe, after)
-		}
-		return safe
 	case errors.As(err, &apiErr):
 		// HTTP 200 with {"ok":false,"error":"..."}: Slack's own verdict.
 		safe := n.safe(op+": "+apiErr.Err, apiErr)
@@ -150,7 +155,10 @@ func (n *Notifier) classify(op string, err error, rec *recorder) error {
 		return safe
 	case errors.As(err, &urlErr):
 		// The transport failed (refused, reset, timed out, ctx done).
-		// url.Error quotes the URL, which for a webhook is the secret;
+		// slack-go keeps the client's url.Error, which says more than
+		// the recorder's transport error: which URL, and whether
+		// Client.Timeout ran out. It quotes the URL, which for a webhook
+		// is the secret;
 		// the Web API's URL is not, and says which api_url was used.
 		u := urlErr.URL
 		if n.webhook != "" {
@@ -207,34 +215,4 @@ func urlForms(s string) []string {
 		}
 	}
 	return forms
-}
-
-// recorder is an http.RoundTripper that remembers the last response's
-// status and, when it is not 200, its headers and the start of its body,
-// which it hands on unchanged to slack-go.
-type recorder struct {
-	base   http.RoundTripper
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.base.RoundTrip(req)
-	if err != nil {
-		return resp, err
-	}
-	r.status, r.header, r.body = resp.StatusCode, nil, nil
-	if resp.StatusCode == http.StatusOK {
-		return resp, nil
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	r.header, r.body = resp.Header.Clone(), b
-	resp.Body = readCloser{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
-	return resp, nil
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
 }

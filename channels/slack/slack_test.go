@@ -84,6 +84,7 @@ func TestNotifyOnTheWire(t *testing.T) {
 		{"critical", channels.Trigger, colorCritical, "[CRITICAL] MySQL server disconnected"},
 		{"warning", channels.Trigger, colorWarning, "[WARNING] MySQL server disconnected"},
 		{"info", channels.Trigger, colorInfo, "[INFO] MySQL server disconnected"},
+		{"warning", channels.Inform, colorWarning, "[WARNING] MySQL server disconnected"},
 		{"critical", channels.Resolve, colorResolved, "Resolved: [CRITICAL] MySQL server disconnected"},
 	}
 	for _, mode := range modes {

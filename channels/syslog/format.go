@@ -45,11 +45,11 @@ const rfc5424Time = "2006-01-02T15:04:05.000000Z07:00"
 // engine never produces, goes out as notice rather than being dropped.
 func severityCode(s string) int {
 	switch s {
-	case "critical":
+	case channels.SeverityCritical:
 		return sevCrit
-	case "warning":
+	case channels.SeverityWarning:
 		return sevWarning
-	case "info":
+	case channels.SeverityInfo:
 		return sevInfo
 	}
 	return sevNotice
@@ -57,11 +57,13 @@ func severityCode(s string) int {
 
 // FormatLine renders m as one line of key=value pairs in a fixed order:
 // severity, action, key, source, cluster, cluster_id, node, type, count,
-// rule, summary. Severity, action, key and summary are always present;
-// the rest only when set (cluster_id and count when non-zero). Values
-// that are empty or hold anything but printable ASCII other than '"',
-// '=' and '\' are quoted with Go's escaping; whitespace runs, newlines
-// included, collapse to one space first, so the line never breaks.
+// rule, summary. Action is m.Action as it is: trigger, message
+// (channels.Inform) or resolve. Severity, action, key and summary are
+// always present; the rest only when set (cluster_id and count when
+// non-zero). Values that are empty or hold anything but printable ASCII
+// other than '"', '=' and '\' are quoted with Go's escaping; whitespace
+// runs, newlines included, collapse to one space first, so the line
+// never breaks.
 func FormatLine(m *channels.Message) string {
 	return formatLine(m, m.Summary)
 }
@@ -69,7 +71,7 @@ func FormatLine(m *channels.Message) string {
 func formatLine(m *channels.Message, summary string) string {
 	var b strings.Builder
 	pair := func(k, v string, always bool) {
-		v = oneLine(v)
+		v = channels.OneLine(v)
 		if v == "" && !always {
 			return
 		}
@@ -103,7 +105,7 @@ func formatLine(m *channels.Message, summary string) string {
 // which comes last, so the identifying fields survive and the quoting
 // stays intact; only when those alone exceed max is the line itself cut.
 func fitLine(m *channels.Message, max int) string {
-	summary := oneLine(m.Summary)
+	summary := channels.OneLine(m.Summary)
 	line := formatLine(m, summary)
 	if len(line) <= max {
 		return line
@@ -122,12 +124,6 @@ func fitLine(m *channels.Message, max int) string {
 		}
 	}
 	return channels.Truncate(best, max)
-}
-
-// oneLine collapses every run of whitespace (newlines, tabs, U+2028...)
-// to a single space and trims the ends.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 func quote(v string) string {

@@ -28,6 +28,9 @@ func TestFormatLine(t *testing.T) {
 		{"only the required fields", func(m *channels.Message) {
 			*m = channels.Message{Key: "k", Action: channels.Resolve, Severity: "info", Summary: "cleared"}
 		}, `severity=info action=resolve key=k summary=cleared`},
+		{"inform says message", func(m *channels.Message) {
+			*m = channels.Message{Key: "k", Action: channels.Inform, Severity: "warning", Summary: "replication lag"}
+		}, `severity=warning action=message key=k summary="replication lag"`},
 		{"empty summary is still present", func(m *channels.Message) {
 			*m = channels.Message{Key: "k", Action: channels.Trigger, Severity: "warning"}
 		}, `severity=warning action=trigger key=k summary=""`},
@@ -59,7 +62,7 @@ func TestFormatLine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if kv["summary"] != oneLine(m.Summary) || kv["key"] != m.Key {
+			if kv["summary"] != channels.OneLine(m.Summary) || kv["key"] != m.Key {
 				t.Errorf("parsed back summary %q key %q", kv["summary"], kv["key"])
 			}
 		})

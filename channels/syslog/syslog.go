@@ -130,6 +130,8 @@ func isCertError(err error) bool {
 func (n *Notifier) notifyRemote(ctx context.Context, sev int, m *channels.Message) error {
 	host, _ := os.Hostname() // "" becomes the NILVALUE
 	pri := n.facility<<3 | sev
+	// MSGID is the action (trigger, message or resolve): collectors
+	// filter on it without parsing the line.
 	now, pid, msgID := time.Now(), os.Getpid(), string(m.Action)
 	limit := maxLine
 	if n.ep.scheme == "udp" {

@@ -120,6 +120,7 @@ func TestNotifySeverities(t *testing.T) {
 	}{
 		{"critical", channels.Trigger, 2}, {"critical", channels.Resolve, 2},
 		{"warning", channels.Trigger, 4}, {"info", channels.Trigger, 6}, {"bogus", channels.Trigger, 5},
+		{"warning", channels.Inform, 4}, {"info", channels.Inform, 6},
 	}
 	for _, tc := range cases {
 		m := alarm()
@@ -141,32 +142,37 @@ func TestNotifySeverities(t *testing.T) {
 }
 
 // TestNotifyStreamsCloseTheirConnections: one connection per message,
-// octet-counted, and closed before Notify returns.
+// octet-counted, and closed before Notify returns; the MSGID is the
+// action.
 func TestNotifyStreamsCloseTheirConnections(t *testing.T) {
 	for _, scheme := range []string{"tcp", "tls"} {
 		t.Run(scheme, func(t *testing.T) {
 			s, c := server(t, scheme)
 			n := newNotifier(t, c)
-			first, second := alarm(), alarm()
+			first, second, third := alarm(), alarm(), alarm()
 			second.Action, second.Summary = channels.Resolve, "cleared\n(after 5 min)"
-			for _, m := range []*channels.Message{first, second} {
+			third.Action = channels.Inform
+			for _, m := range []*channels.Message{first, second, third} {
 				if err := n.Notify(context.Background(), m); err != nil {
 					t.Fatal(err)
 				}
 			}
-			msgs, err := s.Wait(2, wait)
+			msgs, err := s.Wait(3, wait)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids := map[string]string{msgs[0].MsgID: msgs[0].Msg, msgs[1].MsgID: msgs[1].Msg}
-			if ids["trigger"] != FormatLine(first) || ids["resolve"] != FormatLine(second) {
+			ids := map[string]string{}
+			for _, m := range msgs {
+				ids[m.MsgID] = m.Msg
+			}
+			if ids["trigger"] != FormatLine(first) || ids["resolve"] != FormatLine(second) || ids["message"] != FormatLine(third) {
 				t.Errorf("got %+v", msgs)
 			}
 			if err := s.WaitIdle(wait); err != nil {
 				t.Fatal(err)
 			}
-			if got := s.Accepted(); got != 2 {
-				t.Errorf("%d connections for 2 messages", got)
+			if got := s.Accepted(); got != 3 {
+				t.Errorf("%d connections for 3 messages", got)
 			}
 		})
 	}

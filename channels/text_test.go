@@ -1,0 +1,118 @@
+package channels
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestOneLine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"  padded  ", "padded"},
+		{"line one\r\n\tline two\n\nthree", "line one line two three"},
+		{"para\u2028sep\u00a0nbsp", "para sep nbsp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := OneLine(tt.in); got != tt.want {
+				t.Errorf("OneLine(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFirstNonEmpty(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want string
+	}{
+		{"none", nil, ""},
+		{"all empty", []string{"", ""}, ""},
+		{"first", []string{"db1", "cc1", "notifier"}, "db1"},
+		{"skips empty", []string{"", "cc1", "notifier"}, "cc1"},
+		{"skips blank", []string{" \t", "", "notifier"}, "notifier"},
+		{"returned untrimmed", []string{"", " db1 "}, " db1 "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FirstNonEmpty(tt.in...); got != tt.want {
+				t.Errorf("FirstNonEmpty(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestClusterLabel(t *testing.T) {
+	tests := []struct {
+		name    string
+		cluster string
+		id      int
+		want    string
+	}{
+		{"name and id", "prod-db", 7, "prod-db (id 7)"},
+		{"name only", "prod-db", 0, "prod-db"},
+		{"id only", "", 7, "id 7"},
+		{"neither", "", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Message{Cluster: tt.cluster, ClusterID: tt.id}
+			if got := m.ClusterLabel(); got != tt.want {
+				t.Errorf("ClusterLabel() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestContractValues pins the strings that leave the process: syslog's
+// action= and MSGID, what explain prints, and the engine's severities.
+func TestContractValues(t *testing.T) {
+	for got, want := range map[string]string{
+		string(Trigger): "trigger", string(Inform): "message", string(Resolve): "resolve",
+		SeverityCritical: "critical", SeverityWarning: "warning", SeverityInfo: "info",
+	} {
+		if got != want {
+			t.Errorf("constant is %q, want %q", got, want)
+		}
+	}
+}
+
+func TestCheckHTTPURL(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        string // "" for valid
+	}{
+		{"https", "https://events.pagerduty.com", ""},
+		{"http with port and path", "http://127.0.0.1:8080/v2/enqueue", ""},
+		{"webhook", "https://hooks.slack.com/services/T0/B0/s3cr3tPath", ""},
+		{"no scheme", "hooks.slack.com/services/T0/B0/s3cr3tPath", `webhook_url: scheme "" is not http or https`},
+		{"other scheme", "ftp://x/s3cr3tPath", `webhook_url: scheme "ftp" is not http or https`},
+		{"host and port without scheme", "hooks.slack.com:443/services/s3cr3tPath", "webhook_url: not an http or https URL"},
+		{"user info without scheme", "s3cr3tPath:s3cr3tPath@hooks.slack.com/services", "webhook_url: not an http or https URL"},
+		{"scheme without host", "s3cr3tPath:", "webhook_url: not an http or https URL"},
+		{"other scheme without host", "ftp:/s3cr3tPath", "webhook_url: not an http or https URL"},
+		{"no host", "https:///services/s3cr3tPath", "webhook_url: no host"},
+		{"opaque", "https:s3cr3tPath", "webhook_url: no host"},
+		{"unparseable", "https://hooks.slack.com/s3cr3tPath/%zz", "webhook_url: not a valid URL"},
+		{"bad host", "http://[::1/s3cr3tPath", "webhook_url: not a valid URL"},
+		{"control character", "https://hooks.slack.com/s3cr3tPath\n", "webhook_url: not a valid URL"},
+		{"empty", "", `webhook_url: scheme "" is not http or https`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckHTTPURL("webhook_url", tt.value)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("CheckHTTPURL(%q) = %q, want %q", tt.value, got, tt.want)
+			}
+			if strings.Contains(got, "s3cr3tPath") {
+				t.Errorf("error %q shows the URL", got)
+			}
+		})
+	}
+}
