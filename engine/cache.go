@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -77,7 +78,9 @@ func cacheFile(dir, path string) string {
 		abs = path
 	}
 	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(dir, "policy-"+hex.EncodeToString(sum[:8])+".snapshot")
+	// One file per user: CMON runs as root, Pacemaker as hacluster, and
+	// neither may run a snapshot the other wrote (see readSnapshot).
+	return filepath.Join(dir, fmt.Sprintf("policy-%s-%d.snapshot", hex.EncodeToString(sum[:8]), os.Geteuid()))
 }
 
 func readSnapshot(file string, key [sha256.Size]byte) *Policy {
@@ -86,9 +89,13 @@ func readSnapshot(file string, key [sha256.Size]byte) *Policy {
 		return nil
 	}
 	defer f.Close()
-	// Never trust a snapshot that others could have written.
+	// A snapshot decides who gets paged: only one this user wrote, and
+	// that nobody else can write to, is trusted. (The cache directory is
+	// shared with the haclient group, which must not be able to make
+	// root's runs drop alarms.)
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o002 != 0 || st.Size() < int64(len(key)) || st.Size() > 64<<20 {
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o022 != 0 || !ownedByMe(st) ||
+		st.Size() < int64(len(key)) || st.Size() > 64<<20 {
 		return nil
 	}
 	data := make([]byte, st.Size()) // one allocation: this is every run's path

@@ -186,10 +186,26 @@ func TestLoadCachedInvalidation(t *testing.T) {
 	if load().FromSnapshot || !load().FromSnapshot {
 		t.Fatal("a truncated snapshot was used or not replaced")
 	}
-	// A snapshot anyone could have written is never trusted.
-	os.Chmod(snap, 0o666)
-	if load().FromSnapshot {
-		t.Fatal("a world-writable snapshot was used")
+	// A snapshot others could have written is never trusted.
+	for _, mode := range []os.FileMode{0o666, 0o660} {
+		if !load().FromSnapshot {
+			t.Fatal("snapshot not used")
+		}
+		os.Chmod(snap, mode)
+		if load().FromSnapshot {
+			t.Fatalf("a snapshot with mode %v was used", mode)
+		}
+	}
+	if os.Geteuid() == 0 {
+		// Written by another user (hacluster, say): root must not use it.
+		load()
+		if !load().FromSnapshot {
+			t.Fatal("snapshot not used")
+		}
+		os.Chown(snap, 65534, 65534)
+		if load().FromSnapshot {
+			t.Fatal("a snapshot owned by another user was used")
+		}
 	}
 	// A policy with errors is not snapshotted, and no snapshot hides them.
 	writePolicy(t, dir, "rules:\n  - {name: x, when: 'nope ==', drop: true}\n")

@@ -66,6 +66,8 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 			continue
 		}
 		if r.Drop {
+			// Evaluation ends; what earlier rules with continue decided
+			// still happens (an audit rule first, noise dropped after).
 			d.Rules = append(d.Rules, res)
 			d.Dropped = true
 			return d
@@ -76,14 +78,16 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 			if told[name] {
 				continue
 			}
-			told[name] = true
 			ch := p.Channels[name]
 			del := Delivery{Channel: name, Type: ch.Type, Action: deliveryAction(ch.Type, ev.Action), Rule: r.Name}
 			if res.Muted != "" {
+				// A muted rule must not stop a later rule from telling
+				// the same channel.
 				del.Reason = res.Muted
 				d.Muted = append(d.Muted, del)
 				continue
 			}
+			told[name] = true
 			d.Deliveries = append(d.Deliveries, del)
 		}
 		if !r.Continue {

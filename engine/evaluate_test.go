@@ -100,6 +100,37 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+// TestEvaluateContinueMuteDrop pins how continue, muting and drop combine.
+func TestEvaluateContinueMuteDrop(t *testing.T) {
+	src := `
+channels:
+  pager: {type: pagerduty}
+  log: {type: syslog}
+windows:
+  always: {}
+rules:
+  - {name: audit, when: 'true', notify: [log], continue: true}
+  - {name: daytime-pager, when: 'severity == "critical"', notify: [pager], active_during: [always], muted_during: [always], continue: true}
+  - {name: critical, when: 'severity == "critical"', notify: [pager]}
+  - {name: noise, when: 'severity == "info"', drop: true}
+`
+	p, ps := compileOne(t, src)
+	if p == nil {
+		t.Fatal(ps)
+	}
+	d := p.Evaluate(&Event{Severity: "critical", Action: "new"})
+	if got := fmtDeliveries(d.Deliveries); got != "log:message:audit,pager:trigger:critical" {
+		t.Errorf("a muted rule with continue must not stop a later rule paging: %q", got)
+	}
+	if got := fmtDeliveries(d.Muted); got != "pager:trigger:daytime-pager" {
+		t.Errorf("muted = %q", got)
+	}
+	d = p.Evaluate(&Event{Severity: "info", Action: "new"})
+	if !d.Dropped || fmtDeliveries(d.Deliveries) != "log:message:audit" {
+		t.Errorf("drop ends evaluation but keeps what continue rules decided: dropped=%v %q", d.Dropped, fmtDeliveries(d.Deliveries))
+	}
+}
+
 func TestEvaluateRuntimeErrorDoesNotSwallow(t *testing.T) {
 	p, ps := compileOne(t, evalPolicy)
 	if p == nil {
@@ -128,6 +159,7 @@ func TestWindowContains(t *testing.T) {
   office: {weekdays: [mon-fri], times: ["09:00-12:00", "13:00-24:00"]}
   weekend: {weekdays: [sat, sun]}
   wrap: {weekdays: [sat-mon]}
+rules: [{name: r, when: 'true', drop: true}]
 `
 	p, ps := compileOne(t, src)
 	if p == nil {

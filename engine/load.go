@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -110,10 +111,35 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 		l.checkRule(rn, c)
 		p.Rules = append(p.Rules, rn.rule)
 	}
+	if len(p.Rules) == 0 && len(ps.Errors()) == 0 {
+		// An empty or truncated file must not silently drop every alarm.
+		ps = append(ps, Problem{File: p.Files[len(p.Files)-1], Line: 1, Col: 1, Severity: "error", Check: "no-rules",
+			Message: "the policy has no rules: every event would reach nobody"})
+	}
+	sortProblems(ps, p.Files)
 	if len(ps.Errors()) > 0 {
 		return nil, ps
 	}
 	return p, ps
+}
+
+// sortProblems orders problems by file (in load order), line and column,
+// so an operator reads them top to bottom.
+func sortProblems(ps Problems, files []string) {
+	order := make(map[string]int, len(files))
+	for i, f := range files {
+		order[f] = i
+	}
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.File != b.File {
+			return order[a.File] < order[b.File]
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
 }
 
 type loader struct {
@@ -201,8 +227,10 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 			n := valueNode(v, "deadline")
 			sink.warnf(n.Line, n.Column, "deadline", "settings.deadline: %s is not below Pacemaker's default 30s alert timeout; Pacemaker kills the agent at its timeout", spec.Deadline)
 		}
-	} else if n := valueNode(v, "deadline"); n != v && n.Value == "0s" {
-		sink.errorf(n.Line, n.Column, "deadline", "settings.deadline: must be more than 0")
+	} else if n := valueNode(v, "deadline"); n != v && n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		if d, err := time.ParseDuration(n.Value); err == nil && d == 0 {
+			sink.errorf(n.Line, n.Column, "deadline", "settings.deadline: must be more than 0")
+		}
 	}
 	if spec.Cluster.ID < 0 {
 		n := valueNode(valueNode(v, "cluster"), "id")
@@ -327,10 +355,14 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 			return // DecodeNode reported it
 		}
 	}
-	if _, ok := rn.keys["when"]; !ok {
+	if n, ok := rn.keys["when"]; !ok {
 		sink.errorf(rn.node.Line, rn.node.Column, "rule-when", "rule %q: when is missing (write when: \"true\" to match everything)", label)
-	} else if r.When != "" {
-		r.program = c.compileRule(r.When, rn.keys["when"], sink)
+	} else if strings.TrimSpace(r.When) == "" {
+		if n.Kind == yaml.ScalarNode { // other kinds: DecodeNode reported them
+			sink.errorf(n.Line, n.Column, "rule-when", "rule %q: when is empty (write when: \"true\" to match everything)", label)
+		}
+	} else {
+		r.program = c.compileRule(r.When, n, sink)
 	}
 	if r.Drop && len(r.Notify) > 0 {
 		n := rn.at("drop")

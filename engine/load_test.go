@@ -47,6 +47,9 @@ func TestCompileProblems(t *testing.T) {
 		{"duplicate rule", channelsYAML + "rules:\n  - {name: a, when: 'true', notify: [pager], continue: true}\n  - {name: a, when: 'true', notify: [ops]}\n", []string{"10:12 duplicate-rule"}, `rule "a" already defined`},
 		{"bad window", "windows:\n  w: {timezone: Mars/Base, weekdays: [mon, funday], times: [\"9-17\", \"22:00-06:00\", \"24:30-25:00\"]}\n", []string{"2:17 timezone", "2:44 weekday", "2:61 time-range", "2:84 time-range"}, "unknown time zone"},
 		{"bad duration", "settings: {deadline: soon}\n", []string{"1:22 duration"}, "not a duration"},
+		{"zero deadline", "settings: {deadline: 0m}\nrules: [{name: a, when: 'true', drop: true}]\n", []string{"1:22 deadline"}, "must be more than 0"},
+		{"empty when", channelsYAML + "rules:\n  - name: a\n    when: \"\"\n    notify: [pager]\n", []string{"10:11 rule-when"}, "when is empty"},
+		{"blank block when", channelsYAML + "rules:\n  - name: a\n    when: |\n\n    notify: [pager]\n", []string{"10:11 rule-when"}, "when is empty"},
 		{"channel without type", "channels:\n  pager: {routing_key_file: /x}\n", []string{"2:3 channel-type"}, "type is missing"},
 		{"yaml syntax", "rules:\n  - name: a\n   when: x\n", []string{"1:1 yaml"}, "YAML syntax"},
 		{"not a mapping", "- a\n- b\n", []string{"1:1 type"}, "a policy file is a mapping"},
@@ -106,11 +109,13 @@ func TestCompileCollectsEveryProblem(t *testing.T) {
 }
 
 func TestEmptyAndWarnings(t *testing.T) {
-	p, ps := compileOne(t, "")
-	if p == nil || len(ps) != 0 {
-		t.Fatalf("empty file: %v %v", p, ps)
+	for _, src := range []string{"", "# all commented out\n", channelsYAML} {
+		p, ps := compileOne(t, src)
+		if p != nil || len(ps) != 1 || ps[0].Check != "no-rules" {
+			t.Fatalf("a policy without rules must not load: %v %v", p, ps)
+		}
 	}
-	p, ps = compileOne(t, channelsYAML+"settings: {deadline: 45s}\nrules:\n  - {name: quiet, when: 'true'}\n")
+	p, ps := compileOne(t, channelsYAML+"settings: {deadline: 45s}\nrules:\n  - {name: quiet, when: 'true'}\n")
 	if p == nil {
 		t.Fatal(ps)
 	}

@@ -129,8 +129,11 @@ func TestE2EPacemaker(t *testing.T) {
 	mustRun(t, h, "pacemaker/resource-recovery-start-after-monitor-fail.env", 0)
 
 	pd := h.PagerDuty.Events()
-	if len(pd) != 2 || pd[0].Event.DedupKey != "pacemaker/default/node/vm2" || pd[1].Event.DedupKey != pd[0].Event.DedupKey {
-		t.Fatalf("PagerDuty = %+v, want two triggers with key pacemaker/default/node/vm2", pd)
+	if len(pd) != 3 || pd[0].Event.DedupKey != "pacemaker/default/node/vm2" || pd[1].Event.DedupKey != pd[0].Event.DedupKey {
+		t.Fatalf("PagerDuty = %+v, want two triggers with key pacemaker/default/node/vm2, then a resolve", pd)
+	}
+	if r := pd[2].Event; r.EventAction != "resolve" || r.DedupKey != "pacemaker/default/resource/vm/d1" {
+		t.Errorf("the recovery sent %s %q, want a resolve of the resource's key", r.EventAction, r.DedupKey)
 	}
 	slack := h.Slack.Messages()
 	if len(slack) != 1 || !strings.Contains(slack[0].Text, "resource d1 monitor on vm failed") {
@@ -140,7 +143,7 @@ func TestE2EPacemaker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(logs) != 1 || !strings.Contains(logs[0].Msg, "action=resolve key=pacemaker/default/resource/vm/d1") {
+	if len(logs) != 1 || !strings.Contains(logs[0].Msg, "key=pacemaker/default/resource/vm/d1") || !strings.Contains(logs[0].Msg, "action=resolve") {
 		t.Errorf("syslog = %+v, want the recovery resolving the monitor failure's key", logs)
 	}
 }

@@ -23,6 +23,9 @@ type explanation struct {
 	Dropped    bool                `json:"dropped"`
 	Deliveries []engine.Delivery   `json:"deliveries"`
 	Muted      []engine.Delivery   `json:"muted,omitempty"`
+	// Ignored is set when the input is deliberately not acted on (a CMON
+	// message that is not an alarm); the other fields are then empty.
+	Ignored string `json:"ignored,omitempty"`
 }
 
 // policyInfo says which policy decided, and whether it came from the
@@ -69,8 +72,10 @@ func (a *app) explainCmd(args []string) error {
 	ev, err := in.decode(when, p.Settings.Cluster)
 	if errors.Is(err, errIgnored) {
 		// Not an error: the run would exit 0 without telling anyone.
+		x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Rules: []engine.RuleResult{},
+			Deliveries: []engine.Delivery{}, Ignored: err.Error()}
 		if *format == "json" {
-			return json.NewEncoder(a.stdout).Encode(map[string]string{"ignored": err.Error()})
+			return writeJSON(a.stdout, x)
 		}
 		fmt.Fprintf(a.stdout, "result:  %v; nobody is told\n", err)
 		return nil
@@ -84,12 +89,16 @@ func (a *app) explainCmd(args []string) error {
 	d := p.Evaluate(ev)
 	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key, Rules: d.Rules, Dropped: d.Dropped, Deliveries: d.Deliveries, Muted: d.Muted}
 	if *format == "json" {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(x)
+		return writeJSON(a.stdout, x)
 	}
 	writeExplanation(a.stdout, &x)
 	return nil
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func writeExplanation(out io.Writer, x *explanation) {
@@ -112,12 +121,16 @@ func writeExplanation(out io.Writer, x *explanation) {
 	}
 	tw.Flush()
 	fmt.Fprintln(out)
+	last := x.Rules[len(x.Rules)-1]
 	switch {
-	case x.Dropped:
-		fmt.Fprintln(out, "result:  dropped; nobody is told")
+	case x.Dropped && len(x.Deliveries) == 0:
+		fmt.Fprintf(out, "result:  dropped by rule %q; nobody is told\n", last.Name)
 	case len(x.Deliveries) == 0 && len(x.Muted) == 0:
 		fmt.Fprintln(out, "result:  no rule matched; nobody is told")
 	default:
+		if x.Dropped {
+			fmt.Fprintf(out, "dropped by rule %q after earlier rules with continue decided:\n", last.Name)
+		}
 		fmt.Fprintln(out, "would send:")
 		for _, d := range x.Deliveries {
 			fmt.Fprintf(out, "  %s (%s): %s, by rule %q\n", d.Channel, d.Type, d.Action, d.Rule)

@@ -48,10 +48,27 @@ func (a *app) runCmd(args []string) error {
 		return a.fallback(ctx, ev, loadErr)
 	}
 	d := p.Evaluate(ev)
+	a.reportDecision(ev, d)
 	if failed := a.deliver(ctx, p, w, ev, d.Deliveries); failed > 0 {
 		return problemsFound()
 	}
 	return nil
+}
+
+// reportDecision puts on stderr what an operator must hear about even
+// when delivery succeeds: a rule that failed on this event, and an event
+// that no rule matched (Pacemaker and CMON both log an agent's stderr).
+func (a *app) reportDecision(ev *engine.Event, d *engine.Decision) {
+	matched := false
+	for _, r := range d.Rules {
+		matched = matched || r.Matched
+		if r.Error != "" {
+			fmt.Fprintf(a.stderr, "notifier: rule %q failed on %s: %s\n", r.Name, ev.Key, r.Error)
+		}
+	}
+	if !matched {
+		fmt.Fprintf(a.stderr, "notifier: no rule matched %s (%s %s %s); nobody was told\n", ev.Key, ev.Source, ev.EventType, ev.Severity)
+	}
 }
 
 // loadPolicy loads and checks the policy; warnings are not printed on a
@@ -123,9 +140,12 @@ func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engi
 
 // messageFor builds what a channel is told about ev.
 func messageFor(ev *engine.Event, d engine.Delivery) *channels.Message {
-	action := channels.Trigger
-	if d.Action == engine.DeliverResolve {
+	action := channels.Inform
+	switch d.Action {
+	case engine.DeliverResolve:
 		action = channels.Resolve
+	case engine.DeliverTrigger:
+		action = channels.Trigger
 	}
 	return &channels.Message{
 		Key:            ev.Key,

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"notifier/internal/apitest"
 )
 
 // runInProcess runs the CLI as main does, with its exit code.
@@ -115,3 +117,27 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %d %q", code, stdout)
 	}
 }
+
+// TestRelativeSecretFile: *_file paths are relative to the policy file,
+// whatever the working directory (Pacemaker's is /var/lib/pacemaker/cores).
+func TestRelativeSecretFile(t *testing.T) {
+	pd := apitest.NewPagerDuty()
+	defer pd.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "pd.key"), []byte("relativekey00000000000000000000x\n"), 0o600)
+	policy := filepath.Join(dir, "p.yaml")
+	os.WriteFile(policy, []byte("channels:\n  pager: {type: pagerduty, routing_key_file: pd.key, events_url: \""+pd.URL()+"\"}\n"+
+		"rules:\n  - {name: all, when: 'true', notify: [pager]}\n"), 0o644)
+	t.Chdir(t.TempDir())
+	alarm, _ := os.ReadFile(filepath.Join(wd, "../../examples/events/cmon/alarm-new-critical.json"))
+	code, _, stderr := runInProcess(t, string(alarm), []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=off"})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if ev := pd.Events(); len(ev) != 1 || ev[0].Event.RoutingKey != "relativekey00000000000000000000x" {
+		t.Errorf("PagerDuty got %+v", ev)
+	}
+}
+
+// wd is the package directory, for tests that change the working directory.
+var wd, _ = os.Getwd()

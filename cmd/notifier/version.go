@@ -6,20 +6,25 @@ import (
 	"runtime/debug"
 )
 
-// version is set at build time: -ldflags "-X main.version=1.2.3".
-var version = "dev"
+// version and commit are set at build time (see the Makefile):
+// -ldflags "-X main.version=1.2.3 -X main.commit=abc123". Without them
+// the commit comes from the Go toolchain's VCS stamp, if any.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func (a *app) versionCmd(args []string) error {
 	fs := a.newFlags("version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	commit, modified := "unknown", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	rev, modified := commit, ""
+	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
+				rev = s.Value
 			case "vcs.modified":
 				if s.Value == "true" {
 					modified = " (modified)"
@@ -27,6 +32,9 @@ func (a *app) versionCmd(args []string) error {
 			}
 		}
 	}
-	fmt.Fprintf(a.stdout, "notifier %s\ncommit %s%s\n%s %s/%s\n", version, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if rev == "" {
+		rev = "unknown"
+	}
+	fmt.Fprintf(a.stdout, "notifier %s\ncommit %s%s\n%s %s/%s\n", version, rev, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

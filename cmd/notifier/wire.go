@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"sort"
+	"strings"
 
 	"notifier/channels"
 	"notifier/channels/pagerduty"
@@ -38,6 +41,7 @@ func typed[C any, PC interface {
 			if len(ps) > 0 {
 				return nil, ps
 			}
+			resolveFiles(&cfg, filepath.Dir(spec.File))
 			if err := PC(&cfg).Validate(); err != nil {
 				return nil, engine.Problems{{File: spec.File, Line: spec.Node.Line, Col: spec.Node.Column, Severity: "error", Check: "channel",
 					Message: fmt.Sprintf("channels.%s: %v", spec.Name, err)}}
@@ -47,6 +51,20 @@ func typed[C any, PC interface {
 		build: func(cfg any) (channels.Channel, error) {
 			return newFn(cfg.(C))
 		},
+	}
+}
+
+// resolveFiles makes every relative *_file option (routing_key_file,
+// ca_file, ...) relative to the policy file that names it, not to the
+// working directory: Pacemaker runs agents in /var/lib/pacemaker/cores.
+func resolveFiles(cfg any, base string) {
+	v := reflect.ValueOf(cfg).Elem()
+	for i := range v.NumField() {
+		tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		f := v.Field(i)
+		if strings.HasSuffix(tag, "_file") && f.Kind() == reflect.String && f.String() != "" && !filepath.IsAbs(f.String()) {
+			f.SetString(filepath.Join(base, f.String()))
+		}
 	}
 }
 

@@ -15,6 +15,34 @@ var inheritedEnv = []string{
 	"TERM", "LANG", "LC_*", "TZ",
 	"HA_*", "PCMK_*", "OCF_*", "VALGRIND_OPTS", // pacemakerd's own settings
 	"NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_*", "LISTEN_*", // systemd
+	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "all_proxy",
+}
+
+// sensitiveWords mark a variable whose value must not travel: fields go
+// to PagerDuty's custom_details and explain's output, and an instance
+// attribute or an inherited variable may well be a password.
+var sensitiveWords = []string{"PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "COOKIE", "SESSION", "PRIVATE"}
+
+// redacted is what a sensitive value becomes in fields.
+const redacted = "<redacted>"
+
+// sensitive reports whether a variable's value must be redacted: its name
+// says it is a secret, or it is a URL with credentials in it.
+func sensitive(name, value string) bool {
+	if strings.HasPrefix(name, alertPrefix) || strings.HasPrefix(name, notifyPrefix) {
+		return false // Pacemaker's own variables: never secrets
+	}
+	upper := strings.ToUpper(name)
+	for _, w := range sensitiveWords {
+		if strings.Contains(upper, w) {
+			return true
+		}
+	}
+	if _, rest, ok := strings.Cut(value, "://"); ok {
+		host, _, _ := strings.Cut(rest, "/")
+		return strings.Contains(host, "@")
+	}
+	return false
 }
 
 func inherited(name string) bool {
@@ -38,6 +66,9 @@ func fields(env map[string]string, prefix string) map[string]string {
 	for k, val := range env {
 		if inherited(k) || (prefix == alertPrefix && strings.HasPrefix(k, notifyPrefix)) {
 			continue
+		}
+		if sensitive(k, val) {
+			val = redacted
 		}
 		out[k] = val
 	}

@@ -128,3 +128,32 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestFieldsRedactSecrets(t *testing.T) {
+	env := map[string]string{
+		"CRM_alert_kind": "node", "CRM_alert_node": "vm2", "CRM_alert_desc": "lost",
+		"DB_PASSWORD": "hunter2", "api_token": "tok-123", "ROUTING_KEY": "R0UT1NG", "my_option": "my value",
+		"BACKUP_URL": "https://u:s3cret@backup.example/x", "DOCS_URL": "https://docs.example/a@b",
+		"http_proxy": "http://u:s3cret@proxy:3128",
+	}
+	ev, err := Decode(env, Options{Host: "vm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"DB_PASSWORD": "<redacted>", "api_token": "<redacted>", "ROUTING_KEY": "<redacted>",
+		"BACKUP_URL": "<redacted>", "DOCS_URL": "https://docs.example/a@b", "my_option": "my value", "CRM_alert_desc": "lost",
+	} {
+		if got := ev.Fields[k]; got != want {
+			t.Errorf("fields[%s] = %q, want %q", k, got, want)
+		}
+	}
+	if _, ok := ev.Fields["http_proxy"]; ok {
+		t.Error("the inherited proxy setting reached fields")
+	}
+	for _, v := range ev.Fields {
+		if strings.Contains(v, "hunter2") || strings.Contains(v, "s3cret") || strings.Contains(v, "tok-123") {
+			t.Errorf("a secret reached fields: %q", v)
+		}
+	}
+}
