@@ -2,9 +2,9 @@ package engine
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -36,11 +36,17 @@ func LoadCached(path, dir string, opts LoadOptions) (*Policy, Problems, error) {
 	return p, ps, err
 }
 
+// snapKey is a snapshot's identity: a hash of the identities of the
+// binary and the policy files. It detects change, it does not
+// authenticate (ownership does that, see readSnapshot), so a fast
+// non-cryptographic hash will do; sha256's first use alone cost 20µs.
+type snapKey [16]byte
+
 // cacheKey identifies the running binary and every policy file that path
 // names, without reading them. ok is false where identities cannot be
 // had (then nothing is cached).
-func cacheKey(path string) (key [sha256.Size]byte, ok bool) {
-	h := sha256.New()
+func cacheKey(path string) (key snapKey, ok bool) {
+	h := fnv.New128a()
 	io.WriteString(h, snapshotFormat+"\x00")
 	exe, err := os.Stat("/proc/self/exe")
 	if err != nil || !writeIdentity(h, exe) {
@@ -77,13 +83,15 @@ func cacheFile(dir, path string) string {
 	if err != nil {
 		abs = path
 	}
-	sum := sha256.Sum256([]byte(abs))
+	h := fnv.New64a()
+	io.WriteString(h, abs)
+	sum := h.Sum(nil)
 	// One file per user: CMON runs as root, Pacemaker as hacluster, and
 	// neither may run a snapshot the other wrote (see readSnapshot).
-	return filepath.Join(dir, fmt.Sprintf("policy-%s-%d.snapshot", hex.EncodeToString(sum[:8]), os.Geteuid()))
+	return filepath.Join(dir, fmt.Sprintf("policy-%s-%d.snapshot", hex.EncodeToString(sum), os.Geteuid()))
 }
 
-func readSnapshot(file string, key [sha256.Size]byte) *Policy {
+func readSnapshot(file string, key snapKey) *Policy {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil
@@ -111,7 +119,7 @@ func readSnapshot(file string, key [sha256.Size]byte) *Policy {
 
 // writeSnapshot replaces the snapshot atomically, so concurrent runs (one
 // per Pacemaker recipient) see the old one or the new one, never half.
-func writeSnapshot(file string, key [sha256.Size]byte, p *Policy) {
+func writeSnapshot(file string, key snapKey, p *Policy) {
 	data, err := encodeSnapshot(p)
 	if err != nil {
 		return

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -391,14 +393,14 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 	}
 }
 
+// mapKeys returns m's keys, sorted.
 func mapKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }
+
+// MappingValue returns the value of key in mapping n, or n itself when
+// absent, so that a problem about the key has a position either way.
+func MappingValue(n *yaml.Node, key string) *yaml.Node { return valueNode(n, key) }
 
 // valueNode returns the value of key in mapping n, or n itself when absent
 // (so a problem about a missing key points at the mapping).

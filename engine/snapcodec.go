@@ -8,6 +8,7 @@ import (
 	"github.com/expr-lang/expr/vm/runtime"
 	"math"
 	"regexp"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -40,6 +41,19 @@ func (e *enc) ints(v []int) {
 		e.int(int64(i))
 	}
 }
+
+// words writes ints as 8-byte little-endian words, 8-byte aligned (from
+// the start of the encoding), so that the decoder can use them in place.
+func (e *enc) words(v []int) {
+	e.uint(uint64(len(v)))
+	for len(e.b)%8 != 0 {
+		e.b = append(e.b, 0)
+	}
+	for _, i := range v {
+		e.b = binary.LittleEndian.AppendUint64(e.b, uint64(int64(i)))
+	}
+}
+
 func (e *enc) strs(v []string) {
 	e.uint(uint64(len(v)))
 	for _, s := range v {
@@ -49,6 +63,7 @@ func (e *enc) strs(v []string) {
 
 type dec struct {
 	b   []byte
+	n   int // length of the whole input, for alignment
 	err error
 	// interned constants by their encoding: the same field or string
 	// shows up in most rules, and the VM only reads constants.
@@ -126,6 +141,38 @@ func (d *dec) ints() []int {
 	return out
 }
 
+// nativeInts says []int has the words' layout: 64-bit little-endian.
+var nativeInts = strconv.IntSize == 64 && binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// words reads enc.words. The bytecode's arguments are the bulk of a
+// snapshot; on the usual 64-bit little-endian machine they are used in
+// place, without a copy.
+func (d *dec) words() []int {
+	n := int(d.uint())
+	if d.err != nil {
+		return nil
+	}
+	pad := (8 - (d.n-len(d.b))%8) % 8
+	if pad > len(d.b) || n > (len(d.b)-pad)/8 {
+		d.err = errShortSnapshot
+		return nil
+	}
+	d.b = d.b[pad:]
+	raw := d.b[:n*8]
+	d.b = d.b[n*8:]
+	if n == 0 {
+		return nil
+	}
+	if nativeInts && uintptr(unsafe.Pointer(&raw[0]))%8 == 0 {
+		return unsafe.Slice((*int)(unsafe.Pointer(&raw[0])), n)
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = int(int64(binary.LittleEndian.Uint64(raw[i*8:])))
+	}
+	return out
+}
+
 func (d *dec) strs() []string {
 	n := d.count()
 	if n == 0 {
@@ -178,7 +225,7 @@ func (e *enc) snapshot(s *snapshot) {
 
 func (e *enc) program(p *snapProgram) {
 	e.bytes(p.Bytecode)
-	e.ints(p.Arguments)
+	e.words(p.Arguments)
 	e.uint(uint64(len(p.Constants)))
 	for _, c := range p.Constants {
 		e.constant(c)
@@ -250,7 +297,7 @@ func (d *dec) runnable(src string, funcs map[string]vm.Function) *vm.Program {
 	if len(raw) > 0 {
 		code = unsafe.Slice((*vm.Opcode)(unsafe.Pointer(&raw[0])), len(raw))
 	}
-	args := d.ints()
+	args := d.words()
 	consts := make([]any, d.count())
 	for i := range consts {
 		consts[i] = d.value(0)

@@ -112,7 +112,7 @@ func encodeSnapshot(p *Policy) ([]byte, error) {
 		}
 		var e enc
 		e.program(&sp)
-		d := dec{b: e.b}
+		d := dec{b: e.b, n: len(e.b)}
 		back := d.runnable(r.When, funcs)
 		if d.err != nil || len(d.b) != 0 || disassemble(back, sp) != r.program.Disassemble() {
 			return nil, fmt.Errorf("rule %q: %w: round trip differs", r.Name, errNotCacheable)
@@ -126,7 +126,7 @@ func encodeSnapshot(p *Policy) ([]byte, error) {
 
 // decodeSnapshot rebuilds a policy from encodeSnapshot's output.
 func decodeSnapshot(data []byte) (*Policy, error) {
-	d := dec{b: data}
+	d := dec{b: data, n: len(data)}
 	s := d.snapshot()
 	if d.err != nil {
 		return nil, d.err

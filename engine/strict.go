@@ -2,7 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,12 +148,12 @@ func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[key] = k
-		if path == "" && contains(d.skip, key) {
+		if path == "" && slices.Contains(d.skip, key) {
 			continue
 		}
 		idx, ok := fields[key]
 		if !ok {
-			d.sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", sub, suggest(key, keysOf(fields)))
+			d.sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", sub, suggest(key, slices.Collect(maps.Keys(fields))))
 			continue
 		}
 		d.decode(val, v.Field(idx), sub)
@@ -173,23 +175,6 @@ func yamlFields(t reflect.Type) map[string]int {
 		m[name] = i
 	}
 	return m
-}
-
-func keysOf(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest returns `, did you mean "x"?` for the closest candidate within a

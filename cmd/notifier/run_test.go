@@ -38,6 +38,10 @@ func TestShippedPoliciesLoadClean(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	policy := filepath.Join(t.TempDir(), "p.yaml")
 	os.WriteFile(policy, []byte("channels:\n  l: {type: syslog}\nrules:\n  - {name: all, when: 'true', drop: true}\n"), 0o644)
+	nothing := filepath.Join(t.TempDir(), "nothing.yaml")
+	os.WriteFile(nothing, []byte("rules:\n  - {name: never, when: 'false', drop: true}\n"), 0o644)
+	failing := filepath.Join(t.TempDir(), "failing.yaml")
+	os.WriteFile(failing, []byte("rules:\n  - {name: broken, when: 'int(fields[\"message\"]) > 0', drop: true}\n  - {name: rest, when: 'true', drop: true}\n"), 0o644)
 	env := []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=off"}
 	alarm, _ := os.ReadFile("../../examples/events/cmon/alarm-new-critical.json")
 	tests := []struct {
@@ -48,6 +52,8 @@ func TestExitCodes(t *testing.T) {
 		stderr string
 	}{
 		{"dropped event", string(alarm), nil, 0, ""},
+		{"no rule matched", string(alarm), []string{"--config", nothing}, 0, "no rule matched cmon/"},
+		{"rule fails at run time", string(alarm), []string{"--config", failing}, 0, `rule "broken" failed on cmon/`},
 		{"not an alarm", `{"type":"event","action":"new","event":{}}`, nil, 0, `cmon message of type "event" is not an alarm`},
 		{"empty stdin", "", nil, 2, "empty input"},
 		{"unknown command", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},

@@ -96,12 +96,7 @@ func (w *wiring) loadOptions() engine.LoadOptions {
 	return engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
 		ct, ok := channelTypes[spec.Type]
 		if !ok {
-			n := spec.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == "type" {
-					n = n.Content[i+1]
-				}
-			}
+			n := engine.MappingValue(spec.Node, "type")
 			return engine.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
 				Message: fmt.Sprintf("channels.%s.type: unknown channel type %q (want one of %v)", spec.Name, spec.Type, channelTypeNames())}}
 		}

@@ -33,6 +33,9 @@ func ReadInput(ctx context.Context, r io.Reader) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("cmon: read input: %w", err)
 	}
+	if data, ok, err := readPipe(ctx, r); ok {
+		return data, err
+	}
 	type result struct {
 		data []byte
 		err  error
@@ -46,14 +49,23 @@ func ReadInput(ctx context.Context, r io.Reader) ([]byte, error) {
 	}()
 	select {
 	case res := <-done:
-		if len(res.data) > MaxInput {
-			return res.data[:MaxInput], ErrInputTooLarge
-		}
-		if res.err != nil {
-			return res.data, fmt.Errorf("cmon: read input: %w", res.err)
-		}
-		return res.data, nil
+		return capped(res.data, res.err)
 	case <-ctx.Done():
-		return nil, fmt.Errorf("cmon: read input: gave up waiting for end of input: %w", ctx.Err())
+		return nil, gaveUp(ctx.Err())
 	}
+}
+
+// capped applies MaxInput and wraps read errors.
+func capped(data []byte, err error) ([]byte, error) {
+	if len(data) > MaxInput {
+		return data[:MaxInput], ErrInputTooLarge
+	}
+	if err != nil {
+		return data, fmt.Errorf("cmon: read input: %w", err)
+	}
+	return data, nil
+}
+
+func gaveUp(err error) error {
+	return fmt.Errorf("cmon: read input: gave up waiting for end of input: %w", err)
 }
