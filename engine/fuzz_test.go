@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzCompile feeds arbitrary policy text to the loader: it must never
+// panic, every problem must have a place and a single line, a policy
+// comes back exactly when there is no error, and a policy that loads
+// must survive a snapshot round trip.
+func FuzzCompile(f *testing.F) {
+	seeds, _ := filepath.Glob("../policies/*.yaml")
+	more, _ := filepath.Glob("../examples/config/*.yaml")
+	for _, s := range append(append(seeds, more...), "../bench/policy-100.yaml") {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(channelsYAML + "rules:\n  - name: a\n    when: |\n      rank(severity) > 1 && in_window(\"business-hours\")\n    notify: [pager]\n"))
+	f.Add([]byte("rules: [{name: a, when: 'let x = 1; x > 0', drop: true}]\nwindows: {w: {times: ['22:00-06:00']}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, ps := Compile([]Source{{Name: "fuzz.yaml", Data: data}}, LoadOptions{})
+		for _, pr := range ps {
+			if pr.File != "fuzz.yaml" || pr.Line < 0 || pr.Col < 0 || strings.Contains(pr.Error(), "\n") || pr.Check == "" {
+				t.Fatalf("bad problem %+v", pr)
+			}
+		}
+		if (p == nil) != (len(ps.Errors()) > 0) {
+			t.Fatalf("policy %v with errors %v", p != nil, ps.Errors())
+		}
+		if p == nil {
+			return
+		}
+		data, err := encodeSnapshot(p)
+		if err != nil {
+			return // not every policy can be snapshotted; it is then compiled each run
+		}
+		back, err := decodeSnapshot(data)
+		if err != nil || len(back.Rules) != len(p.Rules) {
+			t.Fatalf("snapshot round trip: %v", err)
+		}
+		ev := Event{Source: "cmon", Severity: "critical", Action: "new", Fields: map[string]string{}}
+		a, b := p.Evaluate(&ev), back.Evaluate(&ev)
+		if len(a.Deliveries) != len(b.Deliveries) || a.Dropped != b.Dropped || len(a.Rules) != len(b.Rules) {
+			t.Fatalf("snapshot decides differently: %+v vs %+v", a, b)
+		}
+	})
+}
