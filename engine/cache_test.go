@@ -24,6 +24,12 @@ windows:
   nights: {timezone: Europe/Stockholm, times: ["22:00-06:00"]}
   weekend: {weekdays: [sat, sun]}
 rules:
+  - name: suppressed-and-escalated
+    when: 'severity != "info"'
+    notify: [a]
+    suppress: {for: 30m, key: 'source + "/" + event_type + "/" + string(cluster_id)'}
+    escalate: {after: 3, within: 1h, notify: [b]}
+    continue: true
   - name: regex-and-sets
     when: 'message matches "(?i)disconnect" && event_type in ["MySqlDisconnected", "Other"] && fields["hostid"] not in ["99"]'
     notify: [a]
@@ -125,8 +131,12 @@ func TestSnapshotDecidesLikeCompiled(t *testing.T) {
 			}
 			errors := 0
 			for _, ev := range events {
-				a, _ := json.Marshal(compiled.Evaluate(ev))
-				b, _ := json.Marshal(snap.Evaluate(ev))
+				da, db := compiled.Evaluate(ev), snap.Evaluate(ev)
+				if !reflect.DeepEqual(da.Hits, db.Hits) {
+					t.Fatalf("hits differ:\ncompiled %+v\nsnapshot %+v", da.Hits, db.Hits)
+				}
+				a, _ := json.Marshal(da)
+				b, _ := json.Marshal(db)
 				if string(a) != string(b) {
 					t.Fatalf("event %s at %s:\ncompiled %s\nsnapshot %s", ev.Key, ev.Time, a, b)
 				}

@@ -25,7 +25,6 @@ func newCompiler(p *Policy) *compiler {
 	c := &compiler{policy: p}
 	c.opts = []expr.Option{
 		expr.Env(Event{}),
-		expr.AsBool(),
 		expr.Function("rank", c.rank, new(func(string) int)),
 		expr.Function("in_window", c.inWindow, new(func(string, time.Time) bool)),
 	}
@@ -97,34 +96,43 @@ func (v *ruleChecks) Visit(node *ast.Node) {
 // compileRule compiles one `when` expression; n is its YAML node, for
 // positions.
 func (c *compiler) compileRule(src string, n *yaml.Node, sink problemSink) *vm.Program {
+	return c.compileExpr(src, n, sink, "when", expr.AsBool())
+}
+
+// compileKey compiles a suppress.key expression: it must give a string.
+func (c *compiler) compileKey(src string, n *yaml.Node, sink problemSink) *vm.Program {
+	return c.compileExpr(src, n, sink, "suppress.key", expr.AsKind(reflect.String))
+}
+
+func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field string, kind expr.Option) *vm.Program {
 	checks := &ruleChecks{policy: c.policy}
-	opts := append(c.opts[:len(c.opts):len(c.opts)], expr.Patch(checks))
+	opts := append(c.opts[:len(c.opts):len(c.opts)], kind, expr.Patch(checks))
 	prog, err := expr.Compile(src, opts...)
 	if len(checks.errs) > 0 {
 		for _, e := range checks.errs {
-			c.report(src, n, sink, e.From, e.Message)
+			c.report(src, n, sink, field, e.From, e.Message)
 		}
 		return nil
 	}
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			c.report(src, n, sink, fe.From, fe.Message)
+			c.report(src, n, sink, field, fe.From, fe.Message)
 		} else {
-			sink.errorf(n.Line, n.Column, "expr", "when: %v", err)
+			sink.errorf(n.Line, n.Column, "expr", "%s: %v", field, err)
 		}
 		return nil
 	}
 	return prog
 }
 
-func (c *compiler) report(src string, n *yaml.Node, sink problemSink, from int, msg string) {
+func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field string, from int, msg string) {
 	line, col := scalarPos(n, splitLines(sink.data), from)
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 		msg += suggest(name, eventNames())
 	}
-	sink.errorf(line, col, "expr", "when: %s%s", msg, snippet(src, from))
+	sink.errorf(line, col, "expr", "%s: %s%s", field, msg, snippet(src, from))
 }
 
 // snippet quotes the expression around rune offset from, so a one-line

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/expr-lang/expr/vm"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 )
@@ -17,6 +18,9 @@ const (
 
 // Decision is what the policy says about one event.
 type Decision struct {
+	// Hits are the matching rules that tell someone, with what the state
+	// needs to decide suppression and escalation (see engine/state).
+	Hits       []Hit        `json:"-"`
 	Key        string       `json:"key"`
 	Rules      []RuleResult `json:"rules"`
 	Dropped    bool         `json:"dropped"`
@@ -24,6 +28,18 @@ type Decision struct {
 	// Muted lists deliveries that a matching rule would have made but a
 	// time window silenced.
 	Muted []Delivery `json:"muted,omitempty"`
+}
+
+// Hit is a matching rule that notifies: its deliveries (by Delivery.Rule)
+// and what state needs to suppress or escalate them.
+type Hit struct {
+	Rule           string
+	SuppressKey    string // "" when the rule does not suppress
+	SuppressFor    time.Duration
+	EscalateAfter  int // 0 when the rule does not escalate
+	EscalateWithin time.Duration
+	Escalation     []Delivery // escalate.notify, built like the rule's own
+	Muted          string     // why the rule's notifications are muted, or ""
 }
 
 // RuleResult is one rule's verdict on the event.
@@ -73,6 +89,9 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 			return d
 		}
 		res.Muted = p.muted(r, ev)
+		if len(r.Notify) > 0 {
+			d.Hits = append(d.Hits, p.hit(r, ev, res.Muted))
+		}
 		d.Rules = append(d.Rules, res)
 		for _, name := range r.Notify {
 			if told[name] {
@@ -97,12 +116,37 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 	return d
 }
 
+// hit collects what state needs about a matching rule.
+func (p *Policy) hit(r *Rule, ev *Event, muted string) Hit {
+	h := Hit{Rule: r.Name, Muted: muted}
+	if s := r.Suppress; s != nil {
+		h.SuppressKey, h.SuppressFor = ev.Key, s.For
+		if r.keyProg != nil {
+			// A key expression that fails falls back to the event key:
+			// suppressing per event is the safe side of an error.
+			if out, err := expr.Run(r.keyProg, ev); err == nil {
+				if k, ok := out.(string); ok && k != "" {
+					h.SuppressKey = k
+				}
+			}
+		}
+	}
+	if e := r.Escalate; e != nil {
+		h.EscalateAfter, h.EscalateWithin = e.After, e.Within
+		for _, name := range e.Notify {
+			ch := p.Channels[name]
+			h.Escalation = append(h.Escalation, Delivery{Channel: name, Type: ch.Type, Action: deliveryAction(ch.Type, ev.Action), Rule: r.Name})
+		}
+	}
+	return h
+}
+
 // runtimeError describes a rule's failure at run time on one line. A
 // snapshot's programs carry no source positions, so the rule is compiled
 // again to say where in the expression it failed.
 func (p *Policy) runtimeError(r *Rule, ev *Event, err error) string {
 	if p.FromSnapshot {
-		opts := append(newCompiler(p).opts, expr.Patch(&ruleChecks{policy: p}))
+		opts := append(newCompiler(p).opts, expr.AsBool(), expr.Patch(&ruleChecks{policy: p}))
 		if prog, cerr := expr.Compile(r.When, opts...); cerr == nil {
 			if _, rerr := expr.Run(prog, ev); rerr != nil {
 				err = rerr

@@ -239,6 +239,11 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 		sink.errorf(n.Line, n.Column, "type", "settings.cluster.id: %d is negative", spec.Cluster.ID)
 	}
 	s.Cluster = ClusterDefaults{ID: spec.Cluster.ID, Name: spec.Cluster.Name}
+	s.StatePath, s.RedisURL, s.AuditLog = spec.State.Path, spec.State.Redis.URL, spec.AuditLog
+	if s.RedisURL != "" && !strings.HasPrefix(s.RedisURL, "redis://") && !strings.HasPrefix(s.RedisURL, "rediss://") && !strings.HasPrefix(s.RedisURL, "unix://") {
+		n := MappingValue(MappingValue(MappingValue(v, "state"), "redis"), "url")
+		sink.errorf(n.Line, n.Column, "redis-url", "settings.state.redis.url: want redis://host:port/db, rediss:// or unix://")
+	}
 }
 
 // prefixPaths makes DecodeNode's paths absolute within the file.
@@ -366,6 +371,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 	} else {
 		r.program = c.compileRule(r.When, n, sink)
 	}
+	l.checkStateful(rn, c, label)
 	if r.Drop && len(r.Notify) > 0 {
 		n := rn.at("drop")
 		sink.errorf(n.Line, n.Column, "drop-notify", "rule %q: drop and notify together: a dropped event notifies nobody", label)
@@ -394,6 +400,47 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 }
 
 // mapKeys returns m's keys, sorted.
+// checkStateful checks suppress and escalate.
+func (l *loader) checkStateful(rn ruleNode, c *compiler, label string) {
+	r, sink := rn.rule, rn.sink
+	if s := r.Suppress; s != nil {
+		n := rn.at("suppress")
+		if s.For <= 0 {
+			at := MappingValue(n, "for")
+			sink.errorf(at.Line, at.Column, "suppress", "rule %q: suppress.for must be a duration above 0, like 30m", label)
+		}
+		if strings.TrimSpace(s.Key) != "" {
+			r.keyProg = c.compileKey(s.Key, MappingValue(n, "key"), sink)
+		}
+		if r.Drop {
+			sink.errorf(n.Line, n.Column, "drop-suppress", "rule %q: drop with suppress: a dropped event is never notified", label)
+		}
+	}
+	if e := r.Escalate; e != nil {
+		n := rn.at("escalate")
+		if e.After < 2 {
+			at := MappingValue(n, "after")
+			sink.errorf(at.Line, at.Column, "escalate-after", "rule %q: escalate.after is %d; it must be 2 or more (the Nth occurrence escalates)", label, e.After)
+		}
+		if e.Within <= 0 {
+			at := MappingValue(n, "within")
+			sink.errorf(at.Line, at.Column, "escalate-within", "rule %q: escalate.within must be a duration above 0, like 30m", label)
+		}
+		if len(e.Notify) == 0 {
+			sink.errorf(n.Line, n.Column, "escalate-notify", "rule %q: escalate.notify names no channel", label)
+		}
+		for i, ch := range e.Notify {
+			if _, ok := l.policy.Channels[ch]; !ok {
+				at := itemNode(MappingValue(n, "notify"), i)
+				sink.errorf(at.Line, at.Column, "undefined-channel", "rule %q: escalate: channel %q is not defined%s", label, ch, suggest(ch, mapKeys(l.policy.Channels)))
+			}
+		}
+		if r.Drop {
+			sink.errorf(n.Line, n.Column, "drop-escalate", "rule %q: drop with escalate: a dropped event is never notified", label)
+		}
+	}
+}
+
 func mapKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

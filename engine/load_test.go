@@ -127,3 +127,22 @@ func TestEmptyAndWarnings(t *testing.T) {
 		t.Errorf("warnings = %v", checks)
 	}
 }
+
+func TestSuppressEscalateChecks(t *testing.T) {
+	src := channelsYAML + `rules:
+  - name: a
+    when: 'true'
+    notify: [pager]
+    suppress: {for: 0s, key: 'cluster_id'}
+    escalate: {after: 1, within: 0s, notify: [pagr]}
+`
+	_, ps := compileOne(t, src)
+	var got []string
+	for _, p := range ps.Errors() {
+		got = append(got, fmt.Sprintf("%d:%d %s", p.Line, p.Col, p.Check))
+	}
+	want := "12:21 suppress, 12:30 expr, 13:23 escalate-after, 13:34 escalate-within, 13:47 undefined-channel"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("got %s\nwant %s\n%v", strings.Join(got, ", "), want, ps)
+	}
+}

@@ -29,7 +29,16 @@ type Policy struct {
 type Settings struct {
 	Deadline time.Duration
 	Cluster  ClusterDefaults
+	// StatePath is the embedded store's file (DefaultStatePath).
+	StatePath string
+	// RedisURL, when set, names the store shared by several nodes.
+	RedisURL string
+	// AuditLog, when set, gets one JSON line per decision.
+	AuditLog string
 }
+
+// DefaultStatePath is where the embedded state lives unless settings say.
+const DefaultStatePath = "/var/lib/notifier/state.db"
 
 // SettingsSpec is the `settings` section as written.
 type SettingsSpec struct {
@@ -38,6 +47,13 @@ type SettingsSpec struct {
 		ID   int    `yaml:"id"`
 		Name string `yaml:"name"`
 	} `yaml:"cluster"`
+	State struct {
+		Path  string `yaml:"path"`
+		Redis struct {
+			URL string `yaml:"url"`
+		} `yaml:"redis"`
+	} `yaml:"state"`
+	AuditLog string `yaml:"audit_log"`
 }
 
 // ChannelSpec is one entry of `channels`: its type and the raw YAML of its
@@ -75,13 +91,31 @@ func (c *ChannelSpec) Mapping() (*yaml.Node, error) {
 
 // RuleSpec is one entry of `rules` as written.
 type RuleSpec struct {
-	Name         string   `yaml:"name"`
-	When         string   `yaml:"when"`
-	Notify       []string `yaml:"notify"`
-	Drop         bool     `yaml:"drop"`
-	Continue     bool     `yaml:"continue"`
-	ActiveDuring []string `yaml:"active_during"`
-	MutedDuring  []string `yaml:"muted_during"`
+	Name         string        `yaml:"name"`
+	When         string        `yaml:"when"`
+	Notify       []string      `yaml:"notify"`
+	Drop         bool          `yaml:"drop"`
+	Continue     bool          `yaml:"continue"`
+	ActiveDuring []string      `yaml:"active_during"`
+	MutedDuring  []string      `yaml:"muted_during"`
+	Suppress     *SuppressSpec `yaml:"suppress"`
+	Escalate     *EscalateSpec `yaml:"escalate"`
+}
+
+// SuppressSpec: after a rule notified about a key, repeats within For are
+// suppressed (and counted). Key is an expression giving the suppression
+// key; by default the event's key.
+type SuppressSpec struct {
+	For time.Duration `yaml:"for"`
+	Key string        `yaml:"key"`
+}
+
+// EscalateSpec: the After-th occurrence of a key within Within also tells
+// Notify, once per window. Suppressed occurrences count.
+type EscalateSpec struct {
+	After  int           `yaml:"after"`
+	Within time.Duration `yaml:"within"`
+	Notify []string      `yaml:"notify"`
 }
 
 // Rule is a compiled rule.
@@ -90,4 +124,5 @@ type Rule struct {
 	File      string
 	Line, Col int
 	program   *vm.Program
+	keyProg   *vm.Program // suppress.key, when given
 }

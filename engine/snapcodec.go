@@ -190,6 +190,9 @@ func (e *enc) snapshot(s *snapshot) {
 	e.int(int64(s.Settings.Deadline))
 	e.int(int64(s.Settings.Cluster.ID))
 	e.str(s.Settings.Cluster.Name)
+	e.str(s.Settings.StatePath)
+	e.str(s.Settings.RedisURL)
+	e.str(s.Settings.AuditLog)
 	e.strs(s.Files)
 	e.uint(uint64(len(s.Channels)))
 	for _, c := range s.Channels {
@@ -220,6 +223,21 @@ func (e *enc) snapshot(s *snapshot) {
 		e.int(int64(r.Line))
 		e.int(int64(r.Col))
 		e.program(&r.Program)
+		e.bool(r.Spec.Suppress != nil)
+		if sup := r.Spec.Suppress; sup != nil {
+			e.int(int64(sup.For))
+			e.str(sup.Key)
+			e.bool(r.Key != nil)
+			if r.Key != nil {
+				e.program(r.Key)
+			}
+		}
+		e.bool(r.Spec.Escalate != nil)
+		if esc := r.Spec.Escalate; esc != nil {
+			e.int(int64(esc.After))
+			e.int(int64(esc.Within))
+			e.strs(esc.Notify)
+		}
 	}
 }
 
@@ -256,6 +274,7 @@ func (d *dec) snapshot() *snapshot {
 	s.Settings.Deadline = time.Duration(d.int())
 	s.Settings.Cluster.ID = int(d.int())
 	s.Settings.Cluster.Name = d.str()
+	s.Settings.StatePath, s.Settings.RedisURL, s.Settings.AuditLog = d.str(), d.str(), d.str()
 	s.Files = d.strs()
 	s.Channels = make([]snapChannel, d.count())
 	for i := range s.Channels {
@@ -282,6 +301,15 @@ func (d *dec) rules(funcs map[string]vm.Function) []*Rule {
 		r.ActiveDuring, r.MutedDuring = d.strs(), d.strs()
 		r.File, r.Line, r.Col = d.str(), int(d.int()), int(d.int())
 		r.program = d.runnable(r.When, funcs)
+		if d.bool() {
+			r.Suppress = &SuppressSpec{For: time.Duration(d.int()), Key: d.str()}
+			if d.bool() {
+				r.keyProg = d.runnable(r.Suppress.Key, funcs)
+			}
+		}
+		if d.bool() {
+			r.Escalate = &EscalateSpec{After: int(d.int()), Within: time.Duration(d.int()), Notify: d.strs()}
+		}
 		rules[i] = r
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -23,7 +23,7 @@ import (
 // that wrote it for the very sources it was written from (see cache.go).
 
 // snapshotFormat changes whenever the encoding below does.
-const snapshotFormat = "notifier-policy-snapshot-1"
+const snapshotFormat = "notifier-policy-snapshot-2"
 
 type snapshot struct {
 	Format   string
@@ -50,6 +50,7 @@ type snapRule struct {
 	File      string
 	Line, Col int
 	Program   snapProgram
+	Key       *snapProgram // suppress.key, when given
 }
 
 type snapProgram struct {
@@ -106,18 +107,19 @@ func encodeSnapshot(p *Policy) ([]byte, error) {
 	}
 	funcs := newCompiler(p).functions()
 	for _, r := range p.Rules {
-		sp, err := encodeProgram(r.program)
+		sp, err := snapProgramOf(r.program, r.When, funcs)
 		if err != nil {
 			return nil, fmt.Errorf("rule %q: %w", r.Name, err)
 		}
-		var e enc
-		e.program(&sp)
-		d := dec{b: e.b, n: len(e.b)}
-		back := d.runnable(r.When, funcs)
-		if d.err != nil || len(d.b) != 0 || disassemble(back, sp) != r.program.Disassemble() {
-			return nil, fmt.Errorf("rule %q: %w: round trip differs", r.Name, errNotCacheable)
+		sr := snapRule{Spec: r.RuleSpec, File: r.File, Line: r.Line, Col: r.Col, Program: sp}
+		if r.keyProg != nil {
+			kp, err := snapProgramOf(r.keyProg, r.Suppress.Key, funcs)
+			if err != nil {
+				return nil, fmt.Errorf("rule %q: suppress.key: %w", r.Name, err)
+			}
+			sr.Key = &kp
 		}
-		s.Rules = append(s.Rules, snapRule{Spec: r.RuleSpec, File: r.File, Line: r.Line, Col: r.Col, Program: sp})
+		s.Rules = append(s.Rules, sr)
 	}
 	var e enc
 	e.snapshot(&s)
@@ -155,6 +157,22 @@ func decodeSnapshot(data []byte) (*Policy, error) {
 var funcLine = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^\d+\s+Op(Call[0-3]|LoadFunc|Store|LoadVar)\s+<(\d+)>\s+(\S+)\s*$`)
 })
+
+// snapProgramOf encodes prog and proves the encoding by decoding it.
+func snapProgramOf(prog *vm.Program, src string, funcs map[string]vm.Function) (snapProgram, error) {
+	sp, err := encodeProgram(prog)
+	if err != nil {
+		return sp, err
+	}
+	var e enc
+	e.program(&sp)
+	d := dec{b: e.b, n: len(e.b)}
+	back := d.runnable(src, funcs)
+	if d.err != nil || len(d.b) != 0 || disassemble(back, sp) != prog.Disassemble() {
+		return sp, fmt.Errorf("%w: round trip differs", errNotCacheable)
+	}
+	return sp, nil
+}
 
 func encodeProgram(prog *vm.Program) (snapProgram, error) {
 	sp := snapProgram{Arguments: prog.Arguments}
