@@ -1,0 +1,286 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"notifier/engine"
+)
+
+// Window is one rule's suppression and escalation state for one key.
+type Window struct {
+	LastNotified time.Time `json:"last_notified,omitzero"`
+	Suppressed   int       `json:"suppressed,omitempty"` // occurrences suppressed since LastNotified
+	First        time.Time `json:"first,omitzero"`       // start of the escalation window
+	Count        int       `json:"count,omitempty"`      // occurrences in it, suppressed ones included
+	Escalated    bool      `json:"escalated,omitempty"`  // escalated in this window already
+}
+
+// Verdict is what one occurrence gets.
+type Verdict struct {
+	Notify     bool      // tell the rule's channels
+	Suppressed int       // Notify: how many were suppressed since the last notification; else: so far, this one included
+	Until      time.Time // !Notify: when the suppression window ends
+	Escalate   bool      // also tell the escalation channels
+	Occurrence int       // this occurrence's number in the escalation window
+}
+
+// Decide is the whole of suppression and escalation, for one occurrence
+// of a key at now. It is pure: the stores only keep its Window.
+//
+// Suppression: the first occurrence notifies; repeats within suppressFor
+// of the last notification are suppressed and counted; the first after
+// the window notifies again, with the count. Escalation: occurrences are
+// counted in windows of escalateWithin starting at the first; the
+// escalateAfter-th of a window escalates, once. A zero duration or count
+// turns that half off.
+func Decide(w Window, now time.Time, suppressFor time.Duration, escalateAfter int, escalateWithin time.Duration) (Verdict, Window) {
+	var v Verdict
+	if escalateAfter > 0 && escalateWithin > 0 {
+		if w.First.IsZero() || !now.Before(w.First.Add(escalateWithin)) || now.Before(w.First) {
+			w.First, w.Count, w.Escalated = now, 0, false
+		}
+		w.Count++
+		v.Occurrence = w.Count
+		if w.Count >= escalateAfter && !w.Escalated {
+			v.Escalate, w.Escalated = true, true
+		}
+	}
+	if suppressFor > 0 && !w.LastNotified.IsZero() && now.Before(w.LastNotified.Add(suppressFor)) && !now.Before(w.LastNotified) {
+		w.Suppressed++
+		v.Suppressed, v.Until = w.Suppressed, w.LastNotified.Add(suppressFor)
+		return v, w
+	}
+	v.Notify, v.Suppressed = true, w.Suppressed
+	w.LastNotified, w.Suppressed = now, 0
+	return v, w
+}
+
+// expires says when a window stops mattering.
+func (w Window) expires(suppressFor, escalateWithin time.Duration) time.Time {
+	end := w.LastNotified.Add(suppressFor)
+	if e := w.First.Add(escalateWithin); e.After(end) {
+		end = e
+	}
+	return end
+}
+
+// Incident is what a key's problem told: a remove resolves exactly these.
+type Incident struct {
+	Key     string    `json:"key"`
+	Opened  time.Time `json:"opened"`
+	Told    []Told    `json:"told"`
+	Windows []string  `json:"windows,omitempty"` // window records to clear when it resolves
+}
+
+// Told is one channel an incident reached, with the channel's reference
+// to its message (Slack's channel and ts) for an exact resolve.
+type Told struct {
+	Channel string `json:"channel"`
+	Type    string `json:"type"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+// IncidentTTL bounds how long an unresolved incident is remembered.
+const IncidentTTL = 30 * 24 * time.Hour
+
+// Planned is one delivery with the reason for it, or for not making it.
+type Planned struct {
+	engine.Delivery
+	Reason     string `json:"reason"`
+	Suppressed int    `json:"suppressed,omitempty"` // occurrences suppressed before this notification
+	Ref        string `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
+}
+
+// Input is everything the stateful decision depends on besides records.
+type Input struct {
+	Event    *engine.Event
+	Decision *engine.Decision
+	Silence  *Silence // the first active silence matching the event, if any
+	Now      time.Time
+}
+
+// Result is the stateful decision.
+type Result struct {
+	Send []Planned // deliver these
+	Skip []Planned // not delivered, and why (suppressed, silenced, muted)
+}
+
+// IncidentID is the record of a key's open incident.
+func IncidentID(key string) string { return "i/" + key }
+
+// WindowID is the record of one rule's window for a suppression key.
+func WindowID(rule, key string) string { return "w/" + rule + "/" + key }
+
+// IDs lists the records Apply reads and writes for in.
+func IDs(in Input) []string {
+	ids := []string{IncidentID(in.Event.Key)}
+	for _, h := range in.Decision.Hits {
+		if id := windowOf(h, in.Event); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+func windowOf(h engine.Hit, ev *engine.Event) string {
+	if h.SuppressFor <= 0 && h.EscalateAfter <= 0 {
+		return ""
+	}
+	key := h.SuppressKey
+	if key == "" {
+		key = ev.Key
+	}
+	return WindowID(h.Rule, key)
+}
+
+// Apply decides, from the policy's decision and the records, what is
+// sent and what is not, and updates the records in place. It is pure but
+// for recs, so explain can run it on a copy.
+func Apply(in Input, recs map[string]*Record) (Result, error) {
+	var res Result
+	ev, d := in.Event, in.Decision
+	incID := IncidentID(ev.Key)
+	var inc *Incident
+	if r := recs[incID]; r != nil {
+		inc = new(Incident)
+		if err := json.Unmarshal(r.Data, inc); err != nil {
+			inc = nil // an unreadable record is no incident; it is replaced below
+		}
+	}
+	if ev.Action == engine.ActionRemove {
+		// A recovery resolves exactly what the problem told, whatever the
+		// rules, silences and windows say now; a key never told gets no
+		// resolve.
+		if inc == nil {
+			for _, del := range d.Deliveries {
+				res.Skip = append(res.Skip, Planned{Delivery: del, Reason: "no open incident to resolve"})
+			}
+			return res, nil
+		}
+		for _, t := range inc.Told {
+			res.Send = append(res.Send, Planned{
+				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
+				Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref,
+			})
+		}
+		for _, id := range inc.Windows {
+			recs[id] = nil
+		}
+		recs[incID] = nil
+		return res, nil
+	}
+	for _, m := range d.Muted {
+		res.Skip = append(res.Skip, Planned{Delivery: m, Reason: m.Reason})
+	}
+	if s := in.Silence; s != nil {
+		for _, del := range d.Deliveries {
+			res.Skip = append(res.Skip, Planned{Delivery: del, Reason: "silenced by " + s.ID})
+		}
+		return res, nil
+	}
+	told := map[string]bool{}
+	var windows []string
+	for _, h := range d.Hits {
+		if h.Muted != "" {
+			continue
+		}
+		v := Verdict{Notify: true}
+		if id := windowOf(h, ev); id != "" {
+			var w Window
+			if r := recs[id]; r != nil {
+				_ = json.Unmarshal(r.Data, &w) // unreadable: start afresh
+			}
+			v, w = Decide(w, in.Now, h.SuppressFor, h.EscalateAfter, h.EscalateWithin)
+			data, err := json.Marshal(w)
+			if err != nil {
+				return res, err
+			}
+			recs[id] = &Record{Data: data, Expires: w.expires(h.SuppressFor, h.EscalateWithin)}
+			windows = append(windows, id)
+		}
+		for _, del := range d.Deliveries {
+			if del.Rule != h.Rule {
+				continue
+			}
+			p := Planned{Delivery: del, Suppressed: v.Suppressed}
+			switch {
+			case !v.Notify:
+				p.Reason = fmt.Sprintf("suppressed until %s (%d so far)", v.Until.UTC().Format(time.RFC3339), v.Suppressed)
+				res.Skip = append(res.Skip, p)
+				continue
+			case v.Suppressed > 0:
+				p.Reason = fmt.Sprintf("first after %d suppressed", v.Suppressed)
+			default:
+				p.Reason = "first"
+			}
+			told[del.Channel] = true
+			res.Send = append(res.Send, p)
+		}
+		if v.Escalate {
+			for _, del := range h.Escalation {
+				if told[del.Channel] {
+					continue
+				}
+				told[del.Channel] = true
+				res.Send = append(res.Send, Planned{Delivery: del, Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)})
+			}
+		}
+	}
+	if len(res.Send) == 0 && len(windows) == 0 {
+		return res, nil
+	}
+	if inc == nil {
+		inc = &Incident{Key: ev.Key, Opened: in.Now}
+	}
+	for _, p := range res.Send {
+		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
+			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
+		}
+	}
+	for _, id := range windows {
+		if !slices.Contains(inc.Windows, id) {
+			inc.Windows = append(inc.Windows, id)
+		}
+	}
+	if len(inc.Told) == 0 {
+		// Only suppressed so far (an earlier incident already resolved):
+		// nothing to resolve later, but the windows must still clear.
+		inc.Told = []Told{}
+	}
+	data, err := json.Marshal(inc)
+	if err != nil {
+		return res, err
+	}
+	recs[incID] = &Record{Data: data, Expires: in.Now.Add(IncidentTTL)}
+	return res, nil
+}
+
+// SetRef records a channel's reference to the message it posted for key,
+// so the resolve can update that very message. It returns false when the
+// incident or channel is gone (already resolved).
+func SetRef(recs map[string]*Record, key, channel, ref string) bool {
+	id := IncidentID(key)
+	r := recs[id]
+	if r == nil {
+		return false
+	}
+	var inc Incident
+	if json.Unmarshal(r.Data, &inc) != nil {
+		return false
+	}
+	i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == channel })
+	if i < 0 {
+		return false
+	}
+	inc.Told[i].Ref = ref
+	data, err := json.Marshal(inc)
+	if err != nil {
+		return false
+	}
+	recs[id] = &Record{Data: data, Expires: r.Expires}
+	return true
+}

@@ -1,0 +1,185 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"notifier/engine"
+)
+
+var t0 = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+
+func at(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+
+func TestDecide(t *testing.T) {
+	type step struct {
+		min  int    // minutes after t0
+		want string // N notify, S suppress, +E escalate; then the count
+	}
+	tests := []struct {
+		name   string
+		sup    time.Duration
+		after  int
+		within time.Duration
+		steps  []step
+	}{
+		{"no state", 0, 0, 0, []step{{0, "N0"}, {1, "N0"}}},
+		{"suppress 30m", 30 * time.Minute, 0, 0, []step{{0, "N0"}, {10, "S1"}, {29, "S2"}, {30, "N2"}, {31, "S1"}, {90, "N1"}, {200, "N0"}}},
+		{"escalate 3rd in 30m", 0, 3, 30 * time.Minute, []step{{0, "N0"}, {5, "N0"}, {10, "N0+E"}, {15, "N0"}, {31, "N0"}, {32, "N0"}, {33, "N0+E"}}},
+		{"window restarts after within", 0, 2, 10 * time.Minute, []step{{0, "N0"}, {10, "N0"}, {19, "N0+E"}}},
+		{"suppressed occurrences count", 30 * time.Minute, 3, 30 * time.Minute, []step{{0, "N0"}, {1, "S1"}, {2, "S2+E"}, {3, "S3"}}},
+		{"clock going back is no suppression", 30 * time.Minute, 0, 0, []step{{10, "N0"}, {5, "N0"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w Window
+			for i, s := range tt.steps {
+				var v Verdict
+				v, w = Decide(w, at(s.min), tt.sup, tt.after, tt.within)
+				got := "S"
+				if v.Notify {
+					got = "N"
+				}
+				got += fmt.Sprint(v.Suppressed)
+				if v.Escalate {
+					got += "+E"
+				}
+				if got != s.want {
+					t.Fatalf("step %d (minute %d): got %s, want %s (window %+v)", i, s.min, got, s.want, w)
+				}
+			}
+		})
+	}
+}
+
+func hitPolicy(sup time.Duration, after int) (*engine.Event, *engine.Decision) {
+	ev := &engine.Event{Key: "cmon/cc/1/42", Action: engine.ActionNew, Severity: "critical"}
+	d := &engine.Decision{
+		Key:        ev.Key,
+		Hits:       []engine.Hit{{Rule: "crit", SuppressKey: ev.Key, SuppressFor: sup, EscalateAfter: after, EscalateWithin: time.Hour, Escalation: []engine.Delivery{{Channel: "boss", Type: "pagerduty", Action: "trigger", Rule: "crit"}}}},
+		Deliveries: []engine.Delivery{{Channel: "pager", Type: "pagerduty", Action: "trigger", Rule: "crit"}, {Channel: "ops", Type: "slack", Action: "message", Rule: "crit"}},
+	}
+	return ev, d
+}
+
+func summary(r Result) string {
+	var s []string
+	for _, p := range r.Send {
+		s = append(s, "send "+p.Channel+" "+p.Action+": "+p.Reason)
+	}
+	for _, p := range r.Skip {
+		s = append(s, "skip "+p.Channel+": "+p.Reason)
+	}
+	return strings.Join(s, "\n")
+}
+
+// TestApplyLifecycle walks one alarm through first, suppressed, escalated,
+// resolved, and a new occurrence after the resolve.
+func TestApplyLifecycle(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(30*time.Minute, 3)
+	apply := func(min int, action string) Result {
+		t.Helper()
+		e := *ev
+		e.Action = action
+		dd := *d
+		if action == engine.ActionRemove {
+			dd.Hits = nil // removes are decided by the incident, not rules
+		}
+		res, err := Apply(Input{Event: &e, Decision: &dd, Now: at(min)}, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range recs {
+			if r == nil {
+				delete(recs, id) // what a store does with nil
+			}
+		}
+		return res
+	}
+	if got := summary(apply(0, "new")); got != "send pager trigger: first\nsend ops message: first" {
+		t.Fatalf("first:\n%s", got)
+	}
+	if got := summary(apply(5, "update")); !strings.Contains(got, "skip pager: suppressed until 2026-11-22T03:30:00Z (1 so far)") {
+		t.Fatalf("second:\n%s", got)
+	}
+	got := summary(apply(6, "update"))
+	if !strings.Contains(got, "send boss trigger: escalated: occurrence 3 of 3 within 1h0m0s") || strings.Contains(got, "send pager") {
+		t.Fatalf("third (escalation while suppressed):\n%s", got)
+	}
+	var inc Incident
+	json.Unmarshal(recs[IncidentID(ev.Key)].Data, &inc)
+	if len(inc.Told) != 3 {
+		t.Fatalf("incident told %+v, want pager, ops, boss", inc.Told)
+	}
+	SetRef(recs, ev.Key, "ops", "C123/1700000000.000100")
+	got = summary(apply(7, "remove"))
+	want := "send pager resolve: resolves the incident opened 2026-11-22T03:00:00Z\nsend ops resolve: resolves the incident opened 2026-11-22T03:00:00Z\nsend boss resolve: resolves the incident opened 2026-11-22T03:00:00Z"
+	if got != want {
+		t.Fatalf("resolve:\n%s\nwant\n%s", got, want)
+	}
+	if len(recs) != 0 {
+		t.Fatalf("records left after the resolve: %v", recs)
+	}
+	if res := apply(8, "remove"); len(res.Send) != 0 {
+		t.Fatalf("a second resolve must send nothing:\n%s", summary(res))
+	}
+	if got := summary(apply(9, "new")); got != "send pager trigger: first\nsend ops message: first" {
+		t.Fatalf("after the resolve a new occurrence notifies at once:\n%s", got)
+	}
+}
+
+func TestApplyResolveCarriesRef(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(0, 0)
+	Apply(Input{Event: ev, Decision: d, Now: at(0)}, recs)
+	if !SetRef(recs, ev.Key, "ops", "C1/2") {
+		t.Fatal("SetRef found no incident")
+	}
+	rm := *ev
+	rm.Action = engine.ActionRemove
+	res, _ := Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(1)}, recs)
+	if len(res.Send) != 2 || res.Send[1].Ref != "C1/2" || res.Send[0].Ref != "" {
+		t.Fatalf("resolve = %+v, want the Slack resolve to carry the message reference", res.Send)
+	}
+}
+
+func TestApplySilencedAndMuted(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(30*time.Minute, 0)
+	res, _ := Apply(Input{Event: ev, Decision: d, Now: at(0), Silence: &Silence{ID: "s-1"}}, recs)
+	if len(res.Send) != 0 || len(res.Skip) != 2 || res.Skip[0].Reason != "silenced by s-1" {
+		t.Fatalf("silenced: %s", summary(res))
+	}
+	if len(recs) != 0 {
+		t.Fatalf("a silenced event must not open windows or incidents: %v", recs)
+	}
+	// A resolve goes out even while silenced.
+	Apply(Input{Event: ev, Decision: d, Now: at(1)}, recs)
+	rm := *ev
+	rm.Action = engine.ActionRemove
+	res, _ = Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(2), Silence: &Silence{ID: "s-1"}}, recs)
+	if len(res.Send) != 2 {
+		t.Fatalf("resolve while silenced: %s", summary(res))
+	}
+	// Muted deliveries are skipped with the window's reason.
+	d.Hits[0].Muted = "muted during window \"nights\""
+	d.Muted = []engine.Delivery{{Channel: "pager", Reason: "muted during window \"nights\"", Rule: "crit"}}
+	d.Deliveries = nil
+	res, _ = Apply(Input{Event: ev, Decision: d, Now: at(3)}, recs)
+	if len(res.Send) != 0 || len(res.Skip) != 1 || !strings.Contains(res.Skip[0].Reason, "nights") {
+		t.Fatalf("muted: %s", summary(res))
+	}
+}
+
+func TestApplyNeverToldNoResolve(t *testing.T) {
+	ev := &engine.Event{Key: "k", Action: engine.ActionRemove}
+	d := &engine.Decision{Deliveries: []engine.Delivery{{Channel: "pager", Action: "resolve", Rule: "recovery"}}}
+	res, _ := Apply(Input{Event: ev, Decision: d, Now: at(0)}, map[string]*Record{})
+	if len(res.Send) != 0 || len(res.Skip) != 1 {
+		t.Fatalf("a key never told must get no resolve: %s", summary(res))
+	}
+}

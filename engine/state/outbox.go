@@ -1,0 +1,181 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The outbox: every delivery is recorded before it is attempted, in the
+// same transaction as the decision (or right after, with Redis), and
+// leaves it only when delivered or given up. A run killed at any point
+// leaves its deliveries queued: the next run or `notifier flush` sends
+// them, at most once more than needed.
+
+// Record id prefixes of the outbox and its dead letters.
+const (
+	OutboxPrefix = "o/"
+	DeadPrefix   = "d/"
+)
+
+// Retry policy for queued deliveries.
+const (
+	firstRetry = 30 * time.Second
+	maxRetry   = 15 * time.Minute
+	// GiveUpAfter: a delivery still failing this long after it was queued
+	// goes to the dead letters.
+	GiveUpAfter = 24 * time.Hour
+	deadTTL     = 30 * 24 * time.Hour
+)
+
+// Entry is one queued delivery.
+type Entry struct {
+	ID          string          `json:"id"`
+	Key         string          `json:"key"`
+	Channel     string          `json:"channel"`
+	Type        string          `json:"type"`
+	Action      string          `json:"action"`
+	Rule        string          `json:"rule"`
+	Reason      string          `json:"reason"`
+	Message     json.RawMessage `json:"message"` // what the channel is told, encoded by the caller
+	Created     time.Time       `json:"created"`
+	Attempts    int             `json:"attempts,omitempty"`
+	NextAttempt time.Time       `json:"next_attempt,omitzero"`
+	LeaseOwner  string          `json:"lease_owner,omitempty"`
+	LeasedUntil time.Time       `json:"leased_until,omitzero"`
+	LastError   string          `json:"last_error,omitempty"`
+}
+
+// NewEntryID makes an id that sorts in creation order.
+func NewEntryID(now time.Time) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s%020d-%s", OutboxPrefix, now.UnixNano(), hex.EncodeToString(b[:]))
+}
+
+// NewOwner makes a lease owner id for one run.
+func NewOwner() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Record stores e under its id.
+func (e Entry) Record() (*Record, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	return &Record{Data: data}, nil
+}
+
+// Entries decodes outbox records, oldest first.
+func Entries(recs map[string]*Record) []Entry {
+	out := make([]Entry, 0, len(recs))
+	for _, r := range recs {
+		var e Entry
+		if r != nil && json.Unmarshal(r.Data, &e) == nil && e.ID != "" {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return cmpString(a.ID, b.ID) })
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Claim chooses what owner delivers now and leases it until until. Per
+// key and channel, entries go in creation order — a resolve never
+// overtakes its trigger — so a chain is claimed whole or not at all: when
+// its oldest entry is leased by another live run, or waits for its next
+// attempt (unless force, as flush does, or the entry is owner's own), the
+// chain waits too. Claimed entries are updated in recs.
+func Claim(recs map[string]*Record, owner string, now, until time.Time, force bool) ([][]Entry, error) {
+	type chainKey struct{ key, channel string }
+	chains := map[chainKey][]Entry{}
+	var order []chainKey
+	for _, e := range Entries(recs) {
+		k := chainKey{e.Key, e.Channel}
+		if _, seen := chains[k]; !seen {
+			order = append(order, k)
+		}
+		chains[k] = append(chains[k], e)
+	}
+	var out [][]Entry
+	for _, k := range order {
+		chain := chains[k]
+		head := chain[0]
+		leasedByOther := head.LeaseOwner != "" && head.LeaseOwner != owner && now.Before(head.LeasedUntil)
+		mine := head.LeaseOwner == owner
+		if leasedByOther || !(mine || force || !now.Before(head.NextAttempt)) {
+			continue
+		}
+		for i := range chain {
+			chain[i].LeaseOwner, chain[i].LeasedUntil = owner, until
+			r, err := chain[i].Record()
+			if err != nil {
+				return nil, err
+			}
+			recs[chain[i].ID] = r
+		}
+		out = append(out, chain)
+	}
+	return out, nil
+}
+
+// Outcome is how one attempt went.
+type Outcome struct {
+	Delivered  bool
+	Err        error
+	Retryable  bool
+	RetryAfter time.Duration // the server's Retry-After, if it gave one
+	Ref        string        // the channel's reference to what it posted
+	Attempted  bool          // false: not tried (an earlier entry of its chain failed)
+}
+
+// Settle records an outcome: a delivered entry leaves the outbox; a
+// retryable failure waits for its next attempt (exponential, honouring
+// Retry-After); a permanent failure, or one that kept failing for
+// GiveUpAfter, becomes a dead letter. It returns what happened, for
+// history: "delivered", "queued", "failed".
+func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time) (string, error) {
+	e.LeaseOwner, e.LeasedUntil = "", time.Time{}
+	switch {
+	case o.Delivered:
+		recs[e.ID] = nil
+		return "delivered", nil
+	case !o.Attempted:
+		r, err := e.Record()
+		recs[e.ID] = r
+		return "queued", err
+	}
+	e.Attempts++
+	e.LastError = o.Err.Error()
+	if o.Retryable && now.Sub(e.Created) < GiveUpAfter {
+		wait := firstRetry << min(e.Attempts-1, 10)
+		wait = min(wait, maxRetry)
+		wait = max(wait, o.RetryAfter)
+		e.NextAttempt = now.Add(wait)
+		r, err := e.Record()
+		recs[e.ID] = r
+		return "queued", err
+	}
+	recs[e.ID] = nil
+	data, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	recs[DeadPrefix+e.ID[len(OutboxPrefix):]] = &Record{Data: data, Expires: now.Add(deadTTL)}
+	return "failed", nil
+}

@@ -1,0 +1,88 @@
+package state
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func queue(t *testing.T, recs map[string]*Record, es ...Entry) {
+	t.Helper()
+	for _, e := range es {
+		r, err := e.Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs[e.ID] = r
+	}
+}
+
+func ids(chains [][]Entry) string {
+	var parts []string
+	for _, c := range chains {
+		var s []string
+		for _, e := range c {
+			s = append(s, e.ID)
+		}
+		parts = append(parts, strings.Join(s, "+"))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestClaimOrderAndLeases(t *testing.T) {
+	now := at(0)
+	recs := map[string]*Record{}
+	queue(t, recs,
+		Entry{ID: "o/1", Key: "k1", Channel: "pager", Action: "trigger", NextAttempt: at(5)}, // waiting for a retry
+		Entry{ID: "o/2", Key: "k1", Channel: "pager", Action: "resolve", LeaseOwner: "me", LeasedUntil: at(1)},
+		Entry{ID: "o/3", Key: "k2", Channel: "pager", Action: "trigger", LeaseOwner: "other", LeasedUntil: at(1)},
+		Entry{ID: "o/4", Key: "k3", Channel: "ops", Action: "message", LeaseOwner: "dead", LeasedUntil: at(-1)},
+		Entry{ID: "o/5", Key: "k1", Channel: "ops", Action: "message", LeaseOwner: "me", LeasedUntil: at(1)},
+	)
+	chains, err := Claim(recs, "me", now, at(1), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// o/2 is mine but must wait behind o/1 (its trigger); o/3 is another
+	// live run's; o/4's owner died (lease expired).
+	if got := ids(chains); got != "o/4 o/5" {
+		t.Fatalf("claimed %q, want o/4 o/5", got)
+	}
+	chains, _ = Claim(recs, "flusher", now, at(1), true)
+	if got := ids(chains); got != "o/1+o/2" {
+		t.Fatalf("flush claimed %q, want the k1/pager chain in order (the rest is leased)", got)
+	}
+}
+
+func TestSettle(t *testing.T) {
+	recs := map[string]*Record{}
+	e := Entry{ID: "o/9", Key: "k", Channel: "pager", Created: at(0), LeaseOwner: "me", LeasedUntil: at(1)}
+	queue(t, recs, e)
+	boom := errors.New("HTTP 503")
+	what, _ := Settle(recs, e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0))
+	got := Entries(map[string]*Record{"o/9": recs["o/9"]})[0]
+	if what != "queued" || got.Attempts != 1 || !got.NextAttempt.Equal(at(0).Add(30*time.Second)) || got.LeaseOwner != "" || got.LastError != "HTTP 503" {
+		t.Fatalf("retryable: %s %+v", what, got)
+	}
+	what, _ = Settle(recs, got, Outcome{Attempted: true, Err: boom, Retryable: true, RetryAfter: 10 * time.Minute}, at(1))
+	got = Entries(map[string]*Record{"o/9": recs["o/9"]})[0]
+	if what != "queued" || !got.NextAttempt.Equal(at(11)) {
+		t.Fatalf("Retry-After must win over a shorter backoff: %+v", got)
+	}
+	what, _ = Settle(recs, got, Outcome{Attempted: true, Err: errors.New("HTTP 400: invalid")}, at(2))
+	if what != "failed" || recs["o/9"] != nil || recs["d/9"] == nil {
+		t.Fatalf("permanent failure must become a dead letter: %s %v", what, recs)
+	}
+	recs = map[string]*Record{}
+	old := Entry{ID: "o/8", Created: at(0)}
+	queue(t, recs, old)
+	if what, _ := Settle(recs, old, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0).Add(GiveUpAfter)); what != "failed" {
+		t.Fatalf("a delivery failing for %s must be given up, got %s", GiveUpAfter, what)
+	}
+	recs = map[string]*Record{}
+	queue(t, recs, e)
+	if what, _ := Settle(recs, e, Outcome{Delivered: true}, at(0)); what != "delivered" || recs["o/9"] != nil {
+		t.Fatalf("delivered: %s %v", what, recs)
+	}
+}
