@@ -1,0 +1,387 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultBoltPath is where the embedded store lives unless
+// settings.state.path says otherwise; the installer creates its directory.
+const DefaultBoltPath = "/var/lib/notifier/state.db"
+
+const (
+	// boltOpenTimeout bounds bbolt's own polling lock. We hold <path>.lock
+	// before opening, so it is free at once unless something that does not
+	// take our lock (a bbolt CLI, say) has the file open.
+	boltOpenTimeout = time.Second
+	// boltSweepExamine and boltSweepDelete bound the expiry sweep each Update
+	// makes, so the file does not grow forever and no Update pays for
+	// a large backlog: it resumes where the previous sweep stopped.
+	boltSweepExamine = 500
+	boltSweepDelete  = 100
+	// boltExpiryLen is the big-endian int64 (unix nanoseconds, 0 = never)
+	// that starts every stored value; the record's data follows.
+	boltExpiryLen = 8
+)
+
+var (
+	boltRecords   = []byte("records")
+	boltMeta      = []byte("meta")
+	boltSweepKey  = []byte("sweep") // in meta: the first id the next sweep examines
+	errBoltClosed = errors.New("store closed")
+)
+
+// Bolt is the embedded Store: one bbolt file on local disk, shared by
+// every notifier process on the host.
+//
+// It does not keep the file open: every Update, View and Scan takes the
+// lock, opens, works, closes and unlocks, so the hundreds of processes
+// Pacemaker starts at once (one per recipient) take turns on it and none
+// holds it while it delivers. A Bolt is safe for concurrent use.
+type Bolt struct {
+	path     string
+	lockPath string
+	now      func() time.Time
+	closed   atomic.Bool
+	pending  sync.WaitGroup // lock waits abandoned by a cancelled ctx
+}
+
+// OpenBolt returns a Store backed by the bbolt file at path
+// (DefaultBoltPath when empty). It does not keep the file open: every
+// Update/View/Scan takes the lock, opens, works, closes, unlocks, so
+// hundreds of concurrent processes (Pacemaker starts one per recipient,
+// all at once) take turns on it and none holds it while delivering.
+//
+// The directory must exist (creating it, owned and writable by the right
+// users, is the installer's job); the file and <path>.lock are created
+// with mode 0660 on first use. Errors wrap ErrUnavailable.
+func OpenBolt(path string) (*Bolt, error) {
+	if path == "" {
+		path = DefaultBoltPath
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = syscall.ENOTDIR
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &boltError{op: "open", path: path, err: &fs.PathError{Op: "directory", Path: dir, Err: err},
+			hint: "the installer creates it, writable by the user running notifier, e.g. hacluster for Pacemaker"}
+	}
+	return &Bolt{path: path, lockPath: path + ".lock", now: time.Now}, nil
+}
+
+// Update implements Store. The exclusive lock is held from before the
+// file is opened until after it is closed; fn runs inside the one bbolt
+// write transaction, which also prunes expired records.
+func (b *Bolt) Update(ctx context.Context, ids []string, fn func(map[string]*Record) error) error {
+	if b.closed.Load() {
+		return b.fail("update", b.path, errBoltClosed)
+	}
+	lock, err := lockFile(ctx, b.lockPath, true, &b.pending)
+	if err != nil {
+		return b.fail("lock", b.lockPath, err)
+	}
+	defer lock.Close()
+	db, err := b.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	// A close error after Commit cannot lose data: Commit has synced it.
+	defer db.Close()
+	tx, err := db.Begin(true)
+	if err != nil {
+		return b.fail("update", b.path, err)
+	}
+	defer tx.Rollback()
+	bk, err := tx.CreateBucketIfNotExists(boltRecords)
+	if err != nil {
+		return b.fail("update", b.path, err)
+	}
+
+	now := b.now()
+	dirty := false
+	recs := make(map[string]*Record, len(ids))
+	stored := make(map[string][]byte, len(ids)) // encodings as loaded, to skip unchanged writes
+	for _, id := range ids {
+		v := bk.Get([]byte(id))
+		if v == nil {
+			continue
+		}
+		r, ok := decodeRecord(v)
+		if !ok || !r.Live(now) {
+			if err := bk.Delete([]byte(id)); err != nil {
+				return b.fail("update", b.path, err)
+			}
+			dirty = true
+			continue
+		}
+		recs[id] = r
+		stored[id] = bytes.Clone(v)
+	}
+	if err := fn(recs); err != nil {
+		return err // the caller's own error: nothing is saved
+	}
+
+	for id := range stored {
+		if _, kept := recs[id]; !kept {
+			if err := bk.Delete([]byte(id)); err != nil {
+				return b.fail("update", b.path, err)
+			}
+			dirty = true
+		}
+	}
+	for id, r := range recs {
+		if r == nil || !r.Live(now) {
+			if bk.Get([]byte(id)) == nil {
+				continue
+			}
+			if err := bk.Delete([]byte(id)); err != nil {
+				return b.fail("update", b.path, err)
+			}
+			dirty = true
+			continue
+		}
+		v := encodeRecord(r) // a fresh buffer: bbolt keeps it until Commit
+		if old, ok := stored[id]; ok && bytes.Equal(old, v) {
+			continue
+		}
+		if err := bk.Put([]byte(id), v); err != nil {
+			if errors.Is(err, bolt.ErrKeyRequired) || errors.Is(err, bolt.ErrKeyTooLarge) {
+				// A bug in the caller, not an unavailable store.
+				return fmt.Errorf("state: update %s: id %q: %w", b.path, id, err)
+			}
+			return b.fail("update", b.path, err)
+		}
+		dirty = true
+	}
+	swept, err := boltSweep(tx, bk, now)
+	if err != nil {
+		return b.fail("update", b.path, err)
+	}
+	if !dirty && swept == 0 {
+		return nil // nothing to write: skip the commit and its fsyncs
+	}
+	if err := tx.Commit(); err != nil {
+		return b.fail("update", b.path, err)
+	}
+	return nil
+}
+
+// boltSweep deletes up to boltSweepDelete expired records among the next
+// boltSweepExamine ids after where the previous sweep stopped, and notes
+// where it stopped. It reports how many it deleted; the position alone
+// is not worth a commit.
+func boltSweep(tx *bolt.Tx, bk *bolt.Bucket, now time.Time) (int, error) {
+	meta, err := tx.CreateBucketIfNotExists(boltMeta)
+	if err != nil {
+		return 0, err
+	}
+	from := bytes.Clone(meta.Get(boltSweepKey))
+	c := bk.Cursor()
+	k, v := c.First()
+	if from != nil {
+		k, v = c.Seek(from)
+	}
+	var expired [][]byte
+	for n := 0; k != nil && n < boltSweepExamine && len(expired) < boltSweepDelete; n++ {
+		if r, ok := decodeRecord(v); !ok || !r.Live(now) {
+			expired = append(expired, bytes.Clone(k))
+		}
+		k, v = c.Next()
+	}
+	next := bytes.Clone(k) // nil at the end: start over next time
+	for _, k := range expired {
+		if err := bk.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	if next == nil {
+		err = meta.Delete(boltSweepKey)
+	} else {
+		err = meta.Put(boltSweepKey, next)
+	}
+	return len(expired), err
+}
+
+// View implements Store. It takes the lock shared, so readers run
+// together but never see half an Update; a missing file reads as empty
+// and is not created.
+func (b *Bolt) View(ctx context.Context, ids []string) (map[string]*Record, error) {
+	return b.read(ctx, "view", func(bk *bolt.Bucket, now time.Time, out map[string]*Record) {
+		for _, id := range ids {
+			if r, ok := decodeRecord(bk.Get([]byte(id))); ok && r.Live(now) {
+				out[id] = r
+			}
+		}
+	})
+}
+
+// Scan implements Store.
+func (b *Bolt) Scan(ctx context.Context, prefix string) (map[string]*Record, error) {
+	return b.read(ctx, "scan", func(bk *bolt.Bucket, now time.Time, out map[string]*Record) {
+		p := []byte(prefix)
+		c := bk.Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			if r, ok := decodeRecord(v); ok && r.Live(now) {
+				out[string(k)] = r
+			}
+		}
+	})
+}
+
+func (b *Bolt) read(ctx context.Context, op string, get func(*bolt.Bucket, time.Time, map[string]*Record)) (map[string]*Record, error) {
+	out := map[string]*Record{}
+	if b.closed.Load() {
+		return nil, b.fail(op, b.path, errBoltClosed)
+	}
+	if _, err := os.Stat(b.path); errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	} else if err != nil {
+		return nil, b.fail(op, b.path, err)
+	}
+	lock, err := lockFile(ctx, b.lockPath, false, &b.pending)
+	if err != nil {
+		return nil, b.fail("lock", b.lockPath, err)
+	}
+	defer lock.Close()
+	// Only a writer killed between creating the file and writing its
+	// first pages leaves it empty; bbolt would try to initialise it.
+	if fi, err := os.Stat(b.path); errors.Is(err, fs.ErrNotExist) || err == nil && fi.Size() == 0 {
+		return out, nil
+	}
+	db, err := b.open(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		if bk := tx.Bucket(boltRecords); bk != nil {
+			get(bk, b.now(), out)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, b.fail(op, b.path, err)
+	}
+	return out, nil
+}
+
+// open opens the file while the caller holds the lock.
+func (b *Bolt) open(ctx context.Context, readOnly bool) (*bolt.DB, error) {
+	timeout := boltOpenTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	if timeout <= 0 { // zero would mean "wait for ever" to bbolt
+		return nil, b.fail("open", b.path, context.DeadlineExceeded)
+	}
+	db, err := bolt.Open(b.path, stateFileMode, &bolt.Options{
+		Timeout:  timeout,
+		ReadOnly: readOnly,
+		OpenFile: openStateFile, // 0660 despite the umask
+	})
+	if err != nil {
+		return nil, b.fail("open", b.path, err)
+	}
+	return db, nil
+}
+
+// Close implements Store. There is nothing open between operations; it
+// only makes later ones fail.
+func (b *Bolt) Close() error {
+	b.closed.Store(true)
+	return nil
+}
+
+// encodeRecord returns a new buffer: expiry, then a copy of the data.
+func encodeRecord(r *Record) []byte {
+	v := make([]byte, boltExpiryLen+len(r.Data))
+	var exp int64
+	if !r.Expires.IsZero() {
+		exp = r.Expires.UnixNano()
+		if r.Expires.After(time.Unix(0, math.MaxInt64)) {
+			exp = math.MaxInt64
+		}
+		exp = max(exp, 1) // 0 means never; a time before 1970 has passed
+	}
+	binary.BigEndian.PutUint64(v, uint64(exp))
+	copy(v[boltExpiryLen:], r.Data)
+	return v
+}
+
+// decodeRecord copies v out of bbolt's memory, which is only valid inside the
+// transaction. A value too short to hold an expiry is damaged: not ok.
+func decodeRecord(v []byte) (*Record, bool) {
+	if len(v) < boltExpiryLen {
+		return nil, false
+	}
+	r := &Record{Data: bytes.Clone(v[boltExpiryLen:])}
+	if exp := int64(binary.BigEndian.Uint64(v)); exp != 0 {
+		r.Expires = time.Unix(0, exp)
+	}
+	return r, true
+}
+
+// boltError is every failure of the embedded store: one line naming the
+// operation and the file, wrapping ErrUnavailable (the caller then fails
+// open) and the cause.
+type boltError struct {
+	op, path string
+	err      error
+	hint     string // overrides boltHint
+}
+
+func (e *boltError) Error() string {
+	cause := e.err
+	var pe *fs.PathError
+	if errors.As(cause, &pe) && pe.Path == e.path {
+		cause = pe.Err // "open /x: permission denied" would repeat the path
+	}
+	msg := fmt.Sprintf("state: %s %s: %v", e.op, e.path, cause)
+	hint := e.hint
+	if hint == "" {
+		hint = boltHint(e.err, e.path)
+	}
+	if hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return strings.ReplaceAll(msg, "\n", " ")
+}
+
+func (e *boltError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+func (b *Bolt) fail(op, path string, err error) error {
+	return &boltError{op: op, path: path, err: err}
+}
+
+// boltHint says what an operator most likely has to do about err.
+func boltHint(err error, path string) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return "is it writable by the user running notifier, e.g. hacluster for Pacemaker?"
+	case errors.Is(err, bolt.ErrTimeout):
+		return "held by a program that does not take " + path + ".lock?"
+	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+		return "not a notifier state file, or damaged: move it aside and a new one is started"
+	}
+	return ""
+}
