@@ -67,6 +67,20 @@ type Message struct {
 	// Details are extra key/value pairs (the event's raw fields) for
 	// channels that can carry them (PagerDuty custom_details).
 	Details map[string]string
+	// Suppressed is how many occurrences were suppressed since the last
+	// notification about Key; channels mention it when not zero.
+	Suppressed int `json:",omitempty"`
+	// Ref is, on a resolve, the reference a Referencer returned for the
+	// original message (Slack: channel and ts), so it can be updated in
+	// place; "" when there is none.
+	Ref string `json:",omitempty"`
+}
+
+// Referencer is a Channel whose messages can be found again: NotifyRef
+// returns a reference to what it posted (Slack's Web API: channel and
+// ts), which comes back in Message.Ref on the resolve.
+type Referencer interface {
+	NotifyRef(ctx context.Context, m *Message) (ref string, err error)
 }
 
 // Channel delivers messages to one configured destination. Notify must

@@ -93,28 +93,41 @@ var DefaultBackoff = Backoff{Initial: 250 * time.Millisecond, Max: 4 * time.Seco
 // past it: the failure is then reported as retryable so the caller can
 // keep the message for later.
 func Deliver(ctx context.Context, ch Channel, m *Message, b Backoff) (int, error) {
+	_, n, err := DeliverRef(ctx, ch, m, b)
+	return n, err
+}
+
+// DeliverRef is Deliver that also returns the channel's reference to the
+// message, when the channel is a Referencer.
+func DeliverRef(ctx context.Context, ch Channel, m *Message, b Backoff) (string, int, error) {
 	delay := b.Initial
 	for attempt := 1; ; attempt++ {
-		err := ch.Notify(ctx, m)
+		var ref string
+		var err error
+		if r, ok := ch.(Referencer); ok {
+			ref, err = r.NotifyRef(ctx, m)
+		} else {
+			err = ch.Notify(ctx, m)
+		}
 		if err == nil {
-			return attempt, nil
+			return ref, attempt, nil
 		}
 		retry, after := IsRetryable(err)
 		if !retry {
-			return attempt, err
+			return "", attempt, err
 		}
 		wait := delay
 		if after > 0 {
 			wait = after
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return attempt, err
+			return "", attempt, err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return attempt, err
+			return "", attempt, err
 		case <-t.C:
 		}
 		delay = min(delay*2, b.Max)

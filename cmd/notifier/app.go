@@ -23,6 +23,7 @@ type app struct {
 	stdout, stderr io.Writer
 	env            map[string]string
 	start          time.Time
+	at             *time.Time // explain --at: the clock state is judged by
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
@@ -38,6 +39,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []str
 		return a.explainCmd(args)
 	case "version":
 		return a.versionCmd(args)
+	case "flush":
+		return a.flushCmd(args)
+	case "silence":
+		return a.silenceCmd(args)
+	case "history":
+		return a.historyCmd(args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -51,6 +58,9 @@ const usage = `usage: notifier [command] [flags]
 commands:
   run       (default) decide and deliver one event from Pacemaker's environment or stdin
   explain   show what would happen to one event, without delivering
+  flush     deliver what the outbox holds
+  silence   add, list or expire silences
+  history   recent decisions, deliveries, queued and given-up deliveries
   version   print version information
 
 Run 'notifier COMMAND -h' for a command's flags.

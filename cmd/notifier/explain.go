@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"notifier/engine/state"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,14 +16,20 @@ import (
 
 // explanation is explain's JSON output (a contract: extend freely).
 type explanation struct {
-	Policy     policyInfo          `json:"policy"`
-	Event      *engine.Event       `json:"event"`
-	Summary    string              `json:"summary"`
-	Key        string              `json:"key"`
-	Rules      []engine.RuleResult `json:"rules"`
-	Dropped    bool                `json:"dropped"`
-	Deliveries []engine.Delivery   `json:"deliveries"`
-	Muted      []engine.Delivery   `json:"muted,omitempty"`
+	Policy  policyInfo          `json:"policy"`
+	Event   *engine.Event       `json:"event"`
+	Summary string              `json:"summary"`
+	Key     string              `json:"key"`
+	Rules   []engine.RuleResult `json:"rules"`
+	Dropped bool                `json:"dropped"`
+	// Deliveries are what would be sent, each with its reason (first,
+	// first after N suppressed, escalated, resolves the incident ...).
+	Deliveries []state.Planned `json:"deliveries"`
+	// NotSent are deliveries a rule chose that would not be made, and why
+	// (suppressed until T, silenced by ID, muted by a window ...).
+	NotSent []state.Planned `json:"not_sent"`
+	// State says what state the decision was made against.
+	State string `json:"state"`
 	// Ignored is set when the input is deliberately not acted on (a CMON
 	// message that is not an alarm); the other fields are then empty.
 	Ignored string `json:"ignored,omitempty"`
@@ -57,6 +64,7 @@ func (a *app) explainCmd(args []string) error {
 			return usageErr("explain: --at %q: want RFC 3339 like 2026-11-21T03:00:00+01:00", *at)
 		}
 		when = t
+		a.at = &t
 	}
 	w := newWiring()
 	p, err := a.loadPolicy(a.configPath(*configFlag), w)
@@ -73,7 +81,7 @@ func (a *app) explainCmd(args []string) error {
 	if errors.Is(err, errIgnored) {
 		// Not an error: the run would exit 0 without telling anyone.
 		x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Rules: []engine.RuleResult{},
-			Deliveries: []engine.Delivery{}, Ignored: err.Error()}
+			Deliveries: []state.Planned{}, NotSent: []state.Planned{}, Ignored: err.Error()}
 		if *format == "json" {
 			return writeJSON(a.stdout, x)
 		}
@@ -87,12 +95,63 @@ func (a *app) explainCmd(args []string) error {
 		ev.Time = when
 	}
 	d := p.Evaluate(ev)
-	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key, Rules: d.Rules, Dropped: d.Dropped, Deliveries: d.Deliveries, Muted: d.Muted}
+	res, stateNote := a.explainState(ctx, p, ev, d)
+	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key,
+		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote}
+	if x.Deliveries == nil {
+		x.Deliveries = []state.Planned{}
+	}
+	if x.NotSent == nil {
+		x.NotSent = []state.Planned{}
+	}
 	if *format == "json" {
 		return writeJSON(a.stdout, x)
 	}
 	writeExplanation(a.stdout, &x)
 	return nil
+}
+
+// explainState runs the stateful decision on a copy of the real state,
+// read briefly and never written. Without state it shows what a run would
+// do then: deliver everything the rules chose (fail open).
+func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string) {
+	stateless := func(why string) (state.Result, string) {
+		var res state.Result
+		for _, del := range d.Deliveries {
+			res.Send = append(res.Send, state.Planned{Delivery: del, Reason: "no state: delivered without suppression"})
+		}
+		for _, m := range d.Muted {
+			res.Skip = append(res.Skip, state.Planned{Delivery: m, Reason: m.Reason})
+		}
+		return res, "unavailable: " + why
+	}
+	st, err := a.openStores(p)
+	if err != nil {
+		return stateless(err.Error())
+	}
+	defer st.close()
+	now := time.Now()
+	if a.at != nil {
+		now = *a.at
+	}
+	sil, err := a.activeSilence(ctx, p, st, ev, now)
+	if err != nil {
+		return stateless(err.Error())
+	}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
+	recs, err := st.shared.View(ctx, state.IDs(in))
+	if err != nil {
+		return stateless(err.Error())
+	}
+	res, err := state.Apply(in, recs) // on the copy View returned
+	if err != nil {
+		return stateless(err.Error())
+	}
+	where := a.statePath(p)
+	if p.Settings.RedisURL != "" {
+		where += " and Redis"
+	}
+	return res, "read from " + where
 }
 
 func writeJSON(out io.Writer, v any) error {
@@ -122,10 +181,14 @@ func writeExplanation(out io.Writer, x *explanation) {
 	tw.Flush()
 	fmt.Fprintln(out)
 	last := x.Rules[len(x.Rules)-1]
+	matched := false
+	for _, r := range x.Rules {
+		matched = matched || r.Matched
+	}
 	switch {
 	case x.Dropped && len(x.Deliveries) == 0:
 		fmt.Fprintf(out, "result:  dropped by rule %q; nobody is told\n", last.Name)
-	case len(x.Deliveries) == 0 && len(x.Muted) == 0:
+	case !matched && len(x.Deliveries) == 0:
 		fmt.Fprintln(out, "result:  no rule matched; nobody is told")
 	default:
 		if x.Dropped {
@@ -133,13 +196,14 @@ func writeExplanation(out io.Writer, x *explanation) {
 		}
 		fmt.Fprintln(out, "would send:")
 		for _, d := range x.Deliveries {
-			fmt.Fprintf(out, "  %s (%s): %s, by rule %q\n", d.Channel, d.Type, d.Action, d.Rule)
+			fmt.Fprintf(out, "  %s (%s): %s, by rule %q: %s\n", d.Channel, d.Type, d.Action, d.Rule, d.Reason)
 		}
 		if len(x.Deliveries) == 0 {
 			fmt.Fprintln(out, "  nothing")
 		}
-		for _, d := range x.Muted {
+		for _, d := range x.NotSent {
 			fmt.Fprintf(out, "  %s (%s): not sent, %s (rule %q)\n", d.Channel, d.Type, strings.TrimSpace(d.Reason), d.Rule)
 		}
 	}
+	fmt.Fprintf(out, "state:   %s\n", x.State)
 }

@@ -10,6 +10,7 @@ import (
 	"notifier/channels"
 	"notifier/channels/syslog"
 	"notifier/engine"
+	"notifier/engine/state"
 )
 
 // runCmd handles one event: decode, decide, deliver to every chosen
@@ -42,6 +43,12 @@ func (a *app) runCmd(args []string) error {
 		return loadErr
 	}
 	if err != nil {
+		// Nothing an alarm source sent is dropped silently: keep it.
+		if path, kerr := a.keepRejected(p, in); kerr == nil {
+			err = fmt.Errorf("%w (input kept in %s)", err, path)
+		} else {
+			err = fmt.Errorf("%w (and it could not be kept: %v)", err, kerr)
+		}
 		return errors.Join(loadErr, err)
 	}
 	if loadErr != nil {
@@ -49,10 +56,51 @@ func (a *app) runCmd(args []string) error {
 	}
 	d := p.Evaluate(ev)
 	a.reportDecision(ev, d)
-	if failed := a.deliver(ctx, p, w, ev, d.Deliveries); failed > 0 {
+	return a.deliverWithState(ctx, p, w, ev, d)
+}
+
+// deliverWithState decides with the shared state, queues, delivers and
+// records the outcome. When the state cannot be used the event is still
+// delivered, without suppression (fail open), and the run exits 1.
+func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, d *engine.Decision) error {
+	st, err := a.openStores(p)
+	if err != nil {
+		return a.failOpen(ctx, p, w, ev, d.Deliveries, err)
+	}
+	defer st.close()
+	owner := state.NewOwner()
+	res, err := a.decide(ctx, p, st, ev, d, owner)
+	if err != nil {
+		if len(res.Send) > 0 { // the shared decision stood; only queueing failed
+			return a.failOpen(ctx, p, w, ev, deliveriesOf(res.Send), err)
+		}
+		return a.failOpen(ctx, p, w, ev, d.Deliveries, err)
+	}
+	_, _, failed, err := a.flushOutbox(ctx, p, w, st, owner, false)
+	a.audit(p, ev, res, err)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "notifier: state: %v (what was not recorded is retried by the next run)\n", err)
+		return problemsFound()
+	}
+	if failed > 0 {
 		return problemsFound()
 	}
 	return nil
+}
+
+func deliveriesOf(ps []state.Planned) []engine.Delivery {
+	out := make([]engine.Delivery, len(ps))
+	for i, p := range ps {
+		out[i] = p.Delivery
+	}
+	return out
+}
+
+// failOpen delivers without state: better a duplicate page than none.
+func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery, cause error) error {
+	fmt.Fprintf(a.stderr, "notifier: state unusable, delivering without suppression: %v\n", cause)
+	a.deliver(ctx, p, w, ev, ds)
+	return problemsFound()
 }
 
 // reportDecision puts on stderr what an operator must hear about even
@@ -99,7 +147,7 @@ func policyOrError(path string, p *engine.Policy, ps engine.Problems, err error)
 func (a *app) fallback(ctx context.Context, ev *engine.Event, loadErr error) error {
 	ch, err := syslog.New(syslog.Config{})
 	if err == nil {
-		m := messageFor(ev, engine.Delivery{Rule: "policy-failed-to-load", Action: engine.DeliverMessage})
+		m := messageFor(ev, engine.Delivery{Rule: "policy-failed-to-load", Action: engine.DeliverMessage}, 0, "")
 		err = ch.Notify(ctx, m)
 		ch.Close()
 	}
@@ -124,7 +172,7 @@ func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engi
 			if c, ok := ch.(io.Closer); ok {
 				defer c.Close()
 			}
-			_, errs[i] = channels.Deliver(ctx, ch, messageFor(ev, d), channels.DefaultBackoff)
+			_, errs[i] = channels.Deliver(ctx, ch, messageFor(ev, d, 0, ""), channels.DefaultBackoff)
 		})
 	}
 	wg.Wait()
@@ -138,8 +186,10 @@ func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engi
 	return failed
 }
 
-// messageFor builds what a channel is told about ev.
-func messageFor(ev *engine.Event, d engine.Delivery) *channels.Message {
+// messageFor builds what a channel is told about ev; suppressed counts
+// the occurrences held back since the last notification, ref points a
+// resolve at the original message.
+func messageFor(ev *engine.Event, d engine.Delivery, suppressed int, ref string) *channels.Message {
 	action := channels.Inform
 	switch d.Action {
 	case engine.DeliverResolve:
@@ -166,5 +216,7 @@ func messageFor(ev *engine.Event, d engine.Delivery) *channels.Message {
 		Count:          ev.Count,
 		Time:           ev.Time,
 		Details:        ev.Fields,
+		Suppressed:     suppressed,
+		Ref:            ref,
 	}
 }

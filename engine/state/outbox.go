@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,11 +59,31 @@ func NewEntryID(now time.Time) string {
 	return fmt.Sprintf("%s%020d-%s", OutboxPrefix, now.UnixNano(), hex.EncodeToString(b[:]))
 }
 
-// NewOwner makes a lease owner id for one run.
+// NewOwner makes a lease owner id for one run: host, process id and a
+// random part, so that a run on the same host can tell that the owner of
+// a lease was killed (see OwnerAlive) instead of waiting out the lease.
 func NewOwner() string {
-	var b [8]byte
+	var b [4]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// OwnerAlive reports whether the run that owns a lease may still be
+// working: false only when it ran on this host and its process is gone
+// (kill -9 between recording and delivering). Owners on other hosts are
+// trusted until their lease ends.
+func OwnerAlive(owner string) bool {
+	host, rest, ok := strings.Cut(owner, "/")
+	pidText, _, ok2 := strings.Cut(rest, "/")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || !ok2 || err != nil || pid <= 0 {
+		return true
+	}
+	if local, _ := os.Hostname(); host != local {
+		return true
+	}
+	return processAlive(pid)
 }
 
 // Record stores e under its id.
@@ -101,7 +124,10 @@ func cmpString(a, b string) int {
 // its oldest entry is leased by another live run, or waits for its next
 // attempt (unless force, as flush does, or the entry is owner's own), the
 // chain waits too. Claimed entries are updated in recs.
-func Claim(recs map[string]*Record, owner string, now, until time.Time, force bool) ([][]Entry, error) {
+//
+// alive says whether another lease owner may still be working (normally
+// OwnerAlive); a lease whose owner died is taken over at once.
+func Claim(recs map[string]*Record, owner string, now, until time.Time, force bool, alive func(string) bool) ([][]Entry, error) {
 	type chainKey struct{ key, channel string }
 	chains := map[chainKey][]Entry{}
 	var order []chainKey
@@ -116,12 +142,15 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 	for _, k := range order {
 		chain := chains[k]
 		head := chain[0]
-		leasedByOther := head.LeaseOwner != "" && head.LeaseOwner != owner && now.Before(head.LeasedUntil)
+		leasedByOther := head.LeaseOwner != "" && head.LeaseOwner != owner && now.Before(head.LeasedUntil) && alive(head.LeaseOwner)
 		mine := head.LeaseOwner == owner
 		if leasedByOther || !(mine || force || !now.Before(head.NextAttempt)) {
 			continue
 		}
 		for i := range chain {
+			if chain[i].LeaseOwner == owner && chain[i].LeasedUntil.Equal(until) {
+				continue // already ours (queued by this run): no write, no fsync
+			}
 			chain[i].LeaseOwner, chain[i].LeasedUntil = owner, until
 			r, err := chain[i].Record()
 			if err != nil {

@@ -40,7 +40,7 @@ func TestClaimOrderAndLeases(t *testing.T) {
 		Entry{ID: "o/4", Key: "k3", Channel: "ops", Action: "message", LeaseOwner: "dead", LeasedUntil: at(-1)},
 		Entry{ID: "o/5", Key: "k1", Channel: "ops", Action: "message", LeaseOwner: "me", LeasedUntil: at(1)},
 	)
-	chains, err := Claim(recs, "me", now, at(1), false)
+	chains, err := Claim(recs, "me", now, at(1), false, func(string) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestClaimOrderAndLeases(t *testing.T) {
 	if got := ids(chains); got != "o/4 o/5" {
 		t.Fatalf("claimed %q, want o/4 o/5", got)
 	}
-	chains, _ = Claim(recs, "flusher", now, at(1), true)
+	chains, _ = Claim(recs, "flusher", now, at(1), true, func(string) bool { return true })
 	if got := ids(chains); got != "o/1+o/2" {
 		t.Fatalf("flush claimed %q, want the k1/pager chain in order (the rest is leased)", got)
 	}
@@ -84,5 +84,28 @@ func TestSettle(t *testing.T) {
 	queue(t, recs, e)
 	if what, _ := Settle(recs, e, Outcome{Delivered: true}, at(0)); what != "delivered" || recs["o/9"] != nil {
 		t.Fatalf("delivered: %s %v", what, recs)
+	}
+}
+
+func TestClaimTakesOverDeadOwner(t *testing.T) {
+	recs := map[string]*Record{}
+	queue(t, recs, Entry{ID: "o/1", Key: "k", Channel: "pager", LeaseOwner: "killed", LeasedUntil: at(10)})
+	alive := func(owner string) bool { return owner != "killed" }
+	if chains, _ := Claim(recs, "me", at(0), at(1), false, alive); ids(chains) != "o/1" {
+		t.Fatalf("a lease whose owner died must be taken over: %q", ids(chains))
+	}
+}
+
+func TestOwnerAlive(t *testing.T) {
+	me := NewOwner()
+	if !OwnerAlive(me) {
+		t.Fatalf("this process (%s) must be alive", me)
+	}
+	host, _, _ := strings.Cut(me, "/")
+	if OwnerAlive(host + "/2147483646/abcd") {
+		t.Error("a process id that does not exist must be dead")
+	}
+	if !OwnerAlive("another-host/1/abcd") || !OwnerAlive("garbage") {
+		t.Error("owners elsewhere, or unreadable, must count as alive")
 	}
 }

@@ -31,6 +31,7 @@ type Harness struct {
 	Bin       string // the notifier binary
 	Dir       string // where the policy and secret files live
 	Config    string // the generated policy file
+	State     string // the embedded state file the policy names
 	PagerDuty *apitest.PagerDuty
 	Slack     *apitest.Slack
 	Syslog    *apitest.Syslog
@@ -74,6 +75,10 @@ func (h *Harness) writePolicy(policy string) error {
 		return err
 	}
 	top := doc.Content[0]
+	h.State = filepath.Join(h.Dir, "state.db")
+	if err := setState(top, h.State); err != nil {
+		return err
+	}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		if top.Content[i].Value != "channels" {
 			continue
@@ -106,6 +111,33 @@ func (h *Harness) writePolicy(policy string) error {
 	}
 	h.Config = filepath.Join(h.Dir, "notifier.yaml")
 	return os.WriteFile(h.Config, out, 0o644)
+}
+
+// setState points settings.state.path at path, adding settings if the
+// policy has none: the harness's state lives in its own directory.
+func setState(top *yaml.Node, path string) error {
+	var settings *yaml.Node
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "settings" {
+			settings = top.Content[i+1]
+		}
+	}
+	if settings == nil {
+		settings = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		top.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Value: "settings"}, settings}, top.Content...)
+	}
+	for i := 0; i+1 < len(settings.Content); i += 2 {
+		if settings.Content[i].Value == "state" {
+			settings.Content = append(settings.Content[:i], settings.Content[i+2:]...)
+			break
+		}
+	}
+	var st yaml.Node
+	if err := st.Encode(map[string]string{"path": path}); err != nil {
+		return err
+	}
+	settings.Content = append(settings.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "state"}, &st)
+	return nil
 }
 
 // Result is one finished invocation.

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"notifier/engine"
+	"notifier/engine/state"
+)
+
+// auditLine is one decision in settings.audit_log (JSON lines).
+type auditLine struct {
+	Time       time.Time       `json:"time"`
+	Key        string          `json:"key"`
+	Source     string          `json:"source"`
+	EventType  string          `json:"event_type"`
+	Severity   string          `json:"severity"`
+	Action     string          `json:"action"`
+	Node       string          `json:"node,omitempty"`
+	Cluster    string          `json:"cluster,omitempty"`
+	Sent       []state.Planned `json:"sent"`
+	NotSent    []state.Planned `json:"not_sent,omitempty"`
+	StateError string          `json:"state_error,omitempty"`
+}
+
+// audit appends one line per decision to settings.audit_log. A failure
+// to write it is reported, never fatal: the page matters more.
+func (a *app) audit(p *engine.Policy, ev *engine.Event, res state.Result, stateErr error) {
+	path := p.Settings.AuditLog
+	if path == "" {
+		return
+	}
+	line := auditLine{Time: time.Now().UTC(), Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity,
+		Action: ev.Action, Node: ev.Node, Cluster: ev.Cluster, Sent: res.Send, NotSent: res.Skip}
+	if line.Sent == nil {
+		line.Sent = []state.Planned{}
+	}
+	if stateErr != nil {
+		line.StateError = stateErr.Error()
+	}
+	data, err := json.Marshal(line)
+	if err == nil {
+		var f *os.File
+		// One write of a whole line with O_APPEND: concurrent runs do not
+		// interleave.
+		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640); err == nil {
+			_, err = f.Write(append(data, '\n'))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "notifier: audit log: %v\n", err)
+	}
+}

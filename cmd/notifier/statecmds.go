@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"notifier/channels"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"notifier/engine"
+	"notifier/engine/state"
+)
+
+// withState loads the policy and opens its stores for a state command.
+func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error) error {
+	w := newWiring()
+	p, err := a.loadPolicy(a.configPath(configFlag), w)
+	if err != nil {
+		return err
+	}
+	st, err := a.openStores(p)
+	if err != nil {
+		return &exitError{code: exitProblem, err: err}
+	}
+	defer st.close()
+	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(p.Settings.Deadline))
+	defer cancel()
+	return fn(ctx, p, w, st)
+}
+
+// flushCmd delivers what the outbox holds, whether or not its next
+// attempt is due; a systemd timer runs it every minute.
+func (a *app) flushCmd(args []string) error {
+	fs := a.newFlags("flush")
+	configFlag := fs.String("config", "", "policy file or directory")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error {
+		delivered, queued, failed, err := a.flushOutbox(ctx, p, w, st, state.NewOwner(), true)
+		fmt.Fprintf(a.stdout, "delivered %d, still queued %d, failed %d\n", delivered, queued, failed)
+		if err != nil {
+			return &exitError{code: exitProblem, err: err}
+		}
+		if failed > 0 {
+			return problemsFound()
+		}
+		return nil
+	})
+}
+
+// silenceCmd: add, list, expire.
+func (a *app) silenceCmd(args []string) error {
+	if len(args) == 0 {
+		return usageErr("silence: want add, list or expire")
+	}
+	sub, args := args[0], args[1:]
+	fs := a.newFlags("silence " + sub)
+	configFlag := fs.String("config", "", "policy file or directory")
+	switch sub {
+	case "add":
+		match := fs.String("match", "", "expression over the event, like `cluster == \"prod\" && severity == \"warning\"`")
+		dur := fs.Duration("for", 0, "how long, like 2h")
+		comment := fs.String("comment", "", "why (required)")
+		author := fs.String("author", channels.FirstNonEmpty(a.env["SUDO_USER"], a.env["USER"], a.env["LOGNAME"]), "who")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		switch {
+		case strings.TrimSpace(*match) == "":
+			return usageErr("silence add: --match is required")
+		case *dur <= 0:
+			return usageErr("silence add: --for must be a duration above 0, like 2h")
+		case strings.TrimSpace(*comment) == "":
+			return usageErr("silence add: --comment is required: say why, for whoever is on call next")
+		}
+		return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, _ *wiring, st *stores) error {
+			if _, ps := p.CompileMatch("--match", *match); len(ps) > 0 {
+				return usageErr("%s", ps.Error())
+			}
+			now := time.Now()
+			s := state.Silence{ID: state.NewSilenceID(), Match: *match, Author: *author, Comment: *comment, Created: now, Expires: now.Add(*dur)}
+			id, r, err := s.Record()
+			if err != nil {
+				return err
+			}
+			if err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error { recs[id] = r; return nil }); err != nil {
+				return &exitError{code: exitProblem, err: err}
+			}
+			fmt.Fprintln(a.stdout, s.ID)
+			return nil
+		})
+	case "list":
+		all := fs.Bool("all", false, "include expired silences (kept for a day)")
+		format := fs.String("format", "text", "text or json")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
+			recs, err := st.shared.Scan(ctx, state.SilencePrefix)
+			if err != nil {
+				return &exitError{code: exitProblem, err: err}
+			}
+			now := time.Now()
+			var list []state.Silence
+			for _, s := range state.Silences(recs) {
+				if *all || s.Active(now) {
+					list = append(list, s)
+				}
+			}
+			if *format == "json" {
+				if list == nil {
+					list = []state.Silence{}
+				}
+				return writeJSON(a.stdout, list)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tEXPIRES\tAUTHOR\tMATCH\tCOMMENT")
+			for _, s := range list {
+				exp := s.Expires.Local().Format(time.RFC3339)
+				if !s.Active(now) {
+					exp += " (expired)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, exp, s.Author, s.Match, s.Comment)
+			}
+			return tw.Flush()
+		})
+	case "expire":
+		if err := fs.Parse(args); err != nil {
+			return &exitError{code: exitUsage}
+		}
+		if fs.NArg() != 1 {
+			return usageErr("silence expire: want one silence id")
+		}
+		id := state.SilencePrefix + fs.Arg(0)
+		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
+			found := false
+			err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
+				list := state.Silences(map[string]*state.Record{id: recs[id]})
+				if recs[id] == nil || len(list) == 0 {
+					return nil
+				}
+				found = true
+				s := list[0]
+				if now := time.Now(); s.Expires.After(now) {
+					s.Expires = now
+				}
+				_, r, err := s.Record()
+				recs[id] = r
+				return err
+			})
+			if err != nil {
+				return &exitError{code: exitProblem, err: err}
+			}
+			if !found {
+				return usageErr("silence expire: no silence %q", fs.Arg(0))
+			}
+			fmt.Fprintf(a.stdout, "expired %s\n", fs.Arg(0))
+			return nil
+		})
+	}
+	return usageErr("silence: unknown subcommand %q (want add, list or expire)", sub)
+}
+
+// historyCmd shows recent decisions and deliveries, and the dead letters.
+func (a *app) historyCmd(args []string) error {
+	fs := a.newFlags("history")
+	configFlag := fs.String("config", "", "policy file or directory")
+	key := fs.String("key", "", "only this event key")
+	limit := fs.Int("limit", 50, "at most this many entries")
+	format := fs.String("format", "text", "text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		return usageErr("history: --format %q: want text or json", *format)
+	}
+	return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
+		recs, err := st.local.Scan(ctx, state.HistoryPrefix)
+		if err != nil {
+			return &exitError{code: exitProblem, err: err}
+		}
+		dead, err := st.local.Scan(ctx, state.DeadPrefix)
+		if err != nil {
+			return &exitError{code: exitProblem, err: err}
+		}
+		queued, err := st.local.Scan(ctx, state.OutboxPrefix)
+		if err != nil {
+			return &exitError{code: exitProblem, err: err}
+		}
+		hist := state.History(recs, *key, *limit)
+		deadList, queuedList := filterEntries(state.Entries(dead), *key), filterEntries(state.Entries(queued), *key)
+		if *format == "json" {
+			return writeJSON(a.stdout, map[string]any{"history": nonNil(hist), "queued": nonNil(queuedList), "dead_letters": nonNil(deadList)})
+		}
+		writeHistory(a.stdout, hist, queuedList, deadList)
+		return nil
+	})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func filterEntries(es []state.Entry, key string) []state.Entry {
+	var out []state.Entry
+	for _, e := range es {
+		if key == "" || e.Key == key {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func writeHistory(out io.Writer, hist []state.HistoryEntry, queued, dead []state.Entry) {
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tKEY\tCHANNEL\tDELIVERY\tOUTCOME\tREASON")
+	for _, h := range hist {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.Local().Format(time.DateTime), h.Key, h.Channel, h.Delivery, h.Outcome, oneLine(h.Reason))
+	}
+	tw.Flush()
+	for _, sec := range []struct {
+		title string
+		list  []state.Entry
+	}{{"queued", queued}, {"dead letters (given up)", dead}} {
+		if len(sec.list) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "\n%s:\n", sec.title)
+		tw = tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+		for _, e := range sec.list {
+			next := ""
+			if !e.NextAttempt.IsZero() {
+				next = "next " + e.NextAttempt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d attempts\t%s\t%s\n", e.Created.Local().Format(time.DateTime), e.Key, e.Channel+" "+e.Action, e.Attempts, next, oneLine(e.LastError))
+		}
+		tw.Flush()
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

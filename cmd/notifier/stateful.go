@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"notifier/channels"
+	"notifier/engine"
+	"notifier/engine/state"
+)
+
+// stores are the state a run uses: local holds the outbox and history of
+// this host (the embedded bbolt file); shared holds windows, incidents and
+// silences — the same store as local unless Redis is configured, so that
+// several nodes agree on what was already said.
+type stores struct {
+	local, shared state.Store
+}
+
+func (s *stores) close() {
+	if s.shared != s.local {
+		s.shared.Close()
+	}
+	s.local.Close()
+}
+
+// statePath is the embedded store's file for policy p.
+func (a *app) statePath(p *engine.Policy) string {
+	if p != nil && p.Settings.StatePath != "" {
+		return p.Settings.StatePath
+	}
+	if d := a.env["NOTIFIER_STATE_PATH"]; d != "" {
+		return d
+	}
+	return engine.DefaultStatePath
+}
+
+func (a *app) openStores(p *engine.Policy) (*stores, error) {
+	local, err := state.OpenBolt(a.statePath(p))
+	if err != nil {
+		return nil, err
+	}
+	s := &stores{local: local, shared: local}
+	if url := p.Settings.RedisURL; url != "" {
+		shared, err := state.OpenRedis(url, "notifier")
+		if err != nil {
+			local.Close()
+			return nil, err
+		}
+		s.shared = shared
+	}
+	return s, nil
+}
+
+// decide runs the stateful decision for ev and queues what must be sent,
+// in one short transaction (two with Redis: shared decision, then the
+// local queue). It returns the plan and the queued entries, leased to
+// owner until the run's deadline.
+func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engine.Event, d *engine.Decision, owner string) (state.Result, error) {
+	now := time.Now()
+	sil, err := a.activeSilence(ctx, p, st, ev, now)
+	if err != nil {
+		return state.Result{}, err
+	}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
+	deadline, _ := ctx.Deadline()
+	var res state.Result
+	var queue map[string]*state.Record
+	err = st.shared.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+		var err error
+		if res, err = state.Apply(in, recs); err != nil {
+			return err
+		}
+		if queue, err = outboxRecords(ev, res, now, owner, deadline); err != nil {
+			return err
+		}
+		if st.local == st.shared {
+			maps.Copy(recs, queue)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if st.local != st.shared {
+		err = st.local.Update(ctx, nil, func(recs map[string]*state.Record) error {
+			maps.Copy(recs, queue)
+			return nil
+		})
+	}
+	return res, err
+}
+
+func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, ev *engine.Event, now time.Time) (*state.Silence, error) {
+	recs, err := st.shared.Scan(ctx, state.SilencePrefix)
+	if err != nil {
+		return nil, err
+	}
+	return state.MatchSilence(p, state.Silences(recs), ev, now, func(s state.Silence, err error) {
+		fmt.Fprintf(a.stderr, "notifier: silence %s no longer compiles, ignored: %v\n", s.ID, err)
+	}), nil
+}
+
+// outboxRecords turns the deliveries to make into outbox entries, plus a
+// history line per decision (sent or not).
+func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner string, until time.Time) (map[string]*state.Record, error) {
+	out := map[string]*state.Record{}
+	for _, p := range res.Send {
+		msg, err := json.Marshal(messageFor(ev, p.Delivery, p.Suppressed, p.Ref))
+		if err != nil {
+			return nil, err
+		}
+		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
+			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
+		r, err := e.Record()
+		if err != nil {
+			return nil, err
+		}
+		out[e.ID] = r
+		now = now.Add(time.Nanosecond) // ids keep the plan's order
+	}
+	for _, h := range decisionHistory(ev, res, now) {
+		id, r, err := h.Record()
+		if err != nil {
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, nil
+}
+
+func decisionHistory(ev *engine.Event, res state.Result, now time.Time) []state.HistoryEntry {
+	base := state.HistoryEntry{Time: now, Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity, Action: ev.Action}
+	var out []state.HistoryEntry
+	add := func(p state.Planned, outcome string) {
+		h := base
+		h.Rule, h.Channel, h.Delivery, h.Outcome, h.Reason = p.Rule, p.Channel, p.Action, outcome, p.Reason
+		out = append(out, h)
+	}
+	for _, p := range res.Send {
+		add(p, outcomeOf(p.Reason))
+	}
+	for _, p := range res.Skip {
+		add(p, outcomeOf(p.Reason))
+	}
+	return out
+}
+
+// outcomeOf names the kind of a reason, for history's outcome column.
+func outcomeOf(reason string) string {
+	for _, k := range []string{"suppressed", "escalated", "silenced", "muted", "resolves", "first"} {
+		if len(reason) >= len(k) && reason[:len(k)] == k {
+			if k == "resolves" {
+				return "resolved"
+			}
+			return k
+		}
+	}
+	if len(reason) >= 6 && reason[:6] == "outsid" {
+		return "muted"
+	}
+	return "skipped"
+}
+
+// flushOutbox delivers what the outbox holds that this run may deliver:
+// its own entries, and other entries that are due (all of them with
+// force). Chains (per key and channel) go in order, concurrently with
+// each other. It returns how many were delivered, queued and failed.
+func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool) (delivered, queued, failed int, err error) {
+	now := time.Now()
+	found, err := st.local.Scan(ctx, state.OutboxPrefix)
+	if err != nil || len(found) == 0 {
+		return 0, 0, 0, err
+	}
+	deadline, _ := ctx.Deadline()
+	var chains [][]state.Entry
+	err = st.local.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
+		var err error
+		chains, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
+		return err
+	})
+	if err != nil || len(chains) == 0 {
+		return 0, 0, 0, err
+	}
+	outcomes := make([][]state.Outcome, len(chains))
+	var wg sync.WaitGroup
+	for i, chain := range chains {
+		wg.Go(func() { outcomes[i] = a.deliverChain(ctx, p, w, chain) })
+	}
+	wg.Wait()
+
+	var ids []string
+	for _, c := range chains {
+		for _, e := range c {
+			ids = append(ids, e.ID)
+		}
+	}
+	refs := map[[2]string]string{}
+	settleNow := time.Now()
+	err = st.local.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
+		delivered, queued, failed = 0, 0, 0
+		for i, c := range chains {
+			for j, e := range c {
+				o := outcomes[i][j]
+				what, err := state.Settle(recs, e, o, settleNow)
+				if err != nil {
+					return err
+				}
+				switch what {
+				case "delivered":
+					delivered++
+					if o.Ref != "" {
+						refs[[2]string{e.Key, e.Channel}] = o.Ref
+					}
+				case "queued":
+					queued++
+				case "failed":
+					failed++
+				}
+				if o.Attempted {
+					h := state.HistoryEntry{Time: settleNow, Key: e.Key, Rule: e.Rule, Channel: e.Channel, Delivery: e.Action, Outcome: what, Attempts: e.Attempts + 1}
+					if o.Err != nil {
+						h.Reason = o.Err.Error()
+						if what == "failed" {
+							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (given up)\n", e.Channel, o.Err)
+						} else {
+							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (queued for retry)\n", e.Channel, o.Err)
+						}
+					}
+					id, r, err := h.Record()
+					if err != nil {
+						return err
+					}
+					recs[id] = r
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil && len(refs) > 0 {
+		err = a.recordRefs(ctx, st, refs)
+	}
+	return delivered, queued, failed, err
+}
+
+// recordRefs remembers where Slack's Web API put each message, so the
+// resolve updates that message.
+func (a *app) recordRefs(ctx context.Context, st *stores, refs map[[2]string]string) error {
+	var ids []string
+	for k := range refs {
+		ids = append(ids, state.IncidentID(k[0]))
+	}
+	return st.shared.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
+		for k, ref := range refs {
+			state.SetRef(recs, k[0], k[1], ref)
+		}
+		return nil
+	})
+}
+
+// deliverChain sends one key's entries for one channel, in order,
+// stopping at the first failure (the rest wait, in order).
+func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, chain []state.Entry) []state.Outcome {
+	out := make([]state.Outcome, len(chain))
+	var ch channels.Channel
+	var err error
+	if _, ok := p.Channels[chain[0].Channel]; ok {
+		ch, err = w.build(p, chain[0].Channel)
+	} else {
+		err = fmt.Errorf("channel %q is no longer in the policy", chain[0].Channel)
+	}
+	if c, ok := ch.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	for i, e := range chain {
+		if err != nil {
+			// The channel cannot be built (a secret file unreadable, a
+			// channel removed): permanent for this entry, and its chain.
+			out[i] = state.Outcome{Attempted: true, Err: err}
+			continue
+		}
+		var m channels.Message
+		if jerr := json.Unmarshal(e.Message, &m); jerr != nil {
+			out[i] = state.Outcome{Attempted: true, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
+			continue
+		}
+		ref, _, derr := channels.DeliverRef(ctx, ch, &m, channels.DefaultBackoff)
+		if derr == nil {
+			out[i] = state.Outcome{Attempted: true, Delivered: true, Ref: ref}
+			continue
+		}
+		retry, after := channels.IsRetryable(derr)
+		out[i] = state.Outcome{Attempted: true, Err: derr, Retryable: retry, RetryAfter: after}
+		for j := i + 1; j < len(chain); j++ {
+			out[j] = state.Outcome{} // not attempted: waits behind this one
+		}
+		break
+	}
+	return out
+}
+
+// rejectedDir is where input the decoders rejected is kept.
+func (a *app) rejectedDir(p *engine.Policy) string {
+	return filepath.Join(filepath.Dir(a.statePath(p)), "rejected")
+}
+
+// maxRejected bounds rejected/: the oldest files go first.
+const maxRejected = 100
+
+// keepRejected stores raw input that could not be decoded, so nothing an
+// alarm source sent is lost; it returns where, or "" (and why).
+func (a *app) keepRejected(p *engine.Policy, in *input) (string, error) {
+	dir := a.rejectedDir(p)
+	if err := os.Mkdir(dir, 0o770); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	name := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000000000Z"), os.Getpid())
+	var data []byte
+	if in.source == sourcePacemaker {
+		name += ".env"
+		for _, k := range slices.Sorted(maps.Keys(in.env)) {
+			data = fmt.Appendf(data, "%s=%s\n", k, in.env[k])
+		}
+	} else {
+		name += ".input"
+		data = in.data
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		return "", err
+	}
+	entries, _ := os.ReadDir(dir)
+	for i := 0; i < len(entries)-maxRejected; i++ {
+		os.Remove(filepath.Join(dir, entries[i].Name()))
+	}
+	return path, nil
+}

@@ -1,0 +1,63 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// HistoryPrefix is where history entries live; they expire after
+// HistoryTTL.
+const (
+	HistoryPrefix = "h/"
+	HistoryTTL    = 7 * 24 * time.Hour
+)
+
+// HistoryEntry is one line of `notifier history`: a decision about a
+// channel, or what became of a delivery.
+type HistoryEntry struct {
+	Time      time.Time `json:"time"`
+	Key       string    `json:"key"`
+	Source    string    `json:"source,omitempty"`
+	EventType string    `json:"event_type,omitempty"`
+	Severity  string    `json:"severity,omitempty"`
+	Action    string    `json:"action,omitempty"` // the event's
+	Rule      string    `json:"rule,omitempty"`
+	Channel   string    `json:"channel,omitempty"`
+	Delivery  string    `json:"delivery,omitempty"` // trigger | resolve | message
+	Outcome   string    `json:"outcome"`            // first, suppressed, escalated, silenced, muted, resolved, queued, delivered, failed, dropped, unmatched
+	Reason    string    `json:"reason,omitempty"`
+	Attempts  int       `json:"attempts,omitempty"`
+}
+
+// Record stores h under a new id that sorts by time.
+func (h HistoryEntry) Record() (string, *Record, error) {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return "", nil, err
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	id := fmt.Sprintf("%s%020d-%s", HistoryPrefix, h.Time.UnixNano(), hex.EncodeToString(b[:]))
+	return id, &Record{Data: data, Expires: h.Time.Add(HistoryTTL)}, nil
+}
+
+// History decodes history records, newest first, keeping those for key
+// (all when key is "") up to limit (all when 0).
+func History(recs map[string]*Record, key string, limit int) []HistoryEntry {
+	var out []HistoryEntry
+	for _, r := range recs {
+		var h HistoryEntry
+		if json.Unmarshal(r.Data, &h) == nil && (key == "" || h.Key == key) {
+			out = append(out, h)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b HistoryEntry) int { return b.Time.Compare(a.Time) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
