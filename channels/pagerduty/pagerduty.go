@@ -256,5 +256,8 @@ func details(m *channels.Message) map[string]any {
 	if m.Count != 0 {
 		d["count"] = m.Count
 	}
+	if m.Suppressed != 0 {
+		d["suppressed_since_last"] = m.Suppressed
+	}
 	return d
 }

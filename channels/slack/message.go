@@ -75,6 +75,9 @@ func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 	if m.Count > 0 {
 		short("Count", strconv.Itoa(m.Count))
 	}
+	if m.Suppressed > 0 {
+		short("Suppressed since the last message", strconv.Itoa(m.Suppressed))
+	}
 	if m.Recommendation != "" {
 		fields = append(fields, goslack.AttachmentField{
 			Title: "Recommendation", Value: clip(m.Recommendation, maxFieldValueLen),

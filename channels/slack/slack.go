@@ -93,6 +93,16 @@ func New(c Config) (*Notifier, error) {
 // Notify posts one message. It does not retry: failures worth retrying
 // come back wrapped by channels.Retryable, with Slack's Retry-After.
 func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
+	_, err := n.NotifyRef(ctx, m)
+	return err
+}
+
+// NotifyRef is Notify returning, for the Web API, where the message went
+// ("<channel id>/<ts>"). A resolve whose Ref names an earlier message
+// updates that message in place (chat.update) instead of posting a new
+// one; if Slack no longer has it, a new message is posted. A webhook
+// cannot be updated: a resolve is a new, green message, and the ref "".
+func (n *Notifier) NotifyRef(ctx context.Context, m *channels.Message) (string, error) {
 	msg := BuildMessage(m)
 	// A recorder per call, so it sees only this call's response;
 	// connections are still pooled by the shared transport.
@@ -105,20 +115,45 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 		op  string
 		err error
 	)
+	var ref string
 	if n.webhook != "" {
 		op = "webhook"
 		err = goslack.PostWebhookCustomHTTPContext(ctx, n.webhook, hc, &msg)
 	} else {
-		op = "chat.postMessage"
 		api := goslack.New(n.token, goslack.OptionAPIURL(n.apiURL), goslack.OptionHTTPClient(hc))
-		_, _, err = api.PostMessageContext(ctx, n.channel,
+		opts := []goslack.MsgOption{
 			goslack.MsgOptionText(msg.Text, false), // already escaped by BuildMessage
-			goslack.MsgOptionAttachments(msg.Attachments...))
+			goslack.MsgOptionAttachments(msg.Attachments...),
+		}
+		var channel, ts string
+		if ch, t, ok := strings.Cut(m.Ref, "/"); ok && m.Action == channels.Resolve {
+			op = "chat.update"
+			channel, ts, _, err = api.UpdateMessageContext(ctx, ch, t, opts...)
+			var se goslack.SlackErrorResponse
+			if errors.As(err, &se) && (se.Err == "message_not_found" || se.Err == "channel_not_found") {
+				err = nil // gone (deleted, or the channel archived): post instead
+				ch = ""
+			}
+			if ch == "" {
+				rec = &channels.Recorder{Client: &http.Client{Transport: n.transport, Timeout: n.timeout}, Explain: errorText}
+				api = goslack.New(n.token, goslack.OptionAPIURL(n.apiURL), goslack.OptionHTTPClient(rec.HTTPClient()))
+			}
+			if err == nil && ch == "" {
+				op = "chat.postMessage"
+				channel, ts, err = api.PostMessageContext(ctx, n.channel, opts...)
+			}
+		} else {
+			op = "chat.postMessage"
+			channel, ts, err = api.PostMessageContext(ctx, n.channel, opts...)
+		}
+		if err == nil && channel != "" && ts != "" {
+			ref = channel + "/" + ts
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("slack: post %q: %w", m.Key, n.classify(op, err, rec))
+		return "", fmt.Errorf("slack: post %q: %w", m.Key, n.classify(op, err, rec))
 	}
-	return nil
+	return ref, nil
 }
 
 // classify turns what slack-go returned into an error that says what

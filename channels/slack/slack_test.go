@@ -291,3 +291,42 @@ func TestDeliverAfterRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveUpdatesTheMessage: with the Web API, the trigger's reference
+// brings the resolve back to the same message (chat.update); when Slack
+// no longer has it, the resolve is posted anew.
+func TestResolveUpdatesTheMessage(t *testing.T) {
+	s := apitest.NewSlack()
+	defer s.Close()
+	n := apiNotifier(t, s, s.Token(), "#"+apitest.SlackChannelName)
+	m := sampleMessage()
+	m.Action = channels.Trigger
+	ref, err := n.NotifyRef(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posted := s.Messages()[0]
+	if ref != apitest.SlackChannelID+"/"+posted.TS {
+		t.Fatalf("ref = %q, want %s/%s", ref, apitest.SlackChannelID, posted.TS)
+	}
+	m.Action, m.Ref = channels.Resolve, ref
+	if _, err := n.NotifyRef(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	upd := s.Messages()[1]
+	if upd.Method != "update" || upd.TS != posted.TS || !strings.Contains(upd.Text, "Resolved:") {
+		t.Fatalf("resolve arrived as %+v, want chat.update of ts %s", upd, posted.TS)
+	}
+	m.Ref = apitest.SlackChannelID + "/1.000000"
+	if _, err := n.NotifyRef(context.Background(), m); err != nil {
+		t.Fatalf("a resolve of a message Slack no longer has must be posted: %v", err)
+	}
+	if last := s.Messages()[len(s.Messages())-1]; last.Method != "postMessage" {
+		t.Fatalf("fallback arrived as %s, want postMessage", last.Method)
+	}
+	// A webhook has no reference: the resolve is a new message.
+	hook := webhookNotifier(t, s)
+	if ref, err := hook.NotifyRef(context.Background(), m); err != nil || ref != "" {
+		t.Fatalf("webhook: ref %q, err %v", ref, err)
+	}
+}

@@ -96,6 +96,7 @@ func formatLine(m *channels.Message, summary string) string {
 	pair("node", m.Node, false)
 	pair("type", m.EventType, false)
 	num("count", m.Count)
+	num("suppressed", m.Suppressed)
 	pair("rule", m.Rule, false)
 	pair("summary", summary, true)
 	return b.String()
