@@ -114,7 +114,7 @@ func (a *app) reportDecision(ev *engine.Event, d *engine.Decision) {
 			fmt.Fprintf(a.stderr, "notifier: rule %q failed on %s: %s\n", r.Name, ev.Key, r.Error)
 		}
 	}
-	if !matched {
+	if !matched && ev.Action != engine.ActionRemove { // a remove resolves by the state, not the rules
 		fmt.Fprintf(a.stderr, "notifier: no rule matched %s (%s %s %s); nobody was told\n", ev.Key, ev.Source, ev.EventType, ev.Severity)
 	}
 }
