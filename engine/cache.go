@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // LoadCached is Load with a snapshot cache in dir: when neither the
@@ -26,7 +27,7 @@ func LoadCached(path, dir string, opts LoadOptions) (*Policy, Problems, error) {
 		return Load(path, opts)
 	}
 	file := cacheFile(dir, path)
-	if p := readSnapshot(file, key); p != nil {
+	if p := readSnapshot(file, key, false); p != nil {
 		return p, nil, nil
 	}
 	p, ps, err := Load(path, opts)
@@ -34,6 +35,43 @@ func LoadCached(path, dir string, opts LoadOptions) (*Policy, Problems, error) {
 		writeSnapshot(file, key, p)
 	}
 	return p, ps, err
+}
+
+// LastGood returns the last policy from path that loaded, as its snapshot
+// in dir kept it, when the current files do not load: a typo pushed at
+// 3 a.m. must not turn every alarm into a syslog line. Only a snapshot
+// written by this very binary is used. It returns nil when there is none.
+func LastGood(path, dir string) (*Policy, time.Time) {
+	if dir == "" {
+		return nil, time.Time{}
+	}
+	_, ok := exeKey()
+	if !ok {
+		return nil, time.Time{}
+	}
+	file := cacheFile(dir, path)
+	p := readSnapshot(file, snapKey{}, true)
+	if p == nil {
+		return nil, time.Time{}
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, time.Time{}
+	}
+	p.LastGood = true
+	return p, st.ModTime()
+}
+
+// exeKey identifies the running binary alone.
+func exeKey() (key snapKey, ok bool) {
+	h := fnv.New128a()
+	io.WriteString(h, snapshotFormat+"\x00")
+	exe, err := os.Stat("/proc/self/exe")
+	if err != nil || !writeIdentity(h, exe) {
+		return key, false
+	}
+	copy(key[:], h.Sum(nil))
+	return key, true
 }
 
 // snapKey is a snapshot's identity: a hash of the identities of the
@@ -91,7 +129,9 @@ func cacheFile(dir, path string) string {
 	return filepath.Join(dir, fmt.Sprintf("policy-%s-%d.snapshot", hex.EncodeToString(sum), os.Geteuid()))
 }
 
-func readSnapshot(file string, key snapKey) *Policy {
+// readSnapshot reads a snapshot written for key, or, with anyPolicy, the
+// one there is provided this binary wrote it.
+func readSnapshot(file string, key snapKey, anyPolicy bool) *Policy {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil
@@ -102,15 +142,24 @@ func readSnapshot(file string, key snapKey) *Policy {
 	// shared with the haclient group, which must not be able to make
 	// root's runs drop alarms.)
 	st, err := f.Stat()
+	const head = 2 * len(snapKey{}) // the policy's key, then the binary's
 	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o022 != 0 || !ownedByMe(st) ||
-		st.Size() < int64(len(key)) || st.Size() > 64<<20 {
+		st.Size() < int64(head) || st.Size() > 64<<20 {
 		return nil
 	}
 	data := make([]byte, st.Size()) // one allocation: this is every run's path
-	if _, err := io.ReadFull(f, data); err != nil || !bytes.Equal(data[:len(key)], key[:]) {
+	if _, err := io.ReadFull(f, data); err != nil {
 		return nil
 	}
-	p, err := decodeSnapshot(data[len(key):])
+	if anyPolicy {
+		exe, ok := exeKey()
+		if !ok || !bytes.Equal(data[len(key):head], exe[:]) {
+			return nil
+		}
+	} else if !bytes.Equal(data[:len(key)], key[:]) {
+		return nil
+	}
+	p, err := decodeSnapshot(data[head:])
 	if err != nil {
 		return nil
 	}
@@ -121,7 +170,8 @@ func readSnapshot(file string, key snapKey) *Policy {
 // per Pacemaker recipient) see the old one or the new one, never half.
 func writeSnapshot(file string, key snapKey, p *Policy) {
 	data, err := encodeSnapshot(p)
-	if err != nil {
+	exe, ok := exeKey()
+	if err != nil || !ok {
 		return
 	}
 	dir := filepath.Dir(file)
@@ -135,7 +185,8 @@ func writeSnapshot(file string, key snapKey, p *Policy) {
 		return
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(key[:len(key):len(key)], data...))
+	head := append(key[:len(key):len(key)], exe[:]...)
+	_, err = tmp.Write(append(head, data...))
 	if err2 := tmp.Chmod(0o640); err == nil {
 		err = err2
 	}

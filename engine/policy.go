@@ -23,6 +23,9 @@ type Policy struct {
 	// FromSnapshot says the policy was loaded from the snapshot cache
 	// rather than compiled (see LoadCached).
 	FromSnapshot bool
+	// LastGood says the policy files did not load and this is the last
+	// policy from them that did (see LastGood).
+	LastGood bool
 }
 
 // Settings are the run-wide knobs (DESIGN §4).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"notifier/channels"
 	"notifier/channels/syslog"
@@ -24,7 +25,17 @@ func (a *app) runCmd(args []string) error {
 		return err
 	}
 	w := newWiring()
-	p, loadErr := a.loadPolicy(a.configPath(*configFlag), w)
+	path := a.configPath(*configFlag)
+	p, loadErr := a.loadPolicy(path, w)
+	lastGood := false
+	if loadErr != nil {
+		if lg, kept := engine.LastGood(path, a.cacheDir()); lg != nil {
+			// Loudly: every run says it, until someone fixes the policy.
+			fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
+				loadErr, path, kept.UTC().Format(time.RFC3339))
+			p, loadErr, lastGood = lg, nil, true
+		}
+	}
 	deadline := engine.DefaultDeadline
 	var cluster engine.ClusterDefaults
 	if p != nil {
@@ -56,7 +67,11 @@ func (a *app) runCmd(args []string) error {
 	}
 	d := p.Evaluate(ev)
 	a.reportDecision(ev, d)
-	return a.deliverWithState(ctx, p, w, ev, d)
+	err = a.deliverWithState(ctx, p, w, ev, d)
+	if err == nil && lastGood {
+		return problemsFound() // delivered, but the policy on disk is broken
+	}
+	return err
 }
 
 // deliverWithState decides with the shared state, queues, delivers and

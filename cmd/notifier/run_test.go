@@ -148,3 +148,30 @@ func TestRelativeSecretFile(t *testing.T) {
 
 // wd is the package directory, for tests that change the working directory.
 var wd, _ = os.Getwd()
+
+// TestLastGoodPolicy: a policy that stops loading does not silence the
+// pager: the last policy that loaded is used, loudly, and the run exits 1.
+func TestLastGoodPolicy(t *testing.T) {
+	pd := apitest.NewPagerDuty()
+	defer pd.Close()
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "p.yaml")
+	good := "channels:\n  pager: {type: pagerduty, routing_key: \"0123456789abcdef0123456789abcdef\", events_url: \"" + pd.URL() + "\"}\n" +
+		"rules:\n  - {name: all, when: 'true', notify: [pager]}\n"
+	os.WriteFile(policy, []byte(good), 0o644)
+	env := []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(dir, "cache"), "NOTIFIER_STATE_PATH=" + filepath.Join(dir, "state.db")}
+	alarm, _ := os.ReadFile("../../examples/events/cmon/alarm-new-critical.json")
+	if code, _, stderr := runInProcess(t, string(alarm), env); code != 0 {
+		t.Fatalf("good policy: exit %d: %s", code, stderr)
+	}
+	os.WriteFile(policy, []byte(good+"  - {name: typo, when: 'severty == 1', notify: [pager]}\n"), 0o644)
+	remove, _ := os.ReadFile("../../examples/events/cmon/alarm-remove-critical.json")
+	code, _, stderr := runInProcess(t, string(remove), env)
+	if code != 1 || !strings.Contains(stderr, "unknown name severty") || !strings.Contains(stderr, "using the last policy that loaded") {
+		t.Fatalf("broken policy: exit %d, stderr %s", code, stderr)
+	}
+	ev := pd.Events()
+	if len(ev) != 2 || ev[1].Event.EventAction != "resolve" {
+		t.Fatalf("PagerDuty got %+v, want the trigger and, through the last good policy, its resolve", ev)
+	}
+}
