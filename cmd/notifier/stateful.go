@@ -75,11 +75,15 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 	var res state.Result
 	var queue map[string]*state.Record
 	err = st.shared.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+		// The clock is read under the lock: outbox ids sort by it, and a
+		// resolve decided after its trigger must sort after it even when
+		// its run started first and waited for the lock.
+		in.Now = time.Now()
 		var err error
 		if res, err = state.Apply(in, recs); err != nil {
 			return err
 		}
-		if queue, err = outboxRecords(ev, res, now, owner, deadline); err != nil {
+		if queue, err = outboxRecords(ev, res, in.Now, owner, deadline); err != nil {
 			return err
 		}
 		if st.local == st.shared {
@@ -181,6 +185,12 @@ func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *
 		return 0, 0, 0, err
 	}
 	deadline, _ := ctx.Deadline()
+	// Most runs find nothing they may take (another run's live lease, a
+	// retry not yet due): see that on the copy Scan returned, and skip the
+	// exclusive lock altogether — under a storm, every run pays it.
+	if chains, err := state.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive); err != nil || len(chains) == 0 {
+		return 0, 0, 0, err
+	}
 	var chains [][]state.Entry
 	err = st.local.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
 		var err error
