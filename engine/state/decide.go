@@ -39,7 +39,10 @@ type Verdict struct {
 func Decide(w Window, now time.Time, suppressFor time.Duration, escalateAfter int, escalateWithin time.Duration) (Verdict, Window) {
 	var v Verdict
 	if escalateAfter > 0 && escalateWithin > 0 {
-		if w.First.IsZero() || !now.Before(w.First.Add(escalateWithin)) || now.Before(w.First) {
+		// A clock slightly behind the one that opened the window (another
+		// node sharing Redis) is inside it: only a time past the window's
+		// end, or as far before its start, opens a new one.
+		if w.First.IsZero() || !now.Before(w.First.Add(escalateWithin)) || !now.After(w.First.Add(-escalateWithin)) {
 			w.First, w.Count, w.Escalated = now, 0, false
 		}
 		w.Count++
@@ -48,7 +51,7 @@ func Decide(w Window, now time.Time, suppressFor time.Duration, escalateAfter in
 			v.Escalate, w.Escalated = true, true
 		}
 	}
-	if suppressFor > 0 && !w.LastNotified.IsZero() && now.Before(w.LastNotified.Add(suppressFor)) && !now.Before(w.LastNotified) {
+	if suppressFor > 0 && !w.LastNotified.IsZero() && now.Before(w.LastNotified.Add(suppressFor)) && now.After(w.LastNotified.Add(-suppressFor)) {
 		w.Suppressed++
 		v.Suppressed, v.Until = w.Suppressed, w.LastNotified.Add(suppressFor)
 		return v, w

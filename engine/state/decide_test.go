@@ -31,7 +31,8 @@ func TestDecide(t *testing.T) {
 		{"escalate 3rd in 30m", 0, 3, 30 * time.Minute, []step{{0, "N0"}, {5, "N0"}, {10, "N0+E"}, {15, "N0"}, {31, "N0"}, {32, "N0"}, {33, "N0+E"}}},
 		{"window restarts after within", 0, 2, 10 * time.Minute, []step{{0, "N0"}, {10, "N0"}, {19, "N0+E"}}},
 		{"suppressed occurrences count", 30 * time.Minute, 3, 30 * time.Minute, []step{{0, "N0"}, {1, "S1"}, {2, "S2+E"}, {3, "S3"}}},
-		{"clock going back is no suppression", 30 * time.Minute, 0, 0, []step{{10, "N0"}, {5, "N0"}}},
+		{"a clock a little behind is still inside", 30 * time.Minute, 3, 30 * time.Minute, []step{{10, "N0"}, {9, "S1"}, {8, "S2+E"}}},
+		{"a clock far behind opens a new window", 30 * time.Minute, 0, 0, []step{{100, "N0"}, {60, "N0"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -147,6 +147,14 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 		if leasedByOther || !(mine || force || !now.Before(head.NextAttempt)) {
 			continue
 		}
+		// Behind the head, stop at an entry another live run holds: it is
+		// delivering (or about to), and its place in the order is its own.
+		for i := 1; i < len(chain); i++ {
+			if e := chain[i]; e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && alive(e.LeaseOwner) {
+				chain = chain[:i]
+				break
+			}
+		}
 		for i := range chain {
 			if chain[i].LeaseOwner == owner && chain[i].LeasedUntil.Equal(until) {
 				continue // already ours (queued by this run): no write, no fsync
