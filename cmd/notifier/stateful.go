@@ -179,17 +179,48 @@ func outcomeOf(reason string) string {
 // force). Chains (per key and channel) go in order, concurrently with
 // each other. It returns how many were delivered, queued and failed.
 func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool) (delivered, queued, failed int, err error) {
+	// Our own deliveries may wait behind another live run's for the same
+	// key and channel (a resolve behind the trigger it is sending): wait
+	// for it, briefly, rather than leave the resolve for the next run.
+	wait := 20 * time.Millisecond
+	for {
+		d, q, f, blocked, err := a.flushRound(ctx, p, w, st, owner, force)
+		delivered, queued, failed = delivered+d, q, failed+f
+		deadline, _ := ctx.Deadline()
+		if err != nil || !blocked || time.Until(deadline) < time.Second+wait {
+			return delivered, queued, failed, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return delivered, queued, failed, nil
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// flushRound claims, delivers and settles once. blocked says some of
+// owner's own entries could not be claimed because another live run holds
+// the entries before them.
+func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool) (delivered, queued, failed int, blocked bool, err error) {
 	now := time.Now()
 	found, err := st.local.Scan(ctx, state.OutboxPrefix)
 	if err != nil || len(found) == 0 {
-		return 0, 0, 0, err
+		return 0, 0, 0, false, err
 	}
 	deadline, _ := ctx.Deadline()
 	// Most runs find nothing they may take (another run's live lease, a
 	// retry not yet due): see that on the copy Scan returned, and skip the
 	// exclusive lock altogether — under a storm, every run pays it.
-	if chains, err := state.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive); err != nil || len(chains) == 0 {
-		return 0, 0, 0, err
+	preview, err := state.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	blocked = ownBlocked(found, preview, owner)
+	if len(preview) == 0 {
+		return 0, 0, 0, blocked, nil
 	}
 	var chains [][]state.Entry
 	err = st.local.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
@@ -198,7 +229,7 @@ func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *
 		return err
 	})
 	if err != nil || len(chains) == 0 {
-		return 0, 0, 0, err
+		return 0, 0, 0, blocked, err
 	}
 	outcomes := make([][]state.Outcome, len(chains))
 	var wg sync.WaitGroup
@@ -258,7 +289,32 @@ func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *
 	if err == nil && len(refs) > 0 {
 		err = a.recordRefs(ctx, st, refs)
 	}
-	return delivered, queued, failed, err
+	return delivered, queued, failed, blocked, err
+}
+
+// ownBlocked reports whether one of owner's entries was left out only
+// because another live run is delivering the entries before it — worth
+// waiting for. Behind a failed delivery waiting for its retry it is not:
+// that wait is the outbox's job.
+func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner string) bool {
+	in := map[string]bool{}
+	for _, c := range claimed {
+		for _, e := range c {
+			in[e.ID] = true
+		}
+	}
+	now := time.Now()
+	busy := map[[2]string]bool{} // key and channel with an entry a live run holds
+	for _, e := range state.Entries(found) {
+		k := [2]string{e.Key, e.Channel}
+		if e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && state.OwnerAlive(e.LeaseOwner) {
+			busy[k] = true
+		}
+		if e.LeaseOwner == owner && !in[e.ID] && busy[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // recordRefs remembers where Slack's Web API put each message, so the
