@@ -6,10 +6,8 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,7 +16,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"notifier/engine/pacemaker"
 	"notifier/internal/apitest"
 )
 
@@ -35,29 +32,66 @@ type Harness struct {
 	PagerDuty *apitest.PagerDuty
 	Slack     *apitest.Slack
 	Syslog    *apitest.Syslog
+
+	policy string // the policy the generated one was made from
+	node   bool   // made by Node: the endpoints belong to another Harness
+}
+
+// Options change the state settings of the generated policy.
+type Options struct {
+	// StatePath is settings.state.path; empty means state.db in the
+	// harness's directory. Tests of the fail-open path point it at a
+	// directory that does not exist.
+	StatePath string
+	// RedisURL, when set, is settings.state.redis.url: windows, incidents
+	// and silences are then shared with every harness naming the same
+	// server, as cluster nodes share them.
+	RedisURL string
 }
 
 // New starts the endpoints and writes a copy of policy whose channels
 // point at them: every pagerduty channel at the local Events API, every
 // slack channel at the local webhook, every syslog channel at the local
-// RFC 5424 collector over TCP. Rules and settings are kept as they are.
+// RFC 5424 collector over TCP. Rules and settings are kept as they are,
+// but for settings.state, which points at state.db in dir.
 func New(bin, policy, dir string) (*Harness, error) {
-	h := &Harness{Bin: bin, Dir: dir, PagerDuty: apitest.NewPagerDuty(), Slack: apitest.NewSlack(), Syslog: apitest.NewSyslogTCP()}
-	if err := h.writePolicy(policy); err != nil {
+	return NewWithOptions(bin, policy, dir, Options{})
+}
+
+// NewWithOptions is New with the state settings o.
+func NewWithOptions(bin, policy, dir string, o Options) (*Harness, error) {
+	h := &Harness{Bin: bin, Dir: dir, policy: policy, PagerDuty: apitest.NewPagerDuty(), Slack: apitest.NewSlack(), Syslog: apitest.NewSyslogTCP()}
+	if err := h.writePolicy(policy, o); err != nil {
 		h.Close()
 		return nil, err
 	}
 	return h, nil
 }
 
-// Close stops the endpoints.
+// Node writes, in dir, another copy of the same policy that delivers to
+// h's endpoints but keeps its own state as o says: another cluster node
+// receiving the same alerts. Closing the node leaves h's endpoints
+// running.
+func (h *Harness) Node(dir string, o Options) (*Harness, error) {
+	n := &Harness{Bin: h.Bin, Dir: dir, policy: h.policy, PagerDuty: h.PagerDuty, Slack: h.Slack, Syslog: h.Syslog, node: true}
+	if err := n.writePolicy(h.policy, o); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Close stops the endpoints (a Node's Close does nothing: they are its
+// parent's).
 func (h *Harness) Close() {
+	if h.node {
+		return
+	}
 	h.PagerDuty.Close()
 	h.Slack.Close()
 	h.Syslog.Close()
 }
 
-func (h *Harness) writePolicy(policy string) error {
+func (h *Harness) writePolicy(policy string, o Options) error {
 	data, err := os.ReadFile(policy)
 	if err != nil {
 		return err
@@ -75,8 +109,11 @@ func (h *Harness) writePolicy(policy string) error {
 		return err
 	}
 	top := doc.Content[0]
-	h.State = filepath.Join(h.Dir, "state.db")
-	if err := setState(top, h.State); err != nil {
+	h.State = o.StatePath
+	if h.State == "" {
+		h.State = filepath.Join(h.Dir, "state.db")
+	}
+	if err := setState(top, h.State, o.RedisURL); err != nil {
 		return err
 	}
 	for i := 0; i+1 < len(top.Content); i += 2 {
@@ -113,9 +150,10 @@ func (h *Harness) writePolicy(policy string) error {
 	return os.WriteFile(h.Config, out, 0o644)
 }
 
-// setState points settings.state.path at path, adding settings if the
-// policy has none: the harness's state lives in its own directory.
-func setState(top *yaml.Node, path string) error {
+// setState points settings.state.path at path (and redis.url at
+// redisURL, when set), adding settings if the policy has none: the
+// harness's state lives in its own directory.
+func setState(top *yaml.Node, path, redisURL string) error {
 	var settings *yaml.Node
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		if top.Content[i].Value == "settings" {
@@ -132,75 +170,35 @@ func setState(top *yaml.Node, path string) error {
 			break
 		}
 	}
+	spec := map[string]any{"path": path}
+	if redisURL != "" {
+		spec["redis"] = map[string]string{"url": redisURL}
+	}
 	var st yaml.Node
-	if err := st.Encode(map[string]string{"path": path}); err != nil {
+	if err := st.Encode(spec); err != nil {
 		return err
 	}
 	settings.Content = append(settings.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "state"}, &st)
 	return nil
 }
 
-// Result is one finished invocation.
-type Result struct {
-	Exit           int
-	Stdout, Stderr string
-}
-
-// IsPacemakerEvent tells the example events apart by file name.
-func IsPacemakerEvent(file string) bool { return filepath.Ext(file) == ".env" }
-
-// Run invokes the binary for one example event as its real caller would.
-func (h *Harness) Run(ctx context.Context, eventFile string) (Result, error) {
-	if IsPacemakerEvent(eventFile) {
-		return h.RunPacemaker(ctx, eventFile)
-	}
-	return h.RunCMON(ctx, eventFile)
-}
-
-// RunCMON runs the binary as CMON does: JSON on stdin, no arguments, an
-// environment holding nothing but NOTIFIER_CONFIG.
-func (h *Harness) RunCMON(ctx context.Context, eventFile string) (Result, error) {
-	data, err := os.ReadFile(eventFile)
-	if err != nil {
-		return Result{}, err
-	}
-	cmd := exec.CommandContext(ctx, h.Bin)
-	cmd.Env = []string{"NOTIFIER_CONFIG=" + h.Config}
-	cmd.Stdin = bytes.NewReader(data)
-	return run(cmd)
-}
-
-// RunPacemaker runs the binary as Pacemaker does: the alert in the
-// environment (as captured, plus NOTIFIER_CONFIG as an instance
-// attribute), no arguments, stdin on /dev/null.
-func (h *Harness) RunPacemaker(ctx context.Context, eventFile string, extraEnv ...string) (Result, error) {
-	data, err := os.ReadFile(eventFile)
-	if err != nil {
-		return Result{}, err
-	}
-	env, err := pacemaker.ParseEnvFile(data)
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", eventFile, err)
-	}
-	cmd := exec.CommandContext(ctx, h.Bin)
-	cmd.Env = append(envList(env), "NOTIFIER_CONFIG="+h.Config)
-	cmd.Env = append(cmd.Env, extraEnv...)
-	cmd.Stdin = nil // /dev/null
-	return run(cmd)
-}
-
 // Explanation is the part of explain's JSON the harness reads.
 type Explanation struct {
-	Key        string `json:"key"`
-	Summary    string `json:"summary"`
-	Dropped    bool   `json:"dropped"`
-	Ignored    string `json:"ignored"` // set when the input is deliberately not acted on
-	Deliveries []struct {
-		Channel string `json:"channel"`
-		Type    string `json:"type"`
-		Action  string `json:"action"`
-		Rule    string `json:"rule"`
-	} `json:"deliveries"`
+	Key        string            `json:"key"`
+	Summary    string            `json:"summary"`
+	Dropped    bool              `json:"dropped"`
+	Ignored    string            `json:"ignored"` // set when the input is deliberately not acted on
+	Deliveries []PlannedDelivery `json:"deliveries"`
+	NotSent    []PlannedDelivery `json:"not_sent"`
+}
+
+// PlannedDelivery is one entry of explain's deliveries or not_sent.
+type PlannedDelivery struct {
+	Channel string `json:"channel"`
+	Type    string `json:"type"`
+	Action  string `json:"action"`
+	Rule    string `json:"rule"`
+	Reason  string `json:"reason"`
 }
 
 // Explain asks the binary what it would do with eventFile.
@@ -218,19 +216,6 @@ func (h *Harness) Explain(ctx context.Context, eventFile string) (*Explanation, 
 		return nil, fmt.Errorf("explain %s: %w", eventFile, err)
 	}
 	return &x, nil
-}
-
-func run(cmd *exec.Cmd) (Result, error) {
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		res.Exit = ee.ExitCode()
-		return res, nil
-	}
-	return res, err
 }
 
 func envList(env map[string]string) []string {
