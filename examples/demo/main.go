@@ -67,17 +67,20 @@ func demo(bin, policy, eventsDir string) error {
 			return fmt.Errorf("%s: %w", name, err)
 		case x.Ignored != "":
 			decision = "ignored (not an alarm)"
-		case x.Dropped:
-			decision = "dropped"
-		case len(x.Deliveries) == 0:
-			decision = "no rule matched"
-		default:
+		case len(x.Deliveries) > 0:
+			// A dropped recovery still resolves what its problem told.
 			var parts []string
 			for _, d := range x.Deliveries {
-				parts = append(parts, d.Channel+" "+d.Action)
+				parts = append(parts, d.Channel+" "+d.Action+" ("+shortReason(d.Reason)+")")
 				want[d.Type]++
 			}
 			decision = strings.Join(parts, ", ")
+		case len(x.NotSent) > 0:
+			decision = "not sent: " + shortReason(x.NotSent[0].Reason)
+		case x.Dropped:
+			decision = "dropped"
+		default:
+			decision = "no rule matched"
 		}
 		res, err := h.Run(ctx, f)
 		if err != nil {
@@ -126,4 +129,14 @@ func demo(bin, policy, eventsDir string) error {
 	}
 	fmt.Println("\nEvery endpoint received exactly what explain predicted.")
 	return nil
+}
+
+// shortReason keeps the gist of a reason for the table.
+func shortReason(r string) string {
+	for _, cut := range []string{" until ", " opened ", " within "} {
+		if i := strings.Index(r, cut); i > 0 {
+			return r[:i]
+		}
+	}
+	return r
 }
