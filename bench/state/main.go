@@ -1,0 +1,274 @@
+// Command state measures the state pipeline as whole processes (issue 3);
+// bench/state.sh builds the programs and runs it.
+//
+//	alarms: N distinct CMON alarms, one notifier process each, P at a
+//	  time, delivered to a local PagerDuty endpoint (bench/pdserver);
+//	  against bench/post, which only posts each event, in interleaved
+//	  batches. Reports the ratio of the total wall times.
+//	storm: S processes of one alarm started at once; the wall time from
+//	  the first fork to the last exit. Against S posts for scale.
+//	bolt: what one state transaction costs on the same file system.
+//
+// Every notifier run must exit 0 without a word on stderr (else it stops
+// at once), and the endpoint must have accepted exactly one trigger per
+// alarm (else it exits 1 after the numbers, which are then not valid).
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"notifier/engine/state"
+)
+
+// routingKey is any 32 characters: the endpoint checks only the length.
+const routingKey = "bench0routing0key000000000000001"
+
+type config struct {
+	notifier, post, pdserver, event string
+	dir                             string
+	n, parallel, batch              int
+	stormN, stormRuns               int
+	boltOps                         int
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.notifier, "notifier", "", "the notifier binary")
+	flag.StringVar(&c.post, "post", "", "the bench/post binary (baseline)")
+	flag.StringVar(&c.pdserver, "pdserver", "", "the bench/pdserver binary")
+	flag.StringVar(&c.event, "event", "examples/events/cmon/alarm-new-critical.json", "the CMON alarm to send (its id is replaced)")
+	flag.StringVar(&c.dir, "dir", "", "directory for the state file, policy and snapshot cache (must exist; its file system is what is measured)")
+	flag.IntVar(&c.n, "n", 1000, "alarms: distinct alarms, one process each")
+	flag.IntVar(&c.parallel, "parallel", 16, "alarms: processes at a time")
+	flag.IntVar(&c.batch, "batch", 100, "alarms: processes per batch; batches of notifier and baseline alternate")
+	flag.IntVar(&c.stormN, "storm", 200, "storm: processes of one alarm started at once")
+	flag.IntVar(&c.stormRuns, "storm-runs", 10, "storm: repetitions (a new alarm each)")
+	flag.IntVar(&c.boltOps, "bolt-ops", 300, "bolt: transactions timed")
+	flag.Parse()
+	if c.notifier == "" || c.post == "" || c.pdserver == "" || c.dir == "" {
+		fail("-notifier, -post, -pdserver and -dir are required")
+	}
+	if err := bench(c); err != nil {
+		fail(err.Error())
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "state bench:", msg)
+	os.Exit(1)
+}
+
+// endpoint is a running bench/pdserver.
+type endpoint struct {
+	cmd              *exec.Cmd
+	stop             func()
+	eventsURL, stats string
+}
+
+func startEndpoint(bin string) (*endpoint, error) {
+	cmd := exec.Command(bin)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	f := strings.Fields(line)
+	if err != nil || len(f) != 2 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("pdserver said %q: %v", line, err)
+	}
+	return &endpoint{cmd: cmd, eventsURL: f[0], stats: f[1], stop: func() { stdin.Close(); cmd.Wait() }}, nil
+}
+
+// accepted returns the endpoint's count of accepted triggers per key.
+func (e *endpoint) accepted() (map[string]int, error) {
+	resp, err := http.Get(e.stats)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Accepted map[string]int `json:"accepted"`
+	}
+	return s.Accepted, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+func bench(c config) error {
+	ep, err := startEndpoint(c.pdserver)
+	if err != nil {
+		return err
+	}
+	defer ep.stop()
+	keyFile := filepath.Join(c.dir, "pd.key")
+	policy := filepath.Join(c.dir, "notifier.yaml")
+	if err := os.WriteFile(keyFile, []byte(routingKey+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(policy, fmt.Appendf(nil, policyText, filepath.Join(c.dir, "state.db"), keyFile, ep.eventsURL), 0o644); err != nil {
+		return err
+	}
+	template, err := os.ReadFile(c.event)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	w := &workload{
+		template: template,
+		// As CMON runs plugins: no arguments, nothing in the environment
+		// but where the policy and the snapshot cache are.
+		notifier: job{argv: []string{c.notifier}, env: []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(c.dir, "cache")}, quiet: true},
+		post:     job{argv: []string{c.post, "-url", ep.eventsURL, "-key", routingKey}, quiet: true},
+		keyOf:    func(id string) string { return "cmon/" + host + "/1/" + id },
+	}
+
+	fmt.Printf("state file: %s (%s)\n", filepath.Join(c.dir, "state.db"), fsType(c.dir))
+	// Warm-up, untimed: page cache, the policy snapshot, the state file.
+	if _, err := w.alarms(c.parallel, 32, 32, 9_000_000); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+
+	fmt.Printf("\n== alarms: %d distinct alarms as %d processes, %d at a time, batches of %d alternating ==\n", c.n, c.n, c.parallel, c.batch)
+	a, err := w.alarms(c.parallel, c.n, c.batch, 1_000_000)
+	if err != nil {
+		return err
+	}
+	a.print()
+	wrong := w.verify(ep, 1_000_000, c.n, 1)
+
+	fmt.Printf("\n== storm: %d processes of one alarm started at once, %d times (a new alarm each) ==\n", c.stormN, c.stormRuns)
+	s, err := w.storms(c.stormN, c.stormRuns, 5_000_000)
+	if err != nil {
+		return err
+	}
+	s.print()
+	wrong = errors.Join(wrong, w.verify(ep, 5_000_000, c.stormRuns, 1))
+
+	fmt.Printf("\n== bolt: one state transaction on this file system, %d times, one process ==\n", c.boltOps)
+	if err := boltCost(filepath.Join(c.dir, "probe.db"), c.boltOps); err != nil {
+		return err
+	}
+	if wrong != nil {
+		return fmt.Errorf("the numbers above are not valid: PagerDuty did not receive what it should have:\n%w", wrong)
+	}
+	return nil
+}
+
+// policyText pages critical alarms once per 30 minutes: the shipped
+// policy's critical rule.
+const policyText = `settings:
+  deadline: 20s
+  state: {path: %q}
+channels:
+  pager: {type: pagerduty, routing_key_file: %q, events_url: %q}
+rules:
+  - name: critical
+    when: severity == "critical"
+    notify: [pager]
+    suppress: {for: 30m}
+`
+
+// verify checks that the endpoint accepted want triggers for each of the
+// n alarms numbered from base.
+func (w *workload) verify(ep *endpoint, base, n, want int) error {
+	got, err := ep.accepted()
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for i := range n {
+		if k := w.keyOf(fmt.Sprint(base + i)); got[k] != want {
+			bad = append(bad, fmt.Sprintf("%s: %d triggers accepted, want %d", k, got[k], want))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%d of %d alarms were not paged exactly %d time(s): %s", len(bad), n, want, strings.Join(bad[:min(3, len(bad))], "; "))
+	}
+	return nil
+}
+
+// boltCost times state transactions like a suppressed run's (one window
+// record and one history line, committed) and like the reads every run
+// makes (a scan under the shared lock).
+func boltCost(path string, ops int) error {
+	st, err := state.OpenBolt(path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	var upd, scan []time.Duration
+	for i := range ops {
+		t0 := time.Now()
+		err := st.Update(ctx, []string{"w/critical/k"}, func(recs map[string]*state.Record) error {
+			recs["w/critical/k"] = &state.Record{Data: fmt.Appendf(nil, `{"last_notified":"2026-01-01T00:00:00Z","suppressed":%d}`, i)}
+			h := state.HistoryEntry{Time: time.Now(), Key: "k", Outcome: "suppressed", Reason: "suppressed until ..."}
+			id, r, err := h.Record()
+			recs[id] = r
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		t1 := time.Now()
+		if _, err := st.Scan(ctx, state.OutboxPrefix); err != nil {
+			return err
+		}
+		upd, scan = append(upd, t1.Sub(t0)), append(scan, time.Since(t1))
+	}
+	fmt.Printf("Update (lock, open, write, commit with fsync, close): median %s  p90 %s\n", ms(median(upd)), ms(pct(upd, 90)))
+	fmt.Printf("Scan   (shared lock, open read-only, read, close):    median %s  p90 %s\n", ms(median(scan)), ms(pct(scan, 90)))
+	return nil
+}
+
+func median(d []time.Duration) time.Duration { return pct(d, 50) }
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// fsType names the file system dir is on, from /proc/mounts (longest
+// matching mount point).
+func fsType(dir string) string {
+	data, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return "file system unknown"
+	}
+	abs, _ := filepath.Abs(dir)
+	abs, _ = filepath.EvalSymlinks(abs)
+	best, typ := "", "unknown"
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		if (abs == f[1] || strings.HasPrefix(abs, strings.TrimSuffix(f[1], "/")+"/")) && len(f[1]) > len(best) {
+			best, typ = f[1], f[2]
+		}
+	}
+	return typ + " mounted on " + best
+}
