@@ -222,14 +222,18 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	if len(preview) == 0 {
 		return 0, 0, 0, blocked, nil
 	}
-	var chains [][]state.Entry
-	err = st.local.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
-		var err error
-		chains, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
-		return err
-	})
-	if err != nil || len(chains) == 0 {
-		return 0, 0, 0, blocked, err
+	chains := preview
+	if !allLeasedTo(found, preview, owner, deadline) {
+		// Taking over others' entries needs the lock; our own, already
+		// leased to us when they were queued, do not.
+		err = st.local.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
+			var err error
+			chains, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
+			return err
+		})
+		if err != nil || len(chains) == 0 {
+			return 0, 0, 0, blocked, err
+		}
 	}
 	outcomes := make([][]state.Outcome, len(chains))
 	var wg sync.WaitGroup
@@ -290,6 +294,22 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 		err = a.recordRefs(ctx, st, refs)
 	}
 	return delivered, queued, failed, blocked, err
+}
+
+// allLeasedTo reports whether every claimed entry already was owner's in
+// found (Claim marks the entries it returns as owner's, so the originals
+// are what count), leased until the same deadline: claiming them changes
+// nothing, and needs no lock.
+func allLeasedTo(found map[string]*state.Record, chains [][]state.Entry, owner string, until time.Time) bool {
+	for _, c := range chains {
+		for _, e := range c {
+			orig := state.Entries(map[string]*state.Record{e.ID: found[e.ID]})
+			if len(orig) != 1 || orig[0].LeaseOwner != owner || !orig[0].LeasedUntil.Equal(until) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ownBlocked reports whether one of owner's entries was left out only
