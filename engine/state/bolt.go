@@ -203,7 +203,7 @@ func boltSweep(tx *bolt.Tx, bk *bolt.Bucket, now time.Time) (int, error) {
 	}
 	var expired [][]byte
 	for n := 0; k != nil && n < boltSweepExamine && len(expired) < boltSweepDelete; n++ {
-		if r, ok := decodeRecord(v); !ok || !r.Live(now) {
+		if !liveValue(v, now) {
 			expired = append(expired, bytes.Clone(k))
 		}
 		k, v = c.Next()
@@ -330,6 +330,16 @@ func encodeRecord(r *Record) []byte {
 
 // decodeRecord copies v out of bbolt's memory, which is only valid inside the
 // transaction. A value too short to hold an expiry is damaged: not ok.
+// liveValue reads only the expiry of an encoded record: the sweep looks at
+// hundreds per Update and must not copy them.
+func liveValue(v []byte, now time.Time) bool {
+	if len(v) < boltExpiryLen {
+		return false
+	}
+	exp := int64(binary.BigEndian.Uint64(v))
+	return exp == 0 || now.UnixNano() < exp
+}
+
 func decodeRecord(v []byte) (*Record, bool) {
 	if len(v) < boltExpiryLen {
 		return nil, false
