@@ -71,7 +71,13 @@ func (a *app) readInput(ctx context.Context, source, eventFile string) (*input, 
 	}
 	data, err := cmon.ReadInput(ctx, a.stdin)
 	if err != nil {
-		return nil, inputErr(fmt.Errorf("stdin: %w", err))
+		// What was read (the first MiB of an oversized message) comes back
+		// with the error, for rejected/.
+		var partial *input
+		if len(data) > 0 {
+			partial = &input{source: source, data: data}
+		}
+		return partial, inputErr(fmt.Errorf("stdin: %w", err))
 	}
 	return &input{source: source, data: data}, nil
 }

@@ -46,6 +46,9 @@ func (a *app) runCmd(args []string) error {
 
 	in, err := a.readInput(ctx, *source, "")
 	if err != nil {
+		if in != nil {
+			err = a.rejected(p, in, err)
+		}
 		return errors.Join(loadErr, err)
 	}
 	ev, err := in.decode(a.start, cluster)
@@ -54,13 +57,7 @@ func (a *app) runCmd(args []string) error {
 		return loadErr
 	}
 	if err != nil {
-		// Nothing an alarm source sent is dropped silently: keep it.
-		if path, kerr := a.keepRejected(p, in); kerr == nil {
-			err = fmt.Errorf("%w (input kept in %s)", err, path)
-		} else {
-			err = fmt.Errorf("%w (and it could not be kept: %v)", err, kerr)
-		}
-		return errors.Join(loadErr, err)
+		return errors.Join(loadErr, a.rejected(p, in, err))
 	}
 	if loadErr != nil {
 		return a.fallback(ctx, ev, loadErr)
@@ -72,6 +69,16 @@ func (a *app) runCmd(args []string) error {
 		return problemsFound() // delivered, but the policy on disk is broken
 	}
 	return err
+}
+
+// rejected keeps input that could not be used — nothing an alarm source
+// sent is dropped silently — and says where in the error.
+func (a *app) rejected(p *engine.Policy, in *input, err error) error {
+	if path, kerr := a.keepRejected(p, in); kerr == nil {
+		return fmt.Errorf("%w (input kept in %s)", err, path)
+	} else {
+		return fmt.Errorf("%w (and it could not be kept: %v)", err, kerr)
+	}
 }
 
 // deliverWithState decides with the shared state, queues, delivers and

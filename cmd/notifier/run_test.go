@@ -175,3 +175,26 @@ func TestLastGoodPolicy(t *testing.T) {
 		t.Fatalf("PagerDuty got %+v, want the trigger and, through the last good policy, its resolve", ev)
 	}
 }
+
+// TestRejectedInputKept: input the decoders refuse is kept beside the
+// state, so nothing an alarm source sent is lost.
+func TestRejectedInputKept(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "p.yaml")
+	os.WriteFile(policy, []byte("rules:\n  - {name: all, when: 'true', drop: true}\n"), 0o644)
+	env := []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=off", "NOTIFIER_STATE_PATH=" + filepath.Join(dir, "state.db")}
+	for _, input := range []string{`{"type":"alarm","action":"new","alarm":{"id":1`, strings.Repeat("x", 1<<20+10)} {
+		code, _, stderr := runInProcess(t, input, env)
+		if code != 2 || !strings.Contains(stderr, "input kept in "+filepath.Join(dir, "rejected")) {
+			t.Fatalf("exit %d, stderr %.300s", code, stderr)
+		}
+	}
+	kept, _ := filepath.Glob(filepath.Join(dir, "rejected", "*"))
+	if len(kept) != 2 {
+		t.Fatalf("rejected/ holds %v, want both inputs", kept)
+	}
+	first, _ := os.ReadFile(kept[0])
+	if string(first) != `{"type":"alarm","action":"new","alarm":{"id":1` {
+		t.Errorf("kept %q, want the input as sent", first)
+	}
+}
