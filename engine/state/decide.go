@@ -203,7 +203,15 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 				return res, err
 			}
 			recs[id] = &Record{Data: data, Expires: w.expires(h.SuppressFor, h.EscalateWithin)}
-			windows = append(windows, id)
+			if h.SuppressKey == "" || h.SuppressKey == ev.Key {
+				// Only the event's own windows end with its incident: a
+				// window shared by several keys (suppress.key) outlives it.
+				windows = append(windows, id)
+			}
+		}
+		toward := ""
+		if h.EscalateAfter > 0 && !v.Escalate && v.Occurrence > 0 {
+			toward = fmt.Sprintf("; occurrence %d of %d toward escalation within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)
 		}
 		for _, del := range d.Deliveries {
 			if del.Rule != h.Rule {
@@ -212,13 +220,13 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			p := Planned{Delivery: del, Suppressed: v.Suppressed}
 			switch {
 			case !v.Notify:
-				p.Reason = fmt.Sprintf("suppressed until %s (%d so far)", v.Until.UTC().Format(time.RFC3339), v.Suppressed)
+				p.Reason = fmt.Sprintf("suppressed until %s (%d so far)%s", v.Until.UTC().Format(time.RFC3339), v.Suppressed, toward)
 				res.Skip = append(res.Skip, p)
 				continue
 			case v.Suppressed > 0:
-				p.Reason = fmt.Sprintf("first after %d suppressed", v.Suppressed)
+				p.Reason = fmt.Sprintf("first after %d suppressed%s", v.Suppressed, toward)
 			default:
-				p.Reason = "first"
+				p.Reason = "first" + toward
 			}
 			told[del.Channel] = true
 			res.Send = append(res.Send, p)

@@ -101,10 +101,11 @@ func TestApplyLifecycle(t *testing.T) {
 		}
 		return res
 	}
-	if got := summary(apply(0, "new")); got != "send pager trigger: first\nsend ops message: first" {
+	toward := "; occurrence 1 of 3 toward escalation within 1h0m0s"
+	if got := summary(apply(0, "new")); got != "send pager trigger: first"+toward+"\nsend ops message: first"+toward {
 		t.Fatalf("first:\n%s", got)
 	}
-	if got := summary(apply(5, "update")); !strings.Contains(got, "skip pager: suppressed until 2026-11-22T03:30:00Z (1 so far)") {
+	if got := summary(apply(5, "update")); !strings.Contains(got, "skip pager: suppressed until 2026-11-22T03:30:00Z (1 so far); occurrence 2 of 3 toward escalation") {
 		t.Fatalf("second:\n%s", got)
 	}
 	got := summary(apply(6, "update"))
@@ -128,7 +129,7 @@ func TestApplyLifecycle(t *testing.T) {
 	if res := apply(8, "remove"); len(res.Send) != 0 {
 		t.Fatalf("a second resolve must send nothing:\n%s", summary(res))
 	}
-	if got := summary(apply(9, "new")); got != "send pager trigger: first\nsend ops message: first" {
+	if got := summary(apply(9, "new")); got != "send pager trigger: first"+toward+"\nsend ops message: first"+toward {
 		t.Fatalf("after the resolve a new occurrence notifies at once:\n%s", got)
 	}
 }
@@ -182,5 +183,28 @@ func TestApplyNeverToldNoResolve(t *testing.T) {
 	res, _ := Apply(Input{Event: ev, Decision: d, Now: at(0)}, map[string]*Record{})
 	if len(res.Send) != 0 || len(res.Skip) != 1 {
 		t.Fatalf("a key never told must get no resolve: %s", summary(res))
+	}
+}
+
+// TestApplySharedKeyOutlivesIncident: a window keyed by suppress.key
+// (several alarms of a cluster) must not reset when one of them resolves.
+func TestApplySharedKeyOutlivesIncident(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(30*time.Minute, 0)
+	d.Hits[0].SuppressKey = "cluster-1"
+	Apply(Input{Event: ev, Decision: d, Now: at(0)}, recs)
+	rm := *ev
+	rm.Action = engine.ActionRemove
+	Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(1)}, recs)
+	for id, r := range recs {
+		if r == nil {
+			delete(recs, id)
+		}
+	}
+	other := *ev
+	other.Key = "cmon/cc/1/43"
+	res, _ := Apply(Input{Event: &other, Decision: d, Now: at(2)}, recs)
+	if len(res.Send) != 0 {
+		t.Fatalf("another alarm of the same cluster must stay suppressed: %s", summary(res))
 	}
 }

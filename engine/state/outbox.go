@@ -186,7 +186,16 @@ type Outcome struct {
 // Retry-After); a permanent failure, or one that kept failing for
 // GiveUpAfter, becomes a dead letter. It returns what happened, for
 // history: "delivered", "queued", "failed".
-func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time) (string, error) {
+//
+// Settle acts only while the entry is still owner's: a run that settles
+// after its lease ran out (stopped, or slow to get the lock) and was taken
+// over must not bring back an entry another run already delivered. It
+// then returns "superseded" and changes nothing.
+func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner string) (string, error) {
+	cur := Entries(map[string]*Record{e.ID: recs[e.ID]})
+	if len(cur) != 1 || cur[0].LeaseOwner != owner {
+		return "superseded", nil
+	}
 	e.LeaseOwner, e.LeasedUntil = "", time.Time{}
 	switch {
 	case o.Delivered:

@@ -57,33 +57,52 @@ func TestClaimOrderAndLeases(t *testing.T) {
 
 func TestSettle(t *testing.T) {
 	recs := map[string]*Record{}
-	e := Entry{ID: "o/9", Key: "k", Channel: "pager", Created: at(0), LeaseOwner: "me", LeasedUntil: at(1)}
-	queue(t, recs, e)
+	// settle leases e to "me" (as Claim does), then settles it.
+	settle := func(e Entry, o Outcome, now time.Time) (string, Entry) {
+		t.Helper()
+		e.LeaseOwner, e.LeasedUntil = "me", now.Add(time.Minute)
+		queue(t, recs, e)
+		what, err := Settle(recs, e, o, now, "me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Entry
+		if r := recs[e.ID]; r != nil {
+			got = Entries(map[string]*Record{e.ID: r})[0]
+		}
+		return what, got
+	}
+	e := Entry{ID: "o/9", Key: "k", Channel: "pager", Created: at(0)}
 	boom := errors.New("HTTP 503")
-	what, _ := Settle(recs, e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0))
-	got := Entries(map[string]*Record{"o/9": recs["o/9"]})[0]
+	what, got := settle(e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0))
 	if what != "queued" || got.Attempts != 1 || !got.NextAttempt.Equal(at(0).Add(30*time.Second)) || got.LeaseOwner != "" || got.LastError != "HTTP 503" {
 		t.Fatalf("retryable: %s %+v", what, got)
 	}
-	what, _ = Settle(recs, got, Outcome{Attempted: true, Err: boom, Retryable: true, RetryAfter: 10 * time.Minute}, at(1))
-	got = Entries(map[string]*Record{"o/9": recs["o/9"]})[0]
+	what, got = settle(got, Outcome{Attempted: true, Err: boom, Retryable: true, RetryAfter: 10 * time.Minute}, at(1))
 	if what != "queued" || !got.NextAttempt.Equal(at(11)) {
 		t.Fatalf("Retry-After must win over a shorter backoff: %+v", got)
 	}
-	what, _ = Settle(recs, got, Outcome{Attempted: true, Err: errors.New("HTTP 400: invalid")}, at(2))
+	what, _ = settle(got, Outcome{Attempted: true, Err: errors.New("HTTP 400: invalid")}, at(2))
 	if what != "failed" || recs["o/9"] != nil || recs["d/9"] == nil {
 		t.Fatalf("permanent failure must become a dead letter: %s %v", what, recs)
 	}
-	recs = map[string]*Record{}
 	old := Entry{ID: "o/8", Created: at(0)}
-	queue(t, recs, old)
-	if what, _ := Settle(recs, old, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0).Add(GiveUpAfter)); what != "failed" {
+	if what, _ := settle(old, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0).Add(GiveUpAfter)); what != "failed" {
 		t.Fatalf("a delivery failing for %s must be given up, got %s", GiveUpAfter, what)
 	}
-	recs = map[string]*Record{}
-	queue(t, recs, e)
-	if what, _ := Settle(recs, e, Outcome{Delivered: true}, at(0)); what != "delivered" || recs["o/9"] != nil {
+	if what, _ := settle(e, Outcome{Delivered: true}, at(0)); what != "delivered" || recs["o/9"] != nil {
 		t.Fatalf("delivered: %s %v", what, recs)
+	}
+	// A run whose lease ran out and was taken over settles nothing: the
+	// entry another run delivered must not come back.
+	e.LeaseOwner, e.LeasedUntil = "other", at(5)
+	queue(t, recs, e)
+	if what, _ := Settle(recs, e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(1), "me"); what != "superseded" {
+		t.Fatalf("a settle without the lease: %s", what)
+	}
+	delete(recs, "o/9")
+	if what, _ := Settle(recs, e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(1), "me"); what != "superseded" || recs["o/9"] != nil {
+		t.Fatalf("a settle of an entry already delivered by another run must not bring it back: %s %v", what, recs["o/9"])
 	}
 }
 
