@@ -92,6 +92,15 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 	defer st.close()
 	owner := state.NewOwner()
 	res, err := a.decide(ctx, p, st, ev, d, owner)
+	degraded := false
+	if err != nil && st.shared != st.local && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
+		// Redis is down: decide with this node's own state, so deliveries
+		// are still queued durably (and suppressed per node), and say so.
+		fmt.Fprintf(a.stderr, "notifier: shared state unusable, deciding with this node's state only: %v\n", err)
+		st = &stores{local: st.local, shared: st.local}
+		res, err = a.decide(ctx, p, st, ev, d, owner)
+		degraded = true
+	}
 	if err != nil {
 		if len(res.Send) > 0 { // the shared decision stood; only queueing failed
 			return a.failOpen(ctx, p, w, ev, deliveriesOf(res.Send), err)
@@ -104,7 +113,7 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 		fmt.Fprintf(a.stderr, "notifier: state: %v (what was not recorded is retried by the next run)\n", err)
 		return problemsFound()
 	}
-	if failed > 0 {
+	if failed > 0 || degraded {
 		return problemsFound()
 	}
 	return nil
@@ -122,6 +131,11 @@ func deliveriesOf(ps []state.Planned) []engine.Delivery {
 func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery, cause error) error {
 	fmt.Fprintf(a.stderr, "notifier: state unusable, delivering without suppression: %v\n", cause)
 	a.deliver(ctx, p, w, ev, ds)
+	var res state.Result
+	for _, d := range ds {
+		res.Send = append(res.Send, state.Planned{Delivery: d, Reason: "no state: delivered without suppression"})
+	}
+	a.audit(p, ev, res, cause)
 	return problemsFound()
 }
 

@@ -16,9 +16,18 @@ import (
 // withState loads the policy and opens its stores for a state command.
 func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error) error {
 	w := newWiring()
-	p, err := a.loadPolicy(a.configPath(configFlag), w)
+	path := a.configPath(configFlag)
+	p, err := a.loadPolicy(path, w)
 	if err != nil {
-		return err
+		// The state must stay usable while the policy is broken: flush the
+		// backlog, add a silence, read the history.
+		lg, kept := engine.LastGood(path, a.cacheDir())
+		if lg == nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
+			err, path, kept.UTC().Format(time.RFC3339))
+		p = lg
 	}
 	st, err := a.openStores(p)
 	if err != nil {
@@ -131,10 +140,20 @@ func (a *app) silenceCmd(args []string) error {
 		if err := fs.Parse(args); err != nil {
 			return &exitError{code: exitUsage}
 		}
-		if fs.NArg() != 1 {
+		// Flags may come after the id too: `silence expire s-1 --config x`.
+		silenceID := fs.Arg(0)
+		if fs.NArg() > 1 {
+			if err := fs.Parse(fs.Args()[1:]); err != nil {
+				return &exitError{code: exitUsage}
+			}
+			if fs.NArg() > 0 {
+				return usageErr("silence expire: want one silence id")
+			}
+		}
+		if silenceID == "" {
 			return usageErr("silence expire: want one silence id")
 		}
-		id := state.SilencePrefix + fs.Arg(0)
+		id := state.SilencePrefix + silenceID
 		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
 			found := false
 			err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
@@ -155,9 +174,9 @@ func (a *app) silenceCmd(args []string) error {
 				return &exitError{code: exitProblem, err: err}
 			}
 			if !found {
-				return usageErr("silence expire: no silence %q", fs.Arg(0))
+				return &exitError{code: exitProblem, err: fmt.Errorf("silence expire: no silence %q", silenceID)}
 			}
-			fmt.Fprintf(a.stdout, "expired %s\n", fs.Arg(0))
+			fmt.Fprintf(a.stdout, "expired %s\n", silenceID)
 			return nil
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,6 +202,9 @@ func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *
 	}
 }
 
+// maxParallelChains bounds concurrent deliveries in one run.
+const maxParallelChains = 8
+
 // flushRound claims, delivers and settles once. blocked says some of
 // owner's own entries could not be claimed because another live run holds
 // the entries before them.
@@ -237,8 +241,15 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	}
 	outcomes := make([][]state.Outcome, len(chains))
 	var wg sync.WaitGroup
+	// A backlog after an outage must not become hundreds of requests at
+	// once (and a wall of 429s): a few chains at a time.
+	sem := make(chan struct{}, maxParallelChains)
 	for i, chain := range chains {
-		wg.Go(func() { outcomes[i] = a.deliverChain(ctx, p, w, chain) })
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			outcomes[i] = a.deliverChain(ctx, p, w, chain)
+		})
 	}
 	wg.Wait()
 
@@ -255,7 +266,7 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 		for i, c := range chains {
 			for j, e := range c {
 				o := outcomes[i][j]
-				what, err := state.Settle(recs, e, o, settleNow)
+				what, err := state.Settle(recs, e, o, settleNow, owner)
 				if err != nil {
 					return err
 				}
@@ -274,9 +285,12 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 					h := state.HistoryEntry{Time: settleNow, Key: e.Key, Rule: e.Rule, Channel: e.Channel, Delivery: e.Action, Outcome: what, Attempts: e.Attempts + 1}
 					if o.Err != nil {
 						h.Reason = o.Err.Error()
-						if what == "failed" {
+						switch what {
+						case "failed":
 							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (given up)\n", e.Channel, o.Err)
-						} else {
+						case "superseded":
+							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (another run took the delivery over)\n", e.Channel, o.Err)
+						default:
 							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (queued for retry)\n", e.Channel, o.Err)
 						}
 					}
@@ -361,26 +375,33 @@ func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, cha
 	if _, ok := p.Channels[chain[0].Channel]; ok {
 		ch, err = w.build(p, chain[0].Channel)
 	} else {
-		err = fmt.Errorf("channel %q is no longer in the policy", chain[0].Channel)
+		err = errors.New("no longer in the policy (renamed or removed?)")
 	}
 	if c, ok := ch.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
+	var lastRef string
 	for i, e := range chain {
 		if err != nil {
-			// The channel cannot be built (a secret file unreadable, a
-			// channel removed): permanent for this entry, and its chain.
-			out[i] = state.Outcome{Attempted: true, Err: err}
-			continue
+			// The channel cannot be built (a secret file being rewritten,
+			// a channel renamed by a policy change in progress): retried
+			// like any failure until the outbox gives up, never dropped
+			// at once. The rest of the chain waits behind it.
+			out[i] = state.Outcome{Attempted: true, Err: err, Retryable: true}
+			break
 		}
 		var m channels.Message
 		if jerr := json.Unmarshal(e.Message, &m); jerr != nil {
 			out[i] = state.Outcome{Attempted: true, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
 			continue
 		}
+		if m.Action == channels.Resolve && m.Ref == "" {
+			m.Ref = lastRef // the trigger went out just before, in this chain
+		}
 		ref, _, derr := channels.DeliverRef(ctx, ch, &m, channels.DefaultBackoff)
 		if derr == nil {
 			out[i] = state.Outcome{Attempted: true, Delivered: true, Ref: ref}
+			lastRef = ref
 			continue
 		}
 		retry, after := channels.IsRetryable(derr)
@@ -413,7 +434,11 @@ func (a *app) keepRejected(p *engine.Policy, in *input) (string, error) {
 	if in.source == sourcePacemaker {
 		name += ".env"
 		for _, k := range slices.Sorted(maps.Keys(in.env)) {
-			data = fmt.Appendf(data, "%s=%s\n", k, in.env[k])
+			// Only what Pacemaker and the alert gave: the rest of the
+			// environment is not ours to write to disk.
+			if strings.HasPrefix(k, "CRM_") || strings.HasPrefix(k, "NOTIFIER_") {
+				data = fmt.Appendf(data, "%s=%s\n", k, in.env[k])
+			}
 		}
 	} else {
 		name += ".input"
