@@ -263,6 +263,25 @@ func TestE2EStateRaisedAndCleared(t *testing.T) {
 	if len(hist.Queued)+len(hist.DeadLetters) != 0 {
 		t.Errorf("after flush: %d queued, %d dead letters", len(hist.Queued), len(hist.DeadLetters))
 	}
+	// Resolving must actually happen: with a hundred pairs released at
+	// once, most clears come after their alarm. (Without this, a state
+	// that never resolved would pass the loop above.)
+	if len(resolved) < n/4 {
+		t.Errorf("only %d of %d clears resolved an incident", len(resolved), n)
+	}
+	// And whatever was resolved is gone from the state: no incident left
+	// open for a key whose clear found it.
+	checked := 0
+	for key := range resolved {
+		if checked++; checked > 10 {
+			break
+		}
+		ev := filepath.Join(t.TempDir(), "remove.json")
+		os.WriteFile(ev, []byte(`{"source":"cmon","kind":"alarm","action":"remove","severity":"critical","key":"`+key+`","id":"x"}`), 0o644)
+		if res := mustCommand(t, h, 0, "explain", "--format", "json", "--source", "json", "--event", ev); strings.Contains(res.Stdout, "resolves the incident") {
+			t.Errorf("%s: an incident is still open after its resolve", key)
+		}
+	}
 }
 
 // TestE2EStateTwoNodes: every cluster node reports a node loss; with
