@@ -9,6 +9,7 @@ import (
 
 	"notifier/internal/apitest"
 	"notifier/internal/harness"
+	"notifier/internal/redistest"
 )
 
 // End-to-end tests of the durable outbox and of the state commands:
@@ -197,5 +198,31 @@ func TestE2EStateSilences(t *testing.T) {
 	hist = history(t, h)
 	if o := hist.Outcomes(); o["silenced"] != 1 || o["first"] != 1 || o["delivered"] != 1 {
 		t.Errorf("history outcomes = %v, want silenced 1, first 1, delivered 1", o)
+	}
+}
+
+// TestE2EStateOutboxOrderAcrossNodes: with Redis the outbox is shared, so
+// a resolve decided on node B waits behind the trigger node A could not
+// deliver yet, and nothing is lost between the decision and the queue
+// (both are one Redis transaction).
+func TestE2EStateOutboxOrderAcrossNodes(t *testing.T) {
+	o := harness.Options{RedisURL: redistest.StartURL(t)}
+	a := stateHarness(t, pagerPolicy, o)
+	b, err := a.Node(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.PagerDuty.FailNext(1, 429, "3600") // node A's trigger cannot go now: queued
+	mustRun(t, a, criticalAlarm, 0)
+	mustRun(t, b, criticalClear, 0) // node B's resolve must not overtake it
+	if got := harness.Accepted(a.PagerDuty.Events()); len(got) != 0 {
+		t.Fatalf("delivered before the trigger could be: %s", harness.DescribePagerDuty(got))
+	}
+	if out := mustCommand(t, b, 0, "flush"); strings.TrimSpace(out.Stdout) != "delivered 2, still queued 0, failed 0" {
+		t.Fatalf("flush on node B: %q", out.Stdout)
+	}
+	got := harness.Accepted(a.PagerDuty.Events())
+	if len(got) != 2 || got[0].Event.EventAction != "trigger" || got[1].Event.EventAction != "resolve" || got[0].Event.DedupKey != got[1].Event.DedupKey {
+		t.Fatalf("PagerDuty accepted %s, want the trigger, then its resolve", harness.DescribePagerDuty(got))
 	}
 }

@@ -201,11 +201,11 @@ func (a *app) historyCmd(args []string) error {
 		if err != nil {
 			return &exitError{code: exitProblem, err: err}
 		}
-		dead, err := st.local.Scan(ctx, state.DeadPrefix)
+		dead, err := st.shared.Scan(ctx, state.DeadPrefix)
 		if err != nil {
 			return &exitError{code: exitProblem, err: err}
 		}
-		queued, err := st.local.Scan(ctx, state.OutboxPrefix)
+		queued, err := st.shared.Scan(ctx, state.OutboxPrefix)
 		if err != nil {
 			return &exitError{code: exitProblem, err: err}
 		}

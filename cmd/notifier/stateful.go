@@ -18,10 +18,12 @@ import (
 	"notifier/engine/state"
 )
 
-// stores are the state a run uses: local holds the outbox and history of
-// this host (the embedded bbolt file); shared holds windows, incidents and
-// silences — the same store as local unless Redis is configured, so that
-// several nodes agree on what was already said.
+// stores are the state a run uses: shared holds windows, incidents,
+// silences and the outbox — Redis when configured, so that several nodes
+// agree on what was already said and the outbox keeps one order per key
+// across them; local (the embedded bbolt file) holds this host's history,
+// and stands in for shared when Redis is down. Without Redis both are the
+// bbolt file.
 type stores struct {
 	local, shared state.Store
 }
@@ -62,9 +64,10 @@ func (a *app) openStores(p *engine.Policy) (*stores, error) {
 }
 
 // decide runs the stateful decision for ev and queues what must be sent,
-// in one short transaction (two with Redis: shared decision, then the
-// local queue). It returns the plan and the queued entries, leased to
-// owner until the run's deadline.
+// in one short transaction of the shared store: a kill at any point
+// leaves either nothing decided or the deliveries queued. The history
+// lines go to the local store (the same transaction without Redis). The
+// queued entries are leased to owner until the run's deadline.
 func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engine.Event, d *engine.Decision, owner string) (state.Result, error) {
 	now := time.Now()
 	sil, err := a.activeSilence(ctx, p, st, ev, now)
@@ -74,7 +77,7 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
 	deadline, _ := ctx.Deadline()
 	var res state.Result
-	var queue map[string]*state.Record
+	var queue, hist map[string]*state.Record
 	err = st.shared.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
 		// The clock is read under the lock: outbox ids sort by it, and a
 		// resolve decided after its trigger must sort after it even when
@@ -84,11 +87,12 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 		if res, err = state.Apply(in, recs); err != nil {
 			return err
 		}
-		if queue, err = outboxRecords(ev, res, in.Now, owner, deadline); err != nil {
+		if queue, hist, err = outboxRecords(ev, res, in.Now, owner, deadline); err != nil {
 			return err
 		}
+		maps.Copy(recs, queue)
 		if st.local == st.shared {
-			maps.Copy(recs, queue)
+			maps.Copy(recs, hist)
 		}
 		return nil
 	})
@@ -96,12 +100,24 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 		return res, err
 	}
 	if st.local != st.shared {
-		err = st.local.Update(ctx, nil, func(recs map[string]*state.Record) error {
-			maps.Copy(recs, queue)
-			return nil
-		})
+		a.addHistory(ctx, st, hist)
 	}
-	return res, err
+	return res, nil
+}
+
+// addHistory writes history lines to the local store; failing to is
+// reported, not fatal (what was decided is already safe in the outbox).
+func (a *app) addHistory(ctx context.Context, st *stores, hist map[string]*state.Record) {
+	if len(hist) == 0 {
+		return
+	}
+	err := st.local.Update(context.WithoutCancel(ctx), nil, func(recs map[string]*state.Record) error {
+		maps.Copy(recs, hist)
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(a.stderr, "notifier: history: %v\n", err)
+	}
 }
 
 func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, ev *engine.Event, now time.Time) (*state.Silence, error) {
@@ -116,18 +132,18 @@ func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, e
 
 // outboxRecords turns the deliveries to make into outbox entries, plus a
 // history line per decision (sent or not).
-func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner string, until time.Time) (map[string]*state.Record, error) {
-	out := map[string]*state.Record{}
+func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
+	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
 		msg, err := json.Marshal(messageFor(ev, p.Delivery, p.Suppressed, p.Ref))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
 			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
 		r, err := e.Record()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out[e.ID] = r
 		now = now.Add(time.Nanosecond) // ids keep the plan's order
@@ -135,11 +151,11 @@ func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner stri
 	for _, h := range decisionHistory(ev, res, now) {
 		id, r, err := h.Record()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out[id] = r
+		hist[id] = r
 	}
-	return out, nil
+	return out, hist, nil
 }
 
 func decisionHistory(ev *engine.Event, res state.Result, now time.Time) []state.HistoryEntry {
@@ -210,7 +226,7 @@ const maxParallelChains = 8
 // the entries before them.
 func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool) (delivered, queued, failed int, blocked bool, err error) {
 	now := time.Now()
-	found, err := st.local.Scan(ctx, state.OutboxPrefix)
+	found, err := st.shared.Scan(ctx, state.OutboxPrefix)
 	if err != nil || len(found) == 0 {
 		return 0, 0, 0, false, err
 	}
@@ -230,7 +246,7 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	if !allLeasedTo(found, preview, owner, deadline) {
 		// Taking over others' entries needs the lock; our own, already
 		// leased to us when they were queued, do not.
-		err = st.local.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
+		err = st.shared.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
 			var err error
 			chains, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
 			return err
@@ -261,8 +277,10 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	}
 	refs := map[[2]string]string{}
 	settleNow := time.Now()
-	err = st.local.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
+	hist := map[string]*state.Record{}
+	err = st.shared.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
 		delivered, queued, failed = 0, 0, 0
+		clear(hist)
 		for i, c := range chains {
 			for j, e := range c {
 				o := outcomes[i][j]
@@ -298,12 +316,18 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 					if err != nil {
 						return err
 					}
-					recs[id] = r
+					hist[id] = r
 				}
 			}
 		}
+		if st.local == st.shared {
+			maps.Copy(recs, hist)
+		}
 		return nil
 	})
+	if err == nil && st.local != st.shared {
+		a.addHistory(ctx, st, hist)
+	}
 	if err == nil && len(refs) > 0 {
 		err = a.recordRefs(ctx, st, refs)
 	}
