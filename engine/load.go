@@ -264,56 +264,52 @@ func (l *loader) define(sink problemSink, section string, k *yaml.Node) bool {
 	return true
 }
 
-func (l *loader) parseChannels(sink problemSink, v *yaml.Node) {
+// named calls fn for each newly defined name of a section that maps
+// names to definitions (channels, windows).
+func (l *loader) named(sink problemSink, section string, v *yaml.Node, fn func(k, def *yaml.Node)) {
 	if v.Kind != yaml.MappingNode {
 		if v.Tag != "!!null" {
-			sink.errorf(v.Line, v.Column, "type", "channels: want a mapping of channel names, got %s", kindName(v))
+			sink.errorf(v.Line, v.Column, "type", "%s: want a mapping of %s names, got %s", section, strings.TrimSuffix(section, "s"), kindName(v))
 		}
 		return
 	}
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, cv := v.Content[i], v.Content[i+1]
-		if !l.define(sink, "channels", k) {
-			continue
+		if l.define(sink, section, v.Content[i]) {
+			fn(v.Content[i], v.Content[i+1])
 		}
+	}
+}
+
+func (l *loader) parseChannels(sink problemSink, v *yaml.Node) {
+	l.named(sink, "channels", v, func(k, cv *yaml.Node) {
 		if cv.Kind != yaml.MappingNode {
 			sink.errorf(cv.Line, cv.Column, "type", "channels.%s: want a mapping with a type, got %s", k.Value, kindName(cv))
-			continue
+			return
 		}
 		t := valueNode(cv, "type")
 		if t == cv || t.Kind != yaml.ScalarNode || t.Value == "" {
 			sink.errorf(k.Line, k.Column, "channel-type", "channels.%s: type is missing (pagerduty, slack or syslog)", k.Value)
-			continue
+			return
 		}
 		spec := &ChannelSpec{Name: k.Value, Type: t.Value, File: sink.file, Node: cv}
 		if l.opts.CheckChannel != nil {
 			*l.problems = append(*l.problems, l.opts.CheckChannel(spec)...)
 		}
 		l.policy.Channels[k.Value] = spec
-	}
+	})
 }
 
 func (l *loader) parseWindows(sink problemSink, v *yaml.Node) {
-	if v.Kind != yaml.MappingNode {
-		if v.Tag != "!!null" {
-			sink.errorf(v.Line, v.Column, "type", "windows: want a mapping of window names, got %s", kindName(v))
-		}
-		return
-	}
-	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, wv := v.Content[i], v.Content[i+1]
-		if !l.define(sink, "windows", k) {
-			continue
-		}
+	l.named(sink, "windows", v, func(k, wv *yaml.Node) {
 		var spec WindowSpec
 		ps := DecodeNode(sink.file, wv, &spec)
 		*l.problems = append(*l.problems, prefixPaths(ps, "windows."+k.Value+".")...)
 		if len(ps) > 0 {
-			continue
+			return
 		}
 		nodes := &windowNodes{self: wv, timezone: valueNode(wv, "timezone"), weekdays: valueNode(wv, "weekdays"), times: valueNode(wv, "times")}
 		l.policy.Windows[k.Value] = compileWindow(k.Value, spec, nodes, sink)
-	}
+	})
 }
 
 func (l *loader) parseRules(sink problemSink, v *yaml.Node) []ruleNode {

@@ -38,6 +38,10 @@ func configErr(err error) error { return &exitError{code: exitUsage, err: err} }
 
 func inputErr(err error) error { return &exitError{code: exitUsage, err: err} }
 
+// problemErr is exit 1 with a message: a problem found (state unusable,
+// a delivery given up), not a mistake in how the command was called.
+func problemErr(err error) error { return &exitError{code: exitProblem, err: err} }
+
 // problemsFound is exit 1 after the command printed its findings.
 func problemsFound() error { return &exitError{code: exitProblem} }
 

@@ -116,12 +116,9 @@ func (a *app) explainCmd(args []string) error {
 // do then: deliver everything the rules chose (fail open).
 func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string) {
 	stateless := func(why string) (state.Result, string) {
-		var res state.Result
-		for _, del := range d.Deliveries {
-			res.Send = append(res.Send, state.Planned{Delivery: del, Reason: "no state: delivered without suppression"})
-		}
+		res := withoutState(d.Deliveries)
 		for _, m := range d.Muted {
-			res.Skip = append(res.Skip, state.Planned{Delivery: m, Reason: m.Reason})
+			res.Skip = append(res.Skip, state.Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
 		}
 		return res, "unavailable: " + why
 	}

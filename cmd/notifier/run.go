@@ -131,12 +131,18 @@ func deliveriesOf(ps []state.Planned) []engine.Delivery {
 func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery, cause error) error {
 	fmt.Fprintf(a.stderr, "notifier: state unusable, delivering without suppression: %v\n", cause)
 	a.deliver(ctx, p, w, ev, ds)
+	a.audit(p, ev, withoutState(ds), cause)
+	return problemsFound()
+}
+
+// withoutState is the plan when the state cannot be used: every delivery
+// the rules chose is made.
+func withoutState(ds []engine.Delivery) state.Result {
 	var res state.Result
 	for _, d := range ds {
-		res.Send = append(res.Send, state.Planned{Delivery: d, Reason: "no state: delivered without suppression"})
+		res.Send = append(res.Send, state.Planned{Delivery: d, Outcome: "unsuppressed", Reason: "no state: delivered without suppression"})
 	}
-	a.audit(p, ev, res, cause)
-	return problemsFound()
+	return res
 }
 
 // reportDecision puts on stderr what an operator must hear about even

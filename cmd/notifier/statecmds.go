@@ -31,7 +31,7 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engin
 	}
 	st, err := a.openStores(p)
 	if err != nil {
-		return &exitError{code: exitProblem, err: err}
+		return problemErr(err)
 	}
 	defer st.close()
 	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(p.Settings.Deadline))
@@ -51,7 +51,7 @@ func (a *app) flushCmd(args []string) error {
 		delivered, queued, failed, err := a.flushOutbox(ctx, p, w, st, state.NewOwner(), true)
 		fmt.Fprintf(a.stdout, "delivered %d, still queued %d, failed %d\n", delivered, queued, failed)
 		if err != nil {
-			return &exitError{code: exitProblem, err: err}
+			return problemErr(err)
 		}
 		if failed > 0 {
 			return problemsFound()
@@ -96,7 +96,7 @@ func (a *app) silenceCmd(args []string) error {
 				return err
 			}
 			if err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error { recs[id] = r; return nil }); err != nil {
-				return &exitError{code: exitProblem, err: err}
+				return problemErr(err)
 			}
 			fmt.Fprintln(a.stdout, s.ID)
 			return nil
@@ -110,7 +110,7 @@ func (a *app) silenceCmd(args []string) error {
 		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
 			recs, err := st.shared.Scan(ctx, state.SilencePrefix)
 			if err != nil {
-				return &exitError{code: exitProblem, err: err}
+				return problemErr(err)
 			}
 			now := time.Now()
 			var list []state.Silence
@@ -171,10 +171,10 @@ func (a *app) silenceCmd(args []string) error {
 				return err
 			})
 			if err != nil {
-				return &exitError{code: exitProblem, err: err}
+				return problemErr(err)
 			}
 			if !found {
-				return &exitError{code: exitProblem, err: fmt.Errorf("silence expire: no silence %q", silenceID)}
+				return problemErr(fmt.Errorf("silence expire: no silence %q", silenceID))
 			}
 			fmt.Fprintf(a.stdout, "expired %s\n", silenceID)
 			return nil
@@ -199,15 +199,15 @@ func (a *app) historyCmd(args []string) error {
 	return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
 		recs, err := st.local.Scan(ctx, state.HistoryPrefix)
 		if err != nil {
-			return &exitError{code: exitProblem, err: err}
+			return problemErr(err)
 		}
 		dead, err := st.shared.Scan(ctx, state.DeadPrefix)
 		if err != nil {
-			return &exitError{code: exitProblem, err: err}
+			return problemErr(err)
 		}
 		queued, err := st.shared.Scan(ctx, state.OutboxPrefix)
 		if err != nil {
-			return &exitError{code: exitProblem, err: err}
+			return problemErr(err)
 		}
 		hist := state.History(recs, *key, *limit)
 		deadList, queuedList := filterEntries(state.Entries(dead), *key), filterEntries(state.Entries(queued), *key)

@@ -161,34 +161,18 @@ func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner stri
 func decisionHistory(ev *engine.Event, res state.Result, now time.Time) []state.HistoryEntry {
 	base := state.HistoryEntry{Time: now, Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity, Action: ev.Action}
 	var out []state.HistoryEntry
-	add := func(p state.Planned, outcome string) {
+	add := func(p state.Planned) {
 		h := base
-		h.Rule, h.Channel, h.Delivery, h.Outcome, h.Reason = p.Rule, p.Channel, p.Action, outcome, p.Reason
+		h.Rule, h.Channel, h.Delivery, h.Outcome, h.Reason = p.Rule, p.Channel, p.Action, p.Outcome, p.Reason
 		out = append(out, h)
 	}
 	for _, p := range res.Send {
-		add(p, outcomeOf(p.Reason))
+		add(p)
 	}
 	for _, p := range res.Skip {
-		add(p, outcomeOf(p.Reason))
+		add(p)
 	}
 	return out
-}
-
-// outcomeOf names the kind of a reason, for history's outcome column.
-func outcomeOf(reason string) string {
-	for _, k := range []string{"suppressed", "escalated", "silenced", "muted", "resolves", "first"} {
-		if len(reason) >= len(k) && reason[:len(k)] == k {
-			if k == "resolves" {
-				return "resolved"
-			}
-			return k
-		}
-	}
-	if len(reason) >= 6 && reason[:6] == "outsid" {
-		return "muted"
-	}
-	return "skipped"
 }
 
 // flushOutbox delivers what the outbox holds that this run may deliver:
@@ -234,7 +218,7 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	// Most runs find nothing they may take (another run's live lease, a
 	// retry not yet due): see that on the copy Scan returned, and skip the
 	// exclusive lock altogether — under a storm, every run pays it.
-	preview, err := state.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive)
+	preview, changed, err := state.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive)
 	if err != nil {
 		return 0, 0, 0, false, err
 	}
@@ -243,12 +227,12 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 		return 0, 0, 0, blocked, nil
 	}
 	chains := preview
-	if !allLeasedTo(found, preview, owner, deadline) {
+	if changed {
 		// Taking over others' entries needs the lock; our own, already
 		// leased to us when they were queued, do not.
 		err = st.shared.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
 			var err error
-			chains, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
+			chains, _, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
 			return err
 		})
 		if err != nil || len(chains) == 0 {
@@ -332,22 +316,6 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 		err = a.recordRefs(ctx, st, refs)
 	}
 	return delivered, queued, failed, blocked, err
-}
-
-// allLeasedTo reports whether every claimed entry already was owner's in
-// found (Claim marks the entries it returns as owner's, so the originals
-// are what count), leased until the same deadline: claiming them changes
-// nothing, and needs no lock.
-func allLeasedTo(found map[string]*state.Record, chains [][]state.Entry, owner string, until time.Time) bool {
-	for _, c := range chains {
-		for _, e := range c {
-			orig := state.Entries(map[string]*state.Record{e.ID: found[e.ID]})
-			if len(orig) != 1 || orig[0].LeaseOwner != owner || !orig[0].LeasedUntil.Equal(until) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // ownBlocked reports whether one of owner's entries was left out only

@@ -92,6 +92,9 @@ const IncidentTTL = 30 * 24 * time.Hour
 // Planned is one delivery with the reason for it, or for not making it.
 type Planned struct {
 	engine.Delivery
+	// Outcome is the kind of decision, for history: first, suppressed,
+	// escalated, silenced, muted, resolved, skipped.
+	Outcome    string `json:"outcome"`
 	Reason     string `json:"reason"`
 	Suppressed int    `json:"suppressed,omitempty"` // occurrences suppressed before this notification
 	Ref        string `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
@@ -160,12 +163,13 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		// resolve.
 		if inc == nil {
 			for _, del := range d.Deliveries {
-				res.Skip = append(res.Skip, Planned{Delivery: del, Reason: "no open incident to resolve"})
+				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "skipped", Reason: "no open incident to resolve"})
 			}
 			return res, nil
 		}
 		for _, t := range inc.Told {
 			res.Send = append(res.Send, Planned{
+				Outcome:  "resolved",
 				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
 				Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref,
 			})
@@ -177,11 +181,11 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		return res, nil
 	}
 	for _, m := range d.Muted {
-		res.Skip = append(res.Skip, Planned{Delivery: m, Reason: m.Reason})
+		res.Skip = append(res.Skip, Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
 	}
 	if s := in.Silence; s != nil {
 		for _, del := range d.Deliveries {
-			res.Skip = append(res.Skip, Planned{Delivery: del, Reason: "silenced by " + s.ID})
+			res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "silenced", Reason: "silenced by " + s.ID})
 		}
 		return res, nil
 	}
@@ -217,9 +221,10 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			if del.Rule != h.Rule {
 				continue
 			}
-			p := Planned{Delivery: del, Suppressed: v.Suppressed}
+			p := Planned{Delivery: del, Outcome: "first", Suppressed: v.Suppressed}
 			switch {
 			case !v.Notify:
+				p.Outcome = "suppressed"
 				p.Reason = fmt.Sprintf("suppressed until %s (%d so far)%s", v.Until.UTC().Format(time.RFC3339), v.Suppressed, toward)
 				res.Skip = append(res.Skip, p)
 				continue
@@ -237,7 +242,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 					continue
 				}
 				told[del.Channel] = true
-				res.Send = append(res.Send, Planned{Delivery: del, Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)})
+				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)})
 			}
 		}
 	}

@@ -126,21 +126,23 @@ func cmpString(a, b string) int {
 // chain waits too. Claimed entries are updated in recs.
 //
 // alive says whether another lease owner may still be working (normally
-// OwnerAlive); a lease whose owner died is taken over at once.
-func Claim(recs map[string]*Record, owner string, now, until time.Time, force bool, alive func(string) bool) ([][]Entry, error) {
+// OwnerAlive); a lease whose owner died is taken over at once. changed
+// says whether any record had to be written: claiming only what owner
+// queued itself (leased to it until until) changes nothing, and needs no
+// lock.
+func Claim(recs map[string]*Record, owner string, now, until time.Time, force bool, alive func(string) bool) (chains [][]Entry, changed bool, err error) {
 	type chainKey struct{ key, channel string }
-	chains := map[chainKey][]Entry{}
+	byKey := map[chainKey][]Entry{}
 	var order []chainKey
 	for _, e := range Entries(recs) {
 		k := chainKey{e.Key, e.Channel}
-		if _, seen := chains[k]; !seen {
+		if _, seen := byKey[k]; !seen {
 			order = append(order, k)
 		}
-		chains[k] = append(chains[k], e)
+		byKey[k] = append(byKey[k], e)
 	}
-	var out [][]Entry
 	for _, k := range order {
-		chain := chains[k]
+		chain := byKey[k]
 		head := chain[0]
 		leasedByOther := head.LeaseOwner != "" && head.LeaseOwner != owner && now.Before(head.LeasedUntil) && alive(head.LeaseOwner)
 		mine := head.LeaseOwner == owner
@@ -162,13 +164,14 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 			chain[i].LeaseOwner, chain[i].LeasedUntil = owner, until
 			r, err := chain[i].Record()
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			recs[chain[i].ID] = r
+			changed = true
 		}
-		out = append(out, chain)
+		chains = append(chains, chain)
 	}
-	return out, nil
+	return chains, changed, nil
 }
 
 // Outcome is how one attempt went.

@@ -40,7 +40,7 @@ func TestClaimOrderAndLeases(t *testing.T) {
 		Entry{ID: "o/4", Key: "k3", Channel: "ops", Action: "message", LeaseOwner: "dead", LeasedUntil: at(-1)},
 		Entry{ID: "o/5", Key: "k1", Channel: "ops", Action: "message", LeaseOwner: "me", LeasedUntil: at(1)},
 	)
-	chains, err := Claim(recs, "me", now, at(1), false, func(string) bool { return true })
+	chains, _, err := Claim(recs, "me", now, at(1), false, func(string) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestClaimOrderAndLeases(t *testing.T) {
 	if got := ids(chains); got != "o/4 o/5" {
 		t.Fatalf("claimed %q, want o/4 o/5", got)
 	}
-	chains, _ = Claim(recs, "flusher", now, at(1), true, func(string) bool { return true })
+	chains, _, _ = Claim(recs, "flusher", now, at(1), true, func(string) bool { return true })
 	if got := ids(chains); got != "o/1" {
 		t.Fatalf("flush claimed %q, want the head of k1/pager only: o/2 behind it is held by a live run", got)
 	}
@@ -110,7 +110,7 @@ func TestClaimTakesOverDeadOwner(t *testing.T) {
 	recs := map[string]*Record{}
 	queue(t, recs, Entry{ID: "o/1", Key: "k", Channel: "pager", LeaseOwner: "killed", LeasedUntil: at(10)})
 	alive := func(owner string) bool { return owner != "killed" }
-	if chains, _ := Claim(recs, "me", at(0), at(1), false, alive); ids(chains) != "o/1" {
+	if chains, _, _ := Claim(recs, "me", at(0), at(1), false, alive); ids(chains) != "o/1" {
 		t.Fatalf("a lease whose owner died must be taken over: %q", ids(chains))
 	}
 }
