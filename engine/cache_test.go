@@ -238,7 +238,7 @@ func TestLoadCachedDirectory(t *testing.T) {
 	pol := filepath.Join(dir, "policy.d")
 	os.Mkdir(pol, 0o755)
 	os.WriteFile(filepath.Join(pol, "10-channels.yaml"), []byte("channels:\n  a: {type: syslog}\n"), 0o644)
-	os.WriteFile(filepath.Join(pol, "20-rules.yaml"), []byte("rules:\n  - {name: all, when: 'true', notify: [a]}\n"), 0o644)
+	os.WriteFile(filepath.Join(pol, "20-rules.yaml"), []byte("rules:\n  - {name: all, when: 'true', notify: [a], continue: true}\n"), 0o644)
 	cache := filepath.Join(dir, "cache")
 	for i, want := range []bool{false, true} {
 		p, ps, err := engine.LoadCached(pol, cache, engine.LoadOptions{})

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,10 +21,13 @@ import (
 type compiler struct {
 	policy *Policy
 	opts   []expr.Option
+	// windows records the windows named by in_window, so lint can tell
+	// which defined windows nothing uses.
+	windows map[string]bool
 }
 
 func newCompiler(p *Policy) *compiler {
-	c := &compiler{policy: p}
+	c := &compiler{policy: p, windows: map[string]bool{}}
 	c.opts = []expr.Option{
 		expr.Env(Event{}),
 		expr.Function("rank", c.rank, new(func(string) int)),
@@ -46,24 +51,109 @@ func (c *compiler) inWindow(params ...any) (any, error) {
 	return w.Contains(params[1].(time.Time)), nil
 }
 
-// ruleChecks validates calls whose arguments must be known at compile
-// time, and passes the event time to in_window. Problems are collected,
-// not returned, since expr visitors cannot fail.
+// ruleChecks validates what must be known at compile time — window
+// names, severities, the values of fields with a fixed set of values —
+// and passes the event time to in_window. Problems are collected, not
+// returned, since expr visitors cannot fail.
 type ruleChecks struct {
-	policy *Policy
-	errs   []*file.Error
+	policy  *Policy
+	windows map[string]bool // in_window names seen; may be nil
+	errs    []checkError
 }
 
-func (v *ruleChecks) fail(n ast.Node, format string, args ...any) {
-	v.errs = append(v.errs, &file.Error{Location: n.Location(), Message: fmt.Sprintf(format, args...)})
+type checkError struct {
+	check string
+	from  int // rune offset in the expression
+	msg   string
+}
+
+func (v *ruleChecks) fail(n ast.Node, check, format string, args ...any) {
+	v.errs = append(v.errs, checkError{check: check, from: n.Location().From, msg: fmt.Sprintf(format, args...)})
+}
+
+// closedFields are the event fields whose values are a fixed set: a
+// comparison with anything else can never be true, which in a rule means
+// an event that silently reaches nobody.
+var closedFields = map[string][]string{
+	"severity": {SeverityCritical, SeverityWarning, SeverityInfo},
+	"source":   {SourceCMON, SourcePacemaker},
+	"kind":     {KindAlarm, KindNode, KindFencing, KindResource, KindAttribute},
+	"action":   {ActionNew, ActionUpdate, ActionRemove},
 }
 
 // Visit implements ast.Visitor.
 func (v *ruleChecks) Visit(node *ast.Node) {
-	call, ok := (*node).(*ast.CallNode)
-	if !ok {
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		v.comparison(n)
+	case *ast.CallNode:
+		v.call(n)
+	}
+}
+
+// comparison flags `severity == "crit"`, `"crit" != severity` and
+// `kind in ["node", "nodes"]`: a literal the field can never hold.
+func (v *ruleChecks) comparison(n *ast.BinaryNode) {
+	switch n.Operator {
+	case "==", "!=":
+		field, lit := closedField(n.Left), stringLit(n.Right)
+		if field == "" {
+			field, lit = closedField(n.Right), stringLit(n.Left)
+		}
+		if field != "" && lit != nil {
+			v.impossible(field, lit, n.Operator)
+		}
+	case "in", "not in":
+		field := closedField(n.Left)
+		list, ok := n.Right.(*ast.ArrayNode)
+		if field == "" || !ok {
+			return
+		}
+		for _, item := range list.Nodes {
+			if lit := stringLit(item); lit != nil {
+				v.impossible(field, lit, n.Operator)
+			}
+		}
+	}
+}
+
+func (v *ruleChecks) impossible(field string, lit *ast.StringNode, op string) {
+	values := closedFields[field]
+	if slices.Contains(values, lit.Value) {
 		return
 	}
+	always := "false"
+	if op == "!=" || op == "not in" {
+		always = "true"
+	}
+	v.fail(lit, "impossible-value", "%s is never %q (it is one of %s), so this %s is always %s%s",
+		field, lit.Value, quoteAll(values), map[bool]string{true: "test", false: "comparison"}[strings.HasSuffix(op, "in")], always, suggest(lit.Value, values))
+}
+
+// closedField names the closed event field n refers to, or "".
+func closedField(n ast.Node) string {
+	if id, ok := n.(*ast.IdentifierNode); ok {
+		if _, closed := closedFields[id.Value]; closed {
+			return id.Value
+		}
+	}
+	return ""
+}
+
+func stringLit(n ast.Node) *ast.StringNode {
+	s, _ := n.(*ast.StringNode)
+	return s
+}
+
+func quoteAll(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
+
+func (v *ruleChecks) call(call *ast.CallNode) {
 	callee, ok := call.Callee.(*ast.IdentifierNode)
 	if !ok {
 		return
@@ -74,17 +164,19 @@ func (v *ruleChecks) Visit(node *ast.Node) {
 			return // the type checker reports the count
 		}
 		if s, ok := call.Arguments[0].(*ast.StringNode); ok && SeverityRank(s.Value) == 0 {
-			v.fail(s, "rank(%q): not a severity; want %q, %q or %q%s", s.Value, SeverityInfo, SeverityWarning, SeverityCritical,
+			v.fail(s, "expr", "rank(%q): not a severity; want %q, %q or %q%s", s.Value, SeverityInfo, SeverityWarning, SeverityCritical,
 				suggest(s.Value, []string{SeverityInfo, SeverityWarning, SeverityCritical}))
 		}
 	case "in_window":
 		if len(call.Arguments) != 1 {
-			v.fail(call, "in_window takes one window name, like in_window(\"business-hours\")")
+			v.fail(call, "expr", "in_window takes one window name, like in_window(\"business-hours\")")
 			return
 		}
 		if s, ok := call.Arguments[0].(*ast.StringNode); ok {
 			if _, defined := v.policy.Windows[s.Value]; !defined {
-				v.fail(s, "in_window(%q): window is not defined%s", s.Value, suggest(s.Value, mapKeys(v.policy.Windows)))
+				v.fail(s, "undefined-window", "in_window(%q): window is not defined%s", s.Value, suggest(s.Value, mapKeys(v.policy.Windows)))
+			} else if v.windows != nil {
+				v.windows[s.Value] = true
 			}
 		}
 		// The event's own time decides, so explain --at and tests with
@@ -105,19 +197,19 @@ func (c *compiler) compileKey(src string, n *yaml.Node, sink problemSink) *vm.Pr
 }
 
 func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field string, kind expr.Option) *vm.Program {
-	checks := &ruleChecks{policy: c.policy}
+	checks := &ruleChecks{policy: c.policy, windows: c.windows}
 	opts := append(c.opts[:len(c.opts):len(c.opts)], kind, expr.Patch(checks))
 	prog, err := expr.Compile(src, opts...)
 	if len(checks.errs) > 0 {
 		for _, e := range checks.errs {
-			c.report(src, n, sink, field, e.From, e.Message)
+			c.report(src, n, sink, field, e.check, e.from, e.msg)
 		}
 		return nil
 	}
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			c.report(src, n, sink, field, fe.From, fe.Message)
+			c.report(src, n, sink, field, "expr", fe.From, fe.Message)
 		} else {
 			sink.errorf(n.Line, n.Column, "expr", "%s: %v", field, err)
 		}
@@ -126,13 +218,13 @@ func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field
 	return prog
 }
 
-func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field string, from int, msg string) {
+func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field, check string, from int, msg string) {
 	line, col := scalarPos(n, splitLines(sink.data), from)
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 		msg += suggest(name, eventNames())
 	}
-	sink.errorf(line, col, "expr", "%s: %s%s", field, msg, snippet(src, from))
+	sink.errorf(line, col, check, "%s: %s%s", field, msg, snippet(src, from))
 }
 
 // snippet quotes the expression around rune offset from, so a one-line

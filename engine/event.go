@@ -21,6 +21,22 @@ const (
 	ActionRemove = "remove"
 )
 
+// Sources of events.
+const (
+	SourceCMON      = "cmon"
+	SourcePacemaker = "pacemaker"
+)
+
+// Kinds of events: CMON sends alarms; Pacemaker alerts on nodes, fencing,
+// resources and attributes.
+const (
+	KindAlarm     = "alarm"
+	KindNode      = "node"
+	KindFencing   = "fencing"
+	KindResource  = "resource"
+	KindAttribute = "attribute"
+)
+
 // Event is what policy expressions see. The field set and the expr names
 // are a user contract (DESIGN §3): plain string/int/bool types only, since
 // named string types break == in expr and unsigned ints break ordering.

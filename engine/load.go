@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/ast"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -104,6 +105,7 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 	}
 	c := newCompiler(p)
 	names := map[string]ruleNode{}
+	var stopper *ruleNode // the first rule that matches everything and ends evaluation
 	for _, rn := range rules {
 		if prev, dup := names[rn.rule.Name]; dup && rn.rule.Name != "" {
 			rn.sink.errorf(rn.name.Line, rn.name.Column, "duplicate-rule", "rule %q already defined at %s:%d", rn.rule.Name, prev.sink.file, prev.node.Line)
@@ -111,12 +113,23 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 			names[rn.rule.Name] = rn
 		}
 		l.checkRule(rn, c)
+		if stopper != nil {
+			rn.sink.errorf(rn.node.Line, rn.node.Column, "unreachable-rule", "rule %q can never match: rule %q at %s:%d matches every event and does not continue",
+				rn.rule.Name, stopper.rule.Name, stopper.sink.file, stopper.node.Line)
+		} else if matchesAll(rn.rule) && !rn.rule.Continue {
+			stopper = &rn
+		}
 		p.Rules = append(p.Rules, rn.rule)
 	}
 	if len(p.Rules) == 0 && len(ps.Errors()) == 0 {
 		// An empty or truncated file must not silently drop every alarm.
 		ps = append(ps, Problem{File: p.Files[len(p.Files)-1], Line: 1, Col: 1, Severity: "error", Check: "no-rules",
 			Message: "the policy has no rules: every event would reach nobody"})
+	}
+	if len(ps.Errors()) == 0 {
+		// With errors, "unused" is mostly their echo (a misspelt notify,
+		// a rule that did not parse): it is said once they are fixed.
+		l.checkUnused(c)
 	}
 	sortProblems(ps, p.Files)
 	if len(ps.Errors()) > 0 {
@@ -149,7 +162,16 @@ type loader struct {
 	opts         LoadOptions
 	problems     *Problems
 	defined      map[string]string // "channels.x" -> "file:line" of its definition
+	defs         []definition      // channels and windows in the order defined
 	settingsFrom string
+}
+
+// definition is where a channel or window is defined, so lint can point
+// at the ones nothing uses.
+type definition struct {
+	section string // "channels" or "windows"
+	key     *yaml.Node
+	sink    problemSink
 }
 
 type ruleNode struct {
@@ -158,6 +180,9 @@ type ruleNode struct {
 	name *yaml.Node
 	sink problemSink
 	keys map[string]*yaml.Node // value nodes by key
+	// broken: the rule did not decode, so what it lacks may be a typo
+	// already reported.
+	broken bool
 }
 
 func (l *loader) parseFile(src Source) []ruleNode {
@@ -169,7 +194,8 @@ func (l *loader) parseFile(src Source) []ruleNode {
 			return nil // an empty file is an empty policy
 		}
 		line, msg := yamlErrorLine(err)
-		sink.errorf(line, 1, "yaml", "%s", msg)
+		line, col := yamlErrorColumn(src.Data, line, msg)
+		sink.errorf(line, col, "yaml", "%s", msg)
 		return nil
 	}
 	var extra yaml.Node
@@ -261,6 +287,7 @@ func (l *loader) define(sink problemSink, section string, k *yaml.Node) bool {
 		return false
 	}
 	l.defined[id] = fmt.Sprintf("%s:%d", sink.file, k.Line)
+	l.defs = append(l.defs, definition{section: section, key: k, sink: sink})
 	return true
 }
 
@@ -289,6 +316,8 @@ func (l *loader) parseChannels(sink problemSink, v *yaml.Node) {
 		t := valueNode(cv, "type")
 		if t == cv || t.Kind != yaml.ScalarNode || t.Value == "" {
 			sink.errorf(k.Line, k.Column, "channel-type", "channels.%s: type is missing (pagerduty, slack or syslog)", k.Value)
+			// Defined all the same: the rules naming it are not wrong.
+			l.policy.Channels[k.Value] = &ChannelSpec{Name: k.Value, File: sink.file, Node: cv}
 			return
 		}
 		spec := &ChannelSpec{Name: k.Value, Type: t.Value, File: sink.file, Node: cv}
@@ -305,6 +334,9 @@ func (l *loader) parseWindows(sink problemSink, v *yaml.Node) {
 		ps := DecodeNode(sink.file, wv, &spec)
 		*l.problems = append(*l.problems, prefixPaths(ps, "windows."+k.Value+".")...)
 		if len(ps) > 0 {
+			// Defined all the same, so the rules naming it are not
+			// reported too; the policy does not load anyway.
+			l.policy.Windows[k.Value] = &Window{Name: k.Value}
 			return
 		}
 		nodes := &windowNodes{self: wv, timezone: valueNode(wv, "timezone"), weekdays: valueNode(wv, "weekdays"), times: valueNode(wv, "times")}
@@ -324,7 +356,7 @@ func (l *loader) parseRules(sink problemSink, v *yaml.Node) []ruleNode {
 		r := &Rule{File: sink.file, Line: rv.Line, Col: rv.Column}
 		ps := DecodeNode(sink.file, rv, &r.RuleSpec)
 		*l.problems = append(*l.problems, prefixPaths(ps, fmt.Sprintf("rules[%d].", i))...)
-		rn := ruleNode{rule: r, node: rv, sink: sink, keys: map[string]*yaml.Node{}}
+		rn := ruleNode{rule: r, node: rv, sink: sink, keys: map[string]*yaml.Node{}, broken: len(ps) > 0}
 		if rv.Kind == yaml.MappingNode {
 			for j := 0; j+1 < len(rv.Content); j += 2 {
 				rn.keys[rv.Content[j].Value] = rv.Content[j+1]
@@ -372,7 +404,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 		n := rn.at("drop")
 		sink.errorf(n.Line, n.Column, "drop-notify", "rule %q: drop and notify together: a dropped event notifies nobody", label)
 	}
-	if !r.Drop && len(r.Notify) == 0 {
+	if !r.Drop && len(r.Notify) == 0 && !rn.broken {
 		sink.warnf(rn.node.Line, rn.node.Column, "notifies-nobody", "rule %q notifies nobody: add notify, or drop: true", label)
 	}
 	for i, ch := range r.Notify {
@@ -395,14 +427,50 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 	}
 }
 
-// mapKeys returns m's keys, sorted.
+// matchesAll reports whether r's condition is true for every event: an
+// expression that is the constant true ("true", or one expr folds to it).
+func matchesAll(r *Rule) bool {
+	if r.program == nil {
+		return false
+	}
+	b, ok := r.program.Node().(*ast.BoolNode)
+	return ok && b.Value
+}
+
+// checkUnused warns about channels and windows no rule refers to: often a
+// rule meant to use them names something else.
+func (l *loader) checkUnused(c *compiler) {
+	used := map[string]bool{}
+	for _, r := range l.policy.Rules {
+		for _, ch := range r.Notify {
+			used["channels."+ch] = true
+		}
+		if r.Escalate != nil {
+			for _, ch := range r.Escalate.Notify {
+				used["channels."+ch] = true
+			}
+		}
+		for _, w := range slices.Concat(r.ActiveDuring, r.MutedDuring) {
+			used["windows."+w] = true
+		}
+	}
+	for w := range c.windows {
+		used["windows."+w] = true
+	}
+	for _, d := range l.defs {
+		if !used[d.section+"."+d.key.Value] {
+			what := strings.TrimSuffix(d.section, "s")
+			d.sink.warnf(d.key.Line, d.key.Column, "unused-"+what, "%s.%s: no rule uses this %s", d.section, d.key.Value, what)
+		}
+	}
+}
+
 // checkStateful checks suppress and escalate.
 func (l *loader) checkStateful(rn ruleNode, c *compiler, label string) {
 	r, sink := rn.rule, rn.sink
 	if s := r.Suppress; s != nil {
 		n := rn.at("suppress")
-		if s.For <= 0 {
-			at := MappingValue(n, "for")
+		if at := MappingValue(n, "for"); s.For <= 0 && !badDuration(at) {
 			sink.errorf(at.Line, at.Column, "suppress", "rule %q: suppress.for must be a duration above 0, like 30m", label)
 		}
 		if strings.TrimSpace(s.Key) != "" {
@@ -418,8 +486,7 @@ func (l *loader) checkStateful(rn ruleNode, c *compiler, label string) {
 			at := MappingValue(n, "after")
 			sink.errorf(at.Line, at.Column, "escalate-after", "rule %q: escalate.after is %d; it must be 2 or more (the Nth occurrence escalates)", label, e.After)
 		}
-		if e.Within <= 0 {
-			at := MappingValue(n, "within")
+		if at := MappingValue(n, "within"); e.Within <= 0 && !badDuration(at) {
 			sink.errorf(at.Line, at.Column, "escalate-within", "rule %q: escalate.within must be a duration above 0, like 30m", label)
 		}
 		if len(e.Notify) == 0 {
@@ -437,6 +504,17 @@ func (l *loader) checkStateful(rn ruleNode, c *compiler, label string) {
 	}
 }
 
+// badDuration reports whether n is a value the strict decoder already
+// reported as no duration at all, so it is not reported twice.
+func badDuration(n *yaml.Node) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return n.Kind != yaml.MappingNode
+	}
+	_, err := time.ParseDuration(n.Value)
+	return err != nil
+}
+
+// mapKeys returns m's keys, sorted.
 func mapKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

@@ -40,7 +40,7 @@ func TestCompileProblems(t *testing.T) {
 		{"expr block", channelsYAML + "rules:\n  - name: a\n    when: |\n      severity == \"critical\"\n        && rank(\"crit\") > 1\n    notify: [pager]\n", []string{"12:17 expr"}, `rank("crit"): not a severity`},
 		{"expr type error", channelsYAML + "rules:\n  - name: a\n    when: cluster_id == \"7\"\n    notify: [pager]\n", []string{"10:22 expr"}, "mismatched types"},
 		{"expr not bool", channelsYAML + "rules:\n  - name: a\n    when: severity\n    notify: [pager]\n", []string{"10:11 expr"}, "bool"},
-		{"in_window undefined", channelsYAML + "rules:\n  - name: a\n    when: in_window(\"busness-hours\")\n    notify: [pager]\n", []string{"10:21 expr"}, `did you mean "business-hours"`},
+		{"in_window undefined", channelsYAML + "rules:\n  - name: a\n    when: in_window(\"busness-hours\")\n    notify: [pager]\n", []string{"10:21 undefined-window"}, `did you mean "business-hours"`},
 		{"drop and notify", channelsYAML + "rules:\n  - name: a\n    when: 'true'\n    drop: true\n    notify: [pager]\n", []string{"11:11 drop-notify"}, "drop and notify"},
 		{"missing when", channelsYAML + "rules:\n  - name: a\n    notify: [pager]\n", []string{"9:5 rule-when"}, "when is missing"},
 		{"missing name", channelsYAML + "rules:\n  - when: 'true'\n    notify: [pager]\n", []string{"9:5 rule-name"}, "name is missing"},
@@ -111,7 +111,7 @@ func TestCompileCollectsEveryProblem(t *testing.T) {
 func TestEmptyAndWarnings(t *testing.T) {
 	for _, src := range []string{"", "# all commented out\n", channelsYAML} {
 		p, ps := compileOne(t, src)
-		if p != nil || len(ps) != 1 || ps[0].Check != "no-rules" {
+		if errs := ps.Errors(); p != nil || len(errs) != 1 || errs[0].Check != "no-rules" {
 			t.Fatalf("a policy without rules must not load: %v %v", p, ps)
 		}
 	}
@@ -123,7 +123,7 @@ func TestEmptyAndWarnings(t *testing.T) {
 	for _, w := range ps {
 		checks = append(checks, w.Severity+" "+w.Check)
 	}
-	if strings.Join(checks, ",") != "warning deadline,warning notifies-nobody" {
+	if strings.Join(checks, ",") != "warning unused-channel,warning unused-channel,warning unused-channel,warning unused-window,warning deadline,warning notifies-nobody" {
 		t.Errorf("warnings = %v", checks)
 	}
 }

@@ -32,6 +32,49 @@ func yamlErrorLine(err error) (int, string) {
 	return line, "YAML syntax: " + m[2]
 }
 
+// yamlErrorColumn places a YAML syntax error that yaml.v3 reports only
+// by line — and often by the line where the enclosing block began, not
+// where the fault is — at the character most likely at fault: a tab in
+// the indentation at or after that line, the quote that was never closed,
+// the bracket of a flow collection that was never closed properly, else
+// the line's first character. It returns the line too, which can move.
+func yamlErrorColumn(data []byte, line int, msg string) (int, int) {
+	lines := splitLines(data)
+	if line < 1 || line > len(lines) {
+		return line, 1
+	}
+	indent := func(l string) string { return l[:len(l)-len(strings.TrimLeft(l, " \t"))] }
+	switch {
+	case strings.Contains(msg, "tab character"), strings.Contains(msg, "cannot start any token"):
+		for i := line - 1; i < len(lines); i++ {
+			if j := strings.IndexByte(indent(lines[i]), '\t'); j >= 0 {
+				return i + 1, j + 1
+			}
+		}
+	case strings.Contains(msg, "did not find expected ',' or"), strings.Contains(msg, "flow"):
+		for i := line - 1; i < len(lines); i++ {
+			if j := strings.IndexAny(lines[i], "{["); j >= 0 {
+				return i + 1, j + 1
+			}
+		}
+	case strings.Contains(msg, "mapping values are not allowed"):
+		// key: value: more — the second ": " is the fault.
+		l := lines[line-1]
+		if i := strings.Index(l, ": "); i >= 0 {
+			if j := strings.Index(l[i+2:], ": "); j >= 0 {
+				return line, i + 2 + j + 1
+			}
+		}
+	case strings.Contains(msg, "end of stream"), strings.Contains(msg, "quoted scalar"):
+		if _, v, ok := strings.Cut(lines[line-1], ": "); ok {
+			if j := strings.IndexAny(v, `"'`); j >= 0 {
+				return line, len(lines[line-1]) - len(v) + j + 1
+			}
+		}
+	}
+	return line, len(indent(lines[line-1])) + 1
+}
+
 // splitLines splits a file into lines without their line ends.
 func splitLines(data []byte) []string {
 	var out []string

@@ -33,10 +33,10 @@ type Config struct {
 	// RoutingKey is the Events API v2 integration key given inline. Lint
 	// warns about it: prefer RoutingKeyFile, which keeps the secret out of
 	// the policy repository.
-	RoutingKey string `yaml:"routing_key"`
+	RoutingKey string `yaml:"routing_key" secret:"inline"`
 	// RoutingKeyFile is a file holding the integration key (surrounding
 	// whitespace ignored).
-	RoutingKeyFile string `yaml:"routing_key_file"`
+	RoutingKeyFile string `yaml:"routing_key_file" secret:"file"`
 	// EventsURL is the Events API base URL: DefaultEventsURL, the EU
 	// region, or a test server. A trailing /v2/enqueue is tolerated.
 	EventsURL string `yaml:"events_url"`

@@ -22,13 +22,13 @@ const (
 // incoming webhook (which posts to the channel it was created for) or a
 // bot token with a channel for the Web API's chat.postMessage.
 type Config struct {
-	WebhookURL     string        `yaml:"webhook_url"`      // inline (lint warns): the URL is the secret
-	WebhookURLFile string        `yaml:"webhook_url_file"` // file holding the webhook URL
-	Token          string        `yaml:"token"`            // inline bot token (lint warns)
-	TokenFile      string        `yaml:"token_file"`       // file holding the bot token
-	Channel        string        `yaml:"channel"`          // channel ID or name; required with a token
-	APIURL         string        `yaml:"api_url"`          // Web API base; default DefaultAPIURL
-	Timeout        time.Duration `yaml:"timeout"`          // per HTTP attempt; default DefaultTimeout
+	WebhookURL     string        `yaml:"webhook_url" secret:"inline"`    // inline (lint warns): the URL is the secret
+	WebhookURLFile string        `yaml:"webhook_url_file" secret:"file"` // file holding the webhook URL
+	Token          string        `yaml:"token" secret:"inline"`          // inline bot token (lint warns)
+	TokenFile      string        `yaml:"token_file" secret:"file"`       // file holding the bot token
+	Channel        string        `yaml:"channel"`                        // channel ID or name; required with a token
+	APIURL         string        `yaml:"api_url"`                        // Web API base; default DefaultAPIURL
+	Timeout        time.Duration `yaml:"timeout"`                        // per HTTP attempt; default DefaultTimeout
 }
 
 // Validate checks the config without touching the file system, so lint

@@ -45,6 +45,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []str
 		return a.silenceCmd(args)
 	case "history":
 		return a.historyCmd(args)
+	case "lint":
+		return a.lintCmd(args)
+	case "test":
+		return a.testCmd(args)
+	case "schema":
+		return a.schemaCmd(args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -58,6 +64,9 @@ const usage = `usage: notifier [command] [flags]
 commands:
   run       (default) decide and deliver one event from Pacemaker's environment or stdin
   explain   show what would happen to one event, without delivering
+  lint      check policy files: every problem at its file:line:col
+  test      run policy unit tests (events at virtual times, expected deliveries)
+  schema    print the JSON Schema of the policy format
   flush     deliver what the outbox holds
   silence   add, list or expire silences
   history   recent decisions, deliveries, queued and given-up deliveries
@@ -74,16 +83,34 @@ func (a *app) newFlags(name string) *flag.FlagSet {
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: exitOK}
-		}
-		return &exitError{code: exitUsage}
+	rest, err := parseFlagsArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageErr("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	if len(rest) > 0 {
+		return usageErr("%s: unexpected argument %q", fs.Name(), rest[0])
 	}
 	return nil
+}
+
+// parseFlagsArgs parses flags that may come before, between or after the
+// positional arguments (`notifier lint policies/ --strict`), and returns
+// the positional ones; after "--" everything is positional.
+func parseFlagsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &exitError{code: exitOK}
+			}
+			return nil, &exitError{code: exitUsage}
+		}
+		left := fs.Args()
+		if consumed := len(args) - len(left); len(left) == 0 || (consumed > 0 && args[consumed-1] == "--") {
+			return append(rest, left...), nil
+		}
+		rest, args = append(rest, left[0]), left[1:]
+	}
 }
 
 // configPath resolves --config, then $NOTIFIER_CONFIG, then the default.

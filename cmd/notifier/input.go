@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 	"time"
 
 	"notifier/engine"
@@ -103,42 +100,10 @@ func (in *input) decode(now time.Time, cluster engine.ClusterDefaults) (*engine.
 			return nil, fmt.Errorf("%w: cmon message of type %q is not an alarm", errIgnored, na.Type)
 		}
 	case sourceJSON:
-		ev, err = decodeJSONEvent(in.data, now)
+		ev, err = engine.DecodeJSON(in.data, now)
 	}
 	if err != nil {
 		return nil, inputErr(err)
 	}
 	return &ev, nil
-}
-
-// decodeJSONEvent reads an Event in explain's JSON shape, for tests and
-// for callers other than CMON and Pacemaker.
-func decodeJSONEvent(data []byte, now time.Time) (engine.Event, error) {
-	var ev engine.Event
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		return ev, fmt.Errorf("json event: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return ev, fmt.Errorf("json event: trailing data after the object")
-	}
-	if ev.Time.IsZero() {
-		ev.Time = now
-	}
-	if ev.Key == "" {
-		if ev.ID == "" {
-			return ev, fmt.Errorf("json event: needs a key or an id")
-		}
-		ev.Key = strings.TrimPrefix(ev.Source+"/"+ev.ID, "/")
-	}
-	if engine.SeverityRank(ev.Severity) == 0 {
-		return ev, fmt.Errorf("json event: severity %q is not critical, warning or info", ev.Severity)
-	}
-	switch ev.Action {
-	case engine.ActionNew, engine.ActionUpdate, engine.ActionRemove:
-	default:
-		return ev, fmt.Errorf("json event: action %q is not new, update or remove", ev.Action)
-	}
-	return ev, nil
 }

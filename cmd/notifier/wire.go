@@ -19,8 +19,9 @@ import (
 // channel (reads secrets). Adding a channel is one package plus one entry
 // in channelTypes.
 type channelType struct {
-	check func(spec *engine.ChannelSpec) (any, engine.Problems)
-	build func(cfg any) (channels.Channel, error)
+	config reflect.Type // C, the options as written: for `notifier schema`
+	check  func(spec *engine.ChannelSpec) (any, engine.Problems)
+	build  func(cfg any) (channels.Channel, error)
 }
 
 // validator is a channel package's config: decoded strictly, then checked.
@@ -32,6 +33,7 @@ func typed[C any, PC interface {
 	validator
 }, N channels.Channel](newFn func(C) (N, error)) channelType {
 	return channelType{
+		config: reflect.TypeFor[C](),
 		check: func(spec *engine.ChannelSpec) (any, engine.Problems) {
 			var cfg C
 			ps := engine.DecodeNode(spec.File, spec.Node, &cfg, "type")
@@ -43,8 +45,7 @@ func typed[C any, PC interface {
 			}
 			resolveFiles(&cfg, filepath.Dir(spec.File))
 			if err := PC(&cfg).Validate(); err != nil {
-				return nil, engine.Problems{{File: spec.File, Line: spec.Node.Line, Col: spec.Node.Column, Severity: "error", Check: "channel",
-					Message: fmt.Sprintf("channels.%s: %v", spec.Name, err)}}
+				return nil, validationProblems(spec, err)
 			}
 			return cfg, nil
 		},
@@ -52,6 +53,25 @@ func typed[C any, PC interface {
 			return newFn(cfg.(C))
 		},
 	}
+}
+
+// validationProblems turns a channel's Validate error into one problem
+// per line (errors.Join), each at the option it names when the option is
+// written — "address ...", "routing_key: ..." — else at the channel.
+func validationProblems(spec *engine.ChannelSpec, err error) engine.Problems {
+	var ps engine.Problems
+	for _, msg := range strings.Split(err.Error(), "\n") {
+		at := spec.Node
+		rest := strings.TrimPrefix(msg, spec.Type+": ")
+		if end := strings.IndexAny(rest, ": "); end > 0 {
+			if n := engine.MappingValue(spec.Node, rest[:end]); n != spec.Node {
+				at = n
+			}
+		}
+		ps = append(ps, engine.Problem{File: spec.File, Line: at.Line, Col: at.Column, Severity: "error", Check: "channel",
+			Message: fmt.Sprintf("channels.%s: %s", spec.Name, msg)})
+	}
+	return ps
 }
 
 // resolveFiles makes every relative *_file option (routing_key_file,

@@ -261,7 +261,7 @@ func (f fields) eventType() (string, error) {
 // event builds the alarm part of the Event: everything the alarm object
 // itself determines.
 func (f fields) event() (engine.Event, error) {
-	ev := engine.Event{Source: "cmon", Kind: "alarm"}
+	ev := engine.Event{Source: engine.SourceCMON, Kind: engine.KindAlarm}
 	var err error
 	if ev.ID, err = f.id(); err != nil {
 		return engine.Event{}, err

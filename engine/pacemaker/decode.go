@@ -24,10 +24,10 @@ const (
 
 // Kinds Pacemaker alerts on.
 const (
-	kindNode      = "node"
-	kindFencing   = "fencing"
-	kindResource  = "resource"
-	kindAttribute = "attribute"
+	kindNode      = engine.KindNode
+	kindFencing   = engine.KindFencing
+	kindResource  = engine.KindResource
+	kindAttribute = engine.KindAttribute
 )
 
 // statusCancelled is PCMK_EXEC_CANCELLED: the executor cancelled a
@@ -96,7 +96,7 @@ func Decode(env map[string]string, opts Options) (engine.Event, error) {
 	}
 
 	ev := engine.Event{
-		Source:         "pacemaker",
+		Source:         engine.SourcePacemaker,
 		Kind:           v.str("kind"),
 		Node:           v.str("node"),
 		Task:           v.str("task"),

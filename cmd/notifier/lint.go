@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+
+	"notifier/engine"
+)
+
+// lintCmd checks policies the way a run loads them — the same loader,
+// compiler and channel checks — and prints every problem at once:
+// `file:line:col: severity: message [check]`. Exit 0 without errors
+// (warnings too, unless --strict), 1 with errors, 2 for usage.
+func (a *app) lintCmd(args []string) error {
+	fs := a.newFlags("lint")
+	format := fs.String("format", "text", "output format: text, json (an array of findings) or github (workflow annotations)")
+	strict := fs.Bool("strict", false, "warnings fail the lint too (exit 1)")
+	checkSecrets := fs.Bool("check-secrets", false, "also check that secret files exist and are not readable by others (run where the secrets are)")
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "usage: notifier lint [--format text|json|github] [--strict] [--check-secrets] [PATH...]\n\nPATH is a policy file or directory; default $NOTIFIER_CONFIG, else %s.\n\n", defaultConfig)
+		fs.PrintDefaults()
+	}
+	paths, err := parseFlagsArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "text", "json", "github":
+	default:
+		return usageErr("lint: --format %q: want text, json or github", *format)
+	}
+	if len(paths) == 0 {
+		paths = []string{a.configPath("")}
+	}
+	var all engine.Problems
+	files := 0
+	for _, path := range paths {
+		srcs, err := engine.ReadSources(path)
+		if err != nil {
+			return configErr(fmt.Errorf("lint: %w", err))
+		}
+		files += len(srcs)
+		_, ps := engine.Compile(srcs, lintOptions(*checkSecrets))
+		all = append(all, ps...)
+	}
+	if err := printProblems(a.stdout, *format, all); err != nil {
+		return err
+	}
+	errs := len(all.Errors())
+	warns := len(all) - errs
+	if *format == "text" {
+		fmt.Fprintf(a.stderr, "lint: %d %s checked: %d %s, %d %s\n", files, plural(files, "file"), errs, plural(errs, "error"), warns, plural(warns, "warning"))
+	}
+	if errs > 0 || (*strict && warns > 0) {
+		return problemsFound()
+	}
+	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// lintOptions are the run's channel checks plus the secret checks that
+// only lint makes: inline secrets always, files with --check-secrets.
+func lintOptions(checkFiles bool) engine.LoadOptions {
+	w := newWiring()
+	check := w.loadOptions().CheckChannel
+	return engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
+		ps := check(spec)
+		if ct, ok := channelTypes[spec.Type]; ok {
+			ps = append(ps, inlineSecrets(spec, ct.config)...)
+		}
+		if cfg, ok := w.configs[spec.Name]; ok && checkFiles {
+			ps = append(ps, secretFiles(spec, cfg)...)
+		}
+		return ps
+	}}
+}
+
+// inlineSecrets warns about every secret (tag secret:"inline") written
+// into the policy itself, where it ends up in the repository and every
+// copy — whether or not the rest of the channel is valid. It never quotes
+// the secret.
+func inlineSecrets(spec *engine.ChannelSpec, config reflect.Type) engine.Problems {
+	var ps engine.Problems
+	for i := range config.NumField() {
+		f := config.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		n := engine.MappingValue(spec.Node, key)
+		if f.Tag.Get("secret") != "inline" || n == spec.Node || n.Value == "" {
+			continue
+		}
+		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: "inline-secret",
+			Message: fmt.Sprintf("channels.%s.%s: secret given inline: it is in the policy file and every copy of it; use %s_file (mode 0640)", spec.Name, key, key)})
+	}
+	return ps
+}
+
+// secretFiles checks a channel's files where they are read from: a secret
+// file (tag secret:"file") missing, unreadable or readable by every user,
+// or any other *_file missing, is an error.
+func secretFiles(spec *engine.ChannelSpec, cfg any) engine.Problems {
+	var ps engine.Problems
+	add := func(key, format string, args ...any) {
+		n := engine.MappingValue(spec.Node, key)
+		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "secret-file",
+			Message: fmt.Sprintf("channels.%s.%s: ", spec.Name, key) + fmt.Sprintf(format, args...)})
+	}
+	v := reflect.ValueOf(cfg)
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		path, ok := v.Field(i).Interface().(string)
+		if !ok || path == "" || !strings.HasSuffix(key, "_file") {
+			continue
+		}
+		secret := f.Tag.Get("secret") == "file"
+		st, err := os.Stat(path)
+		switch {
+		case err != nil:
+			add(key, "%s", strings.TrimPrefix(err.Error(), "stat "))
+		case secret && st.Mode().Perm()&0o004 != 0:
+			add(key, "%s is readable by every user (mode %04o); chmod o-r it", path, st.Mode().Perm())
+		case secret:
+			if f, err := os.Open(path); err != nil {
+				add(key, "%s", strings.TrimPrefix(err.Error(), "open "))
+			} else {
+				f.Close()
+			}
+		}
+	}
+	return ps
+}
+
+// printProblems writes findings in one of lint's formats.
+func printProblems(w io.Writer, format string, ps engine.Problems) error {
+	switch format {
+	case "json":
+		if ps == nil {
+			ps = engine.Problems{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ps)
+	case "github":
+		for _, p := range ps {
+			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", p.Severity,
+				ghProperty(p.File), p.Line, p.Col, ghProperty("notifier lint: "+p.Check), ghMessage(p.Message))
+		}
+	default:
+		for _, p := range ps {
+			fmt.Fprintln(w, lintLine(p))
+		}
+	}
+	return nil
+}
+
+// lintLine is a finding as text: file:line:col: severity: message [check].
+func lintLine(p engine.Problem) string {
+	pos := p.File
+	if p.Line > 0 {
+		pos = fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+	return fmt.Sprintf("%s: %s: %s [%s]", pos, p.Severity, p.Message, p.Check)
+}
+
+// GitHub workflow commands escape %, CR and LF in messages, and also :
+// and , in properties.
+var (
+	ghMessageEscaper  = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+	ghPropertyEscaper = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
+)
+
+func ghMessage(s string) string  { return ghMessageEscaper.Replace(s) }
+func ghProperty(s string) string { return ghPropertyEscaper.Replace(s) }

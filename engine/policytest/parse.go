@@ -1,0 +1,147 @@
+package policytest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"notifier/engine"
+)
+
+// parsedFile is a test file, checked.
+type parsedFile struct {
+	fileSpec
+	start                 time.Time
+	host                  string
+	policyLine, policyCol int
+	Tests                 []parsedTest
+}
+
+type parsedTest struct {
+	Name  string
+	line  int
+	Steps []stepSpec
+}
+
+// parseFile reads and checks a test file strictly: every problem at its
+// line and column, all at once, like the policy loader.
+func parseFile(path string) (*parsedFile, engine.Problems) {
+	var ps engine.Problems
+	fail := func(n *yaml.Node, check, format string, args ...any) {
+		ps = append(ps, engine.Problem{File: path, Line: n.Line, Col: n.Column, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, engine.Problems{{File: path, Severity: "error", Check: "read", Message: err.Error()}}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, engine.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "yaml", Message: strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, engine.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "type", Message: "a test file is a mapping with policy, start, host and tests"}}
+	}
+	top := doc.Content[0]
+	f := &parsedFile{start: DefaultStart, host: DefaultHost}
+	ps = append(ps, engine.DecodeNode(path, top, &f.fileSpec, "tests")...)
+	if n := engine.MappingValue(top, "policy"); n != top {
+		f.policyLine, f.policyCol = n.Line, n.Column
+	}
+	if f.Start != "" {
+		if f.start, err = time.Parse(time.RFC3339, f.Start); err != nil {
+			fail(engine.MappingValue(top, "start"), "start", "start: %q is not an RFC 3339 time like 2026-01-05T03:00:00Z", f.Start)
+		}
+	}
+	if f.Host != "" {
+		f.host = f.Host
+	}
+	tests := engine.MappingValue(top, "tests")
+	if tests == top || tests.Kind != yaml.SequenceNode || len(tests.Content) == 0 {
+		fail(tests, "tests", "tests: want a list of tests, each with a name and steps")
+		return f, ps
+	}
+	names := map[string]int{}
+	for i, tn := range tests.Content {
+		t := parsedTest{line: tn.Line}
+		var spec testSpec
+		for _, p := range engine.DecodeNode(path, tn, &spec, "steps") {
+			p.Message = fmt.Sprintf("tests[%d].%s", i, p.Message)
+			ps = append(ps, p)
+		}
+		t.Name = spec.Name
+		if t.Name == "" {
+			fail(tn, "test-name", "tests[%d]: name is missing", i)
+		} else if prev, dup := names[t.Name]; dup {
+			fail(engine.MappingValue(tn, "name"), "test-name", "test %q already defined at line %d", t.Name, prev)
+		}
+		names[t.Name] = tn.Line
+		steps := engine.MappingValue(tn, "steps")
+		if steps == tn || steps.Kind != yaml.SequenceNode || len(steps.Content) == 0 {
+			fail(steps, "steps", "test %q: steps: want a list of steps (events at offsets, with what they must cause)", t.Name)
+			continue
+		}
+		var last time.Duration
+		for j, sn := range steps.Content {
+			var s stepSpec
+			for _, p := range engine.DecodeNode(path, sn, &s, inlineKeys...) {
+				p.Message = fmt.Sprintf("tests[%d].steps[%d].%s", i, j, p.Message)
+				ps = append(ps, p)
+			}
+			s.node = sn
+			if sn.Kind == yaml.MappingNode {
+				s.cmon, s.pacemaker, s.event = inline(sn, "cmon"), inline(sn, "pacemaker"), inline(sn, "event")
+			}
+			if s.At < last {
+				fail(engine.MappingValue(sn, "at"), "step-order", "test %q step %d: at %s is before the previous step's %s", t.Name, j+1, s.At, last)
+			}
+			last = s.At
+			what := 0
+			for _, set := range []bool{s.CMONFile != "", s.cmon != nil, s.PacemakerFile != "", s.pacemaker != nil, s.event != nil, s.Silence != nil} {
+				if set {
+					what++
+				}
+			}
+			if what != 1 {
+				fail(sn, "step", "test %q step %d: give exactly one of cmon, cmon_file, pacemaker, pacemaker_file, event or silence (got %d)", t.Name, j+1, what)
+			}
+			if s.pacemaker != nil && s.pacemaker.Kind != yaml.MappingNode {
+				fail(s.pacemaker, "type", "test %q step %d: pacemaker: want a mapping of CRM_alert_* variables", t.Name, j+1)
+			}
+			if s.event != nil && s.event.Kind != yaml.MappingNode {
+				fail(s.event, "type", "test %q step %d: event: want a mapping of event fields", t.Name, j+1)
+			}
+			if s.Silence != nil && s.Expect != nil {
+				fail(engine.MappingValue(sn, "expect"), "step", "test %q step %d: a silence step causes nothing to expect", t.Name, j+1)
+			}
+			if s.Silence != nil && (s.Silence.Match == "" || s.Silence.For <= 0) {
+				fail(engine.MappingValue(sn, "silence"), "silence", "test %q step %d: silence needs match and a for above 0", t.Name, j+1)
+			}
+			for k, d := range expectDeliveries(s.Expect) {
+				if d.Channel == "" {
+					fail(sn, "expect", "test %q step %d: expect.deliveries[%d]: channel is missing", t.Name, j+1, k)
+				}
+			}
+			t.Steps = append(t.Steps, s)
+		}
+		f.Tests = append(f.Tests, t)
+	}
+	return f, ps
+}
+
+func expectDeliveries(e *expectSpec) []deliverySpec {
+	if e == nil {
+		return nil
+	}
+	return e.Deliveries
+}
+
+// inline returns the node of an inline document key, or nil.
+func inline(n *yaml.Node, key string) *yaml.Node {
+	if v := engine.MappingValue(n, key); v != n {
+		return v
+	}
+	return nil
+}

@@ -1,0 +1,379 @@
+package policytest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"notifier/engine"
+	"notifier/engine/cmon"
+	"notifier/engine/pacemaker"
+	"notifier/engine/state"
+)
+
+// DefaultStart is the virtual clock's offset 0 when a file gives none: a
+// Monday, 03:00 UTC — the hour pages hurt most.
+var DefaultStart = time.Date(2026, time.January, 5, 3, 0, 0, 0, time.UTC)
+
+// DefaultHost is the local host name the decoders see unless a file says.
+const DefaultHost = "notifier-test"
+
+// Options says how to run test files.
+type Options struct {
+	// Load checks channels as a run would (cmd/notifier wires them).
+	Load engine.LoadOptions
+	// DefaultPolicy is the policy of a file that names none.
+	DefaultPolicy string
+	// Filter, when set, runs only the tests whose name it matches.
+	Filter *regexp.Regexp
+}
+
+// Result is one test file's outcome.
+type Result struct {
+	File string
+	// Problems are what is wrong with the file or its policy; when any
+	// is an error, no test ran.
+	Problems engine.Problems
+	// PolicyBroken says the problems are the policy's (it did not load),
+	// not the test file's.
+	PolicyBroken bool
+	Tests        []TestResult
+	// Uncovered lists the policy's rules that no step of the tests that
+	// ran matched: behaviour nothing checks.
+	Uncovered []string
+}
+
+// TestResult is one test's outcome.
+type TestResult struct {
+	Name     string
+	Line     int
+	Skipped  bool     // filtered out by Options.Filter
+	Failures []string // one per failing step, possibly several lines each
+	Duration time.Duration
+}
+
+// Failed reports whether the file failed: broken, or a test failed.
+func (r *Result) Failed() bool {
+	if len(r.Problems.Errors()) > 0 {
+		return true
+	}
+	for _, t := range r.Tests {
+		if len(t.Failures) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// RunFile parses one test file, loads its policy and runs its tests.
+func RunFile(path string, opts Options) *Result {
+	res := &Result{File: path}
+	f, ps := parseFile(path)
+	if len(ps.Errors()) > 0 {
+		res.Problems = ps
+		return res
+	}
+	policyPath := opts.DefaultPolicy
+	if f.Policy != "" {
+		policyPath = relative(path, f.Policy)
+	}
+	p, pps, err := engine.Load(policyPath, opts.Load)
+	if err != nil {
+		res.Problems = engine.Problems{{File: path, Line: f.policyLine, Col: f.policyCol, Severity: "error", Check: "policy", Message: err.Error()}}
+		return res
+	}
+	if p == nil {
+		res.Problems, res.PolicyBroken = pps.Errors(), true
+		return res
+	}
+	r := runner{file: path, spec: f, policy: p, matched: map[string]bool{}}
+	for _, t := range f.Tests {
+		tr := TestResult{Name: t.Name, Line: t.line}
+		if opts.Filter != nil && !opts.Filter.MatchString(t.Name) {
+			tr.Skipped = true
+		} else {
+			began := time.Now()
+			tr.Failures = r.run(t)
+			tr.Duration = time.Since(began)
+		}
+		res.Tests = append(res.Tests, tr)
+	}
+	for _, rule := range p.Rules {
+		if !r.matched[rule.Name] {
+			res.Uncovered = append(res.Uncovered, rule.Name)
+		}
+	}
+	return res
+}
+
+// relative resolves a path named in a test file against the file's
+// directory.
+func relative(testFile, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(testFile), p)
+}
+
+type runner struct {
+	file    string
+	spec    *parsedFile
+	policy  *engine.Policy
+	matched map[string]bool // rules some step matched
+}
+
+// run runs one test on a fresh store and returns its failures.
+func (r *runner) run(t parsedTest) []string {
+	var clock time.Time
+	store := state.NewMem(func() time.Time { return clock })
+	ctx := context.Background()
+	var failures []string
+	for i, s := range t.Steps {
+		clock = r.spec.start.Add(s.At)
+		where := fmt.Sprintf("%s:%d:%d: step %d at +%s", r.file, s.node.Line, s.node.Column, i+1, s.At)
+		if s.Silence != nil {
+			sil := state.Silence{ID: fmt.Sprintf("s-test-%d", i+1), Match: s.Silence.Match, Comment: s.Silence.Comment, Created: clock, Expires: clock.Add(s.Silence.For)}
+			id, rec, err := sil.Record()
+			if err == nil {
+				err = store.Update(ctx, []string{id}, func(recs map[string]*state.Record) error { recs[id] = rec; return nil })
+			}
+			if err != nil {
+				failures = append(failures, where+": silence: "+err.Error())
+			}
+			continue
+		}
+		got, err := r.step(ctx, store, s, clock)
+		if err != nil {
+			failures = append(failures, where+": "+err.Error())
+			continue
+		}
+		if s.Expect != nil {
+			if diff := compare(s.Expect, got); diff != "" {
+				failures = append(failures, where+" ("+got.summary+"):"+diff)
+			}
+		}
+	}
+	return failures
+}
+
+// outcome is what one event caused.
+type outcome struct {
+	summary  string // the event, for failure messages
+	decision *engine.Decision
+	result   state.Result
+}
+
+// step decodes a step's event and decides it as a run would.
+func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now time.Time) (*outcome, error) {
+	ev, err := r.event(s, now)
+	var na *cmon.NotAlarmError
+	if errors.As(err, &na) {
+		return &outcome{summary: fmt.Sprintf("cmon message of type %q, ignored", na.Type), decision: &engine.Decision{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev.Time = now // the step's time is the event's: windows follow the virtual clock
+	sils, err := store.Scan(ctx, state.SilencePrefix)
+	if err != nil {
+		return nil, err
+	}
+	var bad error
+	sil := state.MatchSilence(r.policy, state.Silences(sils), ev, now, func(s state.Silence, err error) {
+		bad = fmt.Errorf("silence %q does not compile: %v", s.Match, err)
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	d := r.policy.Evaluate(ev)
+	for _, rr := range d.Rules {
+		r.matched[rr.Name] = r.matched[rr.Name] || rr.Matched
+		if rr.Error != "" {
+			// A rule failing at run time never matches: in production that
+			// is an event quietly reaching the wrong rule.
+			return nil, fmt.Errorf("rule %q failed on this event: %s", rr.Name, rr.Error)
+		}
+	}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
+	var res state.Result
+	err = store.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+		res, err = state.Apply(in, recs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &outcome{summary: engine.Summary(ev) + ", key " + ev.Key, decision: d, result: res}, nil
+}
+
+// event decodes the step's event with the decoder a run would use.
+func (r *runner) event(s stepSpec, now time.Time) (*engine.Event, error) {
+	cluster := r.policy.Settings.Cluster
+	var ev engine.Event
+	var err error
+	switch {
+	case s.CMONFile != "", s.cmon != nil:
+		var data []byte
+		if s.CMONFile != "" {
+			data, err = os.ReadFile(relative(r.file, s.CMONFile))
+		} else {
+			data, err = inlineJSON(s.cmon)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cmon: %w", err)
+		}
+		ev, err = cmon.Decode(data, cmon.Options{Now: now, Host: r.spec.host, Cluster: cluster})
+	case s.PacemakerFile != "", s.pacemaker != nil:
+		env := map[string]string{}
+		if s.PacemakerFile != "" {
+			var data []byte
+			if data, err = os.ReadFile(relative(r.file, s.PacemakerFile)); err == nil {
+				env, err = pacemaker.ParseEnvFile(data)
+			}
+		} else {
+			for i := 0; i+1 < len(s.pacemaker.Content); i += 2 {
+				env[s.pacemaker.Content[i].Value] = s.pacemaker.Content[i+1].Value
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pacemaker: %w", err)
+		}
+		ev, err = pacemaker.Decode(env, pacemaker.Options{Host: r.spec.host, Now: now, Cluster: cluster})
+	default:
+		var data []byte
+		if data, err = inlineJSON(s.event); err == nil {
+			ev, err = engine.DecodeJSON(data, now)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+// inlineJSON turns an inline YAML document into the JSON a decoder reads;
+// a string is taken as JSON text.
+func inlineJSON(n *yaml.Node) ([]byte, error) {
+	if n.Kind == yaml.ScalarNode {
+		return []byte(n.Value), nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// compare returns what differs between an expectation and an outcome, as
+// indented lines, or "".
+func compare(want *expectSpec, got *outcome) string {
+	var b strings.Builder
+	list := func(name string, want, got []string) {
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			fmt.Fprintf(&b, "\n    %s:\n      want: %s\n      got:  %s", name, orNone(want), orNone(got))
+		}
+	}
+	if miss, extra := matchDeliveries(want.Deliveries, got.result.Send, got.decision.Key); len(miss)+len(extra) > 0 {
+		var w []string
+		for _, d := range want.Deliveries {
+			w = append(w, d.String())
+		}
+		var g []string
+		for _, p := range got.result.Send {
+			g = append(g, fmt.Sprintf("%s %s key=%s outcome=%s rule=%s (%s)", p.Channel, p.Action, got.decision.Key, p.Outcome, p.Rule, p.Reason))
+		}
+		fmt.Fprintf(&b, "\n    deliveries:\n      want: %s\n      got:  %s", orNone(w), orNone(g))
+		if len(miss) > 0 {
+			fmt.Fprintf(&b, "\n      missing: %s", strings.Join(miss, "; "))
+		}
+		if len(extra) > 0 {
+			fmt.Fprintf(&b, "\n      unexpected: %s", strings.Join(extra, "; "))
+		}
+	}
+	list("suppressed", want.Suppressed, channels(got.result.Skip, "suppressed"))
+	list("silenced", want.Silenced, channels(got.result.Skip, "silenced"))
+	list("muted", want.Muted, channels(got.result.Skip, "muted"))
+	list("escalated", want.Escalated, channels(got.result.Send, "escalated"))
+	if want.Dropped != got.decision.Dropped {
+		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
+	}
+	if want.Matched != nil {
+		var m []string
+		for _, r := range got.decision.Rules {
+			if r.Matched {
+				m = append(m, r.Name)
+			}
+		}
+		if !slices.Equal(want.Matched, m) {
+			fmt.Fprintf(&b, "\n    matched:\n      want: %s\n      got:  %s", orNone(want.Matched), orNone(m))
+		}
+	}
+	return b.String()
+}
+
+func (d deliverySpec) String() string {
+	s := d.Channel
+	for _, f := range []struct{ name, v string }{{"", d.Action}, {"key=", d.Key}, {"outcome=", d.Outcome}, {"rule=", d.Rule}} {
+		if f.v != "" {
+			s += " " + f.name + f.v
+		}
+	}
+	return s
+}
+
+func (d deliverySpec) matches(p state.Planned, key string) bool {
+	return d.Channel == p.Channel && (d.Action == "" || d.Action == p.Action) && (d.Key == "" || d.Key == key) &&
+		(d.Rule == "" || d.Rule == p.Rule) && (d.Outcome == "" || d.Outcome == p.Outcome)
+}
+
+// matchDeliveries pairs each expected delivery with a distinct one made;
+// it returns the expected ones not made and the made ones not expected.
+func matchDeliveries(want []deliverySpec, got []state.Planned, key string) (missing, extra []string) {
+	used := make([]bool, len(got))
+	for _, w := range want {
+		found := false
+		for i, g := range got {
+			if !used[i] && w.matches(g, key) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, w.String())
+		}
+	}
+	for i, g := range got {
+		if !used[i] {
+			extra = append(extra, g.Channel+" "+g.Action)
+		}
+	}
+	return missing, extra
+}
+
+func channels(ps []state.Planned, outcome string) []string {
+	var out []string
+	for _, p := range ps {
+		if p.Outcome == outcome {
+			out = append(out, p.Channel)
+		}
+	}
+	return out
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "(none)"
+	}
+	return strings.Join(list, "; ")
+}
