@@ -29,14 +29,20 @@ type parsedTest struct {
 // parseFile reads and checks a test file strictly: every problem at its
 // line and column, all at once, like the policy loader.
 func parseFile(path string) (*parsedFile, engine.Problems) {
-	var ps engine.Problems
-	fail := func(n *yaml.Node, check, format string, args ...any) {
-		ps = append(ps, engine.Problem{File: path, Line: n.Line, Col: n.Column, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, engine.Problems{{File: path, Severity: "error", Check: "read", Message: err.Error()}}
 	}
+	return parseData(path, data)
+}
+
+// parseData is parseFile on the file's content.
+func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
+	var ps engine.Problems
+	fail := func(n *yaml.Node, check, format string, args ...any) {
+		ps = append(ps, engine.Problem{File: path, Line: n.Line, Col: n.Column, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
+	}
+	var err error
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, engine.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "yaml", Message: strings.TrimPrefix(err.Error(), "yaml: ")}}
