@@ -349,6 +349,62 @@ func TestE2EStateTwoNodes(t *testing.T) {
 	}
 }
 
+// syslogPolicy logs everything, with no suppression: only the recognition
+// of one alert's several invocations keeps a line from being repeated.
+const syslogPolicy = `
+channels:
+  local: {type: syslog}
+rules:
+  - name: everything
+    when: "true"
+    notify: [local]
+`
+
+// TestE2EStateRecipients: Pacemaker runs the agent once per recipient,
+// all at once, with the same alert; each alert is delivered once however
+// many recipients there are, and the next alert of the same key is
+// delivered again.
+func TestE2EStateRecipients(t *testing.T) {
+	h := stateHarness(t, syslogPolicy, harness.Options{})
+	ctx := testCtx(t)
+	runAll := func(extra ...string) {
+		t.Helper()
+		var procs []*harness.Proc
+		for r := range 4 {
+			env := append([]string{fmt.Sprintf("CRM_alert_recipient=r%d", r), fmt.Sprintf("CRM_notify_recipient=r%d", r)}, extra...)
+			p, err := h.StartPacemaker(ctx, filepath.Join(examples, "pacemaker/attribute-change.env"), env...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			procs = append(procs, p)
+		}
+		var results []harness.Result
+		for _, p := range procs {
+			res, err := p.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			results = append(results, res)
+		}
+		wantClean(t, results)
+		// Every connection closed: every message sent has been read.
+		if err := h.Syslog.WaitIdle(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAll()
+	if n := len(h.Syslog.Messages()); n != 1 {
+		t.Fatalf("4 recipients of one alert: %d syslog messages, want 1", n)
+	}
+	runAll("CRM_alert_timestamp_usec=1", "CRM_notify_timestamp_usec=1") // the next alert
+	if n := len(h.Syslog.Messages()); n != 2 {
+		t.Fatalf("4 recipients of a second alert: %d syslog messages in all, want 2", n)
+	}
+	if got := history(t, h).Outcomes(); got["duplicate"] != 6 {
+		t.Errorf("history outcomes %v, want 6 duplicates", got)
+	}
+}
+
 // TestE2EStateFailOpen: when the state cannot be used the event is still
 // delivered, stderr says what is wrong with the state, and the exit
 // status is 1.

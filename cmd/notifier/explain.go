@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"notifier/engine/pacemaker"
 	"notifier/engine/state"
 	"strings"
 	"text/tabwriter"
@@ -135,7 +136,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	if err != nil {
 		return stateless(err.Error())
 	}
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Occurrence: pacemaker.OccurrenceOf(ev)}
 	recs, err := st.shared.View(ctx, state.IDs(in))
 	if err != nil {
 		return stateless(err.Error())

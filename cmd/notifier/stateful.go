@@ -15,6 +15,7 @@ import (
 
 	"notifier/channels"
 	"notifier/engine"
+	"notifier/engine/pacemaker"
 	"notifier/engine/state"
 )
 
@@ -74,7 +75,7 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 	if err != nil {
 		return state.Result{}, err
 	}
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Occurrence: pacemaker.OccurrenceOf(ev)}
 	deadline, _ := ctx.Deadline()
 	var res state.Result
 	var queue, hist map[string]*state.Record

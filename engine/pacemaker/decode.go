@@ -1,8 +1,12 @@
 package pacemaker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"notifier/engine"
@@ -214,6 +218,42 @@ func derive(ev engine.Event) (ok bool, action, severity string) {
 	}
 	// kindAttribute: Decode has rejected every other kind.
 	return true, engine.ActionUpdate, engine.SeverityInfo
+}
+
+// OccurrenceOf is Occurrence for a Pacemaker event, "" for any other.
+func OccurrenceOf(ev *engine.Event) string {
+	if ev.Source != engine.SourcePacemaker {
+		return ""
+	}
+	return Occurrence(ev.Fields)
+}
+
+// Occurrence identifies one alert across the processes Pacemaker starts
+// for it — one per recipient, all with the same variables but the
+// recipient — from an event's fields: a hash of every CRM_alert_*
+// (else CRM_notify_*) variable but recipient and node_sequence. It is ""
+// without a timestamp, which alone tells two alerts with otherwise equal
+// variables apart.
+func Occurrence(fields map[string]string) string {
+	prefix := alertPrefix
+	if _, ok := fields[alertPrefix+"kind"]; !ok {
+		prefix = notifyPrefix
+	}
+	if fields[prefix+"timestamp_epoch"] == "" && fields[prefix+"timestamp"] == "" {
+		return ""
+	}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		if rest, ok := strings.CutPrefix(name, prefix); ok && rest != "recipient" && rest != "node_sequence" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, name := range names {
+		fmt.Fprintf(h, "%s=%s\x00", name, fields[name])
+	}
+	return "pacemaker/" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // eventID names what the alert is about, never who reported it.

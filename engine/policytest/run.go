@@ -204,6 +204,11 @@ func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now ti
 		}
 	}
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
+	if occ := pacemaker.OccurrenceOf(ev); occ != "" {
+		// A file replayed at another offset is another alert; two steps
+		// at the same offset are one alert's invocations (two recipients).
+		in.Occurrence = occ + "@" + now.Format(time.RFC3339Nano)
+	}
 	var res state.Result
 	err = store.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
 		res, err = state.Apply(in, recs)
@@ -305,6 +310,7 @@ func compare(want *expectSpec, got *outcome) string {
 	list("silenced", want.Silenced, channels(got.result.Skip, "silenced"))
 	list("muted", want.Muted, channels(got.result.Skip, "muted"))
 	list("escalated", want.Escalated, channels(got.result.Send, "escalated"))
+	list("duplicate", want.Duplicate, channels(got.result.Skip, "duplicate"))
 	if want.Dropped != got.decision.Dropped {
 		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
 	}

@@ -75,6 +75,7 @@ type expectSpec struct {
 	Silenced   []string       `yaml:"silenced"`
 	Muted      []string       `yaml:"muted"`
 	Escalated  []string       `yaml:"escalated"`
+	Duplicate  []string       `yaml:"duplicate"` // another invocation of the same alert (a second Pacemaker recipient) decided these
 	Dropped    bool           `yaml:"dropped"`
 	Matched    []string       `yaml:"matched"`
 }

@@ -106,6 +106,24 @@ type Input struct {
 	Decision *engine.Decision
 	Silence  *Silence // the first active silence matching the event, if any
 	Now      time.Time
+	// Occurrence identifies this very alert when the caller runs notifier
+	// more than once for it — Pacemaker runs one process per recipient —
+	// so each rule acts on it once: the second invocation's rules that
+	// already acted are "duplicate", not a second notification and not a
+	// second count toward suppression or escalation. "" for none.
+	Occurrence string
+}
+
+// OccurrenceID is the record of the rules that acted on one alert.
+func OccurrenceID(occ string) string { return "o/" + occ }
+
+// OccurrenceTTL is how long an alert's other invocations are recognised:
+// they start together, at most a Pacemaker alert timeout apart.
+const OccurrenceTTL = time.Hour
+
+// occurrence is what an OccurrenceID record holds.
+type occurrence struct {
+	Rules []string `json:"rules"`
 }
 
 // Result is the stateful decision.
@@ -123,6 +141,9 @@ func WindowID(rule, key string) string { return "w/" + rule + "/" + key }
 // IDs lists the records Apply reads and writes for in.
 func IDs(in Input) []string {
 	ids := []string{IncidentID(in.Event.Key)}
+	if in.Occurrence != "" {
+		ids = append(ids, OccurrenceID(in.Occurrence))
+	}
 	for _, h := range in.Decision.Hits {
 		if id := windowOf(h, in.Event); id != "" {
 			ids = append(ids, id)
@@ -149,6 +170,13 @@ func windowOf(h engine.Hit, ev *engine.Event) string {
 func Apply(in Input, recs map[string]*Record) (Result, error) {
 	var res Result
 	ev, d := in.Event, in.Decision
+	if in.Occurrence != "" && ev.Action != engine.ActionRemove {
+		// (A resolve needs no such guard: the first invocation closes the
+		// incident, the others find none.)
+		var dup []Planned
+		d, dup = firstInvocation(d, recs, in.Occurrence, in.Now)
+		res.Skip = append(res.Skip, dup...)
+	}
 	incID := IncidentID(ev.Key)
 	var inc *Incident
 	if r := recs[incID]; r != nil {
@@ -273,6 +301,44 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	}
 	recs[incID] = &Record{Data: data, Expires: in.Now.Add(IncidentTTL)}
 	return res, nil
+}
+
+// firstInvocation removes from d what the rules that already acted on
+// this alert (in another invocation) chose, returning those deliveries as
+// duplicates, and records the rules acting now. d itself is not changed.
+func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, now time.Time) (*engine.Decision, []Planned) {
+	id := OccurrenceID(occ)
+	var seen occurrence
+	if r := recs[id]; r != nil {
+		_ = json.Unmarshal(r.Data, &seen) // unreadable: nothing seen
+	}
+	prior := slices.Clone(seen.Rules)
+	acted := func(rule string) bool { return slices.Contains(prior, rule) }
+	out := *d
+	out.Hits, out.Deliveries, out.Muted = nil, nil, nil
+	var dup []Planned
+	for _, h := range d.Hits {
+		if !acted(h.Rule) {
+			out.Hits = append(out.Hits, h)
+			seen.Rules = append(seen.Rules, h.Rule)
+		}
+	}
+	for _, del := range d.Deliveries {
+		if acted(del.Rule) {
+			dup = append(dup, Planned{Delivery: del, Outcome: "duplicate", Reason: "already decided for this alert by another invocation (one per Pacemaker recipient)"})
+			continue
+		}
+		out.Deliveries = append(out.Deliveries, del)
+	}
+	for _, m := range d.Muted {
+		if !acted(m.Rule) {
+			out.Muted = append(out.Muted, m)
+		}
+	}
+	if data, err := json.Marshal(seen); err == nil {
+		recs[id] = &Record{Data: data, Expires: now.Add(OccurrenceTTL)}
+	}
+	return &out, dup
 }
 
 // SetRef records a channel's reference to the message it posted for key,

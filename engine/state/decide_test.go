@@ -208,3 +208,41 @@ func TestApplySharedKeyOutlivesIncident(t *testing.T) {
 		t.Fatalf("another alarm of the same cluster must stay suppressed: %s", summary(res))
 	}
 }
+
+// One alert, several invocations (one per Pacemaker recipient): each rule
+// acts once; the other invocations' deliveries are duplicates and do not
+// count toward suppression or escalation. Another alert of the same key
+// counts as usual.
+func TestApplyOccurrence(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(0, 2) // no suppression; the 2nd occurrence escalates
+	apply := func(min int, occ string) Result {
+		t.Helper()
+		res, err := Apply(Input{Event: ev, Decision: d, Now: at(min), Occurrence: occ}, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := summary(apply(0, "alert-1"))
+	if strings.Contains(first, "skip") || !strings.Contains(first, "send pager trigger: first") {
+		t.Fatalf("first invocation:\n%s", first)
+	}
+	for i := range 3 {
+		got := summary(apply(0, "alert-1"))
+		if strings.Contains(got, "send") || strings.Count(got, "skip") != 2 || !strings.Contains(got, "skip pager: already decided for this alert") {
+			t.Fatalf("invocation %d of the same alert:\n%s", i+2, got)
+		}
+	}
+	// The next alert is occurrence 2, not 5: duplicates did not count.
+	if got := summary(apply(1, "alert-2")); !strings.Contains(got, "escalated: occurrence 2 of 2") {
+		t.Fatalf("second alert:\n%s", got)
+	}
+	// A decision without an occurrence (CMON) is never a duplicate.
+	if got := summary(apply(2, "")); strings.Contains(got, "already decided") {
+		t.Fatalf("no occurrence:\n%s", got)
+	}
+	if d.Deliveries == nil || len(d.Hits) == 0 {
+		t.Fatal("Apply changed the caller's decision")
+	}
+}

@@ -1,0 +1,69 @@
+package pacemaker
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"notifier/engine"
+)
+
+// The invocations Pacemaker starts for one alert (one per recipient)
+// share an occurrence; other alerts, even of the same key, do not.
+func TestOccurrence(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(samplesDir, "resource-monitor-fail.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := ParseEnvFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	occ := func(change map[string]string) string {
+		t.Helper()
+		e := maps.Clone(env)
+		for k, v := range change {
+			if v == "" {
+				delete(e, k)
+			} else {
+				e[k] = v
+			}
+		}
+		ev, err := Decode(e, Options{Host: "h", Now: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return OccurrenceOf(&ev)
+	}
+	base := occ(nil)
+	if base == "" {
+		t.Fatal("no occurrence for a real alert")
+	}
+	same := map[string]map[string]string{
+		"another recipient":     {"CRM_alert_recipient": "/var/log/other.log", "CRM_notify_recipient": "/var/log/other.log"},
+		"another sequence":      {"CRM_alert_node_sequence": "999", "CRM_notify_node_sequence": "999"},
+		"an instance attribute": {"NOTIFIER_CONFIG": "/etc/notifier/other.yaml"},
+	}
+	for name, change := range same {
+		if got := occ(change); got != base {
+			t.Errorf("%s: occurrence changed", name)
+		}
+	}
+	differ := map[string]map[string]string{
+		"another microsecond": {"CRM_alert_timestamp_usec": "1", "CRM_notify_timestamp_usec": "1"},
+		"another rc":          {"CRM_alert_rc": "1", "CRM_notify_rc": "1"},
+	}
+	for name, change := range differ {
+		if got := occ(change); got == base || got == "" {
+			t.Errorf("%s: occurrence %q, want a different one", name, got)
+		}
+	}
+	if got := occ(map[string]string{"CRM_alert_timestamp_epoch": "", "CRM_notify_timestamp_epoch": "", "CRM_alert_timestamp": "", "CRM_notify_timestamp": ""}); got != "" {
+		t.Errorf("no timestamp: occurrence %q, want none (two alerts could not be told apart)", got)
+	}
+	if got := OccurrenceOf(&engine.Event{Source: engine.SourceCMON}); got != "" {
+		t.Errorf("CMON event: occurrence %q", got)
+	}
+}
