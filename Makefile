@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 export CGO_ENABLED = 0
 
-.PHONY: all build test race vet fmt-check policy-check schema fuzz bench bench-startup demo clean
+.PHONY: all build test race vet fmt-check policy-check schema package e2e fuzz bench bench-startup demo clean
 
 all: build
 
@@ -34,6 +34,24 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+## package: the .deb and .rpm in dist/ (nfpm, pinned in go.mod's tool block), checked.
+## Version from VERSION (git describe), made one dpkg and rpm order: packaging/version.sh.
+package: export NOTIFIER_VERSION = $(shell packaging/version.sh '$(VERSION)')
+package: export NOTIFIER_ARCH = $(shell $(GO) env GOARCH)
+package: export SOURCE_DATE_EPOCH = $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+package: build
+	rm -f dist/notifier_*.deb dist/notifier-*.rpm
+	mkdir -p dist
+	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
+	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target dist/
+	packaging/check.sh
+
+## e2e: as root on Debian: installs Pacemaker, corosync, rsyslog, redis-server and the .deb, then
+## runs a real cluster, CMON's plugin runner and rsyslog against the installed notifier.
+e2e:
+	e2e/setup.sh
+	CGO_ENABLED=1 $(GO) test -tags e2e -count=1 -v -timeout 20m ./e2e/
+
 ## fuzz: a short run of every fuzz target (FUZZTIME=30s for longer). Minimising a new input is
 ## capped: with the default (60 s) the YAML targets spend a short run minimising, not fuzzing.
 FUZZTIME ?= 15s
@@ -54,4 +72,4 @@ demo: build
 	$(GO) run ./examples/demo -bin $(BIN)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

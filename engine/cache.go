@@ -166,6 +166,19 @@ func readSnapshot(file string, key snapKey, anyPolicy bool) *Policy {
 	return p
 }
 
+// MkdirShared makes dir for the users that share the state directory —
+// root (CMON) and hacluster (Pacemaker), through its group — whatever the
+// umask: 0770, setgid so what is made in it keeps the group. An existing
+// dir is left as it is.
+func MkdirShared(dir string) error {
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		return err
+	}
+	// Mkdir's mode is cut by the umask (022 makes it 0750: the group could
+	// not write): the mode is set explicitly.
+	return os.Chmod(dir, 0o770|os.ModeSetgid)
+}
+
 // writeSnapshot replaces the snapshot atomically, so concurrent runs (one
 // per Pacemaker recipient) see the old one or the new one, never half.
 func writeSnapshot(file string, key snapKey, p *Policy) {
@@ -178,7 +191,7 @@ func writeSnapshot(file string, key snapKey, p *Policy) {
 	tmp, err := os.CreateTemp(dir, ".policy-*.tmp")
 	// The cache dir itself may be made, its parent not: where the state
 	// directory lives is the installer's choice (and its permissions).
-	if os.IsNotExist(err) && os.Mkdir(dir, 0o770) == nil {
+	if os.IsNotExist(err) && MkdirShared(dir) == nil {
 		tmp, err = os.CreateTemp(dir, ".policy-*.tmp")
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,5 +252,26 @@ func TestLoadCachedDirectory(t *testing.T) {
 	p, _, _ := engine.LoadCached(pol, cache, engine.LoadOptions{})
 	if p == nil || p.FromSnapshot || len(p.Rules) != 2 {
 		t.Fatalf("added file not seen: %+v", p)
+	}
+}
+
+// The cache and rejected/ directories are shared by root and hacluster
+// through the group: a umask of 022 must not leave the group read-only.
+func TestMkdirSharedIgnoresUmask(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "cache")
+	if err := engine.MkdirShared(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := os.ModeDir | os.ModeSetgid | 0o770; st.Mode() != want {
+		t.Errorf("mode %v, want %v", st.Mode(), want)
+	}
+	if err := engine.MkdirShared(dir); !os.IsExist(err) {
+		t.Errorf("second MkdirShared: %v, want exists", err)
 	}
 }

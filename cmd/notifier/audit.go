@@ -20,6 +20,8 @@ type auditLine struct {
 	Action     string          `json:"action"`
 	Node       string          `json:"node,omitempty"`
 	Cluster    string          `json:"cluster,omitempty"`
+	Matched    []string        `json:"matched"` // the rules that matched, in order
+	Dropped    bool            `json:"dropped,omitempty"`
 	Sent       []state.Planned `json:"sent"`
 	NotSent    []state.Planned `json:"not_sent,omitempty"`
 	StateError string          `json:"state_error,omitempty"`
@@ -27,13 +29,18 @@ type auditLine struct {
 
 // audit appends one line per decision to settings.audit_log. A failure
 // to write it is reported, never fatal: the page matters more.
-func (a *app) audit(p *engine.Policy, ev *engine.Event, res state.Result, stateErr error) {
+func (a *app) audit(p *engine.Policy, ev *engine.Event, d *engine.Decision, res state.Result, stateErr error) {
 	path := p.Settings.AuditLog
 	if path == "" {
 		return
 	}
 	line := auditLine{Time: time.Now().UTC(), Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity,
-		Action: ev.Action, Node: ev.Node, Cluster: ev.Cluster, Sent: res.Send, NotSent: res.Skip}
+		Action: ev.Action, Node: ev.Node, Cluster: ev.Cluster, Matched: []string{}, Dropped: d.Dropped, Sent: res.Send, NotSent: res.Skip}
+	for _, r := range d.Rules {
+		if r.Matched {
+			line.Matched = append(line.Matched, r.Name)
+		}
+	}
 	if line.Sent == nil {
 		line.Sent = []state.Planned{}
 	}

@@ -87,7 +87,7 @@ func (a *app) rejected(p *engine.Policy, in *input, err error) error {
 func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, d *engine.Decision) error {
 	st, err := a.openStores(p)
 	if err != nil {
-		return a.failOpen(ctx, p, w, ev, d.Deliveries, err)
+		return a.failOpen(ctx, p, w, ev, d, d.Deliveries, err)
 	}
 	defer st.close()
 	owner := state.NewOwner()
@@ -103,12 +103,12 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 	}
 	if err != nil {
 		if len(res.Send) > 0 { // the shared decision stood; only queueing failed
-			return a.failOpen(ctx, p, w, ev, deliveriesOf(res.Send), err)
+			return a.failOpen(ctx, p, w, ev, d, deliveriesOf(res.Send), err)
 		}
-		return a.failOpen(ctx, p, w, ev, d.Deliveries, err)
+		return a.failOpen(ctx, p, w, ev, d, d.Deliveries, err)
 	}
 	_, _, failed, err := a.flushOutbox(ctx, p, w, st, owner, false)
-	a.audit(p, ev, res, err)
+	a.audit(p, ev, d, res, err)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "notifier: state: %v (what was not recorded is retried by the next run)\n", err)
 		return problemsFound()
@@ -128,10 +128,10 @@ func deliveriesOf(ps []state.Planned) []engine.Delivery {
 }
 
 // failOpen delivers without state: better a duplicate page than none.
-func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery, cause error) error {
+func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, d *engine.Decision, ds []engine.Delivery, cause error) error {
 	fmt.Fprintf(a.stderr, "notifier: state unusable, delivering without suppression: %v\n", cause)
 	a.deliver(ctx, p, w, ev, ds)
-	a.audit(p, ev, withoutState(ds), cause)
+	a.audit(p, ev, d, withoutState(ds), cause)
 	return problemsFound()
 }
 

@@ -419,7 +419,7 @@ const maxRejected = 100
 // alarm source sent is lost; it returns where, or "" (and why).
 func (a *app) keepRejected(p *engine.Policy, in *input) (string, error) {
 	dir := a.rejectedDir(p)
-	if err := os.Mkdir(dir, 0o770); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := engine.MkdirShared(dir); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
 	name := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000000000Z"), os.Getpid())

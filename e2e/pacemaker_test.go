@@ -1,0 +1,276 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"notifier/internal/apitest"
+)
+
+// cluster is a real single-node Pacemaker cluster (e2e/cluster.sh) whose
+// one alert runs the installed notifier with NOTIFIER_CONFIG given as an
+// instance attribute, for each of its recipients.
+type cluster struct {
+	dir  string
+	node string
+}
+
+func startCluster(t *testing.T, policy string, recipients int) *cluster {
+	t.Helper()
+	node, _ := os.Hostname()
+	c := &cluster{dir: t.TempDir(), node: node}
+	var rcpt string
+	for i := 1; i <= recipients; i++ {
+		rcpt += fmt.Sprintf(`<recipient id="notifier-r%d" value="recipient-%d"/>`, i, i)
+	}
+	alerts := `<alerts><alert id="notifier" path="` + installed + `">` +
+		`<select><select_nodes/><select_fencing/><select_resources/><select_attributes><attribute id="notifier-e2e-attr" name="e2e_attr"/></select_attributes></select>` +
+		`<instance_attributes id="notifier-options"><nvpair id="notifier-options-config" name="NOTIFIER_CONFIG" value="` + policy + `"/></instance_attributes>` +
+		rcpt + `</alert></alerts>`
+	resources := `<primitive id="dummy1" class="ocf" provider="pacemaker" type="Dummy">` +
+		`<instance_attributes id="dummy1-ia"><nvpair id="dummy1-state" name="state" value="` + c.dummyState() + `"/></instance_attributes><operations>` +
+		`<op id="dummy1-monitor-3s" name="monitor" interval="3s" timeout="20s"/></operations></primitive>` +
+		`<primitive id="fencer" class="stonith" type="fence_dummy"><instance_attributes id="fencer-ia">` +
+		`<nvpair id="fencer-hosts" name="pcmk_host_list" value="fakenode"/></instance_attributes></primitive>`
+	os.WriteFile(filepath.Join(c.dir, "alerts.xml"), []byte(alerts), 0o644)
+	os.WriteFile(filepath.Join(c.dir, "resources.xml"), []byte(resources), 0o644)
+	t.Cleanup(func() {
+		if t.Failed() {
+			if out, err := exec.Command("tail", "-n", "60", "/var/log/pacemaker/pacemaker.log").CombinedOutput(); err == nil {
+				t.Logf("pacemaker.log (tail):\n%s", out)
+			}
+		}
+		if err := c.script("down"); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := c.script("up"); err != nil {
+		// The daemons of the cluster just torn down can take a moment to
+		// let go of their IPC: one more try, and say so.
+		t.Logf("cluster.sh up failed, trying once more: %v", err)
+		if err := c.script("up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// dummyState is dummy1's state file: the Dummy agent's monitor says "not
+// running" when it is gone.
+func (c *cluster) dummyState() string { return filepath.Join(c.dir, "dummy1.state") }
+
+func (c *cluster) script(verb string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "e2e", "cluster.sh"), verb)
+	cmd.Env = append(os.Environ(), "E2E_CLUSTER_DIR="+c.dir, "E2E_ALERTS_XML="+filepath.Join(c.dir, "alerts.xml"),
+		"E2E_RESOURCES_XML="+filepath.Join(c.dir, "resources.xml"), "E2E_STONITH=true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("cluster.sh %s: %v\n%s", verb, err, out)
+	}
+	return nil
+}
+
+// run runs a Pacemaker command-line tool.
+func (c *cluster) run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// quiet waits until the cluster is idle and no alert agent runs: nothing
+// more is on its way.
+func (c *cluster) quiet(t *testing.T) {
+	t.Helper()
+	idle := func() bool {
+		out, _ := exec.Command("crmadmin", "-q", "-S", c.node).CombinedOutput()
+		running := exec.Command("pgrep", "-x", "notifier").Run() == nil
+		return strings.Contains(string(out), "S_IDLE") && !running
+	}
+	// Idle twice, a moment apart: a transition may start right after one.
+	waitFor(t, 2*time.Minute, "the cluster to settle", func() bool {
+		if !idle() {
+			return false
+		}
+		time.Sleep(2 * time.Second)
+		return idle()
+	})
+}
+
+// key is the event key of a resource, attribute or fencing target here.
+func key(kind, node, name string) string {
+	if kind == "fencing" {
+		return "pacemaker/default/fencing/" + name
+	}
+	return "pacemaker/default/" + kind + "/" + node + "/" + name
+}
+
+// TestPacemaker drives real events through a real cluster whose alert
+// runs the installed notifier (as hacluster) with the shipped policy, and
+// checks exactly what reached PagerDuty, Slack and rsyslog: failures go
+// where the policy says, the recovery resolves what the failure opened
+// (Slack's own message updated), Cancelled and routine monitor results
+// are dropped. With two recipients every alert runs notifier twice at
+// once: still one delivery per key.
+func TestPacemaker(t *testing.T) {
+	for _, recipients := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d recipients", recipients), func(t *testing.T) {
+			pacemakerRound(t, recipients)
+		})
+	}
+}
+
+func pacemakerRound(t *testing.T, recipients int) {
+	e := newEndpoints(t)
+	name := fmt.Sprintf("e2e-pacemaker-%d", recipients)
+	policy, audit := policySetup(t, name, e)
+	syslogBefore := len(rsyslog.lines("local.log"))
+	c := startCluster(t, policy, recipients)
+	dummy1, dummy2 := key("resource", c.node, "dummy1"), key("resource", c.node, "dummy2")
+	attr, fence := key("attribute", c.node, "e2e_attr"), key("fencing", "", "fakenode")
+	auditFor := func(k string) []auditLine {
+		var out []auditLine
+		for _, a := range readAudit(t, audit) {
+			if a.Key == k {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+
+	// 1. The resource starts: a recovery of nothing reported, and the
+	// first result of its recurring monitor: nobody is told.
+	waitFor(t, time.Minute, "dummy1's start and first monitor", func() bool { return len(auditFor(dummy1)) >= 2*recipients })
+
+	// 2. A real monitor failure: the Dummy agent's state file goes away,
+	// its monitor says "not running"; Pacemaker stops and starts it.
+	if err := os.Remove(c.dummyState()); err != nil {
+		t.Fatalf("dummy1's state file: %v", err)
+	}
+	waitFor(t, 2*time.Minute, "the monitor failure in Slack and its resolve", func() bool {
+		return len(slackFor(e.slack, "dummy1")) >= 2
+	})
+
+	// 3. A start failure.
+	c.run(t, "cibadmin", "--create", "-o", "resources", "--xml-text",
+		`<primitive id="dummy2" class="ocf" provider="pacemaker" type="Dummy"><instance_attributes id="dummy2-ia">`+
+			`<nvpair id="dummy2-fail" name="fail_start_on" value="`+c.node+`"/></instance_attributes></primitive>`)
+	waitFor(t, 2*time.Minute, "the start failure in Slack", func() bool { return len(slackFor(e.slack, "dummy2")) >= 1 })
+
+	// 4. Fencing of a node that is not there, through fence_dummy.
+	c.run(t, "stonith_admin", "--fence", "fakenode", "--timeout", "60")
+	waitFor(t, time.Minute, "the fencing page", func() bool { return len(e.pd.Events()) >= 1 })
+
+	// 5. An attribute change (selected with select_attributes).
+	c.run(t, "attrd_updater", "-n", "e2e_attr", "-U", "42", "-N", c.node)
+	waitFor(t, time.Minute, "the attribute change in syslog", func() bool {
+		return len(rsyslog.matching("local.log", "key="+attr)) >= 1
+	})
+	c.quiet(t)
+
+	// PagerDuty: the fencing, once.
+	pd := e.pd.Events()
+	if len(pd) != 1 || pd[0].Status != 202 || pd[0].Event.EventAction != "trigger" || pd[0].Event.DedupKey != fence {
+		t.Errorf("PagerDuty received %d requests, want one accepted trigger for %s: %+v", len(pd), fence, pd)
+	}
+	// Slack: the monitor failure posted, then that very message updated
+	// when the start resolved it; the start failure posted.
+	s1, s2 := slackFor(e.slack, "dummy1"), slackFor(e.slack, "dummy2")
+	if len(s1) != 2 || s1[0].Method != "postMessage" || s1[1].Method != "update" || s1[1].TS != s1[0].TS {
+		t.Errorf("Slack for dummy1: %s; want a postMessage, then an update of it", describeSlack(s1))
+	}
+	if len(s2) != 1 || s2[0].Method != "postMessage" {
+		t.Errorf("Slack for dummy2: %s; want one postMessage", describeSlack(s2))
+	}
+	if n := len(e.slack.Messages()); n != 3 {
+		t.Errorf("Slack received %d messages in all, want 3: %s", n, describeSlack(e.slack.Messages()))
+	}
+	// syslog (through /dev/log, parsed by rsyslog): the stops after the
+	// failures and the attribute change (everything-else), and the
+	// resolve of dummy1's stop line when it started again — each once, at
+	// facility daemon, severity info, tag notifier.
+	lines := rsyslog.lines("local.log")[syslogBefore:]
+	want := map[string]int{"message " + dummy1: 1, "resolve " + dummy1: 1, "message " + dummy2: 1, "message " + attr: 1}
+	got := map[string]int{}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "daemon info notifier ") {
+			t.Errorf("syslog line %q: want facility daemon, severity info, tag notifier", l)
+		}
+		f := strings.Fields(l)
+		var action, k string
+		for _, kv := range f {
+			if v, ok := strings.CutPrefix(kv, "action="); ok {
+				action = v
+			}
+			if v, ok := strings.CutPrefix(kv, "key="); ok {
+				k = v
+			}
+		}
+		got[action+" "+k]++
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("syslog lines:\n%s\ngot %v, want %v", strings.Join(lines, "\n"), got, want)
+	}
+	// Dropped, as the policy's pacemaker-noise rule says: the Cancelled
+	// monitor before the stop, and the first result of each recurring
+	// monitor (at start-up and after the recovery).
+	var dropped int
+	for _, a := range auditFor(dummy1) {
+		if a.Dropped && slices.Equal(a.Matched, []string{"pacemaker-noise"}) {
+			dropped++
+		}
+	}
+	if dropped < 3*recipients {
+		t.Errorf("dummy1: %d dropped decisions, want at least %d (cancelled monitor, two first monitors, per recipient)", dropped, 3*recipients)
+	}
+	// Every invocation ran as Pacemaker runs agents and exited cleanly:
+	// nothing was sent twice, the extra recipients' decisions are
+	// duplicates.
+	dups := 0
+	for _, a := range readAudit(t, audit) {
+		for _, n := range a.NotSent {
+			if n.Outcome == "duplicate" {
+				dups++
+			}
+		}
+	}
+	if recipients == 1 && dups != 0 || recipients > 1 && dups == 0 {
+		t.Errorf("%d duplicate decisions with %d recipients", dups, recipients)
+	}
+	if out, _ := exec.Command("grep", "-c", "notifier.*exited with", "/var/log/pacemaker/pacemaker.log").Output(); strings.TrimSpace(string(out)) != "0" && len(out) > 0 {
+		// Pacemaker logs an agent's non-zero exit; there must be none.
+		log, _ := exec.Command("grep", "notifier.*exited with", "/var/log/pacemaker/pacemaker.log").Output()
+		t.Errorf("Pacemaker logged failed alert agents:\n%s", log)
+	}
+}
+
+func slackFor(s *apitest.Slack, rsc string) []apitest.ReceivedMessage {
+	var out []apitest.ReceivedMessage
+	for _, m := range s.Messages() {
+		if strings.Contains(m.Text, rsc) || strings.Contains(string(m.Attachments), rsc) || strings.Contains(string(m.Blocks), rsc) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func describeSlack(ms []apitest.ReceivedMessage) string {
+	var parts []string
+	for _, m := range ms {
+		parts = append(parts, fmt.Sprintf("%s ts=%s %q", m.Method, m.TS, m.Text))
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
+}

@@ -1,0 +1,57 @@
+#!/bin/bash
+# setup.sh — what the end-to-end tests need on a Debian machine, installed for real: Pacemaker,
+# corosync, the resource and fence agents, rsyslog and redis-server from Debian, and notifier
+# itself from the .deb that `make package` builds (so the e2e tests the package). Run as root;
+# idempotent. Package scripts are kept from starting daemons: the tests start their own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "e2e/setup.sh: must run as root" >&2; exit 1; }
+PKGS="pacemaker pacemaker-cli-utils corosync resource-agents fence-agents rsyslog redis-server rpm rpm2cpio cpio"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "e2e/setup.sh: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    created_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    ok=0
+    for attempt in 1 2 3; do
+        if apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/tmp/e2e-apt.log 2>&1; then
+            ok=1; break
+        fi
+        echo "e2e/setup.sh: apt-get install failed (attempt $attempt), see /tmp/e2e-apt.log" >&2
+        dpkg --configure -a >/dev/null 2>&1 || true
+        sleep 3
+    done
+    [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ $ok = 1 ] || { tail -20 /tmp/e2e-apt.log >&2; exit 1; }
+fi
+# The packages may have started daemons of their own (no policy-rc.d on some images): the
+# cluster script refuses to run beside a cluster it did not start, and rsyslog must be ours.
+for svc in pacemaker corosync rsyslog; do
+    if command -v service >/dev/null && service "$svc" status >/dev/null 2>&1; then
+        service "$svc" stop >/dev/null 2>&1 || true
+    fi
+done
+make package   # builds, and inspects both packages (packaging/check.sh)
+deb=$(ls -t dist/notifier_*.deb | head -1)
+# Install, upgrade, remove and purge for real, on a machine without notifier (CI's): it refuses
+# to touch an installation it did not make, so elsewhere it is skipped, saying so.
+if dpkg-query -W notifier >/dev/null 2>&1 || [ -e /etc/notifier ] || [ -e /var/lib/notifier ]; then
+    if [ "${CI:-}" = true ]; then
+        echo "e2e/setup.sh: notifier is already installed on this CI machine; the package checks need a clean one" >&2
+        exit 1
+    fi
+    echo "e2e/setup.sh: notifier already installed here: packaging/install-check.sh skipped (it runs on clean machines, such as CI)"
+else
+    packaging/install-check.sh
+    packaging/rpm-install-check.sh
+fi
+dpkg -i "$deb"
+echo "e2e/setup.sh: installed $deb: $(notifier version)"

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Checks the packages `make package` built, without installing them: what
+# they hold, with which modes, which file is a conffile, that the
+# maintainer scripts are there, and that the files are the repository's.
+#
+#   packaging/check.sh [--install-rpm-tools] [DIST_DIR]     (default dist)
+#
+# The .deb is checked with dpkg-deb. The .rpm is checked when rpm is
+# installed; --install-rpm-tools installs it first (apt-get install rpm cpio).
+# One PASS/FAIL line per check; the exit status is 1 when any failed.
+# Run from the repository root (it compares with policies/ and examples/).
+set -uo pipefail
+
+install_rpm=
+if [ "${1:-}" = --install-rpm-tools ]; then
+	install_rpm=1
+	shift
+fi
+dist=${1:-dist}
+
+failed=0
+pass() { printf 'PASS %s\n' "$1"; }
+fail() {
+	printf 'FAIL %s\n' "$1"
+	[ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/     /'
+	failed=1
+}
+# check NAME COMMAND...: PASS when COMMAND succeeds.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
+}
+# one GLOB: the single file GLOB names (a stale package beside it would
+# make the check ambiguous).
+one() {
+	local f=() g
+	for g in $1; do [ -e "$g" ] && f+=("$g"); done
+	if [ "${#f[@]}" -ne 1 ]; then
+		echo "want exactly one $1, found ${#f[@]}: ${f[*]:-none}" >&2
+		return 1
+	fi
+	printf '%s\n' "${f[0]}"
+}
+# has_line TEXT LINE: TEXT has LINE exactly.
+has_line() { grep -qxF -- "$2" <<<"$1" || { echo "no line \"$2\" in:"; echo "$1"; return 1; }; }
+# equal GOT WANT
+equal() { [ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; return 1; }; }
+# lacks TEXT STRING: TEXT does not mention STRING.
+lacks() { ! grep -F -- "$2" <<<"$1"; }
+# version_set V: a version nfpm did not make up or leave unexpanded.
+version_set() { case $1 in "" | *rc0* | *'$'*) echo "version \"$1\""; return 1 ;; esac; }
+# static FILE: an executable with no program interpreter (CGO_ENABLED=0).
+static() { ! LC_ALL=C readelf -l "$1" 2>&1 | grep -q 'program interpreter' && LC_ALL=C readelf -h "$1" >/dev/null; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- deb --------------------------------------------------------------
+if ! deb=$(one "$dist/notifier_*.deb"); then
+	fail "deb: one package in $dist" "$(one "$dist/notifier_*.deb" 2>&1)"
+else
+	pass "deb: one package in $dist ($(basename "$deb"), $(stat -c %s "$deb") bytes)"
+	field() { dpkg-deb -f "$deb" "$1"; }
+	check "deb: Package is notifier" equal "$(field Package)" notifier
+	version=$(field Version)
+	check "deb: Version $version is set (not nfpm's default)" version_set "$version"
+	if [ -n "${NOTIFIER_VERSION:-}" ]; then
+		check "deb: Version is \$NOTIFIER_VERSION-1" equal "$version" "$NOTIFIER_VERSION-1"
+	fi
+	check "deb: no Depends, Recommends or Suggests (static binary)" \
+		test -z "$(field Depends)$(field Recommends)$(field Suggests)"
+
+	listing=$(dpkg-deb -c "$deb" | awk '{print $1, $2, $6}')
+	for want in \
+		"-rwxr-xr-x root/root ./usr/bin/notifier" \
+		"-rw-r--r-- root/root ./etc/notifier/notifier.yaml" \
+		"-rw-r--r-- root/root ./lib/systemd/system/notifier-flush.service" \
+		"-rw-r--r-- root/root ./lib/systemd/system/notifier-flush.timer"; do
+		check "deb: holds ${want##* } ${want%% *}" has_line "$listing" "$want"
+	done
+	check "deb: does not ship /var/lib/notifier (postinst makes it)" lacks "$listing" /var/lib/notifier
+
+	dpkg-deb -e "$deb" "$tmp/deb.control"
+	check "deb: conffiles lists /etc/notifier/notifier.yaml" \
+		has_line "$(cat "$tmp/deb.control/conffiles" 2>/dev/null)" /etc/notifier/notifier.yaml
+	for s in postinst prerm postrm; do
+		check "deb: $s present and executable" test -x "$tmp/deb.control/$s"
+	done
+	check "deb: postinst sets up /var/lib/notifier for haclient" \
+		grep -q 'getent group haclient' "$tmp/deb.control/postinst"
+	check "deb: postinst enables the flush timer" \
+		grep -q 'systemctl enable --now notifier-flush.timer' "$tmp/deb.control/postinst"
+	check "deb: maintainer scripts parse (sh -n)" \
+		sh -c 'for f; do sh -n "$f" || exit 1; done' - "$tmp"/deb.control/{postinst,prerm,postrm}
+
+	mkdir "$tmp/deb.root"
+	dpkg-deb -x "$deb" "$tmp/deb.root"
+	check "deb: notifier.yaml is policies/default.yaml" \
+		cmp "$tmp/deb.root/etc/notifier/notifier.yaml" policies/default.yaml
+	for u in notifier-flush.service notifier-flush.timer; do
+		check "deb: $u is examples/systemd/$u" cmp "$tmp/deb.root/lib/systemd/system/$u" "examples/systemd/$u"
+	done
+	check "deb: /usr/bin/notifier is statically linked" static "$tmp/deb.root/usr/bin/notifier"
+	check "deb: /usr/bin/notifier runs (notifier version)" "$tmp/deb.root/usr/bin/notifier" version
+fi
+
+# --- rpm --------------------------------------------------------------
+if [ -n "$install_rpm" ] && ! { command -v rpm && command -v cpio; } >/dev/null; then
+	echo "installing rpm and cpio (apt-get install) to check the .rpm"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm cpio >/dev/null
+fi
+if ! rpmfile=$(one "$dist/notifier-*.rpm"); then
+	fail "rpm: one package in $dist" "$(one "$dist/notifier-*.rpm" 2>&1)"
+elif ! command -v rpm >/dev/null; then
+	pass "rpm: one package in $dist ($(basename "$rpmfile"), $(stat -c %s "$rpmfile") bytes)"
+	echo "SKIP rpm: contents not checked: rpm is not installed (--install-rpm-tools installs it)"
+else
+	pass "rpm: one package in $dist ($(basename "$rpmfile"), $(stat -c %s "$rpmfile") bytes)"
+	q() { rpm -qp --nosignature "$@" "$rpmfile" 2>/dev/null; }
+	check "rpm: Name is notifier" equal "$(q --qf '%{NAME}')" notifier
+	if [ -n "${NOTIFIER_VERSION:-}" ]; then
+		check "rpm: Version is \$NOTIFIER_VERSION" equal "$(q --qf '%{VERSION}')" "$NOTIFIER_VERSION"
+	fi
+	# rpm adds its own rpmlib() capabilities and /bin/sh for the scriptlets.
+	check "rpm: requires nothing but rpmlib and /bin/sh" \
+		test -z "$(q -R | grep -v -e '^rpmlib(' -e '^/bin/sh$')"
+	# mode, user, group, config flags (c = config, n = noreplace), path
+	files=$(q --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILEFLAGS:fflags} %{FILENAMES}\n]')
+	for want in \
+		"-rwxr-xr-x root root  /usr/bin/notifier" \
+		"-rw-r--r-- root root cn /etc/notifier/notifier.yaml" \
+		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.service" \
+		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.timer"; do
+		check "rpm: holds ${want##* } ${want%% *}" has_line "$files" "$want"
+	done
+	check "rpm: config files are /etc/notifier/notifier.yaml" equal "$(q -c)" /etc/notifier/notifier.yaml
+	scripts=$(q --scripts)
+	for s in 'postinstall scriptlet' 'preuninstall scriptlet' 'postuninstall scriptlet'; do
+		check "rpm: has a $s" grep -q "^$s" <<<"$scripts"
+	done
+	if command -v rpm2cpio >/dev/null && command -v cpio >/dev/null; then
+		mkdir "$tmp/rpm.root"
+		abs=$(realpath "$rpmfile")
+		(cd "$tmp/rpm.root" && rpm2cpio "$abs" | cpio -idm --quiet --no-absolute-filenames 2> >(grep -v "Removing leading" >&2))
+		check "rpm: notifier.yaml is policies/default.yaml" \
+			cmp "$tmp/rpm.root/etc/notifier/notifier.yaml" policies/default.yaml
+		check "rpm: /usr/bin/notifier is statically linked" static "$tmp/rpm.root/usr/bin/notifier"
+	else
+		echo "SKIP rpm: file contents not compared: no rpm2cpio/cpio"
+	fi
+fi
+
+if [ "$failed" -ne 0 ]; then
+	echo "packaging/check.sh: FAILED"
+	exit 1
+fi
+echo "packaging/check.sh: all checks passed"

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Installs the .deb on this machine for real and checks what it did, then
+# purges it: the binary runs, the policy is a conffile that lints and
+# survives a reinstall, /var/lib/notifier is root:root 0750 without the
+# haclient group and root:haclient 2770 with it (and hacluster can use
+# the state root made before), the flush timer is enabled, and remove and
+# purge leave what dpkg policy says: remove keeps the conffile and the
+# state, purge nothing.
+#
+#   sudo packaging/install-check.sh [DIST_DIR]     (default dist)
+#
+# Root only. It refuses to run where notifier is installed or its paths
+# exist, so it never removes anything it did not make. A haclient group
+# it had to create is deleted again; the "no haclient" round hides an
+# existing group in a private mount namespace instead of deleting it.
+set -uo pipefail
+
+dist=${1:-dist}
+deb=$(ls "$dist"/notifier_*.deb 2>/dev/null)
+if [ "$(id -u)" -ne 0 ] || [ "$(printf '%s\n' "$deb" | grep -c .)" -ne 1 ]; then
+	echo "usage: as root, with exactly one $dist/notifier_*.deb (found: ${deb:-none})" >&2
+	exit 2
+fi
+if dpkg-query -W -f '${db:Status-Status}' notifier 2>/dev/null | grep -qv '^not-installed$' ||
+	[ -e /etc/notifier ] || [ -e /var/lib/notifier ] || [ -e /usr/bin/notifier ]; then
+	echo "refusing: notifier is (or was) installed here: dpkg -P notifier and remove /etc/notifier, /var/lib/notifier first" >&2
+	exit 2
+fi
+
+failed=0
+pass() { printf 'PASS %s\n' "$1"; }
+fail() {
+	printf 'FAIL %s\n' "$1"
+	[ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/     /'
+	failed=1
+}
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
+}
+equal() { [ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; return 1; }; }
+owner_mode() { stat -c '%U:%G %a' "$1"; }
+absent() { [ ! -e "$1" ] && [ ! -L "$1" ] || { ls -ld "$1"; return 1; }; }
+status() { dpkg-query -W -f '${db:Status-Status}' notifier 2>/dev/null || echo not-installed; }
+
+made_group=
+cleanup() {
+	if [ "$(status)" != not-installed ]; then dpkg -P notifier >/dev/null 2>&1; fi
+	if [ -n "$made_group" ]; then groupdel haclient; fi
+}
+
+# install_deb [--no-haclient]: dpkg -i; asked, the maintainer scripts
+# see no haclient group: a getent that denies it comes first in the PATH
+# dpkg passes them. (Hiding the group from dpkg itself is no way: the
+# statoverrides Pacemaker's packages register name it.)
+install_deb() {
+	if [ "${1:-}" = --no-haclient ]; then
+		PATH="$tmp/no-haclient:$PATH" dpkg -i "$deb"
+	else
+		dpkg -i "$deb"
+	fi </dev/null
+}
+tmp=$(mktemp -d)
+trap 'cleanup; rm -rf "$tmp"' EXIT
+mkdir "$tmp/no-haclient"
+printf '%s\n' '#!/bin/sh' '[ "$1 $2" = "group haclient" ] && exit 2' 'exec /usr/bin/getent "$@"' >"$tmp/no-haclient/getent"
+chmod +x "$tmp/no-haclient/getent"
+
+if ! getent group haclient >/dev/null; then
+	groupadd -r haclient && made_group=1
+fi
+hacluster=
+if id hacluster >/dev/null 2>&1 && id -nG hacluster | grep -qw haclient; then hacluster=1; fi
+
+# Where systemd runs, the timer is enabled and started; elsewhere (a
+# container) postinstall enables it offline, as a wants link.
+timer_enabled() {
+	if [ -d /run/systemd/system ]; then
+		systemctl is-enabled notifier-flush.timer && systemctl is-active notifier-flush.timer
+	else
+		[ -L /etc/systemd/system/timers.target.wants/notifier-flush.timer ]
+	fi
+}
+timer_gone() {
+	if [ -d /run/systemd/system ]; then
+		! systemctl is-enabled notifier-flush.timer
+	else
+		absent /etc/systemd/system/timers.target.wants/notifier-flush.timer
+	fi
+}
+
+echo "== 1. fresh install, no haclient group (CMON only)"
+check "dpkg -i $(basename "$deb")" install_deb --no-haclient
+check "status installed" equal "$(status)" installed
+check "notifier version runs" /usr/bin/notifier version
+check "notifier lint /etc/notifier/notifier.yaml exits 0" /usr/bin/notifier lint /etc/notifier/notifier.yaml
+check "/etc/notifier/notifier.yaml is a conffile" \
+	grep -q '^ /etc/notifier/notifier.yaml ' <<<"$(dpkg-query -W -f '${Conffiles}\n' notifier)"
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
+	check "$d root:root 750" equal "$(owner_mode "$d")" "root:root 750"
+done
+if command -v systemctl >/dev/null; then check "flush timer enabled" timer_enabled; fi
+# The state as root makes it, before Pacemaker is installed (flush with
+# nothing queued makes none; a silence does).
+silence=(silence add --match 'cluster == "install-check"' --for 1m --comment packaging/install-check.sh)
+check "notifier silence add as root" /usr/bin/notifier "${silence[@]}"
+check "state.db made, root:root 660" equal "$(owner_mode /var/lib/notifier/state.db)" "root:root 660"
+
+echo "== 2. Pacemaker installed afterwards: reinstall with haclient, edited policy"
+echo "# edited by ops" >>/etc/notifier/notifier.yaml
+check "dpkg -i again (postinst configure)" install_deb
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
+	check "$d root:haclient 2770" equal "$(owner_mode "$d")" "root:haclient 2770"
+done
+check "state.db handed to haclient" equal "$(owner_mode /var/lib/notifier/state.db)" "root:haclient 660"
+check "edited conffile kept" grep -qx '# edited by ops' /etc/notifier/notifier.yaml
+if command -v systemctl >/dev/null; then check "flush timer still enabled (prerm upgrade kept it)" timer_enabled; fi
+if [ -n "$hacluster" ]; then
+	# hacluster must be able to open the state root made, and keep its own
+	# policy snapshot in cache/ after root's flush made one there.
+	check "notifier flush as root (umask 022)" sh -c 'umask 022; /usr/bin/notifier flush'
+	check "notifier silence list as hacluster (opens the state)" runuser -u hacluster -- /usr/bin/notifier silence list
+	check "hacluster's policy snapshot in cache/" \
+		compgen -G "/var/lib/notifier/cache/policy-*-$(id -u hacluster).snapshot"
+else
+	echo "SKIP runs as hacluster: no hacluster user in group haclient"
+fi
+
+echo "== 3. dpkg -r: the conffile and the state stay, the rest goes"
+check "dpkg -r notifier" dpkg -r notifier
+check "status config-files" equal "$(status)" config-files
+for f in /usr/bin/notifier /lib/systemd/system/notifier-flush.service /lib/systemd/system/notifier-flush.timer \
+	/usr/share/doc/notifier; do
+	check "$f removed" absent "$f"
+done
+check "/etc/notifier/notifier.yaml kept" test -f /etc/notifier/notifier.yaml
+check "/var/lib/notifier kept" test -f /var/lib/notifier/state.db
+if command -v systemctl >/dev/null; then check "flush timer disabled" timer_gone; fi
+
+echo "== 4. dpkg -P: nothing left"
+check "dpkg -P notifier" dpkg -P notifier
+check "status not-installed" equal "$(status)" not-installed
+for f in /etc/notifier /var/lib/notifier /etc/systemd/system/timers.target.wants/notifier-flush.timer; do
+	check "$f removed" absent "$f"
+done
+
+echo "== 5. fresh install with haclient (Pacemaker first)"
+check "dpkg -i $(basename "$deb")" install_deb
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
+	check "$d root:haclient 2770" equal "$(owner_mode "$d")" "root:haclient 2770"
+done
+if [ -n "$hacluster" ]; then
+	check "notifier silence add as hacluster first" runuser -u hacluster -- /usr/bin/notifier "${silence[@]}"
+	check "state.db hacluster:haclient 660" equal "$(owner_mode /var/lib/notifier/state.db)" "hacluster:haclient 660"
+	check "root can use hacluster's state" /usr/bin/notifier silence list
+fi
+check "dpkg -P notifier" dpkg -P notifier
+for f in /usr/bin/notifier /etc/notifier /var/lib/notifier; do
+	check "$f removed" absent "$f"
+done
+
+if [ "$failed" -ne 0 ]; then
+	echo "packaging/install-check.sh: FAILED"
+	exit 1
+fi
+echo "packaging/install-check.sh: all checks passed"

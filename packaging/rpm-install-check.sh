@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs the .rpm for real, with rpm and its scriptlets, and checks what
+# it did, without changing this machine: rpm runs chrooted in a
+# copy-on-write overlay of / inside a private mount namespace, so every
+# write lands in a temporary directory that is deleted afterwards.
+# It is how the .rpm is tested on a Debian machine (rpm from apt);
+# --nodeps because rpm's database there knows no /bin/sh.
+#
+#   sudo packaging/rpm-install-check.sh [DIST_DIR]     (default dist)
+#
+# Needs root, unshare, overlayfs and rpm. Exit 1 when a check failed.
+set -uo pipefail
+
+dist=${1:-dist}
+rpmfile=$(ls "$dist"/notifier-*.rpm 2>/dev/null)
+if [ "$(id -u)" -ne 0 ] || [ "$(printf '%s\n' "$rpmfile" | grep -c .)" -ne 1 ] || ! command -v rpm >/dev/null; then
+	echo "usage: as root, with rpm installed and exactly one $dist/notifier-*.rpm (found: ${rpmfile:-none})" >&2
+	exit 2
+fi
+rpmfile=$(realpath "$rpmfile")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/up" "$tmp/work" "$tmp/root"
+cp "$rpmfile" "$tmp/notifier.rpm" # inside the root, /tmp/... is the same path
+
+# What runs inside the overlay root.
+cat >"$tmp/inside.sh" <<'EOF'
+set -uo pipefail
+failed=0
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then printf 'PASS %s\n' "$name"; else printf 'FAIL %s\n' "$name"; printf '%s\n' "$out" | sed 's/^/     /'; failed=1; fi
+}
+equal() { [ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; return 1; }; }
+absent() { [ ! -e "$1" ] && [ ! -L "$1" ] || { ls -ld "$1"; return 1; }; }
+if getent group haclient >/dev/null; then want="root:haclient 2770"; else want="root:root 750"; fi
+
+check "rpm -i --nodeps (scriptlets run)" rpm -i --nodeps "$RPM"
+check "rpm -q notifier" rpm -q notifier
+check "notifier version runs" /usr/bin/notifier version
+check "notifier lint /etc/notifier/notifier.yaml exits 0" /usr/bin/notifier lint /etc/notifier/notifier.yaml
+check "rpm -qc lists the policy" equal "$(rpm -qc notifier)" /etc/notifier/notifier.yaml
+check "units in /usr/lib/systemd/system" test -f /usr/lib/systemd/system/notifier-flush.timer -a -f /usr/lib/systemd/system/notifier-flush.service
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
+	check "$d $want" equal "$(stat -c '%U:%G %a' "$d")" "$want"
+done
+if [ ! -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+	check "flush timer enabled (offline)" test -L /etc/systemd/system/timers.target.wants/notifier-flush.timer
+fi
+check "rpm -V notifier (files as packaged)" rpm -V --nodeps notifier
+
+echo "# edited" >>/etc/notifier/notifier.yaml
+check "rpm -e notifier" rpm -e notifier
+check "binary removed" absent /usr/bin/notifier
+check "edited policy kept as .rpmsave" grep -qx '# edited' /etc/notifier/notifier.yaml.rpmsave
+check "flush timer link removed" absent /etc/systemd/system/timers.target.wants/notifier-flush.timer
+check "/var/lib/notifier kept (rpm has no purge)" test -d /var/lib/notifier
+exit $failed
+EOF
+
+unshare -m sh -c '
+	set -e
+	t=$1
+	mount -t overlay overlay -o "lowerdir=/,upperdir=$t/up,workdir=$t/work" "$t/root"
+	mount -t proc proc "$t/root/proc"
+	mount --rbind /dev "$t/root/dev"
+	RPM=$t/notifier.rpm chroot "$t/root" bash "$t/inside.sh"
+' - "$tmp"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+	echo "packaging/rpm-install-check.sh: FAILED"
+	exit 1
+fi
+echo "packaging/rpm-install-check.sh: all checks passed"
