@@ -38,7 +38,7 @@ const installed = "/usr/bin/notifier"
 const routingKey = "e2e0123456789abcdef0123456789abc"
 
 var (
-	repo    string  // the work tree, for examples
+	repo    string   // the work tree, for examples
 	rsyslog *syslogd // started once for every test
 )
 
