@@ -446,3 +446,33 @@ func closedPort(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// TestE2EStateHistoryNobody: a decision that tells nobody is in history
+// too, saying why: dropped by a rule, or no rule matched.
+func TestE2EStateHistoryNobody(t *testing.T) {
+	h := stateHarness(t, `
+channels:
+  local: {type: syslog}
+rules:
+  - name: noise
+    when: status == 1
+    drop: true
+  - name: nodes
+    when: kind == "node"
+    notify: [local]
+`, harness.Options{})
+	ctx := testCtx(t)
+	for _, ev := range []string{"pacemaker/resource-monitor-cancelled.env", "pacemaker/attribute-change.env"} {
+		if res, err := h.RunPacemaker(ctx, filepath.Join(examples, ev)); err != nil || res.Exit != 0 && res.Exit != 1 {
+			t.Fatalf("%s: %v %+v", ev, err, res)
+		}
+	}
+	got := history(t, h).Outcomes()
+	if got["dropped"] != 1 || got["unmatched"] != 1 {
+		t.Errorf("history outcomes %v, want one dropped and one unmatched", got)
+	}
+	out := mustCommand(t, h, 0, "history")
+	if !strings.Contains(out.Stdout, "dropped by rule noise") || !strings.Contains(out.Stdout, "no rule matched") {
+		t.Errorf("history:\n%s", out.Stdout)
+	}
+}

@@ -88,7 +88,7 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 		if res, err = state.Apply(in, recs); err != nil {
 			return err
 		}
-		if queue, hist, err = outboxRecords(ev, res, in.Now, owner, deadline); err != nil {
+		if queue, hist, err = outboxRecords(ev, d, res, in.Now, owner, deadline); err != nil {
 			return err
 		}
 		maps.Copy(recs, queue)
@@ -133,7 +133,7 @@ func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, e
 
 // outboxRecords turns the deliveries to make into outbox entries, plus a
 // history line per decision (sent or not).
-func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
+func outboxRecords(ev *engine.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
 	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
 		msg, err := json.Marshal(messageFor(ev, p.Delivery, p.Suppressed, p.Ref))
@@ -149,7 +149,7 @@ func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner stri
 		out[e.ID] = r
 		now = now.Add(time.Nanosecond) // ids keep the plan's order
 	}
-	for _, h := range decisionHistory(ev, res, now) {
+	for _, h := range decisionHistory(ev, d, res, now) {
 		id, r, err := h.Record()
 		if err != nil {
 			return nil, nil, err
@@ -159,7 +159,7 @@ func outboxRecords(ev *engine.Event, res state.Result, now time.Time, owner stri
 	return out, hist, nil
 }
 
-func decisionHistory(ev *engine.Event, res state.Result, now time.Time) []state.HistoryEntry {
+func decisionHistory(ev *engine.Event, d *engine.Decision, res state.Result, now time.Time) []state.HistoryEntry {
 	base := state.HistoryEntry{Time: now, Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity, Action: ev.Action}
 	var out []state.HistoryEntry
 	add := func(p state.Planned) {
@@ -172,6 +172,23 @@ func decisionHistory(ev *engine.Event, res state.Result, now time.Time) []state.
 	}
 	for _, p := range res.Skip {
 		add(p)
+	}
+	if len(out) == 0 {
+		// Nobody was chosen: say why, so "why was I not paged" has an
+		// answer in history too.
+		h := base
+		h.Outcome, h.Reason = "unmatched", "no rule matched"
+		for _, r := range d.Rules {
+			if r.Matched {
+				h.Rule = r.Name
+			}
+		}
+		if d.Dropped {
+			h.Outcome, h.Reason = "dropped", "dropped by rule "+h.Rule
+		} else if h.Rule != "" {
+			h.Outcome, h.Reason = "nobody", "rule "+h.Rule+" notifies nobody"
+		}
+		out = append(out, h)
 	}
 	return out
 }
