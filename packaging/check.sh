@@ -10,6 +10,7 @@
 # One PASS/FAIL line per check; the exit status is 1 when any failed.
 # Run from the repository root (it compares with policies/ and examples/).
 set -uo pipefail
+. "$(dirname "$0")/checklib.sh"
 
 install_rpm=
 if [ "${1:-}" = --install-rpm-tools ]; then
@@ -18,19 +19,6 @@ if [ "${1:-}" = --install-rpm-tools ]; then
 fi
 dist=${1:-dist}
 
-failed=0
-pass() { printf 'PASS %s\n' "$1"; }
-fail() {
-	printf 'FAIL %s\n' "$1"
-	[ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/     /'
-	failed=1
-}
-# check NAME COMMAND...: PASS when COMMAND succeeds.
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
-}
 # one GLOB: the single file GLOB names (a stale package beside it would
 # make the check ambiguous).
 one() {
@@ -45,7 +33,6 @@ one() {
 # has_line TEXT LINE: TEXT has LINE exactly.
 has_line() { grep -qxF -- "$2" <<<"$1" || { echo "no line \"$2\" in:"; echo "$1"; return 1; }; }
 # equal GOT WANT
-equal() { [ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; return 1; }; }
 # lacks TEXT STRING: TEXT does not mention STRING.
 lacks() { ! grep -F -- "$2" <<<"$1"; }
 # version_set V: a version nfpm did not make up or leave unexpanded.

@@ -14,6 +14,7 @@
 # it had to create is deleted again; the "no haclient" round hides an
 # existing group in a private mount namespace instead of deleting it.
 set -uo pipefail
+. "$(dirname "$0")/checklib.sh"
 
 dist=${1:-dist}
 deb=$(ls "$dist"/notifier_*.deb 2>/dev/null)
@@ -27,21 +28,7 @@ if dpkg-query -W -f '${db:Status-Status}' notifier 2>/dev/null | grep -qv '^not-
 	exit 2
 fi
 
-failed=0
-pass() { printf 'PASS %s\n' "$1"; }
-fail() {
-	printf 'FAIL %s\n' "$1"
-	[ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/     /'
-	failed=1
-}
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
-}
-equal() { [ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; return 1; }; }
 owner_mode() { stat -c '%U:%G %a' "$1"; }
-absent() { [ ! -e "$1" ] && [ ! -L "$1" ] || { ls -ld "$1"; return 1; }; }
 status() { dpkg-query -W -f '${db:Status-Status}' notifier 2>/dev/null || echo not-installed; }
 
 made_group=

@@ -10,6 +10,7 @@
 #
 # Needs root, unshare, overlayfs and rpm. Exit 1 when a check failed.
 set -uo pipefail
+. "$(dirname "$0")/checklib.sh"
 
 dist=${1:-dist}
 rpmfile=$(ls "$dist"/notifier-*.rpm 2>/dev/null)
@@ -22,18 +23,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/up" "$tmp/work" "$tmp/root"
 cp "$rpmfile" "$tmp/notifier.rpm" # inside the root, /tmp/... is the same path
+cp "$(dirname "$0")/checklib.sh" "$tmp/checklib.sh"
 
 # What runs inside the overlay root.
 cat >"$tmp/inside.sh" <<'EOF'
 set -uo pipefail
-failed=0
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then printf 'PASS %s\n' "$name"; else printf 'FAIL %s\n' "$name"; printf '%s\n' "$out" | sed 's/^/     /'; failed=1; fi
-}
-equal() { [ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; return 1; }; }
-absent() { [ ! -e "$1" ] && [ ! -L "$1" ] || { ls -ld "$1"; return 1; }; }
+. "$(dirname "$0")/checklib.sh"
 if getent group haclient >/dev/null; then want="root:haclient 2770"; else want="root:root 750"; fi
 
 check "rpm -i --nodeps (scriptlets run)" rpm -i --nodeps "$RPM"

@@ -111,6 +111,20 @@ func wantClean(t *testing.T, results []harness.Result) {
 	}
 }
 
+// waitAll waits for every process and returns their results.
+func waitAll(t *testing.T, procs []*harness.Proc) []harness.Result {
+	t.Helper()
+	var results []harness.Result
+	for _, p := range procs {
+		res, err := p.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, res)
+	}
+	return results
+}
+
 func history(t *testing.T, h *harness.Harness) *harness.History {
 	t.Helper()
 	hist, err := h.History(testCtx(t), "")
@@ -324,15 +338,7 @@ func TestE2EStateTwoNodes(t *testing.T) {
 					procs = append(procs, p)
 				}
 			}
-			var results []harness.Result
-			for _, p := range procs {
-				res, err := p.Wait()
-				if err != nil {
-					t.Fatal(err)
-				}
-				results = append(results, res)
-			}
-			wantClean(t, results)
+			wantClean(t, waitAll(t, procs))
 			pd := a.PagerDuty.Events()
 			if len(pd) != c.wantPages || len(harness.Accepted(pd)) != c.wantPages {
 				t.Errorf("PagerDuty received %s, want %d accepted trigger(s)", harness.DescribePagerDuty(pd), c.wantPages)
@@ -378,15 +384,7 @@ func TestE2EStateRecipients(t *testing.T) {
 			}
 			procs = append(procs, p)
 		}
-		var results []harness.Result
-		for _, p := range procs {
-			res, err := p.Wait()
-			if err != nil {
-				t.Fatal(err)
-			}
-			results = append(results, res)
-		}
-		wantClean(t, results)
+		wantClean(t, waitAll(t, procs))
 		// Every connection closed: every message sent has been read.
 		if err := h.Syslog.WaitIdle(10 * time.Second); err != nil {
 			t.Fatal(err)
