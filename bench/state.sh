@@ -22,4 +22,10 @@ go build -trimpath -ldflags '-s -w' -o "$tmp/notifier" ./cmd/notifier
 go build -trimpath -ldflags '-s -w' -o "$tmp/post" ./bench/post
 go build -o "$tmp/pdserver" ./bench/pdserver
 go build -o "$tmp/state" ./bench/state
-"$tmp/state" -notifier "$tmp/notifier" -post "$tmp/post" -pdserver "$tmp/pdserver" -dir "$dir" "$@"
+subject="$tmp/notifier"
+if [ "${FLOOR:-}" = 1 ]; then
+    # The floor of the design instead of notifier: record, post, record (bench/floor).
+    go build -trimpath -ldflags '-s -w' -o "$tmp/floor" ./bench/floor
+    subject="$tmp/floor"
+fi
+"$tmp/state" -notifier "$subject" -post "$tmp/post" -pdserver "$tmp/pdserver" -dir "$dir" "$@"

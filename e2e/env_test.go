@@ -73,15 +73,27 @@ type syslogd struct {
 	cmd     *exec.Cmd
 }
 
+// runDir holds what must outlive a test binary killed by its timeout:
+// the next run finds there what to stop and what to put back.
+const runDir = "/run/notifier-e2e"
+
 func startSyslogd() (*syslogd, error) {
-	if _, err := os.Stat("/dev/log"); err == nil {
-		return nil, fmt.Errorf("/dev/log exists: another syslog daemon owns it; stop it (the e2e runs its own rsyslogd)")
-	}
-	dir, err := os.MkdirTemp("", "e2e-rsyslog-")
-	if err != nil {
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, err
 	}
-	os.Chmod(dir, 0o755)
+	stopLeftovers()
+	// A machine with systemd has journald on /dev/log: it is moved aside
+	// for the run and put back after (journald keeps its socket open).
+	if _, err := os.Lstat("/dev/log"); err == nil {
+		if err := os.Rename("/dev/log", savedDevLog); err != nil {
+			return nil, fmt.Errorf("move /dev/log aside: %w", err)
+		}
+	}
+	dir := filepath.Join(runDir, "rsyslog")
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -99,7 +111,7 @@ if $programname startswith "notifier" then { action(type="omfile" file="%[1]s/lo
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("rsyslogd", "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+	cmd := exec.Command("rsyslogd", "-n", "-f", confPath, "-i", filepath.Join(runDir, "rsyslogd.pid"))
 	out, _ := os.Create(filepath.Join(dir, "rsyslogd.out"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -128,7 +140,38 @@ if $programname startswith "notifier" then { action(type="omfile" file="%[1]s/lo
 func (s *syslogd) stop() {
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
+	restoreDevLog()
+}
+
+// savedDevLog is where a /dev/log that was there before the run waits.
+const savedDevLog = runDir + "/dev-log.saved"
+
+// restoreDevLog removes the run's /dev/log and puts back the one that was
+// there before, if any.
+func restoreDevLog() {
 	os.Remove("/dev/log")
+	if _, err := os.Lstat(savedDevLog); err == nil {
+		os.Rename(savedDevLog, "/dev/log")
+	}
+}
+
+// stopLeftovers undoes what a run killed before its cleanup left: its
+// rsyslogd (by recorded PID, if it is still rsyslogd), the /dev/log it
+// took, and its cluster.
+func stopLeftovers() {
+	if data, err := os.ReadFile(filepath.Join(runDir, "rsyslogd.pid")); err == nil {
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); pid > 0 && strings.TrimSpace(string(comm)) == "rsyslogd" {
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
+				poll(10*time.Second, func() bool { _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); return err != nil })
+			}
+		}
+		restoreDevLog()
+	}
+	cmd := exec.Command(filepath.Join(repo, "e2e", "cluster.sh"), "down")
+	cmd.Env = append(os.Environ(), "E2E_CLUSTER_DIR="+clusterDir)
+	cmd.Run()
 }
 
 // lines returns the lines rsyslog wrote to file (local.log, remote.log).

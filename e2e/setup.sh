@@ -14,10 +14,9 @@ done
 if [ -n "$missing" ]; then
     echo "e2e/setup.sh: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
-    created_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-        created_policy=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT   # whatever happens below
     fi
     apt-get -o DPkg::Lock::Timeout=600 update -qq
     ok=0
@@ -29,12 +28,14 @@ if [ -n "$missing" ]; then
         dpkg --configure -a >/dev/null 2>&1 || true
         sleep 3
     done
-    [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
     [ $ok = 1 ] || { tail -20 /tmp/e2e-apt.log >&2; exit 1; }
 fi
-# The packages may have started daemons of their own (no policy-rc.d on some images): the
-# cluster script refuses to run beside a cluster it did not start, and rsyslog must be ours.
+# Daemons this script just installed may have been started by their packages where policy-rc.d
+# is not honoured: those are stopped (the tests run their own). A cluster or rsyslog that was
+# running before is never touched: cluster.sh refuses to run beside a cluster it did not start,
+# and the tests move a syslog daemon's /dev/log aside for the run and put it back.
 for svc in pacemaker corosync rsyslog; do
+    case " $missing " in *" $svc "*) ;; *) continue ;; esac
     if command -v service >/dev/null && service "$svc" status >/dev/null 2>&1; then
         service "$svc" stop >/dev/null 2>&1 || true
     fi

@@ -89,7 +89,9 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 			return d
 		}
 		res.Muted = p.muted(r, ev)
-		if len(r.Notify) > 0 {
+		if len(r.Notify) > 0 || r.Escalate != nil {
+			// A rule with only escalate tells nobody until the Nth
+			// occurrence: it needs its hit to be counted.
 			d.Hits = append(d.Hits, p.hit(r, ev, res.Muted))
 		}
 		d.Rules = append(d.Rules, res)

@@ -114,9 +114,9 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 		}
 		l.checkRule(rn, c)
 		if stopper != nil {
-			rn.sink.errorf(rn.node.Line, rn.node.Column, "unreachable-rule", "rule %q can never match: rule %q at %s:%d matches every event and does not continue",
+			rn.sink.errorf(rn.node.Line, rn.node.Column, "unreachable-rule", "rule %q can never match: rule %q at %s:%d matches every event and ends evaluation (no continue, or drop)",
 				rn.rule.Name, stopper.rule.Name, stopper.sink.file, stopper.node.Line)
-		} else if matchesAll(rn.rule) && !rn.rule.Continue {
+		} else if matchesAll(rn.rule) && (!rn.rule.Continue || rn.rule.Drop) {
 			stopper = &rn
 		}
 		p.Rules = append(p.Rules, rn.rule)
@@ -400,11 +400,15 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 		r.program = c.compileRule(r.When, n, sink)
 	}
 	l.checkStateful(rn, c, label)
+	if r.Drop && r.Continue {
+		n := rn.at("continue")
+		sink.warnf(n.Line, n.Column, "drop-continue", "rule %q: continue has no effect with drop: a drop ends evaluation", label)
+	}
 	if r.Drop && len(r.Notify) > 0 {
 		n := rn.at("drop")
 		sink.errorf(n.Line, n.Column, "drop-notify", "rule %q: drop and notify together: a dropped event notifies nobody", label)
 	}
-	if !r.Drop && len(r.Notify) == 0 && !rn.broken {
+	if !r.Drop && len(r.Notify) == 0 && r.Escalate == nil && !rn.broken {
 		sink.warnf(rn.node.Line, rn.node.Column, "notifies-nobody", "rule %q notifies nobody: add notify, or drop: true", label)
 	}
 	for i, ch := range r.Notify {

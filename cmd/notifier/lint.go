@@ -37,11 +37,15 @@ func (a *app) lintCmd(args []string) error {
 		paths = []string{a.configPath("")}
 	}
 	var all engine.Problems
-	files := 0
+	files, unreadable := 0, 0
 	for _, path := range paths {
 		srcs, err := engine.ReadSources(path)
 		if err != nil {
-			return configErr(fmt.Errorf("lint: %w", err))
+			// Said as a finding, so the other paths' findings still come
+			// (and --format json stays JSON); the exit status is 2.
+			all = append(all, engine.Problem{File: path, Severity: "error", Check: "read", Message: err.Error()})
+			unreadable++
+			continue
 		}
 		files += len(srcs)
 		_, ps := engine.Compile(srcs, lintOptions(*checkSecrets))
@@ -54,6 +58,9 @@ func (a *app) lintCmd(args []string) error {
 	warns := len(all) - errs
 	if *format == "text" {
 		fmt.Fprintf(a.stderr, "lint: %d %s checked: %d %s, %d %s\n", files, plural(files, "file"), errs, plural(errs, "error"), warns, plural(warns, "warning"))
+	}
+	if unreadable > 0 {
+		return &exitError{code: exitUsage}
 	}
 	if errs > 0 || (*strict && warns > 0) {
 		return problemsFound()

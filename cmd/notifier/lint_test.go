@@ -123,7 +123,10 @@ func TestLintFormats(t *testing.T) {
 		{[]string{"lint", "--format", "json", clean}, exitOK, "[]\n"},
 		{[]string{"lint", clean, warnOnly}, exitOK, warnOnly + ":3:3: warning: channels.spare: no rule uses this channel [unused-channel]\n"},
 		{[]string{"lint", "--format", "xml", clean}, exitUsage, ""},
-		{[]string{"lint", filepath.Join(dir, "missing.yaml")}, exitUsage, ""},
+		// A path that is not there is a usage error, said as a finding so
+		// the other paths' findings still come.
+		{[]string{"lint", filepath.Join(dir, "missing.yaml"), warnOnly}, exitUsage, filepath.Join(dir, "missing.yaml") + ": error: policy stat " + filepath.Join(dir, "missing.yaml") + ": no such file or directory [read]\n" +
+			warnOnly + ":3:3: warning: channels.spare: no rule uses this channel [unused-channel]\n"},
 		{[]string{"lint", "--no-such-flag"}, exitUsage, ""},
 	}
 	for _, tt := range tests {

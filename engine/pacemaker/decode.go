@@ -229,9 +229,12 @@ func OccurrenceOf(ev *engine.Event) string {
 }
 
 // Occurrence identifies one alert across the processes Pacemaker starts
-// for it — one per recipient, all with the same variables but the
-// recipient — from an event's fields: a hash of every CRM_alert_*
-// (else CRM_notify_*) variable but recipient and node_sequence. It is ""
+// for it — one per recipient, alike but for the recipient — from an
+// event's fields: a hash of every field but the recipient, the
+// node_sequence and, when the epoch is there, the timestamp each
+// recipient formats its own way. The instance attributes stay in: a
+// recipient whose attributes differ (its own NOTIFIER_CONFIG, another
+// team's policy) is another audience, never a duplicate. It is ""
 // without a timestamp, which alone tells two alerts with otherwise equal
 // variables apart.
 func Occurrence(fields map[string]string) string {
@@ -239,14 +242,20 @@ func Occurrence(fields map[string]string) string {
 	if _, ok := fields[alertPrefix+"kind"]; !ok {
 		prefix = notifyPrefix
 	}
-	if fields[prefix+"timestamp_epoch"] == "" && fields[prefix+"timestamp"] == "" {
+	epoch := fields[alertPrefix+"timestamp_epoch"] != "" || fields[notifyPrefix+"timestamp_epoch"] != ""
+	if !epoch && fields[prefix+"timestamp"] == "" {
 		return ""
 	}
 	names := make([]string, 0, len(fields))
 	for name := range fields {
-		if rest, ok := strings.CutPrefix(name, prefix); ok && rest != "recipient" && rest != "node_sequence" {
-			names = append(names, name)
+		rest, ok := strings.CutPrefix(name, alertPrefix)
+		if !ok {
+			rest, ok = strings.CutPrefix(name, notifyPrefix)
 		}
+		if ok && (rest == "recipient" || rest == "node_sequence" || rest == "timestamp" && epoch) {
+			continue
+		}
+		names = append(names, name)
 	}
 	slices.Sort(names)
 	h := sha256.New()

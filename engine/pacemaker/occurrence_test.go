@@ -42,9 +42,9 @@ func TestOccurrence(t *testing.T) {
 		t.Fatal("no occurrence for a real alert")
 	}
 	same := map[string]map[string]string{
-		"another recipient":     {"CRM_alert_recipient": "/var/log/other.log", "CRM_notify_recipient": "/var/log/other.log"},
-		"another sequence":      {"CRM_alert_node_sequence": "999", "CRM_notify_node_sequence": "999"},
-		"an instance attribute": {"NOTIFIER_CONFIG": "/etc/notifier/other.yaml"},
+		"another recipient":        {"CRM_alert_recipient": "/var/log/other.log", "CRM_notify_recipient": "/var/log/other.log"},
+		"another sequence":         {"CRM_alert_node_sequence": "999", "CRM_notify_node_sequence": "999"},
+		"another timestamp-format": {"CRM_alert_timestamp": "2026-11-22 01:02:03.456", "CRM_notify_timestamp": "2026-11-22 01:02:03.456"},
 	}
 	for name, change := range same {
 		if got := occ(change); got != base {
@@ -54,6 +54,8 @@ func TestOccurrence(t *testing.T) {
 	differ := map[string]map[string]string{
 		"another microsecond": {"CRM_alert_timestamp_usec": "1", "CRM_notify_timestamp_usec": "1"},
 		"another rc":          {"CRM_alert_rc": "1", "CRM_notify_rc": "1"},
+		// A recipient with its own policy is another audience.
+		"another recipient's NOTIFIER_CONFIG": {"NOTIFIER_CONFIG": "/etc/notifier/team-b.yaml"},
 	}
 	for name, change := range differ {
 		if got := occ(change); got == base || got == "" {

@@ -119,6 +119,10 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 			if s.event != nil && s.event.Kind != yaml.MappingNode {
 				fail(s.event, "type", "test %q step %d: event: want a mapping of event fields", t.Name, j+1)
 			}
+			if n := engine.MappingValue(sn, "expect"); n != sn && n.Tag == "!!null" {
+				// An empty expect would check nothing at all: say what is meant.
+				fail(n, "expect", "test %q step %d: expect is empty; write expect: {} for \"nobody is told\", or leave expect out for a set-up step", t.Name, j+1)
+			}
 			if s.Silence != nil && s.Expect != nil {
 				fail(engine.MappingValue(sn, "expect"), "step", "test %q step %d: a silence step causes nothing to expect", t.Name, j+1)
 			}

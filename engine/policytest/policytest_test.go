@@ -126,6 +126,7 @@ func TestBrokenFiles(t *testing.T) {
 		{"expect key typo", "policy: policy.yaml\ntests:\n  - name: a\n    steps: [{event: {}, expect: {deliverys: []}}]\n", "4:34 unknown-key"},
 		{"duplicate test", "policy: policy.yaml\ntests:\n  - {name: a, steps: [{event: {}}]}\n  - {name: a, steps: [{event: {}}]}\n", "4:12 test-name"},
 		{"no tests", "policy: policy.yaml\n", "1:1 tests"},
+		{"empty expect", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - event: {}\n        expect:\n", "6:16 expect"},
 		{"delivery without channel", "policy: policy.yaml\ntests:\n  - name: a\n    steps: [{event: {}, expect: {deliveries: [{action: trigger}]}}]\n", "4:13 expect"},
 	}
 	for _, tt := range tests {
@@ -159,5 +160,30 @@ func TestBrokenPolicy(t *testing.T) {
 	r = RunFile(path, Options{})
 	if r.PolicyBroken || !r.Failed() || r.Problems[0].Line != 1 || r.Problems[0].Col != 9 {
 		t.Errorf("%+v", r.Problems)
+	}
+}
+
+// A rule with escalate and no notify tells nobody until the Nth
+// occurrence, then escalates once.
+func TestEscalateOnly(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`channels:
+  pager: {type: pagerduty}
+rules:
+  - name: flapping
+    when: severity == "warning"
+    escalate: {after: 3, within: 1h, notify: [pager]}
+`), 0o644)
+	path := filepath.Join(dir, "t.yaml")
+	step := func(at string) string {
+		return "      - at: " + at + "\n        event: {source: cmon, action: new, severity: warning, id: '5'}\n"
+	}
+	os.WriteFile(path, []byte("policy: p.yaml\ntests:\n  - name: third pages\n    steps:\n"+
+		step("0s")+"        expect: {}\n"+step("1m")+"        expect: {}\n"+
+		step("2m")+"        expect: {deliveries: [{channel: pager, action: trigger, outcome: escalated}], escalated: [pager]}\n"+
+		step("3m")+"        expect: {}\n"), 0o644)
+	r := RunFile(path, Options{})
+	if r.Failed() {
+		t.Fatalf("%v %+v", r.Problems, r.Tests)
 	}
 }

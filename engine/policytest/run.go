@@ -217,7 +217,11 @@ func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now ti
 	if err != nil {
 		return nil, err
 	}
-	return &outcome{summary: engine.Summary(ev) + ", key " + ev.Key, decision: d, result: res}, nil
+	summary := engine.Summary(ev)
+	if summary == "" {
+		summary = fmt.Sprintf("%s %s %s %s", ev.Source, ev.Kind, ev.Severity, ev.Action)
+	}
+	return &outcome{summary: summary + ", key " + ev.Key, decision: d, result: res}, nil
 }
 
 // event decodes the step's event with the decoder a run would use.

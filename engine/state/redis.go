@@ -124,6 +124,7 @@ func (s *Redis) Update(ctx context.Context, ids []string, fn func(map[string]*Re
 // runs from each holding what the other needs for long.
 func (s *Redis) lock(ctx context.Context, ids []string, token string) error {
 	backoff := redisBackoffMin
+	held := "" // the lock another run held on the last try
 	for {
 		n := 0
 		for _, id := range ids {
@@ -131,7 +132,12 @@ func (s *Redis) lock(ctx context.Context, ids []string, token string) error {
 			if err != nil {
 				// The SET may have been applied before the reply was lost.
 				s.release(ctx, ids[:n+1], token)
-				return s.unavailable(fmt.Sprintf("lock %q", id), err)
+				if held != "" && ctx.Err() != nil {
+					// The deadline came while waiting out another run:
+					// that is what to say, not the socket timeout.
+					return s.unavailable(fmt.Sprintf("lock %q: held by another run", held), ctx.Err())
+				}
+				return s.unavailable(fmt.Sprintf("lock %q", id), withContext(ctx, err))
 			}
 			if !ok {
 				break
@@ -142,6 +148,7 @@ func (s *Redis) lock(ctx context.Context, ids []string, token string) error {
 			return nil
 		}
 		s.release(ctx, ids[:n], token)
+		held = ids[n]
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, redisBackoffMax)
 		t := time.NewTimer(wait)
@@ -177,7 +184,7 @@ func (s *Redis) commit(ctx context.Context, ids []string, token string, fn func(
 		if len(keys) > 0 {
 			var err error
 			if vals, err = tx.MGet(ctx, keys...).Result(); err != nil {
-				return s.unavailable("read", err)
+				return s.unavailable("read", withContext(ctx, err))
 			}
 		}
 		for i, id := range ids {
@@ -216,7 +223,7 @@ func (s *Redis) commit(ctx context.Context, ids []string, token string, fn func(
 			return s.unavailable("write", errRedisLockLost)
 		}
 		if err != nil {
-			return s.unavailable("write", err)
+			return s.unavailable("write", withContext(ctx, err))
 		}
 		return nil
 	}, locks...)

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -38,6 +39,16 @@ type redisError struct {
 
 func (e *redisError) Error() string   { return e.msg }
 func (e *redisError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
+
+// withContext adds the context's error to a network error that its
+// deadline caused (go-redis turns the deadline into a socket timeout), so
+// callers see context.DeadlineExceeded under errors.Is.
+func withContext(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%w)", err, cerr)
+	}
+	return err
+}
 
 // unavailable wraps err as a redisError saying what failed.
 func (s *Redis) unavailable(what string, err error) error {
