@@ -183,7 +183,19 @@ func (g schemaGen) typeSchema(t reflect.Type, path string) (object, error) {
 	default:
 		return nil, fmt.Errorf("%s: type %s is not supported by the loader", path, t)
 	}
-	return append(s, g.extras[path]...), nil
+	return s.merge(g.extras[path]), nil
+}
+
+// merge replaces the members of o that extra names and appends the rest.
+func (o object) merge(extra object) object {
+	for _, m := range extra {
+		if o.get(m.key) != nil {
+			o.set(m.key, m.val)
+		} else {
+			o = append(o, m)
+		}
+	}
+	return o
 }
 
 func (g schemaGen) structSchema(t reflect.Type, path string) (object, error) {
@@ -352,9 +364,10 @@ func policyExtras() map[string]object {
 			object{{"enum", slices.Concat(days, []string{"mon-fri", "sat-sun"})}},
 			object{{"pattern", `^\s*` + day + `(-` + day + `)?\s*$`}},
 		}}},
-		"windows.*.times[]":       {{"pattern", `^\s*` + clock + `\s*-\s*(` + clock + `|24:00)\s*$`}},
-		"rules[]":                 {{"required", []string{"name", "when"}}},
-		"rules[].when":            {{"pattern", `\S`}},
+		"windows.*.times[]": {{"pattern", `^\s*` + clock + `\s*-\s*(` + clock + `|24:00)\s*$`}},
+		"rules[]":           {{"required", []string{"name", "when"}}},
+		// The loader reads an unquoted `when: true` as the text "true".
+		"rules[].when":            {{"type", []string{"string", "boolean"}}, {"pattern", `\S`}},
 		"rules[].suppress":        {{"required", []string{"for"}}},
 		"rules[].escalate":        {{"required", []string{"after", "within", "notify"}}},
 		"rules[].escalate.after":  {{"minimum", 2}},
