@@ -8,9 +8,11 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,6 +191,13 @@ func pacemakerRound(t *testing.T, recipients int) {
 	})
 	c.quiet(t)
 
+	// The agent ran as Pacemaker runs agents: as hacluster, whose files
+	// these are (the state directory is root:haclient 2770).
+	if st, err := os.Stat(audit); err != nil {
+		t.Error(err)
+	} else if u, err := user.Lookup("hacluster"); err != nil || fmt.Sprint(st.Sys().(*syscall.Stat_t).Uid) != u.Uid {
+		t.Errorf("the audit log is owned by uid %d, want hacluster (%v)", st.Sys().(*syscall.Stat_t).Uid, err)
+	}
 	// PagerDuty: the fencing, once.
 	pd := e.pd.Events()
 	if len(pd) != 1 || pd[0].Status != 202 || pd[0].Event.EventAction != "trigger" || pd[0].Event.DedupKey != fence {
