@@ -59,8 +59,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
 			return 1
 		}
-		defer rsyslog.stop()
-		return m.Run()
+		code := m.Run()
+		rsyslog.stop()
+		if code == 0 {
+			os.RemoveAll(runDir) // kept after a failure: the logs are there
+		}
+		return code
 	}())
 }
 
@@ -89,6 +93,9 @@ func startSyslogd() (*syslogd, error) {
 			return nil, fmt.Errorf("move /dev/log aside: %w", err)
 		}
 	}
+	if err := os.WriteFile(ownDevLog, nil, 0o644); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(runDir, "rsyslog")
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -111,7 +118,7 @@ if $programname startswith "notifier" then { action(type="omfile" file="%[1]s/lo
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("rsyslogd", "-n", "-f", confPath, "-i", filepath.Join(runDir, "rsyslogd.pid"))
+	cmd := exec.Command("rsyslogd", "-n", "-f", confPath, "-i", rsyslogPID)
 	out, _ := os.Create(filepath.Join(dir, "rsyslogd.out"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -140,35 +147,51 @@ if $programname startswith "notifier" then { action(type="omfile" file="%[1]s/lo
 func (s *syslogd) stop() {
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
+	os.Remove(rsyslogPID)
 	restoreDevLog()
 }
 
-// savedDevLog is where a /dev/log that was there before the run waits.
-const savedDevLog = runDir + "/dev-log.saved"
+const (
+	rsyslogPID = runDir + "/rsyslogd.pid"
+	// savedDevLog is where a /dev/log that was there before the run waits:
+	// in /dev itself, since a rename cannot cross file systems.
+	savedDevLog = "/dev/.log.notifier-e2e"
+	// ownDevLog marks that /dev/log is the run's (its rsyslogd's socket).
+	ownDevLog = runDir + "/dev-log.ours"
+)
 
-// restoreDevLog removes the run's /dev/log and puts back the one that was
-// there before, if any.
+// restoreDevLog removes the run's /dev/log, if it made one, and puts back
+// the one that was there before, if there was one. Nothing else.
 func restoreDevLog() {
-	os.Remove("/dev/log")
+	if _, err := os.Stat(ownDevLog); err == nil {
+		if st, err := os.Lstat("/dev/log"); err == nil && st.Mode()&os.ModeSocket != 0 {
+			os.Remove("/dev/log")
+		}
+		os.Remove(ownDevLog)
+	}
 	if _, err := os.Lstat(savedDevLog); err == nil {
-		os.Rename(savedDevLog, "/dev/log")
+		if _, err := os.Lstat("/dev/log"); os.IsNotExist(err) {
+			os.Rename(savedDevLog, "/dev/log")
+		}
 	}
 }
 
 // stopLeftovers undoes what a run killed before its cleanup left: its
-// rsyslogd (by recorded PID, if it is still rsyslogd), the /dev/log it
-// took, and its cluster.
+// rsyslogd (by recorded PID, if that process is still an rsyslogd running
+// the run's configuration), the /dev/log it took, and its cluster.
 func stopLeftovers() {
-	if data, err := os.ReadFile(filepath.Join(runDir, "rsyslogd.pid")); err == nil {
+	if data, err := os.ReadFile(rsyslogPID); err == nil {
 		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); pid > 0 && strings.TrimSpace(string(comm)) == "rsyslogd" {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if pid > 0 && strings.Contains(string(cmdline), runDir+"/rsyslog/") {
 			if p, err := os.FindProcess(pid); err == nil {
 				p.Kill()
 				poll(10*time.Second, func() bool { _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); return err != nil })
 			}
 		}
-		restoreDevLog()
+		os.Remove(rsyslogPID)
 	}
+	restoreDevLog()
 	cmd := exec.Command(filepath.Join(repo, "e2e", "cluster.sh"), "down")
 	cmd.Env = append(os.Environ(), "E2E_CLUSTER_DIR="+clusterDir)
 	cmd.Run()

@@ -159,8 +159,11 @@ func printProblems(w io.Writer, format string, ps engine.Problems) error {
 		return enc.Encode(ps)
 	case "github":
 		for _, p := range ps {
-			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", p.Severity,
-				ghProperty(p.File), p.Line, p.Col, ghProperty("notifier lint: "+p.Check), ghMessage(p.Message))
+			where := "file=" + ghProperty(p.File)
+			if p.Line > 0 { // a file that could not be read has no line
+				where += fmt.Sprintf(",line=%d,col=%d", p.Line, p.Col)
+			}
+			fmt.Fprintf(w, "::%s %s,title=%s::%s\n", p.Severity, where, ghProperty("notifier lint: "+p.Check), ghMessage(p.Message))
 		}
 	default:
 		for _, p := range ps {

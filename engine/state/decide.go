@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"notifier/engine"
@@ -215,12 +216,16 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		for _, del := range d.Deliveries {
 			res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "silenced", Reason: "silenced by " + s.ID})
 		}
+		for _, h := range d.Hits {
+			res.Skip = append(res.Skip, escalationOnly(d, h, "silenced", "silenced by "+s.ID)...)
+		}
 		return res, nil
 	}
 	told := map[string]bool{}
 	var windows []string
 	for _, h := range d.Hits {
 		if h.Muted != "" {
+			res.Skip = append(res.Skip, escalationOnly(d, h, "muted", h.Muted)...)
 			continue
 		}
 		v := Verdict{Notify: true}
@@ -272,6 +277,8 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 				told[del.Channel] = true
 				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)})
 			}
+		} else if v.Occurrence > 0 {
+			res.Skip = append(res.Skip, escalationOnly(d, h, "counted", strings.TrimPrefix(toward, "; "))...)
 		}
 	}
 	if len(res.Send) == 0 && len(windows) == 0 {
@@ -303,6 +310,22 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	return res, nil
 }
 
+// escalationOnly is how a rule that only escalates (no notify of its
+// own) shows in the plan when it does not escalate now: its escalation
+// channels, not sent, and why — so history and explain say "occurrence 2
+// of 3", "silenced", "muted", not "nobody".
+func escalationOnly(d *engine.Decision, h engine.Hit, outcome, reason string) []Planned {
+	if slices.ContainsFunc(d.Deliveries, func(del engine.Delivery) bool { return del.Rule == h.Rule }) ||
+		slices.ContainsFunc(d.Muted, func(del engine.Delivery) bool { return del.Rule == h.Rule }) {
+		return nil // the rule's own deliveries already say it
+	}
+	out := make([]Planned, 0, len(h.Escalation))
+	for _, del := range h.Escalation {
+		out = append(out, Planned{Delivery: del, Outcome: outcome, Reason: reason})
+	}
+	return out
+}
+
 // firstInvocation removes from d what the rules that already acted on
 // this alert (in another invocation) chose, returning those deliveries as
 // duplicates, and records the rules acting now. d itself is not changed.
@@ -321,7 +344,9 @@ func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, no
 		if !acted(h.Rule) {
 			out.Hits = append(out.Hits, h)
 			seen.Rules = append(seen.Rules, h.Rule)
+			continue
 		}
+		dup = append(dup, escalationOnly(d, h, "duplicate", "already decided for this alert by another invocation (one per Pacemaker recipient)")...)
 	}
 	for _, del := range d.Deliveries {
 		if acted(del.Rule) {

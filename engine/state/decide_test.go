@@ -246,3 +246,49 @@ func TestApplyOccurrence(t *testing.T) {
 		t.Fatal("Apply changed the caller's decision")
 	}
 }
+
+// A rule with escalate and no notify of its own: until it escalates, the
+// plan says how far along it is (or that a silence holds it), never
+// nothing; the escalation resolves like any delivery.
+func TestApplyEscalateOnly(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(0, 3)
+	d.Deliveries = nil // the rule only escalates
+	apply := func(min int, in Input) string {
+		t.Helper()
+		in.Event, in.Now = ev, at(min)
+		if in.Decision == nil {
+			in.Decision = d
+		}
+		res, err := Apply(in, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range recs {
+			if r == nil {
+				delete(recs, id)
+			}
+		}
+		return summary(res)
+	}
+	steps := []struct {
+		in   Input
+		want string
+	}{
+		{Input{}, "skip boss: occurrence 1 of 3 toward escalation within 1h0m0s"},
+		{Input{Silence: &Silence{ID: "s-1"}}, "skip boss: silenced by s-1"},
+		{Input{}, "skip boss: occurrence 2 of 3 toward escalation within 1h0m0s"},
+		{Input{}, "send boss trigger: escalated: occurrence 3 of 3 within 1h0m0s"},
+	}
+	for i, s := range steps {
+		if got := apply(i, s.in); got != s.want {
+			t.Fatalf("step %d:\n%s\nwant\n%s", i+1, got, s.want)
+		}
+	}
+	rm := *ev
+	rm.Action = engine.ActionRemove
+	res, _ := Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(9)}, recs)
+	if got := summary(res); !strings.HasPrefix(got, "send boss resolve: resolves the incident") {
+		t.Fatalf("resolve:\n%s", got)
+	}
+}
