@@ -14,17 +14,15 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+
+	"notifier/bench/internal/trigger"
 )
 
 func main() {
@@ -47,26 +45,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var msg struct {
-		Alarm struct {
-			ID      json.Number `json:"id"`
-			CID     int         `json:"cid"`
-			Message string      `json:"message"`
-		} `json:"alarm"`
-	}
-	in, err := io.ReadAll(os.Stdin)
-	if err == nil {
-		err = json.Unmarshal(in, &msg)
-	}
+	a, err := trigger.Read(os.Stdin)
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
-	dedup := fmt.Sprintf("cmon/%s/%d/%s", host, msg.Alarm.CID, msg.Alarm.ID)
-	body, _ := json.Marshal(map[string]any{
-		"routing_key": strings.TrimSpace(string(key)), "event_action": "trigger", "dedup_key": dedup,
-		"payload": map[string]string{"summary": msg.Alarm.Message, "source": host, "severity": "critical"},
-	})
+	dedup := fmt.Sprintf("cmon/%s/%d/%s", host, a.CID, a.ID)
+	body := trigger.Body(strings.TrimSpace(string(key)), dedup, host, a)
 	state := filepath.Join(dir, "floor.db")
 	commit := func(fn func(b *bolt.Bucket) error) error {
 		lock, err := os.OpenFile(state+".lock", os.O_RDWR|os.O_CREATE, 0o660)
@@ -93,14 +78,8 @@ func run() error {
 	if err := commit(func(b *bolt.Bucket) error { return b.Put([]byte(dedup), body) }); err != nil {
 		return err
 	}
-	resp, err := http.Post(url+"/v2/enqueue", "application/json", bytes.NewReader(body))
-	if err != nil {
+	if err := trigger.Post(url, body); err != nil {
 		return err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	return commit(func(b *bolt.Bucket) error { return b.Delete([]byte(dedup)) })
 }

@@ -7,49 +7,24 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
+
+	"notifier/bench/internal/trigger"
 )
 
 func main() {
 	url := flag.String("url", "", "events URL (the path /v2/enqueue is appended)")
 	key := flag.String("key", "", "routing key")
 	flag.Parse()
-	var msg struct {
-		Alarm struct {
-			ID      json.Number `json:"id"`
-			CID     int         `json:"cid"`
-			Message string      `json:"message"`
-		} `json:"alarm"`
-	}
-	in, err := io.ReadAll(os.Stdin)
-	if err == nil {
-		err = json.Unmarshal(in, &msg)
-	}
+	a, err := trigger.Read(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "post:", err)
 		os.Exit(2)
 	}
-	body, _ := json.Marshal(map[string]any{
-		"routing_key":  *key,
-		"event_action": "trigger",
-		"dedup_key":    fmt.Sprintf("post/%d/%s", msg.Alarm.CID, msg.Alarm.ID),
-		"payload":      map[string]string{"summary": msg.Alarm.Message, "source": "post", "severity": "critical"},
-	})
-	resp, err := http.Post(*url+"/v2/enqueue", "application/json", bytes.NewReader(body))
-	if err != nil {
+	if err := trigger.Post(*url, trigger.Body(*key, fmt.Sprintf("post/%d/%s", a.CID, a.ID), "post", a)); err != nil {
 		fmt.Fprintln(os.Stderr, "post:", err)
-		os.Exit(1)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		fmt.Fprintln(os.Stderr, "post: HTTP", resp.StatusCode)
 		os.Exit(1)
 	}
 }
