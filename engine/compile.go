@@ -122,12 +122,15 @@ func (v *ruleChecks) impossible(field string, lit *ast.StringNode, op string) {
 	if slices.Contains(values, lit.Value) {
 		return
 	}
-	always := "false"
+	what, always := "comparison", "false"
+	if op == "in" || op == "not in" {
+		what = "test"
+	}
 	if op == "!=" || op == "not in" {
 		always = "true"
 	}
 	v.fail(lit, "impossible-value", "%s is never %q (it is one of %s), so this %s is always %s%s",
-		field, lit.Value, quoteAll(values), map[bool]string{true: "test", false: "comparison"}[strings.HasSuffix(op, "in")], always, suggest(lit.Value, values))
+		field, lit.Value, quoteAll(values), what, always, suggest(lit.Value, values))
 }
 
 // closedField names the closed event field n refers to, or "".

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -26,12 +25,6 @@ func DecodeJSON(data []byte, now time.Time) (Event, error) {
 	if ev.Time.IsZero() {
 		ev.Time = now
 	}
-	if ev.Key == "" {
-		if ev.ID == "" {
-			return ev, fmt.Errorf("json event: needs a key or an id")
-		}
-		ev.Key = strings.TrimPrefix(ev.Source+"/"+ev.ID, "/")
-	}
 	if ev.Kind == "" && ev.Source == SourceCMON {
 		ev.Kind = KindAlarm // CMON sends nothing else
 	}
@@ -42,6 +35,12 @@ func DecodeJSON(data []byte, now time.Time) (Event, error) {
 		if values := closedFields[f.name]; !slices.Contains(values, f.value) {
 			return ev, fmt.Errorf("json event: %s %q is not one of %s", f.name, f.value, quoteAll(values))
 		}
+	}
+	if ev.Key == "" {
+		if ev.ID == "" {
+			return ev, fmt.Errorf("json event: needs a key or an id")
+		}
+		ev.Key = ev.Source + "/" + ev.ID
 	}
 	return ev, nil
 }
