@@ -42,6 +42,17 @@ type Hit struct {
 	Muted          string     // why the rule's notifications are muted, or ""
 }
 
+// Matched names the rules that matched, in order (never nil).
+func (d *Decision) Matched() []string {
+	names := []string{}
+	for _, r := range d.Rules {
+		if r.Matched {
+			names = append(names, r.Name)
+		}
+	}
+	return names
+}
+
 // RuleResult is one rule's verdict on the event.
 type RuleResult struct {
 	Name    string `json:"name"`

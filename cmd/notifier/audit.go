@@ -35,12 +35,7 @@ func (a *app) audit(p *engine.Policy, ev *engine.Event, d *engine.Decision, res 
 		return
 	}
 	line := auditLine{Time: time.Now().UTC(), Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity,
-		Action: ev.Action, Node: ev.Node, Cluster: ev.Cluster, Matched: []string{}, Dropped: d.Dropped, Sent: res.Send, NotSent: res.Skip}
-	for _, r := range d.Rules {
-		if r.Matched {
-			line.Matched = append(line.Matched, r.Name)
-		}
-	}
+		Action: ev.Action, Node: ev.Node, Cluster: ev.Cluster, Matched: d.Matched(), Dropped: d.Dropped, Sent: res.Send, NotSent: res.Skip}
 	if line.Sent == nil {
 		line.Sent = []state.Planned{}
 	}

@@ -178,10 +178,8 @@ func decisionHistory(ev *engine.Event, d *engine.Decision, res state.Result, now
 		// answer in history too.
 		h := base
 		h.Outcome, h.Reason = "unmatched", "no rule matched"
-		for _, r := range d.Rules {
-			if r.Matched {
-				h.Rule = r.Name
-			}
+		if m := d.Matched(); len(m) > 0 {
+			h.Rule = m[len(m)-1] // the one that decided
 		}
 		if d.Dropped {
 			h.Outcome, h.Reason = "dropped", "dropped by rule "+h.Rule

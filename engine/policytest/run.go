@@ -319,12 +319,7 @@ func compare(want *expectSpec, got *outcome) string {
 		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
 	}
 	if want.Matched != nil {
-		var m []string
-		for _, r := range got.decision.Rules {
-			if r.Matched {
-				m = append(m, r.Name)
-			}
-		}
+		m := got.decision.Matched()
 		if !slices.Equal(want.Matched, m) {
 			fmt.Fprintf(&b, "\n    matched:\n      want: %s\n      got:  %s", orNone(want.Matched), orNone(m))
 		}
