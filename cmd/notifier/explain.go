@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"notifier/engine/pacemaker"
 	"notifier/engine/state"
 	"strings"
 	"text/tabwriter"
@@ -136,7 +135,9 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	if err != nil {
 		return stateless(err.Error())
 	}
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Occurrence: pacemaker.OccurrenceOf(ev)}
+	// No occurrence: explain shows what the rules and the state decide for
+	// this alert, not that a saved copy of it was already handled.
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
 	recs, err := st.shared.View(ctx, state.IDs(in))
 	if err != nil {
 		return stateless(err.Error())
