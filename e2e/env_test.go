@@ -101,7 +101,7 @@ func startSyslogd() (*syslogd, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := apitest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -225,15 +225,6 @@ func (s *syslogd) matching(file string, subs ...string) []string {
 		}
 	}
 	return out
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // poll checks cond, which another process makes true, until it holds or

@@ -109,21 +109,25 @@ func TestBuildEventResolveCarriesOnlyTheKey(t *testing.T) {
 	}
 }
 
+// actionTests: what each action becomes at PagerDuty, which has no plain
+// notification: an Inform pages exactly as a Trigger does; only Resolve
+// differs, and carries no payload.
+var actionTests = []struct {
+	action      channels.Action
+	wantAction  string
+	wantPayload bool
+}{
+	{channels.Trigger, "trigger", true},
+	{channels.Inform, "trigger", true},
+	{channels.Resolve, "resolve", false},
+}
+
 // TestBuildEventActions: PagerDuty has no plain notification, so an
 // Inform pages exactly as a Trigger does; only Resolve differs.
 func TestBuildEventActions(t *testing.T) {
 	trigger := fullMessage()
 	wantPayload := BuildEvent(testKey, Config{}, trigger).Payload
-	tests := []struct {
-		action      channels.Action
-		wantAction  string
-		wantPayload bool
-	}{
-		{channels.Trigger, "trigger", true},
-		{channels.Inform, "trigger", true},
-		{channels.Resolve, "resolve", false},
-	}
-	for _, tt := range tests {
+	for _, tt := range actionTests {
 		t.Run(string(tt.action), func(t *testing.T) {
 			m := fullMessage()
 			m.Action = tt.action

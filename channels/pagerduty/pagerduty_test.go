@@ -88,16 +88,7 @@ func TestTriggerAndResolveOnTheWire(t *testing.T) {
 // TestActionsOnTheWire sends each action to the Events API stand-in,
 // which accepts only trigger, acknowledge and resolve.
 func TestActionsOnTheWire(t *testing.T) {
-	tests := []struct {
-		action      channels.Action
-		wantAction  string
-		wantPayload bool
-	}{
-		{channels.Trigger, "trigger", true},
-		{channels.Inform, "trigger", true},
-		{channels.Resolve, "resolve", false},
-	}
-	for _, tt := range tests {
+	for _, tt := range actionTests {
 		t.Run(string(tt.action), func(t *testing.T) {
 			srv := apitest.NewPagerDuty()
 			defer srv.Close()

@@ -199,17 +199,6 @@ func TestNotifyUDPStaysWithinOneDatagram(t *testing.T) {
 	}
 }
 
-// closedAddr is a local tcp address nobody listens on.
-func closedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestNotifyFailures(t *testing.T) {
 	tlsSrv := apitest.NewSyslogTLS()
 	defer tlsSrv.Close()
@@ -237,8 +226,8 @@ func TestNotifyFailures(t *testing.T) {
 		retryable bool
 		want      string
 	}{
-		{"tcp connection refused", Config{Address: "tcp://" + closedAddr(t)}, true, "connection refused"},
-		{"tls connection refused", Config{Address: "tls://" + closedAddr(t)}, true, "connection refused"},
+		{"tcp connection refused", Config{Address: "tcp://" + apitest.ClosedAddr(t)}, true, "connection refused"},
+		{"tls connection refused", Config{Address: "tls://" + apitest.ClosedAddr(t)}, true, "connection refused"},
 		{"tls certificate not trusted", Config{Address: tlsSrv.Address()}, false, "tls handshake: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
 		{"tls handshake hangs", Config{Address: "tls://" + mute.Addr().String(), Timeout: 200 * time.Millisecond}, true, "tls handshake: context deadline exceeded"},
 		{"unix socket missing", Config{Address: "unix://" + missing}, true, `syslog: send to "unix://` + missing + `": dial unixgram ` + missing},

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,8 @@ import (
 
 	"notifier/internal/harness"
 	"notifier/internal/redistest"
+
+	"notifier/internal/apitest"
 )
 
 // End-to-end tests of the state (issue 3): the built binary, many real
@@ -415,7 +416,7 @@ func TestE2EStateFailOpen(t *testing.T) {
 	}{
 		{"state directory missing", harness.Options{StatePath: filepath.Join(missing, "state.db")},
 			[]string{"state unusable", missing, "no such file or directory"}},
-		{"redis unreachable", harness.Options{RedisURL: "redis://" + closedPort(t) + "/0"},
+		{"redis unreachable", harness.Options{RedisURL: "redis://" + apitest.ClosedAddr(t) + "/0"},
 			[]string{"state unusable", "redis"}},
 	}
 	for _, c := range cases {
@@ -432,17 +433,6 @@ func TestE2EStateFailOpen(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closedPort returns a 127.0.0.1 address nothing listens on.
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // TestE2EStateHistoryNobody: a decision that tells nobody is in history

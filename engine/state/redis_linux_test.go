@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"notifier/engine/state"
+
+	"notifier/internal/apitest"
 )
 
 // TestRedisQuietStderr: a failing Redis produces errors, never lines of
@@ -37,7 +39,7 @@ func TestRedisQuietStderr(t *testing.T) {
 	}
 	defer restore()
 
-	s, err := state.OpenRedis("redis://:s3cret@"+closedAddr(t)+"/0", "notifier")
+	s, err := state.OpenRedis("redis://:s3cret@"+apitest.ClosedAddr(t)+"/0", "notifier")
 	if err != nil {
 		restore()
 		t.Fatal(err)

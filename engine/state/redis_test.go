@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +20,8 @@ import (
 	"notifier/engine/state"
 	"notifier/engine/state/storetest"
 	"notifier/internal/redistest"
+
+	"notifier/internal/apitest"
 )
 
 var redisNS atomic.Int64
@@ -43,17 +44,6 @@ func rawRedis(t testing.TB, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// closedAddr is an address nothing listens on.
-func closedAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // increment adds one to the counter at each id.
@@ -242,7 +232,7 @@ func TestRedisLockLostBeforeCommit(t *testing.T) {
 // TestRedisDown: every operation on a closed port fails at once with
 // ErrUnavailable, without calling fn.
 func TestRedisDown(t *testing.T) {
-	s := openRedis(t, "redis://"+closedAddr(t)+"/0", "notifier")
+	s := openRedis(t, "redis://"+apitest.ClosedAddr(t)+"/0", "notifier")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ops := []struct {
@@ -283,7 +273,7 @@ func TestRedisErrorsHideThePassword(t *testing.T) {
 	if err := rawRedis(t, locked).ConfigSet(context.Background(), "requirepass", "right-pw").Err(); err != nil {
 		t.Fatal(err)
 	}
-	closed := closedAddr(t)
+	closed := apitest.ClosedAddr(t)
 	tests := []struct {
 		name, url string
 		secrets   []string

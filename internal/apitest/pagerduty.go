@@ -99,11 +99,7 @@ type PagerDuty struct {
 // 127.0.0.1. It panics when no port can be had, as httptest.NewServer
 // does: a test cannot go on without it. Close it when done.
 func NewPagerDuty() *PagerDuty {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("apitest: pagerduty: listen: %v", err))
-	}
-	return NewPagerDutyServer(ln)
+	return NewPagerDutyServer(loopback("pagerduty"))
 }
 
 // NewPagerDutyServer serves the Events API v2 on ln, which it takes over

@@ -71,11 +71,7 @@ type Slack struct {
 // NewSlack starts a fake Slack on a free port of 127.0.0.1. Close it when
 // done.
 func NewSlack() *Slack {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("apitest: slack: listen: %v", err))
-	}
-	return NewSlackListener(l)
+	return NewSlackListener(loopback("slack"))
 }
 
 // NewSlackListener starts a fake Slack serving on l, so that a demo

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"notifier/internal/apitest"
 )
 
 const (
@@ -66,7 +68,7 @@ func StartURL(t testing.TB) string {
 // start makes one attempt; it registers the cleanup only for a server that
 // answered, and stops one that did not.
 func start(t testing.TB, bin, dir string) (string, error) {
-	port, err := freePort()
+	port, err := apitest.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -105,16 +107,6 @@ func start(t testing.TB, bin, dir string) (string, error) {
 	}
 	t.Cleanup(stop)
 	return addr, nil
-}
-
-// freePort asks the kernel for a port that is free right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitReady sends real PINGs until one is answered with PONG, the server
