@@ -326,6 +326,9 @@ func escalationOnly(d *engine.Decision, h engine.Hit, outcome, reason string) []
 	return out
 }
 
+// duplicateReason is why a later invocation of one alert sends nothing.
+const duplicateReason = "already decided for this alert by another invocation (one per Pacemaker recipient)"
+
 // firstInvocation removes from d what the rules that already acted on
 // this alert (in another invocation) chose, returning those deliveries as
 // duplicates, and records the rules acting now. d itself is not changed.
@@ -346,11 +349,11 @@ func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, no
 			seen.Rules = append(seen.Rules, h.Rule)
 			continue
 		}
-		dup = append(dup, escalationOnly(d, h, "duplicate", "already decided for this alert by another invocation (one per Pacemaker recipient)")...)
+		dup = append(dup, escalationOnly(d, h, "duplicate", duplicateReason)...)
 	}
 	for _, del := range d.Deliveries {
 		if acted(del.Rule) {
-			dup = append(dup, Planned{Delivery: del, Outcome: "duplicate", Reason: "already decided for this alert by another invocation (one per Pacemaker recipient)"})
+			dup = append(dup, Planned{Delivery: del, Outcome: "duplicate", Reason: duplicateReason})
 			continue
 		}
 		out.Deliveries = append(out.Deliveries, del)
