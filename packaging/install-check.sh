@@ -1,41 +1,47 @@
 #!/usr/bin/env bash
-# Installs the .deb on this machine for real and checks what it did, then
-# purges it: the binary runs, the policy is a conffile that lints and
-# survives a reinstall, /var/lib/notifier is root:root 0750 without the
-# haclient group and root:haclient 2770 with it (and hacluster can use
-# the state root made before), the flush timer is enabled, and remove and
-# purge leave what dpkg policy says: remove keeps the conffile and the
-# state, purge nothing.
+# Installs the .deb for real, with dpkg and its maintainer scripts, and
+# checks what it did, then purges it: the binary runs, the policy is a
+# conffile that lints and survives a reinstall, /var/lib/notifier is
+# root:root 0750 without the haclient group and root:haclient 2770 with
+# it (and hacluster can use the state root made before), the flush timer
+# is enabled, and remove and purge leave what dpkg policy says: remove
+# keeps the conffile and the state, purge nothing.
 #
 #   sudo packaging/install-check.sh [DIST_DIR]     (default dist)
 #
-# Root only. It refuses to run where notifier is installed or its paths
-# exist, so it never removes anything it did not make. A haclient group
-# it had to create is deleted again; the "no haclient" round hides an
-# existing group in a private mount namespace instead of deleting it.
+# Root only. It never changes this machine: dpkg runs chrooted in a
+# copy-on-write overlay of / (in_overlay, checklib.sh), so it runs the same
+# on a clean machine and on one where notifier is installed (purged in
+# the overlay first). The overlay holds / only, so the timer is checked
+# as a container has it (enabled offline), even on a systemd host.
 set -uo pipefail
 . "$(dirname "$0")/checklib.sh"
 
-dist=${1:-dist}
-deb=$(ls "$dist"/notifier_*.deb 2>/dev/null)
-if [ "$(id -u)" -ne 0 ] || [ "$(printf '%s\n' "$deb" | grep -c .)" -ne 1 ]; then
-	echo "usage: as root, with exactly one $dist/notifier_*.deb (found: ${deb:-none})" >&2
-	exit 2
-fi
-if dpkg-query -W -f '${db:Status-Status}' notifier 2>/dev/null | grep -qv '^not-installed$' ||
-	[ -e /etc/notifier ] || [ -e /var/lib/notifier ] || [ -e /usr/bin/notifier ]; then
-	echo "refusing: notifier is (or was) installed here: dpkg -P notifier and remove /etc/notifier, /var/lib/notifier first" >&2
-	exit 2
+if [ "${1:-}" != --inside ]; then
+	dist=${1:-dist}
+	deb=$(ls "$dist"/notifier_*.deb 2>/dev/null)
+	if [ "$(id -u)" -ne 0 ] || [ "$(printf '%s\n' "$deb" | grep -c .)" -ne 1 ]; then
+		echo "usage: as root, with exactly one $dist/notifier_*.deb (found: ${deb:-none})" >&2
+		exit 2
+	fi
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir "$tmp/in"
+	cp "$deb" "$(dirname "$0")/checklib.sh" "$tmp/in/"
+	cp "$0" "$tmp/in/install-check.sh"
+	if ! in_overlay "$tmp" bash "$tmp/in/install-check.sh" --inside "$tmp/in/$(basename "$deb")"; then
+		echo "packaging/install-check.sh: FAILED"
+		exit 1
+	fi
+	echo "packaging/install-check.sh: all checks passed"
+	exit 0
 fi
 
+# Inside the overlay.
+deb=$2
+forget_notifier || exit 1
 owner_mode() { stat -c '%U:%G %a' "$1"; }
 status() { dpkg-query -W -f '${db:Status-Status}' notifier 2>/dev/null || echo not-installed; }
-
-made_group=
-cleanup() {
-	if [ "$(status)" != not-installed ]; then dpkg -P notifier >/dev/null 2>&1; fi
-	if [ -n "$made_group" ]; then groupdel haclient; fi
-}
 
 # install_deb [--no-haclient]: dpkg -i; asked, the maintainer scripts
 # see no haclient group: a getent that denies it comes first in the PATH
@@ -49,14 +55,11 @@ install_deb() {
 	fi </dev/null
 }
 tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
 mkdir "$tmp/no-haclient"
 printf '%s\n' '#!/bin/sh' '[ "$1 $2" = "group haclient" ] && exit 2' 'exec /usr/bin/getent "$@"' >"$tmp/no-haclient/getent"
 chmod +x "$tmp/no-haclient/getent"
 
-if ! getent group haclient >/dev/null; then
-	groupadd -r haclient && made_group=1
-fi
+if ! getent group haclient >/dev/null; then groupadd -r haclient; fi
 hacluster=
 if id hacluster >/dev/null 2>&1 && id -nG hacluster | grep -qw haclient; then hacluster=1; fi
 
@@ -147,8 +150,4 @@ for f in /usr/bin/notifier /etc/notifier /var/lib/notifier; do
 	check "$f removed" absent "$f"
 done
 
-if [ "$failed" -ne 0 ]; then
-	echo "packaging/install-check.sh: FAILED"
-	exit 1
-fi
-echo "packaging/install-check.sh: all checks passed"
+exit $failed

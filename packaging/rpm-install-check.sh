@@ -4,7 +4,8 @@
 # copy-on-write overlay of / inside a private mount namespace, so every
 # write lands in a temporary directory that is deleted afterwards.
 # It is how the .rpm is tested on a Debian machine (rpm from apt);
-# --nodeps because rpm's database there knows no /bin/sh.
+# --nodeps because rpm's database there knows no /bin/sh. A notifier
+# installed here (the .deb) is purged in the overlay first.
 #
 #   sudo packaging/rpm-install-check.sh [DIST_DIR]     (default dist)
 #
@@ -21,14 +22,15 @@ fi
 rpmfile=$(realpath "$rpmfile")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/up" "$tmp/work" "$tmp/root"
-cp "$rpmfile" "$tmp/notifier.rpm" # inside the root, /tmp/... is the same path
-cp "$(dirname "$0")/checklib.sh" "$tmp/checklib.sh"
+mkdir "$tmp/in"
+cp "$rpmfile" "$tmp/in/notifier.rpm"
+cp "$(dirname "$0")/checklib.sh" "$tmp/in/checklib.sh"
 
 # What runs inside the overlay root.
-cat >"$tmp/inside.sh" <<'EOF'
+cat >"$tmp/in/inside.sh" <<'EOF'
 set -uo pipefail
 . "$(dirname "$0")/checklib.sh"
+forget_notifier || exit 1
 if getent group haclient >/dev/null; then want="root:haclient 2770"; else want="root:root 750"; fi
 
 check "rpm -i --nodeps (scriptlets run)" rpm -i --nodeps "$RPM"
@@ -54,14 +56,7 @@ check "/var/lib/notifier kept (rpm has no purge)" test -d /var/lib/notifier
 exit $failed
 EOF
 
-unshare -m sh -c '
-	set -e
-	t=$1
-	mount -t overlay overlay -o "lowerdir=/,upperdir=$t/up,workdir=$t/work" "$t/root"
-	mount -t proc proc "$t/root/proc"
-	mount --rbind /dev "$t/root/dev"
-	RPM=$t/notifier.rpm chroot "$t/root" bash "$t/inside.sh"
-' - "$tmp"
+in_overlay "$tmp" env RPM="$tmp/in/notifier.rpm" bash "$tmp/in/inside.sh"
 rc=$?
 if [ "$rc" -ne 0 ]; then
 	echo "packaging/rpm-install-check.sh: FAILED"
