@@ -99,9 +99,11 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 	}
 	l := loader{policy: p, opts: opts, problems: &ps, defined: map[string]string{}}
 	var rules []ruleNode
+	var ignores []*ignoreDirective
 	for _, src := range srcs {
 		p.Files = append(p.Files, src.Name)
 		rules = append(rules, l.parseFile(src)...)
+		ignores = append(ignores, parseIgnores(src, &ps)...)
 	}
 	c := newCompiler(p)
 	names := map[string]ruleNode{}
@@ -131,6 +133,7 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 		// a rule that did not parse): it is said once they are fixed.
 		l.checkUnused(c)
 	}
+	ps = applyIgnores(ignores, ps)
 	sortProblems(ps, p.Files)
 	if len(ps.Errors()) > 0 {
 		return nil, ps
