@@ -99,11 +99,9 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 	}
 	l := loader{policy: p, opts: opts, problems: &ps, defined: map[string]string{}}
 	var rules []ruleNode
-	var ignores []*ignoreDirective
 	for _, src := range srcs {
 		p.Files = append(p.Files, src.Name)
 		rules = append(rules, l.parseFile(src)...)
-		ignores = append(ignores, parseIgnores(src, &ps)...)
 	}
 	c := newCompiler(p)
 	names := map[string]ruleNode{}
@@ -133,7 +131,7 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 		// a rule that did not parse): it is said once they are fixed.
 		l.checkUnused(c)
 	}
-	ps = applyIgnores(ignores, ps)
+	ps = applyIgnores(l.ignores, ps)
 	sortProblems(ps, p.Files)
 	if len(ps.Errors()) > 0 {
 		return nil, ps
@@ -167,6 +165,7 @@ type loader struct {
 	defined      map[string]string // "channels.x" -> "file:line" of its definition
 	defs         []definition      // channels and windows in the order defined
 	settingsFrom string
+	ignores      []*ignoreDirective // notifier:ignore comments, every file's
 }
 
 // definition is where a channel or window is defined, so lint can point
@@ -201,6 +200,7 @@ func (l *loader) parseFile(src Source) []ruleNode {
 		sink.errorf(line, col, "yaml", "%s", msg)
 		return nil
 	}
+	l.ignores = append(l.ignores, parseIgnores(src, &doc, l.problems)...)
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		sink.errorf(extra.Line, extra.Column, "yaml", "more than one YAML document in one policy file")

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"regexp"
@@ -43,7 +42,6 @@ func yamlErrorColumn(data []byte, line int, msg string) (int, int) {
 	if line < 1 || line > len(lines) {
 		return line, 1
 	}
-	indent := func(l string) string { return l[:len(l)-len(strings.TrimLeft(l, " \t"))] }
 	switch {
 	case strings.Contains(msg, "tab character"), strings.Contains(msg, "cannot start any token"):
 		for i := line - 1; i < len(lines); i++ {
@@ -75,13 +73,27 @@ func yamlErrorColumn(data []byte, line int, msg string) (int, int) {
 	return line, len(indent(lines[line-1])) + 1
 }
 
-// splitLines splits a file into lines without their line ends.
+// indent is the blanks a line starts with.
+func indent(l string) string { return l[:len(l)-len(strings.TrimLeft(l, " \t"))] }
+
+// splitLines splits a file into lines without their line ends, at the
+// line breaks YAML counts (so line numbers agree with the parser's): LF,
+// CR LF, a lone CR, NEL, and the Unicode line and paragraph separators.
 func splitLines(data []byte) []string {
 	var out []string
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
-	for sc.Scan() {
-		out = append(out, strings.TrimRight(sc.Text(), "\r"))
+	s := string(data)
+	for s != "" {
+		i := strings.IndexAny(s, "\r\n\u0085\u2028\u2029")
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:i])
+		_, size := utf8.DecodeRuneInString(s[i:])
+		if strings.HasPrefix(s[i:], "\r\n") {
+			size = 2
+		}
+		s = s[i+size:]
 	}
 	return out
 }
