@@ -17,39 +17,54 @@ equal() { [ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; return 1; }; }
 absent() { [ ! -e "$1" ] && [ ! -L "$1" ] || { ls -ld "$1"; return 1; }; }
 
 # in_overlay DIR COMMAND...: runs COMMAND as root chrooted in a copy-on-write
-# overlay of / inside a private mount namespace, and returns its exit code.
-# Every write lands in DIR/up: nothing on this machine changes, and the
-# caller deletes DIR. DIR/in is visible inside at its own path, for what
-# the command needs from outside (the package, the scripts). The overlay
-# holds / only: /run, /tmp and the like are whatever the root file system
-# has under them, so a systemd host looks like a container in there.
+# overlay of / inside private mount and PID namespaces, and returns its exit
+# code. Every write to files lands in a tmpfs that goes with the namespace:
+# no file on this machine changes (/dev and /proc/sys are the machine's own,
+# the network too; the package scripts do not touch them), and whatever the
+# command leaves running is killed with it. DIR/in is visible inside at its
+# own path, for what the command needs from outside (the package, the
+# scripts); the caller deletes DIR. The overlay holds the root file system
+# only: where /usr, /var or /etc are file systems of their own, it refuses.
 in_overlay() {
-	local t=$1
+	local t=$1 m
 	shift
-	mkdir -p "$t/up" "$t/work" "$t/root" "$t/in"
-	unshare -m sh -c '
+	for m in /etc /usr /var /var/lib; do
+		if [ "$(findmnt -n -o TARGET --target "$m")" != / ]; then
+			echo "in_overlay: $m is a file system of its own; the overlay holds / only, so this check cannot run here" >&2
+			return 2
+		fi
+	done
+	mkdir -p "$t/in" "$t/s"
+	unshare -m -p -f sh -c '
 		set -e
 		t=$1
 		shift
 		mount --make-rprivate /
-		mount -t overlay overlay -o "lowerdir=/,upperdir=$t/up,workdir=$t/work" "$t/root"
-		mount -t proc proc "$t/root/proc"
-		mount --rbind /dev "$t/root/dev"
-		mkdir -p "$t/root$t/in"
-		mount --bind "$t/in" "$t/root$t/in"
-		: >"$t/root/.notifier-check-overlay"
-		exec chroot "$t/root" "$@"
+		mount -t tmpfs -o mode=0700 notifier-check "$t/s"
+		mkdir "$t/s/up" "$t/s/work" "$t/s/root"
+		r=$t/s/root
+		mount -t overlay overlay -o "lowerdir=/,upperdir=$t/s/up,workdir=$t/s/work" "$r"
+		mount -t proc proc "$r/proc"
+		mount --rbind /dev "$r/dev"
+		mkdir -p "$r$t/in"
+		mount --bind "$t/in" "$r$t/in"
+		: >"$r/.notifier-check-overlay"
+		exec chroot "$r" "$@"
 	' - "$t" "$@"
 }
 
 # forget_notifier: inside in_overlay only, makes the copy look like a
-# machine notifier was never installed on: a notifier installed here is
-# purged, in the copy, with whatever it left.
+# machine notifier was never installed on: a notifier installed here (by
+# dpkg, or by rpm) is removed, in the copy, with whatever it left.
 forget_notifier() {
 	[ -e /.notifier-check-overlay ] || { echo "forget_notifier: not inside in_overlay, refusing" >&2; return 2; }
 	if dpkg-query -W -f '${db:Status-Status}' notifier 2>/dev/null | grep -qv '^not-installed$'; then
 		echo "(notifier is installed on this machine: purged in the overlay first)"
-		dpkg -P notifier >/dev/null
+		dpkg -P notifier >/dev/null || { echo "forget_notifier: dpkg -P notifier failed in the overlay" >&2; return 1; }
+	fi
+	if command -v rpm >/dev/null && rpm -q notifier >/dev/null 2>&1; then
+		echo "(notifier is installed here by rpm: erased in the overlay first)"
+		rpm -e --nodeps notifier || { echo "forget_notifier: rpm -e notifier failed in the overlay" >&2; return 1; }
 	fi
 	rm -rf /etc/notifier /var/lib/notifier /usr/bin/notifier /etc/systemd/system/timers.target.wants/notifier-flush.timer
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the .rpm for real, with rpm and its scriptlets, and checks what
 # it did, without changing this machine: rpm runs chrooted in a
-# copy-on-write overlay of / inside a private mount namespace, so every
-# write lands in a temporary directory that is deleted afterwards.
+# copy-on-write overlay of / (in_overlay, checklib.sh), so every
+# write lands in a tmpfs that goes with it.
 # It is how the .rpm is tested on a Debian machine (rpm from apt);
 # --nodeps because rpm's database there knows no /bin/sh. A notifier
 # installed here (the .deb) is purged in the overlay first.
