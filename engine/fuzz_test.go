@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,9 @@ import (
 func FuzzCompile(f *testing.F) {
 	seeds, _ := filepath.Glob("../policies/*.yaml")
 	more, _ := filepath.Glob("../examples/config/*.yaml")
-	for _, s := range append(append(seeds, more...), "../bench/policy-100.yaml") {
+	ignores, _ := filepath.Glob("../cmd/notifier/testdata/lint/ignore*.yaml")
+	seeds = append(append(seeds, more...), ignores...)
+	for _, s := range append(seeds, "../bench/policy-100.yaml") {
 		if data, err := os.ReadFile(s); err == nil {
 			f.Add(data)
 		}
@@ -30,6 +33,19 @@ func FuzzCompile(f *testing.F) {
 		}
 		if (p == nil) != (len(ps.Errors()) > 0) {
 			t.Fatalf("policy %v with errors %v", p != nil, ps.Errors())
+		}
+		if strings.Contains(string(data), ignoreMarker) {
+			// Ignore directives never change the errors.
+			_, without := Compile([]Source{{Name: "fuzz.yaml", Data: []byte(strings.ReplaceAll(string(data), ignoreMarker, "notifier:xgnore"))}}, LoadOptions{})
+			where := func(ps Problems) (out []string) {
+				for _, p := range ps.Errors() {
+					out = append(out, fmt.Sprintf("%d:%d %s", p.Line, p.Col, p.Check))
+				}
+				return out
+			}
+			if a, b := fmt.Sprint(where(ps)), fmt.Sprint(where(without)); a != b {
+				t.Fatalf("errors with directives:\n%s\nwithout:\n%s", a, b)
+			}
 		}
 		if p == nil {
 			return
