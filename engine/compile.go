@@ -86,6 +86,13 @@ func (v *ruleChecks) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.BinaryNode:
 		v.comparison(n)
+	case *ast.BuiltinNode:
+		if n.Name == "now" && len(n.Arguments) == 0 {
+			// now() is the event's time, as in_window's is: explain --at
+			// and tests on a virtual clock see what production would,
+			// and a run's event time is its clock anyway.
+			ast.Patch(node, &ast.IdentifierNode{Value: "time"})
+		}
 	case *ast.CallNode:
 		v.call(n)
 	}

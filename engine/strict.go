@@ -177,6 +177,9 @@ func yamlFields(t reflect.Type) map[string]int {
 	return m
 }
 
+// Suggest is suggest for the other packages' own closed sets.
+func Suggest(got string, candidates []string) string { return suggest(got, candidates) }
+
 // suggest returns `, did you mean "x"?` for the closest candidate within a
 // small edit distance, or "" when nothing is close.
 func suggest(got string, candidates []string) string {

@@ -3,7 +3,10 @@ package pacemaker
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
+
+	"notifier/engine"
 )
 
 // inheritedEnv lists what the agent inherits from pacemakerd, systemd and
@@ -16,6 +19,31 @@ var inheritedEnv = []string{
 	"HA_*", "PCMK_*", "OCF_*", "VALGRIND_OPTS", // pacemakerd's own settings
 	"NOTIFY_SOCKET", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_*", "LISTEN_*", // systemd
 	"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "all_proxy",
+}
+
+// variables are the names Pacemaker gives an alert's variables after
+// CRM_alert_ (or CRM_notify_), in 1.1.15 to 3.0.
+var variables = []string{
+	"kind", "version", "recipient", "node_sequence", "timestamp", "timestamp_epoch", "timestamp_usec",
+	"node", "nodeid", "rsc", "task", "interval", "desc", "status", "target_rc", "rc", "exec_time",
+	"attribute_name", "attribute_value", "select_kind", "select_attribute_name",
+}
+
+// CheckVariable rejects a name with Pacemaker's prefix that Pacemaker
+// never sets — a typo in a hand-written alert (a policy test), which
+// would otherwise quietly read as unset. Other names are instance
+// attributes, and any name is one.
+func CheckVariable(name string) error {
+	for _, prefix := range []string{alertPrefix, notifyPrefix} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok && !slices.Contains(variables, rest) {
+			names := make([]string, len(variables))
+			for i, v := range variables {
+				names[i] = prefix + v
+			}
+			return fmt.Errorf("%s is not a variable Pacemaker sets%s", name, engine.Suggest(name, names))
+		}
+	}
+	return nil
 }
 
 // sensitiveWords mark a variable whose value must not travel: fields go

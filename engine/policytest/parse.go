@@ -1,6 +1,7 @@
 package policytest
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"notifier/engine"
+	"notifier/engine/pacemaker"
 )
 
 // parsedFile is a test file, checked.
@@ -44,8 +46,14 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 	}
 	var err error
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
 		return nil, engine.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "yaml", Message: strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		// Tests after a --- would never run, and never fail.
+		fail(&extra, "yaml", "more than one YAML document in one test file: the tests after --- would not run; put them in the first document or another file")
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, engine.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "type", Message: "a test file is a mapping with policy, start, host and tests"}}
@@ -71,6 +79,7 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 	}
 	names := map[string]int{}
 	for i, tn := range tests.Content {
+		tn = resolve(tn)
 		t := parsedTest{line: tn.Line}
 		var spec testSpec
 		for _, p := range engine.DecodeNode(path, tn, &spec, "steps") {
@@ -84,13 +93,15 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 			fail(engine.MappingValue(tn, "name"), "test-name", "test %q already defined at line %d", t.Name, prev)
 		}
 		names[t.Name] = tn.Line
-		steps := engine.MappingValue(tn, "steps")
+		steps := resolve(engine.MappingValue(tn, "steps"))
 		if steps == tn || steps.Kind != yaml.SequenceNode || len(steps.Content) == 0 {
 			fail(steps, "steps", "test %q: steps: want a list of steps (events at offsets, with what they must cause)", t.Name)
 			continue
 		}
 		var last time.Duration
+		checks := false
 		for j, sn := range steps.Content {
+			sn = resolve(sn)
 			var s stepSpec
 			for _, p := range engine.DecodeNode(path, sn, &s, inlineKeys...) {
 				p.Message = fmt.Sprintf("tests[%d].steps[%d].%s", i, j, p.Message)
@@ -100,10 +111,14 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 			if sn.Kind == yaml.MappingNode {
 				s.cmon, s.pacemaker, s.event = inline(sn, "cmon"), inline(sn, "pacemaker"), inline(sn, "event")
 			}
+			if engine.MappingValue(sn, "at") == sn {
+				s.At = last // no at: the previous step's offset
+			}
 			if s.At < last {
 				fail(engine.MappingValue(sn, "at"), "step-order", "test %q step %d: at %s is before the previous step's %s", t.Name, j+1, s.At, last)
 			}
 			last = s.At
+			checks = checks || engine.MappingValue(sn, "expect") != sn
 			what := 0
 			for _, set := range []bool{s.CMONFile != "", s.cmon != nil, s.PacemakerFile != "", s.pacemaker != nil, s.event != nil, s.Silence != nil} {
 				if set {
@@ -115,6 +130,16 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 			}
 			if s.pacemaker != nil && s.pacemaker.Kind != yaml.MappingNode {
 				fail(s.pacemaker, "type", "test %q step %d: pacemaker: want a mapping of CRM_alert_* variables", t.Name, j+1)
+			} else if s.pacemaker != nil {
+				for k := 0; k+1 < len(s.pacemaker.Content); k += 2 {
+					name, val := s.pacemaker.Content[k], resolve(s.pacemaker.Content[k+1])
+					if err := pacemaker.CheckVariable(name.Value); err != nil {
+						fail(name, "pacemaker", "test %q step %d: pacemaker: %v", t.Name, j+1, err)
+					}
+					if val.Kind != yaml.ScalarNode {
+						fail(val, "type", "test %q step %d: pacemaker: %s: want a single value, as in the environment", t.Name, j+1, name.Value)
+					}
+				}
 			}
 			if s.event != nil && s.event.Kind != yaml.MappingNode {
 				fail(s.event, "type", "test %q step %d: event: want a mapping of event fields", t.Name, j+1)
@@ -136,6 +161,11 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 			}
 			t.Steps = append(t.Steps, s)
 		}
+		if !checks {
+			// Steps without expect only set the scene: a test of nothing
+			// but those passes whatever the policy does.
+			fail(steps, "expect", "test %q checks nothing: no step has an expect (write expect: {} for \"nobody is told\")", t.Name)
+		}
 		f.Tests = append(f.Tests, t)
 	}
 	return f, ps
@@ -148,10 +178,19 @@ func expectDeliveries(e *expectSpec) []deliverySpec {
 	return e.Deliveries
 }
 
-// inline returns the node of an inline document key, or nil.
+// inline returns the node of an inline document key, or nil; an alias
+// (event: *crit) is the node it names.
 func inline(n *yaml.Node, key string) *yaml.Node {
 	if v := engine.MappingValue(n, key); v != n {
-		return v
+		return resolve(v)
 	}
 	return nil
+}
+
+// resolve follows an alias to its anchor's node.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
 }

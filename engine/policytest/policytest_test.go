@@ -66,13 +66,19 @@ tests:
 			t.Errorf("failure %d does not start with %q:\n%s", i, want, f[i])
 		}
 	}
-	for i, want := range []string{
-		"deliveries:\n      want: (none)\n      got:  pager trigger key=cmon/1 outcome=first rule=page (first)\n      unexpected: pager trigger",
-		"deliveries:\n      want: pager\n      got:  (none)\n      missing: pager\n    suppressed:\n      want: (none)\n      got:  pager",
-		"dropped:\n      want: false\n      got:  true\n    matched:\n      want: rest\n      got:  noise",
+	for _, want := range []struct {
+		i    int
+		text string
+	}{
+		{0, "deliveries:\n      want: (none)\n      got:  pager trigger key=cmon/1 outcome=first rule=page (first)\n      unexpected: pager trigger"},
+		{1, "deliveries:\n      want: pager\n      got:  (none)\n      missing: pager\n    suppressed:\n      want: (none)\n      got:  pager"},
+		// why it was not sent
+		{1, "not sent:\n      pager trigger rule=page: suppressed (suppressed until 2026-01-05T03:10:00Z (1 so far))"},
+		{2, "dropped:\n      want: false\n      got:  true\n    matched:\n      want: rest\n      got:  noise"},
+		{2, "\n    matched: noise (dropped)"},
 	} {
-		if !strings.Contains(f[i], want) {
-			t.Errorf("failure %d lacks %q:\n%s", i, want, f[i])
+		if !strings.Contains(f[want.i], want.text) {
+			t.Errorf("failure %d lacks %q:\n%s", want.i, want.text, f[want.i])
 		}
 	}
 }
@@ -118,13 +124,17 @@ func TestBrokenFiles(t *testing.T) {
 		want      string // "line:col check" of each error
 	}{
 		{"unknown key", "policy: policy.yaml\ntests:\n  - name: a\n    stepz: []\n", "4:5 unknown-key, 3:5 steps"},
-		{"two events in a step", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - event: {severity: info}\n        cmon_file: x.json\n", "5:9 step"},
+		{"two events in a step", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - event: {severity: info}\n        cmon_file: x.json\n        expect: {}\n", "5:9 step"},
 		{"no event", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - at: 1m\n        expect: {}\n", "5:9 step"},
-		{"time goes back", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - {at: 5m, event: {}}\n      - {at: 1m, event: {}}\n", "6:14 step-order"},
-		{"bad start", "policy: policy.yaml\nstart: yesterday\ntests:\n  - name: a\n    steps: [{event: {}}]\n", "2:8 start"},
-		{"bad duration", "policy: policy.yaml\ntests:\n  - name: a\n    steps: [{at: soon, event: {}}]\n", "4:18 duration"},
+		{"time goes back", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - {at: 5m, event: {}}\n      - {at: 1m, event: {}, expect: {}}\n", "6:14 step-order"},
+		{"bad start", "policy: policy.yaml\nstart: yesterday\ntests:\n  - name: a\n    steps: [{event: {}, expect: {}}]\n", "2:8 start"},
+		{"bad duration", "policy: policy.yaml\ntests:\n  - name: a\n    steps: [{at: soon, event: {}, expect: {}}]\n", "4:18 duration"},
 		{"expect key typo", "policy: policy.yaml\ntests:\n  - name: a\n    steps: [{event: {}, expect: {deliverys: []}}]\n", "4:34 unknown-key"},
-		{"duplicate test", "policy: policy.yaml\ntests:\n  - {name: a, steps: [{event: {}}]}\n  - {name: a, steps: [{event: {}}]}\n", "4:12 test-name"},
+		{"duplicate test", "policy: policy.yaml\ntests:\n  - {name: a, steps: [{event: {}, expect: {}}]}\n  - {name: a, steps: [{event: {}, expect: {}}]}\n", "4:12 test-name"},
+		{"checks nothing", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - event: {severity: critical}\n", "5:7 expect"},
+		{"second document", "policy: policy.yaml\ntests: [{name: a, steps: [{event: {}, expect: {}}]}]\n---\ntests: [{name: b, steps: [{event: {}, expect: {}}]}]\n", "3:1 yaml"},
+		{"pacemaker typo", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - pacemaker: {CRM_alert_kind: resource, CRM_alert_stauts: '1', NOTIFIER_CLUSTER: x}\n        expect: {}\n", "5:47 pacemaker"},
+		{"pacemaker list value", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - pacemaker: {CRM_alert_kind: resource, CRM_alert_rc: [7]}\n        expect: {}\n", "5:61 type"},
 		{"no tests", "policy: policy.yaml\n", "1:1 tests"},
 		{"empty expect", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - event: {}\n        expect:\n", "6:16 expect"},
 		{"delivery without channel", "policy: policy.yaml\ntests:\n  - name: a\n    steps: [{event: {}, expect: {deliveries: [{action: trigger}]}}]\n", "4:13 expect"},
@@ -150,13 +160,13 @@ func TestBrokenPolicy(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte("rules:\n  - {name: a, when: 'nope ==', notify: [x]}\n"), 0o644)
 	path := filepath.Join(dir, "t.yaml")
-	os.WriteFile(path, []byte("policy: p.yaml\ntests:\n  - {name: a, steps: [{event: {}}]}\n"), 0o644)
+	os.WriteFile(path, []byte("policy: p.yaml\ntests:\n  - {name: a, steps: [{event: {}, expect: {}}]}\n"), 0o644)
 	r := RunFile(path, Options{})
 	if !r.PolicyBroken || !r.Failed() || len(r.Problems) == 0 || r.Problems[0].File != filepath.Join(dir, "p.yaml") {
 		t.Errorf("%+v", r)
 	}
 	// A policy path that does not exist is the test file's problem.
-	os.WriteFile(path, []byte("policy: nope.yaml\ntests:\n  - {name: a, steps: [{event: {}}]}\n"), 0o644)
+	os.WriteFile(path, []byte("policy: nope.yaml\ntests:\n  - {name: a, steps: [{event: {}, expect: {}}]}\n"), 0o644)
 	r = RunFile(path, Options{})
 	if r.PolicyBroken || !r.Failed() || r.Problems[0].Line != 1 || r.Problems[0].Col != 9 {
 		t.Errorf("%+v", r.Problems)
@@ -185,5 +195,68 @@ rules:
 	r := RunFile(path, Options{})
 	if r.Failed() {
 		t.Fatalf("%v %+v", r.Problems, r.Tests)
+	}
+}
+
+// What a test author writes by hand behaves as the README says: a step
+// without at is at the previous step's offset, an event may be a YAML
+// alias, two hand-written Pacemaker alerts at one offset are one alert's
+// invocations (one per recipient), and now() is the virtual clock.
+func TestHandWritten(t *testing.T) {
+	path := writeTest(t, `policy: policy.yaml
+start: 2026-01-05T03:00:00Z
+tests:
+  - name: same offset without at
+    steps:
+      - at: 5m
+        event: &crit {source: cmon, action: new, severity: critical, id: "1"}
+        expect: {deliveries: [{channel: pager}]}
+      - event: *crit
+        expect: {suppressed: [pager]}
+  - name: two recipients
+    steps:
+      - pacemaker: &fence {CRM_alert_kind: fencing, CRM_alert_node: db2, CRM_alert_task: reboot, CRM_alert_rc: "0", CRM_alert_desc: ok, CRM_alert_recipient: a}
+        expect: {deliveries: [{channel: pager}]}
+      - pacemaker: {CRM_alert_kind: fencing, CRM_alert_node: db2, CRM_alert_task: reboot, CRM_alert_rc: "0", CRM_alert_desc: ok, CRM_alert_recipient: b}
+        expect: {duplicate: [pager]}
+      - at: 20m
+        pacemaker: *fence
+        expect: {deliveries: [{channel: pager}]}
+`)
+	r := RunFile(path, Options{})
+	if r.Failed() {
+		t.Fatalf("%v\n%+v", r.Problems, r.Tests)
+	}
+}
+
+func TestNowIsVirtual(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`channels:
+  log: {type: syslog}
+rules:
+  - name: night
+    when: now().Hour() < 6 && now() == time && now().Year() == 2030
+    notify: [log]
+`), 0o644)
+	path := filepath.Join(dir, "t.yaml")
+	os.WriteFile(path, []byte(`policy: p.yaml
+start: 2030-03-01T05:00:00Z
+tests:
+  - name: night only
+    steps:
+      - event: {source: cmon, action: new, severity: info, id: "1"}
+        expect: {deliveries: [{channel: log}]}
+      - at: 2h
+        event: {source: cmon, action: new, severity: info, id: "2"}
+        expect: {}
+`), 0o644)
+	r := RunFile(path, Options{})
+	if r.Failed() {
+		t.Fatalf("%v\n%+v", r.Problems, r.Tests)
+	}
+	// With every test filtered out, nothing is said about coverage.
+	r = RunFile(path, Options{Filter: regexp.MustCompile("^nothing$")})
+	if len(r.Uncovered) != 0 {
+		t.Errorf("uncovered %v with no test run", r.Uncovered)
 	}
 }

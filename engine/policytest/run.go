@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,8 +108,9 @@ func RunFile(path string, opts Options) *Result {
 		}
 		res.Tests = append(res.Tests, tr)
 	}
+	ran := slices.ContainsFunc(res.Tests, func(t TestResult) bool { return !t.Skipped })
 	for _, rule := range p.Rules {
-		if !r.matched[rule.Name] {
+		if ran && !r.matched[rule.Name] {
 			res.Uncovered = append(res.Uncovered, rule.Name)
 		}
 	}
@@ -250,7 +252,16 @@ func (r *runner) event(s stepSpec, now time.Time) (*engine.Event, error) {
 			}
 		} else {
 			for i := 0; i+1 < len(s.pacemaker.Content); i += 2 {
-				env[s.pacemaker.Content[i].Value] = s.pacemaker.Content[i+1].Value
+				env[s.pacemaker.Content[i].Value] = resolve(s.pacemaker.Content[i+1]).Value
+			}
+			// Pacemaker always stamps an alert; a hand-written one gets
+			// the virtual clock's time, so two steps at one offset are
+			// one alert's invocations (recipients), as with real ones.
+			if _, ok := env["CRM_alert_timestamp_epoch"]; !ok {
+				if _, ok := env["CRM_notify_timestamp_epoch"]; !ok {
+					env["CRM_alert_timestamp_epoch"] = strconv.FormatInt(now.Unix(), 10)
+					env["CRM_alert_timestamp_usec"] = strconv.Itoa(now.Nanosecond() / 1000)
+				}
 			}
 		}
 		if err != nil {
@@ -322,6 +333,21 @@ func compare(want *expectSpec, got *outcome) string {
 		m := got.decision.Matched()
 		if !slices.Equal(want.Matched, m) {
 			fmt.Fprintf(&b, "\n    matched:\n      want: %s\n      got:  %s", orNone(want.Matched), orNone(m))
+		}
+	}
+	if b.Len() > 0 {
+		// Why what was not sent was not: the reason is the diagnosis.
+		for i, p := range got.result.Skip {
+			if i == 0 {
+				b.WriteString("\n    not sent:")
+			}
+			fmt.Fprintf(&b, "\n      %s %s rule=%s: %s (%s)", p.Channel, p.Action, p.Rule, p.Outcome, p.Reason)
+		}
+		if len(got.result.Send)+len(got.result.Skip) == 0 {
+			fmt.Fprintf(&b, "\n    matched: %s", orNone(got.decision.Matched()))
+			if got.decision.Dropped {
+				b.WriteString(" (dropped)")
+			}
 		}
 	}
 	return b.String()
