@@ -110,6 +110,19 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 		if field != "" && lit != nil {
 			v.impossible(field, lit, n.Operator)
 		}
+	case "<", "<=", ">", ">=":
+		// Strings order as text: "critical" < "info" < "warning", so
+		// severity > "info" is true of warnings and never of criticals.
+		field := closedField(n.Left)
+		if field == "" {
+			field = closedField(n.Right)
+		}
+		switch {
+		case field == "severity":
+			v.fail(n, "text-order", "severity compared with %s orders text, not urgency (as text \"critical\" < \"info\" < \"warning\"): use rank(severity) %s rank(\"warning\")", n.Operator, n.Operator)
+		case field != "":
+			v.fail(n, "text-order", "%s compared with %s orders text: %s has no order (it is one of %s); use == or in", field, n.Operator, field, quoteAll(closedFields[field]))
+		}
 	case "in", "not in":
 		field := closedField(n.Left)
 		list, ok := n.Right.(*ast.ArrayNode)
@@ -221,7 +234,11 @@ func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field
 		if errors.As(err, &fe) {
 			c.report(src, n, sink, field, "expr", fe.From, fe.Message)
 		} else {
-			sink.errorf(n.Line, n.Column, "expr", "%s: %v", field, err)
+			// expr turns a panic while compiling (a constant regexp that
+			// does not compile, say) into an error carrying a stack trace:
+			// the first line is the message.
+			msg, _, _ := strings.Cut(err.Error(), "\n")
+			sink.errorf(n.Line, n.Column, "expr", "%s: %s", field, msg)
 		}
 		return nil
 	}

@@ -401,6 +401,13 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 		}
 	} else {
 		r.program = c.compileRule(r.When, n, sink)
+		if r.program == nil {
+			// compileRule reported why
+		} else if b, ok := r.program.Node().(*ast.BoolNode); ok && !b.Value {
+			sink.warnf(n.Line, n.Column, "disabled-rule", "rule %q is disabled: its condition is always false", label)
+		} else if closedTruth(r.program) == truthNever {
+			sink.errorf(n.Line, n.Column, "never-matches", "rule %q can never match: its condition reads only severity, source, kind and action, and is false for every value they take", label)
+		}
 	}
 	l.checkStateful(rn, c, label)
 	if r.Drop && r.Continue {
@@ -435,13 +442,16 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 }
 
 // matchesAll reports whether r's condition is true for every event: an
-// expression that is the constant true ("true", or one expr folds to it).
+// expression that is the constant true ("true", or one expr folds to it),
+// or one over the closed fields that is true for all their values.
 func matchesAll(r *Rule) bool {
 	if r.program == nil {
 		return false
 	}
-	b, ok := r.program.Node().(*ast.BoolNode)
-	return ok && b.Value
+	if b, ok := r.program.Node().(*ast.BoolNode); ok {
+		return b.Value
+	}
+	return closedTruth(r.program) == truthAlways
 }
 
 // checkUnused warns about channels and windows no rule refers to: often a

@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Truth of a condition over every event, where it can be known.
+const (
+	truthUnknown = iota // depends on more than the closed fields, or fails
+	truthAlways
+	truthNever
+)
+
+// closedTruth decides a condition that reads nothing but the closed
+// fields (severity, source, kind, action) and rank(): it runs it for
+// every combination of their values, which is every event it can see.
+// `severity != "warning" || severity != "info"` (&& was meant) is always
+// true; `severity == "critical" && severity == "warning"` never is. Any
+// other field, a window, the time, a let variable, or an evaluation that
+// fails leaves it unknown: lint never guesses.
+func closedTruth(p *vm.Program) int {
+	if p == nil {
+		return truthUnknown
+	}
+	node := p.Node()
+	open := false
+	ast.Find(node, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.IdentifierNode:
+			if _, closed := closedFields[n.Value]; !closed && n.Value != "rank" {
+				open = true
+			}
+		case *ast.VariableDeclaratorNode:
+			open = true
+		}
+		return open
+	})
+	if open {
+		return truthUnknown
+	}
+	var machine vm.VM
+	seen := map[bool]bool{}
+	for _, sev := range closedFields["severity"] {
+		for _, src := range closedFields["source"] {
+			for _, kind := range closedFields["kind"] {
+				for _, action := range closedFields["action"] {
+					out, err := machine.Run(p, &Event{Severity: sev, Source: src, Kind: kind, Action: action})
+					b, ok := out.(bool)
+					if err != nil || !ok {
+						return truthUnknown
+					}
+					seen[b] = true
+				}
+			}
+		}
+	}
+	switch {
+	case seen[true] && !seen[false]:
+		return truthAlways
+	case seen[false] && !seen[true]:
+		return truthNever
+	}
+	return truthUnknown
+}
