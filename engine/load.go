@@ -269,6 +269,15 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 	}
 	s.Cluster = ClusterDefaults{ID: spec.Cluster.ID, Name: spec.Cluster.Name}
 	s.StatePath, s.RedisURL, s.AuditLog = spec.State.Path, spec.State.Redis.URL, spec.AuditLog
+	// Relative paths are the policy file's, as *_file options are: runs
+	// start anywhere (Pacemaker's in /var/lib/pacemaker/cores, the flush
+	// timer in /, an operator's silence in a home directory), and they
+	// must all find one state.
+	for _, path := range []*string{&s.StatePath, &s.AuditLog} {
+		if *path != "" && !filepath.IsAbs(*path) {
+			*path = filepath.Join(filepath.Dir(sink.file), *path)
+		}
+	}
 	if s.RedisURL != "" && !strings.HasPrefix(s.RedisURL, "redis://") && !strings.HasPrefix(s.RedisURL, "rediss://") && !strings.HasPrefix(s.RedisURL, "unix://") {
 		n := MappingValue(MappingValue(MappingValue(v, "state"), "redis"), "url")
 		sink.errorf(n.Line, n.Column, "redis-url", "settings.state.redis.url: want redis://host:port/db, rediss:// or unix://")
@@ -433,9 +442,14 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 			list = r.MutedDuring
 		}
 		for i, w := range list {
-			if _, ok := l.policy.Windows[w]; !ok {
+			win, ok := l.policy.Windows[w]
+			switch {
+			case !ok:
 				n := itemNode(rn.at(key), i)
 				sink.errorf(n.Line, n.Column, "undefined-window", "rule %q: %s: window %q is not defined%s", label, key, w, suggest(w, mapKeys(l.policy.Windows)))
+			case key == "muted_during" && win.Always():
+				n := itemNode(rn.at(key), i)
+				sink.errorf(n.Line, n.Column, "always-muted", "rule %q: muted_during: window %q holds every minute of the week, so the rule never tells anyone", label, w)
 			}
 		}
 	}

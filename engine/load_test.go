@@ -146,3 +146,20 @@ func TestSuppressEscalateChecks(t *testing.T) {
 		t.Errorf("got %s\nwant %s\n%v", strings.Join(got, ", "), want, ps)
 	}
 }
+
+// Relative state and audit paths are the policy file's, like *_file
+// options: runs started in different directories share one state.
+func TestRelativePathsFollowThePolicy(t *testing.T) {
+	src := "settings:\n  state: {path: state/notifier.db}\n  audit_log: audit.jsonl\nchannels:\n  l: {type: syslog}\nrules:\n  - {name: a, when: 'true', notify: [l]}\n"
+	p, ps := Compile([]Source{{Name: "/etc/notifier/team/policy.yaml", Data: []byte(src)}}, LoadOptions{})
+	if p == nil {
+		t.Fatal(ps)
+	}
+	if p.Settings.StatePath != "/etc/notifier/team/state/notifier.db" || p.Settings.AuditLog != "/etc/notifier/team/audit.jsonl" {
+		t.Errorf("state %q, audit %q", p.Settings.StatePath, p.Settings.AuditLog)
+	}
+	src = strings.Replace(src, "state/notifier.db", "/var/lib/x.db", 1)
+	if p, _ := Compile([]Source{{Name: "/etc/p.yaml", Data: []byte(src)}}, LoadOptions{}); p.Settings.StatePath != "/var/lib/x.db" {
+		t.Errorf("absolute path changed: %q", p.Settings.StatePath)
+	}
+}

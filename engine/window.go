@@ -35,8 +35,24 @@ var weekdayNames = map[string]time.Weekday{
 // Contains reports whether t falls inside the window.
 func (w *Window) Contains(t time.Time) bool {
 	t = t.In(w.loc)
-	minute := t.Hour()*60 + t.Minute()
-	day := t.Weekday()
+	return w.at(t.Weekday(), t.Hour()*60+t.Minute())
+}
+
+// Always reports whether the window holds every minute of the week: a
+// rule muted during it is never heard.
+func (w *Window) Always() bool {
+	for day := time.Sunday; day <= time.Saturday; day++ {
+		for minute := 0; minute < 24*60; minute++ {
+			if !w.at(day, minute) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// at reports whether a wall-clock minute of a weekday is inside.
+func (w *Window) at(day time.Weekday, minute int) bool {
 	if len(w.ranges) == 0 {
 		return w.days[day]
 	}
