@@ -254,6 +254,12 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 	s := &l.policy.Settings
 	if spec.Deadline > 0 {
 		s.Deadline = spec.Deadline
+		if spec.Deadline < time.Second {
+			// 20ms for 20s: every run would time out before the state is
+			// written or a page is queued.
+			n := valueNode(v, "deadline")
+			sink.errorf(n.Line, n.Column, "deadline", "settings.deadline: %s is too short to record and deliver anything; want 1s or more (default %s)", spec.Deadline, DefaultDeadline)
+		}
 		if spec.Deadline >= 30e9 {
 			n := valueNode(v, "deadline")
 			sink.warnf(n.Line, n.Column, "deadline", "settings.deadline: %s is not below Pacemaker's default 30s alert timeout; Pacemaker kills the agent at its timeout", spec.Deadline)
@@ -519,6 +525,8 @@ func (l *loader) checkStateful(rn ruleNode, c *compiler, label string) {
 		}
 		if at := MappingValue(n, "within"); e.Within <= 0 && !badDuration(at) {
 			sink.errorf(at.Line, at.Column, "escalate-within", "rule %q: escalate.within must be a duration above 0, like 30m", label)
+		} else if e.Within > 0 && e.Within < time.Minute && e.After >= 2 {
+			sink.warnf(at.Line, at.Column, "escalate-within", "rule %q: escalate.within is %s: %d occurrences so close together are rare, so this may never escalate (30s for 30m?)", label, e.Within, e.After)
 		}
 		if len(e.Notify) == 0 {
 			sink.errorf(n.Line, n.Column, "escalate-notify", "rule %q: escalate.notify names no channel", label)

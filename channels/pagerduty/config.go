@@ -67,6 +67,9 @@ func (c *Config) Validate() error {
 	if c.EventsURL != "" {
 		if err := channels.CheckHTTPURL("events_url", c.EventsURL); err != nil {
 			errs = append(errs, err)
+		} else if base := strings.TrimSuffix(strings.TrimRight(c.EventsURL, "/"), enqueuePath); strings.HasSuffix(base, "/v2") || strings.HasSuffix(base, "/enqueue") {
+			// .../v2 would post to .../v2/v2/enqueue: a 404, every time.
+			errs = append(errs, fmt.Errorf("events_url: give the base URL, like %s; %s is appended", DefaultEventsURL, enqueuePath))
 		}
 	}
 	if c.ClientURL != "" {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"notifier/engine"
 )
@@ -85,8 +86,11 @@ func lintOptions(checkFiles bool) engine.LoadOptions {
 		if ct, ok := channelTypes[spec.Type]; ok {
 			ps = append(ps, inlineSecrets(spec, ct.config)...)
 		}
-		if cfg, ok := w.configs[spec.Name]; ok && checkFiles {
-			ps = append(ps, secretFiles(spec, cfg)...)
+		if cfg, ok := w.configs[spec.Name]; ok {
+			ps = append(ps, shortTimeouts(spec, cfg)...)
+			if checkFiles {
+				ps = append(ps, secretFiles(spec, cfg)...)
+			}
 		}
 		return ps
 	}}
@@ -107,6 +111,25 @@ func inlineSecrets(spec *engine.ChannelSpec, config reflect.Type) engine.Problem
 		}
 		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: "inline-secret",
 			Message: fmt.Sprintf("channels.%s.%s: secret given inline: it is in the policy file and every copy of it; use %s_file (mode 0640)", spec.Name, key, key)})
+	}
+	return ps
+}
+
+// shortTimeouts warns about a channel timeout under a second (20ms for
+// 20s): every attempt would time out, the page waits in the queue for a
+// flush that times out again, and nothing fails loudly.
+func shortTimeouts(spec *engine.ChannelSpec, cfg any) engine.Problems {
+	var ps engine.Problems
+	v := reflect.ValueOf(cfg)
+	for i := range v.NumField() {
+		key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		d, ok := v.Field(i).Interface().(time.Duration)
+		if !ok || d <= 0 || d >= time.Second {
+			continue
+		}
+		n := engine.MappingValue(spec.Node, key)
+		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: "timeout",
+			Message: fmt.Sprintf("channels.%s.%s: %s is under a second: deliveries would time out and wait in the queue (20ms for 20s?)", spec.Name, key, d)})
 	}
 	return ps
 }
