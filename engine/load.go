@@ -201,6 +201,10 @@ func (l *loader) parseFile(src Source) []ruleNode {
 		return nil
 	}
 	l.ignores = append(l.ignores, parseIgnores(src, &doc, l.problems)...)
+	if !expandAliases(&doc) {
+		sink.errorf(1, 1, "yaml", "the policy's aliases expand to more than %d YAML nodes", maxExpandedNodes)
+		return nil
+	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		sink.errorf(extra.Line, extra.Column, "yaml", "more than one YAML document in one policy file")

@@ -163,3 +163,51 @@ func TestRelativePathsFollowThePolicy(t *testing.T) {
 		t.Errorf("absolute path changed: %q", p.Settings.StatePath)
 	}
 }
+
+// Anchors, aliases and merge keys load as the YAML they stand for: a
+// channel given as an alias is defined, a merged rule has the base's keys
+// unless it sets them itself.
+func TestAliasesAndMergeKeys(t *testing.T) {
+	src := `channels:
+  pager: &p {type: pagerduty}
+  pager2: *p
+  local: {type: syslog}
+rules:
+  - &page {name: critical, when: severity == "critical", notify: [pager, pager2], suppress: {for: 30m}, continue: true}
+  - <<: *page
+    name: fencing
+    when: kind == "fencing"
+    suppress: {for: 5m}
+  - <<: [{notify: [local]}, *page]
+    name: rest
+    when: "true"
+`
+	p, ps := Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
+	if p == nil {
+		t.Fatal(ps)
+	}
+	if _, ok := p.Channels["pager2"]; !ok {
+		t.Errorf("channel given as an alias is missing")
+	}
+	got := func(r *Rule) string {
+		return fmt.Sprintf("%s %v %s %v", r.Name, r.Notify, r.Suppress.For, r.Continue)
+	}
+	for i, want := range []string{"critical [pager pager2] 30m0s true", "fencing [pager pager2] 5m0s true", "rest [local] 30m0s true"} {
+		if g := got(p.Rules[i]); g != want {
+			t.Errorf("rule %d: %s, want %s", i, g, want)
+		}
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	src := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		src += name + ": &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	_, ps := Compile([]Source{{Name: "bomb.yaml", Data: []byte(src)}}, LoadOptions{})
+	if len(ps) != 1 || ps[0].Check != "yaml" || !strings.Contains(ps[0].Message, "aliases expand") {
+		t.Errorf("got %v", ps)
+	}
+}

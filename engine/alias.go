@@ -1,0 +1,90 @@
+package engine
+
+import "go.yaml.in/yaml/v3"
+
+// maxExpandedNodes bounds a policy with its aliases expanded: a few
+// thousand rules are some tens of thousands of nodes, and aliases of
+// aliases (the "billion laughs") must not make every later walk of the
+// tree take forever.
+const maxExpandedNodes = 1_000_000
+
+// expandAliases rewrites a parsed file so the loader sees plain YAML:
+// every alias (*name) is replaced by the node its anchor names, and every
+// merge key (<<: *base, or a list of them) by the keys it brings that the
+// mapping does not set itself. Problems then point at the anchor's
+// definition. It returns false when the expanded document would exceed
+// maxExpandedNodes.
+func expandAliases(doc *yaml.Node) bool {
+	done := map[*yaml.Node]bool{}
+	var expand func(n *yaml.Node) *yaml.Node
+	expand = func(n *yaml.Node) *yaml.Node {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if done[n] {
+			return n
+		}
+		done[n] = true
+		for i, c := range n.Content {
+			n.Content[i] = expand(c)
+		}
+		if n.Kind == yaml.MappingNode {
+			mergeKeys(n)
+		}
+		return n
+	}
+	expand(doc)
+	sizes := map[*yaml.Node]int{}
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		s := 1
+		for _, c := range n.Content {
+			if s += size(c); s > maxExpandedNodes {
+				break
+			}
+		}
+		sizes[n] = s
+		return s
+	}
+	return size(doc) <= maxExpandedNodes
+}
+
+// mergeKeys replaces the << entries of mapping n by the keys of the
+// mappings they name that n does not set, earlier merges first.
+func mergeKeys(n *yaml.Node) {
+	var own, merged []*yaml.Node
+	set := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Tag != "!!merge" {
+			own = append(own, k, n.Content[i+1])
+			set[k.Value] = true
+		}
+	}
+	if len(own) == len(n.Content) {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Tag != "!!merge" {
+			continue
+		}
+		sources := []*yaml.Node{n.Content[i+1]}
+		if v := n.Content[i+1]; v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			if src.Kind != yaml.MappingNode {
+				continue // yaml.v3 rejects such a merge when it parses
+			}
+			for j := 0; j+1 < len(src.Content); j += 2 {
+				if k := src.Content[j]; !set[k.Value] {
+					merged = append(merged, k, src.Content[j+1])
+					set[k.Value] = true
+				}
+			}
+		}
+	}
+	n.Content = append(own, merged...)
+}
