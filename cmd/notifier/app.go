@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"notifier/engine/pacemaker"
@@ -24,6 +25,10 @@ type app struct {
 	env            map[string]string
 	start          time.Time
 	at             *time.Time // explain --at: the clock state is judged by
+	// unbuilt is set when a channel could not be built (a secret file
+	// missing or unreadable): its deliveries stay queued and are retried,
+	// but the run or flush exits 1, since that needs a person.
+	unbuilt atomic.Bool
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {

@@ -113,7 +113,7 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 		fmt.Fprintf(a.stderr, "notifier: state: %v (what was not recorded is retried by the next run)\n", err)
 		return problemsFound()
 	}
-	if failed > 0 || degraded {
+	if failed > 0 || degraded || a.unbuilt.Load() {
 		return problemsFound()
 	}
 	return nil

@@ -146,6 +146,34 @@ func TestRelativeSecretFile(t *testing.T) {
 	}
 }
 
+// TestMissingSecretFile: a channel whose secret file is missing keeps the
+// page queued (the file may be being rewritten) but the run exits 1 and
+// says why — that needs a person; once the file is back, flush delivers.
+func TestMissingSecretFile(t *testing.T) {
+	pd := apitest.NewPagerDuty()
+	defer pd.Close()
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "p.yaml")
+	os.WriteFile(policy, []byte("channels:\n  pager: {type: pagerduty, routing_key_file: pd.key, events_url: \""+pd.URL()+"\"}\n"+
+		"rules:\n  - {name: all, when: 'true', notify: [pager]}\n"), 0o644)
+	env := []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=off", "NOTIFIER_STATE_PATH=" + filepath.Join(dir, "state.db")}
+	alarm, _ := os.ReadFile("../../examples/events/cmon/alarm-new-critical.json")
+	code, _, stderr := runInProcess(t, string(alarm), env)
+	if code != 1 || !strings.Contains(stderr, "routing_key_file") || !strings.Contains(stderr, "(queued for retry)") {
+		t.Fatalf("run: exit %d, want 1 naming the file and the queue:\n%s", code, stderr)
+	}
+	if code, out, stderr := runInProcess(t, "", env, "flush"); code != 1 || !strings.Contains(out, "still queued 1") {
+		t.Fatalf("flush without the file: exit %d, want 1: %s%s", code, out, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "pd.key"), []byte("relativekey00000000000000000000x\n"), 0o600)
+	if code, out, stderr := runInProcess(t, "", env, "flush"); code != 0 || !strings.Contains(out, "delivered 1") {
+		t.Fatalf("flush with the file: exit %d: %s%s", code, out, stderr)
+	}
+	if len(pd.Events()) != 1 {
+		t.Errorf("PagerDuty got %d events, want the one page", len(pd.Events()))
+	}
+}
+
 // wd is the package directory, for tests that change the working directory.
 var wd, _ = os.Getwd()
 

@@ -53,7 +53,7 @@ func (a *app) flushCmd(args []string) error {
 		if err != nil {
 			return problemErr(err)
 		}
-		if failed > 0 {
+		if failed > 0 || a.unbuilt.Load() {
 			return problemsFound()
 		}
 		return nil
