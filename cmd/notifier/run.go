@@ -113,7 +113,7 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 		fmt.Fprintf(a.stderr, "notifier: state: %v (what was not recorded is retried by the next run)\n", err)
 		return problemsFound()
 	}
-	if failed > 0 || degraded || a.unbuilt.Load() {
+	if failed > 0 || degraded || a.attention.Load() {
 		return problemsFound()
 	}
 	return nil
@@ -154,6 +154,7 @@ func (a *app) reportDecision(ev *engine.Event, d *engine.Decision) {
 		matched = matched || r.Matched
 		if r.Error != "" {
 			fmt.Fprintf(a.stderr, "notifier: rule %q failed on %s: %s\n", r.Name, ev.Key, r.Error)
+			a.attention.Store(true)
 		}
 	}
 	if !matched && ev.Action != engine.ActionRemove { // a remove resolves by the state, not the rules

@@ -53,7 +53,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"dropped event", string(alarm), nil, 0, ""},
 		{"no rule matched", string(alarm), []string{"--config", nothing}, 0, "no rule matched cmon/"},
-		{"rule fails at run time", string(alarm), []string{"--config", failing}, 0, `rule "broken" failed on cmon/`},
+		{"rule fails at run time", string(alarm), []string{"--config", failing}, 1, `rule "broken" failed on cmon/`},
 		{"not an alarm", `{"type":"event","action":"new","event":{}}`, nil, 0, `cmon message of type "event" is not an alarm`},
 		{"empty stdin", "", nil, 2, "empty input"},
 		{"unknown command", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},

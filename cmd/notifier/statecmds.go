@@ -53,7 +53,7 @@ func (a *app) flushCmd(args []string) error {
 		if err != nil {
 			return problemErr(err)
 		}
-		if failed > 0 || a.unbuilt.Load() {
+		if failed > 0 || a.attention.Load() {
 			return problemsFound()
 		}
 		return nil

@@ -396,7 +396,7 @@ func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, cha
 			// like any failure until the outbox gives up, never dropped
 			// at once. The rest of the chain waits behind it.
 			out[i] = state.Outcome{Attempted: true, Err: err, Retryable: true}
-			a.unbuilt.Store(true)
+			a.attention.Store(true)
 			break
 		}
 		var m channels.Message
