@@ -92,10 +92,65 @@ func (v *ruleChecks) Visit(node *ast.Node) {
 			// and tests on a virtual clock see what production would,
 			// and a run's event time is its clock anyway.
 			ast.Patch(node, &ast.IdentifierNode{Value: "time"})
+			return
 		}
+		v.constantCall(n, n.Arguments)
 	case *ast.CallNode:
 		v.call(n)
 	}
+}
+
+// constantCall runs a built-in whose arguments are all constants, like
+// duration("5") or date("2026-13-01"): one that fails does so on every
+// event, and the rule could never match.
+func (v *ruleChecks) constantCall(n ast.Node, args []ast.Node) {
+	if len(args) == 0 {
+		return
+	}
+	for _, a := range args {
+		if !constant(a) {
+			return
+		}
+	}
+	if _, err := evalConstant(n); err != nil && err != errNotAlone {
+		v.fail(n, "expr", "%s fails on every event: %s", n.String(), err)
+	}
+}
+
+// errNotAlone: a constant expression that does not compile without its
+// context, so it is not judged alone (the whole expression is checked).
+var errNotAlone = errors.New("not an expression of its own")
+
+// evalConstant runs an expression that reads nothing from the event on
+// its own: its value, or the error it fails with.
+func evalConstant(n ast.Node) (any, error) {
+	prog, err := expr.Compile(n.String())
+	if err != nil {
+		return nil, errNotAlone
+	}
+	out, err := expr.Run(prog, nil)
+	if err != nil {
+		var fe *file.Error
+		msg := err.Error()
+		if errors.As(err, &fe) {
+			msg = fe.Message
+		}
+		msg, _, _ = strings.Cut(msg, "\n")
+		return nil, errors.New(msg)
+	}
+	return out, nil
+}
+
+// constant reports whether n reads nothing from the event: literals and
+// operations on them only.
+func constant(n ast.Node) bool {
+	return ast.Find(n, func(n ast.Node) bool {
+		switch n.(type) {
+		case *ast.IdentifierNode, *ast.PointerNode, *ast.VariableDeclaratorNode, *ast.PredicateNode, *ast.CallNode:
+			return true
+		}
+		return false
+	}) == nil
 }
 
 // comparison flags `severity == "crit"`, `"crit" != severity` and
@@ -109,6 +164,10 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 		}
 		if field != "" && lit != nil {
 			v.impossible(field, lit, n.Operator)
+		}
+	case "/", "%":
+		if i, ok := n.Right.(*ast.IntegerNode); ok && i.Value == 0 {
+			v.fail(n.Right, "expr", "division by zero, on every event")
 		}
 	case "<", "<=", ">", ">=":
 		// Strings order as text: "critical" < "info" < "warning", so
@@ -195,11 +254,20 @@ func (v *ruleChecks) call(call *ast.CallNode) {
 			v.fail(call, "expr", "in_window takes one window name, like in_window(\"business-hours\")")
 			return
 		}
-		if s, ok := call.Arguments[0].(*ast.StringNode); ok {
-			if _, defined := v.policy.Windows[s.Value]; !defined {
-				v.fail(s, "undefined-window", "in_window(%q): window is not defined%s", s.Value, suggest(s.Value, mapKeys(v.policy.Windows)))
+		arg := call.Arguments[0]
+		name, isString := "", false
+		if s, ok := arg.(*ast.StringNode); ok {
+			name, isString = s.Value, true
+		} else if constant(arg) {
+			// "bi" + "z": a name all the same, known now.
+			out, _ := evalConstant(arg)
+			name, isString = out.(string)
+		}
+		if isString {
+			if _, defined := v.policy.Windows[name]; !defined {
+				v.fail(arg, "undefined-window", "in_window(%q): window is not defined%s", name, suggest(name, mapKeys(v.policy.Windows)))
 			} else if v.windows != nil {
-				v.windows[s.Value] = true
+				v.windows[name] = true
 			}
 		}
 		// The event's own time decides, so explain --at and tests with
