@@ -65,10 +65,17 @@ type checkError struct {
 	check string
 	from  int // rune offset in the expression
 	msg   string
+	late  bool // a run tolerates it (Problem.Loads)
 }
 
 func (v *ruleChecks) fail(n ast.Node, check, format string, args ...any) {
 	v.errs = append(v.errs, checkError{check: check, from: n.Location().From, msg: fmt.Sprintf(format, args...)})
+}
+
+// lateFail is fail for a check a run tolerates (Problem.Loads): the
+// expression still compiles and runs as written.
+func (v *ruleChecks) lateFail(n ast.Node, check, format string, args ...any) {
+	v.errs = append(v.errs, checkError{check: check, from: n.Location().From, msg: fmt.Sprintf(format, args...), late: true})
 }
 
 // closedFields are the event fields whose values are a fixed set: a
@@ -113,7 +120,7 @@ func (v *ruleChecks) constantCall(n ast.Node, args []ast.Node) {
 		}
 	}
 	if _, err := evalConstant(n); err != nil && err != errNotAlone {
-		v.fail(n, "expr", "%s fails on every event: %s", n.String(), err)
+		v.lateFail(n, "fails-always", "%s fails on every event: %s", n.String(), err)
 	}
 }
 
@@ -167,7 +174,7 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 		}
 	case "/", "%":
 		if i, ok := n.Right.(*ast.IntegerNode); ok && i.Value == 0 {
-			v.fail(n.Right, "expr", "division by zero, on every event")
+			v.lateFail(n.Right, "fails-always", "division by zero, on every event")
 		}
 	case "<", "<=", ">", ">=":
 		// Strings order as text: "critical" < "info" < "warning", so
@@ -178,9 +185,9 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 		}
 		switch {
 		case field == "severity":
-			v.fail(n, "text-order", "severity compared with %s orders text, not urgency (as text \"critical\" < \"info\" < \"warning\"): use rank(severity) %s rank(\"warning\")", n.Operator, n.Operator)
+			v.lateFail(n, "text-order", "severity compared with %s orders text, not urgency (as text \"critical\" < \"info\" < \"warning\"): use rank(severity) %s rank(\"warning\")", n.Operator, n.Operator)
 		case field != "":
-			v.fail(n, "text-order", "%s compared with %s orders text: %s has no order (it is one of %s); use == or in", field, n.Operator, field, quoteAll(closedFields[field]))
+			v.lateFail(n, "text-order", "%s compared with %s orders text: %s has no order (it is one of %s); use == or in", field, n.Operator, field, quoteAll(closedFields[field]))
 		}
 	case "in", "not in":
 		field := closedField(n.Left)
@@ -265,7 +272,11 @@ func (v *ruleChecks) call(call *ast.CallNode) {
 		}
 		if isString {
 			if _, defined := v.policy.Windows[name]; !defined {
-				v.fail(arg, "undefined-window", "in_window(%q): window is not defined%s", name, suggest(name, mapKeys(v.policy.Windows)))
+				fail := v.fail
+				if _, literal := arg.(*ast.StringNode); !literal {
+					fail = v.lateFail // ran, and failed at run time, before lint knew
+				}
+				fail(arg, "undefined-window", "in_window(%q): window is not defined%s", name, suggest(name, mapKeys(v.policy.Windows)))
 			} else if v.windows != nil {
 				v.windows[name] = true
 			}
@@ -292,15 +303,20 @@ func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field
 	opts := append(c.opts[:len(c.opts):len(c.opts)], kind, expr.Patch(checks))
 	prog, err := expr.Compile(src, opts...)
 	if len(checks.errs) > 0 {
+		blocking := false
 		for _, e := range checks.errs {
-			c.report(src, n, sink, field, e.check, e.from, e.msg)
+			c.report(src, n, sink, field, e.check, e.from, e.msg, e.late)
+			blocking = blocking || !e.late
 		}
-		return nil
+		if blocking || err != nil {
+			return nil
+		}
+		return prog // runs as written: see Problem.Loads
 	}
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			c.report(src, n, sink, field, "expr", fe.From, fe.Message)
+			c.report(src, n, sink, field, "expr", fe.From, fe.Message, false)
 		} else {
 			// expr turns a panic while compiling (a constant regexp that
 			// does not compile, say) into an error carrying a stack trace:
@@ -313,13 +329,17 @@ func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field
 	return prog
 }
 
-func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field, check string, from int, msg string) {
+func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field, check string, from int, msg string, late bool) {
 	line, col := scalarPos(n, splitLines(sink.data), from)
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 		msg += suggest(name, eventNames())
 	}
-	sink.errorf(line, col, check, "%s: %s%s", field, msg, snippet(src, from))
+	errorf := sink.errorf
+	if late {
+		errorf = sink.lateErrorf
+	}
+	errorf(line, col, check, "%s: %s%s", field, msg, snippet(src, from))
 }
 
 // snippet quotes the expression around rune offset from, so a one-line

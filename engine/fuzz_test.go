@@ -31,8 +31,8 @@ func FuzzCompile(f *testing.F) {
 				t.Fatalf("bad problem %+v", pr)
 			}
 		}
-		if (p == nil) != (len(ps.Errors()) > 0) {
-			t.Fatalf("policy %v with errors %v", p != nil, ps.Errors())
+		if (p == nil) != (len(ps.Blocking()) > 0) {
+			t.Fatalf("policy %v with blocking errors %v", p != nil, ps.Blocking())
 		}
 		if strings.Contains(string(data), ignoreMarker) {
 			// Ignore directives never change the errors.

@@ -209,7 +209,7 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 		}
 		kept = append(kept, p)
 	}
-	hasErrors := len(kept.Errors()) > 0
+	hasErrors := len(kept.Blocking()) > 0
 	var extra Problems
 	for _, d := range ds {
 		for i, c := range d.checks {

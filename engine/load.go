@@ -114,26 +114,30 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 		}
 		l.checkRule(rn, c)
 		if stopper != nil {
-			rn.sink.errorf(rn.node.Line, rn.node.Column, "unreachable-rule", "rule %q can never match: rule %q at %s:%d matches every event and ends evaluation (no continue, or drop)",
+			errorf := rn.sink.errorf
+			if !literalTrue(stopper.rule) {
+				errorf = rn.sink.lateErrorf // decided by closedTruth, newer than the format
+			}
+			errorf(rn.node.Line, rn.node.Column, "unreachable-rule", "rule %q can never match: rule %q at %s:%d matches every event and ends evaluation (no continue, or drop)",
 				rn.rule.Name, stopper.rule.Name, stopper.sink.file, stopper.node.Line)
 		} else if matchesAll(rn.rule) && (!rn.rule.Continue || rn.rule.Drop) {
 			stopper = &rn
 		}
 		p.Rules = append(p.Rules, rn.rule)
 	}
-	if len(p.Rules) == 0 && len(ps.Errors()) == 0 {
+	if len(p.Rules) == 0 && len(ps.Blocking()) == 0 {
 		// An empty or truncated file must not silently drop every alarm.
 		ps = append(ps, Problem{File: p.Files[len(p.Files)-1], Line: 1, Col: 1, Severity: "error", Check: "no-rules",
 			Message: "the policy has no rules: every event would reach nobody"})
 	}
-	if len(ps.Errors()) == 0 {
+	if len(ps.Blocking()) == 0 {
 		// With errors, "unused" is mostly their echo (a misspelt notify,
 		// a rule that did not parse): it is said once they are fixed.
 		l.checkUnused(c)
 	}
 	ps = applyIgnores(l.ignores, ps)
 	sortProblems(ps, p.Files)
-	if len(ps.Errors()) > 0 {
+	if len(ps.Blocking()) > 0 {
 		return nil, ps
 	}
 	return p, ps
@@ -262,7 +266,7 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 			// 20ms for 20s: every run would time out before the state is
 			// written or a page is queued.
 			n := valueNode(v, "deadline")
-			sink.errorf(n.Line, n.Column, "deadline", "settings.deadline: %s is too short to record and deliver anything; want 1s or more (default %s)", spec.Deadline, DefaultDeadline)
+			sink.lateErrorf(n.Line, n.Column, "deadline", "settings.deadline: %s is too short to record and deliver anything; want 1s or more (default %s)", spec.Deadline, DefaultDeadline)
 		}
 		if spec.Deadline >= 30e9 {
 			n := valueNode(v, "deadline")
@@ -425,7 +429,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 		} else if b, ok := r.program.Node().(*ast.BoolNode); ok && !b.Value {
 			sink.warnf(n.Line, n.Column, "disabled-rule", "rule %q is disabled: its condition is always false", label)
 		} else if closedTruth(r.program) == truthNever {
-			sink.errorf(n.Line, n.Column, "never-matches", "rule %q can never match: its condition reads only severity, source, kind and action, and is false for every value they take", label)
+			sink.lateErrorf(n.Line, n.Column, "never-matches", "rule %q can never match: its condition reads only severity, source, kind and action, and is false for every value they take", label)
 		}
 	}
 	l.checkStateful(rn, c, label)
@@ -459,7 +463,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 				sink.errorf(n.Line, n.Column, "undefined-window", "rule %q: %s: window %q is not defined%s", label, key, w, suggest(w, mapKeys(l.policy.Windows)))
 			case key == "muted_during" && win.Always():
 				n := itemNode(rn.at(key), i)
-				sink.errorf(n.Line, n.Column, "always-muted", "rule %q: muted_during: window %q holds every minute of the week, so the rule never tells anyone", label, w)
+				sink.lateErrorf(n.Line, n.Column, "always-muted", "rule %q: muted_during: window %q holds every minute of the week, so the rule never tells anyone", label, w)
 			}
 		}
 	}
@@ -469,13 +473,16 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 // expression that is the constant true ("true", or one expr folds to it),
 // or one over the closed fields that is true for all their values.
 func matchesAll(r *Rule) bool {
+	return literalTrue(r) || closedTruth(r.program) == truthAlways
+}
+
+// literalTrue reports whether r's condition is the constant true.
+func literalTrue(r *Rule) bool {
 	if r.program == nil {
 		return false
 	}
-	if b, ok := r.program.Node().(*ast.BoolNode); ok {
-		return b.Value
-	}
-	return closedTruth(r.program) == truthAlways
+	b, ok := r.program.Node().(*ast.BoolNode)
+	return ok && b.Value
 }
 
 // checkUnused warns about channels and windows no rule refers to: often a

@@ -211,3 +211,36 @@ func TestAliasBomb(t *testing.T) {
 		t.Errorf("got %v", ps)
 	}
 }
+
+// Checks newer than the policies in production fail lint but never stop
+// a policy from loading: after an upgrade it runs as it ran before.
+func TestLateErrorsStillLoad(t *testing.T) {
+	src := `settings: {deadline: 500ms}
+windows:
+  all: {}
+channels:
+  l: {type: syslog}
+rules:
+  - {name: text, when: 'severity > "info"', notify: [l], continue: true}
+  - {name: never, when: 'severity == "critical" && severity == "info"', notify: [l], continue: true}
+  - {name: muted, when: 'true', notify: [l], muted_during: [all], continue: true}
+  - {name: constant, when: 'duration("5") > duration("1m") || in_window("a" + "ll")', notify: [l], continue: true}
+  - {name: catch-all, when: 'rank(severity) <= 3', notify: [l]}
+  - {name: after, when: 'true', notify: [l]}
+`
+	p, ps := Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
+	var checks []string
+	for _, e := range ps.Errors() {
+		checks = append(checks, e.Check)
+	}
+	if p == nil || len(ps.Blocking()) != 0 {
+		t.Fatalf("does not load: %v", ps.Blocking())
+	}
+	if want := "[deadline text-order never-matches always-muted fails-always unreachable-rule]"; fmt.Sprint(checks) != want {
+		t.Errorf("errors %v, want %s", checks, want)
+	}
+	d := p.Evaluate(&Event{Severity: "warning", Action: "new"})
+	if got := fmt.Sprint(d.Matched()); got != "[text muted catch-all]" {
+		t.Errorf("matched %s: the policy must run as written", got)
+	}
+}

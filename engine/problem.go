@@ -15,6 +15,13 @@ type Problem struct {
 	Severity string `json:"severity"` // "error" or "warning"
 	Check    string `json:"check"`    // short stable name of the check, e.g. "unknown-key"
 	Message  string `json:"message"`
+	// Loads marks an error a run tolerates: the policy still loads and
+	// runs as written, while lint fails on it like any error. The checks
+	// added after policies were first written in production are such —
+	// text-ordered severities, conditions that never match, always-failing
+	// built-ins — so upgrading notifier never turns a policy that ran into
+	// one that does not load (every event to the local syslog).
+	Loads bool `json:"-"`
 }
 
 // Error formats the problem as file:line:col: message.
@@ -33,10 +40,10 @@ func (p Problem) Error() string {
 // errors (not warnings), one per line.
 type Problems []Problem
 
-// Error lists the errors, one per line.
+// Error lists the errors that keep the policy from loading, one per line.
 func (ps Problems) Error() string {
 	var lines []string
-	for _, p := range ps.Errors() {
+	for _, p := range ps.Blocking() {
 		lines = append(lines, p.Error())
 	}
 	return strings.Join(lines, "\n")
@@ -53,6 +60,17 @@ func (ps Problems) Errors() Problems {
 	return out
 }
 
+// Blocking returns the errors that keep the policy from loading.
+func (ps Problems) Blocking() Problems {
+	var out Problems
+	for _, p := range ps {
+		if p.Severity == "error" && !p.Loads {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // problemSink collects problems for one file.
 type problemSink struct {
 	file string
@@ -62,6 +80,11 @@ type problemSink struct {
 
 func (s problemSink) errorf(line, col int, check, format string, args ...any) {
 	*s.list = append(*s.list, Problem{File: s.file, Line: line, Col: col, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
+}
+
+// lateErrorf is errorf for a check a run tolerates (Problem.Loads).
+func (s problemSink) lateErrorf(line, col int, check, format string, args ...any) {
+	*s.list = append(*s.list, Problem{File: s.file, Line: line, Col: col, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...), Loads: true})
 }
 
 func (s problemSink) warnf(line, col int, check, format string, args ...any) {

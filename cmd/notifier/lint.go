@@ -88,6 +88,11 @@ func lintOptions(checkFiles bool) engine.LoadOptions {
 		}
 		if cfg, ok := w.configs[spec.Name]; ok {
 			ps = append(ps, shortTimeouts(spec, cfg)...)
+			if l, ok := cfg.(interface{ Lint() error }); ok {
+				if err := l.Lint(); err != nil {
+					ps = append(ps, validationProblems(spec, err)...)
+				}
+			}
 			if checkFiles {
 				ps = append(ps, secretFiles(spec, cfg)...)
 			}
