@@ -176,26 +176,33 @@ func TestBrokenPolicy(t *testing.T) {
 // A rule with escalate and no notify tells nobody until the Nth
 // occurrence, then escalates once.
 func TestEscalateOnly(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`channels:
+	step := func(at string) string {
+		return "      - at: " + at + "\n        event: {source: cmon, action: new, severity: warning, id: '5'}\n"
+	}
+	path := writePair(t, `channels:
   pager: {type: pagerduty}
 rules:
   - name: flapping
     when: severity == "warning"
     escalate: {after: 3, within: 1h, notify: [pager]}
-`), 0o644)
-	path := filepath.Join(dir, "t.yaml")
-	step := func(at string) string {
-		return "      - at: " + at + "\n        event: {source: cmon, action: new, severity: warning, id: '5'}\n"
-	}
-	os.WriteFile(path, []byte("policy: p.yaml\ntests:\n  - name: third pages\n    steps:\n"+
+`, "policy: p.yaml\ntests:\n  - name: third pages\n    steps:\n"+
 		step("0s")+"        expect: {}\n"+step("1m")+"        expect: {}\n"+
 		step("2m")+"        expect: {deliveries: [{channel: pager, action: trigger, outcome: escalated}], escalated: [pager]}\n"+
-		step("3m")+"        expect: {}\n"), 0o644)
-	r := RunFile(path, Options{})
-	if r.Failed() {
+		step("3m")+"        expect: {}\n")
+	if r := RunFile(path, Options{}); r.Failed() {
 		t.Fatalf("%v %+v", r.Problems, r.Tests)
 	}
+}
+
+// writePair writes a policy p.yaml and a test file t.yaml beside it, and
+// returns the test file's path.
+func writePair(t *testing.T, policy, test string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(policy), 0o644)
+	path := filepath.Join(dir, "t.yaml")
+	os.WriteFile(path, []byte(test), 0o644)
+	return path
 }
 
 // What a test author writes by hand behaves as the README says: a step
@@ -230,16 +237,13 @@ tests:
 }
 
 func TestNowIsVirtual(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`channels:
+	path := writePair(t, `channels:
   log: {type: syslog}
 rules:
   - name: night
     when: now().Hour() < 6 && now() == time && now().Year() == 2030
     notify: [log]
-`), 0o644)
-	path := filepath.Join(dir, "t.yaml")
-	os.WriteFile(path, []byte(`policy: p.yaml
+`, `policy: p.yaml
 start: 2030-03-01T05:00:00Z
 tests:
   - name: night only
@@ -249,7 +253,7 @@ tests:
       - at: 2h
         event: {source: cmon, action: new, severity: info, id: "2"}
         expect: {}
-`), 0o644)
+`)
 	r := RunFile(path, Options{})
 	if r.Failed() {
 		t.Fatalf("%v\n%+v", r.Problems, r.Tests)
