@@ -137,7 +137,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	}
 	// No occurrence: explain shows what the rules and the state decide for
 	// this alert, not that a saved copy of it was already handled.
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: policyID(p, st)}
 	recs, err := st.shared.View(ctx, state.IDs(in))
 	if err != nil {
 		return stateless(err.Error())
@@ -150,7 +150,12 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	if p.Settings.RedisURL != "" {
 		where += " and Redis"
 	}
-	return res, "read from " + where
+	note := "read from " + where
+	for _, other := range res.SharedWith {
+		_, path, _ := strings.Cut(other, ":")
+		note += "; also used by the policy " + path + ", which decided this key before (give each policy its own settings.state.path)"
+	}
+	return res, note
 }
 
 func writeJSON(out io.Writer, v any) error {

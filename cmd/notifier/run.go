@@ -92,6 +92,7 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 	defer st.close()
 	owner := state.NewOwner()
 	res, err := a.decide(ctx, p, st, ev, d, owner)
+	a.reportShared(p, ev, res)
 	degraded := false
 	if err != nil && st.shared != st.local && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries

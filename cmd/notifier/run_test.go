@@ -226,3 +226,30 @@ func TestRejectedInputKept(t *testing.T) {
 		t.Errorf("kept %q, want the input as sent", first)
 	}
 }
+
+// TestTwoPoliciesOneState: two policies on one host sharing a state file
+// would suppress and resolve each other's alerts; every run that reads
+// the other's records says so and exits 1, and explain shows it.
+func TestTwoPoliciesOneState(t *testing.T) {
+	dir := t.TempDir()
+	src := "channels:\n  l: {type: syslog, address: \"udp://127.0.0.1:9\"}\nrules:\n  - {name: all, when: 'true', notify: [l], suppress: {for: 30m}}\n"
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	os.WriteFile(a, []byte(src), 0o644)
+	os.WriteFile(b, []byte(src), 0o644)
+	env := []string{"NOTIFIER_CACHE_DIR=off", "NOTIFIER_STATE_PATH=" + filepath.Join(dir, "state.db")}
+	alarm, _ := os.ReadFile("../../examples/events/cmon/alarm-new-critical.json")
+	for i, step := range []struct {
+		policy, other string
+		code          int
+	}{{a, "", 0}, {a, "", 0}, {b, a, 1}, {b, "", 0}, {a, b, 1}} {
+		code, _, stderr := runInProcess(t, string(alarm), env, "run", "--config", step.policy)
+		said := stderr != "" && strings.Contains(stderr, "also used by the policy "+step.other+",")
+		if code != step.code || (step.other == "" && stderr != "") || (step.other != "" && !said) {
+			t.Errorf("run %d with %s: exit %d, stderr %q; want %d naming %q", i+1, filepath.Base(step.policy), code, stderr, step.code, step.other)
+		}
+	}
+	_, out, _ := runInProcess(t, "", env, "explain", "--config", b, "--event", "../../examples/events/cmon/alarm-new-critical.json")
+	if !strings.Contains(out, "also used by the policy "+a) {
+		t.Errorf("explain does not say the state is shared:\n%s", out)
+	}
+}

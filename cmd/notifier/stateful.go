@@ -75,7 +75,7 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 	if err != nil {
 		return state.Result{}, err
 	}
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Occurrence: pacemaker.OccurrenceOf(ev)}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Occurrence: pacemaker.OccurrenceOf(ev), Policy: policyID(p, st)}
 	deadline, _ := ctx.Deadline()
 	var res state.Result
 	var queue, hist map[string]*state.Record
@@ -104,6 +104,35 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engi
 		a.addHistory(ctx, st, hist)
 	}
 	return res, nil
+}
+
+// policyID is the policy's identity in the records it writes: this host
+// and where the policy lives (its file, or its directory). Only for a
+// state file: Redis is shared by nodes on purpose, and nodes that run on
+// one host (tests, containers) would look like two policies there.
+func policyID(p *engine.Policy, st *stores) string {
+	if len(p.Files) == 0 || st.shared != st.local {
+		return ""
+	}
+	path := p.Files[0]
+	if len(p.Files) > 1 {
+		path = filepath.Dir(path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return state.PolicyID(hostname(), path)
+}
+
+// reportShared says, on every run it happens, that another policy's
+// records were read: two policies share the state file.
+func (a *app) reportShared(p *engine.Policy, ev *engine.Event, res state.Result) {
+	for _, other := range res.SharedWith {
+		_, path, _ := strings.Cut(other, ":")
+		fmt.Fprintf(a.stderr, "notifier: %s: the state %s is also used by the policy %s, which decided this key before: they suppress and resolve each other's alerts; give each policy its own settings.state.path\n",
+			ev.Key, a.statePath(p), path)
+		a.attention.Store(true)
+	}
 }
 
 // addHistory writes history lines to the local store; failing to is

@@ -17,6 +17,7 @@ type Window struct {
 	First        time.Time `json:"first,omitzero"`       // start of the escalation window
 	Count        int       `json:"count,omitempty"`      // occurrences in it, suppressed ones included
 	Escalated    bool      `json:"escalated,omitempty"`  // escalated in this window already
+	Policy       string    `json:"policy,omitempty"`     // the PolicyID that wrote it last
 }
 
 // Verdict is what one occurrence gets.
@@ -77,6 +78,7 @@ type Incident struct {
 	Opened  time.Time `json:"opened"`
 	Told    []Told    `json:"told"`
 	Windows []string  `json:"windows,omitempty"` // window records to clear when it resolves
+	Policy  string    `json:"policy,omitempty"`  // the PolicyID that wrote it last
 }
 
 // Told is one channel an incident reached, with the channel's reference
@@ -113,6 +115,9 @@ type Input struct {
 	// already acted are "duplicate", not a second notification and not a
 	// second count toward suppression or escalation. "" for none.
 	Occurrence string
+	// Policy is the deciding policy's PolicyID, kept in the records it
+	// writes; "" leaves them unmarked (explain, tests).
+	Policy string
 }
 
 // OccurrenceID is the record of the rules that acted on one alert.
@@ -131,6 +136,30 @@ type occurrence struct {
 type Result struct {
 	Send []Planned // deliver these
 	Skip []Planned // not delivered, and why (suppressed, silenced, muted)
+	// SharedWith names the other policies on this host whose records
+	// this decision read: two policies sharing a state file suppress and
+	// resolve each other's alerts (see PolicyID).
+	SharedWith []string
+}
+
+// PolicyID identifies a policy for the records it writes: the host and
+// the policy's path. A record written on this host by a policy at
+// another path means two policies share one state — a Pacemaker
+// recipient with its own NOTIFIER_CONFIG and the default state.path,
+// say — which the operator must hear about. Other hosts (Redis) run the
+// same policy wherever it lives, so they never count.
+func PolicyID(host, path string) string { return host + ":" + path }
+
+// noteShared records, once, a record written by another policy here.
+func (r *Result) noteShared(mine, theirs string) {
+	if mine == "" || theirs == "" || mine == theirs || slices.Contains(r.SharedWith, theirs) {
+		return
+	}
+	myHost, _, _ := strings.Cut(mine, ":")
+	host, _, _ := strings.Cut(theirs, ":")
+	if host == myHost {
+		r.SharedWith = append(r.SharedWith, theirs)
+	}
 }
 
 // IncidentID is the record of a key's open incident.
@@ -184,6 +213,8 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		inc = new(Incident)
 		if err := json.Unmarshal(r.Data, inc); err != nil {
 			inc = nil // an unreadable record is no incident; it is replaced below
+		} else {
+			res.noteShared(in.Policy, inc.Policy)
 		}
 	}
 	if ev.Action == engine.ActionRemove {
@@ -233,8 +264,10 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			var w Window
 			if r := recs[id]; r != nil {
 				_ = json.Unmarshal(r.Data, &w) // unreadable: start afresh
+				res.noteShared(in.Policy, w.Policy)
 			}
 			v, w = Decide(w, in.Now, h.SuppressFor, h.EscalateAfter, h.EscalateWithin)
+			w.Policy = in.Policy
 			data, err := json.Marshal(w)
 			if err != nil {
 				return res, err
@@ -287,6 +320,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	if inc == nil {
 		inc = &Incident{Key: ev.Key, Opened: in.Now}
 	}
+	inc.Policy = in.Policy
 	for _, p := range res.Send {
 		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
 			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})

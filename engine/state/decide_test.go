@@ -292,3 +292,42 @@ func TestApplyEscalateOnly(t *testing.T) {
 		t.Fatalf("resolve:\n%s", got)
 	}
 }
+
+// Two policies on one host sharing a state file read each other's
+// records: every decision that does says so. Another host's records
+// (Redis) and unmarked ones (written before marks, or by explain) do not.
+func TestApplySharedWith(t *testing.T) {
+	ev, d := hitPolicy(30*time.Minute, 0)
+	recs := map[string]*Record{}
+	apply := func(policy string, min int) Result {
+		t.Helper()
+		res, err := Apply(Input{Event: ev, Decision: d, Now: at(min), Policy: policy}, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a, b, other := PolicyID("db1", "/etc/notifier/notifier.yaml"), PolicyID("db1", "/etc/notifier/dba.yaml"), PolicyID("db2", "/etc/notifier/dba.yaml")
+	for _, step := range []struct {
+		policy string
+		want   string
+	}{
+		{a, "[]"},     // first: nothing read
+		{a, "[]"},     // its own records
+		{other, "[]"}, // another host: the same policy elsewhere
+	} {
+		if got := fmt.Sprint(apply(step.policy, 1).SharedWith); got != step.want {
+			t.Errorf("%s: shared with %s, want %s", step.policy, got, step.want)
+		}
+	}
+	apply(a, 2) // a writes last
+	if got := apply(b, 3).SharedWith; fmt.Sprint(got) != "["+a+"]" {
+		t.Errorf("b after a: shared with %v, want [%s]", got, a)
+	}
+	if got := apply(a, 4).SharedWith; fmt.Sprint(got) != "["+b+"]" {
+		t.Errorf("a after b: shared with %v, want [%s]", got, b)
+	}
+	if got := apply("", 5).SharedWith; len(got) != 0 {
+		t.Errorf("unmarked input: shared with %v", got)
+	}
+}
