@@ -1,6 +1,10 @@
 package engine
 
-import "go.yaml.in/yaml/v3"
+import (
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // maxExpandedNodes bounds a policy with its aliases expanded: a few
 // thousand rules are some tens of thousands of nodes, and aliases of
@@ -12,28 +16,41 @@ const maxExpandedNodes = 1_000_000
 // every alias (*name) is replaced by the node its anchor names, and every
 // merge key (<<: *base, or a list of them) by the keys it brings that the
 // mapping does not set itself. Problems then point at the anchor's
-// definition. It returns false when the expanded document would exceed
+// definition. It fails, saying why, on an alias inside the node it names
+// (YAML without an end) and when the expanded document would exceed
 // maxExpandedNodes.
-func expandAliases(doc *yaml.Node) bool {
-	done := map[*yaml.Node]bool{}
+func expandAliases(doc *yaml.Node) *aliasError {
+	done, open := map[*yaml.Node]bool{}, map[*yaml.Node]bool{}
+	var cycle *yaml.Node
 	var expand func(n *yaml.Node) *yaml.Node
 	expand = func(n *yaml.Node) *yaml.Node {
+		alias := n
 		for n.Kind == yaml.AliasNode && n.Alias != nil {
 			n = n.Alias
+		}
+		if open[n] {
+			if cycle == nil {
+				cycle = alias
+			}
+			return alias // left as it is: the document is refused below
 		}
 		if done[n] {
 			return n
 		}
-		done[n] = true
+		done[n], open[n] = true, true
 		for i, c := range n.Content {
 			n.Content[i] = expand(c)
 		}
+		open[n] = false
 		if n.Kind == yaml.MappingNode {
 			mergeKeys(n)
 		}
 		return n
 	}
 	expand(doc)
+	if cycle != nil {
+		return &aliasError{cycle.Line, cycle.Column, fmt.Sprintf("alias *%s is inside the node its anchor names: it would never end", cycle.Value)}
+	}
 	sizes := map[*yaml.Node]int{}
 	var size func(n *yaml.Node) int
 	size = func(n *yaml.Node) int {
@@ -49,8 +66,19 @@ func expandAliases(doc *yaml.Node) bool {
 		sizes[n] = s
 		return s
 	}
-	return size(doc) <= maxExpandedNodes
+	if size(doc) > maxExpandedNodes {
+		return &aliasError{1, 1, fmt.Sprintf("the aliases expand to more than %d YAML nodes", maxExpandedNodes)}
+	}
+	return nil
 }
+
+// aliasError is why a document's aliases cannot be expanded, and where.
+type aliasError struct {
+	line, col int
+	msg       string
+}
+
+func (e *aliasError) Error() string { return e.msg }
 
 // mergeKeys replaces the << entries of mapping n by the keys of the
 // mappings they name that n does not set, earlier merges first.

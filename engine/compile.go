@@ -94,11 +94,18 @@ func (v *ruleChecks) Visit(node *ast.Node) {
 	case *ast.BinaryNode:
 		v.comparison(n)
 	case *ast.BuiltinNode:
+		// now() is the event's time, as in_window's is: explain --at and
+		// tests on a virtual clock see what production would, and a run's
+		// event time is its clock anyway. now(tz) is time.In(tz).
 		if n.Name == "now" && len(n.Arguments) == 0 {
-			// now() is the event's time, as in_window's is: explain --at
-			// and tests on a virtual clock see what production would,
-			// and a run's event time is its clock anyway.
 			ast.Patch(node, &ast.IdentifierNode{Value: "time"})
+			return
+		}
+		if n.Name == "now" && len(n.Arguments) == 1 {
+			ast.Patch(node, &ast.CallNode{
+				Callee:    &ast.MemberNode{Node: &ast.IdentifierNode{Value: "time"}, Property: &ast.StringNode{Value: "In"}, Method: true},
+				Arguments: n.Arguments,
+			})
 			return
 		}
 		v.constantCall(n, n.Arguments)
@@ -172,9 +179,9 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 		if field != "" && lit != nil {
 			v.impossible(field, lit, n.Operator)
 		}
-	case "/", "%":
+	case "%": // (/ divides as floats: x / 0 is +Inf, no failure)
 		if i, ok := n.Right.(*ast.IntegerNode); ok && i.Value == 0 {
-			v.lateFail(n.Right, "fails-always", "division by zero, on every event")
+			v.lateFail(n.Right, "fails-always", "remainder of a division by zero, on every event")
 		}
 	case "<", "<=", ">", ">=":
 		// Strings order as text: "critical" < "info" < "warning", so
@@ -302,16 +309,13 @@ func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field
 	checks := &ruleChecks{policy: c.policy, windows: c.windows}
 	opts := append(c.opts[:len(c.opts):len(c.opts)], kind, expr.Patch(checks))
 	prog, err := expr.Compile(src, opts...)
-	if len(checks.errs) > 0 {
-		blocking := false
-		for _, e := range checks.errs {
-			c.report(src, n, sink, field, e.check, e.from, e.msg, e.late)
-			blocking = blocking || !e.late
-		}
-		if blocking || err != nil {
-			return nil
-		}
-		return prog // runs as written: see Problem.Loads
+	blocking := false
+	for _, e := range checks.errs {
+		c.report(src, n, sink, field, e.check, e.from, e.msg, e.late)
+		blocking = blocking || !e.late
+	}
+	if blocking {
+		return nil // what expr says after a failed check is mostly its echo
 	}
 	if err != nil {
 		var fe *file.Error

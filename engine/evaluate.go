@@ -81,6 +81,11 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 	var machine vm.VM // one VM for every rule: its stack is reused
 	for _, r := range p.Rules {
 		res := RuleResult{Name: r.Name}
+		if r.program == nil { // Compile never lets this happen; a panic here would lose the event
+			res.Error = "the condition did not compile"
+			d.Rules = append(d.Rules, res)
+			continue
+		}
 		out, err := machine.Run(r.program, ev)
 		if err != nil {
 			res.Error = p.runtimeError(r, ev, err)

@@ -50,6 +50,11 @@ func FuzzCompile(f *testing.F) {
 		if p == nil {
 			return
 		}
+		for _, r := range p.Rules {
+			if r.program == nil {
+				t.Fatalf("rule %q loaded without a program: %v", r.Name, ps)
+			}
+		}
 		data, err := encodeSnapshot(p)
 		if err != nil {
 			return // not every policy can be snapshotted; it is then compiled each run

@@ -205,8 +205,8 @@ func (l *loader) parseFile(src Source) []ruleNode {
 		return nil
 	}
 	l.ignores = append(l.ignores, parseIgnores(src, &doc, l.problems)...)
-	if !expandAliases(&doc) {
-		sink.errorf(1, 1, "yaml", "the policy's aliases expand to more than %d YAML nodes", maxExpandedNodes)
+	if err := expandAliases(&doc); err != nil {
+		sink.errorf(err.line, err.col, "yaml", "%s", err.msg)
 		return nil
 	}
 	var extra yaml.Node

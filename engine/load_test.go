@@ -243,4 +243,10 @@ rules:
 	if got := fmt.Sprint(d.Matched()); got != "[text muted catch-all]" {
 		t.Errorf("matched %s: the policy must run as written", got)
 	}
+	// A late error beside a real one: the real one is said, and blocks.
+	src = strings.Replace(src, `'severity > "info"'`, `'severity > "info" && clustr == "prod"'`, 1)
+	p, ps = Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
+	if p != nil || len(ps.Blocking()) != 1 || !strings.Contains(ps.Blocking()[0].Message, "unknown name clustr") {
+		t.Errorf("a typo beside a late error must block: %v", ps)
+	}
 }

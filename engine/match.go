@@ -15,7 +15,9 @@ type Matcher struct {
 
 // CompileMatch compiles src as a boolean expression against the event
 // (with the policy's windows for in_window). Problems name origin as the
-// file, line 1, and the column inside src.
+// file, line 1, and the column inside src. A Matcher comes back with
+// errors a run tolerates (Problem.Loads): a silence made before a check
+// existed still works; a new one should be refused on any error.
 func (p *Policy) CompileMatch(origin, src string) (*Matcher, Problems) {
 	var ps Problems
 	sink := problemSink{file: origin, data: []byte(src), list: &ps}
@@ -27,7 +29,7 @@ func (p *Policy) CompileMatch(origin, src string) (*Matcher, Problems) {
 		}
 		return nil, ps
 	}
-	return &Matcher{Source: src, prog: prog}, nil
+	return &Matcher{Source: src, prog: prog}, ps
 }
 
 // Match reports whether ev matches. A failure at run time is no match.

@@ -175,6 +175,9 @@ func snapProgramOf(prog *vm.Program, src string, funcs map[string]vm.Function) (
 }
 
 func encodeProgram(prog *vm.Program) (snapProgram, error) {
+	if prog == nil {
+		return snapProgram{}, fmt.Errorf("%w: a rule without a program", errNotCacheable)
+	}
 	sp := snapProgram{Arguments: prog.Arguments}
 	sp.Bytecode = make([]byte, len(prog.Bytecode))
 	for i, op := range prog.Bytecode {

@@ -252,4 +252,15 @@ func TestTwoPoliciesOneState(t *testing.T) {
 	if !strings.Contains(out, "also used by the policy "+a) {
 		t.Errorf("explain does not say the state is shared:\n%s", out)
 	}
+	// One policy reached through a symlink, or a relative path, is one.
+	link := filepath.Join(t.TempDir(), "link.yaml")
+	if err := os.Symlink(a, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, config := range []string{link, "a.yaml", a} {
+		if code, _, stderr := runInProcess(t, string(alarm), env, "run", "--config", config); code != 0 || stderr != "" {
+			t.Errorf("run --config %s after a: exit %d, stderr %q", config, code, stderr)
+		}
+	}
 }

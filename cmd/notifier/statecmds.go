@@ -86,8 +86,12 @@ func (a *app) silenceCmd(args []string) error {
 			return usageErr("silence add: --comment is required: say why, for whoever is on call next")
 		}
 		return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, _ *wiring, st *stores) error {
-			if _, ps := p.CompileMatch("--match", *match); len(ps) > 0 {
-				return usageErr("%s", ps.Error())
+			if _, ps := p.CompileMatch("--match", *match); len(ps.Errors()) > 0 {
+				var lines []string
+				for _, e := range ps.Errors() {
+					lines = append(lines, e.Error())
+				}
+				return usageErr("%s", strings.Join(lines, "\n"))
 			}
 			now := time.Now()
 			s := state.Silence{ID: state.NewSilenceID(), Match: *match, Author: *author, Comment: *comment, Created: now, Expires: now.Add(*dur)}

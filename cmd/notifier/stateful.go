@@ -121,6 +121,9 @@ func policyID(p *engine.Policy, st *stores) string {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // one policy, however it is reached
+	}
 	return state.PolicyID(hostname(), path)
 }
 

@@ -241,7 +241,7 @@ func TestNowIsVirtual(t *testing.T) {
   log: {type: syslog}
 rules:
   - name: night
-    when: now().Hour() < 6 && now() == time && now().Year() == 2030
+    when: now().Hour() < 6 && now() == time && now().Year() == 2030 && now(timezone("Asia/Tokyo")).Hour() >= 14
     notify: [log]
 `, `policy: p.yaml
 start: 2030-03-01T05:00:00Z
