@@ -137,6 +137,8 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 	}
 	ps = applyIgnores(l.ignores, ps)
 	sortProblems(ps, p.Files)
+	// A node reached through two aliases is checked twice: said once.
+	ps = slices.CompactFunc(ps, func(a, b Problem) bool { return a == b })
 	if len(ps.Blocking()) > 0 {
 		return nil, ps
 	}
