@@ -63,10 +63,16 @@ func Decide(w Window, now time.Time, suppressFor time.Duration, escalateAfter in
 	return v, w
 }
 
-// expires says when a window stops mattering.
+// expires says when a window stops mattering. With occurrences held
+// back it outlives the suppression: the next notification, whenever it
+// comes, says how many there were ("first after 3 suppressed"); the
+// incident's resolve deletes it sooner.
 func (w Window) expires(suppressFor, escalateWithin time.Duration) time.Time {
 	end := w.LastNotified.Add(suppressFor)
 	if e := w.First.Add(escalateWithin); e.After(end) {
+		end = e
+	}
+	if e := w.LastNotified.Add(IncidentTTL); w.Suppressed > 0 && e.After(end) {
 		end = e
 	}
 	return end
