@@ -83,6 +83,9 @@ Run 'notifier COMMAND -h' for a command's flags.
 `
 
 // newFlags makes a command's flag set; parse errors become usage errors.
+// configUsage is how every command's --config flag is described.
+const configUsage = "policy file or directory (default $NOTIFIER_CONFIG, else " + defaultConfig + ")"
+
 func (a *app) newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("notifier "+name, flag.ContinueOnError)
 	fs.SetOutput(a.stderr)

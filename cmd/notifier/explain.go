@@ -46,7 +46,7 @@ type policyInfo struct {
 // without delivering anything.
 func (a *app) explainCmd(args []string) error {
 	fs := a.newFlags("explain")
-	configFlag := fs.String("config", "", "policy file or directory (default $NOTIFIER_CONFIG, else "+defaultConfig+")")
+	configFlag := fs.String("config", "", configUsage)
 	source := fs.String("source", sourceAuto, "event source: auto, cmon, pacemaker or json")
 	eventFile := fs.String("event", "", "read the event from `FILE` (CMON JSON or a Pacemaker KEY=VALUE environment) instead of stdin/environment")
 	format := fs.String("format", "text", "output format: text or json")

@@ -19,7 +19,7 @@ import (
 // stdout; each failed channel gets one stderr line.
 func (a *app) runCmd(args []string) error {
 	fs := a.newFlags("run")
-	configFlag := fs.String("config", "", "policy file or directory (default $NOTIFIER_CONFIG, else "+defaultConfig+")")
+	configFlag := fs.String("config", "", configUsage)
 	source := fs.String("source", sourceAuto, "event source: auto, cmon, pacemaker or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err

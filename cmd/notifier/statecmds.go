@@ -43,7 +43,7 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engin
 // attempt is due; a systemd timer runs it every minute.
 func (a *app) flushCmd(args []string) error {
 	fs := a.newFlags("flush")
-	configFlag := fs.String("config", "", "policy file or directory")
+	configFlag := fs.String("config", "", configUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,13 +61,23 @@ func (a *app) flushCmd(args []string) error {
 }
 
 // silenceCmd: add, list, expire.
+const silenceUsage = `usage: notifier silence add --match EXPR --for DUR --comment TEXT [--author NAME] [--config P]
+       notifier silence list [--all] [--format text|json] [--config P]
+       notifier silence expire ID [--config P]
+`
+
 func (a *app) silenceCmd(args []string) error {
 	if len(args) == 0 {
 		return usageErr("silence: want add, list or expire")
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(a.stderr, silenceUsage)
+		return nil
+	}
 	fs := a.newFlags("silence " + sub)
-	configFlag := fs.String("config", "", "policy file or directory")
+	configFlag := fs.String("config", "", configUsage)
 	switch sub {
 	case "add":
 		match := fs.String("match", "", "expression over the event, like `cluster == \"prod\" && severity == \"warning\"`")
@@ -141,22 +151,19 @@ func (a *app) silenceCmd(args []string) error {
 			return tw.Flush()
 		})
 	case "expire":
-		if err := fs.Parse(args); err != nil {
-			return &exitError{code: exitUsage}
+		fs.Usage = func() {
+			fmt.Fprint(a.stderr, "usage: notifier silence expire ID [--config P]\n\nID is a silence's id, as silence list shows it.\n\n")
+			fs.PrintDefaults()
 		}
-		// Flags may come after the id too: `silence expire s-1 --config x`.
-		silenceID := fs.Arg(0)
-		if fs.NArg() > 1 {
-			if err := fs.Parse(fs.Args()[1:]); err != nil {
-				return &exitError{code: exitUsage}
-			}
-			if fs.NArg() > 0 {
-				return usageErr("silence expire: want one silence id")
-			}
+		// Flags may come before or after the id: `silence expire s-1 --config x`.
+		ids, err := parseFlagsArgs(fs, args)
+		if err != nil {
+			return err
 		}
-		if silenceID == "" {
+		if len(ids) != 1 || ids[0] == "" {
 			return usageErr("silence expire: want one silence id")
 		}
+		silenceID := ids[0]
 		id := state.SilencePrefix + silenceID
 		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
 			found := false
@@ -190,7 +197,7 @@ func (a *app) silenceCmd(args []string) error {
 // historyCmd shows recent decisions and deliveries, and the dead letters.
 func (a *app) historyCmd(args []string) error {
 	fs := a.newFlags("history")
-	configFlag := fs.String("config", "", "policy file or directory")
+	configFlag := fs.String("config", "", configUsage)
 	key := fs.String("key", "", "only this event key")
 	limit := fs.Int("limit", 50, "at most this many entries")
 	format := fs.String("format", "text", "text or json")
