@@ -225,6 +225,8 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 				extra = append(extra, d.warning("%s %s covers no line: nothing follows it", ignoreMarker, c))
 			case slices.ContainsFunc(kept, func(p Problem) bool { return at(p) && p.Severity == "error" }):
 				extra = append(extra, d.warning("%s %s: errors cannot be ignored (the policy would not load); fix line %d", ignoreMarker, c, d.target))
+			case !slices.Contains(Checks, c):
+				extra = append(extra, d.warning("%s %s: no such check%s", ignoreMarker, c, suggest(c, Checks)))
 			case c == "unused-ignore":
 				extra = append(extra, d.warning("%s unused-ignore: a directive's own warning cannot be ignored", ignoreMarker))
 			case slices.ContainsFunc(dropped, at):

@@ -36,6 +36,20 @@ func (p Problem) Error() string {
 	return b.String()
 }
 
+// Checks names every check a policy's lint can report, including those
+// cmd/notifier adds for channels (inline-secret, secret-file, timeout,
+// channel). The lint corpus has a case for each (a test keeps the two
+// in step); ignore directives are checked against it.
+var Checks = []string{
+	"always-muted", "channel", "channel-type", "deadline", "disabled-rule", "drop-continue", "drop-escalate",
+	"drop-notify", "drop-suppress", "duplicate-channel", "duplicate-key", "duplicate-rule", "duplicate-settings",
+	"duplicate-window", "duration", "escalate-after", "escalate-notify", "escalate-within", "expr", "fails-always",
+	"impossible-value", "inline-secret", "never-matches", "no-rules", "notifies-nobody", "read", "redis-url",
+	"rule-name", "rule-when", "secret-file", "suppress", "text-order", "time-range", "timeout", "timezone", "type",
+	"undefined-channel", "undefined-window", "unknown-key", "unreachable-rule", "unused-channel", "unused-ignore",
+	"unused-window", "weekday", "yaml",
+}
+
 // Problems is every problem found in one load. As an error it prints the
 // errors (not warnings), one per line.
 type Problems []Problem

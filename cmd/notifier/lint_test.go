@@ -77,6 +77,19 @@ func TestLintCorpus(t *testing.T) {
 		t.Errorf("only %d corpus cases; the corpus covers every check with at least 40", cases)
 	}
 	t.Logf("%d cases, %d distinct checks", cases, len(checks))
+	// engine.Checks, which ignore directives are checked against, is
+	// every check the corpus shows ("read", a path lint cannot read, is
+	// TestLintFormats').
+	checks["read"] = true
+	for _, c := range engine.Checks {
+		if !checks[c] {
+			t.Errorf("check %q is in engine.Checks but no corpus case shows it", c)
+		}
+		delete(checks, c)
+	}
+	for c := range checks {
+		t.Errorf("check %q is reported but missing from engine.Checks", c)
+	}
 }
 
 // corpusWants reads the `# want:` lines of a case, prefixed with the base
