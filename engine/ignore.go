@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -198,13 +199,16 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 	if len(ds) == 0 {
 		return ps
 	}
-	var kept, dropped Problems
-	coveredBy := map[int]*ignoreDirective{} // index in dropped
+	type coveredProblem struct {
+		Problem
+		by *ignoreDirective
+	}
+	var kept Problems
+	var dropped []coveredProblem
 	for _, p := range ps {
 		if d, i := coverer(ds, p); d != nil {
 			d.covered[i]++
-			coveredBy[len(dropped)] = d
-			dropped = append(dropped, p)
+			dropped = append(dropped, coveredProblem{p, d})
 			continue
 		}
 		kept = append(kept, p)
@@ -220,6 +224,7 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 				continue
 			}
 			at := func(p Problem) bool { return p.File == d.file && p.Line == d.target && p.Check == c }
+			prior := slices.IndexFunc(dropped, func(cp coveredProblem) bool { return at(cp.Problem) })
 			switch {
 			case d.target == 0:
 				extra = append(extra, d.warning("%s %s covers no line: nothing follows it", ignoreMarker, c))
@@ -229,9 +234,8 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 				extra = append(extra, d.warning("%s %s: no such check%s", ignoreMarker, c, suggest(c, Checks)))
 			case c == "unused-ignore":
 				extra = append(extra, d.warning("%s unused-ignore: a directive's own warning cannot be ignored", ignoreMarker))
-			case slices.ContainsFunc(dropped, at):
-				other := coveredBy[slices.IndexFunc(dropped, at)]
-				extra = append(extra, d.warning("%s %s: the %s warning on line %d is already acknowledged by the directive on line %d", ignoreMarker, c, c, d.target, other.line))
+			case prior >= 0:
+				extra = append(extra, d.warning("%s %s: the %s warning on line %d is already acknowledged by the directive on line %d", ignoreMarker, c, c, d.target, dropped[prior].by.line))
 			case !hasErrors:
 				extra = append(extra, d.warning("%s %s: no %s warning on line %d to ignore", ignoreMarker, c, c, d.target))
 			}
@@ -262,4 +266,4 @@ func (d *ignoreDirective) warning(format string, args ...any) Problem {
 }
 
 // runeCol is the 1-based column, in characters, of byte offset i of line.
-func runeCol(line string, i int) int { return len([]rune(line[:i])) + 1 }
+func runeCol(line string, i int) int { return utf8.RuneCountInString(line[:i]) + 1 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr/ast"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -106,22 +105,23 @@ func Compile(srcs []Source, opts LoadOptions) (*Policy, Problems) {
 	c := newCompiler(p)
 	names := map[string]ruleNode{}
 	var stopper *ruleNode // the first rule that matches everything and ends evaluation
+	stopperConstant := false
 	for _, rn := range rules {
 		if prev, dup := names[rn.rule.Name]; dup && rn.rule.Name != "" {
 			rn.sink.errorf(rn.name.Line, rn.name.Column, "duplicate-rule", "rule %q already defined at %s:%d", rn.rule.Name, prev.sink.file, prev.node.Line)
 		} else {
 			names[rn.rule.Name] = rn
 		}
-		l.checkRule(rn, c)
+		truth, constant := l.checkRule(rn, c)
 		if stopper != nil {
 			errorf := rn.sink.errorf
-			if !literalTrue(stopper.rule) {
+			if !stopperConstant {
 				errorf = rn.sink.lateErrorf // decided by closedTruth, newer than the format
 			}
 			errorf(rn.node.Line, rn.node.Column, "unreachable-rule", "rule %q can never match: rule %q at %s:%d matches every event and ends evaluation (no continue, or drop)",
 				rn.rule.Name, stopper.rule.Name, stopper.sink.file, stopper.node.Line)
-		} else if matchesAll(rn.rule) && (!rn.rule.Continue || rn.rule.Drop) {
-			stopper = &rn
+		} else if truth == truthAlways && (!rn.rule.Continue || rn.rule.Drop) {
+			stopper, stopperConstant = &rn, constant
 		}
 		p.Rules = append(p.Rules, rn.rule)
 	}
@@ -404,7 +404,9 @@ func (rn ruleNode) at(key string) *yaml.Node {
 	return rn.node
 }
 
-func (l *loader) checkRule(rn ruleNode, c *compiler) {
+// checkRule checks one rule and returns its condition's truth over every
+// event (conditionTruth), for the unreachable-rule check.
+func (l *loader) checkRule(rn ruleNode, c *compiler) (truth int, constant bool) {
 	r, sink := rn.rule, rn.sink
 	label := r.Name
 	if label == "" {
@@ -415,7 +417,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 	}
 	if rn.node.Kind != yaml.MappingNode {
 		if rn.node.Kind == yaml.ScalarNode || rn.node.Kind == yaml.SequenceNode {
-			return // DecodeNode reported it
+			return truthUnknown, false // DecodeNode reported it
 		}
 	}
 	if n, ok := rn.keys["when"]; !ok {
@@ -426,11 +428,10 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 		}
 	} else {
 		r.program = c.compileRule(r.When, n, sink)
-		if r.program == nil {
-			// compileRule reported why
-		} else if b, ok := r.program.Node().(*ast.BoolNode); ok && !b.Value {
+		truth, constant = conditionTruth(r.program)
+		if truth == truthNever && constant {
 			sink.warnf(n.Line, n.Column, "disabled-rule", "rule %q is disabled: its condition is always false", label)
-		} else if closedTruth(r.program) == truthNever {
+		} else if truth == truthNever {
 			sink.lateErrorf(n.Line, n.Column, "never-matches", "rule %q can never match: its condition reads only severity, source, kind and action, and is false for every value they take", label)
 		}
 	}
@@ -469,22 +470,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) {
 			}
 		}
 	}
-}
-
-// matchesAll reports whether r's condition is true for every event: an
-// expression that is the constant true ("true", or one expr folds to it),
-// or one over the closed fields that is true for all their values.
-func matchesAll(r *Rule) bool {
-	return literalTrue(r) || closedTruth(r.program) == truthAlways
-}
-
-// literalTrue reports whether r's condition is the constant true.
-func literalTrue(r *Rule) bool {
-	if r.program == nil {
-		return false
-	}
-	b, ok := r.program.Node().(*ast.BoolNode)
-	return ok && b.Value
+	return truth, constant
 }
 
 // checkUnused warns about channels and windows no rule refers to: often a

@@ -12,6 +12,17 @@ const (
 	truthNever
 )
 
+// conditionTruth is closedTruth, and whether the condition is a constant
+// (`true`, `false`, or one expr folds to it): written so on purpose, as
+// a catch-all or a rule switched off, rather than found by lint.
+func conditionTruth(p *vm.Program) (truth int, constant bool) {
+	if p == nil {
+		return truthUnknown, false
+	}
+	_, constant = p.Node().(*ast.BoolNode)
+	return closedTruth(p), constant
+}
+
 // closedTruth decides a condition that reads nothing but the closed
 // fields (severity, source, kind, action) and rank(): it runs it for
 // every combination of their values, which is every event it can see.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -151,11 +152,12 @@ func (a *app) cacheDir() string {
 	}
 }
 
-// hostname is the local host's name, for the controller field.
-func hostname() string {
+// hostname is the local host's name, for the controller field and the
+// policy's mark in the state: asked once per process.
+var hostname = sync.OnceValue(func() string {
 	h, err := os.Hostname()
 	if err != nil {
 		return "localhost"
 	}
 	return h
-}
+})

@@ -152,7 +152,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	}
 	note := "read from " + where
 	for _, other := range res.SharedWith {
-		_, path, _ := strings.Cut(other, ":")
+		path := state.PolicyPath(other)
 		note += "; also used by the policy " + path + ", which decided this key before (give each policy its own settings.state.path)"
 	}
 	return res, note

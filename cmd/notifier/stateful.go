@@ -131,7 +131,7 @@ func policyID(p *engine.Policy, st *stores) string {
 // records were read: two policies share the state file.
 func (a *app) reportShared(p *engine.Policy, ev *engine.Event, res state.Result) {
 	for _, other := range res.SharedWith {
-		_, path, _ := strings.Cut(other, ":")
+		path := state.PolicyPath(other)
 		fmt.Fprintf(a.stderr, "notifier: %s: the state %s is also used by the policy %s, which decided this key before: they suppress and resolve each other's alerts; give each policy its own settings.state.path\n",
 			ev.Key, a.statePath(p), path)
 		a.attention.Store(true)

@@ -156,6 +156,12 @@ type Result struct {
 // same policy wherever it lives, so they never count.
 func PolicyID(host, path string) string { return host + ":" + path }
 
+// PolicyPath is the policy path of a PolicyID.
+func PolicyPath(id string) string {
+	_, path, _ := strings.Cut(id, ":")
+	return path
+}
+
 // noteShared records, once, a record written by another policy here.
 func (r *Result) noteShared(mine, theirs string) {
 	if mine == "" || theirs == "" || mine == theirs || slices.Contains(r.SharedWith, theirs) {
