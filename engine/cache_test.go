@@ -55,6 +55,14 @@ rules:
     drop: true
 `
 
+// snapshotFiles lists the snapshots in a cache directory: one
+// subdirectory per user (and, for the layout before it, the top).
+func snapshotFiles(cache string) []string {
+	top, _ := filepath.Glob(filepath.Join(cache, "*.snapshot"))
+	sub, _ := filepath.Glob(filepath.Join(cache, "*", "*.snapshot"))
+	return append(top, sub...)
+}
+
 func writePolicy(t *testing.T, dir, body string) string {
 	t.Helper()
 	path := filepath.Join(dir, "policy.yaml")
@@ -171,10 +179,7 @@ func TestLoadCachedInvalidation(t *testing.T) {
 		}
 		return p
 	}
-	snapshots := func() []string {
-		m, _ := filepath.Glob(filepath.Join(cache, "*.snapshot"))
-		return m
-	}
+	snapshots := func() []string { return snapshotFiles(cache) }
 	if load().FromSnapshot {
 		t.Fatal("first load came from a snapshot")
 	}

@@ -7,12 +7,6 @@ import (
 	"syscall"
 )
 
-// ownedByMe reports whether the running user owns the file.
-func ownedByMe(st fs.FileInfo) bool {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	return ok && int(sys.Uid) == syscall.Geteuid()
-}
-
 // writeIdentity adds what identifies one version of a file to h.
 func writeIdentity(h hash.Hash, st fs.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)

@@ -29,7 +29,11 @@ func (a *app) runCmd(args []string) error {
 	p, loadErr := a.loadPolicy(path, w)
 	lastGood := false
 	if loadErr != nil {
-		if lg, kept := engine.LastGood(path, a.cacheDir()); lg != nil {
+		lg, kept, lgErr := engine.LastGood(path, a.cacheDir())
+		if lgErr != nil {
+			fmt.Fprintf(a.stderr, "notifier: %v\n", lgErr) // refused: someone must look
+		}
+		if lg != nil {
 			// Loudly: every run says it, until someone fixes the policy.
 			fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
 				loadErr, path, kept.UTC().Format(time.RFC3339))

@@ -21,7 +21,10 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engin
 	if err != nil {
 		// The state must stay usable while the policy is broken: flush the
 		// backlog, add a silence, read the history.
-		lg, kept := engine.LastGood(path, a.cacheDir())
+		lg, kept, lgErr := engine.LastGood(path, a.cacheDir())
+		if lgErr != nil {
+			fmt.Fprintf(a.stderr, "notifier: %v\n", lgErr) // refused: someone must look
+		}
 		if lg == nil {
 			return err
 		}
