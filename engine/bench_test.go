@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -57,6 +58,26 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 	for b.Loop() {
 		if _, err := decodeSnapshot(data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoadCached100 is the whole warm path of a run: read the
+// policy files, find, check and decode the snapshot of the 100-rule
+// policy.
+func BenchmarkLoadCached100(b *testing.B) {
+	dir := b.TempDir()
+	data, err := os.ReadFile("../bench/policy-100.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "policy-100.yaml")
+	os.WriteFile(path, data, 0o644)
+	cache := filepath.Join(dir, "cache")
+	LoadCached(path, cache, LoadOptions{})
+	for b.Loop() {
+		if p, _, err := LoadCached(path, cache, LoadOptions{}); err != nil || p == nil || !p.FromSnapshot {
+			b.Fatal("not loaded from its snapshot", err)
 		}
 	}
 }

@@ -101,7 +101,8 @@ echo "== 2. Pacemaker installed afterwards: reinstall with haclient, edited poli
 echo "# edited by ops" >>/etc/notifier/notifier.yaml
 check "dpkg -i again (postinst configure)" install_deb
 for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
-	check "$d root:haclient 2770" equal "$(owner_mode "$d")" "root:haclient 2770"
+	m=2770 && [ "$d" != /var/lib/notifier/cache ] || m=3770 # cache/ is sticky
+	check "$d root:haclient $m" equal "$(owner_mode "$d")" "root:haclient $m"
 done
 check "state.db handed to haclient" equal "$(owner_mode /var/lib/notifier/state.db)" "root:haclient 660"
 check "edited conffile kept" grep -qx '# edited by ops' /etc/notifier/notifier.yaml
@@ -112,7 +113,7 @@ if [ -n "$hacluster" ]; then
 	check "notifier flush as root (umask 022)" sh -c 'umask 022; /usr/bin/notifier flush'
 	check "notifier silence list as hacluster (opens the state)" runuser -u hacluster -- /usr/bin/notifier silence list
 	check "hacluster's policy snapshot in cache/" \
-		compgen -G "/var/lib/notifier/cache/policy-*-$(id -u hacluster).snapshot"
+		compgen -G "/var/lib/notifier/cache/$(id -u hacluster)/policy-*.snapshot"
 else
 	echo "SKIP runs as hacluster: no hacluster user in group haclient"
 fi
@@ -138,7 +139,8 @@ done
 echo "== 5. fresh install with haclient (Pacemaker first)"
 check "dpkg -i $(basename "$deb")" install_deb
 for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
-	check "$d root:haclient 2770" equal "$(owner_mode "$d")" "root:haclient 2770"
+	m=2770 && [ "$d" != /var/lib/notifier/cache ] || m=3770 # cache/ is sticky
+	check "$d root:haclient $m" equal "$(owner_mode "$d")" "root:haclient $m"
 done
 if [ -n "$hacluster" ]; then
 	check "notifier silence add as hacluster first" runuser -u hacluster -- /usr/bin/notifier "${silence[@]}"

@@ -47,6 +47,9 @@ for d in "$state" "$state/cache" "$state/rejected"; do
 	chmod "$mode" "$d"
 	[ "$mode" = 2770 ] || chmod g-s "$d" # GNU chmod keeps a directory's setgid
 done
+# Sticky: root and hacluster each keep their snapshots in their own 0700
+# directory in cache/, which the other must not rename or remove.
+if [ "$mode" = 2770 ]; then chmod +t "$state/cache"; fi
 
 # The flush timer. Not fatal anywhere: containers and CI have no systemd,
 # and `systemctl mask notifier-flush.timer` keeps it off across upgrades.
