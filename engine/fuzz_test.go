@@ -59,7 +59,12 @@ func FuzzCompile(f *testing.F) {
 		if err != nil {
 			return // not every policy can be snapshotted; it is then compiled each run
 		}
-		back, err := decodeSnapshot(data)
+		id := policyID{Root: "/p", Files: []fileID{{Name: "fuzz.yaml", Path: "/p", Sum: [32]byte{1}}}}
+		_, gotID, body, err := unsealSnapshot(sealSnapshot(snapKey{2}, id, data))
+		if err != nil || gotID.Root != id.Root || len(gotID.Files) != 1 || gotID.Files[0] != id.Files[0] {
+			t.Fatalf("snapshot seal round trip: %v %+v", err, gotID)
+		}
+		back, err := decodeSnapshot(body)
 		if err != nil || len(back.Rules) != len(p.Rules) {
 			t.Fatalf("snapshot round trip: %v", err)
 		}
