@@ -26,21 +26,24 @@ import (
 // this user owns it and nobody else can write to it. With create it is
 // made when missing (and dir with it, sticky and shared).
 func openUserDir(dir string, create bool) (int, error) {
+	top, err := openSharedDir(dir, create)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(top)
 	euid := os.Geteuid()
-	path := filepath.Join(dir, strconv.Itoa(euid))
+	name := strconv.Itoa(euid)
+	path := filepath.Join(dir, name)
 	open := func() (int, error) {
-		return unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		return unix.Openat(top, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	}
 	fd, err := open()
 	if err == unix.ENOENT && create {
-		// Exactly 0700: not the setgid a subdirectory inherits from dir.
-		err = mkdirMode(path, 0o700)
-		if errors.Is(err, fs.ErrNotExist) { // dir itself; its parent is the installer's
-			if err = mkdirMode(dir, 0o770|os.ModeSetgid|os.ModeSticky); err == nil || errors.Is(err, fs.ErrExist) {
-				err = mkdirMode(path, 0o700)
+		if err = unix.Mkdirat(top, name, 0o700); err == nil {
+			if fd, err = open(); err == nil {
+				unix.Fchmod(fd, 0o700) // not the setgid a subdirectory inherits from dir
 			}
-		}
-		if err == nil || errors.Is(err, fs.ErrExist) {
+		} else if err == unix.EEXIST {
 			fd, err = open()
 		}
 	}
@@ -55,6 +58,41 @@ func openUserDir(dir string, create bool) (int, error) {
 	if int(st.Uid) != euid || st.Mode&0o022 != 0 {
 		unix.Close(fd)
 		return -1, fmt.Errorf("%s: owned by uid %d, mode %04o: not a directory only uid %d can write", path, st.Uid, st.Mode&0o7777, euid)
+	}
+	return fd, nil
+}
+
+// openSharedDir opens dir, not through a link, and checks that nobody but
+// this user and root can rename what is in it: it is owned by one of them
+// and sticky if others can write to it. With create it is made when
+// missing, and one of ours made before it had to be sticky is made so.
+func openSharedDir(dir string, create bool) (int, error) {
+	open := func() (int, error) {
+		return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	fd, err := open()
+	if err == unix.ENOENT && create { // dir itself; its parent is the installer's
+		if err = mkdirMode(dir, 0o770|os.ModeSetgid|os.ModeSticky); err == nil || errors.Is(err, fs.ErrExist) {
+			fd, err = open()
+		}
+	}
+	if err != nil {
+		return -1, pathErr("open", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, pathErr("stat", dir, err)
+	}
+	euid := os.Geteuid()
+	shared := st.Mode&0o022 != 0
+	if create && shared && st.Mode&unix.S_ISVTX == 0 && int(st.Uid) == euid && unix.Fchmod(fd, st.Mode&0o7777|unix.S_ISVTX) == nil {
+		st.Mode |= unix.S_ISVTX
+	}
+	if (st.Uid != 0 && int(st.Uid) != euid) || (shared && st.Mode&unix.S_ISVTX == 0) {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s: owned by uid %d, mode %04o: others could rename what is in it (want owned by root or uid %d, and sticky if others can write to it)",
+			dir, st.Uid, st.Mode&0o7777, euid)
 	}
 	return fd, nil
 }

@@ -217,11 +217,34 @@ func TestCacheDirModes(t *testing.T) {
 			t.Fatal("a snapshot was used from a group-writable directory")
 		}
 	}
+	os.Chmod(user, 0o700)
+	// A shared directory others could rename our directory in is not
+	// trusted; one of ours is made sticky by the next run that writes.
+	os.Chmod(cache, 0o770|os.ModeSetgid)
+	if cached(t, path, cache).FromSnapshot {
+		t.Fatal("a snapshot was used from a shared directory without the sticky bit")
+	}
+	if st, _ := os.Stat(cache); st.Mode()&os.ModeSticky == 0 || !cached(t, path, cache).FromSnapshot {
+		t.Fatalf("our own shared directory was not made sticky (%v), or not used since", st.Mode())
+	}
+	// Nor through a link.
+	os.Rename(cache, cache+".real")
+	os.Symlink(cache+".real", cache)
+	if cached(t, path, cache).FromSnapshot {
+		t.Fatal("a snapshot was used through a linked cache directory")
+	}
+	os.Remove(cache)
+	os.Rename(cache+".real", cache)
 	if os.Geteuid() == 0 {
-		os.Chmod(user, 0o700)
-		os.Chown(user, 65534, 65534)
-		if cached(t, path, cache).FromSnapshot {
-			t.Fatal("a snapshot was used from another user's directory")
+		// Another user's shared directory, or another user's own.
+		for _, d := range []string{cache, user} {
+			os.Chown(d, 65534, 65534)
+			for range 2 {
+				if cached(t, path, cache).FromSnapshot {
+					t.Fatalf("a snapshot was used from %s, owned by another user", d)
+				}
+			}
+			os.Chown(d, 0, 0)
 		}
 	}
 }
