@@ -164,7 +164,7 @@ func (a *app) silenceCmd(args []string) error {
 			return usageErr("silence expire: want one silence id")
 		}
 		silenceID := ids[0]
-		id := state.SilencePrefix + silenceID
+		id := state.SilenceID(silenceID)
 		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
 			found := false
 			err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error {

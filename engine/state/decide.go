@@ -127,7 +127,7 @@ type Input struct {
 }
 
 // OccurrenceID is the record of the rules that acted on one alert.
-func OccurrenceID(occ string) string { return "o/" + occ }
+func OccurrenceID(occ string) string { return boundID("o/" + occ) }
 
 // OccurrenceTTL is how long an alert's other invocations are recognised:
 // they start together, at most a Pacemaker alert timeout apart.
@@ -174,11 +174,12 @@ func (r *Result) noteShared(mine, theirs string) {
 	}
 }
 
-// IncidentID is the record of a key's open incident.
-func IncidentID(key string) string { return "i/" + key }
+// IncidentID is the record of a key's open incident, bounded (MaxIDLen).
+func IncidentID(key string) string { return boundID("i/" + key) }
 
-// WindowID is the record of one rule's window for a suppression key.
-func WindowID(rule, key string) string { return "w/" + rule + "/" + key }
+// WindowID is the record of one rule's window for a suppression key,
+// bounded (MaxIDLen).
+func WindowID(rule, key string) string { return boundID("w/" + rule + "/" + key) }
 
 // IDs lists the records Apply reads and writes for in.
 func IDs(in Input) []string {
