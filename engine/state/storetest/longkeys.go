@@ -20,7 +20,7 @@ import (
 func longKeys(t *testing.T, open func(t *testing.T) state.Store) {
 	ctx := context.Background()
 	keys := map[string]string{
-		"cmon id of 40000 digits": "cmon/cc/1/" + "1" + strings.Repeat("0", 39999),
+		"cmon id of 40000 digits":  "cmon/cc/1/" + "1" + strings.Repeat("0", 39999),
 		"pacemaker node of 100 KB": "pacemaker/c/node/" + strings.Repeat("n", 100_000),
 	}
 	for name, key := range keys {
