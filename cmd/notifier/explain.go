@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -100,10 +101,10 @@ func (a *app) explainCmd(args []string) error {
 		ev.Time = when
 	}
 	d := p.Evaluate(ev)
-	res, stateNote := a.explainState(ctx, p, ev, d)
+	res, stateNote, failing := a.explainState(ctx, p, ev, d)
 	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key,
 		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote,
-		Problems: explainChannels(p, w, res.Send)}
+		Problems: append(explainChannels(p, w, res.Send), failing...)}
 	if x.Deliveries == nil {
 		x.Deliveries = []state.Planned{}
 	}
@@ -161,13 +162,16 @@ func explainChannels(p *engine.Policy, w *wiring, send []state.Planned) []string
 // explainState runs the stateful decision on a copy of the real state,
 // read briefly and never written. Without state it shows what a run would
 // do then: deliver everything the rules chose (fail open).
-func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string) {
-	stateless := func(why string) (state.Result, string) {
+//
+// It also returns the lines a run would report about channels whose
+// deliveries were given up (failureLine).
+func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string, []string) {
+	stateless := func(why string) (state.Result, string, []string) {
 		res := withoutState(d.Deliveries)
 		for _, m := range d.Muted {
 			res.Skip = append(res.Skip, state.Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
 		}
-		return res, "unavailable: " + why
+		return res, "unavailable: " + why, nil
 	}
 	st, err := a.openStores(p)
 	if err != nil {
@@ -193,6 +197,13 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	if err != nil {
 		return stateless(err.Error())
 	}
+	var failing []string // the run would say these too, and exit 1
+	if marks, err := failureMarks(ctx, p, st); err == nil {
+		for _, f := range marks {
+			failing = append(failing, failureLine(f))
+		}
+		slices.Sort(failing)
+	}
 	where := a.statePath(p)
 	if p.Settings.RedisURL != "" {
 		where += " and Redis"
@@ -202,7 +213,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 		path := state.PolicyPath(other)
 		note += "; also used by the policy " + path + ", which decided this key before (give each policy its own settings.state.path)"
 	}
-	return res, note
+	return res, note, failing
 }
 
 func writeJSON(out io.Writer, v any) error {

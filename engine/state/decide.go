@@ -107,6 +107,9 @@ type Planned struct {
 	Reason     string `json:"reason"`
 	Suppressed int    `json:"suppressed,omitempty"` // occurrences suppressed before this notification
 	Ref        string `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
+	// Opened is what this notification started in the state, kept with
+	// its outbox entry so that a dead letter undoes it (see Undo).
+	Opened Opened `json:"-"`
 }
 
 // Input is everything the stateful decision depends on besides records.
@@ -234,11 +237,15 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		// A recovery resolves exactly what the problem told, whatever the
 		// rules, silences and windows say now; a key never told gets no
 		// resolve.
-		if inc == nil {
+		if inc == nil || len(inc.Told) == 0 {
+			// Never told, or told only by notifications that were given
+			// up (Undo): there is no alert to resolve.
 			for _, del := range d.Deliveries {
 				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "skipped", Reason: "no open incident to resolve"})
 			}
-			return res, nil
+			if inc == nil {
+				return res, nil
+			}
 		}
 		for _, t := range inc.Told {
 			res.Send = append(res.Send, Planned{
@@ -273,8 +280,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			continue
 		}
 		v := Verdict{Notify: true}
-		if id := windowOf(h, ev); id != "" {
-			var w Window
+		var w Window
+		id := windowOf(h, ev)
+		if id != "" {
 			if r := recs[id]; r != nil {
 				_ = json.Unmarshal(r.Data, &w) // unreadable: start afresh
 				res.noteShared(in.Policy, w.Policy)
@@ -301,6 +309,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 				continue
 			}
 			p := Planned{Delivery: del, Outcome: "first", Suppressed: v.Suppressed}
+			if id != "" && h.SuppressFor > 0 {
+				p.Opened = Opened{Window: id, At: w.LastNotified}
+			}
 			switch {
 			case !v.Notify:
 				p.Outcome = "suppressed"
@@ -321,7 +332,8 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 					continue
 				}
 				told[del.Channel] = true
-				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)})
+				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin),
+					Opened: Opened{Window: id, At: w.First, Escalation: true}})
 			}
 		} else if v.Occurrence > 0 {
 			res.Skip = append(res.Skip, escalationOnly(d, h, "counted", strings.TrimPrefix(toward, "; "))...)
@@ -334,9 +346,10 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		inc = &Incident{Key: ev.Key, Opened: in.Now}
 	}
 	inc.Policy = in.Policy
-	for _, p := range res.Send {
+	for i, p := range res.Send {
 		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
 			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
+			res.Send[i].Opened.Incident = true
 		}
 	}
 	for _, id := range windows {

@@ -39,7 +39,9 @@ func (h *Harness) History(ctx context.Context, key string) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res.Exit != 0 {
+	// Exit 1 with the history on stdout: it also said on stderr that a
+	// channel gave a delivery up (the test reads that from Command).
+	if res.Exit != 0 && (res.Exit != 1 || res.Stdout == "") {
 		return nil, fmt.Errorf("history: exit %d: %s", res.Exit, res.Stderr)
 	}
 	var out History
