@@ -105,6 +105,11 @@ func (a *app) explainCmd(args []string) error {
 	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key,
 		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote,
 		Problems: append(explainChannels(p, w, res.Send), failing...)}
+	for _, r := range d.Rules {
+		if r.Error != "" { // the run reports it and exits 1 (reportDecision)
+			x.Problems = append(x.Problems, fmt.Sprintf("rule %q failed on %s: %s", r.Name, ev.Key, r.Error))
+		}
+	}
 	if x.Deliveries == nil {
 		x.Deliveries = []state.Planned{}
 	}
@@ -163,7 +168,8 @@ func explainChannels(p *engine.Policy, w *wiring, send []state.Planned) []string
 // read briefly and never written. Without state it shows what a run would
 // do then: deliver everything the rules chose (fail open).
 //
-// It also returns the lines a run would report about channels whose
+// It also returns the problems a run would report on stderr, exiting 1:
+// the state unusable, shared with another policy, channels whose
 // deliveries were given up (failureLine).
 func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string, []string) {
 	stateless := func(why string) (state.Result, string, []string) {
@@ -171,7 +177,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 		for _, m := range d.Muted {
 			res.Skip = append(res.Skip, state.Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
 		}
-		return res, "unavailable: " + why, nil
+		return res, "unavailable: " + why, []string{"state unusable, the run would deliver without suppression and exit 1: " + why}
 	}
 	st, err := a.openStores(p)
 	if err != nil {
@@ -212,6 +218,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	for _, other := range res.SharedWith {
 		path := state.PolicyPath(other)
 		note += "; also used by the policy " + path + ", which decided this key before (give each policy its own settings.state.path)"
+		failing = append(failing, "the state "+where+" is also used by the policy "+path+": the run would say so and exit 1")
 	}
 	return res, note, failing
 }

@@ -74,3 +74,40 @@ rules:
 		})
 	}
 }
+
+// TestExplainExitsAsTheRunWould: whatever makes the run exit 1 though
+// the event went where it could — a rule failing on the event, the state
+// unusable, a channel that cannot be built — makes explain say it on
+// stderr and exit 1 too; a clean event exits 0 in both.
+func TestExplainExitsAsTheRunWould(t *testing.T) {
+	dir := t.TempDir()
+	alarm := "../../examples/events/cmon/alarm-new-critical.json"
+	data, _ := os.ReadFile(alarm)
+	local := "channels:\n  l: {type: syslog, address: \"udp://127.0.0.1:9\"}\n"
+	cases := []struct {
+		name, policy, statePath, want string
+		code                          int
+	}{
+		{"clean", local + "rules:\n  - {name: all, when: 'true', notify: [l]}\n", "", "", 0},
+		{"rule fails", local + "rules:\n  - {name: broken, when: 'int(fields[\"message\"]) > 0', notify: [l]}\n  - {name: all, when: 'true', notify: [l]}\n", "", `rule "broken" failed`, 1},
+		{"state unusable", local + "rules:\n  - {name: all, when: 'true', notify: [l]}\n", filepath.Join(dir, "missing", "state.db"), "state unusable", 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			policy := filepath.Join(t.TempDir(), "p.yaml")
+			os.WriteFile(policy, []byte(c.policy), 0o644)
+			state := c.statePath
+			if state == "" {
+				state = filepath.Join(t.TempDir(), "state.db")
+			}
+			env := []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=off", "NOTIFIER_STATE_PATH=" + state}
+			code, _, stderr := runInProcess(t, "", env, "explain", "--event", alarm)
+			if code != c.code || (c.want == "") != (stderr == "") || !strings.Contains(stderr, c.want) {
+				t.Errorf("explain: exit %d, stderr %q; want %d and %q", code, stderr, c.code, c.want)
+			}
+			if runCode, _, runErr := runInProcess(t, string(data), env, "run"); runCode != c.code {
+				t.Errorf("run: exit %d (%q), explain predicted %d", runCode, runErr, c.code)
+			}
+		})
+	}
+}
