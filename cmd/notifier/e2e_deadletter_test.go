@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"notifier/internal/harness"
+	"notifier/internal/redistest"
 )
 
 // deadLetterPolicy pages critical events once per 30 minutes and sends
@@ -32,7 +33,12 @@ rules:
 // occurrence pages (it is not "suppressed"), and from then on the window
 // holds as usual.
 func TestE2EDeadLetterOpensNoWindow(t *testing.T) {
-	h := stateHarness(t, deadLetterPolicy, harness.Options{})
+	t.Run("bbolt", func(t *testing.T) { deadLetterOpensNoWindow(t, harness.Options{}) })
+	t.Run("redis", func(t *testing.T) { deadLetterOpensNoWindow(t, harness.Options{RedisURL: redistest.StartURL(t)}) })
+}
+
+func deadLetterOpensNoWindow(t *testing.T, o harness.Options) {
+	h := stateHarness(t, deadLetterPolicy, o)
 	given := `channel "pager": a delivery given up since its last success`
 	h.PagerDuty.FailNext(1, 400, "")
 	if res := mustRun(t, h, criticalAlarm, 1); !strings.Contains(res.Stderr, "(given up)") {

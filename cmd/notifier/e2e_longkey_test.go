@@ -9,6 +9,7 @@ import (
 
 	"notifier/channels/pagerduty"
 	"notifier/internal/harness"
+	"notifier/internal/redistest"
 )
 
 // TestE2ELongKeys: keys far beyond bbolt's 32 KiB key limit — a 40 000
@@ -16,24 +17,8 @@ import (
 // any other (issue 9, item 5): the first pages, a repeat is suppressed
 // (exit 0), the recovery resolves the very alert the trigger opened.
 func TestE2ELongKeys(t *testing.T) {
-	t.Run("cmon id of 40000 digits", func(t *testing.T) {
-		h := stateHarness(t, pagerPolicy, harness.Options{})
-		id := "1" + strings.Repeat("0", 39999)
-		write := func(example string) string {
-			data, err := harness.WithAlarmID(readExample(t, example), id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), filepath.Base(example))
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return path
-		}
-		raise, clear := write(criticalAlarm), write(criticalClear)
-		longKeySequence(t, h, cmonKey(id), func(file string) (harness.Result, error) { return h.RunCMON(testCtx(t), file) },
-			[]string{raise, raise, clear})
-	})
+	t.Run("cmon id of 40000 digits", func(t *testing.T) { longCMONID(t, harness.Options{}) })
+	t.Run("cmon id of 40000 digits, redis", func(t *testing.T) { longCMONID(t, harness.Options{RedisURL: redistest.StartURL(t)}) })
 	t.Run("pacemaker node of 100 KB", func(t *testing.T) {
 		h := stateHarness(t, `
 channels:
@@ -54,6 +39,26 @@ rules:
 		}
 		longKeySequence(t, h, "pacemaker/default/node/"+node, run, []string{lost, lost, member})
 	})
+}
+
+// longCMONID: a CMON alarm id of 40 000 digits, raised twice and cleared.
+func longCMONID(t *testing.T, o harness.Options) {
+	h := stateHarness(t, pagerPolicy, o)
+	id := "1" + strings.Repeat("0", 39999)
+	write := func(example string) string {
+		data, err := harness.WithAlarmID(readExample(t, example), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), filepath.Base(example))
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	raise, clear := write(criticalAlarm), write(criticalClear)
+	longKeySequence(t, h, cmonKey(id), func(file string) (harness.Result, error) { return h.RunCMON(testCtx(t), file) },
+		[]string{raise, raise, clear})
 }
 
 // longKeySequence runs raise, raise again, clear, and checks that
