@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"notifier/channels"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -230,7 +232,11 @@ func (a *app) historyCmd(args []string) error {
 			return problemErr(err)
 		}
 		if *format == "json" {
-			err = writeJSON(a.stdout, map[string]any{"history": nonNil(hist), "queued": nonNil(queuedList), "dead_letters": nonNil(deadList)})
+			failing := []state.Failure{}
+			for _, ch := range slices.Sorted(maps.Keys(marks)) {
+				failing = append(failing, marks[ch])
+			}
+			err = writeJSON(a.stdout, map[string]any{"history": nonNil(hist), "queued": nonNil(queuedList), "dead_letters": nonNil(deadList), "given_up_channels": failing})
 		} else {
 			writeHistory(a.stdout, hist, queuedList, deadList)
 		}

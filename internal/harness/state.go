@@ -17,6 +17,9 @@ type History struct {
 	History     []state.HistoryEntry `json:"history"` // newest first
 	Queued      []state.Entry        `json:"queued"`
 	DeadLetters []state.Entry        `json:"dead_letters"`
+	// GivenUp are the channels whose last delivery was given up, with no
+	// success since.
+	GivenUp []state.Failure `json:"given_up_channels"`
 }
 
 // Outcomes counts the history entries by outcome.
