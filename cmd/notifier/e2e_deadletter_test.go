@@ -59,6 +59,9 @@ func deadLetterOpensNoWindow(t *testing.T, o harness.Options) {
 	if res := mustCommand(t, h, 1, "history"); !strings.Contains(res.Stderr, given) || !strings.Contains(res.Stdout, "dead letters") {
 		t.Errorf("history: stderr %q, stdout:\n%s", res.Stderr, res.Stdout)
 	}
+	if res := mustCommand(t, h, 1, "flush"); !strings.Contains(res.Stderr, given) {
+		t.Errorf("flush: stderr %q, want the page given up", res.Stderr)
+	}
 	if g := history(t, h).GivenUp; len(g) != 1 || g[0].Channel != "pager" || g[0].Count != 1 || !strings.Contains(g[0].Error, "400") {
 		t.Errorf("history --format json: given_up_channels %+v, want pager's 400", g)
 	}
