@@ -307,19 +307,17 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	}
 	wg.Wait()
 
+	settleNow := time.Now()
 	var ids []string
 	for i, c := range chains {
 		for j, e := range c {
 			ids = append(ids, e.ID)
-			if o := outcomes[i][j]; o.Attempted {
-				ids = append(ids, state.SettleIDs(e, o.Delivered, marked[e.Channel])...)
-			}
+			ids = append(ids, state.SettleIDs(e, outcomes[i][j], settleNow, marked[e.Channel])...)
 		}
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	refs := map[[2]string]string{}
-	settleNow := time.Now()
 	hist := map[string]*state.Record{}
 	err = st.shared.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
 		delivered, queued, failed = 0, 0, 0

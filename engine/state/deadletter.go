@@ -61,25 +61,41 @@ func Failures(recs map[string]*Record) []Failure {
 }
 
 // SettleIDs are the records Settle may change for e besides e itself,
-// given whether it was delivered: a failure may undo what it opened and
-// marks its channel; a delivery puts its channel back in the incident
-// (see Undo) and clears the channel's mark when marked says there is
-// one. They must be named in the Update that settles e.
-func SettleIDs(e Entry, delivered, marked bool) []string {
+// given its outcome o at now: a delivery puts its channel back in the
+// incident (see Undo) and clears the channel's mark when marked says
+// there is one; a dead letter undoes what it opened and marks its
+// channel. A failure that stays queued changes none of them, and names
+// none: under an outage every run has one, and the channel's mark must
+// not become a lock they all wait for. They must be named in the Update
+// that settles e.
+func SettleIDs(e Entry, o Outcome, now time.Time, marked bool) []string {
 	var ids []string
-	if e.Action != "resolve" {
-		ids = append(ids, IncidentID(e.Key))
-	}
-	if !delivered {
-		if e.Opened != nil && e.Opened.Window != "" {
-			ids = append(ids, e.Opened.Window)
+	switch {
+	case o.Delivered:
+		if e.Action != "resolve" {
+			ids = append(ids, IncidentID(e.Key))
 		}
-		return append(ids, FailureID(e.Channel))
-	}
-	if marked {
+		if marked {
+			ids = append(ids, FailureID(e.Channel))
+		}
+	case givesUp(e, o, now):
+		if op := e.Opened; op != nil {
+			if op.Incident && e.Action != "resolve" {
+				ids = append(ids, IncidentID(e.Key))
+			}
+			if op.Window != "" {
+				ids = append(ids, op.Window)
+			}
+		}
 		ids = append(ids, FailureID(e.Channel))
 	}
 	return ids
+}
+
+// givesUp says whether Settle makes e a dead letter: a permanent failure,
+// or one that kept failing for GiveUpAfter.
+func givesUp(e Entry, o Outcome, now time.Time) bool {
+	return o.Attempted && !o.Delivered && !(o.Retryable && now.Sub(e.Created) < GiveUpAfter)
 }
 
 // delivered records a delivery in the records SettleIDs named: the

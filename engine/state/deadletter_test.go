@@ -138,3 +138,33 @@ func TestDeadLetterKeepsWhatOthersOpened(t *testing.T) {
 		t.Errorf("incident %+v, want pager back", inc)
 	}
 }
+
+// TestSettleIDs: a settle names the records it may change, and no more:
+// a failure that stays queued names none (under an outage every run has
+// one, and must not wait on the channel's mark).
+func TestSettleIDs(t *testing.T) {
+	e := Entry{ID: "o/1", Key: "k", Channel: "pager", Action: "trigger", Created: at(0), Opened: &Opened{Window: "w/r/k", At: at(0), Incident: true}}
+	retry := Outcome{Attempted: true, Err: errors.New("HTTP 503"), Retryable: true}
+	ok := Outcome{Attempted: true, Delivered: true}
+	cases := []struct {
+		name   string
+		o      Outcome
+		now    time.Time
+		marked bool
+		want   string
+	}{
+		{"retryable, stays queued", retry, at(1), false, ""},
+		{"retryable past GiveUpAfter", retry, at(0).Add(GiveUpAfter), false, "i/k w/r/k f/pager"},
+		{"permanent", rejected, at(1), false, "i/k w/r/k f/pager"},
+		{"delivered", ok, at(1), false, "i/k"},
+		{"delivered, channel marked", ok, at(1), true, "i/k f/pager"},
+		{"not attempted", Outcome{}, at(1), true, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := strings.Join(SettleIDs(e, c.o, c.now, c.marked), " "); got != c.want {
+				t.Errorf("SettleIDs = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

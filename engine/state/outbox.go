@@ -216,7 +216,7 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 	}
 	e.Attempts++
 	e.LastError = o.Err.Error()
-	if o.Retryable && now.Sub(e.Created) < GiveUpAfter {
+	if !givesUp(e, o, now) {
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
 		wait = max(wait, o.RetryAfter)
