@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -124,7 +125,10 @@ func delivered(recs map[string]*Record, e Entry) {
 // the next occurrence notifies, and says how many were held back. An
 // escalation it made may happen again. A channel it added to the
 // incident is taken out, so the recovery sends no resolve for an alert
-// that was never raised (a later delivery to the channel puts it back).
+// that was never raised (a later delivery to the channel puts it back) —
+// unless another notification to the channel about the key is queued
+// behind it: that one may still raise the alert, and a resolve PagerDuty
+// ignores is better than an alert nobody closes.
 func Undo(recs map[string]*Record, e Entry, now time.Time) {
 	if o := e.Opened; o != nil && o.Window != "" {
 		if r := recs[o.Window]; r != nil {
@@ -143,7 +147,7 @@ func Undo(recs map[string]*Record, e Entry, now time.Time) {
 			}
 		}
 	}
-	if o := e.Opened; o != nil && o.Incident && e.Action != "resolve" {
+	if o := e.Opened; o != nil && o.Incident && e.Action != "resolve" && !queuedBehind(recs, e) {
 		id := IncidentID(e.Key)
 		if inc, r := readIncident(recs, id); inc != nil {
 			if i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }); i >= 0 {
@@ -159,6 +163,22 @@ func Undo(recs map[string]*Record, e Entry, now time.Time) {
 	if data, err := json.Marshal(f); err == nil {
 		recs[FailureID(e.Channel)] = &Record{Data: data, Expires: now.Add(deadTTL)}
 	}
+}
+
+// queuedBehind reports whether recs hold another queued notification
+// (not a resolve) to e's channel about e's key.
+func queuedBehind(recs map[string]*Record, e Entry) bool {
+	for id, r := range recs {
+		if id == e.ID || r == nil || !strings.HasPrefix(id, OutboxPrefix) {
+			continue
+		}
+		for _, q := range Entries(map[string]*Record{id: r}) {
+			if q.Key == e.Key && q.Channel == e.Channel && q.Action != "resolve" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func readIncident(recs map[string]*Record, id string) (*Incident, *Record) {

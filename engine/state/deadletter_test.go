@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +167,26 @@ func TestSettleIDs(t *testing.T) {
 				t.Errorf("SettleIDs = %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestDeadLetterWithAnotherQueuedBehind: the channel stays in the
+// incident while another notification to it about the key is queued:
+// that one may still raise the alert, which the recovery must resolve.
+func TestDeadLetterWithAnotherQueuedBehind(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(30*time.Minute, 0)
+	res, err := Apply(Input{Event: ev, Decision: d, Now: at(0)}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := Entry{ID: "o/1", Key: ev.Key, Channel: "pager", Action: "trigger", Created: at(0), LeaseOwner: "me", LeasedUntil: at(1), Opened: &res.Send[0].Opened}
+	behind := Entry{ID: "o/2", Key: ev.Key, Channel: "pager", Action: "trigger", Created: at(0), NextAttempt: at(5)}
+	queue(t, recs, first, behind)
+	if _, err := Settle(recs, first, rejected, at(0), "me"); err != nil {
+		t.Fatal(err)
+	}
+	if inc, _ := readIncident(recs, IncidentID(ev.Key)); inc == nil || !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == "pager" }) {
+		t.Fatalf("incident %+v: pager must stay while another trigger to it is queued", inc)
 	}
 }
