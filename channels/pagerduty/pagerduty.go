@@ -8,8 +8,6 @@ package pagerduty
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,11 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	pd "github.com/PagerDuty/go-pagerduty"
 
 	"notifier/channels"
+	"notifier/internal/keys"
 )
 
 // Events API v2 limits, from
@@ -33,9 +31,6 @@ const (
 )
 
 const (
-	// dedupPrefixLen is how much of an over-long key survives in its
-	// hashed form: prefix + "~" + 64 hex digits of SHA-256 is 255 bytes.
-	dedupPrefixLen = maxDedupKeyLen - 1 - 2*sha256.Size
 	// maxDetailLen bounds each custom_details value so a huge raw field
 	// cannot push the event past the API's 512 KB limit.
 	maxDetailLen = 4096
@@ -195,22 +190,13 @@ func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
 	return ev
 }
 
-// DedupKey returns key as PagerDuty can take it. Keys of up to 255 bytes
-// go as they are. A longer key keeps its first 190 bytes (cut at a
-// character boundary), then "~" and the SHA-256 of the whole key in hex:
-// stable, so a resolve finds the alert its trigger opened, still
-// readable, and distinct for keys that share the prefix. The full key is
-// also sent in custom_details.key.
+// DedupKey returns key as PagerDuty can take it: keys of up to 255 bytes
+// as they are, longer ones bounded by keys.Bound (their first 190 bytes,
+// "~" and the SHA-256 of the whole key), so a resolve finds the alert its
+// trigger opened. The state bounds its record ids the same way. The full
+// key is also sent in custom_details.key.
 func DedupKey(key string) string {
-	if len(key) <= maxDedupKeyLen {
-		return key
-	}
-	cut := dedupPrefixLen
-	for cut > 0 && !utf8.RuneStart(key[cut]) {
-		cut--
-	}
-	sum := sha256.Sum256([]byte(key))
-	return key[:cut] + "~" + hex.EncodeToString(sum[:])
+	return keys.Bound(key, maxDedupKeyLen)
 }
 
 // severity maps our severities onto PagerDuty's; "error" is PagerDuty's

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"notifier/engine/state"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"notifier/channels"
 	"notifier/engine"
+	"notifier/engine/state"
 )
 
 // explanation is explain's JSON output (a contract: extend freely).
@@ -33,6 +35,10 @@ type explanation struct {
 	// Ignored is set when the input is deliberately not acted on (a CMON
 	// message that is not an alarm); the other fields are then empty.
 	Ignored string `json:"ignored,omitempty"`
+	// Problems are what the run would report on stderr, exiting 1, though
+	// nothing is lost: a channel that cannot be built (its deliveries
+	// would be queued, not sent).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // policyInfo says which policy decided, and whether it came from the
@@ -95,32 +101,83 @@ func (a *app) explainCmd(args []string) error {
 		ev.Time = when
 	}
 	d := p.Evaluate(ev)
-	res, stateNote := a.explainState(ctx, p, ev, d)
+	res, stateNote, failing := a.explainState(ctx, p, ev, d)
 	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key,
-		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote}
+		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote,
+		Problems: append(explainChannels(p, w, res.Send), failing...)}
+	for _, r := range d.Rules {
+		if r.Error != "" { // the run reports it and exits 1 (reportDecision)
+			x.Problems = append(x.Problems, fmt.Sprintf("rule %q failed on %s: %s", r.Name, ev.Key, r.Error))
+		}
+	}
 	if x.Deliveries == nil {
 		x.Deliveries = []state.Planned{}
 	}
 	if x.NotSent == nil {
 		x.NotSent = []state.Planned{}
 	}
+	err = nil
 	if *format == "json" {
-		return writeJSON(a.stdout, x)
+		err = writeJSON(a.stdout, x)
+	} else {
+		writeExplanation(a.stdout, &x)
 	}
-	writeExplanation(a.stdout, &x)
-	return nil
+	for _, msg := range x.Problems {
+		fmt.Fprintf(a.stderr, "notifier: %s\n", msg)
+	}
+	if err == nil && len(x.Problems) > 0 {
+		return problemsFound() // as the run would
+	}
+	return err
+}
+
+// explainChannels builds every channel the plan sends to, exactly as the
+// run does before delivering (secret files read, nothing sent), so that
+// explain shows what the run would do: a channel that cannot be built
+// gets its deliveries queued, not sent, and the run exits 1. Those
+// deliveries' reasons say so; the problems are returned, one per
+// channel. The errors name files and options, never a secret's content.
+func explainChannels(p *engine.Policy, w *wiring, send []state.Planned) []string {
+	var problems []string
+	failed := map[string]string{}
+	for i, d := range send {
+		why, seen := failed[d.Channel]
+		if !seen {
+			var ch channels.Channel
+			err := errors.New("no longer in the policy (renamed or removed?)") // as deliverChain says
+			if _, ok := p.Channels[d.Channel]; ok {
+				ch, err = w.build(p, d.Channel)
+			}
+			if c, ok := ch.(io.Closer); ok {
+				c.Close()
+			}
+			if err != nil {
+				why = fmt.Sprintf("channel %q cannot be built: %s", d.Channel, oneLine(err.Error()))
+				problems = append(problems, why+"; its deliveries would be queued and retried, not sent, and the run would exit 1")
+			}
+			failed[d.Channel] = why
+		}
+		if why != "" {
+			send[i].Reason += "; would be queued, not sent: " + why
+		}
+	}
+	return problems
 }
 
 // explainState runs the stateful decision on a copy of the real state,
 // read briefly and never written. Without state it shows what a run would
 // do then: deliver everything the rules chose (fail open).
-func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string) {
-	stateless := func(why string) (state.Result, string) {
+//
+// It also returns the problems a run would report on stderr, exiting 1:
+// the state unusable, shared with another policy, channels whose
+// deliveries were given up (failureLine).
+func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string, []string) {
+	stateless := func(why string) (state.Result, string, []string) {
 		res := withoutState(d.Deliveries)
 		for _, m := range d.Muted {
 			res.Skip = append(res.Skip, state.Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
 		}
-		return res, "unavailable: " + why
+		return res, "unavailable: " + why, []string{"state unusable, the run would deliver without suppression and exit 1: " + why}
 	}
 	st, err := a.openStores(p)
 	if err != nil {
@@ -146,6 +203,13 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	if err != nil {
 		return stateless(err.Error())
 	}
+	var failing []string // the run would say these too, and exit 1
+	if marks, err := failureMarks(ctx, p, st); err == nil {
+		for _, f := range marks {
+			failing = append(failing, failureLine(f))
+		}
+		slices.Sort(failing)
+	}
 	where := a.statePath(p)
 	if p.Settings.RedisURL != "" {
 		where += " and Redis"
@@ -154,8 +218,9 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	for _, other := range res.SharedWith {
 		path := state.PolicyPath(other)
 		note += "; also used by the policy " + path + ", which decided this key before (give each policy its own settings.state.path)"
+		failing = append(failing, "the state "+where+" is also used by the policy "+path+": the run would say so and exit 1")
 	}
-	return res, note
+	return res, note, failing
 }
 
 func writeJSON(out io.Writer, v any) error {

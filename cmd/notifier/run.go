@@ -112,7 +112,10 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 		}
 		return a.failOpen(ctx, p, w, ev, d, d.Deliveries, err)
 	}
-	_, _, failed, err := a.flushOutbox(ctx, p, w, st, owner, false)
+	marks, _ := failureMarks(ctx, p, st) // unreadable: the flush below says why
+	marked := markedSet(marks)
+	_, _, failed, err := a.flushOutbox(ctx, p, w, st, owner, false, marked)
+	a.reportFailures(marks, marked)
 	a.audit(p, ev, d, res, err)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "notifier: state: %v (what was not recorded is retried by the next run)\n", err)

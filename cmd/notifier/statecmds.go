@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"notifier/channels"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,8 +53,11 @@ func (a *app) flushCmd(args []string) error {
 		return err
 	}
 	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error {
-		delivered, queued, failed, err := a.flushOutbox(ctx, p, w, st, state.NewOwner(), true)
+		marks, _ := failureMarks(ctx, p, st)
+		marked := markedSet(marks)
+		delivered, queued, failed, err := a.flushOutbox(ctx, p, w, st, state.NewOwner(), true, marked)
 		fmt.Fprintf(a.stdout, "delivered %d, still queued %d, failed %d\n", delivered, queued, failed)
+		a.reportFailures(marks, marked)
 		if err != nil {
 			return problemErr(err)
 		}
@@ -167,7 +172,7 @@ func (a *app) silenceCmd(args []string) error {
 			return usageErr("silence expire: want one silence id")
 		}
 		silenceID := ids[0]
-		id := state.SilencePrefix + silenceID
+		id := state.SilenceID(silenceID)
 		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
 			found := false
 			err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
@@ -210,7 +215,7 @@ func (a *app) historyCmd(args []string) error {
 	if *format != "text" && *format != "json" {
 		return usageErr("history: --format %q: want text or json", *format)
 	}
-	return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
+	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, _ *wiring, st *stores) error {
 		recs, err := st.local.Scan(ctx, state.HistoryPrefix)
 		if err != nil {
 			return problemErr(err)
@@ -225,11 +230,24 @@ func (a *app) historyCmd(args []string) error {
 		}
 		hist := state.History(recs, *key, *limit)
 		deadList, queuedList := filterEntries(state.Entries(dead), *key), filterEntries(state.Entries(queued), *key)
-		if *format == "json" {
-			return writeJSON(a.stdout, map[string]any{"history": nonNil(hist), "queued": nonNil(queuedList), "dead_letters": nonNil(deadList)})
+		marks, err := failureMarks(ctx, p, st)
+		if err != nil {
+			return problemErr(err)
 		}
-		writeHistory(a.stdout, hist, queuedList, deadList)
-		return nil
+		if *format == "json" {
+			failing := []state.Failure{}
+			for _, ch := range slices.Sorted(maps.Keys(marks)) {
+				failing = append(failing, marks[ch])
+			}
+			err = writeJSON(a.stdout, map[string]any{"history": nonNil(hist), "queued": nonNil(queuedList), "dead_letters": nonNil(deadList), "given_up_channels": failing})
+		} else {
+			writeHistory(a.stdout, hist, queuedList, deadList)
+		}
+		a.reportFailures(marks, nil)
+		if err == nil && a.attention.Load() {
+			return problemsFound()
+		}
+		return err
 	})
 }
 

@@ -174,6 +174,9 @@ func outboxRecords(ev *engine.Event, d *engine.Decision, res state.Result, now t
 		}
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
 			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
+		if p.Opened != (state.Opened{}) {
+			e.Opened = &p.Opened
+		}
 		r, err := e.Record()
 		if err != nil {
 			return nil, nil, err
@@ -227,13 +230,16 @@ func decisionHistory(ev *engine.Event, d *engine.Decision, res state.Result, now
 // its own entries, and other entries that are due (all of them with
 // force). Chains (per key and channel) go in order, concurrently with
 // each other. It returns how many were delivered, queued and failed.
-func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool) (delivered, queued, failed int, err error) {
+//
+// marked names the channels with a failure mark (failureMarks): a
+// delivery to one clears it, and it is removed from marked.
+func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, err error) {
 	// Our own deliveries may wait behind another live run's for the same
 	// key and channel (a resolve behind the trigger it is sending): wait
 	// for it, briefly, rather than leave the resolve for the next run.
 	wait := 20 * time.Millisecond
 	for {
-		d, q, f, blocked, err := a.flushRound(ctx, p, w, st, owner, force)
+		d, q, f, blocked, err := a.flushRound(ctx, p, w, st, owner, force, marked)
 		delivered, queued, failed = delivered+d, q, failed+f
 		deadline, _ := ctx.Deadline()
 		if err != nil || !blocked || time.Until(deadline) < time.Second+wait {
@@ -256,7 +262,7 @@ const maxParallelChains = 8
 // flushRound claims, delivers and settles once. blocked says some of
 // owner's own entries could not be claimed because another live run holds
 // the entries before them.
-func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool) (delivered, queued, failed int, blocked bool, err error) {
+func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, blocked bool, err error) {
 	now := time.Now()
 	found, err := st.shared.Scan(ctx, state.OutboxPrefix)
 	if err != nil || len(found) == 0 {
@@ -301,14 +307,17 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	}
 	wg.Wait()
 
+	settleNow := time.Now()
 	var ids []string
-	for _, c := range chains {
-		for _, e := range c {
+	for i, c := range chains {
+		for j, e := range c {
 			ids = append(ids, e.ID)
+			ids = append(ids, state.SettleIDs(e, outcomes[i][j], settleNow, marked[e.Channel])...)
 		}
 	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	refs := map[[2]string]string{}
-	settleNow := time.Now()
 	hist := map[string]*state.Record{}
 	err = st.shared.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
 		delivered, queued, failed = 0, 0, 0
@@ -323,6 +332,7 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 				switch what {
 				case "delivered":
 					delivered++
+					delete(marked, e.Channel)
 					if o.Ref != "" {
 						refs[[2]string{e.Key, e.Channel}] = o.Ref
 					}

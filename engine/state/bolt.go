@@ -140,6 +140,13 @@ func (b *Bolt) Update(ctx context.Context, ids []string, fn func(map[string]*Rec
 	if err := fn(recs); err != nil {
 		return err // the caller's own error: nothing is saved
 	}
+	for id, r := range recs {
+		if r != nil {
+			if err := checkID(id); err != nil {
+				return err // a bug in the caller, not an unavailable store
+			}
+		}
+	}
 
 	for id := range stored {
 		if _, kept := recs[id]; !kept {

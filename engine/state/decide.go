@@ -107,6 +107,9 @@ type Planned struct {
 	Reason     string `json:"reason"`
 	Suppressed int    `json:"suppressed,omitempty"` // occurrences suppressed before this notification
 	Ref        string `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
+	// Opened is what this notification started in the state, kept with
+	// its outbox entry so that a dead letter undoes it (see Undo).
+	Opened Opened `json:"-"`
 }
 
 // Input is everything the stateful decision depends on besides records.
@@ -127,7 +130,7 @@ type Input struct {
 }
 
 // OccurrenceID is the record of the rules that acted on one alert.
-func OccurrenceID(occ string) string { return "o/" + occ }
+func OccurrenceID(occ string) string { return boundID("o/" + occ) }
 
 // OccurrenceTTL is how long an alert's other invocations are recognised:
 // they start together, at most a Pacemaker alert timeout apart.
@@ -174,11 +177,12 @@ func (r *Result) noteShared(mine, theirs string) {
 	}
 }
 
-// IncidentID is the record of a key's open incident.
-func IncidentID(key string) string { return "i/" + key }
+// IncidentID is the record of a key's open incident, bounded (MaxIDLen).
+func IncidentID(key string) string { return boundID("i/" + key) }
 
-// WindowID is the record of one rule's window for a suppression key.
-func WindowID(rule, key string) string { return "w/" + rule + "/" + key }
+// WindowID is the record of one rule's window for a suppression key,
+// bounded (MaxIDLen).
+func WindowID(rule, key string) string { return boundID("w/" + rule + "/" + key) }
 
 // IDs lists the records Apply reads and writes for in.
 func IDs(in Input) []string {
@@ -233,11 +237,15 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		// A recovery resolves exactly what the problem told, whatever the
 		// rules, silences and windows say now; a key never told gets no
 		// resolve.
-		if inc == nil {
+		if inc == nil || len(inc.Told) == 0 {
+			// Never told, or told only by notifications that were given
+			// up (Undo): there is no alert to resolve.
 			for _, del := range d.Deliveries {
 				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "skipped", Reason: "no open incident to resolve"})
 			}
-			return res, nil
+			if inc == nil {
+				return res, nil
+			}
 		}
 		for _, t := range inc.Told {
 			res.Send = append(res.Send, Planned{
@@ -272,8 +280,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			continue
 		}
 		v := Verdict{Notify: true}
-		if id := windowOf(h, ev); id != "" {
-			var w Window
+		var w Window
+		id := windowOf(h, ev)
+		if id != "" {
 			if r := recs[id]; r != nil {
 				_ = json.Unmarshal(r.Data, &w) // unreadable: start afresh
 				res.noteShared(in.Policy, w.Policy)
@@ -300,6 +309,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 				continue
 			}
 			p := Planned{Delivery: del, Outcome: "first", Suppressed: v.Suppressed}
+			if id != "" && h.SuppressFor > 0 {
+				p.Opened = Opened{Window: id, At: w.LastNotified}
+			}
 			switch {
 			case !v.Notify:
 				p.Outcome = "suppressed"
@@ -320,7 +332,8 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 					continue
 				}
 				told[del.Channel] = true
-				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)})
+				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin),
+					Opened: Opened{Window: id, At: w.First, Escalation: true}})
 			}
 		} else if v.Occurrence > 0 {
 			res.Skip = append(res.Skip, escalationOnly(d, h, "counted", strings.TrimPrefix(toward, "; "))...)
@@ -333,9 +346,10 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		inc = &Incident{Key: ev.Key, Opened: in.Now}
 	}
 	inc.Policy = in.Policy
-	for _, p := range res.Send {
+	for i, p := range res.Send {
 		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
 			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
+			res.Send[i].Opened.Incident = true
 		}
 	}
 	for _, id := range windows {

@@ -30,6 +30,13 @@ func (m *Mem) Update(ctx context.Context, ids []string, fn func(map[string]*Reco
 	if err := fn(recs); err != nil {
 		return err
 	}
+	for id, r := range recs {
+		if r != nil {
+			if err := checkID(id); err != nil {
+				return err
+			}
+		}
+	}
 	for id := range before {
 		if _, kept := recs[id]; !kept {
 			delete(m.recs, id)

@@ -50,6 +50,9 @@ type Entry struct {
 	LeaseOwner  string          `json:"lease_owner,omitempty"`
 	LeasedUntil time.Time       `json:"leased_until,omitzero"`
 	LastError   string          `json:"last_error,omitempty"`
+	// Opened is what the decision that queued it started in the state:
+	// undone if it becomes a dead letter (see Undo).
+	Opened *Opened `json:"opened,omitempty"`
 }
 
 // NewEntryID makes an id that sorts in creation order.
@@ -187,8 +190,9 @@ type Outcome struct {
 // Settle records an outcome: a delivered entry leaves the outbox; a
 // retryable failure waits for its next attempt (exponential, honouring
 // Retry-After); a permanent failure, or one that kept failing for
-// GiveUpAfter, becomes a dead letter. It returns what happened, for
-// history: "delivered", "queued", "failed".
+// GiveUpAfter, becomes a dead letter, and what its decision opened is
+// undone (Undo). It returns what happened, for history: "delivered",
+// "queued", "failed". The records SettleIDs names must be in recs.
 //
 // Settle acts only while the entry is still owner's: a run that settles
 // after its lease ran out (stopped, or slow to get the lock) and was taken
@@ -203,6 +207,7 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 	switch {
 	case o.Delivered:
 		recs[e.ID] = nil
+		delivered(recs, e)
 		return "delivered", nil
 	case !o.Attempted:
 		r, err := e.Record()
@@ -211,7 +216,7 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 	}
 	e.Attempts++
 	e.LastError = o.Err.Error()
-	if o.Retryable && now.Sub(e.Created) < GiveUpAfter {
+	if !givesUp(e, o, now) {
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
 		wait = max(wait, o.RetryAfter)
@@ -226,5 +231,6 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 		return "", err
 	}
 	recs[DeadPrefix+e.ID[len(OutboxPrefix):]] = &Record{Data: data, Expires: now.Add(deadTTL)}
+	Undo(recs, e, now)
 	return "failed", nil
 }

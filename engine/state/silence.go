@@ -26,6 +26,10 @@ type Silence struct {
 // SilencePrefix is where silences live.
 const SilencePrefix = "s/"
 
+// SilenceID is the record of the silence with id (as silence list shows
+// it), bounded (MaxIDLen): an operator may type anything.
+func SilenceID(id string) string { return boundID(SilencePrefix + id) }
+
 // NewSilenceID makes a short id an operator can type.
 func NewSilenceID() string {
 	var b [4]byte
@@ -43,7 +47,7 @@ func (s Silence) Record() (string, *Record, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return SilencePrefix + s.ID, &Record{Data: data, Expires: s.Expires.Add(24 * time.Hour)}, nil
+	return SilenceID(s.ID), &Record{Data: data, Expires: s.Expires.Add(24 * time.Hour)}, nil
 }
 
 // Silences decodes the records Scan(SilencePrefix) returned, newest first.

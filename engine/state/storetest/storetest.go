@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		return m[id]
 	}
 
+	t.Run("long keys", func(t *testing.T) { longKeys(t, open) })
+
 	t.Run("write read delete", func(t *testing.T) {
 		s := open(t)
 		data := []byte("{\"a\":1}\x00\xff binary")

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"notifier/engine"
+	"notifier/engine/state"
+	"notifier/internal/keys"
+)
+
+// failureMarks reads the failure marks of p's channels: each a channel
+// whose last given-up delivery has not been followed by one that
+// succeeded (state.Undo sets them, a delivery clears them). A read
+// without the lock: a run pays for it once.
+func failureMarks(ctx context.Context, p *engine.Policy, st *stores) (map[string]state.Failure, error) {
+	ids := make([]string, 0, len(p.Channels))
+	for _, name := range slices.Sorted(maps.Keys(p.Channels)) {
+		ids = append(ids, state.FailureID(name))
+	}
+	recs, err := st.shared.View(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]state.Failure{}
+	for _, f := range state.Failures(recs) {
+		if _, ok := p.Channels[f.Channel]; ok {
+			out[f.Channel] = f
+		}
+	}
+	return out, nil
+}
+
+// markedSet is the channels marks names, for flushOutbox.
+func markedSet(marks map[string]state.Failure) map[string]bool {
+	out := make(map[string]bool, len(marks))
+	for ch := range marks {
+		out[ch] = true
+	}
+	return out
+}
+
+// failureLine says that someone may not have been told: a page given up
+// is an outage nobody saw, so every run says it until the channel
+// delivers again.
+func failureLine(f state.Failure) string {
+	n := "a delivery"
+	if f.Count > 1 {
+		n = fmt.Sprintf("%d deliveries", f.Count)
+	}
+	return fmt.Sprintf("channel %q: %s given up since its last success, the last at %s (%s for %s: %s): someone may not have been told, see notifier history; said until a delivery to %q succeeds",
+		f.Channel, n, f.At.UTC().Format(time.RFC3339), f.Action, keys.Bound(f.Key, 255), oneLine(f.Error), f.Channel)
+}
+
+// reportFailures puts a line per mark still in still (all when still is
+// nil) on stderr and asks for attention (exit 1).
+func (a *app) reportFailures(marks map[string]state.Failure, still map[string]bool) {
+	for _, ch := range slices.Sorted(maps.Keys(marks)) {
+		if still != nil && !still[ch] {
+			continue // cleared by a delivery in this run
+		}
+		fmt.Fprintf(a.stderr, "notifier: %s\n", failureLine(marks[ch]))
+		a.attention.Store(true)
+	}
+}

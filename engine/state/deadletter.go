@@ -1,0 +1,200 @@
+package state
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+)
+
+// A dead letter is a notification nobody received. What its decision
+// started must not stand as if it had been delivered: a suppression
+// window must start only from a notification that was delivered or is
+// still queued, or the next occurrence within `for` is "suppressed" and
+// nobody is told at all. So when an entry becomes a dead letter, Settle
+// undoes what it opened (Undo), and marks its channel as failing until a
+// delivery to that channel succeeds; every run reports the mark (exit 1).
+
+// Opened is what one notification started in the state.
+type Opened struct {
+	// Window is the rule's window record the notification wrote; At is
+	// the LastNotified it set there or, for an escalation, the First of
+	// the escalation window it escalated.
+	Window     string    `json:"window,omitempty"`
+	At         time.Time `json:"at,omitzero"`
+	Escalation bool      `json:"escalation,omitempty"`
+	// Incident: the notification added its channel to the key's
+	// incident, so the recovery would resolve it there.
+	Incident bool `json:"incident,omitempty"`
+}
+
+func (o Opened) isZero() bool { return o == Opened{} }
+
+// FailurePrefix is where the per-channel failure marks live.
+const FailurePrefix = "f/"
+
+// FailureID is the record marking channel as having given a delivery up
+// since its last success.
+func FailureID(channel string) string { return boundID(FailurePrefix + channel) }
+
+// Failure is a channel's mark: its last delivery given up, and how many
+// were given up since the last one that succeeded.
+type Failure struct {
+	Channel string    `json:"channel"`
+	Key     string    `json:"key"`    // the event key of the last one
+	Action  string    `json:"action"` // trigger, resolve or message
+	At      time.Time `json:"at"`
+	Error   string    `json:"error"`
+	Count   int       `json:"count"`
+}
+
+// Failures decodes failure marks, ordered by channel.
+func Failures(recs map[string]*Record) []Failure {
+	var out []Failure
+	for _, r := range recs {
+		var f Failure
+		if r != nil && json.Unmarshal(r.Data, &f) == nil && f.Channel != "" && f.Count > 0 {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b Failure) int { return cmpString(a.Channel, b.Channel) })
+	return out
+}
+
+// SettleIDs are the records Settle may change for e besides e itself,
+// given its outcome o at now: a delivery puts its channel back in the
+// incident (see Undo) and clears the channel's mark when marked says
+// there is one; a dead letter undoes what it opened and marks its
+// channel. A failure that stays queued changes none of them, and names
+// none: under an outage every run has one, and the channel's mark must
+// not become a lock they all wait for. They must be named in the Update
+// that settles e.
+func SettleIDs(e Entry, o Outcome, now time.Time, marked bool) []string {
+	var ids []string
+	switch {
+	case o.Delivered:
+		if e.Action != "resolve" {
+			ids = append(ids, IncidentID(e.Key))
+		}
+		if marked {
+			ids = append(ids, FailureID(e.Channel))
+		}
+	case givesUp(e, o, now):
+		if op := e.Opened; op != nil {
+			if op.Incident && e.Action != "resolve" {
+				ids = append(ids, IncidentID(e.Key))
+			}
+			if op.Window != "" {
+				ids = append(ids, op.Window)
+			}
+		}
+		ids = append(ids, FailureID(e.Channel))
+	}
+	return ids
+}
+
+// givesUp says whether Settle makes e a dead letter: a permanent failure,
+// or one that kept failing for GiveUpAfter.
+func givesUp(e Entry, o Outcome, now time.Time) bool {
+	return o.Attempted && !o.Delivered && !(o.Retryable && now.Sub(e.Created) < GiveUpAfter)
+}
+
+// delivered records a delivery in the records SettleIDs named: the
+// channel has an open alert for the key, so the incident (if the key has
+// one) must resolve it — a dead letter before it in the chain may have
+// taken the channel out — and the channel's failure mark is cleared.
+func delivered(recs map[string]*Record, e Entry) {
+	if _, ok := recs[FailureID(e.Channel)]; ok {
+		recs[FailureID(e.Channel)] = nil
+	}
+	if e.Action == "resolve" {
+		return
+	}
+	id := IncidentID(e.Key)
+	inc, r := readIncident(recs, id)
+	if inc == nil || slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }) {
+		return
+	}
+	inc.Told = append(inc.Told, Told{Channel: e.Channel, Type: e.Type})
+	writeIncident(recs, id, inc, r.Expires)
+}
+
+// Undo takes back what a dead letter's notification opened, in the
+// records SettleIDs named, and marks its channel. The suppression window
+// it started is reopened (unless a later notification has restarted it):
+// the next occurrence notifies, and says how many were held back. An
+// escalation it made may happen again. A channel it added to the
+// incident is taken out, so the recovery sends no resolve for an alert
+// that was never raised (a later delivery to the channel puts it back) —
+// unless another notification to the channel about the key is queued
+// behind it: that one may still raise the alert, and a resolve PagerDuty
+// ignores is better than an alert nobody closes.
+func Undo(recs map[string]*Record, e Entry, now time.Time) {
+	if o := e.Opened; o != nil && o.Window != "" {
+		if r := recs[o.Window]; r != nil {
+			var w Window
+			if json.Unmarshal(r.Data, &w) == nil {
+				changed := false
+				if o.Escalation && w.Escalated && w.First.Equal(o.At) {
+					w.Escalated, changed = false, true
+				}
+				if !o.Escalation && !w.LastNotified.IsZero() && w.LastNotified.Equal(o.At) {
+					w.LastNotified, changed = time.Time{}, true
+				}
+				if data, err := json.Marshal(w); changed && err == nil {
+					recs[o.Window] = &Record{Data: data, Expires: r.Expires}
+				}
+			}
+		}
+	}
+	if o := e.Opened; o != nil && o.Incident && e.Action != "resolve" && !queuedBehind(recs, e) {
+		id := IncidentID(e.Key)
+		if inc, r := readIncident(recs, id); inc != nil {
+			if i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }); i >= 0 {
+				inc.Told = slices.Delete(inc.Told, i, i+1)
+				writeIncident(recs, id, inc, r.Expires)
+			}
+		}
+	}
+	f := Failure{Channel: e.Channel, Key: e.Key, Action: e.Action, At: now, Error: e.LastError, Count: 1}
+	if prev := Failures(map[string]*Record{"": recs[FailureID(e.Channel)]}); len(prev) == 1 {
+		f.Count = prev[0].Count + 1
+	}
+	if data, err := json.Marshal(f); err == nil {
+		recs[FailureID(e.Channel)] = &Record{Data: data, Expires: now.Add(deadTTL)}
+	}
+}
+
+// queuedBehind reports whether recs hold another queued notification
+// (not a resolve) to e's channel about e's key.
+func queuedBehind(recs map[string]*Record, e Entry) bool {
+	for id, r := range recs {
+		if id == e.ID || r == nil || !strings.HasPrefix(id, OutboxPrefix) {
+			continue
+		}
+		for _, q := range Entries(map[string]*Record{id: r}) {
+			if q.Key == e.Key && q.Channel == e.Channel && q.Action != "resolve" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func readIncident(recs map[string]*Record, id string) (*Incident, *Record) {
+	r := recs[id]
+	if r == nil {
+		return nil, nil
+	}
+	inc := new(Incident)
+	if json.Unmarshal(r.Data, inc) != nil {
+		return nil, nil
+	}
+	return inc, r
+}
+
+func writeIncident(recs map[string]*Record, id string, inc *Incident, expires time.Time) {
+	if data, err := json.Marshal(inc); err == nil {
+		recs[id] = &Record{Data: data, Expires: expires}
+	}
+}
