@@ -3,9 +3,11 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,15 +39,56 @@ func openStateFile(path string, flag int, mode fs.FileMode) (*os.File, error) {
 	return f, nil
 }
 
+// MaxLockWait bounds every wait for the state lock (the bbolt file's
+// flock, and Redis's per-id locks). Updates hold it for milliseconds, so
+// under a storm of hundreds of runs the wait stays far below this; a
+// holder that never lets go (a stopped process, a backup script holding
+// the file) makes the run fail open instead, with most of its deadline
+// left to deliver.
+const MaxLockWait = 5 * time.Second
+
+// lockWait is how long one lock wait may last: MaxLockWait, and at most
+// a quarter of what is left before ctx's deadline, so that a run that
+// waited in vain still has three quarters of its time to deliver.
+func lockWait(ctx context.Context) time.Duration {
+	w := MaxLockWait
+	if d, ok := ctx.Deadline(); ok {
+		w = min(w, time.Until(d)/4)
+	}
+	return w
+}
+
+// lockHeldError is a lock wait that ran out: another process holds the
+// lock and did not let go in time.
+type lockHeldError struct {
+	path   string
+	waited time.Duration
+}
+
+// errLockHeld is what every lockHeldError is.
+var errLockHeld = errors.New("lock held by another process")
+
+func (e *lockHeldError) Error() string {
+	w := e.waited.Round(time.Millisecond)
+	if w >= time.Second {
+		w = w.Round(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("held by another process for over %s (a stopped notifier, a backup?): see who with fuser -v %s", w, e.path)
+}
+
+func (e *lockHeldError) Unwrap() error { return errLockHeld }
+
 // lockFile opens path (creating it) and takes a blocking flock on it,
 // exclusive or shared. A blocking flock queues in the kernel and wakes
 // the moment the holder lets go, unlike bbolt's own lock, which polls
 // every 50 ms and times out when hundreds of processes start at once.
 //
-// flock cannot be interrupted, so when ctx can end the wait runs in a
-// goroutine. If ctx ends first, lockFile returns ctx's error at once and
-// the goroutine, when it finally gets the lock, drops it and closes the
-// file; pending counts such goroutines (tests wait on it).
+// The wait is bounded by lockWait (even for a ctx that never ends): it
+// then fails with a *lockHeldError, or ctx's error if ctx ended first.
+// flock cannot be interrupted, so the wait runs in a goroutine; when
+// lockFile gives up, the goroutine, when it finally gets the lock, drops
+// it and closes the file; pending counts such goroutines (tests wait on
+// it).
 //
 // Closing the returned file releases the lock.
 func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.WaitGroup) (*os.File, error) {
@@ -76,14 +119,10 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 		f.Close()
 		return nil, err
 	}
-	if ctx.Done() == nil { // cannot be cancelled: just wait
-		if err := flockRetry(fd, how); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return f, nil
-	}
 
+	wait := lockWait(ctx)
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	got := make(chan error) // unbuffered: a send means the caller took f
 	pending.Add(1)
 	go func() {
@@ -94,7 +133,7 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 			if err != nil {
 				f.Close()
 			}
-		case <-ctx.Done():
+		case <-wctx.Done():
 			f.Close() // the caller gave up: release at once
 		}
 	}()
@@ -104,8 +143,11 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 			return nil, err
 		}
 		return f, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case <-wctx.Done():
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, &lockHeldError{path: path, waited: wait}
 	}
 }
 
