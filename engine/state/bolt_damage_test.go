@@ -299,3 +299,46 @@ func BenchmarkBoltCheck(b *testing.B) {
 		})
 	}
 }
+
+// TestBoltLockWaitStormIsNotStuck: while the state file keeps changing
+// (a storm: other runs commit one after another) a waiter does not take
+// the holder for stuck; it waits up to half of what is left, then says
+// the lock is busy rather than held by a stuck process.
+func TestBoltLockWaitStormIsNotStuck(t *testing.T) {
+	b, path := seededBolt(t, 1)
+	f, err := os.OpenFile(path+".lock", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // commits, as far as a waiter can see
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				os.Chtimes(path, time.Time{}, time.Unix(int64(i), 0))
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	_, err = b.Scan(ctx, "")
+	close(stop)
+	wg.Wait()
+	var held *lockHeldError
+	if !errors.As(err, &held) || !held.busy || !strings.Contains(err.Error(), "still taken by other runs") {
+		t.Fatalf("err = %v, want the lock still busy after waiting through the storm", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("the wait took the whole deadline")
+	}
+	f.Close()
+	b.pending.Wait()
+}
