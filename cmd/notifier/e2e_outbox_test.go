@@ -183,7 +183,14 @@ func TestE2EStateSilences(t *testing.T) {
 	if out := mustCommand(t, h, 0, "silence", "expire", id); strings.TrimSpace(out.Stdout) != "expired "+id {
 		t.Errorf("silence expire printed %q", out.Stdout)
 	}
-	mustCommand(t, h, 2, "silence", "expire", "s-00000000")
+	// An unknown id is a clear error, not a stack trace; expiring twice
+	// says it had already expired.
+	if out := mustCommand(t, h, 1, "silence", "expire", "s-00000000"); !strings.Contains(out.Stderr, `no silence "s-00000000"`) || strings.Contains(out.Stderr, "goroutine") {
+		t.Errorf("silence expire of an unknown id: stderr %q", out.Stderr)
+	}
+	if out := mustCommand(t, h, 0, "silence", "expire", id); !strings.Contains(out.Stdout, id+" had already expired at ") {
+		t.Errorf("silence expire of an expired silence printed %q", out.Stdout)
+	}
 	if out := mustCommand(t, h, 0, "silence", "list"); strings.Contains(out.Stdout, id) {
 		t.Errorf("an expired silence is listed without --all:\n%s", out.Stdout)
 	}

@@ -136,9 +136,25 @@ func deliveriesOf(ps []state.Planned) []engine.Delivery {
 }
 
 // failOpen delivers without state: better a duplicate page than none.
+// Every way the state can fail (unreachable, damaged, a lock not had in
+// time) ends here. What cannot be delivered is kept in the pending
+// directory, where the next run or flush that can use the state queues it.
 func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, d *engine.Decision, ds []engine.Delivery, cause error) error {
 	fmt.Fprintf(a.stderr, "notifier: state unusable, delivering without suppression: %v\n", cause)
-	a.deliver(ctx, p, w, ev, ds)
+	errs := a.deliver(ctx, p, w, ev, ds)
+	var undelivered []engine.Delivery
+	for i, err := range errs {
+		if err != nil {
+			undelivered = append(undelivered, ds[i])
+		}
+	}
+	if len(undelivered) > 0 {
+		if dir, err := a.keepPending(p, ev, undelivered); err != nil {
+			fmt.Fprintf(a.stderr, "notifier: %d undelivered notification(s) could not be kept either: %v\n", len(undelivered), err)
+		} else {
+			fmt.Fprintf(a.stderr, "notifier: %d undelivered notification(s) kept in %s: the next run or notifier flush that can use the state queues them\n", len(undelivered), dir)
+		}
+	}
 	a.audit(p, ev, d, withoutState(ds), cause)
 	return problemsFound()
 }
@@ -209,8 +225,8 @@ func (a *app) fallback(ctx context.Context, ev *engine.Event, loadErr error) err
 }
 
 // deliver tells every channel concurrently and reports each failure on
-// stderr. It returns the number of failed channels.
-func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery) int {
+// stderr. It returns each delivery's error (nil: delivered).
+func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery) []error {
 	errs := make([]error, len(ds))
 	var wg sync.WaitGroup
 	for i, d := range ds {
@@ -227,14 +243,12 @@ func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engi
 		})
 	}
 	wg.Wait()
-	failed := 0
 	for i, err := range errs {
 		if err != nil {
-			failed++
 			fmt.Fprintf(a.stderr, "notifier: channel %q: %v\n", ds[i].Channel, err)
 		}
 	}
-	return failed
+	return errs
 }
 
 // messageFor builds what a channel is told about ev; suppressed counts

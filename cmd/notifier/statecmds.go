@@ -174,16 +174,24 @@ func (a *app) silenceCmd(args []string) error {
 		silenceID := ids[0]
 		id := state.SilenceID(silenceID)
 		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
-			found := false
+			var found *state.Silence
+			expired := false
 			err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
-				list := state.Silences(map[string]*state.Record{id: recs[id]})
-				if recs[id] == nil || len(list) == 0 {
+				r := recs[id]
+				if r == nil {
+					return nil // no such silence (or expired more than a day ago)
+				}
+				list := state.Silences(map[string]*state.Record{id: r})
+				if len(list) == 0 {
 					return nil
 				}
-				found = true
 				s := list[0]
+				found = &s
 				if now := time.Now(); s.Expires.After(now) {
 					s.Expires = now
+				} else {
+					expired = true
+					return nil // nothing to change
 				}
 				_, r, err := s.Record()
 				recs[id] = r
@@ -192,8 +200,12 @@ func (a *app) silenceCmd(args []string) error {
 			if err != nil {
 				return problemErr(err)
 			}
-			if !found {
-				return problemErr(fmt.Errorf("silence expire: no silence %q", silenceID))
+			if found == nil {
+				return problemErr(fmt.Errorf("silence expire: no silence %q (silence list --all shows those that exist, and those expired in the last day)", silenceID))
+			}
+			if expired {
+				fmt.Fprintf(a.stdout, "%s had already expired at %s\n", silenceID, found.Expires.Local().Format(time.RFC3339))
+				return nil
 			}
 			fmt.Fprintf(a.stdout, "expired %s\n", silenceID)
 			return nil

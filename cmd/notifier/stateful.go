@@ -238,6 +238,9 @@ func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *
 	// key and channel (a resolve behind the trigger it is sending): wait
 	// for it, briefly, rather than leave the resolve for the next run.
 	wait := 20 * time.Millisecond
+	if err := a.importPending(ctx, p, st, owner); err != nil {
+		return 0, 0, 0, err
+	}
 	for {
 		d, q, f, blocked, err := a.flushRound(ctx, p, w, st, owner, force, marked)
 		delivered, queued, failed = delivered+d, q, failed+f

@@ -92,19 +92,28 @@ func OpenBolt(path string) (*Bolt, error) {
 // Update implements Store. The exclusive lock is held from before the
 // file is opened until after it is closed; fn runs inside the one bbolt
 // write transaction, which also prunes expired records.
+//
+// A damaged file (bbolt panics on it) is moved aside and the error wraps
+// ErrDamaged; see guard.
 func (b *Bolt) Update(ctx context.Context, ids []string, fn func(map[string]*Record) error) error {
 	if b.closed.Load() {
 		return b.fail("update", b.path, errBoltClosed)
 	}
+	return b.guard(ctx, "update", func(w *damageWatch) error { return b.update(ctx, ids, fn, w) })
+}
+
+func (b *Bolt) update(ctx context.Context, ids []string, fn func(map[string]*Record) error, w *damageWatch) error {
 	lock, err := lockFile(ctx, b.lockPath, true, &b.pending)
 	if err != nil {
 		return b.fail("lock", b.lockPath, err)
 	}
 	defer lock.Close()
+	w.seen(b.path)
 	db, err := b.open(ctx, false)
 	if err != nil {
 		return err
 	}
+	w.seen(b.path) // created by this open
 	// A close error after Commit cannot lose data: Commit has synced it.
 	defer db.Close()
 	tx, err := db.Begin(true)
@@ -137,9 +146,11 @@ func (b *Bolt) Update(ctx context.Context, ids []string, fn func(map[string]*Rec
 		recs[id] = r
 		stored[id] = bytes.Clone(v)
 	}
+	w.inCallback = true // a panic in fn is the caller's, not the file's
 	if err := fn(recs); err != nil {
 		return err // the caller's own error: nothing is saved
 	}
+	w.inCallback = false
 	for id, r := range recs {
 		if r != nil {
 			if err := checkID(id); err != nil {
@@ -256,10 +267,23 @@ func (b *Bolt) Scan(ctx context.Context, prefix string) (map[string]*Record, err
 }
 
 func (b *Bolt) read(ctx context.Context, op string, get func(*bolt.Bucket, time.Time, map[string]*Record)) (map[string]*Record, error) {
-	out := map[string]*Record{}
 	if b.closed.Load() {
 		return nil, b.fail(op, b.path, errBoltClosed)
 	}
+	var out map[string]*Record
+	err := b.guard(ctx, op, func(w *damageWatch) error {
+		var err error
+		out, err = b.readLocked(ctx, op, get, w)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (b *Bolt) readLocked(ctx context.Context, op string, get func(*bolt.Bucket, time.Time, map[string]*Record), w *damageWatch) (map[string]*Record, error) {
+	out := map[string]*Record{}
 	if _, err := os.Stat(b.path); errors.Is(err, fs.ErrNotExist) {
 		return out, nil
 	} else if err != nil {
@@ -275,6 +299,7 @@ func (b *Bolt) read(ctx context.Context, op string, get func(*bolt.Bucket, time.
 	if fi, err := os.Stat(b.path); errors.Is(err, fs.ErrNotExist) || err == nil && fi.Size() == 0 {
 		return out, nil
 	}
+	w.seen(b.path)
 	db, err := b.open(ctx, true)
 	if err != nil {
 		return nil, err

@@ -51,7 +51,7 @@ func History(recs map[string]*Record, key string, limit int) []HistoryEntry {
 	var out []HistoryEntry
 	for _, r := range recs {
 		var h HistoryEntry
-		if json.Unmarshal(r.Data, &h) == nil && (key == "" || h.Key == key) {
+		if r != nil && json.Unmarshal(r.Data, &h) == nil && (key == "" || h.Key == key) {
 			out = append(out, h)
 		}
 	}

@@ -3,9 +3,12 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,14 +40,85 @@ func openStateFile(path string, flag int, mode fs.FileMode) (*os.File, error) {
 	return f, nil
 }
 
+// MaxLockWait bounds how long a run waits for the state lock (the bbolt
+// file's flock, and Redis's per-id locks) while nothing happens: Updates
+// hold it for milliseconds, so a holder that lets nothing change for this
+// long is stuck (a stopped process, a backup script holding the lock
+// file) and the run fails open, with most of its deadline left to
+// deliver. While the state file keeps changing (a storm of hundreds of
+// runs taking turns) a run waits longer, up to lockWaitLimit.
+const MaxLockWait = 5 * time.Second
+
+// lockPoll is how often a waiting run looks for progress.
+const lockPoll = 100 * time.Millisecond
+
+// lockWait is how long one lock wait may last with no progress:
+// MaxLockWait, and at most a quarter of what is left before ctx's
+// deadline, so that a run that waited in vain still has three quarters
+// of its time to deliver.
+func lockWait(ctx context.Context) time.Duration {
+	w := MaxLockWait
+	if d, ok := ctx.Deadline(); ok {
+		w = min(w, time.Until(d)/4)
+	}
+	return w
+}
+
+// lockWaitLimit bounds a wait even while others make progress: half of
+// what is left before ctx's deadline, or four times MaxLockWait without
+// one (the settling of deliveries already made).
+func lockWaitLimit(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d) / 2
+	}
+	return 4 * MaxLockWait
+}
+
+// lockHeldError is a lock wait that ran out: another process holds the
+// lock and did not let go in time.
+type lockHeldError struct {
+	path   string
+	waited time.Duration
+	busy   bool // the state kept changing: a storm, not a stuck holder
+}
+
+// errLockHeld is what every lockHeldError is.
+var errLockHeld = errors.New("lock held by another process")
+
+func (e *lockHeldError) Error() string {
+	w := e.waited.Round(time.Millisecond)
+	if w >= time.Second {
+		w = w.Round(100 * time.Millisecond)
+	}
+	if e.busy {
+		return fmt.Sprintf("still taken by other runs after %s of waiting (a storm?)", w)
+	}
+	return fmt.Sprintf("held by another process for over %s with no change to the state (a stopped notifier, a backup?): see who with fuser -v %s", w, e.path)
+}
+
+func (e *lockHeldError) Unwrap() error { return errLockHeld }
+
+// progressMark is what changes when a run commits to the state file that
+// path (<state file>.lock) guards.
+func progressMark(path string) [2]int64 {
+	fi, err := os.Stat(strings.TrimSuffix(path, ".lock"))
+	if err != nil {
+		return [2]int64{-1, -1}
+	}
+	return [2]int64{fi.ModTime().UnixNano(), fi.Size()}
+}
+
 // lockFile opens path (creating it) and takes a blocking flock on it,
 // exclusive or shared. A blocking flock queues in the kernel and wakes
 // the moment the holder lets go, unlike bbolt's own lock, which polls
 // every 50 ms and times out when hundreds of processes start at once.
 //
-// flock cannot be interrupted, so when ctx can end the wait runs in a
-// goroutine. If ctx ends first, lockFile returns ctx's error at once and
-// the goroutine, when it finally gets the lock, drops it and closes the
+// The wait is always bounded, even for a ctx that never ends: by
+// lockWait while the state file (path without ".lock") does not change,
+// by lockWaitLimit while it does. It then fails with a *lockHeldError,
+// or with ctx's error if ctx ended first. flock cannot be interrupted,
+// so the wait runs in a goroutine; when lockFile gives up, the
+// goroutine, when it finally gets the lock, drops it and closes the
 // file; pending counts such goroutines (tests wait on it).
 //
 // Closing the returned file releases the lock.
@@ -76,14 +150,10 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 		f.Close()
 		return nil, err
 	}
-	if ctx.Done() == nil { // cannot be cancelled: just wait
-		if err := flockRetry(fd, how); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return f, nil
-	}
 
+	stall, limit := lockWait(ctx), lockWaitLimit(ctx)
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()          // also tells the goroutine that nobody waits any more
 	got := make(chan error) // unbuffered: a send means the caller took f
 	pending.Add(1)
 	go func() {
@@ -94,18 +164,32 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 			if err != nil {
 				f.Close()
 			}
-		case <-ctx.Done():
+		case <-wctx.Done():
 			f.Close() // the caller gave up: release at once
 		}
 	}()
-	select {
-	case err := <-got:
-		if err != nil {
-			return nil, err
+	tick := time.NewTicker(max(min(lockPoll, stall), time.Millisecond))
+	defer tick.Stop()
+	mark, still := progressMark(path), time.Now()
+	for {
+		select {
+		case err := <-got:
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		case <-wctx.Done():
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, &lockHeldError{path: path, waited: limit, busy: true}
+		case now := <-tick.C:
+			if m := progressMark(path); m != mark {
+				mark, still = m, now // another run committed: not stuck
+			} else if now.Sub(still) >= stall {
+				return nil, &lockHeldError{path: path, waited: stall}
+			}
 		}
-		return f, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 

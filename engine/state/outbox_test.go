@@ -128,3 +128,20 @@ func TestOwnerAlive(t *testing.T) {
 		t.Error("owners elsewhere, or unreadable, must count as alive")
 	}
 }
+
+// TestDecodersSkipNilRecords: an Update's map may hold nil (a record
+// being deleted, or an id named but absent); every decoder of records
+// skips it rather than dereference it (silence expire of an unknown id
+// crashed on this).
+func TestDecodersSkipNilRecords(t *testing.T) {
+	recs := map[string]*Record{SilencePrefix + "s-1": nil, HistoryPrefix + "x": nil, OutboxPrefix + "y": nil}
+	if got := Silences(recs); len(got) != 0 {
+		t.Errorf("Silences = %v, want none", got)
+	}
+	if got := History(recs, "", 0); len(got) != 0 {
+		t.Errorf("History = %v, want none", got)
+	}
+	if got := Entries(recs); len(got) != 0 {
+		t.Errorf("Entries = %v, want none", got)
+	}
+}

@@ -122,9 +122,16 @@ func (s *Redis) Update(ctx context.Context, ids []string, fn func(map[string]*Re
 // run it gives back those it has, waits and starts again: holding some
 // while waiting could let them expire, and sorted order already keeps two
 // runs from each holding what the other needs for long.
+//
+// The wait is bounded by lockWait, like the bbolt file's: a lock key that
+// never goes away (set by hand without a TTL, or renewed by a run stuck
+// in a loop) makes the run fall back to the local state in time.
 func (s *Redis) lock(ctx context.Context, ids []string, token string) error {
 	backoff := redisBackoffMin
 	held := "" // the lock another run held on the last try
+	wait := lockWait(ctx)
+	giveUp := time.NewTimer(wait)
+	defer giveUp.Stop()
 	for {
 		n := 0
 		for _, id := range ids {
@@ -149,13 +156,16 @@ func (s *Redis) lock(ctx context.Context, ids []string, token string) error {
 		}
 		s.release(ctx, ids[:n], token)
 		held = ids[n]
-		wait := backoff/2 + rand.N(backoff/2+1)
+		pause := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, redisBackoffMax)
-		t := time.NewTimer(wait)
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return s.unavailable(fmt.Sprintf("lock %q: held by another run", ids[n]), ctx.Err())
+		case <-giveUp.C:
+			t.Stop()
+			return s.unavailable(fmt.Sprintf("lock %q", ids[n]), fmt.Errorf("held by another run for over %s (a lock key without a TTL?)", wait.Round(time.Millisecond)))
 		case <-t.C:
 		}
 	}

@@ -51,11 +51,12 @@ func (s Silence) Record() (string, *Record, error) {
 }
 
 // Silences decodes the records Scan(SilencePrefix) returned, newest first.
+// A nil record (deleted in an Update's map) is skipped.
 func Silences(recs map[string]*Record) []Silence {
 	var out []Silence
 	for _, r := range recs {
 		var s Silence
-		if json.Unmarshal(r.Data, &s) == nil && s.ID != "" {
+		if r != nil && json.Unmarshal(r.Data, &s) == nil && s.ID != "" {
 			out = append(out, s)
 		}
 	}
