@@ -2,6 +2,8 @@ package channels
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"slices"
@@ -113,4 +115,23 @@ func Shed(entries map[string]string, excess int, cost func(k, v string) int) []s
 // event limit".
 func OmittedNote(omitted, total int, what, limit string) string {
 	return fmt.Sprintf("%d of %d %s left out (largest first) to fit %s", omitted, total, what, limit)
+}
+
+// ShortenKey returns key as a service with a limit of n bytes can carry
+// it, still a key: a key of up to n bytes as it is; a longer one keeps
+// its first bytes (cut at a character boundary), then "~" and the
+// SHA-256 of the whole key in hex, n bytes in all. Stable, so the
+// message that clears an incident names the key the one that opened it
+// did; distinct for keys that share the prefix; still readable. n must
+// leave room for the hash (at least 65).
+func ShortenKey(key string, n int) string {
+	if len(key) <= n {
+		return key
+	}
+	cut := n - 1 - 2*sha256.Size
+	for cut > 0 && !utf8.RuneStart(key[cut]) {
+		cut--
+	}
+	sum := sha256.Sum256([]byte(key))
+	return key[:cut] + "~" + hex.EncodeToString(sum[:])
 }

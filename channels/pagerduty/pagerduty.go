@@ -8,8 +8,6 @@ package pagerduty
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	pd "github.com/PagerDuty/go-pagerduty"
 
@@ -38,9 +35,6 @@ const (
 )
 
 const (
-	// dedupPrefixLen is how much of an over-long key survives in its
-	// hashed form: prefix + "~" + 64 hex digits of SHA-256 is 255 bytes.
-	dedupPrefixLen = maxDedupKeyLen - 1 - 2*sha256.Size
 	// maxDetailLen bounds each custom_details value so a huge raw field
 	// cannot push the event past the API's 512 KB limit.
 	maxDetailLen = 4096
@@ -285,15 +279,7 @@ func entrySize(k, v string) int {
 // readable, and distinct for keys that share the prefix. The full key is
 // also sent in custom_details.key.
 func DedupKey(key string) string {
-	if len(key) <= maxDedupKeyLen {
-		return key
-	}
-	cut := dedupPrefixLen
-	for cut > 0 && !utf8.RuneStart(key[cut]) {
-		cut--
-	}
-	sum := sha256.Sum256([]byte(key))
-	return key[:cut] + "~" + hex.EncodeToString(sum[:])
+	return channels.ShortenKey(key, maxDedupKeyLen)
 }
 
 // severity maps our severities onto PagerDuty's; "error" is PagerDuty's
