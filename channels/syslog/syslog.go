@@ -60,8 +60,8 @@ func New(c Config) (*Notifier, error) {
 			if err != nil {
 				return nil, fmt.Errorf("syslog: ca_file: %w", err)
 			}
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("syslog: ca_file %q holds no PEM certificate", c.CAFile)
+			if err := addCA(roots, pem); err != nil {
+				return nil, fmt.Errorf("syslog: ca_file %q %w", c.CAFile, err)
 			}
 		}
 		n.tls = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
