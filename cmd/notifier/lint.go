@@ -156,7 +156,9 @@ func secretFiles(spec *engine.ChannelSpec, cfg any) engine.Problems {
 		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: severity, Check: "secret-file",
 			Message: fmt.Sprintf("channels.%s.%s: %s", spec.Name, key, msg)})
 	}
-	checker, _ := cfg.(interface{ CheckFile(key, content string) error })
+	checker, _ := cfg.(interface {
+		CheckFile(key, content string) error
+	})
 	v := reflect.ValueOf(cfg)
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
