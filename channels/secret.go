@@ -108,11 +108,11 @@ func CheckToken(field, secret string) error {
 func SecretFileProblems(path string, check func(secret string) error) (errs []string) {
 	lst, err := os.Lstat(path)
 	if err != nil {
-		return []string{unwrapPath(err).Error()}
+		return []string{strings.TrimPrefix(err.Error(), "lstat ")}
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return []string{"a symbolic link to " + unwrapPath(err).Error()}
+		return []string{fmt.Sprintf("%s: a symbolic link to nothing usable: %v", path, unwrapPath(err))}
 	}
 	if !st.Mode().IsRegular() {
 		return []string{fmt.Sprintf("%s: not a regular file (%s); the run would refuse it", path, kind(st.Mode()))}

@@ -82,7 +82,7 @@ func plural(n int, word string) string {
 func lintOptions(checkFiles bool) engine.LoadOptions {
 	w := newWiring()
 	check := w.loadOptions().CheckChannel
-	return engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
+	opts := engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
 		ps := check(spec)
 		if ct, ok := channelTypes[spec.Type]; ok {
 			ps = append(ps, inlineSecrets(spec, ct.config)...)
@@ -100,6 +100,11 @@ func lintOptions(checkFiles bool) engine.LoadOptions {
 		}
 		return ps
 	}}
+	if checkFiles {
+		// A Redis password file is read as a channel's secret is.
+		opts.CheckSecretFile = func(path string) []string { return channels.SecretFileProblems(path, nil) }
+	}
+	return opts
 }
 
 // inlineSecrets warns about every secret (tag secret:"inline") written
