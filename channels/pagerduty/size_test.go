@@ -80,3 +80,12 @@ func TestEventWithinTheLimitIsUntouched(t *testing.T) {
 		t.Errorf("an event of %d bytes lost fields (%d left, note %v)", encodedSize(ev), len(d), d["truncated"])
 	}
 }
+
+// BenchmarkBuildEvent: what fitting costs an ordinary event (one extra
+// encoding to measure it).
+func BenchmarkBuildEvent(b *testing.B) {
+	m := fullMessage()
+	for b.Loop() {
+		BuildEvent(testKey, Config{}, m)
+	}
+}
