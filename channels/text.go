@@ -1,7 +1,10 @@
 package channels
 
 import (
+	"cmp"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -66,4 +69,48 @@ func FirstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// Shed chooses what to leave out of entries so that a request over a
+// service's size limit by excess bytes fits: the largest entries first
+// (the one huge field rather than ten useful ones; ties by name, so the
+// choice is the same on every retry), until the costs of those chosen
+// add up to excess. cost is what one entry adds to the request, as the
+// caller encodes it. Every entry is returned when they cannot cover
+// excess together; none when excess <= 0.
+func Shed(entries map[string]string, excess int, cost func(k, v string) int) []string {
+	if excess <= 0 {
+		return nil
+	}
+	type entry struct {
+		key  string
+		cost int
+	}
+	all := make([]entry, 0, len(entries))
+	for k, v := range entries {
+		all = append(all, entry{k, cost(k, v)})
+	}
+	slices.SortFunc(all, func(a, b entry) int {
+		if c := cmp.Compare(b.cost, a.cost); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	var drop []string
+	for _, e := range all {
+		if excess <= 0 {
+			break
+		}
+		drop = append(drop, e.key)
+		excess -= e.cost
+	}
+	return drop
+}
+
+// OmittedNote is what a payload says when Shed left something out, so
+// that whoever reads it knows the picture is incomplete and why:
+// "37 of 412 fields left out (largest first) to fit PagerDuty's 512 KB
+// event limit".
+func OmittedNote(omitted, total int, what, limit string) string {
+	return fmt.Sprintf("%d of %d %s left out (largest first) to fit %s", omitted, total, what, limit)
 }

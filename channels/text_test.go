@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,26 @@ func TestCheckHTTPURL(t *testing.T) {
 				t.Errorf("error %q shows the URL", got)
 			}
 		})
+	}
+}
+
+func TestShed(t *testing.T) {
+	entries := map[string]string{"a": "1", "b": "22222", "c": "333", "d": "333"}
+	size := func(k, v string) int { return len(v) }
+	tests := []struct {
+		excess int
+		want   []string
+	}{
+		{0, nil},
+		{1, []string{"b"}},
+		{5, []string{"b"}},
+		{6, []string{"b", "c"}}, // ties by name
+		{9, []string{"b", "c", "d"}},
+		{100, []string{"b", "c", "d", "a"}},
+	}
+	for _, tt := range tests {
+		if got := Shed(entries, tt.excess, size); !slices.Equal(got, tt.want) {
+			t.Errorf("Shed(excess %d) = %v, want %v", tt.excess, got, tt.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,10 @@ type LoadOptions struct {
 	// the concrete channel packages are wired in (cmd/notifier). Nil
 	// accepts any channel.
 	CheckChannel func(spec *ChannelSpec) Problems
+	// CheckSecretFile, when set (lint --check-secrets), says what keeps
+	// a secret file of the settings (settings.state.redis.password_file)
+	// from being used; each reason becomes a secret-file error there.
+	CheckSecretFile func(path string) []string
 }
 
 // ReadSources reads a policy path: a file, or a directory meaning every
@@ -285,11 +290,12 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 	}
 	s.Cluster = ClusterDefaults{ID: spec.Cluster.ID, Name: spec.Cluster.Name}
 	s.StatePath, s.RedisURL, s.AuditLog = spec.State.Path, spec.State.Redis.URL, spec.AuditLog
+	s.RedisPasswordFile = spec.State.Redis.PasswordFile
 	// Relative paths are the policy file's, as *_file options are: runs
 	// start anywhere (Pacemaker's in /var/lib/pacemaker/cores, the flush
 	// timer in /, an operator's silence in a home directory), and they
 	// must all find one state.
-	for _, path := range []*string{&s.StatePath, &s.AuditLog} {
+	for _, path := range []*string{&s.StatePath, &s.AuditLog, &s.RedisPasswordFile} {
 		if *path != "" && !filepath.IsAbs(*path) {
 			*path = filepath.Join(filepath.Dir(sink.file), *path)
 		}
@@ -298,6 +304,45 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 		n := MappingValue(MappingValue(MappingValue(v, "state"), "redis"), "url")
 		sink.errorf(n.Line, n.Column, "redis-url", "settings.state.redis.url: want redis://host:port/db, rediss:// or unix://")
 	}
+	redis := MappingValue(MappingValue(v, "state"), "redis")
+	if redisURLHasPassword(s.RedisURL) {
+		n := MappingValue(redis, "url")
+		sink.warnf(n.Line, n.Column, "inline-secret", "settings.state.redis.url: password given inline: it is in the policy file and every copy of it; use settings.state.redis.password_file (mode 0640)")
+	}
+	if s.RedisPasswordFile != "" && l.opts.CheckSecretFile != nil {
+		n := MappingValue(redis, "password_file")
+		for _, e := range l.opts.CheckSecretFile(s.RedisPasswordFile) {
+			sink.errorf(n.Line, n.Column, "secret-file", "settings.state.redis.password_file: %s", e)
+		}
+	}
+}
+
+// redisURLHasPassword reports whether a Redis URL carries a password in
+// its user info (redis://:pw@host, redis://user:pw@host), found the way
+// the store finds it, without parsing the rest, so a URL that does not
+// parse is still caught. unix:// URLs take it as ?password=.
+func redisURLHasPassword(raw string) bool {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return false
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		if vals, err := url.ParseQuery(rest[q+1:]); err == nil && vals.Get("password") != "" {
+			return true
+		}
+	}
+	if scheme == "unix" {
+		return false
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return false
+	}
+	_, pw, _ := strings.Cut(rest[:at], ":")
+	return pw != ""
 }
 
 // prefixPaths makes DecodeNode's paths absolute within the file.

@@ -36,6 +36,9 @@ type Settings struct {
 	StatePath string
 	// RedisURL, when set, names the store shared by several nodes.
 	RedisURL string
+	// RedisPasswordFile, when set, holds the password for RedisURL, so
+	// it need not be written in the URL (and so in the policy).
+	RedisPasswordFile string
 	// AuditLog, when set, gets one JSON line per decision.
 	AuditLog string
 }
@@ -53,7 +56,8 @@ type SettingsSpec struct {
 	State struct {
 		Path  string `yaml:"path"`
 		Redis struct {
-			URL string `yaml:"url"`
+			URL          string `yaml:"url"`
+			PasswordFile string `yaml:"password_file"`
 		} `yaml:"redis"`
 	} `yaml:"state"`
 	AuditLog string `yaml:"audit_log"`

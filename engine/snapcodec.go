@@ -193,6 +193,7 @@ func (e *enc) snapshot(s *snapshot) {
 	e.str(s.Settings.StatePath)
 	e.str(s.Settings.RedisURL)
 	e.str(s.Settings.AuditLog)
+	e.str(s.Settings.RedisPasswordFile)
 	e.strs(s.Files)
 	e.uint(uint64(len(s.Channels)))
 	for _, c := range s.Channels {
@@ -275,6 +276,7 @@ func (d *dec) snapshot() *snapshot {
 	s.Settings.Cluster.ID = int(d.int())
 	s.Settings.Cluster.Name = d.str()
 	s.Settings.StatePath, s.Settings.RedisURL, s.Settings.AuditLog = d.str(), d.str(), d.str()
+	s.Settings.RedisPasswordFile = d.str()
 	s.Files = d.strs()
 	s.Channels = make([]snapChannel, d.count())
 	for i := range s.Channels {

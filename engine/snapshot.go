@@ -23,7 +23,7 @@ import (
 // that wrote it for the very sources it was written from (see cache.go).
 
 // snapshotFormat changes whenever the encoding below does.
-const snapshotFormat = "notifier-policy-snapshot-2"
+const snapshotFormat = "notifier-policy-snapshot-3"
 
 type snapshot struct {
 	Format   string

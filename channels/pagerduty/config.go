@@ -98,6 +98,18 @@ func checkRoutingKey(field, key string) error {
 	if len(key) != routingKeyLen {
 		return fmt.Errorf("%s: must be %d characters (an Events API v2 integration key), got %d", field, routingKeyLen, len(key))
 	}
+	// 32 bytes with a line break inside passes the length check and is
+	// refused by PagerDuty at the first page.
+	return channels.CheckToken(field, key)
+}
+
+// CheckFile validates the content of the secret file given as key
+// (its YAML name), read and trimmed as New reads it, with New's own
+// check: lint --check-secrets and a run agree on what is usable.
+func (c Config) CheckFile(key, secret string) error {
+	if key == "routing_key_file" {
+		return checkRoutingKey("routing key", secret)
+	}
 	return nil
 }
 

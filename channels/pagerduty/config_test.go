@@ -74,6 +74,10 @@ func TestNewReadsTheKeyFile(t *testing.T) {
 	if err := os.WriteFile(good, []byte("  "+testKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	split := filepath.Join(dir, "split.key")
+	if err := os.WriteFile(split, []byte("R0123456789abcde\n0123456789abcde\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	short := filepath.Join(dir, "short.key")
 	if err := os.WriteFile(short, []byte("R0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -90,7 +94,8 @@ func TestNewReadsTheKeyFile(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"missing file", filepath.Join(dir, "nope"), "pagerduty: routing_key_file: stat " + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{"missing file", filepath.Join(dir, "nope"), "pagerduty: routing_key_file: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{"line break inside", split, "pagerduty: routing_key_file: contains white space or a control character (a line break?)"},
 		{"wrong length", short, "pagerduty: routing_key_file: must be 32 characters (an Events API v2 integration key), got 11"},
 	}
 	for _, tt := range tests {

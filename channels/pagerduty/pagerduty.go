@@ -28,12 +28,24 @@ const (
 	routingKeyLen  = 32   // integration keys are 32 characters
 	maxDedupKeyLen = 255  // dedup_key: "maximum of 255 characters"
 	maxSummaryLen  = 1024 // payload.summary: "maximum of 1024 characters"
+	// maxEventSize is the Events API's limit on one event, "512 KB"
+	// (https://developer.pagerduty.com/docs/events-api-v2/overview/ and
+	// .../trigger-events/); a bigger event is answered 400 and never
+	// pages. Read as 512 000 bytes, the stricter of the two readings.
+	maxEventSize = 512 * 1000
 )
 
 const (
 	// maxDetailLen bounds each custom_details value so a huge raw field
 	// cannot push the event past the API's 512 KB limit.
 	maxDetailLen = 4096
+	// maxFieldLen bounds payload.source, component, group and class,
+	// for which PagerDuty states no limit of its own: they name a host
+	// or a kind, and a 100 KB node name must not crowd out the rest.
+	maxFieldLen = maxSummaryLen
+	// truncatedKey is the custom_details entry that says what was left
+	// out to fit maxEventSize.
+	truncatedKey = "truncated"
 	// defaultSource is payload.source when the message names no host.
 	defaultSource = "notifier"
 )
@@ -173,11 +185,11 @@ func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
 	}
 	pl := &pd.V2Payload{
 		Summary:   channels.Truncate(summary, maxSummaryLen),
-		Source:    channels.FirstNonEmpty(m.Node, m.Controller, defaultSource),
+		Source:    channels.Truncate(channels.FirstNonEmpty(m.Node, m.Controller, defaultSource), maxFieldLen),
 		Severity:  severity(m.Severity),
-		Component: m.Kind,
-		Class:     m.EventType,
-		Group:     m.Cluster,
+		Component: channels.Truncate(m.Kind, maxFieldLen),
+		Class:     channels.Truncate(m.EventType, maxFieldLen),
+		Group:     channels.Truncate(m.Cluster, maxFieldLen),
 		Details:   details(m),
 	}
 	if pl.Group == "" && m.ClusterID > 0 {
@@ -187,7 +199,78 @@ func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
 		pl.Timestamp = m.Time.UTC().Format(time.RFC3339Nano)
 	}
 	ev.Payload = pl
+	fit(ev, m)
 	return ev
+}
+
+// fit keeps ev within maxEventSize. Each custom_details value is capped,
+// but an alarm may carry any number of raw fields: when the event is too
+// big, raw fields are left out, the largest first, and custom_details
+// says how many ("truncated"). The routing key, dedup_key, action,
+// severity, summary and the normalised fields (rule, key, message, ...)
+// are what the page is about and are kept; the message and the
+// recommendation go last, and only if the raw fields were not enough
+// (they cannot be: the rest is bounded far below the limit).
+func fit(ev *pd.V2Event, m *channels.Message) {
+	size := encodedSize(ev)
+	if size <= maxEventSize {
+		return
+	}
+	d := ev.Payload.Details.(map[string]any)
+	raw := make(map[string]string, len(m.Details))
+	for k := range m.Details {
+		if v, ok := d[k].(string); ok && !normalised[k] {
+			raw[k] = v
+		}
+	}
+	total, omitted := len(d), 0
+	// The note costs bytes too; reserve them before choosing.
+	const noteReserve = 200
+	for _, group := range []map[string]string{raw, last(d)} {
+		drop := channels.Shed(group, size-maxEventSize+noteReserve, entrySize)
+		for _, k := range drop {
+			delete(d, k)
+		}
+		omitted += len(drop)
+		d[truncatedKey] = channels.OmittedNote(omitted, total, "custom_details fields", "PagerDuty's 512 KB event limit")
+		if size = encodedSize(ev); size <= maxEventSize {
+			return
+		}
+	}
+}
+
+// last is what fit gives up after the raw fields: the long free texts.
+func last(d map[string]any) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"message", "recommendation"} {
+		if v, ok := d[k].(string); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// normalised names the custom_details entries details sets from the
+// message itself; they win over a raw field of the same name.
+var normalised = map[string]bool{
+	"rule": true, "key": true, "source": true, "kind": true, "event_type": true, "cluster": true,
+	"node": true, "controller": true, "name": true, "message": true, "recommendation": true,
+	"cluster_id": true, "count": true, "suppressed_since_last": true, truncatedKey: true,
+}
+
+// encodedSize is the size of ev on the wire, as go-pagerduty encodes it.
+func encodedSize(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0 // cannot happen for strings, ints and maps of them
+	}
+	return len(b)
+}
+
+// entrySize is what one custom_details entry adds to the encoded event:
+// "key":"value", and a comma.
+func entrySize(k, v string) int {
+	return encodedSize(k) + encodedSize(v) + 2
 }
 
 // DedupKey returns key as PagerDuty can take it: keys of up to 255 bytes

@@ -58,8 +58,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.Token != "" && strings.ContainsAny(c.Token, " \t\r\n") {
-		add("token: contains white space")
+	if c.Token != "" {
+		if err := channels.CheckToken("token", c.Token); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if hook && !token {
 		if c.Channel != "" {
@@ -81,4 +83,33 @@ func (c *Config) Validate() error {
 		add("timeout: must not be negative, got %s", c.Timeout)
 	}
 	return errors.Join(errs...)
+}
+
+// CheckFile validates the content of the secret file given as key
+// (its YAML name), read and trimmed as New reads it, with New's own
+// checks: lint --check-secrets and a run agree on what is usable. It
+// never quotes the secret.
+func (c Config) CheckFile(key, secret string) error {
+	switch key {
+	case "webhook_url_file":
+		return channels.CheckHTTPURL("webhook URL", secret)
+	case "token_file":
+		return checkToken("token", secret)
+	}
+	return nil
+}
+
+// checkToken refuses a bot token that cannot work: white space or a
+// control character inside (Go's HTTP client refuses the header), or
+// not a Slack token at all (they start "xox": xoxb- for a bot, xoxp-
+// for a user; a webhook URL or an app-level xapp- token in the token
+// file is the usual mistake).
+func checkToken(field, tok string) error {
+	if err := channels.CheckToken(field, tok); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(tok, "xox") {
+		return fmt.Errorf("%s: not a Slack bot or user token (those start xoxb- or xoxp-)", field)
+	}
+	return nil
 }

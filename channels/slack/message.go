@@ -9,6 +9,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"notifier/channels"
+	"notifier/internal/keys"
 )
 
 // Slack's size limits. Lengths are counted in bytes here, which is never
@@ -24,6 +25,9 @@ const (
 	maxHeaderLen = 1024
 	// maxFooterLen: https://api.slack.com/reference/messaging/attachments#fields
 	maxFooterLen = 300
+	// maxKeyLen bounds the key in the footer, leaving the rule and the
+	// source room in it.
+	maxKeyLen = 128
 	// maxFieldValueLen: the legacy field limit is not documented; this is
 	// Block Kit's section-field limit, the strictest Slack states for the
 	// same kind of text. https://api.slack.com/reference/block-kit/blocks#section
@@ -84,7 +88,10 @@ func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 		})
 	}
 
-	footer := "key " + m.Key
+	// A long key keeps its hashed form (as PagerDuty's dedup_key and
+	// syslog's key=) rather than being cut where the footer ends, so
+	// the resolve's footer still names the same key.
+	footer := "key " + keys.Bound(m.Key, maxKeyLen)
 	if m.Rule != "" {
 		footer += " · rule " + m.Rule
 	}

@@ -8,6 +8,7 @@ import (
 	goslack "github.com/slack-go/slack"
 
 	"notifier/channels"
+	"notifier/internal/keys"
 )
 
 func sampleMessage() *channels.Message {
@@ -153,7 +154,9 @@ func TestBuildMessageTruncates(t *testing.T) {
 		{"attachment text", a.Text, maxAttachmentTextLen},
 		{"node", fieldMap(a)["Node"], maxFieldValueLen},
 		{"recommendation", fieldMap(a)["Recommendation"], maxFieldValueLen},
-		{"footer", a.Footer, maxFooterLen},
+	}
+	if k := "key " + keys.Bound(m.Key, maxKeyLen) + " "; len(a.Footer) > maxFooterLen || !strings.HasPrefix(a.Footer, k) {
+		t.Errorf("footer %q: want at most %d bytes naming the key's hashed form", a.Footer, maxFooterLen)
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {

@@ -85,6 +85,13 @@ func New(c Config) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
+	field := "token"
+	if c.TokenFile != "" {
+		field = fmt.Sprintf("token_file %q", c.TokenFile)
+	}
+	if err := checkToken(field, tok); err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
 	n.token = tok
 	n.secrets = []string{tok, url.QueryEscape(tok)}
 	return n, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"notifier/channels"
+	"notifier/internal/keys"
 )
 
 // Syslog severities (RFC 5424 table 2) that messages are sent at.
@@ -16,14 +17,34 @@ const (
 	sevInfo    = 6
 )
 
-// Size bounds. RFC 5426 section 3.2: a receiver SHOULD accept 2048-byte
-// datagrams and anything larger may be cut or dropped, so a udp datagram
-// (header included) never exceeds it. Streams and the local socket have
-// no such limit, but rsyslog's default $MaxMessageSize is 8k and an alarm
-// line has no business being longer than maxLine.
+// Size bounds of one whole message, header included, per transport.
 const (
+	// maxDatagram: RFC 5426 section 3.2 (syslog over UDP): receivers
+	// MUST accept 480-byte datagrams and SHOULD accept 2048; larger ones
+	// may be cut or dropped. https://www.rfc-editor.org/rfc/rfc5426#section-3.2
 	maxDatagram = 2048
-	maxLine     = 4096
+	// maxStream: RFC 5425 section 4.3.1 (syslog over TLS, whose framing
+	// RFC 6587 uses for plain TCP too): receivers SHOULD process
+	// messages up to 8192 octets; rsyslog's default maxMessageSize is 8k.
+	// https://www.rfc-editor.org/rfc/rfc5425#section-4.3.1
+	maxStream = 8192
+	// maxLocal: the local daemon's socket (/dev/log) takes one datagram
+	// per message, bounded on Linux by the socket send buffer (over
+	// 200 KB), but rsyslog's imuxsock cuts at maxMessageSize, 8k by
+	// default (https://www.rsyslog.com/doc/configuration/global/index.html,
+	// $MaxMessageSize), and journald's syslog socket stores what it
+	// gets. 8192 is the smallest of them.
+	maxLocal = 8192
+	// maxLocalHeader bounds what log/syslog puts before the line:
+	// "<PRI>Mmm dd hh:mm:ss TAG[PID]: " with a 48-byte tag.
+	maxLocalHeader = 96
+	// maxLine bounds the line itself on every transport: an alarm line
+	// has no business being longer.
+	maxLine = 4096
+	// maxFieldLen bounds each field but the summary once a line is too
+	// long, so that a 100 KB node name or key cannot push the summary
+	// out; the key keeps its hashed form (keys.Bound).
+	maxFieldLen = 128
 )
 
 // RFC 5424 section 6 header field limits.
@@ -102,23 +123,33 @@ func formatLine(m *channels.Message, summary string) string {
 	return b.String()
 }
 
-// fitLine is FormatLine bounded to max bytes. It shortens the summary,
-// which comes last, so the identifying fields survive and the quoting
-// stays intact; only when those alone exceed max is the line itself cut.
+// fitLine is FormatLine bounded to max bytes, cutting the least useful
+// first: when the line is too long, every field but the summary is
+// bounded to maxFieldLen (the key in its hashed form, so that the
+// resolve still names the key the trigger did), then the summary, which
+// comes last, is shortened to what is left, and "truncated=true" ends
+// the line to say so. Only when even that does not fit is the line
+// itself cut.
 func fitLine(m *channels.Message, max int) string {
 	summary := channels.OneLine(m.Summary)
 	line := formatLine(m, summary)
 	if len(line) <= max {
 		return line
 	}
+	b := *m
+	b.Key = keys.Bound(channels.OneLine(m.Key), maxFieldLen)
+	for _, f := range []*string{&b.Severity, &b.Source, &b.Cluster, &b.Node, &b.EventType, &b.Rule} {
+		*f = channels.Truncate(channels.OneLine(*f), maxFieldLen)
+	}
+	const mark = " truncated=true"
 	// Escapes make the quoted length a poor guide to the raw cut, so
 	// search for the longest summary prefix that fits: a dozen passes
 	// over a line of a few kilobytes, once per message.
 	lo, hi := 0, len(summary) // formatLine with Truncate(summary, lo) fits, or lo is 0
-	best := formatLine(m, "")
+	best := formatLine(&b, "") + mark
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if l := formatLine(m, channels.Truncate(summary, mid)); len(l) <= max {
+		if l := formatLine(&b, channels.Truncate(summary, mid)) + mark; len(l) <= max {
 			lo, best = mid, l
 		} else {
 			hi = mid - 1

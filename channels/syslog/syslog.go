@@ -60,8 +60,8 @@ func New(c Config) (*Notifier, error) {
 			if err != nil {
 				return nil, fmt.Errorf("syslog: ca_file: %w", err)
 			}
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("syslog: ca_file %q holds no PEM certificate", c.CAFile)
+			if err := addCA(roots, pem); err != nil {
+				return nil, fmt.Errorf("syslog: ca_file %q %w", c.CAFile, err)
 			}
 		}
 		n.tls = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
@@ -82,7 +82,7 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 	var err error
 	switch n.ep.scheme {
 	case "", "unix":
-		err = n.notifyLocal(ctx, sev, fitLine(m, maxLine))
+		err = n.notifyLocal(ctx, sev, fitLine(m, min(maxLine, maxLocal-maxLocalHeader)))
 	default:
 		err = n.notifyRemote(ctx, sev, m)
 	}
@@ -133,11 +133,14 @@ func (n *Notifier) notifyRemote(ctx context.Context, sev int, m *channels.Messag
 	// MSGID is the action (trigger, message or resolve): collectors
 	// filter on it without parsing the line.
 	now, pid, msgID := time.Now(), os.Getpid(), string(m.Action)
-	limit := maxLine
+	// The header is bounded by FormatRFC5424 (about 500 bytes at most);
+	// the line gets what the transport leaves.
+	header := FormatRFC5424(pri, now, host, n.cfg.Tag, pid, msgID, "")
+	max := maxStream
 	if n.ep.scheme == "udp" {
-		header := FormatRFC5424(pri, now, host, n.cfg.Tag, pid, msgID, "")
-		limit = min(maxLine, maxDatagram-len(header)-1)
+		max = maxDatagram
 	}
+	limit := min(maxLine, max-len(header)-1)
 	msg := FormatRFC5424(pri, now, host, n.cfg.Tag, pid, msgID, fitLine(m, limit))
 	if n.ep.scheme != "udp" {
 		msg = strconv.Itoa(len(msg)) + " " + msg // RFC 6587 3.4.1 octet counting

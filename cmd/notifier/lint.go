@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"notifier/channels"
 	"notifier/engine"
 )
 
@@ -81,7 +82,7 @@ func plural(n int, word string) string {
 func lintOptions(checkFiles bool) engine.LoadOptions {
 	w := newWiring()
 	check := w.loadOptions().CheckChannel
-	return engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
+	opts := engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
 		ps := check(spec)
 		if ct, ok := channelTypes[spec.Type]; ok {
 			ps = append(ps, inlineSecrets(spec, ct.config)...)
@@ -99,6 +100,11 @@ func lintOptions(checkFiles bool) engine.LoadOptions {
 		}
 		return ps
 	}}
+	if checkFiles {
+		// A Redis password file is read as a channel's secret is.
+		opts.CheckSecretFile = func(path string) []string { return channels.SecretFileProblems(path, nil) }
+	}
+	return opts
 }
 
 // inlineSecrets warns about every secret (tag secret:"inline") written
@@ -139,16 +145,25 @@ func shortTimeouts(spec *engine.ChannelSpec, cfg any) engine.Problems {
 	return ps
 }
 
-// secretFiles checks a channel's files where they are read from: a secret
-// file (tag secret:"file") missing, unreadable or readable by every user,
-// or any other *_file missing, is an error.
+// secretFiles checks a channel's files where they are read from, with
+// the channel's own reading and content checks (CheckFile), so that lint
+// passes only what the run can use: a secret file (tag secret:"file")
+// missing, unreadable, not a regular file, readable by every user, a
+// link to another user's file, or holding what the channel cannot use
+// (a routing key of the wrong length or with a line break, a webhook URL
+// that does not parse), or any other *_file missing or unusable (a
+// ca_file without a certificate), is an error. No message holds the
+// content.
 func secretFiles(spec *engine.ChannelSpec, cfg any) engine.Problems {
 	var ps engine.Problems
-	add := func(key, format string, args ...any) {
+	add := func(key, severity, msg string) {
 		n := engine.MappingValue(spec.Node, key)
-		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "secret-file",
-			Message: fmt.Sprintf("channels.%s.%s: ", spec.Name, key) + fmt.Sprintf(format, args...)})
+		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: severity, Check: "secret-file",
+			Message: fmt.Sprintf("channels.%s.%s: %s", spec.Name, key, msg)})
 	}
+	checker, _ := cfg.(interface {
+		CheckFile(key, content string) error
+	})
 	v := reflect.ValueOf(cfg)
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
@@ -157,19 +172,23 @@ func secretFiles(spec *engine.ChannelSpec, cfg any) engine.Problems {
 		if !ok || path == "" || !strings.HasSuffix(key, "_file") {
 			continue
 		}
-		secret := f.Tag.Get("secret") == "file"
-		st, err := os.Stat(path)
-		switch {
-		case err != nil:
-			add(key, "%s", strings.TrimPrefix(err.Error(), "stat "))
-		case secret && st.Mode().Perm()&0o004 != 0:
-			add(key, "%s is readable by every user (mode %04o); chmod o-r it", path, st.Mode().Perm())
-		case secret:
-			if f, err := os.Open(path); err != nil {
-				add(key, "%s", strings.TrimPrefix(err.Error(), "open "))
-			} else {
-				f.Close()
+		check := func(content string) error {
+			if checker == nil {
+				return nil
 			}
+			return checker.CheckFile(key, content)
+		}
+		if f.Tag.Get("secret") == "file" {
+			for _, e := range channels.SecretFileProblems(path, check) {
+				add(key, "error", e)
+			}
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			add(key, "error", strings.TrimPrefix(err.Error(), "open "))
+		} else if err := check(string(b)); err != nil {
+			add(key, "error", fmt.Sprintf("%s: %v", path, err))
 		}
 	}
 	return ps

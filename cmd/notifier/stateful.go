@@ -54,7 +54,14 @@ func (a *app) openStores(p *engine.Policy) (*stores, error) {
 	}
 	s := &stores{local: local, shared: local}
 	if url := p.Settings.RedisURL; url != "" {
-		shared, err := state.OpenRedis(url, "notifier")
+		var password string
+		if f := p.Settings.RedisPasswordFile; f != "" {
+			if password, err = channels.ReadSecret("settings.state.redis.password", "", f); err != nil {
+				local.Close()
+				return nil, fmt.Errorf("state: %w", err)
+			}
+		}
+		shared, err := state.OpenRedisPassword(url, password, "notifier")
 		if err != nil {
 			local.Close()
 			return nil, err

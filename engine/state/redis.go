@@ -65,6 +65,14 @@ type Redis struct {
 // connections; ns prefixes every key ("notifier" when empty). The
 // connection is made lazily by the first call.
 func OpenRedis(url, ns string) (*Redis, error) {
+	return OpenRedisPassword(url, "", ns)
+}
+
+// OpenRedisPassword is OpenRedis with the password given apart from the
+// URL (settings.state.redis.password_file), which keeps it out of the
+// policy; a non-empty password wins over one in the URL and, like it,
+// never appears in an error.
+func OpenRedisPassword(url, password, ns string) (*Redis, error) {
 	// go-redis logs dial failures to stderr through a process-wide
 	// logger; a run reports its own errors, once.
 	redis.SetLogger(redisQuiet{})
@@ -76,6 +84,9 @@ func OpenRedis(url, ns string) (*Redis, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, s.unavailable("url", redisURLError(err))
+	}
+	if password != "" {
+		opt.Password, s.password = password, password
 	}
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = redisDialTimeout

@@ -544,3 +544,24 @@ func TestRedisUpdateWithoutIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisPasswordApartFromTheURL: a password given apart from the URL
+// (settings.state.redis.password_file) is sent, and a wrong one never
+// shows in the error.
+func TestRedisPasswordApartFromTheURL(t *testing.T) {
+	addr := redistest.Start(t)
+	if err := rawRedis(t, addr).ConfigSet(context.Background(), "requirepass", "right-pw").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for pw, ok := range map[string]bool{"right-pw": true, "wrong-pw": false} {
+		s, err := state.OpenRedisPassword("redis://"+addr+"/0", pw, newNS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.View(context.Background(), []string{"w/x"})
+		s.Close()
+		if (err == nil) != ok || (err != nil && strings.Contains(err.Error(), pw)) {
+			t.Errorf("password %s: err = %v", pw, err)
+		}
+	}
+}

@@ -34,6 +34,20 @@ const (
 	slackMaxBody        = 4 << 20
 )
 
+// Block Kit limits, https://docs.slack.dev/reference/block-kit/blocks
+// (formerly api.slack.com/reference/block-kit/blocks): at most 50 blocks
+// in a message; a section's text at most 3000 characters and its fields
+// at most 10 of 2000 each; a header's text at most 150. Slack answers
+// invalid_blocks when one is broken.
+const (
+	slackMaxBlocks       = 50
+	slackMaxSectionText  = 3000
+	slackMaxFields       = 10
+	slackMaxFieldText    = 2000
+	slackMaxHeaderText   = 150
+	slackErrInvalidBlock = "invalid_blocks"
+)
+
 // ReceivedMessage is one message the fake accepted, as it arrived on the
 // wire. Rejected requests are not recorded.
 type ReceivedMessage struct {
@@ -219,6 +233,10 @@ func (s *Slack) webhook(w http.ResponseWriter, r *http.Request) {
 		slackText(w, http.StatusBadRequest, "no_text")
 		return
 	}
+	if code := slackCheckLimits(&p, nb); code != "" {
+		slackText(w, http.StatusBadRequest, code)
+		return
+	}
 	s.record(ReceivedMessage{
 		Method: "webhook", Endpoint: r.URL.Path, Channel: p.Channel, Text: p.Text,
 		Attachments: slackRaw(p.Attachments), Blocks: slackRaw(p.Blocks),
@@ -297,8 +315,8 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request, method string) {
 		fail("no_text")
 		return
 	}
-	if utf8.RuneCountInString(p.Text) > slackMaxText {
-		fail("msg_too_long")
+	if code := slackCheckLimits(&p, nb); code != "" {
+		fail(code)
 		return
 	}
 	msg := ReceivedMessage{
@@ -361,6 +379,55 @@ func slackArrayLen(raw json.RawMessage) (int, bool) {
 		return 0, false
 	}
 	return len(a), true
+}
+
+// slackCheckLimits returns the error code Slack gives a message over
+// one of its limits, "" for one within them. Slack truncates text past
+// 40 000 characters rather than refusing it; the fake refuses, so a
+// client that relies on that fails here.
+func slackCheckLimits(p *slackPayload, blocks int) string {
+	if utf8.RuneCountInString(p.Text) > slackMaxText {
+		return "msg_too_long"
+	}
+	if blocks > slackMaxBlocks {
+		return slackErrInvalidBlock
+	}
+	if blocks == 0 {
+		return ""
+	}
+	type text struct {
+		Text string `json:"text"`
+	}
+	var bs []struct {
+		Type   string `json:"type"`
+		Text   *text  `json:"text"`
+		Fields []text `json:"fields"`
+	}
+	if json.Unmarshal(p.Blocks, &bs) != nil {
+		return slackErrInvalidBlock
+	}
+	for _, b := range bs {
+		n := 0
+		if b.Text != nil {
+			n = utf8.RuneCountInString(b.Text.Text)
+		}
+		switch b.Type {
+		case "header":
+			if n > slackMaxHeaderText {
+				return slackErrInvalidBlock
+			}
+		case "section":
+			if n > slackMaxSectionText || len(b.Fields) > slackMaxFields {
+				return slackErrInvalidBlock
+			}
+			for _, f := range b.Fields {
+				if utf8.RuneCountInString(f.Text) > slackMaxFieldText {
+					return slackErrInvalidBlock
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func slackRaw(raw json.RawMessage) json.RawMessage {

@@ -267,3 +267,72 @@ func TestNewSlackListener(t *testing.T) {
 		t.Errorf("webhook on the given listener: %d %q", got.status, got.body)
 	}
 }
+
+// TestSlackLimits: the fake refuses what real Slack refuses or cuts, on
+// both the webhook and the Web API, so a client that forgets a limit
+// fails in a test.
+func TestSlackLimits(t *testing.T) {
+	s := NewSlack()
+	defer s.Close()
+	section := func(text string, fields ...string) string {
+		b, _ := json.Marshal(map[string]any{"type": "section", "text": map[string]string{"type": "mrkdwn", "text": text}})
+		if len(fields) > 0 {
+			fs := make([]map[string]string, len(fields))
+			for i, f := range fields {
+				fs[i] = map[string]string{"type": "mrkdwn", "text": f}
+			}
+			b, _ = json.Marshal(map[string]any{"type": "section", "fields": fs})
+		}
+		return string(b)
+	}
+	blocks := func(bs ...string) string { return `{"text":"x","blocks":[` + strings.Join(bs, ",") + `]}` }
+	many := func(n int, b string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = b
+		}
+		return out
+	}
+	tests := []struct {
+		name, body, want string
+	}{
+		{"text at the limit", `{"text":"` + strings.Repeat("é", slackMaxText) + `"}`, ""},
+		{"text over the limit", `{"text":"` + strings.Repeat("x", slackMaxText+1) + `"}`, "msg_too_long"},
+		{"50 blocks", blocks(many(50, section("x"))...), ""},
+		{"51 blocks", blocks(many(51, section("x"))...), "invalid_blocks"},
+		{"section text over 3000", blocks(section(strings.Repeat("x", 3001))), "invalid_blocks"},
+		{"11 fields", blocks(section("", many(11, "f")...)), "invalid_blocks"},
+		{"field over 2000", blocks(section("", strings.Repeat("x", 2001))), "invalid_blocks"},
+		{"header over 150", blocks(`{"type":"header","text":{"type":"plain_text","text":"` + strings.Repeat("x", 151) + `"}}`), "invalid_blocks"},
+		{"header at 150", blocks(`{"type":"header","text":{"type":"plain_text","text":"` + strings.Repeat("x", 150) + `"}}`), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := slackPost(t, s.WebhookURL(), "application/json", tt.body)
+			want := slackReply{status: 200, body: "ok"}
+			if tt.want != "" {
+				want = slackReply{status: 400, body: tt.want}
+			}
+			if got.status != want.status || got.body != want.body {
+				t.Errorf("webhook: got %d %q, want %d %q", got.status, got.body, want.status, want.body)
+			}
+			var p map[string]any
+			if err := json.Unmarshal([]byte(tt.body), &p); err != nil {
+				t.Fatal(err)
+			}
+			p["channel"] = SlackChannelID
+			b, _ := json.Marshal(p)
+			api := slackPost(t, s.APIURL()+"chat.postMessage", "application/json", string(b), "Authorization", "Bearer "+s.Token())
+			var r struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(api.body), &r); err != nil {
+				t.Fatalf("web API answer %q: %v", api.body, err)
+			}
+			if r.OK != (tt.want == "") || r.Error != tt.want {
+				t.Errorf("web API: got ok=%v error %q, want error %q", r.OK, r.Error, tt.want)
+			}
+		})
+	}
+}

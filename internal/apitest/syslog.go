@@ -25,6 +25,20 @@ import (
 // sender's framing is broken, not that it has a lot to say.
 const maxFrame = 1 << 20
 
+// The sizes a collector is only required to take, per transport; the
+// fake refuses (records an error for) anything bigger, so that a sender
+// relying on a generous collector fails here.
+const (
+	// RFC 5426 section 3.2: a UDP receiver SHOULD accept 2048 bytes.
+	syslogMaxDatagram = 2048
+	// RFC 5425 section 4.3.1: a TLS (and, by RFC 6587, TCP) receiver
+	// SHOULD take messages up to 8192 octets.
+	syslogMaxStream = 8192
+	// A local daemon: rsyslog's imuxsock cuts at its default
+	// maxMessageSize, 8k.
+	syslogMaxLocal = 8192
+)
+
 // SyslogMessage is one syslog message as a collector parsed it.
 type SyslogMessage struct {
 	Facility int
@@ -263,6 +277,11 @@ func (s *Syslog) Close() {
 }
 
 func (s *Syslog) add(raw string) {
+	limit := map[string]int{"udp": syslogMaxDatagram, "tcp": syslogMaxStream, "tls": syslogMaxStream, "unix": syslogMaxLocal}[s.scheme]
+	if len(raw) > limit {
+		s.fail(fmt.Errorf("%s message of %d bytes: over the %d a collector must take", s.scheme, len(raw), limit))
+		return
+	}
 	r, err := ParseSyslog(raw)
 	s.mu.Lock()
 	if err != nil {
