@@ -428,7 +428,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) (truth int, constant bool) 
 		}
 	} else {
 		r.program = c.compileRule(r.When, n, sink)
-		truth, constant = conditionTruth(r.program)
+		truth, constant = conditionTruth(r.program, &c.load)
 		if truth == truthNever && constant {
 			sink.warnf(n.Line, n.Column, "disabled-rule", "rule %q is disabled: its condition is always false", label)
 		} else if truth == truthNever {
