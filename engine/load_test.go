@@ -300,3 +300,18 @@ func TestEmptyNotifyAtTheList(t *testing.T) {
 		})
 	}
 }
+
+// TestYAMLSyntaxAtFaultLongFile: past the linear search, the binary one
+// finds the fault too.
+func TestYAMLSyntaxAtFaultLongFile(t *testing.T) {
+	src := channelsYAML + "rules:\n"
+	for i := range 200 {
+		src += fmt.Sprintf("  - name: r%d\n    when: 'true'\n    notify: [pager]\n    continue: true\n", i)
+	}
+	bad := strings.Count(src, "\n") + 3
+	src += "  - name: bad\n    when: 'true'\n   notify: [pager]\n  - name: after\n    when: 'true'\n    notify: [pager]\n"
+	_, ps := compileOne(t, src)
+	if len(ps) != 1 || ps[0].Line != bad || ps[0].Col != 4 {
+		t.Errorf("problems = %v, want one at %d:4", ps, bad)
+	}
+}

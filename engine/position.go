@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,33 +50,41 @@ func YAMLSyntaxError(data []byte, err error) (line, col int, msg string) {
 	return max(line, 1), col, msg
 }
 
-// maxFaultSearch bounds yamlFaultLine's work (a parse per line tried):
-// past it the parser's own line stands.
-const maxFaultSearch = 5000
+// linearFaultSearch: up to this many lines, every prefix is tried in
+// order (a parse each, only when the document failed); past it, a binary
+// search (prefixes that contain the fault fail as the whole does).
+const linearFaultSearch = 300
 
 // yamlFaultLine is the first line n such that the document's first n
 // lines fail to parse with err's message, or 0. Only a failing document
 // is searched, so loads that succeed pay nothing.
 func yamlFaultLine(data []byte, err error) int {
-	lines := splitLines(data)
-	if len(lines) > maxFaultSearch {
-		return 0
-	}
 	want := err.Error()
 	_, wantMsg := yamlErrorLine(err)
 	// Line ends as they are in data, so prefixes are the document's own.
 	ends := lineEnds(data)
-	for n := 1; n <= len(ends); n++ {
+	failsSo := func(n int) bool {
 		var doc yaml.Node
 		perr := yaml.NewDecoder(strings.NewReader(string(data[:ends[n-1]]))).Decode(&doc)
 		if perr == nil || errors.Is(perr, errIsEOF) {
-			continue
+			return false
 		}
-		if _, m := yamlErrorLine(perr); perr.Error() == want || m == wantMsg {
-			return n
-		}
+		_, m := yamlErrorLine(perr)
+		return perr.Error() == want || m == wantMsg
 	}
-	return 0
+	if len(ends) <= linearFaultSearch {
+		for n := 1; n <= len(ends); n++ {
+			if failsSo(n) {
+				return n
+			}
+		}
+		return 0
+	}
+	n := sort.Search(len(ends), func(i int) bool { return failsSo(i + 1) }) + 1
+	if n > len(ends) || !failsSo(n) {
+		return 0
+	}
+	return n
 }
 
 // lineEnds are the byte offsets just past each line of data (its line
