@@ -280,3 +280,27 @@ func TestMkdirSharedIgnoresUmask(t *testing.T) {
 		t.Errorf("second MkdirShared: %v, want exists", err)
 	}
 }
+
+// TestSnapshotKeepsBudget: a program loaded from a snapshot is held to
+// the evaluation budget as a compiled one is (the ticks are in its
+// bytecode).
+func TestSnapshotKeepsBudget(t *testing.T) {
+	a := "[" + strings.Repeat("1,", 999) + "1]"
+	body := "channels:\n  local: {type: syslog}\nrules:\n  - name: heavy\n    when: 'all(" + a + ", {all(" + a + ", {all(" + a + ", {# > 0})})})'\n    notify: [local]\n  - name: all\n    when: 'true'\n    notify: [local]\n"
+	dir := t.TempDir()
+	path := writePolicy(t, dir, body)
+	cache := filepath.Join(dir, "cache")
+	for i := range 2 {
+		p, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+		if p == nil || err != nil {
+			t.Fatal(ps, err)
+		}
+		if p.FromSnapshot != (i == 1) {
+			t.Fatalf("load %d: FromSnapshot = %v", i, p.FromSnapshot)
+		}
+		d := p.Evaluate(&engine.Event{Key: "k", Severity: engine.SeverityCritical, Action: engine.ActionNew})
+		if d.Rules[0].Matched || !strings.Contains(d.Rules[0].Error, "evaluation budget") || !d.Rules[1].Matched {
+			t.Errorf("snapshot %v: rules = %+v, want heavy failed on the budget and all matched", p.FromSnapshot, d.Rules)
+		}
+	}
+}

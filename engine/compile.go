@@ -24,14 +24,17 @@ type compiler struct {
 	// windows records the windows named by in_window, so lint can tell
 	// which defined windows nothing uses.
 	windows map[string]bool
+	// load is what loading may still spend evaluating expressions.
+	load meter
 }
 
 func newCompiler(p *Policy) *compiler {
-	c := &compiler{policy: p, windows: map[string]bool{}}
+	c := &compiler{policy: p, windows: map[string]bool{}, load: meter{left: LoadSteps}}
 	c.opts = []expr.Option{
 		expr.Env(Event{}),
 		expr.Function("rank", c.rank, new(func(string) int)),
 		expr.Function("in_window", c.inWindow, new(func(string, time.Time) bool)),
+		expr.MaxNodes(MaxExprNodes),
 	}
 	return c
 }
@@ -142,7 +145,10 @@ func evalConstant(n ast.Node) (any, error) {
 	if err != nil {
 		return nil, errNotAlone
 	}
-	out, err := expr.Run(prog, nil)
+	// No loops (constant excludes predicates), and what it builds is
+	// held to the budget.
+	machine := vm.VM{MemoryBudget: EvalSteps}
+	out, err := machine.Run(prog, nil)
 	if err != nil {
 		var fe *file.Error
 		msg := err.Error()
@@ -306,9 +312,12 @@ func (c *compiler) compileKey(src string, n *yaml.Node, sink problemSink) *vm.Pr
 }
 
 func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field string, kind expr.Option) *vm.Program {
+	if from, msg, ok := checkBudgetSource(src); !ok {
+		c.report(src, n, sink, field, "budget", from, msg, false)
+		return nil
+	}
 	checks := &ruleChecks{policy: c.policy, windows: c.windows}
-	opts := append(c.opts[:len(c.opts):len(c.opts)], kind, expr.Patch(checks))
-	prog, err := expr.Compile(src, opts...)
+	prog, err := expr.Compile(src, c.options(kind, checks)...)
 	blocking := false
 	for _, e := range checks.errs {
 		c.report(src, n, sink, field, e.check, e.from, e.msg, e.late)
@@ -330,7 +339,23 @@ func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field
 		}
 		return nil
 	}
+	// Over budget, a run tolerates it: the rule fails, as a rule failing
+	// at run time does, and later rules still decide. Said at the start
+	// of the expression: the loop that runs out is the innermost, not
+	// the one to fix.
+	if w := loopWork(prog.Node()); w > EvalSteps {
+		c.report(src, n, sink, field, "budget", 0, fmt.Sprintf("%s: its loops over literal arrays take %.0f", budgetMessage, w), true)
+	} else if fe := probeBudget(prog, &c.load); fe != nil {
+		c.report(src, n, sink, field, "budget", 0, fe.Message, true)
+	}
 	return prog
+}
+
+// options are the expr options of one expression: the policy's, the
+// result's kind, the checks, and last the budget's ticks (the checks
+// must not see them).
+func (c *compiler) options(kind expr.Option, checks *ruleChecks) []expr.Option {
+	return append(c.opts[:len(c.opts):len(c.opts)], kind, expr.Patch(checks), expr.Patch(budgetTicks{}))
 }
 
 func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field, check string, from int, msg string, late bool) {

@@ -79,6 +79,7 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 	d := &Decision{Key: ev.Key, Deliveries: []Delivery{}, Rules: make([]RuleResult, 0, len(p.Rules))}
 	told := map[string]bool{}
 	var machine vm.VM // one VM for every rule: its stack is reused
+	steps := meter{left: EventSteps}
 	for _, r := range p.Rules {
 		res := RuleResult{Name: r.Name}
 		if r.program == nil { // Compile never lets this happen; a panic here would lose the event
@@ -86,7 +87,7 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 			d.Rules = append(d.Rules, res)
 			continue
 		}
-		out, err := machine.Run(r.program, ev)
+		out, err := steps.run(&machine, r.program, ev, EvalSteps)
 		if err != nil {
 			res.Error = p.runtimeError(r, ev, err)
 			d.Rules = append(d.Rules, res)
@@ -108,7 +109,7 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 		if len(r.Notify) > 0 || r.Escalate != nil {
 			// A rule with only escalate tells nobody until the Nth
 			// occurrence: it needs its hit to be counted.
-			d.Hits = append(d.Hits, p.hit(r, ev, res.Muted))
+			d.Hits = append(d.Hits, p.hit(r, ev, res.Muted, &machine, &steps))
 		}
 		d.Rules = append(d.Rules, res)
 		for _, name := range r.Notify {
@@ -135,14 +136,14 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 }
 
 // hit collects what state needs about a matching rule.
-func (p *Policy) hit(r *Rule, ev *Event, muted string) Hit {
+func (p *Policy) hit(r *Rule, ev *Event, muted string, machine *vm.VM, steps *meter) Hit {
 	h := Hit{Rule: r.Name, Muted: muted}
 	if s := r.Suppress; s != nil {
 		h.SuppressKey, h.SuppressFor = ev.Key, s.For
 		if r.keyProg != nil {
 			// A key expression that fails falls back to the event key:
 			// suppressing per event is the safe side of an error.
-			if out, err := expr.Run(r.keyProg, ev); err == nil {
+			if out, err := steps.run(machine, r.keyProg, ev, EvalSteps); err == nil {
 				if k, ok := out.(string); ok && k != "" {
 					h.SuppressKey = k
 				}
@@ -163,10 +164,11 @@ func (p *Policy) hit(r *Rule, ev *Event, muted string) Hit {
 // snapshot's programs carry no source positions, so the rule is compiled
 // again to say where in the expression it failed.
 func (p *Policy) runtimeError(r *Rule, ev *Event, err error) string {
-	if p.FromSnapshot {
-		opts := append(newCompiler(p).opts, expr.AsBool(), expr.Patch(&ruleChecks{policy: p}))
+	if p.FromSnapshot && !overBudget(err) { // a budget error needs no position, and a second run would cost it again
+		opts := newCompiler(p).options(expr.AsBool(), &ruleChecks{policy: p})
 		if prog, cerr := expr.Compile(r.When, opts...); cerr == nil {
-			if _, rerr := expr.Run(prog, ev); rerr != nil {
+			var machine vm.VM
+			if _, rerr := runBudget(&machine, prog, ev, EvalSteps); rerr != nil {
 				err = rerr
 			}
 		}

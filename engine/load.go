@@ -206,8 +206,7 @@ func (l *loader) parseFile(src Source) []ruleNode {
 		if errors.Is(err, errIsEOF) || strings.TrimSpace(string(src.Data)) == "" {
 			return nil // an empty file is an empty policy
 		}
-		line, msg := yamlErrorLine(err)
-		line, col := yamlErrorColumn(src.Data, line, msg)
+		line, col, msg := YAMLSyntaxError(src.Data, err)
 		sink.errorf(line, col, "yaml", "%s", msg)
 		return nil
 	}
@@ -473,7 +472,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) (truth int, constant bool) 
 		}
 	} else {
 		r.program = c.compileRule(r.When, n, sink)
-		truth, constant = conditionTruth(r.program)
+		truth, constant = conditionTruth(r.program, &c.load)
 		if truth == truthNever && constant {
 			sink.warnf(n.Line, n.Column, "disabled-rule", "rule %q is disabled: its condition is always false", label)
 		} else if truth == truthNever {
@@ -490,7 +489,12 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) (truth int, constant bool) 
 		sink.errorf(n.Line, n.Column, "drop-notify", "rule %q: drop and notify together: a dropped event notifies nobody", label)
 	}
 	if !r.Drop && len(r.Notify) == 0 && r.Escalate == nil && !rn.broken {
-		sink.warnf(rn.node.Line, rn.node.Column, "notifies-nobody", "rule %q notifies nobody: add notify, or drop: true", label)
+		if n, written := rn.keys["notify"]; written {
+			// notify: [] — the list is there, and empty: say so there.
+			sink.warnf(n.Line, n.Column, "notifies-nobody", "rule %q: notify is empty: name at least one channel, or drop: true", label)
+		} else {
+			sink.warnf(rn.node.Line, rn.node.Column, "notifies-nobody", "rule %q notifies nobody: add notify, or drop: true", label)
+		}
 	}
 	for i, ch := range r.Notify {
 		if _, ok := l.policy.Channels[ch]; !ok {
@@ -572,7 +576,9 @@ func (l *loader) checkStateful(rn ruleNode, c *compiler, label string) {
 		} else if e.Within > 0 && e.Within < time.Minute && e.After >= 2 {
 			sink.warnf(at.Line, at.Column, "escalate-within", "rule %q: escalate.within is %s: %d occurrences so close together are rare, so this may never escalate (30s for 30m?)", label, e.Within, e.After)
 		}
-		if len(e.Notify) == 0 {
+		if at := MappingValue(n, "notify"); len(e.Notify) == 0 && at != n {
+			sink.errorf(at.Line, at.Column, "escalate-notify", "rule %q: escalate.notify is empty: name at least one channel", label)
+		} else if len(e.Notify) == 0 {
 			sink.errorf(n.Line, n.Column, "escalate-notify", "rule %q: escalate.notify names no channel", label)
 		}
 		for i, ch := range e.Notify {

@@ -51,7 +51,7 @@ func TestCompileProblems(t *testing.T) {
 		{"empty when", channelsYAML + "rules:\n  - name: a\n    when: \"\"\n    notify: [pager]\n", []string{"10:11 rule-when"}, "when is empty"},
 		{"blank block when", channelsYAML + "rules:\n  - name: a\n    when: |\n\n    notify: [pager]\n", []string{"10:11 rule-when"}, "when is empty"},
 		{"channel without type", "channels:\n  pager: {routing_key_file: /x}\n", []string{"2:3 channel-type"}, "type is missing"},
-		{"yaml syntax", "rules:\n  - name: a\n   when: x\n", []string{"1:1 yaml"}, "YAML syntax"},
+		{"yaml syntax", "rules:\n  - name: a\n   when: x\n", []string{"3:4 yaml"}, "YAML syntax"},
 		{"not a mapping", "- a\n- b\n", []string{"1:1 type"}, "a policy file is a mapping"},
 	}
 	for _, tt := range tests {
@@ -248,5 +248,70 @@ rules:
 	p, ps = Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
 	if p != nil || len(ps.Blocking()) != 1 || !strings.Contains(ps.Blocking()[0].Message, "unknown name clustr") {
 		t.Errorf("a typo beside a late error must block: %v", ps)
+	}
+}
+
+// TestYAMLSyntaxAtFault: yaml.v3 names the line where the enclosing block
+// began (counted from 0 for parser errors); the error is placed at the
+// fault, as other YAML parsers do.
+func TestYAMLSyntaxAtFault(t *testing.T) {
+	for name, tc := range map[string]struct{ src, want, msg string }{
+		"sequence item indented less": {"rules:\n  - name: a\n    when: \"true\"\n   notify: [x]\n", "4:4", "did not find expected '-' indicator"},
+		"mapping key indented less":   {"channels:\n  local:\n    type: syslog\n   tag: x\nrules: []\n", "4:4", "did not find expected key"},
+		"mapping key indented more":   {"rules:\n  - name: a\n    when: \"true\"\n  - name: b\n     when: \"true\"\n", "5:6", "mapping values are not allowed"},
+		"tab indentation":             {"rules:\n  - name: a\n\twhen: \"true\"\n", "3:1", "tab character"},
+		"unclosed double quote":       {"rules:\n  - name: a\n    when: \"true\n    notify: [x]\n", "3:11", "this quote is never closed"},
+		"unclosed single quote":       {"rules:\n  - name: a\n    when: 'true\n    notify: [x]\n", "3:11", "this quote is never closed"},
+		"unclosed flow list":          {"rules:\n  - name: a\n    when: \"true\"\n    notify: [x, y\n  - name: b\n", "4:13", "did not find expected ',' or ']'"},
+		"CRLF line ends":              {"rules:\r\n  - name: a\r\n    when: \"true\"\r\n   notify: [x]\r\n", "4:4", "did not find expected '-' indicator"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, ps := compileOne(t, tc.src)
+			if len(ps) != 1 || ps[0].Check != "yaml" {
+				t.Fatalf("problems = %v, want one yaml error", ps)
+			}
+			if got := fmt.Sprintf("%d:%d", ps[0].Line, ps[0].Col); got != tc.want || !strings.Contains(ps[0].Message, tc.msg) {
+				t.Errorf("got %s %q, want %s and %q", got, ps[0].Message, tc.want, tc.msg)
+			}
+		})
+	}
+}
+
+// TestEmptyNotifyAtTheList: an explicit empty notify list is reported at
+// the list, saying it is empty; a rule with no notify at all at its name.
+func TestEmptyNotifyAtTheList(t *testing.T) {
+	for name, tc := range map[string]struct{ rule, want, msg string }{
+		"notify: []":          {"  - name: a\n    when: 'true'\n    notify: []\n", "11:13 warning notifies-nobody", "notify is empty"},
+		"no notify":           {"  - name: a\n    when: 'true'\n", "9:5 warning notifies-nobody", "add notify"},
+		"escalate.notify: []": {"  - name: a\n    when: 'true'\n    notify: [pager]\n    escalate: {after: 2, within: 1h, notify: []}\n", "12:46 error escalate-notify", "escalate.notify is empty"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, ps := compileOne(t, channelsYAML+"rules:\n"+tc.rule)
+			var got, msgs []string
+			for _, p := range ps {
+				if p.Check != "unused-channel" && p.Check != "unused-window" {
+					got = append(got, fmt.Sprintf("%d:%d %s %s", p.Line, p.Col, p.Severity, p.Check))
+					msgs = append(msgs, p.Message)
+				}
+			}
+			if strings.Join(got, ",") != tc.want || !strings.Contains(strings.Join(msgs, "|"), tc.msg) {
+				t.Errorf("got %v %v, want %s and %q", got, ps, tc.want, tc.msg)
+			}
+		})
+	}
+}
+
+// TestYAMLSyntaxAtFaultLongFile: past the linear search, the binary one
+// finds the fault too.
+func TestYAMLSyntaxAtFaultLongFile(t *testing.T) {
+	src := channelsYAML + "rules:\n"
+	for i := range 200 {
+		src += fmt.Sprintf("  - name: r%d\n    when: 'true'\n    notify: [pager]\n    continue: true\n", i)
+	}
+	bad := strings.Count(src, "\n") + 3
+	src += "  - name: bad\n    when: 'true'\n   notify: [pager]\n  - name: after\n    when: 'true'\n    notify: [pager]\n"
+	_, ps := compileOne(t, src)
+	if len(ps) != 1 || ps[0].Line != bad || ps[0].Col != 4 {
+		t.Errorf("problems = %v, want one at %d:4", ps, bad)
 	}
 }

@@ -34,7 +34,8 @@ func (p *Policy) CompileMatch(origin, src string) (*Matcher, Problems) {
 
 // Match reports whether ev matches. A failure at run time is no match.
 func (m *Matcher) Match(ev *Event) bool {
-	out, err := expr.Run(m.prog, ev)
+	var machine vm.VM
+	out, err := runBudget(&machine, m.prog, ev, EvalSteps)
 	b, _ := out.(bool)
 	return err == nil && b
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,83 @@ func yamlErrorLine(err error) (int, string) {
 	}
 	line, _ := strconv.Atoi(m[1])
 	return line, "YAML syntax: " + m[2]
+}
+
+// YAMLSyntaxError places a YAML syntax error (from decoding data) at its
+// fault: line, column and the one-line message. yaml.v3 puts in its
+// message the line where the enclosing block began (and for parser
+// errors counts it from 0), not the fault's: "an indentation mistake on
+// line 4" came out as "line 1". The fault is the first line at which a
+// prefix of the document fails as the whole does.
+func YAMLSyntaxError(data []byte, err error) (line, col int, msg string) {
+	line, msg = yamlErrorLine(err)
+	if fault := yamlFaultLine(data, err); fault > 0 {
+		line = fault
+	}
+	line, col = yamlErrorColumn(data, max(line, 1), msg)
+	if lines := splitLines(data); strings.Contains(msg, "end of stream") && line <= len(lines) && col <= len(lines[line-1]) && strings.ContainsRune(`"'`, rune(lines[line-1][col-1])) {
+		msg += ": this quote is never closed"
+	}
+	return max(line, 1), col, msg
+}
+
+// linearFaultSearch: up to this many lines, every prefix is tried in
+// order (a parse each, only when the document failed); past it, a binary
+// search (prefixes that contain the fault fail as the whole does).
+const linearFaultSearch = 300
+
+// yamlFaultLine is the first line n such that the document's first n
+// lines fail to parse with err's message, or 0. Only a failing document
+// is searched, so loads that succeed pay nothing.
+func yamlFaultLine(data []byte, err error) int {
+	want := err.Error()
+	_, wantMsg := yamlErrorLine(err)
+	// Line ends as they are in data, so prefixes are the document's own.
+	ends := lineEnds(data)
+	failsSo := func(n int) bool {
+		var doc yaml.Node
+		perr := yaml.NewDecoder(strings.NewReader(string(data[:ends[n-1]]))).Decode(&doc)
+		if perr == nil || errors.Is(perr, errIsEOF) {
+			return false
+		}
+		_, m := yamlErrorLine(perr)
+		return perr.Error() == want || m == wantMsg
+	}
+	if len(ends) <= linearFaultSearch {
+		for n := 1; n <= len(ends); n++ {
+			if failsSo(n) {
+				return n
+			}
+		}
+		return 0
+	}
+	n := sort.Search(len(ends), func(i int) bool { return failsSo(i + 1) }) + 1
+	if n > len(ends) || !failsSo(n) {
+		return 0
+	}
+	return n
+}
+
+// lineEnds are the byte offsets just past each line of data (its line
+// break included), at the breaks splitLines counts.
+func lineEnds(data []byte) []int {
+	var ends []int
+	s, off := string(data), 0
+	for s != "" {
+		i := strings.IndexAny(s, "\r\n\u0085\u2028\u2029")
+		if i < 0 {
+			ends = append(ends, len(data))
+			break
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		if strings.HasPrefix(s[i:], "\r\n") {
+			size = 2
+		}
+		off += i + size
+		ends = append(ends, off)
+		s = s[i+size:]
+	}
+	return ends
 }
 
 // yamlErrorColumn places a YAML syntax error that yaml.v3 reports only

@@ -41,7 +41,7 @@ func (p Problem) Error() string {
 // channel). The lint corpus has a case for each (a test keeps the two
 // in step); ignore directives are checked against it.
 var Checks = []string{
-	"always-muted", "channel", "channel-type", "deadline", "disabled-rule", "drop-continue", "drop-escalate",
+	"always-muted", "budget", "channel", "channel-type", "deadline", "disabled-rule", "drop-continue", "drop-escalate",
 	"drop-notify", "drop-suppress", "duplicate-channel", "duplicate-key", "duplicate-rule", "duplicate-settings",
 	"duplicate-window", "duration", "escalate-after", "escalate-notify", "escalate-within", "expr", "fails-always",
 	"impossible-value", "inline-secret", "never-matches", "no-rules", "notifies-nobody", "read", "redis-url",

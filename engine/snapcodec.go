@@ -430,6 +430,14 @@ func (d *dec) decodeValue(depth int) any {
 			list = []any{}
 		}
 		return list
+	case constSafe:
+		if f := safeBuiltin(str); f != nil {
+			return f
+		}
+		if d.err == nil {
+			d.err = fmt.Errorf("snapshot: unknown built-in %q", str)
+		}
+		return nil
 	case constSet:
 		set := make(map[string]struct{}, len(path))
 		for _, k := range path {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ const (
 	constRegexp
 	constList
 	constSet
+	constSafe // one of expr's built-ins that charge the budget (see budgetTicks), by name
 )
 
 type snapConst struct {
@@ -251,6 +253,9 @@ func encodeConst(c any) (snapConst, error) {
 		}
 		return out, nil
 	}
+	if name := safeBuiltinName(c); name != "" {
+		return snapConst{Kind: constSafe, S: name}, nil
+	}
 	return snapConst{}, fmt.Errorf("%w: constant of type %T", errNotCacheable, c)
 }
 
@@ -264,8 +269,39 @@ func disassemble(prog *vm.Program, sp snapProgram) string {
 	for i, n := range sp.Variables {
 		debug[fmt.Sprintf("var_%d", i)] = n
 	}
+	for i, c := range sp.Constants {
+		if c.Kind == constSafe { // expr's own disassembly names them
+			debug[fmt.Sprintf("const_%d", i)] = c.S
+		}
+	}
 	funcs := make([]vm.Function, len(sp.Functions))
 	return vm.NewProgram(prog.Source(), nil, nil, 0, prog.Constants, prog.Bytecode, prog.Arguments, funcs, debug, nil).Disassemble()
+}
+
+// safeBuiltinName names the expr built-in whose Safe implementation c
+// is, or "": expr puts those in a program's constants, not its function
+// table.
+func safeBuiltinName(c any) string {
+	f, ok := c.(func(...any) (any, uint, error))
+	if !ok || f == nil {
+		return ""
+	}
+	for _, b := range builtin.Builtins {
+		if b.Safe != nil && reflect.ValueOf(b.Safe).Pointer() == reflect.ValueOf(f).Pointer() {
+			return b.Name
+		}
+	}
+	return ""
+}
+
+// safeBuiltin is the Safe implementation of the expr built-in name, or nil.
+func safeBuiltin(name string) func(...any) (any, uint, error) {
+	for _, b := range builtin.Builtins {
+		if b.Name == name && b.Safe != nil {
+			return b.Safe
+		}
+	}
+	return nil
 }
 
 // functions maps every name a program's function table can hold to its

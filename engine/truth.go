@@ -5,6 +5,11 @@ import (
 	"github.com/expr-lang/expr/vm"
 )
 
+// truthSteps is the budget of one of closedTruth's runs: all of them
+// together stay within one evaluation's (EvalSteps). A condition that
+// needs more is left unknown.
+var truthSteps = uint(EvalSteps / (len(closedFields["severity"]) * len(closedFields["source"]) * len(closedFields["kind"]) * len(closedFields["action"])))
+
 // Truth of a condition over every event, where it can be known.
 const (
 	truthUnknown = iota // depends on more than the closed fields, or fails
@@ -15,12 +20,12 @@ const (
 // conditionTruth is closedTruth, and whether the condition is a constant
 // (`true`, `false`, or one expr folds to it): written so on purpose, as
 // a catch-all or a rule switched off, rather than found by lint.
-func conditionTruth(p *vm.Program) (truth int, constant bool) {
+func conditionTruth(p *vm.Program, m *meter) (truth int, constant bool) {
 	if p == nil {
 		return truthUnknown, false
 	}
 	_, constant = p.Node().(*ast.BoolNode)
-	return closedTruth(p), constant
+	return closedTruth(p, m), constant
 }
 
 // closedTruth decides a condition that reads nothing but the closed
@@ -29,8 +34,9 @@ func conditionTruth(p *vm.Program) (truth int, constant bool) {
 // `severity != "warning" || severity != "info"` (&& was meant) is always
 // true; `severity == "critical" && severity == "warning"` never is. Any
 // other field, a window, the time, a let variable, or an evaluation that
-// fails leaves it unknown: lint never guesses.
-func closedTruth(p *vm.Program) int {
+// fails leaves it unknown: lint never guesses. Each run spends at most
+// truthSteps, out of the load's budget m.
+func closedTruth(p *vm.Program, m *meter) int {
 	if p == nil {
 		return truthUnknown
 	}
@@ -56,7 +62,7 @@ func closedTruth(p *vm.Program) int {
 		for _, src := range closedFields["source"] {
 			for _, kind := range closedFields["kind"] {
 				for _, action := range closedFields["action"] {
-					out, err := machine.Run(p, &Event{Severity: sev, Source: src, Kind: kind, Action: action})
+					out, err := m.run(&machine, p, &Event{Severity: sev, Source: src, Kind: kind, Action: action}, truthSteps)
 					b, ok := out.(bool)
 					if err != nil || !ok {
 						return truthUnknown

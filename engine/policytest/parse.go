@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -48,7 +47,8 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		return nil, engine.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "yaml", Message: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		line, col, msg := engine.YAMLSyntaxError(data, err)
+		return nil, engine.Problems{{File: path, Line: line, Col: col, Severity: "error", Check: "yaml", Message: msg}}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {

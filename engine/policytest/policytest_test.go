@@ -136,6 +136,8 @@ func TestBrokenFiles(t *testing.T) {
 		{"pacemaker typo", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - pacemaker: {CRM_alert_kind: resource, CRM_alert_stauts: '1', NOTIFIER_CLUSTER: x}\n        expect: {}\n", "5:47 pacemaker"},
 		{"pacemaker list value", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - pacemaker: {CRM_alert_kind: resource, CRM_alert_rc: [7]}\n        expect: {}\n", "5:61 type"},
 		{"no tests", "policy: policy.yaml\n", "1:1 tests"},
+		{"yaml indentation", "policy: policy.yaml\ntests:\n  - name: a\n    steps: []\n   expect: {}\n", "5:4 yaml"},
+		{"yaml unclosed quote", "policy: policy.yaml\ntests:\n  - name: \"a\n    steps: []\n", "3:11 yaml"},
 		{"empty expect", "policy: policy.yaml\ntests:\n  - name: a\n    steps:\n      - event: {}\n        expect:\n", "6:16 expect"},
 		{"delivery without channel", "policy: policy.yaml\ntests:\n  - name: a\n    steps: [{event: {}, expect: {deliveries: [{action: trigger}]}}]\n", "4:13 expect"},
 	}
