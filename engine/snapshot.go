@@ -24,7 +24,7 @@ import (
 // that wrote it for the very sources it was written from (see cache.go).
 
 // snapshotFormat changes whenever the encoding below does.
-const snapshotFormat = "notifier-policy-snapshot-3"
+const snapshotFormat = "notifier-policy-snapshot-4"
 
 type snapshot struct {
 	Format   string
