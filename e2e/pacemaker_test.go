@@ -27,6 +27,9 @@ type cluster struct {
 	node string
 }
 
+// pacemakerLog is where the Pacemaker daemons log, for every cluster run here.
+const pacemakerLog = "/var/log/pacemaker/pacemaker.log"
+
 // clusterDir is the cluster's state: fixed, so a run killed before its
 // cleanup leaves the next one what to stop (stopLeftovers).
 const clusterDir = runDir + "/cluster"
@@ -53,11 +56,13 @@ func startCluster(t *testing.T, policy string, recipients int) *cluster {
 		`<nvpair id="fencer-hosts" name="pcmk_host_list" value="fakenode"/></instance_attributes></primitive>`
 	os.WriteFile(filepath.Join(c.dir, "alerts.xml"), []byte(alerts), 0o644)
 	os.WriteFile(filepath.Join(c.dir, "resources.xml"), []byte(resources), 0o644)
+	// The log is shared with every cluster this machine ran: a failure
+	// shows this test's lines only.
+	logFrom := fileSize(pacemakerLog)
 	t.Cleanup(func() {
 		if t.Failed() {
-			if out, err := exec.Command("tail", "-n", "60", "/var/log/pacemaker/pacemaker.log").CombinedOutput(); err == nil {
-				t.Logf("pacemaker.log (tail):\n%s", out)
-			}
+			lines := linesFrom(pacemakerLog, logFrom)
+			t.Logf("pacemaker.log (this test's last lines):\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
 		}
 		if err := c.script("down"); err != nil {
 			t.Error(err)
@@ -72,6 +77,23 @@ func startCluster(t *testing.T, policy string, recipients int) *cluster {
 		}
 	}
 	return c
+}
+
+// TestClusterStartWaitsForPacemakerd: cluster.sh starts pacemakerd through
+// setsid, env and sh, each exec'ing the next, so its PID has other names
+// first. A start slow to reach pacemakerd (a loaded machine; here a
+// defaults file that takes a while to read) is waited for, not taken for
+// a dead daemon and stopped.
+func TestClusterStartWaitsForPacemakerd(t *testing.T) {
+	defaults := filepath.Join(t.TempDir(), "pacemaker")
+	slow := "sleep 2\n[ -r /etc/default/pacemaker ] && . /etc/default/pacemaker\n"
+	if err := os.WriteFile(defaults, []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("E2E_PACEMAKER_DEFAULTS", defaults)
+	policy, _ := policySetup(t, "e2e-cluster-start", newEndpoints(t))
+	c := startCluster(t, policy, 1)
+	c.run(t, "crm_mon", "-1")
 }
 
 // dummyState is dummy1's state file: the Dummy agent's monitor says "not
@@ -147,7 +169,7 @@ func pacemakerRound(t *testing.T, recipients int) {
 	name := fmt.Sprintf("e2e-pacemaker-%d", recipients)
 	policy, audit := policySetup(t, name, e)
 	syslogBefore := len(rsyslog.lines("local.log"))
-	logBefore := fileSize("/var/log/pacemaker/pacemaker.log")
+	logBefore := fileSize(pacemakerLog)
 	c := startCluster(t, policy, recipients)
 	dummy1, dummy2 := key("resource", c.node, "dummy1"), key("resource", c.node, "dummy2")
 	attr, fence := key("attribute", c.node, "e2e_attr"), key("fencing", "", "fakenode")
@@ -270,7 +292,7 @@ func pacemakerRound(t *testing.T, recipients int) {
 	// Pacemaker logs an agent that exits non-zero or is killed at its
 	// timeout: in this round, there must be none (notifier is the only
 	// alert agent configured).
-	for _, l := range linesFrom("/var/log/pacemaker/pacemaker.log", logBefore) {
+	for _, l := range linesFrom(pacemakerLog, logBefore) {
 		if agentFailed(l) {
 			t.Errorf("Pacemaker logged a failed alert agent: %s", l)
 		}
