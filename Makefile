@@ -46,8 +46,12 @@ package: export NOTIFIER_VERSION = $(shell packaging/version.sh '$(VERSION)')
 package: export NOTIFIER_ARCH = $(shell $(GO) env GOARCH)
 package: export SOURCE_DATE_EPOCH = $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 package: build
-	rm -f dist/notifier_*.deb dist/notifier-*.rpm
-	mkdir -p dist
+	rm -rf dist/notifier_*.deb dist/notifier-*.rpm dist/gen
+	mkdir -p dist/gen
+	packaging/copyright.sh $(BIN) > dist/gen/copyright
+	packaging/changelog.sh "$$NOTIFIER_VERSION-1" > dist/gen/changelog.Debian
+	packaging/manpage.sh $(BIN) "$$NOTIFIER_VERSION" > dist/gen/notifier.1
+	gzip -9n dist/gen/changelog.Debian dist/gen/notifier.1
 	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
 	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target dist/
 	packaging/check.sh
