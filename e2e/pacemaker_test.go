@@ -126,19 +126,25 @@ func (c *cluster) run(t *testing.T, name string, args ...string) {
 // more is on its way.
 func (c *cluster) quiet(t *testing.T) {
 	t.Helper()
+	var last string // what was not idle, for the failure message
 	idle := func() bool {
 		out, _ := exec.Command("crmadmin", "-q", "-S", c.node).CombinedOutput()
-		running := exec.Command("pgrep", "-x", "notifier").Run() == nil
-		return strings.Contains(string(out), "S_IDLE") && !running
+		// Alert agents run as hacluster: a notifier run by anything else
+		// on this machine (a test of the binary) is not the cluster's.
+		agents, _ := exec.Command("pgrep", "-a", "-x", "-u", "hacluster", "notifier").Output()
+		last = fmt.Sprintf("controller: %s; alert agents running: %q", strings.TrimSpace(string(out)), agents)
+		return strings.Contains(string(out), "S_IDLE") && len(agents) == 0
 	}
 	// Idle twice, a moment apart: a transition may start right after one.
-	waitFor(t, 2*time.Minute, "the cluster to settle", func() bool {
+	if !poll(2*time.Minute, func() bool {
 		if !idle() {
 			return false
 		}
 		time.Sleep(2 * time.Second)
 		return idle()
-	})
+	}) {
+		t.Fatalf("waited 2m0s for the cluster to settle; last: %s", last)
+	}
 }
 
 // key is the event key of a resource, attribute or fencing target here.
