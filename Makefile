@@ -13,10 +13,15 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifier
 
-## test: everything CI runs for a change: formatting, vet, the shipped policy's lint and tests,
-## unit, race and end-to-end tests.
+## test: what CI runs for a change before the end-to-end tests (make e2e): formatting, vet, the
+## shipped policy's lint and tests, unit and integration tests under the race detector (cgo: it
+## needs a C compiler). It ends with each skipped test and why, then "skipped: N tests (why)"
+## (the Redis tests skip without redis-server, except under CI=true where they fail).
 test: fmt-check vet policy-check
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	@set -- $$($(GO) env CC); command -v "$$1" >/dev/null || \
+	{ echo "make test: the race detector needs a C compiler; \"$$1\" not found (apt-get install gcc)" >&2; exit 1; }
+	$(GO) build -o bin/testreport ./internal/testreport
+	CGO_ENABLED=1 bin/testreport $(GO) test -json -race -count=1 ./...
 
 ## policy-check: what users' CI runs on their policies, on ours.
 policy-check: build
@@ -41,8 +46,12 @@ package: export NOTIFIER_VERSION = $(shell packaging/version.sh '$(VERSION)')
 package: export NOTIFIER_ARCH = $(shell $(GO) env GOARCH)
 package: export SOURCE_DATE_EPOCH = $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 package: build
-	rm -f dist/notifier_*.deb dist/notifier-*.rpm
-	mkdir -p dist
+	rm -rf dist/notifier_*.deb dist/notifier-*.rpm dist/gen
+	mkdir -p dist/gen
+	packaging/copyright.sh $(BIN) > dist/gen/copyright
+	packaging/changelog.sh "$$NOTIFIER_VERSION-1" > dist/gen/changelog.Debian
+	packaging/manpage.sh $(BIN) "$$NOTIFIER_VERSION" > dist/gen/notifier.1
+	gzip -9n dist/gen/changelog.Debian dist/gen/notifier.1
 	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
 	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target dist/
 	packaging/check.sh

@@ -8,6 +8,7 @@
 #   E2E_ALERTS_XML    file holding the complete <alerts> section    (up)
 #   E2E_RESOURCES_XML file holding <resources> children, may be empty (up)
 #   E2E_STONITH       stonith-enabled                               [false]
+#   E2E_PACEMAKER_DEFAULTS  sourced before pacemakerd starts  [/etc/default/pacemaker]
 #
 # `up` refuses to run beside cluster daemons it did not start. It wipes and seeds the CIB, so it
 # is for test machines only.
@@ -31,6 +32,40 @@ wait_for() {
     done
 }
 gone() { ! alive "$1" "$2"; }
+# running PID: the process exists and has not exited (a zombie has).
+running() {
+    [ -n "${1:-}" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+# execed PID COMM: the process started as `setsid env ... sh -c '...; exec COMM'` is COMM now.
+# Until the last exec its name is setsid, env or sh: not yet, not dead. One that exited is an
+# error (status 2), not a reason to keep waiting.
+execed() {
+    running "$1" || return 2
+    [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
+}
+# wait_exec SECONDS PID COMM: until PID is COMM; fails at once when it exits.
+wait_exec() {
+    local until=$(( $(date +%s) + $1 )) rc
+    while :; do
+        rc=0; execed "$2" "$3" || rc=$?
+        [ $rc = 0 ] && return 0
+        [ $rc = 2 ] && return 2
+        [ "$(date +%s)" -lt "$until" ] || return 1
+        sleep 0.1
+    done
+}
+
+# The shared Pacemaker log: on failure only this run's lines are shown (from its size at start).
+PCMK_LOG=/var/log/pacemaker/pacemaker.log
+log_from=0
+this_run_log() {
+    [ -f "$PCMK_LOG" ] || return 0
+    if [ "$(stat -c %s "$PCMK_LOG")" -lt "$log_from" ]; then
+        cat "$PCMK_LOG"   # rotated since: all of it is this run's
+    else
+        tail -c +"$((log_from + 1))" "$PCMK_LOG"
+    fi
+}
 
 down() {
     if [ -f "$DIR/pacemakerd.pid" ]; then
@@ -62,6 +97,7 @@ up() {
     [ "$(id -u)" = 0 ] || { echo "cluster.sh: must run as root" >&2; exit 1; }
     mkdir -p "$DIR"
     down   # what an earlier run of ours left
+    log_from=$(stat -c %s "$PCMK_LOG" 2>/dev/null || echo 0)
     for d in $DAEMONS; do
         for p in $(pgrep -x "${d:0:15}" || true); do
             if alive "$p" "${d:0:15}"; then
@@ -118,19 +154,33 @@ CONF
     )
     chown hacluster:haclient "$CIB_DIR"/cib* && chmod 0600 "$CIB_DIR"/cib*
 
-    setsid env -i PATH="$CLEAN_PATH" LANG=C.UTF-8 /bin/sh -c \
-        'set -a; [ -r /etc/default/pacemaker ] && . /etc/default/pacemaker; set +a; exec /usr/sbin/pacemakerd' \
+    # The PID is setsid's, which becomes env, then sh (reading the defaults, as systemd's
+    # EnvironmentFile would), then pacemakerd: each execs the next. Its name says pacemakerd only
+    # after the last exec, so that is waited for before the name is what tells it is alive.
+    setsid env -i PATH="$CLEAN_PATH" LANG=C.UTF-8 E2E_DEFAULTS="${E2E_PACEMAKER_DEFAULTS:-/etc/default/pacemaker}" \
+        /bin/sh -c 'set -a; [ -r "$E2E_DEFAULTS" ] && . "$E2E_DEFAULTS"; set +a; unset E2E_DEFAULTS; exec /usr/sbin/pacemakerd' \
         </dev/null >"$DIR/pacemakerd.out" 2>&1 &
-    echo $! > "$DIR/pacemakerd.pid"
+    local pid=$!
+    echo "$pid" > "$DIR/pacemakerd.pid"
+    died() {
+        echo "cluster.sh: pacemakerd (pid $pid) exited:" >&2; cat "$DIR/pacemakerd.out" >&2
+        this_run_log | grep -E 'pacemakerd.*(error|crit|warning)' | tail -5 >&2; exit 1
+    }
+    local rc=0
+    wait_exec 30 "$pid" pacemakerd || rc=$?
+    case $rc in
+        0) ;;
+        2) died ;;
+        *) echo "cluster.sh: pid $pid is still \"$(cat "/proc/$pid/comm" 2>/dev/null)\" after 30 s, not pacemakerd" >&2
+           cat "$DIR/pacemakerd.out" >&2; exit 1 ;;
+    esac
     online() {
-        alive "$(cat "$DIR/pacemakerd.pid")" pacemakerd || {
-            echo "cluster.sh: pacemakerd died:" >&2; cat "$DIR/pacemakerd.out" >&2
-            grep -E 'pacemakerd.*(error|crit|warning)' /var/log/pacemaker/pacemaker.log | tail -5 >&2; exit 1; }
+        alive "$pid" pacemakerd || died
         local out; out=$(crm_mon -1 2>/dev/null) || return 1
         grep -q "Current DC: $NODE " <<<"$out" && grep -q "Online: \[ $NODE \]" <<<"$out" &&
             crmadmin -q -S "$NODE" 2>&1 | grep -q S_IDLE
     }
-    wait_for 120 online || { tail -30 /var/log/pacemaker/pacemaker.log >&2 || true; echo "cluster.sh: $NODE not online as DC" >&2; exit 1; }
+    wait_for 120 online || { this_run_log | tail -30 >&2; echo "cluster.sh: $NODE not online as DC" >&2; exit 1; }
     pgrep -P "$(cat "$DIR/pacemakerd.pid")" -l > "$DIR/children.pids" || true
 }
 

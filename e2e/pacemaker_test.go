@@ -27,6 +27,9 @@ type cluster struct {
 	node string
 }
 
+// pacemakerLog is where the Pacemaker daemons log, for every cluster run here.
+const pacemakerLog = "/var/log/pacemaker/pacemaker.log"
+
 // clusterDir is the cluster's state: fixed, so a run killed before its
 // cleanup leaves the next one what to stop (stopLeftovers).
 const clusterDir = runDir + "/cluster"
@@ -53,11 +56,13 @@ func startCluster(t *testing.T, policy string, recipients int) *cluster {
 		`<nvpair id="fencer-hosts" name="pcmk_host_list" value="fakenode"/></instance_attributes></primitive>`
 	os.WriteFile(filepath.Join(c.dir, "alerts.xml"), []byte(alerts), 0o644)
 	os.WriteFile(filepath.Join(c.dir, "resources.xml"), []byte(resources), 0o644)
+	// The log is shared with every cluster this machine ran: a failure
+	// shows this test's lines only.
+	logFrom := fileSize(pacemakerLog)
 	t.Cleanup(func() {
 		if t.Failed() {
-			if out, err := exec.Command("tail", "-n", "60", "/var/log/pacemaker/pacemaker.log").CombinedOutput(); err == nil {
-				t.Logf("pacemaker.log (tail):\n%s", out)
-			}
+			lines := linesFrom(pacemakerLog, logFrom)
+			t.Logf("pacemaker.log (this test's last lines):\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
 		}
 		if err := c.script("down"); err != nil {
 			t.Error(err)
@@ -72,6 +77,23 @@ func startCluster(t *testing.T, policy string, recipients int) *cluster {
 		}
 	}
 	return c
+}
+
+// TestClusterStartWaitsForPacemakerd: cluster.sh starts pacemakerd through
+// setsid, env and sh, each exec'ing the next, so its PID has other names
+// first. A start slow to reach pacemakerd (a loaded machine; here a
+// defaults file that takes a while to read) is waited for, not taken for
+// a dead daemon and stopped.
+func TestClusterStartWaitsForPacemakerd(t *testing.T) {
+	defaults := filepath.Join(t.TempDir(), "pacemaker")
+	slow := "sleep 2\n[ -r /etc/default/pacemaker ] && . /etc/default/pacemaker\n"
+	if err := os.WriteFile(defaults, []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("E2E_PACEMAKER_DEFAULTS", defaults)
+	policy, _ := policySetup(t, "e2e-cluster-start", newEndpoints(t))
+	c := startCluster(t, policy, 1)
+	c.run(t, "crm_mon", "-1")
 }
 
 // dummyState is dummy1's state file: the Dummy agent's monitor says "not
@@ -104,19 +126,25 @@ func (c *cluster) run(t *testing.T, name string, args ...string) {
 // more is on its way.
 func (c *cluster) quiet(t *testing.T) {
 	t.Helper()
+	var last string // what was not idle, for the failure message
 	idle := func() bool {
 		out, _ := exec.Command("crmadmin", "-q", "-S", c.node).CombinedOutput()
-		running := exec.Command("pgrep", "-x", "notifier").Run() == nil
-		return strings.Contains(string(out), "S_IDLE") && !running
+		// Alert agents run as hacluster: a notifier run by anything else
+		// on this machine (a test of the binary) is not the cluster's.
+		agents, _ := exec.Command("pgrep", "-a", "-x", "-u", "hacluster", "notifier").Output()
+		last = fmt.Sprintf("controller: %s; alert agents running: %q", strings.TrimSpace(string(out)), agents)
+		return strings.Contains(string(out), "S_IDLE") && len(agents) == 0
 	}
 	// Idle twice, a moment apart: a transition may start right after one.
-	waitFor(t, 2*time.Minute, "the cluster to settle", func() bool {
+	if !poll(2*time.Minute, func() bool {
 		if !idle() {
 			return false
 		}
 		time.Sleep(2 * time.Second)
 		return idle()
-	})
+	}) {
+		t.Fatalf("waited 2m0s for the cluster to settle; last: %s", last)
+	}
 }
 
 // key is the event key of a resource, attribute or fencing target here.
@@ -147,7 +175,7 @@ func pacemakerRound(t *testing.T, recipients int) {
 	name := fmt.Sprintf("e2e-pacemaker-%d", recipients)
 	policy, audit := policySetup(t, name, e)
 	syslogBefore := len(rsyslog.lines("local.log"))
-	logBefore := fileSize("/var/log/pacemaker/pacemaker.log")
+	logBefore := fileSize(pacemakerLog)
 	c := startCluster(t, policy, recipients)
 	dummy1, dummy2 := key("resource", c.node, "dummy1"), key("resource", c.node, "dummy2")
 	attr, fence := key("attribute", c.node, "e2e_attr"), key("fencing", "", "fakenode")
@@ -219,7 +247,15 @@ func pacemakerRound(t *testing.T, recipients int) {
 	// failures and the attribute change (everything-else), and the
 	// resolve of dummy1's stop line when it started again — each once, at
 	// facility daemon, severity info, tag notifier.
-	lines := rsyslog.lines("local.log")[syslogBefore:]
+	// Only this cluster's lines: /dev/log is the machine's, and any other
+	// notifier run here meanwhile (a test of the binary whose policy did
+	// not load falls back to syslog) lands in the same file.
+	var lines []string
+	for _, l := range rsyslog.lines("local.log")[syslogBefore:] {
+		if strings.Contains(l, " key=pacemaker/default/") {
+			lines = append(lines, l)
+		}
+	}
 	want := map[string]int{"message " + dummy1: 1, "resolve " + dummy1: 1, "message " + dummy2: 1, "message " + attr: 1}
 	got := map[string]int{}
 	for _, l := range lines {
@@ -270,7 +306,7 @@ func pacemakerRound(t *testing.T, recipients int) {
 	// Pacemaker logs an agent that exits non-zero or is killed at its
 	// timeout: in this round, there must be none (notifier is the only
 	// alert agent configured).
-	for _, l := range linesFrom("/var/log/pacemaker/pacemaker.log", logBefore) {
+	for _, l := range linesFrom(pacemakerLog, logBefore) {
 		if agentFailed(l) {
 			t.Errorf("Pacemaker logged a failed alert agent: %s", l)
 		}

@@ -1,12 +1,13 @@
 #!/bin/bash
 # setup.sh — what the end-to-end tests need on a Debian machine, installed for real: Pacemaker,
-# corosync, the resource and fence agents, rsyslog and redis-server from Debian, and notifier
+# corosync, the resource and fence agents, rsyslog and redis-server from Debian (and lintian, rpm
+# and cpio, which the package checks use), and notifier
 # itself from the .deb that `make package` builds (so the e2e tests the package). Run as root;
 # idempotent. Package scripts are kept from starting daemons: the tests start their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "e2e/setup.sh: must run as root" >&2; exit 1; }
-PKGS="pacemaker pacemaker-cli-utils corosync resource-agents fence-agents rsyslog redis-server rpm rpm2cpio cpio"
+PKGS="pacemaker pacemaker-cli-utils corosync resource-agents fence-agents rsyslog redis-server rpm rpm2cpio cpio lintian"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

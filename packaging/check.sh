@@ -5,8 +5,11 @@
 #
 #   packaging/check.sh [--install-rpm-tools] [DIST_DIR]     (default dist)
 #
-# The .deb is checked with dpkg-deb. The .rpm is checked when rpm is
-# installed; --install-rpm-tools installs it first (apt-get install rpm cpio).
+# The .deb is checked with dpkg-deb and lintian (errors and warnings fail,
+# but for the tags packaging/lintian-overrides accepts, with its reasons).
+# The .rpm is checked when rpm is installed; --install-rpm-tools installs it
+# first (apt-get install rpm cpio). Without lintian or rpm a check is a
+# SKIP line, except under CI=true where it fails.
 # One PASS/FAIL line per check; the exit status is 1 when any failed.
 # Run from the repository root (it compares with policies/ and examples/).
 set -uo pipefail
@@ -37,6 +40,15 @@ has_line() { grep -qxF -- "$2" <<<"$1" || { echo "no line \"$2\" in:"; echo "$1"
 lacks() { ! grep -F -- "$2" <<<"$1"; }
 # version_set V: a version nfpm did not make up or leave unexpanded.
 version_set() { case $1 in "" | *rc0* | *'$'*) echo "version \"$1\""; return 1 ;; esac; }
+# same_examples DIR: DIR holds exactly the files examples/ has in git, but
+# examples/demo, and each is the repository's.
+same_examples() {
+	local want got f
+	want=$(git ls-files examples | grep -v '^examples/demo/' | sed 's#^examples/##' | sort)
+	got=$(cd "$1" && find . -type f | sed 's#^\./##' | sort)
+	equal "$got" "$want" || return 1
+	for f in $want; do cmp "$1/$f" "examples/$f" || return 1; done
+}
 # static FILE: an executable with no program interpreter (CGO_ENABLED=0).
 static() { ! LC_ALL=C readelf -l "$1" 2>&1 | grep -q 'program interpreter' && LC_ALL=C readelf -h "$1" >/dev/null; }
 
@@ -67,6 +79,13 @@ else
 		check "deb: holds ${want##* } ${want%% *}" has_line "$listing" "$want"
 	done
 	check "deb: does not ship /var/lib/notifier (postinst makes it)" lacks "$listing" /var/lib/notifier
+	for want in \
+		"-rw-r--r-- root/root ./usr/share/doc/notifier/copyright" \
+		"-rw-r--r-- root/root ./usr/share/doc/notifier/changelog.Debian.gz" \
+		"-rw-r--r-- root/root ./usr/share/man/man1/notifier.1.gz" \
+		"-rw-r--r-- root/root ./usr/share/lintian/overrides/notifier"; do
+		check "deb: holds ${want##* } ${want%% *}" has_line "$listing" "$want"
+	done
 
 	dpkg-deb -e "$deb" "$tmp/deb.control"
 	check "deb: conffiles lists /etc/notifier/notifier.yaml" \
@@ -90,6 +109,21 @@ else
 	done
 	check "deb: /usr/bin/notifier is statically linked" static "$tmp/deb.root/usr/bin/notifier"
 	check "deb: /usr/bin/notifier runs (notifier version)" "$tmp/deb.root/usr/bin/notifier" version
+	# The examples README.md points to, as the repository has them.
+	check "deb: /usr/share/doc/notifier/examples is examples/ (but demo/)" same_examples "$tmp/deb.root/usr/share/doc/notifier/examples"
+	check "deb: copyright is machine-readable (DEP-5) and names notifier's terms" \
+		grep -qx 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' "$tmp/deb.root/usr/share/doc/notifier/copyright"
+	check "deb: the unit files name no issue numbers" \
+		sh -c '! grep -in "issue [0-9]" "$@"' - "$tmp"/deb.root/lib/systemd/system/*
+	if command -v lintian >/dev/null; then
+		# lintian warns that it runs as root, on stderr: only its tags are kept.
+		check "deb: lintian (errors and warnings fail; overrides: packaging/lintian-overrides)" \
+			sh -c 'out=$(lintian --fail-on error,warning "$1" 2>/dev/null); rc=$?; printf "%s\n" "$out"; exit $rc' - "$deb"
+	elif [ "${CI:-}" = true ]; then
+		fail "deb: lintian not run: lintian is not installed (apt-get install lintian; e2e/setup.sh does)"
+	else
+		echo "SKIP deb: lintian not run: lintian is not installed (apt-get install lintian)"
+	fi
 fi
 
 # --- rpm --------------------------------------------------------------
@@ -124,6 +158,10 @@ else
 		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.service" \
 		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.timer"; do
 		check "rpm: holds ${want##* } ${want%% *}" has_line "$files" "$want"
+	done
+	for want in /usr/share/doc/notifier/copyright /usr/share/man/man1/notifier.1.gz \
+		/usr/share/doc/notifier/examples/systemd/notifier-flush.service; do
+		check "rpm: holds $want" grep -q " $want\$" <<<"$files"
 	done
 	check "rpm: config files are /etc/notifier/notifier.yaml" equal "$(q -c)" /etc/notifier/notifier.yaml
 	scripts=$(q --scripts)

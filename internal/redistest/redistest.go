@@ -44,7 +44,8 @@ func Start(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("redistest: redis-server not found on PATH (CI=true, so this is a failure): %v", err)
 		}
-		t.Skipf("redistest: redis-server not found on PATH: %v", err)
+		// One fixed reason: make test's summary counts the Redis tests under it.
+		t.Skip("redistest: redis-server not found on PATH (apt-get install redis-server runs the Redis tests)")
 	}
 	dir := t.TempDir()
 	var last error
