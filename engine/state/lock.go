@@ -179,7 +179,10 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 			}
 			return f, nil
 		case <-wctx.Done():
-			if err := ctx.Err(); err != nil {
+			// limit ends before ctx's deadline, so only a cancel of ctx
+			// is ctx's doing (a late wake-up may see ctx past its
+			// deadline too: the limit was still what ended the wait).
+			if err := ctx.Err(); errors.Is(err, context.Canceled) {
 				return nil, err
 			}
 			return nil, &lockHeldError{path: path, waited: limit, busy: true}
