@@ -203,13 +203,15 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Eve
 	if err != nil {
 		return stateless(err.Error())
 	}
-	var failing []string // the run would say these too, and exit 1
-	if marks, err := failureMarks(ctx, p, st); err == nil {
-		for _, f := range marks {
-			failing = append(failing, failureLine(f))
-		}
-		slices.Sort(failing)
+	marks, err := failureMarks(ctx, p, st)
+	if err != nil {
+		return stateless(err.Error())
 	}
+	var failing []string // the run would say these too, and exit 1
+	for _, f := range marks {
+		failing = append(failing, failureLine(f))
+	}
+	slices.Sort(failing)
 	where := a.statePath(p)
 	if p.Settings.RedisURL != "" {
 		where += " and Redis"

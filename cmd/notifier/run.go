@@ -112,7 +112,12 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 		}
 		return a.failOpen(ctx, p, w, ev, d, d.Deliveries, err)
 	}
-	marks, _ := failureMarks(ctx, p, st) // unreadable: the flush below says why
+	marks, err := failureMarks(ctx, p, st)
+	if errors.Is(err, state.ErrDamaged) {
+		// The file holding what was just queued is damaged and moved
+		// aside: deliver the decision's notifications without it.
+		return a.failOpen(ctx, p, w, ev, d, deliveriesOf(res.Send), err)
+	} // any other error: the flush below meets it too and says why
 	marked := markedSet(marks)
 	_, _, failed, err := a.flushOutbox(ctx, p, w, st, owner, false, marked)
 	a.reportFailures(marks, marked)

@@ -53,7 +53,10 @@ func (a *app) flushCmd(args []string) error {
 		return err
 	}
 	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error {
-		marks, _ := failureMarks(ctx, p, st)
+		marks, err := failureMarks(ctx, p, st)
+		if err != nil {
+			return problemErr(err) // nothing here can be flushed: say why
+		}
 		marked := markedSet(marks)
 		delivered, queued, failed, err := a.flushOutbox(ctx, p, w, st, state.NewOwner(), true, marked)
 		fmt.Fprintf(a.stdout, "delivered %d, still queued %d, failed %d\n", delivered, queued, failed)
