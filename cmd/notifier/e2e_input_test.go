@@ -71,3 +71,35 @@ func TestE2ECMONPartialInputKept(t *testing.T) {
 		t.Errorf("kept %q, want %q", data, partial)
 	}
 }
+
+// TestE2ECMONDuplicateKeyRejected: `"action":"remove", ..., "action":"new"`
+// is malformed input, not whichever came last: exit 2, one line naming
+// the key and where, nothing delivered, the input kept in rejected/.
+func TestE2ECMONDuplicateKeyRejected(t *testing.T) {
+	h := newHarness(t)
+	alarm, err := os.ReadFile(filepath.Join(examples, "cmon/alarm-new-critical.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.TrimRight(string(alarm), " \n")
+	dup := strings.TrimSuffix(body, "}") + `,"action":"remove"}`
+	p, err := h.StartCMON(testCtx(t), []byte(dup), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
+	if res.Exit != 2 || len(lines) != 1 || !strings.Contains(lines[0], `duplicate key "action" at byte offset `) || !strings.Contains(lines[0], "input kept in") {
+		t.Fatalf("exit %d, stderr %q; want 2 and one line naming the duplicate key and where the input was kept", res.Exit, res.Stderr)
+	}
+	if got := h.PagerDuty.Events(); len(got) != 0 {
+		t.Errorf("PagerDuty received %+v, want nothing", got)
+	}
+	kept, _ := filepath.Glob(filepath.Join(filepath.Dir(h.State), "rejected", "*.input"))
+	if len(kept) != 1 {
+		t.Fatalf("rejected/ holds %v, want the input", kept)
+	}
+}
