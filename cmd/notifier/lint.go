@@ -22,7 +22,7 @@ func (a *app) lintCmd(args []string) error {
 	strict := fs.Bool("strict", false, "warnings fail the lint too (exit 1)")
 	checkSecrets := fs.Bool("check-secrets", false, "also check that secret files exist and are not readable by others (run where the secrets are)")
 	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: notifier lint [--format text|json|github] [--strict] [--check-secrets] [PATH...]\n\nPATH is a policy file or directory; default $NOTIFIER_CONFIG, else %s.\n\n", defaultConfig)
+		fmt.Fprintf(fs.Output(), "usage: notifier lint [--format text|json|github] [--strict] [--check-secrets] [PATH...]\n\nPATH is a policy file or directory; default $NOTIFIER_CONFIG, else %s.\n\n", defaultConfig)
 		fs.PrintDefaults()
 	}
 	paths, err := parseFlagsArgs(fs, args)
