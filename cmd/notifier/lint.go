@@ -34,7 +34,8 @@ func (a *app) lintCmd(args []string) error {
 	default:
 		return usageErr("lint: --format %q: want text, json or github", *format)
 	}
-	if len(paths) == 0 {
+	defaulted := len(paths) == 0 // the installed policy: check this machine too
+	if defaulted {
 		paths = []string{a.configPath("")}
 	}
 	var all engine.Problems
@@ -49,8 +50,11 @@ func (a *app) lintCmd(args []string) error {
 			continue
 		}
 		files += len(srcs)
-		_, ps := engine.Compile(srcs, lintOptions(*checkSecrets))
+		p, ps := engine.Compile(srcs, lintOptions(*checkSecrets))
 		all = append(all, ps...)
+		if *checkSecrets || defaulted {
+			all = append(all, a.stateDirProblems(srcs, p)...)
+		}
 	}
 	if err := printProblems(a.stdout, *format, all); err != nil {
 		return err
