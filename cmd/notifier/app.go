@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -176,6 +177,17 @@ func (a *app) configPath(flagValue string) string {
 		return p
 	}
 	return defaultConfig
+}
+
+// policyMissing says, when err is that the policy at path does not exist,
+// how to name another: CMON and Pacemaker run notifier with no flags, so
+// the default path is what a new user meets first.
+func policyMissing(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w (give the policy file or directory with --config PATH or $NOTIFIER_CONFIG)", err)
+	}
+	return err
 }
 
 // defaultCacheDir holds policy snapshots (engine.LoadCached); the

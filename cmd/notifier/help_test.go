@@ -66,3 +66,18 @@ func TestHelpErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyMissingNamesConfig: a policy that is not where it is looked
+// for says how to name another, in every command that loads one.
+func TestPolicyMissingNamesConfig(t *testing.T) {
+	env := []string{"NOTIFIER_CONFIG=/nonexistent-notifier/notifier.yaml", "NOTIFIER_CACHE_DIR=off", "NOTIFIER_STATE_PATH=" + t.TempDir() + "/state.db"}
+	for _, args := range [][]string{{}, {"explain"}, {"flush"}, {"history"}, {"silence", "list"}, {"lint"}} {
+		t.Run(strings.Join(append([]string{"notifier"}, args...), " "), func(t *testing.T) {
+			code, stdout, stderr := runInProcess(t, `{"type":"alarm","action":"new","alarm":{"id":1}}`, env, args...)
+			out := stdout + stderr
+			if code != 2 || !strings.Contains(out, "/nonexistent-notifier/notifier.yaml") || !strings.Contains(out, "--config") || !strings.Contains(out, "$NOTIFIER_CONFIG") {
+				t.Errorf("exit %d, output %q; want 2 naming the path, --config and $NOTIFIER_CONFIG", code, out)
+			}
+		})
+	}
+}
