@@ -190,6 +190,15 @@ func policyMissing(path string, err error) error {
 	return err
 }
 
+// lintReadError is policyMissing for lint, which takes the policy as
+// PATH arguments (no --config): said only when no PATH was given.
+func (a *app) lintReadError(path string, err error, defaulted bool) string {
+	if !defaulted || policyMissing(path, err) == err {
+		return err.Error()
+	}
+	return fmt.Sprintf("%v (give the policy file or directory as PATH, or set $NOTIFIER_CONFIG)", err)
+}
+
 // defaultCacheDir holds policy snapshots (engine.LoadCached); the
 // packages create /var/lib/notifier group-writable for haclient.
 const defaultCacheDir = "/var/lib/notifier/cache"

@@ -45,7 +45,7 @@ func (a *app) lintCmd(args []string) error {
 		if err != nil {
 			// Said as a finding, so the other paths' findings still come
 			// (and --format json stays JSON); the exit status is 2.
-			all = append(all, engine.Problem{File: path, Severity: "error", Check: "read", Message: policyMissing(path, err).Error()})
+			all = append(all, engine.Problem{File: path, Severity: "error", Check: "read", Message: a.lintReadError(path, err, defaulted)})
 			unreadable++
 			continue
 		}
