@@ -1,7 +1,9 @@
 package jsonkeys
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -15,6 +17,12 @@ func FuzzCheck(f *testing.F) {
 		var v any
 		if json.Unmarshal(data, &v) != nil {
 			return
+		}
+		// The fast scan never misses what the exact walk finds.
+		dec := json.NewDecoder(bytes.NewReader(data))
+		var dup *DuplicateError
+		if errors.As(walk(dec, data, ""), &dup) && !fastScan(data) {
+			t.Fatalf("fastScan missed the duplicate %v in %q", dup, data)
 		}
 		if err := Check(data); err != nil {
 			d := err.(*DuplicateError)

@@ -2,6 +2,7 @@ package jsonkeys
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,24 @@ func TestCheck(t *testing.T) {
 				t.Errorf("offset %d does not point at a key: %q", dup.Offset, tt.in[dup.Offset:])
 			}
 		})
+	}
+}
+
+// TestCheckManyKeys: past linearKeys keys an object's keys go in a map;
+// a duplicate there is found as well.
+func TestCheckManyKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 40 {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	clean := strings.TrimSuffix(b.String(), ",") + "}"
+	if err := Check([]byte(clean)); err != nil {
+		t.Fatalf("Check(40 distinct keys) = %v", err)
+	}
+	dup := b.String() + `"k3":0}`
+	if err := Check([]byte(dup)); err == nil || !strings.Contains(err.Error(), `duplicate key "k3"`) {
+		t.Fatalf("Check = %v, want k3 duplicated", err)
 	}
 }
 
