@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"notifier/internal/jsonkeys"
 )
 
 // DecodeJSON reads an Event in explain's JSON shape (--source json,
@@ -21,6 +23,9 @@ func DecodeJSON(data []byte, now time.Time) (Event, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return ev, fmt.Errorf("json event: trailing data after the object")
+	}
+	if err := jsonkeys.Check(data); err != nil {
+		return ev, fmt.Errorf("json event: %w", err)
 	}
 	if ev.Time.IsZero() {
 		ev.Time = now

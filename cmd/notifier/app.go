@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -36,10 +38,24 @@ type app struct {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, env: pacemaker.EnvMap(environ), start: time.Now()}
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return nil
+		case "-v", "-version", "--version":
+			return a.versionCmd(args[1:])
+		}
+	}
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	return a.command(cmd, args)
+}
+
+// command runs one command by name.
+func (a *app) command(cmd string, args []string) error {
 	switch cmd {
 	case "run":
 		return a.runCmd(args)
@@ -60,10 +76,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []str
 	case "schema":
 		return a.schemaCmd(args)
 	case "help":
-		fmt.Fprint(stdout, usage)
+		// help CMD is CMD -h: the same text, on stdout, exit 0.
+		if len(args) > 0 && args[0] != "help" {
+			return a.command(args[0], []string{"-h"})
+		}
+		fmt.Fprint(a.stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(a.stderr, usage)
 	return usageErr("unknown command %q", cmd)
 }
 
@@ -78,9 +98,10 @@ commands:
   flush     deliver what the outbox holds
   silence   add, list or expire silences
   history   recent decisions, deliveries, queued and given-up deliveries
-  version   print version information
+  version   print version information (also: notifier --version)
+  help      this list, or a command's help: notifier help COMMAND
 
-Run 'notifier COMMAND -h' for a command's flags.
+Run 'notifier help COMMAND' or 'notifier COMMAND -h' for a command's flags.
 `
 
 // newFlags makes a command's flag set; parse errors become usage errors.
@@ -89,8 +110,29 @@ const configUsage = "policy file or directory (default $NOTIFIER_CONFIG, else " 
 
 func (a *app) newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("notifier "+name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
+	fs.SetOutput(&flagOutput{stdout: a.stdout, stderr: a.stderr})
 	return fs
+}
+
+// flagOutput holds what a flag set prints while parsing: its help, asked
+// for with -h, goes to stdout (exit 0); with a parse error, the usage
+// goes to stderr beside the error (exit 2).
+type flagOutput struct {
+	bytes.Buffer
+	stdout, stderr io.Writer
+}
+
+// flush sends what was printed to stdout for help, else to stderr.
+func flushFlagOutput(fs *flag.FlagSet, help bool) {
+	fo, ok := fs.Output().(*flagOutput)
+	if !ok {
+		return
+	}
+	if help {
+		fo.WriteTo(fo.stdout)
+	} else {
+		fo.WriteTo(fo.stderr)
+	}
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -110,7 +152,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func parseFlagsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var rest []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		err := fs.Parse(args)
+		flushFlagOutput(fs, errors.Is(err, flag.ErrHelp))
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, &exitError{code: exitOK}
 			}
@@ -133,6 +177,26 @@ func (a *app) configPath(flagValue string) string {
 		return p
 	}
 	return defaultConfig
+}
+
+// policyMissing says, when err is that the policy at path does not exist,
+// how to name another: CMON and Pacemaker run notifier with no flags, so
+// the default path is what a new user meets first.
+func policyMissing(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w (give the policy file or directory with --config PATH or $NOTIFIER_CONFIG)", err)
+	}
+	return err
+}
+
+// lintReadError is policyMissing for lint, which takes the policy as
+// PATH arguments (no --config): said only when no PATH was given.
+func (a *app) lintReadError(path string, err error, defaulted bool) string {
+	if !defaulted || policyMissing(path, err) == err {
+		return err.Error()
+	}
+	return fmt.Sprintf("%v (give the policy file or directory as PATH, or set $NOTIFIER_CONFIG)", err)
 }
 
 // defaultCacheDir holds policy snapshots (engine.LoadCached); the

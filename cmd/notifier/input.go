@@ -66,6 +66,14 @@ func (a *app) readInput(ctx context.Context, source, eventFile string) (*input, 
 	if source == sourceAuto {
 		source = sourceCMON
 	}
+	if isTerminal(a.stdin) {
+		// Someone ran it by hand: say what it waits for, not nothing.
+		what := "a CMON alarm"
+		if source == sourceJSON {
+			what = "an event"
+		}
+		fmt.Fprintf(a.stderr, "notifier: reading %s (JSON) from standard input; end it with Ctrl-D, or give a saved event with: notifier explain --event FILE\n", what)
+	}
 	data, err := cmon.ReadInput(ctx, a.stdin)
 	if err != nil {
 		// What was read (the first MiB of an oversized message) comes back

@@ -23,7 +23,7 @@ func (a *app) lintCmd(args []string) error {
 	strict := fs.Bool("strict", false, "warnings fail the lint too (exit 1)")
 	checkSecrets := fs.Bool("check-secrets", false, "also check that secret files exist and are not readable by others (run where the secrets are)")
 	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: notifier lint [--format text|json|github] [--strict] [--check-secrets] [PATH...]\n\nPATH is a policy file or directory; default $NOTIFIER_CONFIG, else %s.\n\n", defaultConfig)
+		fmt.Fprintf(fs.Output(), "usage: notifier lint [--format text|json|github] [--strict] [--check-secrets] [PATH...]\n\nPATH is a policy file or directory; default $NOTIFIER_CONFIG, else %s.\n\n", defaultConfig)
 		fs.PrintDefaults()
 	}
 	paths, err := parseFlagsArgs(fs, args)
@@ -35,7 +35,8 @@ func (a *app) lintCmd(args []string) error {
 	default:
 		return usageErr("lint: --format %q: want text, json or github", *format)
 	}
-	if len(paths) == 0 {
+	defaulted := len(paths) == 0 // the installed policy: check this machine too
+	if defaulted {
 		paths = []string{a.configPath("")}
 	}
 	var all engine.Problems
@@ -45,13 +46,16 @@ func (a *app) lintCmd(args []string) error {
 		if err != nil {
 			// Said as a finding, so the other paths' findings still come
 			// (and --format json stays JSON); the exit status is 2.
-			all = append(all, engine.Problem{File: path, Severity: "error", Check: "read", Message: err.Error()})
+			all = append(all, engine.Problem{File: path, Severity: "error", Check: "read", Message: a.lintReadError(path, err, defaulted)})
 			unreadable++
 			continue
 		}
 		files += len(srcs)
-		_, ps := engine.Compile(srcs, lintOptions(*checkSecrets))
+		p, ps := engine.Compile(srcs, lintOptions(*checkSecrets))
 		all = append(all, ps...)
+		if *checkSecrets || defaulted {
+			all = append(all, a.stateDirProblems(srcs, p)...)
+		}
 	}
 	if err := printProblems(a.stdout, *format, all); err != nil {
 		return err

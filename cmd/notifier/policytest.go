@@ -22,7 +22,7 @@ func (a *app) testCmd(args []string) error {
 	runRE := fs.String("run", "", "run only the tests whose name matches `REGEXP`")
 	junit := fs.String("junit", "", "also write the results as JUnit XML to `FILE`, for CI")
 	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: notifier test [--run REGEXP] [--junit FILE] [PATH...]\n\nPATH is a test file or a directory of them; default the tests/ directory beside the policy.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: notifier test [--run REGEXP] [--junit FILE] [PATH...]\n\nPATH is a test file or a directory of them; default the tests/ directory beside the policy.\n\n")
 		fs.PrintDefaults()
 	}
 	paths, err := parseFlagsArgs(fs, args)

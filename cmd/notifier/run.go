@@ -205,7 +205,7 @@ func loadEngine(path string, w *wiring) (*engine.Policy, engine.Problems, error)
 
 func policyOrError(path string, p *engine.Policy, ps engine.Problems, err error) (*engine.Policy, error) {
 	if err != nil {
-		return nil, configErr(err)
+		return nil, configErr(policyMissing(path, err))
 	}
 	if p == nil {
 		return nil, configErr(fmt.Errorf("policy %s does not load:\n%w", path, ps))

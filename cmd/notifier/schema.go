@@ -13,7 +13,7 @@ import (
 func (a *app) schemaCmd(args []string) error {
 	fs := a.newFlags("schema")
 	fs.Usage = func() {
-		fmt.Fprint(a.stderr, "usage: notifier schema\n\nPrints the JSON Schema (draft 2020-12) of the policy format to stdout.\n")
+		fmt.Fprint(fs.Output(), "usage: notifier schema\n\nPrints the JSON Schema (draft 2020-12) of the policy format to stdout.\n")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -84,7 +84,7 @@ func (a *app) silenceCmd(args []string) error {
 	sub, args := args[0], args[1:]
 	switch sub {
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(a.stderr, silenceUsage)
+		fmt.Fprint(a.stdout, silenceUsage)
 		return nil
 	}
 	fs := a.newFlags("silence " + sub)
@@ -163,7 +163,7 @@ func (a *app) silenceCmd(args []string) error {
 		})
 	case "expire":
 		fs.Usage = func() {
-			fmt.Fprint(a.stderr, "usage: notifier silence expire ID [--config P]\n\nID is a silence's id, as silence list shows it.\n\n")
+			fmt.Fprint(fs.Output(), "usage: notifier silence expire ID [--config P]\n\nID is a silence's id, as silence list shows it.\n\n")
 			fs.PrintDefaults()
 		}
 		// Flags may come before or after the id: `silence expire s-1 --config x`.

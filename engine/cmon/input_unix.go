@@ -15,6 +15,9 @@ import (
 // goroutine: handing the read to another thread and back cost more than
 // the rest of the decoding. ok is false when r is not a pipe, or the pipe
 // cannot be polled; ReadInput then falls back to its goroutine.
+//
+// Once the bytes read form a complete JSON value it stops waiting: it
+// takes what the writer has already sent, without blocking, and returns.
 func readPipe(ctx context.Context, r io.Reader) (data []byte, ok bool, err error) {
 	f, isFile := r.(*os.File)
 	if !isFile {
@@ -42,10 +45,60 @@ func readPipe(ctx context.Context, r io.Reader) (data []byte, ok bool, err error
 			return nil, false, nil // not pollable: the goroutine path copes
 		}
 	}
-	data, err = io.ReadAll(io.LimitReader(pf, MaxInput+1))
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil, true, gaveUp(context.DeadlineExceeded)
+	var sc scanner
+	buf := make([]byte, readChunk)
+	for len(data) <= MaxInput {
+		n, err := pf.Read(buf)
+		data = append(data, buf[:n]...)
+		switch {
+		case errors.Is(err, io.EOF):
+			data, err = capped(data, nil)
+			return data, true, err
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			data, err = gaveUp(data, context.DeadlineExceeded)
+			return data, true, err
+		case err != nil:
+			data, err = capped(data, err)
+			return data, true, err
+		}
+		if sc.feed(buf[:n]) {
+			data, err = drain(pf, data)
+			data, err = capped(data, err)
+			return data, true, err
+		}
 	}
-	data, err = capped(data, err)
+	data, err = capped(data, nil)
 	return data, true, err
+}
+
+// drain appends what the pipe holds now, never waiting for more: the
+// rest of a write that carried the end of the value, or the trailing
+// data of a writer that then closed.
+func drain(pf *os.File, data []byte) ([]byte, error) {
+	rc, err := pf.SyscallConn()
+	if err != nil {
+		return data, nil
+	}
+	buf := make([]byte, readChunk)
+	for len(data) <= MaxInput {
+		var n int
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), buf)
+			return true // never park: EAGAIN means nothing more for now
+		}); err != nil {
+			return data, nil
+		}
+		if errors.Is(rerr, syscall.EINTR) {
+			continue
+		}
+		if n <= 0 || rerr != nil {
+			if rerr != nil && !errors.Is(rerr, syscall.EAGAIN) {
+				return data, rerr
+			}
+			return data, nil
+		}
+		data = append(data, buf[:n]...)
+	}
+	return data, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"notifier/internal/jsonkeys"
 )
 
 // maxQuoted bounds how much of a bad value an error message repeats, so a
@@ -68,6 +70,11 @@ func parseObject(data []byte) (map[string]any, error) {
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("cmon: trailing data after the JSON object at byte offset %d: %s",
 			len(data)-len(rest), quote(string(rest)))
+	}
+	// encoding/json lets the last of two equal keys win: an "action"
+	// given twice must not be read as whichever came last.
+	if err := jsonkeys.Check(data); err != nil {
+		return nil, fmt.Errorf("cmon: invalid JSON: %w", err)
 	}
 	return top, nil
 }

@@ -93,6 +93,33 @@ func (h *Harness) StartCMON(ctx context.Context, data []byte, gate <-chan struct
 	return start(cmd)
 }
 
+// StartCMONOpen starts the binary as CMON does (see RunCMON) with data
+// written to a stdin pipe that stays open: the returned end is the
+// writer's, and the caller closes it when it likes (after Wait, to show
+// the process did not wait for it).
+func (h *Harness) StartCMONOpen(ctx context.Context, data []byte) (*Proc, *os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close() // the child holds its own copy
+	cmd := exec.CommandContext(ctx, h.Bin)
+	cmd.Env = []string{"NOTIFIER_CONFIG=" + h.Config}
+	cmd.Stdin = r // an *os.File: the child gets the pipe itself, no copier
+	p, err := start(cmd)
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		p.Kill()
+		p.Wait()
+		return nil, nil, err
+	}
+	return p, w, nil
+}
+
 // StartPacemaker starts the binary as Pacemaker does (see RunPacemaker).
 func (h *Harness) StartPacemaker(ctx context.Context, eventFile string, extraEnv ...string) (*Proc, error) {
 	data, err := os.ReadFile(eventFile)

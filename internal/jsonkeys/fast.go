@@ -1,0 +1,133 @@
+package jsonkeys
+
+import "bytes"
+
+// linearKeys is how many keys an object holds before its duplicates are
+// looked up in a map rather than by comparing with each key before.
+const linearKeys = 16
+
+// fastScan reports whether valid JSON data may hold a duplicate key: it
+// compares keys as written, without decoding, and allocates nothing for
+// objects up to linearKeys keys. A key with an escape could equal one
+// spelled otherwise, so such input answers true and the exact walk
+// decides. It relies on data having decoded already: it does not
+// validate, and recursion is bounded by the decoder's nesting limit.
+func fastScan(data []byte) bool {
+	if bytes.IndexByte(data, '\\') >= 0 {
+		return true
+	}
+	s := fast{data: data}
+	s.value()
+	return s.dup
+}
+
+type fast struct {
+	data []byte
+	i    int
+	keys [][]byte // the open objects' keys, innermost last
+	dup  bool
+}
+
+func (s *fast) ws() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// str skips a string (no escapes: see fastScan) and returns its body.
+func (s *fast) str() []byte {
+	start := s.i + 1
+	end := bytes.IndexByte(s.data[start:], '"')
+	if end < 0 {
+		s.i = len(s.data)
+		return s.data[start:]
+	}
+	s.i = start + end + 1
+	return s.data[start : start+end]
+}
+
+func (s *fast) value() {
+	s.ws()
+	if s.i >= len(s.data) || s.dup {
+		return
+	}
+	switch s.data[s.i] {
+	case '{':
+		s.object()
+	case '[':
+		s.i++
+		for !s.dup {
+			s.ws()
+			if s.i >= len(s.data) || s.data[s.i] == ']' {
+				s.i++
+				return
+			}
+			s.value()
+			s.ws()
+			if s.i < len(s.data) && s.data[s.i] == ',' {
+				s.i++
+			}
+		}
+	case '"':
+		s.str()
+	default: // a number, true, false or null
+		for s.i < len(s.data) {
+			switch s.data[s.i] {
+			case ',', ']', '}', ' ', '\t', '\r', '\n':
+				return
+			}
+			s.i++
+		}
+	}
+}
+
+func (s *fast) object() {
+	s.i++
+	base := len(s.keys)
+	defer func() { s.keys = s.keys[:base] }()
+	var big map[string]struct{}
+	for !s.dup {
+		s.ws()
+		if s.i >= len(s.data) || s.data[s.i] != '"' {
+			s.i++ // '}' (or the end)
+			return
+		}
+		key := s.str()
+		switch {
+		case big != nil:
+			if _, seen := big[string(key)]; seen {
+				s.dup = true
+				return
+			}
+			big[string(key)] = struct{}{}
+		default:
+			for _, k := range s.keys[base:] {
+				if bytes.Equal(k, key) {
+					s.dup = true
+					return
+				}
+			}
+			s.keys = append(s.keys, key)
+			if len(s.keys)-base > linearKeys {
+				big = make(map[string]struct{}, 2*linearKeys)
+				for _, k := range s.keys[base:] {
+					big[string(k)] = struct{}{}
+				}
+			}
+		}
+		s.ws()
+		if s.i < len(s.data) && s.data[s.i] == ':' {
+			s.i++
+		}
+		s.value()
+		s.ws()
+		if s.i < len(s.data) && s.data[s.i] == ',' {
+			s.i++
+		}
+	}
+}
