@@ -506,7 +506,18 @@ func (a *app) keepRejected(p *engine.Policy, in *input) (string, error) {
 		data = in.data
 	}
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o640); err != nil {
+	// Never through a link, never over another file: the directory is
+	// shared with the haclient group.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", err
+	}
+	if err := f.Close(); err != nil {
 		return "", err
 	}
 	entries, _ := os.ReadDir(dir)

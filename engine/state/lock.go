@@ -20,15 +20,19 @@ const stateFileMode fs.FileMode = 0o660
 
 // openStateFile opens path; when flag has O_CREATE and the file is new, it
 // gets exactly mode (an explicit chmod, so a umask of 022 cannot take
-// the group's write bit away).
+// the group's write bit away). A link is never followed: the directory
+// is writable by the haclient group, and a link there must not make a
+// run as root open, create or write another file.
 func openStateFile(path string, flag int, mode fs.FileMode) (*os.File, error) {
+	flag |= unix.O_NOFOLLOW
 	f, err := os.OpenFile(path, flag&^os.O_CREATE, mode)
 	if err == nil || flag&os.O_CREATE == 0 || !errors.Is(err, fs.ErrNotExist) {
-		return f, err
+		return f, linkError(path, err)
 	}
 	f, err = os.OpenFile(path, flag|os.O_EXCL, mode)
 	if errors.Is(err, fs.ErrExist) { // another process created it first
-		return os.OpenFile(path, flag&^os.O_CREATE, mode)
+		f, err = os.OpenFile(path, flag&^os.O_CREATE, mode)
+		return f, linkError(path, err)
 	}
 	if err != nil {
 		return nil, err
@@ -38,6 +42,14 @@ func openStateFile(path string, flag int, mode fs.FileMode) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// linkError says what to do when err is O_NOFOLLOW's refusal of a link.
+func linkError(path string, err error) error {
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("%s is a symbolic link, and state files are never opened through one: point settings.state.path at the file itself", path)
+	}
+	return err
 }
 
 // MaxLockWait bounds how long a run waits for the state lock (the bbolt
@@ -131,7 +143,8 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 	if err != nil && !exclusive && (errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS)) {
 		// A reader that may not write the directory (notifier explain
 		// run by an operator) can still take a shared lock.
-		f, err = os.OpenFile(path, os.O_RDONLY, 0)
+		f, err = os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		err = linkError(path, err)
 	}
 	if err != nil {
 		return nil, err
