@@ -119,7 +119,12 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 		return a.failOpen(ctx, p, w, ev, d, deliveriesOf(res.Send), err)
 	} // any other error: the flush below meets it too and says why
 	marked := markedSet(marks)
-	_, _, failed, err := a.flushOutbox(ctx, p, w, st, owner, false, marked)
+	delivered, _, failed, err := a.flushOutbox(ctx, p, w, st, owner, false, marked)
+	if errors.Is(err, state.ErrDamaged) && delivered == 0 && len(res.Send) > 0 {
+		// Found damaged before anything was sent: what this run queued
+		// went aside with the file, so deliver it without the state.
+		return a.failOpen(ctx, p, w, ev, d, deliveriesOf(res.Send), err)
+	}
 	a.reportFailures(marks, marked)
 	a.audit(p, ev, d, res, err)
 	if err != nil {
