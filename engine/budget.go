@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
@@ -40,25 +41,45 @@ const (
 	// expressions (probeBudget and the closed-field check), over all of
 	// them.
 	LoadSteps = 2 * EvalSteps
+	// EvalTime is the wall-clock time one event's evaluation may take,
+	// over all its rules and keys (and one silence's match): a safety net
+	// for work the steps do not weigh, such as a linear operator inside a
+	// loop (all(r, {# in r})) on a large operand. It is checked at every
+	// loop iteration, so a run overshoots it by one iteration at most.
+	EvalTime = time.Second
+	// LoadTime is the same for all the evaluation loading a policy does.
+	LoadTime = 2 * time.Second
 )
+
+// evalTime and loadTime are EvalTime and LoadTime, as the code reads
+// them: tests of the step budget lift them, since under the race
+// detector a million steps take longer than the time budget.
+var evalTime, loadTime = EvalTime, LoadTime
+
+// evalUntil is when an evaluation that starts now must end.
+func evalUntil() time.Time { return time.Now().Add(evalTime) }
 
 // budgetMessage is what a rule that ran out of budget says, in explain,
 // the audit and lint; spentMessage what one says that ran out of what
 // was left of the event's.
 var (
+	timeMessage   = fmt.Sprintf("exceeds the evaluation time budget (%s an event, %s a policy load: work inside a loop that the step budget does not weigh; see the README, Evaluation budget)", EvalTime, LoadTime)
 	budgetMessage = fmt.Sprintf("exceeds the evaluation budget of %d steps (loop iterations and elements built; see the README, Evaluation budget)", EvalSteps)
 	spentMessage  = fmt.Sprintf("the event's evaluation budget of %d steps over all rules is spent (see the README, Evaluation budget)", EventSteps)
 )
 
 // meter is a budget shared by several evaluations: an event's rules, or
-// a policy's load.
-type meter struct{ left uint }
+// a policy's load: steps, and a time after which no loop goes on.
+type meter struct {
+	left  uint
+	until time.Time
+}
 
 // run evaluates prog on ev with at most limit steps, and at most what is
 // left, and charges what it spent.
 func (m *meter) run(machine *vm.VM, prog *vm.Program, ev *Event, limit uint) (any, error) {
 	steps := min(limit, m.left)
-	out, err := runBudget(machine, prog, ev, max(steps, 1))
+	out, err := runBudget(machine, prog, ev, max(steps, 1), m.until)
 	m.left -= min(m.left, stepsUsed(machine))
 	if err != nil && steps < limit && overBudget(err) {
 		var fe *file.Error
@@ -149,7 +170,27 @@ func checkBudgetSource(src string) (from int, msg string, ok bool) {
 // repeat(" ", 1) charges exactly one and allocates nothing, so a
 // predicate body P becomes (repeat(" ", 1); P): same value, same type,
 // one step. It must be the last patch, so the checks never see it.
+//
+// The body also calls clockName($env), which ends the run once the
+// evaluation's time (EvalTime, LoadTime) is spent: budgetClock.
 type budgetTicks struct{}
+
+// clockName is the function budgetTicks calls at every iteration.
+const clockName = "__budget_clock"
+
+// errOutOfTime is what budgetClock ends an evaluation with.
+var errOutOfTime = errors.New(timeMessage)
+
+// budgetClock fails once the time runBudget gave the event in hand is
+// past. expr passes the evaluation's env, the *Event runBudget runs on.
+func budgetClock(params ...any) (any, error) {
+	if len(params) == 1 {
+		if ev, ok := params[0].(*Event); ok && !ev.evalUntil.IsZero() && time.Now().After(ev.evalUntil) {
+			return nil, errOutOfTime
+		}
+	}
+	return nil, nil
+}
 
 // Visit implements ast.Visitor.
 func (budgetTicks) Visit(node *ast.Node) {
@@ -158,20 +199,33 @@ func (budgetTicks) Visit(node *ast.Node) {
 		return
 	}
 	tick := &ast.BuiltinNode{Name: "repeat", Arguments: []ast.Node{&ast.StringNode{Value: " "}, &ast.IntegerNode{Value: 1}}}
-	seq := &ast.SequenceNode{Nodes: []ast.Node{tick, p.Node}}
+	env := &ast.IdentifierNode{Value: "$env"}
+	clock := &ast.CallNode{Callee: &ast.IdentifierNode{Value: clockName}, Arguments: []ast.Node{env}}
+	seq := &ast.SequenceNode{Nodes: []ast.Node{tick, clock, p.Node}}
 	// Errors while ticking point at the predicate.
-	for _, n := range []ast.Node{tick, tick.Arguments[0], tick.Arguments[1], seq} {
+	for _, n := range []ast.Node{tick, tick.Arguments[0], tick.Arguments[1], env, clock, clock.Callee, seq} {
 		n.SetLocation(p.Location())
 	}
 	p.Node = seq
 }
 
-// runBudget evaluates prog on ev within steps (EvalSteps on events). An
-// evaluation that runs out says so in budgetMessage, at the place it ran
-// out.
-func runBudget(machine *vm.VM, prog *vm.Program, ev *Event, steps uint) (any, error) {
+// runBudget evaluates prog on ev within steps (EvalSteps on events) and
+// stops its loops after until (never, when zero). An evaluation that runs
+// out of steps says so in budgetMessage, one out of time in timeMessage,
+// at the place it ran out.
+func runBudget(machine *vm.VM, prog *vm.Program, ev *Event, steps uint, until time.Time) (any, error) {
 	machine.MemoryBudget = steps
+	defer func(was time.Time) { ev.evalUntil = was }(ev.evalUntil)
+	ev.evalUntil = until
 	out, err := machine.Run(prog, ev)
+	if err != nil && errors.Is(err, errOutOfTime) {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			fe.Message = timeMessage
+			return nil, fe
+		}
+		return nil, errOutOfTime
+	}
 	if err != nil && overBudget(err) {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -188,9 +242,9 @@ func runBudget(machine *vm.VM, prog *vm.Program, ev *Event, steps uint) (any, er
 func overBudget(err error) bool {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return fe.Message == "memory budget exceeded" || fe.Message == budgetMessage || fe.Message == spentMessage
+		return fe.Message == "memory budget exceeded" || fe.Message == budgetMessage || fe.Message == spentMessage || fe.Message == timeMessage
 	}
-	return err.Error() == "memory budget exceeded"
+	return err.Error() == "memory budget exceeded" || errors.Is(err, errOutOfTime)
 }
 
 // probeEvent is an event with every closed field set, for probeBudget.

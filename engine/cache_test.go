@@ -299,7 +299,7 @@ func TestSnapshotKeepsBudget(t *testing.T) {
 			t.Fatalf("load %d: FromSnapshot = %v", i, p.FromSnapshot)
 		}
 		d := p.Evaluate(&engine.Event{Key: "k", Severity: engine.SeverityCritical, Action: engine.ActionNew})
-		if d.Rules[0].Matched || !strings.Contains(d.Rules[0].Error, "evaluation budget") || !d.Rules[1].Matched {
+		if d.Rules[0].Matched || !strings.Contains(d.Rules[0].Error, "exceeds the evaluation") || !d.Rules[1].Matched {
 			t.Errorf("snapshot %v: rules = %+v, want heavy failed on the budget and all matched", p.FromSnapshot, d.Rules)
 		}
 	}

@@ -29,11 +29,12 @@ type compiler struct {
 }
 
 func newCompiler(p *Policy) *compiler {
-	c := &compiler{policy: p, windows: map[string]bool{}, load: meter{left: LoadSteps}}
+	c := &compiler{policy: p, windows: map[string]bool{}, load: meter{left: LoadSteps, until: time.Now().Add(loadTime)}}
 	c.opts = []expr.Option{
 		expr.Env(Event{}),
 		expr.Function("rank", c.rank, new(func(string) int)),
 		expr.Function("in_window", c.inWindow, new(func(string, time.Time) bool)),
+		expr.Function(clockName, budgetClock),
 		expr.MaxNodes(MaxExprNodes),
 	}
 	return c

@@ -2,9 +2,10 @@ package engine
 
 import (
 	"fmt"
-	"github.com/expr-lang/expr/vm"
 	"strings"
 	"time"
+
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/expr-lang/expr"
 )
@@ -79,7 +80,7 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 	d := &Decision{Key: ev.Key, Deliveries: []Delivery{}, Rules: make([]RuleResult, 0, len(p.Rules))}
 	told := map[string]bool{}
 	var machine vm.VM // one VM for every rule: its stack is reused
-	steps := meter{left: EventSteps}
+	steps := meter{left: EventSteps, until: evalUntil()}
 	for _, r := range p.Rules {
 		res := RuleResult{Name: r.Name}
 		if r.program == nil { // Compile never lets this happen; a panic here would lose the event
@@ -168,7 +169,7 @@ func (p *Policy) runtimeError(r *Rule, ev *Event, err error) string {
 		opts := newCompiler(p).options(expr.AsBool(), &ruleChecks{policy: p})
 		if prog, cerr := expr.Compile(r.When, opts...); cerr == nil {
 			var machine vm.VM
-			if _, rerr := runBudget(&machine, prog, ev, EvalSteps); rerr != nil {
+			if _, rerr := runBudget(&machine, prog, ev, EvalSteps, evalUntil()); rerr != nil {
 				err = rerr
 			}
 		}

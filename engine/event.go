@@ -73,6 +73,10 @@ type Event struct {
 
 	Controller string    `expr:"controller" json:"controller"`
 	Time       time.Time `expr:"time" json:"time"`
+
+	// evalUntil is when the evaluation in progress must stop its loops
+	// (runBudget sets it, budgetClock reads it); zero outside one.
+	evalUntil time.Time
 	// Fields holds every raw key the source sent, as text (JSON numbers keep
 	// their exact decimal spelling, nested values their JSON).
 	Fields map[string]string `expr:"fields" json:"fields"`

@@ -35,7 +35,7 @@ func (p *Policy) CompileMatch(origin, src string) (*Matcher, Problems) {
 // Match reports whether ev matches. A failure at run time is no match.
 func (m *Matcher) Match(ev *Event) bool {
 	var machine vm.VM
-	out, err := runBudget(&machine, m.prog, ev, EvalSteps)
+	out, err := runBudget(&machine, m.prog, ev, EvalSteps, evalUntil())
 	b, _ := out.(bool)
 	return err == nil && b
 }

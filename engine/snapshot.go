@@ -315,5 +315,6 @@ func (c *compiler) functions() map[string]vm.Function {
 	}
 	m["rank"] = c.rank
 	m["in_window"] = c.inWindow
+	m[clockName] = budgetClock
 	return m
 }

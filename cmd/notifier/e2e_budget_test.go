@@ -49,9 +49,13 @@ func TestE2EBudget(t *testing.T) {
 	for name, tc := range map[string]struct {
 		when  string
 		event string
+		want  string
 	}{
-		"constant loops as CMON":      {loops, "cmon/alarm-new-critical.json"},
-		"loops on a field, Pacemaker": {fmt.Sprintf("node != \"\" && all(%s, {all(%s, {all(%s, {# > 0 && node != \"x\"})})})", thousand, thousand, thousand), "pacemaker/node-lost-cluster-node-crash.env"},
+		"constant loops as CMON":      {loops, "cmon/alarm-new-critical.json", "evaluation budget"},
+		"loops on a field, Pacemaker": {fmt.Sprintf("node != \"\" && all(%s, {all(%s, {all(%s, {# > 0 && node != \"x\"})})})", thousand, thousand, thousand), "pacemaker/node-lost-cluster-node-crash.env", "evaluation budget"},
+		// The steps do not weigh `in` over a 100 000-element range inside
+		// a loop over it (5·10⁹ comparisons): the time budget stops it.
+		"a linear operator in a loop, as CMON": {"let r = 1..(100000 + count); all(r, {# in r})", "cmon/alarm-new-critical.json", "evaluation time budget"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
@@ -61,14 +65,14 @@ func TestE2EBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			at := fmt.Sprintf("%s:%d:%d: ", h.Config, line, col+1) // inside the quote
-			if lint.Exit != 1 || !strings.Contains(lint.Stdout+lint.Stderr, at) || !strings.Contains(lint.Stdout+lint.Stderr, "evaluation budget") {
+			if lint.Exit != 1 || !strings.Contains(lint.Stdout+lint.Stderr, at) || !strings.Contains(lint.Stdout+lint.Stderr, tc.want) {
 				t.Errorf("lint: exit %d, output %q; want 1 and the budget at %s", lint.Exit, lint.Stdout+lint.Stderr, at)
 			}
 			res, err := h.Run(testCtx(t), filepath.Join(examples, tc.event))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Exit != 1 || !strings.Contains(res.Stderr, `rule "heavy"`) || !strings.Contains(res.Stderr, "evaluation budget") {
+			if res.Exit != 1 || !strings.Contains(res.Stderr, `rule "heavy"`) || !strings.Contains(res.Stderr, tc.want) {
 				t.Errorf("run: exit %d, stderr %q; want 1 naming the rule and the budget", res.Exit, res.Stderr)
 			}
 			if n := len(h.PagerDuty.Events()); n != 1 {
