@@ -151,7 +151,9 @@ func (a *app) addHistory(ctx context.Context, st *stores, hist map[string]*state
 	if len(hist) == 0 {
 		return
 	}
-	err := st.local.Update(context.WithoutCancel(ctx), nil, func(recs map[string]*state.Record) error {
+	dctx, cancel := state.Detached(ctx)
+	defer cancel()
+	err := st.local.Update(dctx, nil, func(recs map[string]*state.Record) error {
 		maps.Copy(recs, hist)
 		return nil
 	})
@@ -329,7 +331,9 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	ids = slices.Compact(ids)
 	refs := map[[2]string]string{}
 	hist := map[string]*state.Record{}
-	err = st.shared.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
+	dctx, cancel := state.Detached(ctx)
+	defer cancel()
+	err = st.shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
 		delivered, queued, failed = 0, 0, 0
 		clear(hist)
 		for i, c := range chains {
@@ -418,7 +422,9 @@ func (a *app) recordRefs(ctx context.Context, st *stores, refs map[[2]string]str
 	for k := range refs {
 		ids = append(ids, state.IncidentID(k[0]))
 	}
-	return st.shared.Update(context.WithoutCancel(ctx), ids, func(recs map[string]*state.Record) error {
+	dctx, cancel := state.Detached(ctx)
+	defer cancel()
+	return st.shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
 		for k, ref := range refs {
 			state.SetRef(recs, k[0], k[1], ref)
 		}

@@ -154,7 +154,9 @@ func (b *Bolt) moveAside(ctx context.Context, opened fs.FileInfo) (string, error
 	if opened == nil {
 		return "", errors.New("it could not be identified")
 	}
-	lock, err := lockFile(context.WithoutCancel(ctx), b.lockPath, true, &b.pending)
+	dctx, cancel := Detached(ctx)
+	defer cancel()
+	lock, err := lockFile(dctx, b.lockPath, true, &b.pending)
 	if err != nil {
 		return "", err
 	}

@@ -61,6 +61,20 @@ func linkError(path string, err error) error {
 // runs taking turns) a run waits longer, up to lockWaitLimit.
 const MaxLockWait = 5 * time.Second
 
+// DetachedWait bounds the work a run does on the state after its own
+// deadline may have passed: recording what it delivered (settle, history,
+// Slack references) and moving a damaged file aside. Such work must not
+// be cut short by the run's deadline, nor wait without bound: Pacemaker
+// kills the agent's process group at its alert timeout.
+const DetachedWait = 5 * time.Second
+
+// Detached is ctx without its cancellation and deadline, bounded by
+// DetachedWait instead: a lock wait there gives up after at most half of
+// it (lockWaitLimit).
+func Detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), DetachedWait)
+}
+
 // lockPoll is how often a waiting run looks for progress.
 const lockPoll = 100 * time.Millisecond
 
