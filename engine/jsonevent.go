@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"reflect"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"notifier/internal/jsonkeys"
@@ -25,6 +29,9 @@ func DecodeJSON(data []byte, now time.Time) (Event, error) {
 		return ev, fmt.Errorf("json event: trailing data after the object")
 	}
 	if err := jsonkeys.Check(data); err != nil {
+		return ev, fmt.Errorf("json event: %w", err)
+	}
+	if err := exactNames(data); err != nil {
 		return ev, fmt.Errorf("json event: %w", err)
 	}
 	if ev.Time.IsZero() {
@@ -48,4 +55,33 @@ func DecodeJSON(data []byte, now time.Time) (Event, error) {
 		ev.Key = ev.Source + "/" + ev.ID
 	}
 	return ev, nil
+}
+
+// jsonNames are the Event's field names in its JSON form.
+var jsonNames = sync.OnceValue(func() map[string]bool {
+	names := map[string]bool{}
+	t := reflect.TypeFor[Event]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
+})
+
+// exactNames refuses a top-level key that is not a field's name as
+// written: encoding/json matches struct fields ignoring case, so
+// {"action":"remove","Action":"new"} would be an event with action new
+// although no key was given twice.
+func exactNames(data []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(top)) {
+		if !jsonNames()[k] {
+			return fmt.Errorf("unknown field %q (field names are lower case, as explain --format json prints them)", k)
+		}
+	}
+	return nil
 }

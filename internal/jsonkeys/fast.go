@@ -1,6 +1,9 @@
 package jsonkeys
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // linearKeys is how many keys an object holds before its duplicates are
 // looked up in a map rather than by comparing with each key before.
@@ -13,7 +16,9 @@ const linearKeys = 16
 // decides. It relies on data having decoded already: it does not
 // validate, and recursion is bounded by the decoder's nesting limit.
 func fastScan(data []byte) bool {
-	if bytes.IndexByte(data, '\\') >= 0 {
+	// Invalid UTF-8 decodes to U+FFFD: keys with different bytes can
+	// be one key once decoded, like keys spelled with escapes.
+	if bytes.IndexByte(data, '\\') >= 0 || !utf8.Valid(data) {
 		return true
 	}
 	s := fast{data: data}

@@ -10,7 +10,7 @@ import (
 // FuzzCheck: any input that decodes is walked without a panic, and a
 // reported offset points at a key's opening quote.
 func FuzzCheck(f *testing.F) {
-	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[{"c":1,"c":2}]}}`, `[1,{"x":"\u0078","x":0}]`, `"s"`, `{}`} {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[{"c":1,"c":2}]}}`, `[1,{"x":"\u0078","x":0}]`, `"s"`, `{}`, "{\"\xff\":1,\"\xfe\":2}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

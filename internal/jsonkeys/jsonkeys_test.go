@@ -17,6 +17,7 @@ func TestCheck(t *testing.T) {
 		{"nested", `{"alarm":{"severity":"a", "severity":"b"}}`, `duplicate key "severity" in alarm at byte offset 26`},
 		{"in an array", `{"a":[{},{"k":1,"k":2}]}`, `duplicate key "k" in a[1] at byte offset 16`},
 		{"escaped spelling is the same key", `{"ab":1,"a\u0062":2}`, `duplicate key "ab" at byte offset 8`},
+		{"invalid UTF-8 decodes to one key", "{\"\xff\":1,\"\xfe\":2}", "duplicate key \"\ufffd\" at byte offset 7"},
 		{"odd key quoted in the path", `{"a.b":{"x":1,"x":2}}`, `duplicate key "x" in "a.b" at byte offset 14`},
 		{"same key in sibling objects is fine", `[{"a":1},{"a":1}]`, ""},
 		{"invalid JSON is the decoder's to report", `{"a":1,`, ""},
