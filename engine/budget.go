@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr/ast"
@@ -94,12 +95,23 @@ func (m *meter) run(machine *vm.VM, prog *vm.Program, ev *Event, limit uint) (an
 // expr keeps it unexported; reflect may read it (TestStepsUsed pins the
 // field). Without it, every run would count as free.
 func stepsUsed(machine *vm.VM) uint {
-	f := reflect.ValueOf(machine).Elem().FieldByName("memory")
-	if !f.IsValid() || f.Kind() != reflect.Uint {
+	i := memoryField()
+	if i < 0 {
 		return 0
 	}
-	return uint(f.Uint())
+	return uint(reflect.ValueOf(machine).Elem().Field(i).Uint())
 }
+
+// memoryField is the index of the VM's memory field, or -1: looked up
+// once (by name it cost a few hundred ns a rule, every rule of every
+// event).
+var memoryField = sync.OnceValue(func() int {
+	f, ok := reflect.TypeFor[vm.VM]().FieldByName("memory")
+	if !ok || f.Type.Kind() != reflect.Uint || len(f.Index) != 1 {
+		return -1
+	}
+	return f.Index[0]
+})
 
 // checkBudgetSource reports an expression too long, or nested too deep,
 // to hand to expr's recursive-descent parser: the rune offset of the
