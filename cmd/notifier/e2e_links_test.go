@@ -199,3 +199,22 @@ func TestE2EPendingImportFailureStillDelivers(t *testing.T) {
 		t.Errorf("PagerDuty accepted %s, want the run's own trigger", harness.DescribePagerDuty(got))
 	}
 }
+
+// TestE2EPendingTriggerResolves: a critical alarm whose run fails open
+// (lock held) and cannot deliver (PagerDuty refusing) is kept; once the
+// lock is free, flush imports and delivers it, and the alarm's remove
+// then resolves it with the same dedup_key: the import opened the
+// incident a queued trigger opens.
+func TestE2EPendingTriggerResolves(t *testing.T) {
+	h := stateHarness(t, lockedPolicy, harness.Options{})
+	keptPage(t, h)
+	out := mustCommand(t, h, 0, "flush")
+	if strings.TrimSpace(out.Stdout) != "delivered 1, still queued 0, failed 0" {
+		t.Fatalf("flush printed %q, want the kept page delivered", out.Stdout)
+	}
+	mustRun(t, h, criticalClear, 0)
+	got := harness.Accepted(h.PagerDuty.Events())
+	if len(got) != 2 || got[0].Event.EventAction != "trigger" || got[1].Event.EventAction != "resolve" || got[1].Event.DedupKey != got[0].Event.DedupKey {
+		t.Errorf("PagerDuty accepted %s, want the kept trigger, then its resolve with the same dedup_key", harness.DescribePagerDuty(got))
+	}
+}

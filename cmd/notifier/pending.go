@@ -117,9 +117,23 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 	if len(ids) == 0 {
 		return nil
 	}
+	// An imported delivery opens its key's incident, as a queued one
+	// does, so the key's remove resolves it: the incidents are read once
+	// before the lock to know which to lock.
+	lockIDs, incidents := slices.Clone(ids), map[string]bool{}
+	for _, name := range names {
+		var e state.Entry
+		if data, err := dir.read(name); err == nil && json.Unmarshal(data, &e) == nil && e.Key != "" {
+			if id := state.IncidentID(e.Key); !incidents[id] {
+				incidents[id] = true
+				lockIDs = append(lockIDs, id)
+			}
+		}
+	}
+	policy, now := policyID(p, st), time.Now()
 	deadline, _ := ctx.Deadline()
 	var imported []string
-	err = st.shared.Update(ctx, ids, func(recs map[string]*state.Record) error {
+	err = st.shared.Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
 		imported = imported[:0]
 		for i, id := range ids {
 			if recs[id] != nil {
@@ -137,10 +151,26 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 			if err == nil && e.ID != id {
 				err = fmt.Errorf("holds entry %q", e.ID)
 			}
+			if err == nil && e.Action != engine.DeliverResolve && !incidents[state.IncidentID(e.Key)] {
+				err = errors.New("changed while it was imported")
+			}
 			if err != nil {
 				fmt.Fprintf(a.stderr, "notifier: pending delivery %s: %v (left where it is)\n", dir.join(names[i]), err)
 				a.attention.Store(true)
 				continue
+			}
+			if e.Action != engine.DeliverResolve {
+				send := []state.Planned{{Delivery: engine.Delivery{Channel: e.Channel, Type: e.Type, Action: e.Action, Rule: e.Rule}}}
+				if err := state.Tell(recs, e.Key, send, now, policy); err != nil {
+					return err
+				}
+				if send[0].Opened.Incident { // a dead letter undoes it
+					op := send[0].Opened
+					if e.Opened != nil {
+						op, op.Incident = *e.Opened, true
+					}
+					e.Opened = &op
+				}
 			}
 			e.LeaseOwner, e.LeasedUntil = owner, deadline
 			r, err := e.Record()
