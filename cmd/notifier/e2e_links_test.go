@@ -218,3 +218,20 @@ func TestE2EPendingTriggerResolves(t *testing.T) {
 		t.Errorf("PagerDuty accepted %s, want the kept trigger, then its resolve with the same dedup_key", harness.DescribePagerDuty(got))
 	}
 }
+
+// TestE2EPendingTriggerResolvedByRemove: the remove of an alarm whose
+// trigger is still kept (no run or flush since the lock was freed)
+// delivers the trigger and then resolves it: the run imports what is
+// kept before it decides.
+func TestE2EPendingTriggerResolvedByRemove(t *testing.T) {
+	h := stateHarness(t, lockedPolicy, harness.Options{})
+	keptPage(t, h)
+	mustRun(t, h, criticalClear, 0)
+	got := harness.Accepted(h.PagerDuty.Events())
+	if len(got) != 2 || got[0].Event.EventAction != "trigger" || got[1].Event.EventAction != "resolve" || got[1].Event.DedupKey != got[0].Event.DedupKey {
+		t.Errorf("PagerDuty accepted %s, want the kept trigger, then its resolve with the same dedup_key", harness.DescribePagerDuty(got))
+	}
+	if left, _ := filepath.Glob(filepath.Join(h.State+".pending", "*.json")); len(left) != 0 {
+		t.Errorf("pending still holds %v", left)
+	}
+}

@@ -86,6 +86,17 @@ func (a *app) dropPending(p *engine.Policy, names []string) error {
 	return dir.sync()
 }
 
+// importKept imports what the pending directory holds (importPending),
+// best effort: what cannot be imported stays for the next run, and the
+// run goes on with its own deliveries. A run imports before it decides,
+// so that the remove of an alarm whose trigger was kept resolves it.
+func (a *app) importKept(ctx context.Context, p *engine.Policy, st *stores, owner string) {
+	if err := a.importPending(ctx, p, st, owner); err != nil {
+		fmt.Fprintf(a.stderr, "notifier: %v (left for the next run)\n", err)
+		a.attention.Store(true)
+	}
+}
+
 // importPending moves what the pending directory holds into the outbox,
 // in one Update of the shared store, leased to owner until the run's
 // deadline, then removes the files. Under the lock it skips files

@@ -95,6 +95,7 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 	}
 	defer st.close()
 	owner := state.NewOwner()
+	a.importKept(ctx, p, st, owner)
 	res, err := a.decide(ctx, p, st, ev, d, owner)
 	a.reportShared(p, ev, res)
 	degraded := false

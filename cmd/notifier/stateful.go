@@ -246,12 +246,6 @@ func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *
 	// key and channel (a resolve behind the trigger it is sending): wait
 	// for it, briefly, rather than leave the resolve for the next run.
 	wait := 20 * time.Millisecond
-	if err := a.importPending(ctx, p, st, owner); err != nil {
-		// Best effort: what is pending stays for the next run; what the
-		// outbox holds (this run's own page) goes now.
-		fmt.Fprintf(a.stderr, "notifier: %v (left for the next run)\n", err)
-		a.attention.Store(true)
-	}
 	for {
 		d, q, f, blocked, err := a.flushRound(ctx, p, w, st, owner, force, marked)
 		delivered, queued, failed = delivered+d, q, failed+f
