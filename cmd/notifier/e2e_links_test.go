@@ -235,3 +235,32 @@ func TestE2EPendingTriggerResolvedByRemove(t *testing.T) {
 		t.Errorf("pending still holds %v", left)
 	}
 }
+
+// TestE2EAuditLogLinkRefused: with settings.audit_log a link, a run
+// delivers as ever, says the audit line was not written and why (naming
+// the link), and the file the link names is left as it was.
+func TestE2EAuditLogLinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep me\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "audit.jsonl")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	h := stateHarness(t, "settings: {audit_log: "+link+"}\n"+bothPolicy, harness.Options{})
+	res, err := h.Run(testCtx(t), filepath.Join(examples, criticalAlarm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Stderr, "audit log: "+link+" is a link") {
+		t.Errorf("exit %d, stderr %q; want the audit line refused: %s is a link", res.Exit, res.Stderr, link)
+	}
+	if got := harness.Accepted(h.PagerDuty.Events()); len(got) != 1 {
+		t.Errorf("PagerDuty accepted %s, want the trigger", harness.DescribePagerDuty(got))
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "keep me\n" {
+		t.Errorf("the link's target now holds %q", data)
+	}
+}
