@@ -264,3 +264,73 @@ func TestE2EAuditLogLinkRefused(t *testing.T) {
 		t.Errorf("the link's target now holds %q", data)
 	}
 }
+
+// TestE2ERejectedPrunesOnlyItsOwn: rejected/ keeps the newest 100 of
+// the files notifier named; files it did not name are never removed.
+func TestE2ERejectedPrunesOnlyItsOwn(t *testing.T) {
+	h := newHarness(t)
+	dir := filepath.Join(filepath.Dir(h.State), "rejected")
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 130 {
+		name := fmt.Sprintf("20250101T000000.%09dZ-1.input", i)
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"notes.txt", "0-old.input", ".hidden"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := h.StartCMON(testCtx(t), []byte(`{"alarm": `), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Wait(); err != nil || res.Exit != 2 || !strings.Contains(res.Stderr, "input kept in") {
+		t.Fatalf("exit %d, stderr %q, err %v; want 2 and the input kept", res.Exit, res.Stderr, err)
+	}
+	ours, _ := filepath.Glob(filepath.Join(dir, "2*Z-*.input"))
+	if len(ours) != 100 {
+		t.Errorf("rejected/ holds %d of notifier's files, want the newest 100", len(ours))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "20250101T000000.000000029Z-1.input")); err == nil {
+		t.Error("an old file survived while a newer one went")
+	}
+	for _, name := range []string{"notes.txt", "0-old.input", ".hidden"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s, not notifier's, was removed: %v", name, err)
+		}
+	}
+}
+
+// TestE2ERejectedForeignOwnerRefused: a rejected/ owned by a user other
+// than root or the running one is refused, naming it and its owner.
+func TestE2ERejectedForeignOwnerRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the directory to another user")
+	}
+	h := newHarness(t)
+	dir := filepath.Join(filepath.Dir(h.State), "rejected")
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 54321, 54321); err != nil {
+		t.Fatal(err)
+	}
+	p, err := h.StartCMON(testCtx(t), []byte(`{"alarm": `), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != 2 || !strings.Contains(res.Stderr, dir+" is owned by uid 54321") || !strings.Contains(res.Stderr, "could not be kept") {
+		t.Errorf("exit %d, stderr %q; want 2 and %s refused, naming its owner", res.Exit, res.Stderr, dir)
+	}
+	if n := countFiles(t, dir); n != 0 {
+		t.Errorf("%s holds %d files, want none", dir, n)
+	}
+}
