@@ -334,3 +334,24 @@ func TestE2ERejectedForeignOwnerRefused(t *testing.T) {
 		t.Errorf("%s holds %d files, want none", dir, n)
 	}
 }
+
+// TestE2EPendingHardLinkNotRead: a file in the pending directory with
+// another link to it (a hard link to a root-only file) is not read.
+func TestE2EPendingHardLinkNotRead(t *testing.T) {
+	h := stateHarness(t, lockedPolicy, harness.Options{})
+	file := keptPage(t, h)
+	if err := os.Link(file, filepath.Join(t.TempDir(), "root-only")); err != nil {
+		t.Fatal(err)
+	}
+	before := len(h.PagerDuty.Events())
+	res, err := h.Command(testCtx(t), "flush")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit == 0 || !strings.Contains(res.Stderr, file+" is not a plain file: not read") {
+		t.Errorf("flush: exit %d, stderr %q; want non-zero and %s not read", res.Exit, res.Stderr, file)
+	}
+	if got := h.PagerDuty.Events()[before:]; len(got) != 0 {
+		t.Errorf("PagerDuty received %s, want nothing", harness.DescribePagerDuty(got))
+	}
+}
