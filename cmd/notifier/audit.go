@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"notifier/engine"
 	"notifier/engine/state"
@@ -46,8 +49,14 @@ func (a *app) audit(p *engine.Policy, ev *engine.Event, d *engine.Decision, res 
 	if err == nil {
 		var f *os.File
 		// One write of a whole line with O_APPEND: concurrent runs do not
-		// interleave.
-		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640); err == nil {
+		// interleave. Never through a link: the log's directory may be
+		// shared with haclient, and a run as root must not append to
+		// whatever a link there names.
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o640)
+		if errors.Is(err, unix.ELOOP) {
+			err = fmt.Errorf("%s is a link: not written through (remove it; notifier makes the file again)", path)
+		}
+		if err == nil {
 			_, err = f.Write(append(data, '\n'))
 			if cerr := f.Close(); err == nil {
 				err = cerr

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+
+	"slices"
 	"strings"
 	"time"
 
@@ -28,58 +28,73 @@ import (
 // without state.
 func (a *app) pendingDir(p *engine.Policy) string { return a.statePath(p) + ".pending" }
 
-// keepPending writes each delivery of ds (not delivered by a run that
-// failed open) to the pending directory, durably: temporary file, fsync,
-// rename, fsync of the directory. It returns the directory.
-func (a *app) keepPending(p *engine.Policy, ev *engine.Event, ds []engine.Delivery) (string, error) {
-	dir := a.pendingDir(p)
-	if err := engine.MkdirShared(dir); err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", err
+// keepPending writes each delivery of ds to the pending directory,
+// durably: temporary file, fsync, rename, fsync of the directory. A run
+// that fails open keeps them before it delivers (a run killed while it
+// delivers has kept them) and removes each one delivered (dropPending).
+// It returns the directory and the file of each delivery.
+func (a *app) keepPending(p *engine.Policy, ev *engine.Event, ds []engine.Delivery) (string, []string, error) {
+	dir, err := openSafeDir(a.pendingDir(p), true)
+	if err != nil {
+		return "", nil, err
 	}
+	defer dir.Close()
 	now := time.Now()
+	var names []string
 	for _, d := range ds {
 		msg, err := json.Marshal(messageFor(ev, d, 0, ""))
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: d.Channel, Type: d.Type, Action: d.Action,
 			Rule: d.Rule, Reason: "kept while the state was unusable", Message: msg, Created: now}
 		now = now.Add(time.Nanosecond) // ids keep the plan's order
 		data, err := json.Marshal(e)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		name := strings.TrimPrefix(e.ID, state.OutboxPrefix) + ".json"
-		tmp := filepath.Join(dir, "."+name+".tmp")
-		if err := writeSynced(tmp, data); err != nil {
-			os.Remove(tmp)
-			return "", err
+		tmp := "." + name + ".tmp"
+		if err := dir.create(tmp, data, 0o660, true); err != nil {
+			return "", nil, err
 		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			os.Remove(tmp)
-			return "", err
+		if err := dir.rename(tmp, name); err != nil {
+			dir.remove(tmp)
+			return "", nil, err
 		}
+		names = append(names, name)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	if err := dir.sync(); err != nil {
+		return "", nil, err
 	}
-	return dir, nil
+	return dir.path, names, nil
 }
 
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o660)
+// dropPending removes the pending files of deliveries that were made. A
+// file another run imported already is gone: nothing to do.
+func (a *app) dropPending(p *engine.Policy, names []string) error {
+	dir, err := openSafeDir(a.pendingDir(p), false)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if serr := f.Sync(); err == nil {
-		err = serr
+	defer dir.Close()
+	for _, name := range names {
+		if err := dir.remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	return dir.sync()
+}
+
+// importKept imports what the pending directory holds (importPending),
+// best effort: what cannot be imported stays for the next run, and the
+// run goes on with its own deliveries. A run imports before it decides,
+// so that the remove of an alarm whose trigger was kept resolves it.
+func (a *app) importKept(ctx context.Context, p *engine.Policy, st *stores, owner string) {
+	if err := a.importPending(ctx, p, st, owner); err != nil {
+		fmt.Fprintf(a.stderr, "notifier: %v (left for the next run)\n", err)
+		a.attention.Store(true)
 	}
-	return err
 }
 
 // importPending moves what the pending directory holds into the outbox,
@@ -89,17 +104,21 @@ func writeSynced(path string, data []byte) error {
 // outbox); the lease keeps other runs from delivering an entry before
 // its file is removed, so an entry is never queued twice.
 func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, owner string) error {
-	dir := a.pendingDir(p)
-	list, err := os.ReadDir(dir)
+	dir, err := openSafeDir(a.pendingDir(p), false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("pending deliveries %s: %w", dir, err)
+		return fmt.Errorf("pending deliveries: %w", err)
 	}
+	defer dir.Close()
+	list, err := dir.names()
+	if err != nil {
+		return fmt.Errorf("pending deliveries: %w", err)
+	}
+	slices.Sort(list) // ids, so names, sort in the order they were kept
 	var ids, names []string
-	for _, de := range list {
-		name := de.Name()
+	for _, name := range list {
 		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".json") {
 			continue
 		}
@@ -109,16 +128,30 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 	if len(ids) == 0 {
 		return nil
 	}
+	// An imported delivery opens its key's incident, as a queued one
+	// does, so the key's remove resolves it: the incidents are read once
+	// before the lock to know which to lock.
+	lockIDs, incidents := slices.Clone(ids), map[string]bool{}
+	for _, name := range names {
+		var e state.Entry
+		if data, err := dir.read(name); err == nil && json.Unmarshal(data, &e) == nil && e.Key != "" {
+			if id := state.IncidentID(e.Key); !incidents[id] {
+				incidents[id] = true
+				lockIDs = append(lockIDs, id)
+			}
+		}
+	}
+	policy, now := policyID(p, st), time.Now()
 	deadline, _ := ctx.Deadline()
 	var imported []string
-	err = st.shared.Update(ctx, ids, func(recs map[string]*state.Record) error {
+	err = st.shared.Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
 		imported = imported[:0]
 		for i, id := range ids {
 			if recs[id] != nil {
 				imported = append(imported, names[i]) // queued by another run: only the file is left
 				continue
 			}
-			data, err := os.ReadFile(filepath.Join(dir, names[i]))
+			data, err := dir.read(names[i])
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // imported and removed by another run
 			}
@@ -129,10 +162,26 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 			if err == nil && e.ID != id {
 				err = fmt.Errorf("holds entry %q", e.ID)
 			}
+			if err == nil && e.Action != engine.DeliverResolve && !incidents[state.IncidentID(e.Key)] {
+				err = errors.New("changed while it was imported")
+			}
 			if err != nil {
-				fmt.Fprintf(a.stderr, "notifier: pending delivery %s: %v (left where it is)\n", filepath.Join(dir, names[i]), err)
+				fmt.Fprintf(a.stderr, "notifier: pending delivery %s: %v (left where it is)\n", dir.join(names[i]), err)
 				a.attention.Store(true)
 				continue
+			}
+			if e.Action != engine.DeliverResolve {
+				send := []state.Planned{{Delivery: engine.Delivery{Channel: e.Channel, Type: e.Type, Action: e.Action, Rule: e.Rule}}}
+				if err := state.Tell(recs, e.Key, send, now, policy); err != nil {
+					return err
+				}
+				if send[0].Opened.Incident { // a dead letter undoes it
+					op := send[0].Opened
+					if e.Opened != nil {
+						op, op.Incident = *e.Opened, true
+					}
+					e.Opened = &op
+				}
 			}
 			e.LeaseOwner, e.LeasedUntil = owner, deadline
 			r, err := e.Record()
@@ -148,8 +197,8 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 		return err
 	}
 	for _, name := range imported {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintf(a.stderr, "notifier: pending delivery %s: queued, but the file could not be removed: %v\n", filepath.Join(dir, name), err)
+		if err := dir.remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(a.stderr, "notifier: pending delivery %s: queued, but the file could not be removed: %v\n", dir.join(name), err)
 			a.attention.Store(true)
 		}
 	}

@@ -95,6 +95,7 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 	}
 	defer st.close()
 	owner := state.NewOwner()
+	a.importKept(ctx, p, st, owner)
 	res, err := a.decide(ctx, p, st, ev, d, owner)
 	a.reportShared(p, ev, res)
 	degraded := false
@@ -151,18 +152,32 @@ func deliveriesOf(ps []state.Planned) []engine.Delivery {
 // directory, where the next run or flush that can use the state queues it.
 func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, d *engine.Decision, ds []engine.Delivery, cause error) error {
 	fmt.Fprintf(a.stderr, "notifier: state unusable, delivering without suppression: %v\n", cause)
+	// Kept before delivering: a run killed while it delivers (Pacemaker
+	// kills at 30 s) must leave behind what it had not delivered.
+	dir, names, kerr := a.keepPending(p, ev, ds)
+	if kerr != nil {
+		fmt.Fprintf(a.stderr, "notifier: %d notification(s) could not be kept for the next run (kept only if delivered now): %v\n", len(ds), kerr)
+	}
 	errs := a.deliver(ctx, p, w, ev, ds)
-	var undelivered []engine.Delivery
+	var delivered []string
+	undelivered := 0
 	for i, err := range errs {
 		if err != nil {
-			undelivered = append(undelivered, ds[i])
+			undelivered++
+		} else if kerr == nil {
+			delivered = append(delivered, names[i])
 		}
 	}
-	if len(undelivered) > 0 {
-		if dir, err := a.keepPending(p, ev, undelivered); err != nil {
-			fmt.Fprintf(a.stderr, "notifier: %d undelivered notification(s) could not be kept either: %v\n", len(undelivered), err)
+	if len(delivered) > 0 {
+		if err := a.dropPending(p, delivered); err != nil {
+			fmt.Fprintf(a.stderr, "notifier: delivered, but what was kept could not be removed (the next run delivers it again): %v\n", err)
+		}
+	}
+	if undelivered > 0 {
+		if kerr != nil {
+			fmt.Fprintf(a.stderr, "notifier: %d undelivered notification(s) could not be kept either: %v\n", undelivered, kerr)
 		} else {
-			fmt.Fprintf(a.stderr, "notifier: %d undelivered notification(s) kept in %s: the next run or notifier flush that can use the state queues them\n", len(undelivered), dir)
+			fmt.Fprintf(a.stderr, "notifier: %d undelivered notification(s) kept in %s: the next run or notifier flush that can use the state queues them\n", undelivered, dir)
 		}
 	}
 	a.audit(p, ev, d, withoutState(ds), cause)

@@ -58,7 +58,9 @@ func (a *app) flushCmd(args []string) error {
 			return problemErr(err) // nothing here can be flushed: say why
 		}
 		marked := markedSet(marks)
-		delivered, queued, failed, err := a.flushOutbox(ctx, p, w, st, state.NewOwner(), true, marked)
+		owner := state.NewOwner()
+		a.importKept(ctx, p, st, owner)
+		delivered, queued, failed, err := a.flushOutbox(ctx, p, w, st, owner, true, marked)
 		fmt.Fprintf(a.stdout, "delivered %d, still queued %d, failed %d\n", delivered, queued, failed)
 		a.reportFailures(marks, marked)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -247,9 +248,6 @@ func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *
 	// key and channel (a resolve behind the trigger it is sending): wait
 	// for it, briefly, rather than leave the resolve for the next run.
 	wait := 20 * time.Millisecond
-	if err := a.importPending(ctx, p, st, owner); err != nil {
-		return 0, 0, 0, err
-	}
 	for {
 		d, q, f, blocked, err := a.flushRound(ctx, p, w, st, owner, force, marked)
 		delivered, queued, failed = delivered+d, q, failed+f
@@ -492,10 +490,13 @@ const maxRejected = 100
 // keepRejected stores raw input that could not be decoded, so nothing an
 // alarm source sent is lost; it returns where, or "" (and why).
 func (a *app) keepRejected(p *engine.Policy, in *input) (string, error) {
-	dir := a.rejectedDir(p)
-	if err := engine.MkdirShared(dir); err != nil && !errors.Is(err, os.ErrExist) {
+	// Through the directory's descriptor, never a link: the state
+	// directory is shared with the haclient group (safeDir).
+	dir, err := openSafeDir(a.rejectedDir(p), true)
+	if err != nil {
 		return "", err
 	}
+	defer dir.Close()
 	name := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000000000Z"), os.Getpid())
 	var data []byte
 	if in.source == sourcePacemaker {
@@ -511,24 +512,24 @@ func (a *app) keepRejected(p *engine.Policy, in *input) (string, error) {
 		name += ".input"
 		data = in.data
 	}
-	path := filepath.Join(dir, name)
-	// Never through a link, never over another file: the directory is
-	// shared with the haclient group.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
+	if err := dir.create(name, data, 0o640, false); err != nil {
 		return "", err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return "", err
+	// Only files named as keepRejected names them are pruned, oldest
+	// (by name) first.
+	all, _ := dir.names()
+	var ours []string
+	for _, n := range all {
+		if rejectedName.MatchString(n) {
+			ours = append(ours, n)
+		}
 	}
-	if err := f.Close(); err != nil {
-		return "", err
+	slices.Sort(ours)
+	for i := 0; i < len(ours)-maxRejected; i++ {
+		dir.remove(ours[i])
 	}
-	entries, _ := os.ReadDir(dir)
-	for i := 0; i < len(entries)-maxRejected; i++ {
-		os.Remove(filepath.Join(dir, entries[i].Name()))
-	}
-	return path, nil
+	return dir.join(name), nil
 }
+
+// rejectedName matches the names keepRejected gives.
+var rejectedName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9]+\.(input|env)$`)

@@ -346,12 +346,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		inc = &Incident{Key: ev.Key, Opened: in.Now}
 	}
 	inc.Policy = in.Policy
-	for i, p := range res.Send {
-		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
-			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
-			res.Send[i].Opened.Incident = true
-		}
-	}
+	inc.tell(res.Send)
 	for _, id := range windows {
 		if !slices.Contains(inc.Windows, id) {
 			inc.Windows = append(inc.Windows, id)
@@ -368,6 +363,40 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	}
 	recs[incID] = &Record{Data: data, Expires: in.Now.Add(IncidentTTL)}
 	return res, nil
+}
+
+// tell adds to inc each channel of send it has not told yet, and marks
+// those in their Opened.Incident, so a dead letter undoes just that.
+func (inc *Incident) tell(send []Planned) {
+	for i, p := range send {
+		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
+			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
+			send[i].Opened.Incident = true
+		}
+	}
+}
+
+// Tell opens key's incident, or extends it, with the channels of send,
+// as Apply does for what it sends: for deliveries queued outside Apply
+// (kept while the state was unusable), so that the key's remove
+// resolves them. recs must hold IncidentID(key) if there is one.
+func Tell(recs map[string]*Record, key string, send []Planned, now time.Time, policy string) error {
+	id := IncidentID(key)
+	inc := &Incident{Key: key, Opened: now}
+	if r := recs[id]; r != nil {
+		var old Incident
+		if json.Unmarshal(r.Data, &old) == nil { // unreadable: replaced, as Apply does
+			inc = &old
+		}
+	}
+	inc.Policy = policy
+	inc.tell(send)
+	data, err := json.Marshal(inc)
+	if err != nil {
+		return err
+	}
+	recs[id] = &Record{Data: data, Expires: now.Add(IncidentTTL)}
+	return nil
 }
 
 // escalationOnly is how a rule that only escalates (no notify of its

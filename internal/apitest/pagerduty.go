@@ -155,6 +155,15 @@ func (p *PagerDuty) StallNext(n int) {
 	p.stalls += n
 }
 
+// OnStall calls f (once per request, from the server's goroutine) when a
+// request starts to stall (StallNext): a test learns that the client is
+// waiting on the endpoint without polling.
+func (p *PagerDuty) OnStall(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onStall = f
+}
+
 // Events returns a copy of every request received on the enqueue
 // endpoint so far, in arrival order.
 func (p *PagerDuty) Events() []PagerDutyRequest {
