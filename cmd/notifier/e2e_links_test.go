@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"notifier/internal/harness"
@@ -353,5 +354,44 @@ func TestE2EPendingHardLinkNotRead(t *testing.T) {
 	}
 	if got := h.PagerDuty.Events()[before:]; len(got) != 0 {
 		t.Errorf("PagerDuty received %s, want nothing", harness.DescribePagerDuty(got))
+	}
+}
+
+// TestE2ERejectedOfTheSharedGroupUsed: in the shared state directory
+// (setgid, root:haclient) a Pacemaker run, as hacluster, may make
+// rejected/ first; CMON's runs, as root, still keep input there.
+func TestE2ERejectedOfTheSharedGroupUsed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the directory to another user")
+	}
+	h := newHarness(t)
+	parent := filepath.Dir(h.State)
+	fi, err := os.Stat(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(parent, fi.Mode().Perm()|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(parent, "rejected")
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 54321, int(fi.Sys().(*syscall.Stat_t).Gid)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := h.StartCMON(testCtx(t), []byte(`{"alarm": `), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit != 2 || !strings.Contains(res.Stderr, "input kept in "+dir) {
+		t.Errorf("exit %d, stderr %q; want 2 and the input kept in %s", res.Exit, res.Stderr, dir)
+	}
+	if n := countFiles(t, dir); n != 1 {
+		t.Errorf("%s holds %d files, want the one kept", dir, n)
 	}
 }

@@ -25,7 +25,8 @@ type safeDir struct {
 
 // openSafeDir opens (making it first if asked) the directory path. A
 // link, anything but a directory, or a directory owned by someone other
-// than root or this user is refused. A missing directory, when not made,
+// than root or this user (unless it has the group of a setgid directory
+// holding it: the shared state directory) is refused. A missing directory, when not made,
 // is fs.ErrNotExist.
 func openSafeDir(path string, create bool) (*safeDir, error) {
 	if create {
@@ -49,9 +50,9 @@ func openSafeDir(path string, create bool) (*safeDir, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s is not a directory: refused", path)
 	}
-	if euid := os.Geteuid(); st.Uid != 0 && int(st.Uid) != euid {
+	if euid := os.Geteuid(); st.Uid != 0 && int(st.Uid) != euid && !sharedGroup(path, st.Gid) {
 		unix.Close(fd)
-		return nil, fmt.Errorf("%s is owned by uid %d, not root or this user (uid %d): refused", path, st.Uid, euid)
+		return nil, fmt.Errorf("%s is owned by uid %d, not root or this user (uid %d), nor by the state directory's group: refused", path, st.Uid, euid)
 	}
 	return &safeDir{fd: fd, path: path}, nil
 }
@@ -148,4 +149,15 @@ func (d *safeDir) remove(name string) error {
 		return &os.PathError{Op: "remove", Path: d.join(name), Err: err}
 	}
 	return nil
+}
+
+// sharedGroup reports whether gid is the group of the directory holding
+// path: in the shared state directory (root:haclient, setgid) a
+// Pacemaker run, as hacluster, may make rejected/ or the pending
+// directory first, and CMON's runs, as root, must still use it. Every
+// operation is relative to the opened directory and never follows a
+// link, so its owner cannot point them elsewhere.
+func sharedGroup(path string, gid uint32) bool {
+	var st unix.Stat_t
+	return unix.Stat(filepath.Dir(path), &st) == nil && st.Gid == gid && st.Mode&unix.S_ISGID != 0
 }
