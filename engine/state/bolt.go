@@ -151,12 +151,8 @@ func (b *Bolt) update(ctx context.Context, ids []string, fn func(map[string]*Rec
 		return err // the caller's own error: nothing is saved
 	}
 	w.inCallback = false
-	for id, r := range recs {
-		if r != nil {
-			if err := checkID(id); err != nil {
-				return err // a bug in the caller, not an unavailable store
-			}
-		}
+	if err := checkIDs(recs); err != nil {
+		return err // a bug in the caller, not an unavailable store
 	}
 
 	for id := range stored {

@@ -23,6 +23,19 @@ func boundID(id string) string { return keys.Bound(id, MaxIDLen) }
 // checkID is what every store checks before writing a record: an id over
 // MaxIDLen is a caller that did not build it with the functions here (a
 // bug), not an unavailable store.
+// checkIDs is checkID over the records an Update's fn left to write
+// (nil ones are deleted and need no check).
+func checkIDs(recs map[string]*Record) error {
+	for id, r := range recs {
+		if r != nil {
+			if err := checkID(id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func checkID(id string) error {
 	if len(id) > MaxIDLen {
 		return fmt.Errorf("state: record id %.60q... is %d bytes, over the bound of %d (ids must be made by the state package's id functions)", id, len(id), MaxIDLen)

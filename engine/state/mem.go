@@ -30,12 +30,8 @@ func (m *Mem) Update(ctx context.Context, ids []string, fn func(map[string]*Reco
 	if err := fn(recs); err != nil {
 		return err
 	}
-	for id, r := range recs {
-		if r != nil {
-			if err := checkID(id); err != nil {
-				return err
-			}
-		}
+	if err := checkIDs(recs); err != nil {
+		return err
 	}
 	for id := range before {
 		if _, kept := recs[id]; !kept {

@@ -233,12 +233,8 @@ func (s *Redis) commit(ctx context.Context, ids []string, token string, fn func(
 		if fnErr = fn(recs); fnErr != nil {
 			return fnErr
 		}
-		for id, r := range recs {
-			if r != nil {
-				if fnErr = checkID(id); fnErr != nil {
-					return fnErr // a bug in the caller, as with bbolt
-				}
-			}
+		if fnErr = checkIDs(recs); fnErr != nil {
+			return fnErr // a bug in the caller, as with bbolt
 		}
 		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			s.queueWrites(ctx, p, loaded, recs, time.Now())
