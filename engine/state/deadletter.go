@@ -135,11 +135,18 @@ func Undo(recs map[string]*Record, e Entry, now time.Time) {
 			var w Window
 			if json.Unmarshal(r.Data, &w) == nil {
 				changed := false
+				// Only the last of the decision's notifications to be
+				// given up undoes: while another was delivered or is
+				// queued, the window stands (see Window.Live).
 				if o.Escalation && w.Escalated && w.First.Equal(o.At) {
-					w.Escalated, changed = false, true
+					w.EscalationLive, changed = max(w.EscalationLive-1, 0), true
+					w.Escalated = w.EscalationLive > 0
 				}
 				if !o.Escalation && !w.LastNotified.IsZero() && w.LastNotified.Equal(o.At) {
-					w.LastNotified, changed = time.Time{}, true
+					w.Live, changed = max(w.Live-1, 0), true
+					if w.Live == 0 {
+						w.LastNotified = time.Time{}
+					}
 				}
 				if data, err := json.Marshal(w); changed && err == nil {
 					recs[o.Window] = &Record{Data: data, Expires: r.Expires}
