@@ -101,6 +101,10 @@ type Told struct {
 	Channel string `json:"channel"`
 	Type    string `json:"type"`
 	Ref     string `json:"ref,omitempty"`
+	// Queued counts the notifications to the channel about the key that
+	// are neither delivered nor given up, whichever run queued them (see
+	// Opened.Counted).
+	Queued int `json:"queued,omitempty"`
 }
 
 // IncidentTTL bounds how long an unresolved incident is remembered.
@@ -367,10 +371,14 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	}
 	inc.Policy = in.Policy
 	for i, p := range res.Send {
-		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
+		j := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel })
+		if j < 0 {
 			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
+			j = len(inc.Told) - 1
 			res.Send[i].Opened.Incident = true
 		}
+		inc.Told[j].Queued++
+		res.Send[i].Opened.Counted = inc.Opened
 	}
 	for _, id := range windows {
 		if !slices.Contains(inc.Windows, id) {

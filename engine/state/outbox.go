@@ -50,6 +50,10 @@ type Entry struct {
 	LeaseOwner  string          `json:"lease_owner,omitempty"`
 	LeasedUntil time.Time       `json:"leased_until,omitzero"`
 	LastError   string          `json:"last_error,omitempty"`
+	// Uncertain: an attempt failed in a way that may not have been a
+	// rejection (a timeout, a 5xx, a 429): the channel may hold the alert,
+	// so a dead letter leaves it in the incident (see Undo).
+	Uncertain bool `json:"uncertain,omitempty"`
 	// Opened is what the decision that queued it started in the state:
 	// undone if it becomes a dead letter (see Undo).
 	Opened *Opened `json:"opened,omitempty"`
@@ -216,6 +220,7 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 	}
 	e.Attempts++
 	e.LastError = o.Err.Error()
+	e.Uncertain = e.Uncertain || o.Retryable
 	if !givesUp(e, o, now) {
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
