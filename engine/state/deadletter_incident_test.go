@@ -119,6 +119,7 @@ func TestDeadLetterAfterUncertainAttempts(t *testing.T) {
 	}{
 		{"timeouts for GiveUpAfter", []Outcome{timeout, timeout}, true},
 		{"a timeout, then a 400", []Outcome{timeout, rejected}, true},
+		{"a 400 after a timeout in the same delivery", []Outcome{{Attempted: true, Err: rejected.Err, Uncertain: true}}, true},
 		{"a 400", []Outcome{rejected}, false},
 	}
 	for _, c := range cases {

@@ -189,6 +189,10 @@ type Outcome struct {
 	RetryAfter time.Duration // the server's Retry-After, if it gave one
 	Ref        string        // the channel's reference to what it posted
 	Attempted  bool          // false: not tried (an earlier entry of its chain failed)
+	// Uncertain: the failure may not be a rejection — an attempt timed
+	// out or failed retryably before a permanent answer — so the channel
+	// may hold the message (see Entry.Uncertain).
+	Uncertain bool
 }
 
 // Settle records an outcome: a delivered entry leaves the outbox; a
@@ -220,7 +224,7 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 	}
 	e.Attempts++
 	e.LastError = o.Err.Error()
-	e.Uncertain = e.Uncertain || o.Retryable
+	e.Uncertain = e.Uncertain || o.Retryable || o.Uncertain
 	if !givesUp(e, o, now) {
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
