@@ -30,6 +30,24 @@ func Retryable(err error, after time.Duration) error {
 	return &RetryableError{After: after, Err: err}
 }
 
+// MaybeAcceptedError marks a permanent failure that followed a retryable
+// one in the same delivery: the earlier attempt (a timeout, a 5xx) may
+// have been acted on, so the channel may hold the message after all — a
+// PagerDuty alert the recovery must still resolve.
+type MaybeAcceptedError struct{ Err error }
+
+func (e *MaybeAcceptedError) Error() string { return e.Err.Error() }
+func (e *MaybeAcceptedError) Unwrap() error { return e.Err }
+
+// MaybeAccepted reports whether a failed delivery may still have reached
+// the channel: its last attempt failed in a way worth retrying, or an
+// earlier one did (MaybeAcceptedError).
+func MaybeAccepted(err error) bool {
+	var m *MaybeAcceptedError
+	retry, _ := IsRetryable(err)
+	return err != nil && (retry || errors.As(err, &m))
+}
+
 // IsRetryable reports whether err is worth retrying, and after how long
 // the server asked us to wait (0 when it did not say).
 func IsRetryable(err error) (bool, time.Duration) {
@@ -101,6 +119,7 @@ func Deliver(ctx context.Context, ch Channel, m *Message, b Backoff) (int, error
 // message, when the channel is a Referencer.
 func DeliverRef(ctx context.Context, ch Channel, m *Message, b Backoff) (string, int, error) {
 	delay := b.Initial
+	uncertain := false // an earlier attempt failed retryably: it may have been taken
 	for attempt := 1; ; attempt++ {
 		var ref string
 		var err error
@@ -114,8 +133,12 @@ func DeliverRef(ctx context.Context, ch Channel, m *Message, b Backoff) (string,
 		}
 		retry, after := IsRetryable(err)
 		if !retry {
+			if uncertain {
+				err = &MaybeAcceptedError{Err: err}
+			}
 			return "", attempt, err
 		}
+		uncertain = true
 		wait := delay
 		if after > 0 {
 			wait = after

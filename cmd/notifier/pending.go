@@ -175,13 +175,16 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 				if err := state.Tell(recs, e.Key, send, now, policy); err != nil {
 					return err
 				}
-				if send[0].Opened.Incident { // a dead letter undoes it
-					op := send[0].Opened
-					if e.Opened != nil {
-						op, op.Incident = *e.Opened, true
-					}
-					e.Opened = &op
+				// What a dead letter undoes: the channel added to the
+				// incident, and its count of queued notifications there.
+				op := send[0].Opened
+				if e.Opened != nil {
+					was := *e.Opened
+					was.Incident = was.Incident || op.Incident
+					was.Counted = op.Counted
+					op = was
 				}
+				e.Opened = &op
 			}
 			e.LeaseOwner, e.LeasedUntil = owner, deadline
 			r, err := e.Record()

@@ -470,7 +470,7 @@ func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, cha
 			continue
 		}
 		retry, after := channels.IsRetryable(derr)
-		out[i] = state.Outcome{Attempted: true, Err: derr, Retryable: retry, RetryAfter: after}
+		out[i] = state.Outcome{Attempted: true, Err: derr, Retryable: retry, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr)}
 		for j := i + 1; j < len(chain); j++ {
 			out[j] = state.Outcome{} // not attempted: waits behind this one
 		}

@@ -26,6 +26,11 @@ type Opened struct {
 	// Incident: the notification added its channel to the key's
 	// incident, so the recovery would resolve it there.
 	Incident bool `json:"incident,omitempty"`
+	// Counted is the Opened of the incident whose Told.Queued counts this
+	// notification until it is delivered or given up: while another
+	// notification to the channel about the key is queued — by any run —
+	// a dead letter leaves the channel in the incident.
+	Counted time.Time `json:"counted,omitzero"`
 }
 
 func (o Opened) isZero() bool { return o == Opened{} }
@@ -81,7 +86,7 @@ func SettleIDs(e Entry, o Outcome, now time.Time, marked bool) []string {
 		}
 	case givesUp(e, o, now):
 		if op := e.Opened; op != nil {
-			if op.Incident && e.Action != "resolve" {
+			if (op.Incident || !op.Counted.IsZero()) && e.Action != "resolve" {
 				ids = append(ids, IncidentID(e.Key))
 			}
 			if op.Window != "" {
@@ -112,11 +117,30 @@ func delivered(recs map[string]*Record, e Entry) {
 	}
 	id := IncidentID(e.Key)
 	inc, r := readIncident(recs, id)
-	if inc == nil || slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }) {
+	if inc == nil {
 		return
 	}
-	inc.Told = append(inc.Told, Told{Channel: e.Channel, Type: e.Type})
-	writeIncident(recs, id, inc, r.Expires)
+	changed := uncount(inc, e)
+	if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }) {
+		inc.Told, changed = append(inc.Told, Told{Channel: e.Channel, Type: e.Type}), true
+	}
+	if changed {
+		writeIncident(recs, id, inc, r.Expires)
+	}
+}
+
+// uncount takes e, delivered or given up, out of its channel's
+// Told.Queued in inc, if inc is the incident that counted it.
+func uncount(inc *Incident, e Entry) bool {
+	if e.Opened == nil || e.Opened.Counted.IsZero() || !inc.Opened.Equal(e.Opened.Counted) {
+		return false
+	}
+	i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel })
+	if i < 0 || inc.Told[i].Queued == 0 {
+		return false
+	}
+	inc.Told[i].Queued--
+	return true
 }
 
 // Undo takes back what a dead letter's notification opened, in the
@@ -126,20 +150,29 @@ func delivered(recs map[string]*Record, e Entry) {
 // escalation it made may happen again. A channel it added to the
 // incident is taken out, so the recovery sends no resolve for an alert
 // that was never raised (a later delivery to the channel puts it back) —
-// unless another notification to the channel about the key is queued
-// behind it: that one may still raise the alert, and a resolve PagerDuty
-// ignores is better than an alert nobody closes.
+// unless the alert may exist after all: another notification to the
+// channel about the key is queued, by this run or another (Told.Queued),
+// or an attempt's outcome was unknown (Entry.Uncertain: a timeout
+// PagerDuty may have acted on). A resolve PagerDuty ignores is better
+// than an alert nobody closes.
 func Undo(recs map[string]*Record, e Entry, now time.Time) {
 	if o := e.Opened; o != nil && o.Window != "" {
 		if r := recs[o.Window]; r != nil {
 			var w Window
 			if json.Unmarshal(r.Data, &w) == nil {
 				changed := false
+				// Only the last of the decision's notifications to be
+				// given up undoes: while another was delivered or is
+				// queued, the window stands (see Window.Live).
 				if o.Escalation && w.Escalated && w.First.Equal(o.At) {
-					w.Escalated, changed = false, true
+					w.EscalationLive, changed = max(w.EscalationLive-1, 0), true
+					w.Escalated = w.EscalationLive > 0
 				}
 				if !o.Escalation && !w.LastNotified.IsZero() && w.LastNotified.Equal(o.At) {
-					w.LastNotified, changed = time.Time{}, true
+					w.Live, changed = max(w.Live-1, 0), true
+					if w.Live == 0 {
+						w.LastNotified = time.Time{}
+					}
 				}
 				if data, err := json.Marshal(w); changed && err == nil {
 					recs[o.Window] = &Record{Data: data, Expires: r.Expires}
@@ -147,11 +180,15 @@ func Undo(recs map[string]*Record, e Entry, now time.Time) {
 			}
 		}
 	}
-	if o := e.Opened; o != nil && o.Incident && e.Action != "resolve" && !queuedBehind(recs, e) {
+	if o := e.Opened; o != nil && e.Action != "resolve" {
 		id := IncidentID(e.Key)
 		if inc, r := readIncident(recs, id); inc != nil {
-			if i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }); i >= 0 {
-				inc.Told = slices.Delete(inc.Told, i, i+1)
+			changed := uncount(inc, e)
+			i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel })
+			if i >= 0 && o.Incident && inc.Told[i].Queued == 0 && !e.Uncertain && !queuedBehind(recs, e) {
+				inc.Told, changed = slices.Delete(inc.Told, i, i+1), true
+			}
+			if changed {
 				writeIncident(recs, id, inc, r.Expires)
 			}
 		}

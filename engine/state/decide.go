@@ -18,6 +18,14 @@ type Window struct {
 	Count        int       `json:"count,omitempty"`      // occurrences in it, suppressed ones included
 	Escalated    bool      `json:"escalated,omitempty"`  // escalated in this window already
 	Policy       string    `json:"policy,omitempty"`     // the PolicyID that wrote it last
+	// Live and EscalationLive count the notifications that started the
+	// window at LastNotified (the escalation at First) and are not dead
+	// letters: delivered or still queued. Only when the last of them is
+	// given up does Undo reopen the window — one channel's dead letter
+	// must not reopen it for the channels that were told. 0 in a record
+	// written before they existed: the first dead letter undoes.
+	Live           int `json:"live,omitempty"`
+	EscalationLive int `json:"escalation_live,omitempty"`
 }
 
 // Verdict is what one occurrence gets.
@@ -93,6 +101,10 @@ type Told struct {
 	Channel string `json:"channel"`
 	Type    string `json:"type"`
 	Ref     string `json:"ref,omitempty"`
+	// Queued counts the notifications to the channel about the key that
+	// are neither delivered nor given up, whichever run queued them (see
+	// Opened.Counted).
+	Queued int `json:"queued,omitempty"`
 }
 
 // IncidentTTL bounds how long an unresolved incident is remembered.
@@ -289,11 +301,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			}
 			v, w = Decide(w, in.Now, h.SuppressFor, h.EscalateAfter, h.EscalateWithin)
 			w.Policy = in.Policy
-			data, err := json.Marshal(w)
-			if err != nil {
-				return res, err
+			if v.Notify {
+				w.Live = 0 // counted below, per notification sent
 			}
-			recs[id] = &Record{Data: data, Expires: w.expires(h.SuppressFor, h.EscalateWithin)}
 			if h.SuppressKey == "" || h.SuppressKey == ev.Key {
 				// Only the event's own windows end with its incident: a
 				// window shared by several keys (suppress.key) outlives it.
@@ -324,19 +334,33 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 				p.Reason = "first" + toward
 			}
 			told[del.Channel] = true
+			if p.Opened.Window != "" {
+				w.Live++
+			}
 			res.Send = append(res.Send, p)
 		}
 		if v.Escalate {
+			w.EscalationLive = 0
 			for _, del := range h.Escalation {
 				if told[del.Channel] {
 					continue
 				}
 				told[del.Channel] = true
+				if id != "" {
+					w.EscalationLive++
+				}
 				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin),
 					Opened: Opened{Window: id, At: w.First, Escalation: true}})
 			}
 		} else if v.Occurrence > 0 {
 			res.Skip = append(res.Skip, escalationOnly(d, h, "counted", strings.TrimPrefix(toward, "; "))...)
+		}
+		if id != "" {
+			data, err := json.Marshal(w)
+			if err != nil {
+				return res, err
+			}
+			recs[id] = &Record{Data: data, Expires: w.expires(h.SuppressFor, h.EscalateWithin)}
 		}
 	}
 	if len(res.Send) == 0 && len(windows) == 0 {
@@ -369,10 +393,17 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 // those in their Opened.Incident, so a dead letter undoes just that.
 func (inc *Incident) tell(send []Planned) {
 	for i, p := range send {
-		if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel }) {
+		j := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel })
+		if j < 0 {
 			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
+			j = len(inc.Told) - 1
 			send[i].Opened.Incident = true
 		}
+		// Counted until delivered or given up: while another
+		// notification to the channel is queued, a dead letter leaves
+		// the channel in the incident.
+		inc.Told[j].Queued++
+		send[i].Opened.Counted = inc.Opened
 	}
 }
 

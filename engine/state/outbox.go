@@ -50,6 +50,10 @@ type Entry struct {
 	LeaseOwner  string          `json:"lease_owner,omitempty"`
 	LeasedUntil time.Time       `json:"leased_until,omitzero"`
 	LastError   string          `json:"last_error,omitempty"`
+	// Uncertain: an attempt failed in a way that may not have been a
+	// rejection (a timeout, a 5xx, a 429): the channel may hold the alert,
+	// so a dead letter leaves it in the incident (see Undo).
+	Uncertain bool `json:"uncertain,omitempty"`
 	// Opened is what the decision that queued it started in the state:
 	// undone if it becomes a dead letter (see Undo).
 	Opened *Opened `json:"opened,omitempty"`
@@ -185,6 +189,10 @@ type Outcome struct {
 	RetryAfter time.Duration // the server's Retry-After, if it gave one
 	Ref        string        // the channel's reference to what it posted
 	Attempted  bool          // false: not tried (an earlier entry of its chain failed)
+	// Uncertain: the failure may not be a rejection — an attempt timed
+	// out or failed retryably before a permanent answer — so the channel
+	// may hold the message (see Entry.Uncertain).
+	Uncertain bool
 }
 
 // Settle records an outcome: a delivered entry leaves the outbox; a
@@ -216,6 +224,7 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 	}
 	e.Attempts++
 	e.LastError = o.Err.Error()
+	e.Uncertain = e.Uncertain || o.Retryable || o.Uncertain
 	if !givesUp(e, o, now) {
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
