@@ -14,27 +14,7 @@ var deliveredOK = Outcome{Attempted: true, Delivered: true}
 // and settles each with the outcome outcome gives its channel.
 func runPerChannel(t *testing.T, recs map[string]*Record, ev *engine.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) string {
 	t.Helper()
-	res, err := Apply(Input{Event: ev, Decision: d, Now: at(min)}, recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range res.Send {
-		e := Entry{ID: "o/" + p.Channel + string(rune('a'+min)) + string(rune('0'+i)), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
-			Created: at(min), LeaseOwner: "me", LeasedUntil: at(min + 1)}
-		if p.Opened != (Opened{}) {
-			e.Opened = &p.Opened
-		}
-		queue(t, recs, e)
-		if _, err := Settle(recs, e, outcome(p.Channel), at(min), "me"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for id, r := range recs {
-		if r == nil {
-			delete(recs, id)
-		}
-	}
-	return summary(res)
+	return summary(settleEach(t, recs, ev, d, min, outcome))
 }
 
 // TestDeadLetterOneChannelKeepsTheWindow: notify [pager, ops], suppress

@@ -14,6 +14,14 @@ import (
 // as the run does, and settles each with outcome o.
 func deadLetterRun(t *testing.T, recs map[string]*Record, ev *engine.Event, d *engine.Decision, min int, o Outcome) Result {
 	t.Helper()
+	return settleEach(t, recs, ev, d, min, func(string) Outcome { return o })
+}
+
+// settleEach decides ev at minute min on recs, queues its deliveries as
+// the run does, and settles each with the outcome outcome gives its
+// channel.
+func settleEach(t *testing.T, recs map[string]*Record, ev *engine.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) Result {
+	t.Helper()
 	res, err := Apply(Input{Event: ev, Decision: d, Now: at(min)}, recs)
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +33,7 @@ func deadLetterRun(t *testing.T, recs map[string]*Record, ev *engine.Event, d *e
 			e.Opened = &p.Opened
 		}
 		queue(t, recs, e)
-		if _, err := Settle(recs, e, o, at(min), "me"); err != nil {
+		if _, err := Settle(recs, e, outcome(p.Channel), at(min), "me"); err != nil {
 			t.Fatal(err)
 		}
 	}
