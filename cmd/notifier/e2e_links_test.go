@@ -128,17 +128,7 @@ func TestE2EPendingPlantedLinkNotRead(t *testing.T) {
 	if err := os.Symlink(elsewhere, file); err != nil {
 		t.Fatal(err)
 	}
-	before := len(h.PagerDuty.Events())
-	res, err := h.Command(testCtx(t), "flush")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Exit == 0 || !strings.Contains(res.Stderr, file+" is a link: not read") {
-		t.Errorf("flush: exit %d, stderr %q; want non-zero and %s not read", res.Exit, res.Stderr, file)
-	}
-	if got := h.PagerDuty.Events()[before:]; len(got) != 0 {
-		t.Errorf("PagerDuty received %s, want nothing", harness.DescribePagerDuty(got))
-	}
+	flushLeaves(t, h, file, " is a link: not read")
 	if fi, err := os.Lstat(file); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the planted link is gone or changed: %v", err)
 	}
@@ -344,17 +334,7 @@ func TestE2EPendingHardLinkNotRead(t *testing.T) {
 	if err := os.Link(file, filepath.Join(t.TempDir(), "root-only")); err != nil {
 		t.Fatal(err)
 	}
-	before := len(h.PagerDuty.Events())
-	res, err := h.Command(testCtx(t), "flush")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Exit == 0 || !strings.Contains(res.Stderr, file+" is not a plain file: not read") {
-		t.Errorf("flush: exit %d, stderr %q; want non-zero and %s not read", res.Exit, res.Stderr, file)
-	}
-	if got := h.PagerDuty.Events()[before:]; len(got) != 0 {
-		t.Errorf("PagerDuty received %s, want nothing", harness.DescribePagerDuty(got))
-	}
+	flushLeaves(t, h, file, " is not a plain file: not read")
 }
 
 // TestE2ERejectedOfTheSharedGroupUsed: in the shared state directory
@@ -393,5 +373,22 @@ func TestE2ERejectedOfTheSharedGroupUsed(t *testing.T) {
 	}
 	if n := countFiles(t, dir); n != 1 {
 		t.Errorf("%s holds %d files, want the one kept", dir, n)
+	}
+}
+
+// flushLeaves runs flush and checks that it read nothing of the kept
+// delivery file (it says file+why and exits non-zero) and paged nobody.
+func flushLeaves(t *testing.T, h *harness.Harness, file, why string) {
+	t.Helper()
+	before := len(h.PagerDuty.Events())
+	res, err := h.Command(testCtx(t), "flush")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Exit == 0 || !strings.Contains(res.Stderr, file+why) {
+		t.Errorf("flush: exit %d, stderr %q; want non-zero and %s not read", res.Exit, res.Stderr, file)
+	}
+	if got := h.PagerDuty.Events()[before:]; len(got) != 0 {
+		t.Errorf("PagerDuty received %s, want nothing", harness.DescribePagerDuty(got))
 	}
 }
