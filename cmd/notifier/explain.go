@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/state"
 )
@@ -143,11 +142,7 @@ func explainChannels(p *engine.Policy, w *wiring, send []state.Planned) []string
 	for i, d := range send {
 		why, seen := failed[d.Channel]
 		if !seen {
-			var ch channels.Channel
-			err := errors.New("no longer in the policy (renamed or removed?)") // as deliverChain says
-			if _, ok := p.Channels[d.Channel]; ok {
-				ch, err = w.build(p, d.Channel)
-			}
+			ch, err := w.build(p, d.Channel)
 			if c, ok := ch.(io.Closer); ok {
 				c.Close()
 			}

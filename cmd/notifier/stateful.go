@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -434,13 +433,7 @@ func (a *app) recordRefs(ctx context.Context, st *stores, refs map[[2]string]str
 // stopping at the first failure (the rest wait, in order).
 func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, chain []state.Entry) []state.Outcome {
 	out := make([]state.Outcome, len(chain))
-	var ch channels.Channel
-	var err error
-	if _, ok := p.Channels[chain[0].Channel]; ok {
-		ch, err = w.build(p, chain[0].Channel)
-	} else {
-		err = errors.New("no longer in the policy (renamed or removed?)")
-	}
+	ch, err := w.build(p, chain[0].Channel)
 	if c, ok := ch.(interface{ Close() error }); ok {
 		defer c.Close()
 	}

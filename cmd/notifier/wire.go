@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -128,11 +129,17 @@ func (w *wiring) loadOptions() engine.LoadOptions {
 	}}
 }
 
+// errChannelGone is a delivery to a channel the policy no longer has.
+var errChannelGone = errors.New("no longer in the policy (renamed or removed?)")
+
 // build makes the named channel of policy p. A policy loaded from a
 // snapshot was checked when the snapshot was made; its channels' options
 // are decoded here, only for the channels a run uses.
 func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) {
-	spec := p.Channels[name]
+	spec, ok := p.Channels[name]
+	if !ok { // an entry queued before the policy changed
+		return nil, errChannelGone
+	}
 	ct, ok := channelTypes[spec.Type]
 	if !ok {
 		return nil, fmt.Errorf("channels.%s: unknown channel type %q", name, spec.Type)

@@ -217,16 +217,10 @@ func TestBoltCallbackPanicNotDamage(t *testing.T) {
 // (most of it is left to deliver), or MaxLockWait with no deadline.
 func TestBoltLockWaitBounded(t *testing.T) {
 	b, path := seededBolt(t, 1)
-	f, err := os.OpenFile(path+".lock", os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	f := holdLock(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	_, err = b.Scan(ctx, "")
+	_, err := b.Scan(ctx, "")
 	var held *lockHeldError
 	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &held) || held.waited > time.Second {
 		t.Fatalf("err = %v, want ErrUnavailable: held by another process, after at most a quarter of 4s", err)
@@ -306,13 +300,7 @@ func BenchmarkBoltCheck(b *testing.B) {
 // the lock is busy rather than held by a stuck process.
 func TestBoltLockWaitStormIsNotStuck(t *testing.T) {
 	b, path := seededBolt(t, 1)
-	f, err := os.OpenFile(path+".lock", os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	f := holdLock(t, path)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { // commits, as far as a waiter can see
@@ -329,7 +317,7 @@ func TestBoltLockWaitStormIsNotStuck(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
-	_, err = b.Scan(ctx, "")
+	_, err := b.Scan(ctx, "")
 	close(stop)
 	wg.Wait()
 	var held *lockHeldError
@@ -341,4 +329,19 @@ func TestBoltLockWaitStormIsNotStuck(t *testing.T) {
 	}
 	f.Close()
 	b.pending.Wait()
+}
+
+// holdLock takes the state file path's lock as another process would and
+// holds it until the returned file is closed.
+func holdLock(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path+".lock", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return f
 }
