@@ -32,7 +32,7 @@ const (
 	Resolve Action = "resolve"
 )
 
-// Severities a Message carries. They are engine.Event's severity values,
+// Severities a Message carries. They are event.Event's severity values,
 // repeated here because channels must not import the engine; each
 // channel maps them onto its own levels and treats anything else as
 // unknown rather than failing.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"notifier/engine/event"
 )
 
 // The benchmark policy: 100 rules, only the last matches benchEvent.
@@ -16,7 +18,7 @@ func benchSources(b *testing.B) []Source {
 	return []Source{{Name: "policy-100.yaml", Data: data}}
 }
 
-var benchEvent = Event{Source: "cmon", Kind: "alarm", Action: "new", Severity: "critical", ClusterID: 1,
+var benchEvent = event.Event{Source: "cmon", Kind: "alarm", Action: "new", Severity: "critical", ClusterID: 1,
 	EventType: "MySqlDisconnected", ID: "10736685724696984427", Key: "cmon/cc1/1/10736685724696984427", Time: time.Unix(1795301347, 0)}
 
 // BenchmarkCompile100 is what every run pays before deciding: parse,

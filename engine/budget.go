@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"notifier/engine/event"
+
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
@@ -78,7 +80,7 @@ type meter struct {
 
 // run evaluates prog on ev with at most limit steps, and at most what is
 // left, and charges what it spent.
-func (m *meter) run(machine *vm.VM, prog *vm.Program, ev *Event, limit uint) (any, error) {
+func (m *meter) run(machine *vm.VM, prog *vm.Program, ev *event.Event, limit uint) (any, error) {
 	steps := min(limit, m.left)
 	out, err := runBudget(machine, prog, ev, max(steps, 1), m.until)
 	m.left -= min(m.left, stepsUsed(machine))
@@ -197,7 +199,7 @@ var errOutOfTime = errors.New(timeMessage)
 // past. expr passes the evaluation's env, the *Event runBudget runs on.
 func budgetClock(params ...any) (any, error) {
 	if len(params) == 1 {
-		if ev, ok := params[0].(*Event); ok && !ev.evalUntil.IsZero() && time.Now().After(ev.evalUntil) {
+		if ev, ok := params[0].(*event.Event); ok && !ev.EvalUntil.IsZero() && time.Now().After(ev.EvalUntil) {
 			return nil, errOutOfTime
 		}
 	}
@@ -225,10 +227,10 @@ func (budgetTicks) Visit(node *ast.Node) {
 // stops its loops after until (never, when zero). An evaluation that runs
 // out of steps says so in budgetMessage, one out of time in timeMessage,
 // at the place it ran out.
-func runBudget(machine *vm.VM, prog *vm.Program, ev *Event, steps uint, until time.Time) (any, error) {
+func runBudget(machine *vm.VM, prog *vm.Program, ev *event.Event, steps uint, until time.Time) (any, error) {
 	machine.MemoryBudget = steps
-	defer func(was time.Time) { ev.evalUntil = was }(ev.evalUntil)
-	ev.evalUntil = until
+	defer func(was time.Time) { ev.EvalUntil = was }(ev.EvalUntil)
+	ev.EvalUntil = until
 	out, err := machine.Run(prog, ev)
 	if err != nil && errors.Is(err, errOutOfTime) {
 		var fe *file.Error
@@ -260,7 +262,7 @@ func overBudget(err error) bool {
 }
 
 // probeEvent is an event with every closed field set, for probeBudget.
-var probeEvent = Event{Severity: SeverityCritical, Source: SourceCMON, Kind: KindAlarm, Action: ActionNew}
+var probeEvent = event.Event{Severity: event.SeverityCritical, Source: event.SourceCMON, Kind: event.KindAlarm, Action: event.ActionNew}
 
 // probeBudget runs prog once on a sample event: work that does not
 // depend on the event (a loop nest over literal arrays) shows there, at

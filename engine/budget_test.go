@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"notifier/engine/event"
+
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -62,7 +64,7 @@ func TestBudgetNestedLoops(t *testing.T) {
 			if !found {
 				t.Fatalf("no budget problem in %v", ps)
 			}
-			d := p.Evaluate(&Event{Key: "k", Severity: SeverityCritical, Source: SourceCMON, Kind: KindAlarm, Action: ActionNew})
+			d := p.Evaluate(&event.Event{Key: "k", Severity: event.SeverityCritical, Source: event.SourceCMON, Kind: event.KindAlarm, Action: event.ActionNew})
 			if d.Rules[0].Matched || !strings.Contains(d.Rules[0].Error, "evaluation budget") {
 				t.Errorf("rule heavy = %+v, want failed on the budget", d.Rules[0])
 			}
@@ -82,7 +84,7 @@ func TestBudgetWithinIsUntouched(t *testing.T) {
 	if len(ps.Errors()) != 0 {
 		t.Fatalf("unexpected %v", ps)
 	}
-	d := p.Evaluate(&Event{Key: "k", Severity: SeverityCritical, Action: ActionNew})
+	d := p.Evaluate(&event.Event{Key: "k", Severity: event.SeverityCritical, Action: event.ActionNew})
 	if !d.Rules[0].Matched || d.Rules[0].Error != "" {
 		t.Errorf("rule heavy = %+v, want matched", d.Rules[0])
 	}
@@ -135,7 +137,7 @@ func TestBudgetSiblings(t *testing.T) {
 	if len(ps.Errors()) != 1 || ps.Errors()[0].Check != "budget" || ps.Errors()[0].Line != 12 {
 		t.Fatalf("problems = %v, want one budget error at line 12", ps)
 	}
-	d := p.Evaluate(&Event{Key: "k", Action: ActionNew})
+	d := p.Evaluate(&event.Event{Key: "k", Action: event.ActionNew})
 	if len(d.Hits) != 1 || d.Hits[0].SuppressKey != "k" {
 		t.Errorf("hits = %+v, want the event key when the key runs out of budget", d.Hits)
 	}
@@ -143,7 +145,7 @@ func TestBudgetSiblings(t *testing.T) {
 	if len(ps.Errors()) != 1 || ps.Errors()[0].Check != "budget" {
 		t.Fatalf("problems = %v, want one budget error", ps)
 	}
-	if m.Match(&Event{}) {
+	if m.Match(&event.Event{}) {
 		t.Error("a match out of budget matched")
 	}
 }
@@ -164,7 +166,7 @@ func TestBudgetPerEvent(t *testing.T) {
 	if len(ps.Errors()) != 0 {
 		t.Fatalf("problems: %v", ps)
 	}
-	d := p.Evaluate(&Event{Key: "k", Severity: SeverityCritical, Action: ActionNew})
+	d := p.Evaluate(&event.Event{Key: "k", Severity: event.SeverityCritical, Action: event.ActionNew})
 	var got []string
 	for _, r := range d.Rules {
 		got = append(got, fmt.Sprintf("%s:%v:%v", r.Name, r.Matched, strings.Contains(r.Error, "spent")))
@@ -183,7 +185,7 @@ func TestStepsUsed(t *testing.T) {
 		t.Fatal(ps)
 	}
 	var machine vm.VM
-	if _, err := runBudget(&machine, p.Rules[0].program, &Event{}, EvalSteps, time.Time{}); err != nil {
+	if _, err := runBudget(&machine, p.Rules[0].program, &event.Event{}, EvalSteps, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := stepsUsed(&machine); got != 10 {
@@ -211,7 +213,7 @@ func TestBudgetTime(t *testing.T) {
 	if !found {
 		t.Errorf("no time budget problem at line 10 in %v", ps)
 	}
-	d := p.Evaluate(&Event{Key: "k", Severity: SeverityCritical, Source: SourceCMON, Kind: KindAlarm, Action: ActionNew})
+	d := p.Evaluate(&event.Event{Key: "k", Severity: event.SeverityCritical, Source: event.SourceCMON, Kind: event.KindAlarm, Action: event.ActionNew})
 	if d.Rules[0].Matched || !strings.Contains(d.Rules[0].Error, "time budget") {
 		t.Errorf("rule heavy = %+v, want failed on the time budget", d.Rules[0])
 	}
@@ -220,7 +222,7 @@ func TestBudgetTime(t *testing.T) {
 	}
 	// silence add refuses it (the probe's finding); one stored before
 	// this check existed still cannot hold a run.
-	if m, _ := p.CompileMatch("--match", when); m != nil && m.Match(&Event{Key: "k"}) {
+	if m, _ := p.CompileMatch("--match", when); m != nil && m.Match(&event.Event{Key: "k"}) {
 		t.Error("a silence out of time matched")
 	}
 }

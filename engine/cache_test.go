@@ -12,6 +12,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/cmon"
+	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 )
 
@@ -73,9 +74,9 @@ func writePolicy(t *testing.T, dir, body string) string {
 }
 
 // sampleEvents decodes every example event, at several times of day.
-func sampleEvents(t *testing.T) []*engine.Event {
+func sampleEvents(t *testing.T) []*event.Event {
 	t.Helper()
-	var out []*engine.Event
+	var out []*event.Event
 	times := []time.Time{time.Date(2026, 11, 21, 23, 30, 0, 0, time.UTC), time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	files, _ := filepath.Glob("../examples/events/cmon/*.json")
 	for _, f := range files {
@@ -298,7 +299,7 @@ func TestSnapshotKeepsBudget(t *testing.T) {
 		if p.FromSnapshot != (i == 1) {
 			t.Fatalf("load %d: FromSnapshot = %v", i, p.FromSnapshot)
 		}
-		d := p.Evaluate(&engine.Event{Key: "k", Severity: engine.SeverityCritical, Action: engine.ActionNew})
+		d := p.Evaluate(&event.Event{Key: "k", Severity: event.SeverityCritical, Action: event.ActionNew})
 		if d.Rules[0].Matched || !strings.Contains(d.Rules[0].Error, "exceeds the evaluation") || !d.Rules[1].Matched {
 			t.Errorf("snapshot %v: rules = %+v, want heavy failed on the budget and all matched", p.FromSnapshot, d.Rules)
 		}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"notifier/engine/event"
+	"notifier/internal/hint"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -31,7 +33,7 @@ type compiler struct {
 func newCompiler(p *Policy) *compiler {
 	c := &compiler{policy: p, windows: map[string]bool{}, load: meter{left: LoadSteps, until: time.Now().Add(loadTime)}}
 	c.opts = []expr.Option{
-		expr.Env(Event{}),
+		expr.Env(event.Event{}),
 		expr.Function("rank", c.rank, new(func(string) int)),
 		expr.Function("in_window", c.inWindow, new(func(string, time.Time) bool)),
 		expr.Function(clockName, budgetClock),
@@ -42,7 +44,7 @@ func newCompiler(p *Policy) *compiler {
 
 // rank implements rank(severity) for expressions.
 func (c *compiler) rank(params ...any) (any, error) {
-	return SeverityRank(params[0].(string)), nil
+	return event.SeverityRank(params[0].(string)), nil
 }
 
 // inWindow implements in_window(name); the compiler appends the event's
@@ -80,16 +82,6 @@ func (v *ruleChecks) fail(n ast.Node, check, format string, args ...any) {
 // expression still compiles and runs as written.
 func (v *ruleChecks) lateFail(n ast.Node, check, format string, args ...any) {
 	v.errs = append(v.errs, checkError{check: check, from: n.Location().From, msg: fmt.Sprintf(format, args...), late: true})
-}
-
-// closedFields are the event fields whose values are a fixed set: a
-// comparison with anything else can never be true, which in a rule means
-// an event that silently reaches nobody.
-var closedFields = map[string][]string{
-	"severity": {SeverityCritical, SeverityWarning, SeverityInfo},
-	"source":   {SourceCMON, SourcePacemaker},
-	"kind":     {KindAlarm, KindNode, KindFencing, KindResource, KindAttribute},
-	"action":   {ActionNew, ActionUpdate, ActionRemove},
 }
 
 // Visit implements ast.Visitor.
@@ -201,7 +193,7 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 		case field == "severity":
 			v.lateFail(n, "text-order", "severity compared with %s orders text, not urgency (as text \"critical\" < \"info\" < \"warning\"): use rank(severity) %s rank(\"warning\")", n.Operator, n.Operator)
 		case field != "":
-			v.lateFail(n, "text-order", "%s compared with %s orders text: %s has no order (it is one of %s); use == or in", field, n.Operator, field, quoteAll(closedFields[field]))
+			v.lateFail(n, "text-order", "%s compared with %s orders text: %s has no order (it is one of %s); use == or in", field, n.Operator, field, hint.QuoteAll(event.Closed[field]))
 		}
 	case "in", "not in":
 		field := closedField(n.Left)
@@ -218,7 +210,7 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 }
 
 func (v *ruleChecks) impossible(field string, lit *ast.StringNode, op string) {
-	values := closedFields[field]
+	values := event.Closed[field]
 	if slices.Contains(values, lit.Value) {
 		return
 	}
@@ -230,13 +222,13 @@ func (v *ruleChecks) impossible(field string, lit *ast.StringNode, op string) {
 		always = "true"
 	}
 	v.fail(lit, "impossible-value", "%s is never %q (it is one of %s), so this %s is always %s%s",
-		field, lit.Value, quoteAll(values), what, always, suggest(lit.Value, values))
+		field, lit.Value, hint.QuoteAll(values), what, always, hint.Suggest(lit.Value, values))
 }
 
 // closedField names the closed event field n refers to, or "".
 func closedField(n ast.Node) string {
 	if id, ok := n.(*ast.IdentifierNode); ok {
-		if _, closed := closedFields[id.Value]; closed {
+		if _, closed := event.Closed[id.Value]; closed {
 			return id.Value
 		}
 	}
@@ -246,14 +238,6 @@ func closedField(n ast.Node) string {
 func stringLit(n ast.Node) *ast.StringNode {
 	s, _ := n.(*ast.StringNode)
 	return s
-}
-
-func quoteAll(values []string) string {
-	q := make([]string, len(values))
-	for i, v := range values {
-		q[i] = strconv.Quote(v)
-	}
-	return strings.Join(q, ", ")
 }
 
 func (v *ruleChecks) call(call *ast.CallNode) {
@@ -266,9 +250,9 @@ func (v *ruleChecks) call(call *ast.CallNode) {
 		if len(call.Arguments) != 1 {
 			return // the type checker reports the count
 		}
-		if s, ok := call.Arguments[0].(*ast.StringNode); ok && SeverityRank(s.Value) == 0 {
-			v.fail(s, "expr", "rank(%q): not a severity; want %q, %q or %q%s", s.Value, SeverityInfo, SeverityWarning, SeverityCritical,
-				suggest(s.Value, []string{SeverityInfo, SeverityWarning, SeverityCritical}))
+		if s, ok := call.Arguments[0].(*ast.StringNode); ok && event.SeverityRank(s.Value) == 0 {
+			v.fail(s, "expr", "rank(%q): not a severity; want %q, %q or %q%s", s.Value, event.SeverityInfo, event.SeverityWarning, event.SeverityCritical,
+				hint.Suggest(s.Value, []string{event.SeverityInfo, event.SeverityWarning, event.SeverityCritical}))
 		}
 	case "in_window":
 		if len(call.Arguments) != 1 {
@@ -290,7 +274,7 @@ func (v *ruleChecks) call(call *ast.CallNode) {
 				if _, literal := arg.(*ast.StringNode); !literal {
 					fail = v.lateFail // ran, and failed at run time, before lint knew
 				}
-				fail(arg, "undefined-window", "in_window(%q): window is not defined%s", name, suggest(name, mapKeys(v.policy.Windows)))
+				fail(arg, "undefined-window", "in_window(%q): window is not defined%s", name, hint.Suggest(name, mapKeys(v.policy.Windows)))
 			} else if v.windows != nil {
 				v.windows[name] = true
 			}
@@ -363,7 +347,7 @@ func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field, che
 	line, col := scalarPos(n, splitLines(sink.data), from)
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
-		msg += suggest(name, eventNames())
+		msg += hint.Suggest(name, eventNames())
 	}
 	errorf := sink.errorf
 	if late {
@@ -385,10 +369,5 @@ func snippet(src string, from int) string {
 
 // eventNames lists the names expressions can use, for did-you-mean.
 func eventNames() []string {
-	t := reflect.TypeFor[Event]()
-	names := make([]string, 0, t.NumField()+2)
-	for i := range t.NumField() {
-		names = append(names, t.Field(i).Tag.Get("expr"))
-	}
-	return append(names, "rank", "in_window")
+	return append(event.Names(), "rank", "in_window")
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"notifier/engine/event"
+
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/expr-lang/expr"
@@ -76,7 +78,7 @@ type Delivery struct {
 // match, and the failure is recorded so explain and the audit show it —
 // the event still reaches the rules after it, so a broken rule can never
 // swallow a page.
-func (p *Policy) Evaluate(ev *Event) *Decision {
+func (p *Policy) Evaluate(ev *event.Event) *Decision {
 	d := &Decision{Key: ev.Key, Deliveries: []Delivery{}, Rules: make([]RuleResult, 0, len(p.Rules))}
 	told := map[string]bool{}
 	var machine vm.VM // one VM for every rule: its stack is reused
@@ -137,7 +139,7 @@ func (p *Policy) Evaluate(ev *Event) *Decision {
 }
 
 // hit collects what state needs about a matching rule.
-func (p *Policy) hit(r *Rule, ev *Event, muted string, machine *vm.VM, steps *meter) Hit {
+func (p *Policy) hit(r *Rule, ev *event.Event, muted string, machine *vm.VM, steps *meter) Hit {
 	h := Hit{Rule: r.Name, Muted: muted}
 	if s := r.Suppress; s != nil {
 		h.SuppressKey, h.SuppressFor = ev.Key, s.For
@@ -164,7 +166,7 @@ func (p *Policy) hit(r *Rule, ev *Event, muted string, machine *vm.VM, steps *me
 // runtimeError describes a rule's failure at run time on one line. A
 // snapshot's programs carry no source positions, so the rule is compiled
 // again to say where in the expression it failed.
-func (p *Policy) runtimeError(r *Rule, ev *Event, err error) string {
+func (p *Policy) runtimeError(r *Rule, ev *event.Event, err error) string {
 	if p.FromSnapshot && !overBudget(err) { // a budget error needs no position, and a second run would cost it again
 		opts := newCompiler(p).options(expr.AsBool(), &ruleChecks{policy: p})
 		if prog, cerr := expr.Compile(r.When, opts...); cerr == nil {
@@ -180,7 +182,7 @@ func (p *Policy) runtimeError(r *Rule, ev *Event, err error) string {
 // muted says why r's notifications are muted at the event's time, or "".
 // Like Alertmanager's time intervals, a muted rule still matches (it
 // stops evaluation unless it continues); it just tells nobody.
-func (p *Policy) muted(r *Rule, ev *Event) string {
+func (p *Policy) muted(r *Rule, ev *event.Event) string {
 	for _, name := range r.MutedDuring {
 		if p.Windows[name].Contains(ev.Time) {
 			return fmt.Sprintf("muted during window %q", name)
@@ -202,7 +204,7 @@ func (p *Policy) muted(r *Rule, ev *Event) string {
 // opens; every channel is told when a problem clears.
 func deliveryAction(chType, action string) string {
 	switch {
-	case action == ActionRemove:
+	case action == event.ActionRemove:
 		return DeliverResolve
 	case chType == "pagerduty":
 		return DeliverTrigger

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"notifier/engine/event"
 )
 
 const evalPolicy = `
@@ -49,27 +51,27 @@ func TestEvaluate(t *testing.T) {
 	sunday := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name       string
-		ev         Event
+		ev         event.Event
 		dropped    bool
 		deliveries string // channel:action:rule, comma separated
 		muted      string
 		matched    string // names of matched rules
 	}{
-		{"noise dropped", Event{Source: "pacemaker", Kind: "resource", Task: "monitor", OK: true, Severity: "info", Action: "remove"}, true, "", "", "pacemaker-noise"},
-		{"cancelled dropped", Event{Source: "pacemaker", Kind: "resource", Status: 1, Severity: "info", Action: "update"}, true, "", "", "pacemaker-noise"},
-		{"critical continues, channels deduplicated", Event{Source: "cmon", Severity: "critical", Action: "new"}, false,
+		{"noise dropped", event.Event{Source: "pacemaker", Kind: "resource", Task: "monitor", OK: true, Severity: "info", Action: "remove"}, true, "", "", "pacemaker-noise"},
+		{"cancelled dropped", event.Event{Source: "pacemaker", Kind: "resource", Status: 1, Severity: "info", Action: "update"}, true, "", "", "pacemaker-noise"},
+		{"critical continues, channels deduplicated", event.Event{Source: "cmon", Severity: "critical", Action: "new"}, false,
 			"pager:trigger:critical,ops:message:critical,local:message:critical-log", "", "critical,critical-log"},
-		{"critical remove resolves", Event{Source: "cmon", Severity: "critical", Action: "remove"}, false,
+		{"critical remove resolves", event.Event{Source: "cmon", Severity: "critical", Action: "remove"}, false,
 			"pager:resolve:critical,ops:resolve:critical,local:resolve:critical-log", "", "critical,critical-log"},
-		{"muted during business hours", Event{Severity: "warning", Cluster: "staging", Action: "new", Time: monday10}, false,
+		{"muted during business hours", event.Event{Severity: "warning", Cluster: "staging", Action: "new", Time: monday10}, false,
 			"", "ops:message:quiet-warnings", "quiet-warnings"},
-		{"not muted on sunday", Event{Severity: "warning", Cluster: "staging", Action: "new", Time: sunday}, false,
+		{"not muted on sunday", event.Event{Severity: "warning", Cluster: "staging", Action: "new", Time: sunday}, false,
 			"ops:message:quiet-warnings", "", "quiet-warnings"},
-		{"active during business hours", Event{Severity: "warning", Action: "new", Time: monday10}, false,
+		{"active during business hours", event.Event{Severity: "warning", Action: "new", Time: monday10}, false,
 			"ops:message:office-warnings", "", "office-warnings"},
-		{"outside active window is muted", Event{Severity: "warning", Action: "new", Time: sunday}, false,
+		{"outside active window is muted", event.Event{Severity: "warning", Action: "new", Time: sunday}, false,
 			"", "ops:message:office-warnings", "office-warnings"},
-		{"fallthrough", Event{Severity: "info", Action: "new"}, false, "local:message:everything-else", "", "everything-else"},
+		{"fallthrough", event.Event{Severity: "info", Action: "new"}, false, "local:message:everything-else", "", "everything-else"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,14 +121,14 @@ rules:
 	if p == nil {
 		t.Fatal(ps)
 	}
-	d := p.Evaluate(&Event{Severity: "critical", Action: "new"})
+	d := p.Evaluate(&event.Event{Severity: "critical", Action: "new"})
 	if got := fmtDeliveries(d.Deliveries); got != "log:message:audit,pager:trigger:critical" {
 		t.Errorf("a muted rule with continue must not stop a later rule paging: %q", got)
 	}
 	if got := fmtDeliveries(d.Muted); got != "pager:trigger:daytime-pager" {
 		t.Errorf("muted = %q", got)
 	}
-	d = p.Evaluate(&Event{Severity: "info", Action: "new"})
+	d = p.Evaluate(&event.Event{Severity: "info", Action: "new"})
 	if !d.Dropped || fmtDeliveries(d.Deliveries) != "log:message:audit" {
 		t.Errorf("drop ends evaluation but keeps what continue rules decided: dropped=%v %q", d.Dropped, fmtDeliveries(d.Deliveries))
 	}
@@ -137,7 +139,7 @@ func TestEvaluateRuntimeErrorDoesNotSwallow(t *testing.T) {
 	if p == nil {
 		t.Fatal(ps)
 	}
-	d := p.Evaluate(&Event{Severity: "info", Action: "new", Fields: map[string]string{"missing": "not a number"}})
+	d := p.Evaluate(&event.Event{Severity: "info", Action: "new", Fields: map[string]string{"missing": "not a number"}})
 	if d.Rules[1].Name != "broken-at-runtime" || d.Rules[1].Error == "" || d.Rules[1].Matched {
 		t.Fatalf("runtime error not recorded: %+v", d.Rules[1])
 	}

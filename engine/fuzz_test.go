@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"notifier/engine/event"
 )
 
 // FuzzCompile feeds arbitrary policy text to the loader: it must never
@@ -68,7 +70,7 @@ func FuzzCompile(f *testing.F) {
 		if err != nil || len(back.Rules) != len(p.Rules) {
 			t.Fatalf("snapshot round trip: %v", err)
 		}
-		ev := Event{Source: "cmon", Severity: "critical", Action: "new", Fields: map[string]string{}}
+		ev := event.Event{Source: "cmon", Severity: "critical", Action: "new", Fields: map[string]string{}}
 		a, b := p.Evaluate(&ev), back.Evaluate(&ev)
 		if len(a.Deliveries) != len(b.Deliveries) || a.Dropped != b.Dropped || len(a.Rules) != len(b.Rules) {
 			t.Fatalf("snapshot decides differently: %+v vs %+v", a, b)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"notifier/internal/hint"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -231,7 +233,7 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 			case slices.ContainsFunc(kept, func(p Problem) bool { return at(p) && p.Severity == "error" }):
 				extra = append(extra, d.warning("%s %s: errors cannot be ignored (the policy would not load); fix line %d", ignoreMarker, c, d.target))
 			case !slices.Contains(Checks, c):
-				extra = append(extra, d.warning("%s %s: no such check%s", ignoreMarker, c, suggest(c, Checks)))
+				extra = append(extra, d.warning("%s %s: no such check%s", ignoreMarker, c, hint.Suggest(c, Checks)))
 			case c == "unused-ignore":
 				extra = append(extra, d.warning("%s unused-ignore: a directive's own warning cannot be ignored", ignoreMarker))
 			case prior >= 0:

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"notifier/engine/event"
+	"notifier/internal/hint"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -249,7 +252,7 @@ func (l *loader) parseFile(src Source) []ruleNode {
 		case "rules":
 			rules = append(rules, l.parseRules(sink, v)...)
 		default:
-			sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", k.Value, suggest(k.Value, []string{"settings", "channels", "windows", "rules"}))
+			sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", k.Value, hint.Suggest(k.Value, []string{"settings", "channels", "windows", "rules"}))
 		}
 	}
 	return rules
@@ -287,7 +290,7 @@ func (l *loader) parseSettings(sink problemSink, k, v *yaml.Node) {
 		n := valueNode(valueNode(v, "cluster"), "id")
 		sink.errorf(n.Line, n.Column, "type", "settings.cluster.id: %d is negative", spec.Cluster.ID)
 	}
-	s.Cluster = ClusterDefaults{ID: spec.Cluster.ID, Name: spec.Cluster.Name}
+	s.Cluster = event.ClusterDefaults{ID: spec.Cluster.ID, Name: spec.Cluster.Name}
 	s.StatePath, s.RedisURL, s.AuditLog = spec.State.Path, spec.State.Redis.URL, spec.AuditLog
 	s.RedisPasswordFile = spec.State.Redis.PasswordFile
 	// Relative paths are the policy file's, as *_file options are: runs
@@ -499,7 +502,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) (truth int, constant bool) 
 	for i, ch := range r.Notify {
 		if _, ok := l.policy.Channels[ch]; !ok {
 			n := itemNode(rn.at("notify"), i)
-			sink.errorf(n.Line, n.Column, "undefined-channel", "rule %q: channel %q is not defined%s", label, ch, suggest(ch, mapKeys(l.policy.Channels)))
+			sink.errorf(n.Line, n.Column, "undefined-channel", "rule %q: channel %q is not defined%s", label, ch, hint.Suggest(ch, mapKeys(l.policy.Channels)))
 		}
 	}
 	for _, key := range []string{"active_during", "muted_during"} {
@@ -512,7 +515,7 @@ func (l *loader) checkRule(rn ruleNode, c *compiler) (truth int, constant bool) 
 			switch {
 			case !ok:
 				n := itemNode(rn.at(key), i)
-				sink.errorf(n.Line, n.Column, "undefined-window", "rule %q: %s: window %q is not defined%s", label, key, w, suggest(w, mapKeys(l.policy.Windows)))
+				sink.errorf(n.Line, n.Column, "undefined-window", "rule %q: %s: window %q is not defined%s", label, key, w, hint.Suggest(w, mapKeys(l.policy.Windows)))
 			case key == "muted_during" && win.Always():
 				n := itemNode(rn.at(key), i)
 				sink.lateErrorf(n.Line, n.Column, "always-muted", "rule %q: muted_during: window %q holds every minute of the week, so the rule never tells anyone", label, w)
@@ -584,7 +587,7 @@ func (l *loader) checkStateful(rn ruleNode, c *compiler, label string) {
 		for i, ch := range e.Notify {
 			if _, ok := l.policy.Channels[ch]; !ok {
 				at := itemNode(MappingValue(n, "notify"), i)
-				sink.errorf(at.Line, at.Column, "undefined-channel", "rule %q: escalate: channel %q is not defined%s", label, ch, suggest(ch, mapKeys(l.policy.Channels)))
+				sink.errorf(at.Line, at.Column, "undefined-channel", "rule %q: escalate: channel %q is not defined%s", label, ch, hint.Suggest(ch, mapKeys(l.policy.Channels)))
 			}
 		}
 		if r.Drop {

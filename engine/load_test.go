@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"notifier/engine/event"
 )
 
 // compileOne compiles a single policy file named p.yaml.
@@ -88,7 +90,7 @@ func TestCompileDirectoryMerge(t *testing.T) {
 	if len(p.Rules) != 2 || p.Rules[0].Name != "first" || p.Rules[1].Name != "second" {
 		t.Errorf("rules not concatenated in file order: %+v", p.Rules)
 	}
-	if p.Settings.Deadline.String() != "5s" || p.Settings.Cluster != (ClusterDefaults{ID: 7, Name: "prod"}) {
+	if p.Settings.Deadline.String() != "5s" || p.Settings.Cluster != (event.ClusterDefaults{ID: 7, Name: "prod"}) {
 		t.Errorf("settings = %+v", p.Settings)
 	}
 	_, ps = Compile([]Source{{"a.yaml", []byte(a)}, {"c.yaml", []byte("settings: {deadline: 3s}\nchannels:\n  pager: {type: syslog}\n")}}, LoadOptions{})
@@ -239,7 +241,7 @@ rules:
 	if want := "[deadline text-order never-matches always-muted fails-always unreachable-rule]"; fmt.Sprint(checks) != want {
 		t.Errorf("errors %v, want %s", checks, want)
 	}
-	d := p.Evaluate(&Event{Severity: "warning", Action: "new"})
+	d := p.Evaluate(&event.Event{Severity: "warning", Action: "new"})
 	if got := fmt.Sprint(d.Matched()); got != "[text muted catch-all]" {
 		t.Errorf("matched %s: the policy must run as written", got)
 	}

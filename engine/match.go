@@ -4,6 +4,8 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
+
+	"notifier/engine/event"
 )
 
 // Matcher is a boolean expression over the event outside any rule: a
@@ -33,7 +35,7 @@ func (p *Policy) CompileMatch(origin, src string) (*Matcher, Problems) {
 }
 
 // Match reports whether ev matches. A failure at run time is no match.
-func (m *Matcher) Match(ev *Event) bool {
+func (m *Matcher) Match(ev *event.Event) bool {
 	var machine vm.VM
 	out, err := runBudget(&machine, m.prog, ev, EvalSteps, evalUntil())
 	b, _ := out.(bool)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"notifier/engine/event"
+
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 )
@@ -31,7 +33,7 @@ type Policy struct {
 // Settings are the run-wide knobs (DESIGN §4).
 type Settings struct {
 	Deadline time.Duration
-	Cluster  ClusterDefaults
+	Cluster  event.ClusterDefaults
 	// StatePath is the embedded store's file (DefaultStatePath).
 	StatePath string
 	// RedisURL, when set, names the store shared by several nodes.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // Snapshots decide who gets paged; these tests play the member of the
@@ -113,7 +114,7 @@ func TestSnapshotChecksum(t *testing.T) {
 	}
 	flip()
 	p := cached(t, path, cache)
-	ev := engine.Event{Source: "cmon", Kind: "alarm", Action: "new", Severity: "critical", Fields: map[string]string{}}
+	ev := event.Event{Source: "cmon", Kind: "alarm", Action: "new", Severity: "critical", Fields: map[string]string{}}
 	if d := p.Evaluate(&ev); p.FromSnapshot || d.Dropped || len(d.Deliveries) != 1 {
 		t.Fatalf("altered snapshot used (%v): critical event dropped %v, deliveries %v", p.FromSnapshot, d.Dropped, d.Deliveries)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"notifier/internal/hint"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -153,7 +155,7 @@ func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		idx, ok := fields[key]
 		if !ok {
-			d.sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", sub, suggest(key, slices.Collect(maps.Keys(fields))))
+			d.sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", sub, hint.Suggest(key, slices.Collect(maps.Keys(fields))))
 			continue
 		}
 		d.decode(val, v.Field(idx), sub)
@@ -175,42 +177,4 @@ func yamlFields(t reflect.Type) map[string]int {
 		m[name] = i
 	}
 	return m
-}
-
-// Suggest is suggest for the other packages' own closed sets.
-func Suggest(got string, candidates []string) string { return suggest(got, candidates) }
-
-// suggest returns `, did you mean "x"?` for the closest candidate within a
-// small edit distance, or "" when nothing is close.
-func suggest(got string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(got, c); d < bestD || (d == bestD && best != "" && c < best) {
-			best, bestD = c, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(", did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -3,12 +3,14 @@ package engine
 import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
+
+	"notifier/engine/event"
 )
 
 // truthSteps is the budget of one of closedTruth's runs: all of them
 // together stay within one evaluation's (EvalSteps). A condition that
 // needs more is left unknown.
-var truthSteps = uint(EvalSteps / (len(closedFields["severity"]) * len(closedFields["source"]) * len(closedFields["kind"]) * len(closedFields["action"])))
+var truthSteps = uint(EvalSteps / (len(event.Closed["severity"]) * len(event.Closed["source"]) * len(event.Closed["kind"]) * len(event.Closed["action"])))
 
 // Truth of a condition over every event, where it can be known.
 const (
@@ -45,7 +47,7 @@ func closedTruth(p *vm.Program, m *meter) int {
 	ast.Find(node, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.IdentifierNode:
-			if _, closed := closedFields[n.Value]; !closed && n.Value != "rank" {
+			if _, closed := event.Closed[n.Value]; !closed && n.Value != "rank" {
 				open = true
 			}
 		case *ast.VariableDeclaratorNode:
@@ -58,11 +60,11 @@ func closedTruth(p *vm.Program, m *meter) int {
 	}
 	var machine vm.VM
 	seen := map[bool]bool{}
-	for _, sev := range closedFields["severity"] {
-		for _, src := range closedFields["source"] {
-			for _, kind := range closedFields["kind"] {
-				for _, action := range closedFields["action"] {
-					out, err := m.run(&machine, p, &Event{Severity: sev, Source: src, Kind: kind, Action: action}, truthSteps)
+	for _, sev := range event.Closed["severity"] {
+		for _, src := range event.Closed["source"] {
+			for _, kind := range event.Closed["kind"] {
+				for _, action := range event.Closed["action"] {
+					out, err := m.run(&machine, p, &event.Event{Severity: sev, Source: src, Kind: kind, Action: action}, truthSteps)
 					b, ok := out.(bool)
 					if err != nil || !ok {
 						return truthUnknown

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/state"
 )
 
@@ -32,7 +33,7 @@ type auditLine struct {
 
 // audit appends one line per decision to settings.audit_log. A failure
 // to write it is reported, never fatal: the page matters more.
-func (a *app) audit(p *engine.Policy, ev *engine.Event, d *engine.Decision, res state.Result, stateErr error) {
+func (a *app) audit(p *engine.Policy, ev *event.Event, d *engine.Decision, res state.Result, stateErr error) {
 	path := p.Settings.AuditLog
 	if path == "" {
 		return

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/state"
 )
 
 // explanation is explain's JSON output (a contract: extend freely).
 type explanation struct {
 	Policy  policyInfo          `json:"policy"`
-	Event   *engine.Event       `json:"event"`
+	Event   *event.Event        `json:"event"`
 	Summary string              `json:"summary"`
 	Key     string              `json:"key"`
 	Rules   []engine.RuleResult `json:"rules"`
@@ -101,7 +102,7 @@ func (a *app) explainCmd(args []string) error {
 	}
 	d := p.Evaluate(ev)
 	res, stateNote, failing := a.explainState(ctx, p, ev, d)
-	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: engine.Summary(ev), Key: d.Key,
+	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: event.Summary(ev), Key: d.Key,
 		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote,
 		Problems: append(explainChannels(p, w, res.Send), failing...)}
 	for _, r := range d.Rules {
@@ -166,7 +167,7 @@ func explainChannels(p *engine.Policy, w *wiring, send []state.Planned) []string
 // It also returns the problems a run would report on stderr, exiting 1:
 // the state unusable, shared with another policy, channels whose
 // deliveries were given up (failureLine).
-func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *engine.Event, d *engine.Decision) (state.Result, string, []string) {
+func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *event.Event, d *engine.Decision) (state.Result, string, []string) {
 	stateless := func(why string) (state.Result, string, []string) {
 		res := withoutState(d.Deliveries)
 		for _, m := range d.Muted {

@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"notifier/engine"
 	"notifier/engine/cmon"
+	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 )
 
@@ -95,8 +95,8 @@ func looksLikeEnvFile(data []byte) bool {
 }
 
 // decode turns the raw input into an Event. now is the receipt time.
-func (in *input) decode(now time.Time, cluster engine.ClusterDefaults) (*engine.Event, error) {
-	var ev engine.Event
+func (in *input) decode(now time.Time, cluster event.ClusterDefaults) (*event.Event, error) {
+	var ev event.Event
 	var err error
 	switch in.source {
 	case sourcePacemaker:
@@ -108,7 +108,7 @@ func (in *input) decode(now time.Time, cluster engine.ClusterDefaults) (*engine.
 			return nil, fmt.Errorf("%w: cmon message of type %q is not an alarm", errIgnored, na.Type)
 		}
 	case sourceJSON:
-		ev, err = engine.DecodeJSON(in.data, now)
+		ev, err = event.DecodeJSON(in.data, now)
 	}
 	if err != nil {
 		return nil, inputErr(err)

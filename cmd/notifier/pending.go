@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/state"
 )
 
@@ -33,7 +34,7 @@ func (a *app) pendingDir(p *engine.Policy) string { return a.statePath(p) + ".pe
 // that fails open keeps them before it delivers (a run killed while it
 // delivers has kept them) and removes each one delivered (dropPending).
 // It returns the directory and the file of each delivery.
-func (a *app) keepPending(p *engine.Policy, ev *engine.Event, ds []engine.Delivery) (string, []string, error) {
+func (a *app) keepPending(p *engine.Policy, ev *event.Event, ds []engine.Delivery) (string, []string, error) {
 	dir, err := openSafeDir(a.pendingDir(p), true)
 	if err != nil {
 		return "", nil, err

@@ -11,6 +11,7 @@ import (
 	"notifier/channels"
 	"notifier/channels/syslog"
 	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/state"
 )
 
@@ -41,7 +42,7 @@ func (a *app) runCmd(args []string) error {
 		}
 	}
 	deadline := engine.DefaultDeadline
-	var cluster engine.ClusterDefaults
+	var cluster event.ClusterDefaults
 	if p != nil {
 		deadline, cluster = p.Settings.Deadline, p.Settings.Cluster
 	}
@@ -88,7 +89,7 @@ func (a *app) rejected(p *engine.Policy, in *input, err error) error {
 // deliverWithState decides with the shared state, queues, delivers and
 // records the outcome. When the state cannot be used the event is still
 // delivered, without suppression (fail open), and the run exits 1.
-func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, d *engine.Decision) error {
+func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring, ev *event.Event, d *engine.Decision) error {
 	st, err := a.openStores(p)
 	if err != nil {
 		return a.failOpen(ctx, p, w, ev, d, d.Deliveries, err)
@@ -150,7 +151,7 @@ func deliveriesOf(ps []state.Planned) []engine.Delivery {
 // Every way the state can fail (unreachable, damaged, a lock not had in
 // time) ends here. What cannot be delivered is kept in the pending
 // directory, where the next run or flush that can use the state queues it.
-func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, d *engine.Decision, ds []engine.Delivery, cause error) error {
+func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *event.Event, d *engine.Decision, ds []engine.Delivery, cause error) error {
 	fmt.Fprintf(a.stderr, "notifier: state unusable, delivering without suppression: %v\n", cause)
 	// Kept before delivering: a run killed while it delivers (Pacemaker
 	// kills at 30 s) must leave behind what it had not delivered.
@@ -197,7 +198,7 @@ func withoutState(ds []engine.Delivery) state.Result {
 // reportDecision puts on stderr what an operator must hear about even
 // when delivery succeeds: a rule that failed on this event, and an event
 // that no rule matched (Pacemaker and CMON both log an agent's stderr).
-func (a *app) reportDecision(ev *engine.Event, d *engine.Decision) {
+func (a *app) reportDecision(ev *event.Event, d *engine.Decision) {
 	matched := false
 	for _, r := range d.Rules {
 		matched = matched || r.Matched
@@ -206,7 +207,7 @@ func (a *app) reportDecision(ev *engine.Event, d *engine.Decision) {
 			a.attention.Store(true)
 		}
 	}
-	if !matched && ev.Action != engine.ActionRemove { // a remove resolves by the state, not the rules
+	if !matched && ev.Action != event.ActionRemove { // a remove resolves by the state, not the rules
 		fmt.Fprintf(a.stderr, "notifier: no rule matched %s (%s %s %s); nobody was told\n", ev.Key, ev.Source, ev.EventType, ev.Severity)
 	}
 }
@@ -236,7 +237,7 @@ func policyOrError(path string, p *engine.Policy, ps engine.Problems, err error)
 // fallback: with no usable policy the event must still reach someone, so
 // it goes to the local syslog, and the run fails loudly. One attempt: a
 // host without a syslog socket will not grow one in the next seconds.
-func (a *app) fallback(ctx context.Context, ev *engine.Event, loadErr error) error {
+func (a *app) fallback(ctx context.Context, ev *event.Event, loadErr error) error {
 	ch, err := syslog.New(syslog.Config{})
 	if err == nil {
 		m := messageFor(ev, engine.Delivery{Rule: "policy-failed-to-load", Action: engine.DeliverMessage}, 0, "")
@@ -251,7 +252,7 @@ func (a *app) fallback(ctx context.Context, ev *engine.Event, loadErr error) err
 
 // deliver tells every channel concurrently and reports each failure on
 // stderr. It returns each delivery's error (nil: delivered).
-func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engine.Event, ds []engine.Delivery) []error {
+func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *event.Event, ds []engine.Delivery) []error {
 	errs := make([]error, len(ds))
 	var wg sync.WaitGroup
 	for i, d := range ds {
@@ -279,7 +280,7 @@ func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *engi
 // messageFor builds what a channel is told about ev; suppressed counts
 // the occurrences held back since the last notification, ref points a
 // resolve at the original message.
-func messageFor(ev *engine.Event, d engine.Delivery, suppressed int, ref string) *channels.Message {
+func messageFor(ev *event.Event, d engine.Delivery, suppressed int, ref string) *channels.Message {
 	action := channels.Inform
 	switch d.Action {
 	case engine.DeliverResolve:
@@ -291,7 +292,7 @@ func messageFor(ev *engine.Event, d engine.Delivery, suppressed int, ref string)
 		Key:            ev.Key,
 		Action:         action,
 		Severity:       ev.Severity,
-		Summary:        engine.Summary(ev),
+		Summary:        event.Summary(ev),
 		Rule:           d.Rule,
 		Source:         ev.Source,
 		Kind:           ev.Kind,

@@ -15,6 +15,7 @@ import (
 
 	"notifier/channels"
 	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 	"notifier/engine/state"
 )
@@ -76,7 +77,7 @@ func (a *app) openStores(p *engine.Policy) (*stores, error) {
 // leaves either nothing decided or the deliveries queued. The history
 // lines go to the local store (the same transaction without Redis). The
 // queued entries are leased to owner until the run's deadline.
-func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *engine.Event, d *engine.Decision, owner string) (state.Result, error) {
+func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *event.Event, d *engine.Decision, owner string) (state.Result, error) {
 	now := time.Now()
 	sil, err := a.activeSilence(ctx, p, st, ev, now)
 	if err != nil {
@@ -136,7 +137,7 @@ func policyID(p *engine.Policy, st *stores) string {
 
 // reportShared says, on every run it happens, that another policy's
 // records were read: two policies share the state file.
-func (a *app) reportShared(p *engine.Policy, ev *engine.Event, res state.Result) {
+func (a *app) reportShared(p *engine.Policy, ev *event.Event, res state.Result) {
 	for _, other := range res.SharedWith {
 		path := state.PolicyPath(other)
 		fmt.Fprintf(a.stderr, "notifier: %s: the state %s is also used by the policy %s, which decided this key before: they suppress and resolve each other's alerts; give each policy its own settings.state.path\n",
@@ -162,7 +163,7 @@ func (a *app) addHistory(ctx context.Context, st *stores, hist map[string]*state
 	}
 }
 
-func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, ev *engine.Event, now time.Time) (*state.Silence, error) {
+func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, ev *event.Event, now time.Time) (*state.Silence, error) {
 	recs, err := st.shared.Scan(ctx, state.SilencePrefix)
 	if err != nil {
 		return nil, err
@@ -174,7 +175,7 @@ func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, e
 
 // outboxRecords turns the deliveries to make into outbox entries, plus a
 // history line per decision (sent or not).
-func outboxRecords(ev *engine.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
+func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
 	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
 		msg, err := json.Marshal(messageFor(ev, p.Delivery, p.Suppressed, p.Ref))
@@ -203,7 +204,7 @@ func outboxRecords(ev *engine.Event, d *engine.Decision, res state.Result, now t
 	return out, hist, nil
 }
 
-func decisionHistory(ev *engine.Event, d *engine.Decision, res state.Result, now time.Time) []state.HistoryEntry {
+func decisionHistory(ev *event.Event, d *engine.Decision, res state.Result, now time.Time) []state.HistoryEntry {
 	base := state.HistoryEntry{Time: now, Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity, Action: ev.Action}
 	var out []state.HistoryEntry
 	add := func(p state.Planned) {

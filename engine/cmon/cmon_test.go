@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 const sampleDir = "../../examples/events/cmon"
 
 var (
 	now      = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
-	testOpts = Options{Now: now, Host: "cc-local", Cluster: engine.ClusterDefaults{ID: 1, Name: "prod-db"}}
+	testOpts = Options{Now: now, Host: "cc-local", Cluster: event.ClusterDefaults{ID: 1, Name: "prod-db"}}
 )
 
 func readSample(t testing.TB, name string) []byte {
@@ -29,12 +29,12 @@ func readSample(t testing.TB, name string) []byte {
 
 // disconnected is the alarm from ClusterControl's plugin announcement,
 // shared by the new/update/remove samples.
-func disconnected(action string, count int) engine.Event {
+func disconnected(action string, count int) event.Event {
 	c := "1"
 	if count == 3 {
 		c = "3"
 	}
-	return engine.Event{
+	return event.Event{
 		Source: "cmon", Kind: "alarm", Action: action, OK: action == "remove",
 		Severity: "critical", SeverityRaw: "ALARM_CRITICAL",
 		ClusterID: 1, Cluster: "prod-db", Node: "", EventType: "MySqlDisconnected",
@@ -56,12 +56,12 @@ func disconnected(action string, count int) engine.Event {
 func TestDecodeSamples(t *testing.T) {
 	tests := []struct {
 		file string
-		want engine.Event
+		want event.Event
 	}{
 		{"alarm-new-critical.json", disconnected("new", 1)},
 		{"alarm-update-critical.json", disconnected("update", 3)},
 		{"alarm-remove-critical.json", disconnected("remove", 1)},
-		{"alarm-new-warning.json", engine.Event{
+		{"alarm-new-warning.json", event.Event{
 			Source: "cmon", Kind: "alarm", Action: "new", OK: false,
 			Severity: "warning", SeverityRaw: "ALARM_WARNING",
 			// Cluster stays empty: the defaults name cluster 1, this is 3.
@@ -80,7 +80,7 @@ func TestDecodeSamples(t *testing.T) {
 				"severity":       "ALARM_WARNING", "type": "MySqlReplicationLag",
 			},
 		}},
-		{"cmonalarm-object.json", engine.Event{
+		{"cmonalarm-object.json", event.Event{
 			Source: "cmon", Kind: "alarm", Action: "new", OK: false,
 			Severity: "warning", SeverityRaw: "ALARM_WARNING",
 			ClusterID: 1, Cluster: "prod-db", EventType: "ClusterTimeDrift",
@@ -162,62 +162,62 @@ func TestDecodeAlarm(t *testing.T) {
 		name  string
 		in    string
 		opts  Options
-		check func(engine.Event) bool
+		check func(event.Event) bool
 	}{
 		{"string id kept as given", wrap(`{"id":"0042-a"}`), testOpts,
-			func(e engine.Event) bool { return e.ID == "0042-a" && e.Key == "cmon/cc-local/0/0042-a" }},
+			func(e event.Event) bool { return e.ID == "0042-a" && e.Key == "cmon/cc-local/0/0042-a" }},
 		{"alarm_id inside envelope", wrap(`{"alarm_id":77,"cluster_id":5}`), testOpts,
-			func(e engine.Event) bool { return e.ID == "77" && e.ClusterID == 5 }},
+			func(e event.Event) bool { return e.ID == "77" && e.ClusterID == 5 }},
 		{"id wins over alarm_id", wrap(`{"id":1,"alarm_id":2}`), testOpts,
-			func(e engine.Event) bool { return e.ID == "1" }},
+			func(e event.Event) bool { return e.ID == "1" }},
 		{"null id falls back to alarm_id", wrap(`{"id":null,"alarm_id":2}`), testOpts,
-			func(e engine.Event) bool { return e.ID == "2" }},
+			func(e event.Event) bool { return e.ID == "2" }},
 		{"numeric severity 2", wrap(`{"id":1,"severity":2}`), testOpts,
-			func(e engine.Event) bool { return e.Severity == "critical" && e.SeverityRaw == "2" }},
+			func(e event.Event) bool { return e.Severity == "critical" && e.SeverityRaw == "2" }},
 		{"numeric severity 1", wrap(`{"id":1,"severity":1}`), testOpts,
-			func(e engine.Event) bool { return e.Severity == "warning" && e.SeverityRaw == "1" }},
+			func(e event.Event) bool { return e.Severity == "warning" && e.SeverityRaw == "1" }},
 		{"numeric severity 0", wrap(`{"id":1,"severity":0}`), testOpts,
-			func(e engine.Event) bool { return e.Severity == "info" && e.SeverityRaw == "0" }},
+			func(e event.Event) bool { return e.Severity == "info" && e.SeverityRaw == "0" }},
 		{"severity_name wins over number", wrap(`{"id":1,"severity":1,"severity_name":"ALARM_CRITICAL"}`), testOpts,
-			func(e engine.Event) bool { return e.Severity == "critical" && e.SeverityRaw == "ALARM_CRITICAL" }},
+			func(e event.Event) bool { return e.Severity == "critical" && e.SeverityRaw == "ALARM_CRITICAL" }},
 		{"empty severity_name uses number", wrap(`{"id":1,"severity":2,"severity_name":""}`), testOpts,
-			func(e engine.Event) bool { return e.Severity == "critical" && e.SeverityRaw == "2" }},
+			func(e event.Event) bool { return e.Severity == "critical" && e.SeverityRaw == "2" }},
 		{"other severity string", wrap(`{"id":1,"severity":"ALARM_INFO"}`), testOpts,
-			func(e engine.Event) bool { return e.Severity == "info" && e.SeverityRaw == "ALARM_INFO" }},
+			func(e event.Event) bool { return e.Severity == "info" && e.SeverityRaw == "ALARM_INFO" }},
 		{"no severity", wrap(`{"id":1}`), testOpts,
-			func(e engine.Event) bool { return e.Severity == "info" && e.SeverityRaw == "" }},
+			func(e event.Event) bool { return e.Severity == "info" && e.SeverityRaw == "" }},
 		{"type_name when type is numeric", wrap(`{"id":1,"type":40000,"type_name":"ClusterTimeDrift"}`), testOpts,
-			func(e engine.Event) bool { return e.EventType == "ClusterTimeDrift" }},
+			func(e event.Event) bool { return e.EventType == "ClusterTimeDrift" }},
 		{"numeric type alone", wrap(`{"id":1,"type":40000}`), testOpts,
-			func(e engine.Event) bool { return e.EventType == "40000" }},
+			func(e event.Event) bool { return e.EventType == "40000" }},
 		{"title, counter, host_id", wrap(`{"id":1,"title":"T","counter":9,"host_id":12}`), testOpts,
-			func(e engine.Event) bool { return e.Name == "T" && e.Count == 9 && e.NodeID == 12 }},
+			func(e event.Event) bool { return e.Name == "T" && e.Count == 9 && e.NodeID == 12 }},
 		{"negative and large ints", wrap(`{"id":1,"count":-1,"cid":2147483647}`), testOpts,
-			func(e engine.Event) bool { return e.Count == -1 && e.ClusterID == 2147483647 }},
+			func(e event.Event) bool { return e.Count == -1 && e.ClusterID == 2147483647 }},
 		{"field text", wrap(`{"id":1,"b":true,"f":false,"n":null,"x":1.50,"o":{"a" : [1, 2]},"a":[ ],"s":"q\"\n"}`), testOpts,
-			func(e engine.Event) bool {
+			func(e event.Event) bool {
 				return reflect.DeepEqual(e.Fields, map[string]string{
 					"id": "1", "b": "true", "f": "false", "n": "", "x": "1.50", "o": `{"a":[1,2]}`, "a": "[]", "s": "q\"\n",
 				})
 			}},
 		{"cmon_hostname names the controller", `{"type":"alarm","action":"new","alarm":{"id":1,"cid":4},"cmon_hostname":"cc9"}`, testOpts,
-			func(e engine.Event) bool { return e.Controller == "cc9" && e.Key == "cmon/cc9/4/1" }},
+			func(e event.Event) bool { return e.Controller == "cc9" && e.Key == "cmon/cc9/4/1" }},
 		{"missing cmon_hostname uses Host", wrap(`{"id":1,"cid":4}`), testOpts,
-			func(e engine.Event) bool { return e.Controller == "cc-local" && e.Key == "cmon/cc-local/4/1" }},
+			func(e event.Event) bool { return e.Controller == "cc-local" && e.Key == "cmon/cc-local/4/1" }},
 		{"null cmon_hostname uses Host", `{"type":"alarm","action":"new","alarm":{"id":1},"cmon_hostname":null}`, testOpts,
-			func(e engine.Event) bool { return e.Controller == "cc-local" }},
-		{"cluster default id 0 names any cluster", wrap(`{"id":1,"cid":4}`), Options{Cluster: engine.ClusterDefaults{Name: "any"}},
-			func(e engine.Event) bool { return e.Cluster == "any" }},
-		{"cluster default id matches", wrap(`{"id":1,"cid":4}`), Options{Cluster: engine.ClusterDefaults{ID: 4, Name: "four"}},
-			func(e engine.Event) bool { return e.Cluster == "four" }},
-		{"cluster default id differs", wrap(`{"id":1,"cid":4}`), Options{Cluster: engine.ClusterDefaults{ID: 5, Name: "five"}},
-			func(e engine.Event) bool { return e.Cluster == "" }},
+			func(e event.Event) bool { return e.Controller == "cc-local" }},
+		{"cluster default id 0 names any cluster", wrap(`{"id":1,"cid":4}`), Options{Cluster: event.ClusterDefaults{Name: "any"}},
+			func(e event.Event) bool { return e.Cluster == "any" }},
+		{"cluster default id matches", wrap(`{"id":1,"cid":4}`), Options{Cluster: event.ClusterDefaults{ID: 4, Name: "four"}},
+			func(e event.Event) bool { return e.Cluster == "four" }},
+		{"cluster default id differs", wrap(`{"id":1,"cid":4}`), Options{Cluster: event.ClusterDefaults{ID: 5, Name: "five"}},
+			func(e event.Event) bool { return e.Cluster == "" }},
 		{"bare object by class_name", `{"class_name":"CmonAlarm","id":5,"cluster_id":2}`, testOpts,
-			func(e engine.Event) bool { return e.Action == "new" && e.ID == "5" && e.Key == "cmon/cc-local/2/5" }},
+			func(e event.Event) bool { return e.Action == "new" && e.ID == "5" && e.Key == "cmon/cc-local/2/5" }},
 		{"surrounding whitespace", "\n\t " + wrap(`{"id":1}`) + "\r\n", testOpts,
-			func(e engine.Event) bool { return e.ID == "1" && e.Action == "update" }},
+			func(e event.Event) bool { return e.ID == "1" && e.Action == "update" }},
 		{"escaped NUL in a string is text, not binary", wrap(`{"id":1,"message":"a\u0000b"}`), testOpts,
-			func(e engine.Event) bool { return e.Message == "a\x00b" }},
+			func(e event.Event) bool { return e.Message == "a\x00b" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // Options carries what the message itself does not: when it arrived,
@@ -20,7 +20,7 @@ type Options struct {
 	Host string
 	// Cluster supplies the cluster name: Event.Cluster is Cluster.Name
 	// when Cluster.ID is 0 or equals the alarm's cluster id.
-	Cluster engine.ClusterDefaults
+	Cluster event.ClusterDefaults
 }
 
 // NotAlarmError is returned for a well-formed message whose type is not
@@ -38,21 +38,21 @@ func (e *NotAlarmError) Error() string {
 
 // Decode turns one CMON plugin message into an Event. See the package
 // documentation for the field mapping and the accepted shapes.
-func Decode(data []byte, opts Options) (engine.Event, error) {
+func Decode(data []byte, opts Options) (event.Event, error) {
 	top, err := parseObject(data)
 	if err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 
 	alarm, action, err := unwrap(data, top)
 	if err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 
 	// cmon_hostname sits in the envelope, or (rarely) in a bare object.
 	controller, _, err := fields{vals: top}.str("cmon_hostname")
 	if err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 	if controller == "" {
 		controller = opts.Host
@@ -60,10 +60,10 @@ func Decode(data []byte, opts Options) (engine.Event, error) {
 
 	ev, err := alarm.event()
 	if err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 	ev.Action = action
-	ev.OK = action == engine.ActionRemove
+	ev.OK = action == event.ActionRemove
 	ev.Controller = controller
 	ev.Time = opts.Now
 	if opts.Cluster.ID == 0 || opts.Cluster.ID == ev.ClusterID {
@@ -78,7 +78,7 @@ func Decode(data []byte, opts Options) (engine.Event, error) {
 func unwrap(data []byte, top map[string]any) (fields, string, error) {
 	env := fields{vals: top, src: data}
 	if _, ok := top["alarm"]; !ok && isCmonAlarm(top) {
-		return env, engine.ActionNew, nil
+		return env, event.ActionNew, nil
 	}
 	typ, ok, err := env.str("type")
 	if err != nil {
@@ -97,7 +97,7 @@ func unwrap(data []byte, top map[string]any) (fields, string, error) {
 	switch {
 	case !ok:
 		return fields{}, "", errors.New("cmon: action is missing")
-	case action != engine.ActionNew && action != engine.ActionUpdate && action != engine.ActionRemove:
+	case action != event.ActionNew && action != event.ActionUpdate && action != event.ActionRemove:
 		return fields{}, "", fmt.Errorf("cmon: action %s is not one of new, update, remove", quote(action))
 	}
 	v, ok := top["alarm"]
@@ -220,22 +220,22 @@ func (f fields) severity() (string, string, error) {
 			}
 			switch n {
 			case 2:
-				return engine.SeverityCritical, text(v), nil
+				return event.SeverityCritical, text(v), nil
 			case 1:
-				return engine.SeverityWarning, text(v), nil
+				return event.SeverityWarning, text(v), nil
 			}
-			return engine.SeverityInfo, text(v), nil
+			return event.SeverityInfo, text(v), nil
 		default:
 			return "", "", fmt.Errorf("cmon: %sseverity: %s is not a string or integer", f.path, shown(v))
 		}
 	}
 	switch strings.ToUpper(strings.TrimSpace(name)) {
 	case "ALARM_CRITICAL":
-		return engine.SeverityCritical, name, nil
+		return event.SeverityCritical, name, nil
 	case "ALARM_WARNING":
-		return engine.SeverityWarning, name, nil
+		return event.SeverityWarning, name, nil
 	}
-	return engine.SeverityInfo, name, nil
+	return event.SeverityInfo, name, nil
 }
 
 // eventType is type when it is a string (plugin shape), else type_name
@@ -260,17 +260,17 @@ func (f fields) eventType() (string, error) {
 
 // event builds the alarm part of the Event: everything the alarm object
 // itself determines.
-func (f fields) event() (engine.Event, error) {
-	ev := engine.Event{Source: engine.SourceCMON, Kind: engine.KindAlarm}
+func (f fields) event() (event.Event, error) {
+	ev := event.Event{Source: event.SourceCMON, Kind: event.KindAlarm}
 	var err error
 	if ev.ID, err = f.id(); err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 	if ev.Severity, ev.SeverityRaw, err = f.severity(); err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 	if ev.EventType, err = f.eventType(); err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 	ints := []struct {
 		dst  *int
@@ -282,7 +282,7 @@ func (f fields) event() (engine.Event, error) {
 	}
 	for _, i := range ints {
 		if *i.dst, err = f.integer(i.keys...); err != nil {
-			return engine.Event{}, err
+			return event.Event{}, err
 		}
 	}
 	strs := []struct {
@@ -296,7 +296,7 @@ func (f fields) event() (engine.Event, error) {
 	}
 	for _, s := range strs {
 		if *s.dst, _, err = f.str(s.keys...); err != nil {
-			return engine.Event{}, err
+			return event.Event{}, err
 		}
 	}
 	ev.Fields = make(map[string]string, len(f.vals))
@@ -311,7 +311,7 @@ func (f fields) event() (engine.Event, error) {
 	}
 	if nested {
 		if err := f.nested(ev.Fields); err != nil {
-			return engine.Event{}, err
+			return event.Event{}, err
 		}
 	}
 	return ev, nil

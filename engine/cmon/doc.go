@@ -1,5 +1,5 @@
 // Package cmon decodes the JSON message that CMON (ClusterControl) writes
-// on a plugin's stdin into an engine.Event.
+// on a plugin's stdin into an event.Event.
 //
 // CMON runs every executable in its plugin_dir once per alarm change and
 // writes one JSON object to its stdin. Two shapes are accepted:

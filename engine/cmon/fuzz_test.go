@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // FuzzDecode: Decode never panics, every error is one short line, and a
@@ -42,15 +42,15 @@ func FuzzDecode(f *testing.F) {
 		if !strings.HasPrefix(ev.Key, "cmon/") || !strings.HasSuffix(ev.Key, "/"+ev.ID) {
 			t.Fatalf("Key %q does not match cmon/<controller>/<cluster_id>/%s", ev.Key, ev.ID)
 		}
-		if engine.SeverityRank(ev.Severity) == 0 {
+		if event.SeverityRank(ev.Severity) == 0 {
 			t.Fatalf("invalid severity %q", ev.Severity)
 		}
 		switch ev.Action {
-		case engine.ActionNew, engine.ActionUpdate, engine.ActionRemove:
+		case event.ActionNew, event.ActionUpdate, event.ActionRemove:
 		default:
 			t.Fatalf("invalid action %q", ev.Action)
 		}
-		if ev.OK != (ev.Action == engine.ActionRemove) || ev.Source != "cmon" || ev.Kind != "alarm" {
+		if ev.OK != (ev.Action == event.ActionRemove) || ev.Source != "cmon" || ev.Kind != "alarm" {
 			t.Fatalf("inconsistent event: %+v", ev)
 		}
 	})

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // Variable prefixes. Pacemaker 2.x sends both with identical values, 3.0
@@ -28,10 +28,10 @@ const (
 
 // Kinds Pacemaker alerts on.
 const (
-	kindNode      = engine.KindNode
-	kindFencing   = engine.KindFencing
-	kindResource  = engine.KindResource
-	kindAttribute = engine.KindAttribute
+	kindNode      = event.KindNode
+	kindFencing   = event.KindFencing
+	kindResource  = event.KindResource
+	kindAttribute = event.KindAttribute
 )
 
 // statusCancelled is PCMK_EXEC_CANCELLED: the executor cancelled a
@@ -61,7 +61,7 @@ type Options struct {
 	Now time.Time
 	// Cluster names the cluster unless the alert's instance attributes
 	// NOTIFIER_CLUSTER / NOTIFIER_CLUSTER_ID say otherwise.
-	Cluster engine.ClusterDefaults
+	Cluster event.ClusterDefaults
 }
 
 // alertVars reads one alert's variables under the prefix Pacemaker used.
@@ -90,17 +90,17 @@ func (v alertVars) int(name string) (n int, present bool, err error) {
 // Decode turns one alert invocation's environment into an Event: the
 // fields as sent, action/ok/severity from the table in the package doc,
 // and a key that every node computes alike.
-func Decode(env map[string]string, opts Options) (engine.Event, error) {
+func Decode(env map[string]string, opts Options) (event.Event, error) {
 	v := alertVars{env: env, prefix: alertPrefix}
 	if _, ok := env[alertPrefix+"kind"]; !ok {
 		if _, ok := env[notifyPrefix+"kind"]; !ok {
-			return engine.Event{}, fmt.Errorf("pacemaker: neither %skind nor %skind is set", alertPrefix, notifyPrefix)
+			return event.Event{}, fmt.Errorf("pacemaker: neither %skind nor %skind is set", alertPrefix, notifyPrefix)
 		}
 		v.prefix = notifyPrefix
 	}
 
-	ev := engine.Event{
-		Source:         engine.SourcePacemaker,
+	ev := event.Event{
+		Source:         event.SourcePacemaker,
 		Kind:           v.str("kind"),
 		Node:           v.str("node"),
 		Task:           v.str("task"),
@@ -118,7 +118,7 @@ func Decode(env map[string]string, opts Options) (engine.Event, error) {
 	switch ev.Kind {
 	case kindNode, kindFencing, kindResource, kindAttribute:
 	default:
-		return engine.Event{}, fmt.Errorf("pacemaker: %skind: unknown kind %q (want node, fencing, resource or attribute)", v.prefix, ev.Kind)
+		return event.Event{}, fmt.Errorf("pacemaker: %skind: unknown kind %q (want node, fencing, resource or attribute)", v.prefix, ev.Kind)
 	}
 
 	for _, f := range []struct {
@@ -133,14 +133,14 @@ func Decode(env map[string]string, opts Options) (engine.Event, error) {
 	} {
 		n, _, err := v.int(f.name)
 		if err != nil {
-			return engine.Event{}, err
+			return event.Event{}, err
 		}
 		*f.dst = n
 	}
 
 	t, err := alertTime(v, opts.Now)
 	if err != nil {
-		return engine.Event{}, err
+		return event.Event{}, err
 	}
 	ev.Time = t
 
@@ -150,7 +150,7 @@ func Decode(env map[string]string, opts Options) (engine.Event, error) {
 	if s := env[clusterIDVar]; s != "" {
 		id, err := strconv.Atoi(s)
 		if err != nil {
-			return engine.Event{}, fmt.Errorf("pacemaker: %s: %q is not an integer", clusterIDVar, s)
+			return event.Event{}, fmt.Errorf("pacemaker: %s: %q is not an integer", clusterIDVar, s)
 		}
 		ev.ClusterID = id
 	}
@@ -189,40 +189,40 @@ func alertTime(v alertVars, now time.Time) (time.Time, error) {
 }
 
 // derive implements the table in the package doc; keep the two in step.
-func derive(ev engine.Event) (ok bool, action, severity string) {
+func derive(ev event.Event) (ok bool, action, severity string) {
 	switch ev.Kind {
 	case kindNode:
 		if ev.Desc == "member" {
-			return true, engine.ActionRemove, engine.SeverityInfo
+			return true, event.ActionRemove, event.SeverityInfo
 		}
-		return false, engine.ActionNew, engine.SeverityCritical
+		return false, event.ActionNew, event.SeverityCritical
 	case kindFencing:
 		// Fenced or failed to fence: a human looks either way.
-		return ev.RC == 0, engine.ActionNew, engine.SeverityCritical
+		return ev.RC == 0, event.ActionNew, event.SeverityCritical
 	case kindResource:
 		ok := ev.Status == 0 && ev.RC == ev.TargetRC
 		switch {
 		case ev.Status == statusCancelled:
-			return false, engine.ActionUpdate, engine.SeverityInfo
+			return false, event.ActionUpdate, event.SeverityInfo
 		case ok && ev.Task != "stop":
-			return true, engine.ActionRemove, engine.SeverityInfo
+			return true, event.ActionRemove, event.SeverityInfo
 		case ok:
-			return true, engine.ActionUpdate, engine.SeverityInfo
+			return true, event.ActionUpdate, event.SeverityInfo
 		case ev.Task == "stop":
 			// A failed stop leaves the resource in an unknown state;
 			// Pacemaker fences the node next.
-			return false, engine.ActionNew, engine.SeverityCritical
+			return false, event.ActionNew, event.SeverityCritical
 		default:
-			return false, engine.ActionNew, engine.SeverityWarning
+			return false, event.ActionNew, event.SeverityWarning
 		}
 	}
 	// kindAttribute: Decode has rejected every other kind.
-	return true, engine.ActionUpdate, engine.SeverityInfo
+	return true, event.ActionUpdate, event.SeverityInfo
 }
 
 // OccurrenceOf is Occurrence for a Pacemaker event, "" for any other.
-func OccurrenceOf(ev *engine.Event) string {
-	if ev.Source != engine.SourcePacemaker {
+func OccurrenceOf(ev *event.Event) string {
+	if ev.Source != event.SourcePacemaker {
 		return ""
 	}
 	return Occurrence(ev.Fields)
@@ -266,7 +266,7 @@ func Occurrence(fields map[string]string) string {
 }
 
 // eventID names what the alert is about, never who reported it.
-func eventID(ev engine.Event) string {
+func eventID(ev event.Event) string {
 	switch ev.Kind {
 	case kindResource:
 		return "resource/" + ev.Node + "/" + ev.Rsc
@@ -280,7 +280,7 @@ func eventID(ev engine.Event) string {
 
 // clusterSegment is the cluster part of the key: name, else a non-zero id,
 // else "default", so keys stay stable when only one of them is configured.
-func clusterSegment(ev engine.Event) string {
+func clusterSegment(ev event.Event) string {
 	switch {
 	case ev.Cluster != "":
 		return ev.Cluster

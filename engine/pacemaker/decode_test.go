@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // resourceEnv is a minimal CRM_alert_* resource alert.
@@ -41,19 +41,19 @@ func TestDeriveTable(t *testing.T) {
 		action   string
 		severity string
 	}{
-		{"cancelled with stale failing rc", resourceEnv("monitor", "7", "0", "1"), false, engine.ActionUpdate, engine.SeverityInfo},
-		{"cancelled stop", resourceEnv("stop", "0", "0", "1"), false, engine.ActionUpdate, engine.SeverityInfo},
-		{"failed stop", resourceEnv("stop", "1", "0", "0"), false, engine.ActionNew, engine.SeverityCritical},
-		{"stop timed out", resourceEnv("stop", "0", "0", "2"), false, engine.ActionNew, engine.SeverityCritical},
-		{"start timed out", resourceEnv("start", "0", "0", "2"), false, engine.ActionNew, engine.SeverityWarning},
-		{"not installed", resourceEnv("start", "5", "0", "7"), false, engine.ActionNew, engine.SeverityWarning},
-		{"probe finds it stopped as expected", resourceEnv("monitor", "7", "7", "0"), true, engine.ActionRemove, engine.SeverityInfo},
-		{"probe finds it running unexpectedly", resourceEnv("monitor", "0", "7", "0"), false, engine.ActionNew, engine.SeverityWarning},
-		{"promote ok", resourceEnv("promote", "0", "0", "0"), true, engine.ActionRemove, engine.SeverityInfo},
-		{"demote failed", resourceEnv("demote", "1", "0", "0"), false, engine.ActionNew, engine.SeverityWarning},
-		{"node with unknown desc", map[string]string{"CRM_alert_kind": "node", "CRM_alert_node": "db2", "CRM_alert_desc": ""}, false, engine.ActionNew, engine.SeverityCritical},
-		{"fencing timed out", map[string]string{"CRM_alert_kind": "fencing", "CRM_alert_node": "db2", "CRM_alert_rc": "-62"}, false, engine.ActionNew, engine.SeverityCritical},
-		{"attribute deleted", map[string]string{"CRM_alert_kind": "attribute", "CRM_alert_node": "db2", "CRM_alert_attribute_name": "x"}, true, engine.ActionUpdate, engine.SeverityInfo},
+		{"cancelled with stale failing rc", resourceEnv("monitor", "7", "0", "1"), false, event.ActionUpdate, event.SeverityInfo},
+		{"cancelled stop", resourceEnv("stop", "0", "0", "1"), false, event.ActionUpdate, event.SeverityInfo},
+		{"failed stop", resourceEnv("stop", "1", "0", "0"), false, event.ActionNew, event.SeverityCritical},
+		{"stop timed out", resourceEnv("stop", "0", "0", "2"), false, event.ActionNew, event.SeverityCritical},
+		{"start timed out", resourceEnv("start", "0", "0", "2"), false, event.ActionNew, event.SeverityWarning},
+		{"not installed", resourceEnv("start", "5", "0", "7"), false, event.ActionNew, event.SeverityWarning},
+		{"probe finds it stopped as expected", resourceEnv("monitor", "7", "7", "0"), true, event.ActionRemove, event.SeverityInfo},
+		{"probe finds it running unexpectedly", resourceEnv("monitor", "0", "7", "0"), false, event.ActionNew, event.SeverityWarning},
+		{"promote ok", resourceEnv("promote", "0", "0", "0"), true, event.ActionRemove, event.SeverityInfo},
+		{"demote failed", resourceEnv("demote", "1", "0", "0"), false, event.ActionNew, event.SeverityWarning},
+		{"node with unknown desc", map[string]string{"CRM_alert_kind": "node", "CRM_alert_node": "db2", "CRM_alert_desc": ""}, false, event.ActionNew, event.SeverityCritical},
+		{"fencing timed out", map[string]string{"CRM_alert_kind": "fencing", "CRM_alert_node": "db2", "CRM_alert_rc": "-62"}, false, event.ActionNew, event.SeverityCritical},
+		{"attribute deleted", map[string]string{"CRM_alert_kind": "attribute", "CRM_alert_node": "db2", "CRM_alert_attribute_name": "x"}, true, event.ActionUpdate, event.SeverityInfo},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestKeyIgnoresReporter(t *testing.T) {
 	}
 	var keys []string
 	for _, c := range copies {
-		ev, err := Decode(c.env, Options{Host: c.host, Cluster: engine.ClusterDefaults{Name: "prod-db"}})
+		ev, err := Decode(c.env, Options{Host: c.host, Cluster: event.ClusterDefaults{Name: "prod-db"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestFailureAndRecoveryShareKey(t *testing.T) {
 	if fail.Key != recovered.Key || fail.Key != "pacemaker/default/resource/vm/d1" {
 		t.Errorf("keys %q and %q, want both pacemaker/default/resource/vm/d1", fail.Key, recovered.Key)
 	}
-	if fail.Action != engine.ActionNew || recovered.Action != engine.ActionRemove {
+	if fail.Action != event.ActionNew || recovered.Action != event.ActionRemove {
 		t.Errorf("actions %s then %s, want new then remove", fail.Action, recovered.Action)
 	}
 }
@@ -122,19 +122,19 @@ func TestCluster(t *testing.T) {
 	base := loadSample(t, "node-lost-cluster-node-crash.env")
 	tests := []struct {
 		name     string
-		defaults engine.ClusterDefaults
+		defaults event.ClusterDefaults
 		env      map[string]string
 		cluster  string
 		id       int
 		key      string
 	}{
-		{"settings name and id", engine.ClusterDefaults{ID: 7, Name: "prod-db"}, base, "prod-db", 7, "pacemaker/prod-db/node/vm2"},
-		{"settings id only", engine.ClusterDefaults{ID: 7}, base, "", 7, "pacemaker/7/node/vm2"},
-		{"nothing configured", engine.ClusterDefaults{}, base, "", 0, "pacemaker/default/node/vm2"},
-		{"instance attribute name wins", engine.ClusterDefaults{ID: 7, Name: "prod-db"}, with(base, "NOTIFIER_CLUSTER", "eu-db"), "eu-db", 7, "pacemaker/eu-db/node/vm2"},
-		{"instance attribute id wins", engine.ClusterDefaults{ID: 7}, with(base, "NOTIFIER_CLUSTER_ID", "12"), "", 12, "pacemaker/12/node/vm2"},
-		{"both instance attributes", engine.ClusterDefaults{}, with(base, "NOTIFIER_CLUSTER", "eu-db", "NOTIFIER_CLUSTER_ID", "12"), "eu-db", 12, "pacemaker/eu-db/node/vm2"},
-		{"empty instance attributes are unset", engine.ClusterDefaults{ID: 7, Name: "prod-db"}, with(base, "NOTIFIER_CLUSTER", "", "NOTIFIER_CLUSTER_ID", ""), "prod-db", 7, "pacemaker/prod-db/node/vm2"},
+		{"settings name and id", event.ClusterDefaults{ID: 7, Name: "prod-db"}, base, "prod-db", 7, "pacemaker/prod-db/node/vm2"},
+		{"settings id only", event.ClusterDefaults{ID: 7}, base, "", 7, "pacemaker/7/node/vm2"},
+		{"nothing configured", event.ClusterDefaults{}, base, "", 0, "pacemaker/default/node/vm2"},
+		{"instance attribute name wins", event.ClusterDefaults{ID: 7, Name: "prod-db"}, with(base, "NOTIFIER_CLUSTER", "eu-db"), "eu-db", 7, "pacemaker/eu-db/node/vm2"},
+		{"instance attribute id wins", event.ClusterDefaults{ID: 7}, with(base, "NOTIFIER_CLUSTER_ID", "12"), "", 12, "pacemaker/12/node/vm2"},
+		{"both instance attributes", event.ClusterDefaults{}, with(base, "NOTIFIER_CLUSTER", "eu-db", "NOTIFIER_CLUSTER_ID", "12"), "eu-db", 12, "pacemaker/eu-db/node/vm2"},
+		{"empty instance attributes are unset", event.ClusterDefaults{ID: 7, Name: "prod-db"}, with(base, "NOTIFIER_CLUSTER", "", "NOTIFIER_CLUSTER_ID", ""), "prod-db", 7, "pacemaker/prod-db/node/vm2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

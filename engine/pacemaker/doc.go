@@ -1,5 +1,5 @@
 // Package pacemaker decodes the environment of a Pacemaker alert-agent
-// invocation into an engine.Event.
+// invocation into an event.Event.
 //
 // Pacemaker runs the agent once per recipient with no arguments, stdin on
 // /dev/null and the alert in environment variables: CRM_alert_* (3.0 and

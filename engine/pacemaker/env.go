@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"notifier/engine"
+	"notifier/internal/hint"
 )
 
 // inheritedEnv lists what the agent inherits from pacemakerd, systemd and
@@ -40,7 +40,7 @@ func CheckVariable(name string) error {
 			for i, v := range variables {
 				names[i] = prefix + v
 			}
-			return fmt.Errorf("%s is not a variable Pacemaker sets%s", name, engine.Suggest(name, names))
+			return fmt.Errorf("%s is not a variable Pacemaker sets%s", name, hint.Suggest(name, names))
 		}
 	}
 	return nil

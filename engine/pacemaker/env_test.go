@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 func TestParseEnvFile(t *testing.T) {
@@ -98,7 +98,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte("CRM_notify_kind=fencing\nCRM_notify_rc=-62\nNOTIFIER_CLUSTER_ID=3\n"))
 	f.Add([]byte("CRM_alert_kind=resource\nCRM_alert_status=1\nCRM_alert_timestamp_usec=999999\n"))
-	opts := Options{Host: "vm", Cluster: engine.ClusterDefaults{ID: 1}}
+	opts := Options{Host: "vm", Cluster: event.ClusterDefaults{ID: 1}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env, err := ParseEnvFile(data)
 		if err != nil {
@@ -112,11 +112,11 @@ func FuzzDecode(f *testing.F) {
 		if !detected {
 			t.Fatal("Decode succeeded on an env Detect rejects")
 		}
-		if engine.SeverityRank(ev.Severity) == 0 {
+		if event.SeverityRank(ev.Severity) == 0 {
 			t.Fatalf("severity %q", ev.Severity)
 		}
 		switch ev.Action {
-		case engine.ActionNew, engine.ActionUpdate, engine.ActionRemove:
+		case event.ActionNew, event.ActionUpdate, event.ActionRemove:
 		default:
 			t.Fatalf("action %q", ev.Action)
 		}

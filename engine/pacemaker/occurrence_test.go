@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // The invocations Pacemaker starts for one alert (one per recipient)
@@ -65,7 +65,7 @@ func TestOccurrence(t *testing.T) {
 	if got := occ(map[string]string{"CRM_alert_timestamp_epoch": "", "CRM_notify_timestamp_epoch": "", "CRM_alert_timestamp": "", "CRM_notify_timestamp": ""}); got != "" {
 		t.Errorf("no timestamp: occurrence %q, want none (two alerts could not be told apart)", got)
 	}
-	if got := OccurrenceOf(&engine.Event{Source: engine.SourceCMON}); got != "" {
+	if got := OccurrenceOf(&event.Event{Source: event.SourceCMON}); got != "" {
 		t.Errorf("CMON event: occurrence %q", got)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"notifier/engine"
+	"notifier/engine/event"
 )
 
 const samplesDir = "../../examples/events/pacemaker"
@@ -19,7 +19,7 @@ const samplesDir = "../../examples/events/pacemaker"
 var sampleOpts = Options{
 	Host:    "vm",
 	Now:     time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
-	Cluster: engine.ClusterDefaults{ID: 7, Name: "prod-db"},
+	Cluster: event.ClusterDefaults{ID: 7, Name: "prod-db"},
 }
 
 func loadSample(t testing.TB, name string) map[string]string {
@@ -63,12 +63,12 @@ type sampleWant struct {
 }
 
 const (
-	info = engine.SeverityInfo
-	warn = engine.SeverityWarning
-	crit = engine.SeverityCritical
-	aNew = engine.ActionNew
-	aUpd = engine.ActionUpdate
-	aRem = engine.ActionRemove
+	info = event.SeverityInfo
+	warn = event.SeverityWarning
+	crit = event.SeverityCritical
+	aNew = event.ActionNew
+	aUpd = event.ActionUpdate
+	aRem = event.ActionRemove
 	mine = "my_value"
 	kp   = "pacemaker/prod-db/"
 )
@@ -159,7 +159,7 @@ func TestDecodeSamples(t *testing.T) {
 }
 
 // checkPlainFields checks the one-to-one copies of the CRM variables.
-func checkPlainFields(t *testing.T, env map[string]string, ev engine.Event) {
+func checkPlainFields(t *testing.T, env map[string]string, ev event.Event) {
 	t.Helper()
 	atoi := func(k string) int {
 		if env[k] == "" {

@@ -17,6 +17,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/cmon"
+	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 	"notifier/engine/state"
 )
@@ -219,7 +220,7 @@ func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now ti
 	if err != nil {
 		return nil, err
 	}
-	summary := engine.Summary(ev)
+	summary := event.Summary(ev)
 	if summary == "" {
 		summary = fmt.Sprintf("%s %s %s %s", ev.Source, ev.Kind, ev.Severity, ev.Action)
 	}
@@ -227,9 +228,9 @@ func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now ti
 }
 
 // event decodes the step's event with the decoder a run would use.
-func (r *runner) event(s stepSpec, now time.Time) (*engine.Event, error) {
+func (r *runner) event(s stepSpec, now time.Time) (*event.Event, error) {
 	cluster := r.policy.Settings.Cluster
-	var ev engine.Event
+	var ev event.Event
 	var err error
 	switch {
 	case s.CMONFile != "", s.cmon != nil:
@@ -271,7 +272,7 @@ func (r *runner) event(s stepSpec, now time.Time) (*engine.Event, error) {
 	default:
 		var data []byte
 		if data, err = inlineJSON(s.event); err == nil {
-			ev, err = engine.DecodeJSON(data, now)
+			ev, err = event.DecodeJSON(data, now)
 		}
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // settleNamed settles e as a run does: in an Update that names only e
@@ -36,7 +37,7 @@ func settleNamed(t *testing.T, recs map[string]*Record, e Entry, o Outcome, now 
 
 // queueDecided decides ev at minute min and queues its delivery to
 // channel, leased to owner.
-func queueDecided(t *testing.T, recs map[string]*Record, ev *engine.Event, d *engine.Decision, min int, channel, owner string) Entry {
+func queueDecided(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, channel, owner string) Entry {
 	t.Helper()
 	res, err := Apply(Input{Event: ev, Decision: d, Now: at(min)}, recs)
 	if err != nil {
@@ -53,10 +54,10 @@ func queueDecided(t *testing.T, recs map[string]*Record, ev *engine.Event, d *en
 	return e
 }
 
-func removeOf(t *testing.T, recs map[string]*Record, ev *engine.Event, min int) string {
+func removeOf(t *testing.T, recs map[string]*Record, ev *event.Event, min int) string {
 	t.Helper()
 	rm := *ev
-	rm.Action = engine.ActionRemove
+	rm.Action = event.ActionRemove
 	res, err := Apply(Input{Event: &rm, Decision: &engine.Decision{Key: ev.Key}, Now: at(min)}, recs)
 	if err != nil {
 		t.Fatal(err)

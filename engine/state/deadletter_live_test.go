@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 )
 
 var deliveredOK = Outcome{Attempted: true, Delivered: true}
 
 // runPerChannel decides ev at minute min on recs, queues its deliveries
 // and settles each with the outcome outcome gives its channel.
-func runPerChannel(t *testing.T, recs map[string]*Record, ev *engine.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) string {
+func runPerChannel(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) string {
 	t.Helper()
 	return summary(settleEach(t, recs, ev, d, min, outcome))
 }

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // deadLetterRun decides ev at minute min on recs, queues its deliveries
 // as the run does, and settles each with outcome o.
-func deadLetterRun(t *testing.T, recs map[string]*Record, ev *engine.Event, d *engine.Decision, min int, o Outcome) Result {
+func deadLetterRun(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, o Outcome) Result {
 	t.Helper()
 	return settleEach(t, recs, ev, d, min, func(string) Outcome { return o })
 }
@@ -20,7 +21,7 @@ func deadLetterRun(t *testing.T, recs map[string]*Record, ev *engine.Event, d *e
 // settleEach decides ev at minute min on recs, queues its deliveries as
 // the run does, and settles each with the outcome outcome gives its
 // channel.
-func settleEach(t *testing.T, recs map[string]*Record, ev *engine.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) Result {
+func settleEach(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) Result {
 	t.Helper()
 	res, err := Apply(Input{Event: ev, Decision: d, Now: at(min)}, recs)
 	if err != nil {
@@ -71,7 +72,7 @@ func TestDeadLetterUndoesWhatItOpened(t *testing.T) {
 		t.Fatalf("after a delivery:\n%s", got)
 	}
 	rm := *ev
-	rm.Action = engine.ActionRemove
+	rm.Action = event.ActionRemove
 	if got := summary(deadLetterRun(t, recs, &rm, &engine.Decision{Key: ev.Key}, 7, Outcome{Attempted: true, Delivered: true})); strings.Count(got, " resolve: ") != 2 {
 		t.Fatalf("resolve:\n%s", got)
 	}
@@ -82,7 +83,7 @@ func TestDeadLetterNoResolveForAnAlertNeverRaised(t *testing.T) {
 	ev, d := hitPolicy(30*time.Minute, 0)
 	deadLetterRun(t, recs, ev, d, 0, rejected)
 	rm := *ev
-	rm.Action = engine.ActionRemove
+	rm.Action = event.ActionRemove
 	res := deadLetterRun(t, recs, &rm, &engine.Decision{Key: ev.Key}, 1, Outcome{Attempted: true, Delivered: true})
 	if len(res.Send) != 0 {
 		t.Fatalf("resolve of an incident whose only notifications were given up:\n%s", summary(res))

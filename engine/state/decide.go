@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // Window is one rule's suppression and escalation state for one key.
@@ -126,7 +127,7 @@ type Planned struct {
 
 // Input is everything the stateful decision depends on besides records.
 type Input struct {
-	Event    *engine.Event
+	Event    *event.Event
 	Decision *engine.Decision
 	Silence  *Silence // the first active silence matching the event, if any
 	Now      time.Time
@@ -211,7 +212,7 @@ func IDs(in Input) []string {
 	return slices.Compact(ids)
 }
 
-func windowOf(h engine.Hit, ev *engine.Event) string {
+func windowOf(h engine.Hit, ev *event.Event) string {
 	if h.SuppressFor <= 0 && h.EscalateAfter <= 0 {
 		return ""
 	}
@@ -228,7 +229,7 @@ func windowOf(h engine.Hit, ev *engine.Event) string {
 func Apply(in Input, recs map[string]*Record) (Result, error) {
 	var res Result
 	ev, d := in.Event, in.Decision
-	if in.Occurrence != "" && ev.Action != engine.ActionRemove {
+	if in.Occurrence != "" && ev.Action != event.ActionRemove {
 		// (A resolve needs no such guard: the first invocation closes the
 		// incident, the others find none.)
 		var dup []Planned
@@ -245,7 +246,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			res.noteShared(in.Policy, inc.Policy)
 		}
 	}
-	if ev.Action == engine.ActionRemove {
+	if ev.Action == event.ActionRemove {
 		// A recovery resolves exactly what the problem told, whatever the
 		// rules, silences and windows say now; a key never told gets no
 		// resolve.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 )
 
 var t0 = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
@@ -57,8 +58,8 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func hitPolicy(sup time.Duration, after int) (*engine.Event, *engine.Decision) {
-	ev := &engine.Event{Key: "cmon/cc/1/42", Action: engine.ActionNew, Severity: "critical"}
+func hitPolicy(sup time.Duration, after int) (*event.Event, *engine.Decision) {
+	ev := &event.Event{Key: "cmon/cc/1/42", Action: event.ActionNew, Severity: "critical"}
 	d := &engine.Decision{
 		Key:        ev.Key,
 		Hits:       []engine.Hit{{Rule: "crit", SuppressKey: ev.Key, SuppressFor: sup, EscalateAfter: after, EscalateWithin: time.Hour, Escalation: []engine.Delivery{{Channel: "boss", Type: "pagerduty", Action: "trigger", Rule: "crit"}}}},
@@ -88,7 +89,7 @@ func TestApplyLifecycle(t *testing.T) {
 		e := *ev
 		e.Action = action
 		dd := *d
-		if action == engine.ActionRemove {
+		if action == event.ActionRemove {
 			dd.Hits = nil // removes are decided by the incident, not rules
 		}
 		res, err := Apply(Input{Event: &e, Decision: &dd, Now: at(min)}, recs)
@@ -143,7 +144,7 @@ func TestApplyResolveCarriesRef(t *testing.T) {
 		t.Fatal("SetRef found no incident")
 	}
 	rm := *ev
-	rm.Action = engine.ActionRemove
+	rm.Action = event.ActionRemove
 	res, _ := Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(1)}, recs)
 	if len(res.Send) != 2 || res.Send[1].Ref != "C1/2" || res.Send[0].Ref != "" {
 		t.Fatalf("resolve = %+v, want the Slack resolve to carry the message reference", res.Send)
@@ -163,7 +164,7 @@ func TestApplySilencedAndMuted(t *testing.T) {
 	// A resolve goes out even while silenced.
 	Apply(Input{Event: ev, Decision: d, Now: at(1)}, recs)
 	rm := *ev
-	rm.Action = engine.ActionRemove
+	rm.Action = event.ActionRemove
 	res, _ = Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(2), Silence: &Silence{ID: "s-1"}}, recs)
 	if len(res.Send) != 2 {
 		t.Fatalf("resolve while silenced: %s", summary(res))
@@ -179,7 +180,7 @@ func TestApplySilencedAndMuted(t *testing.T) {
 }
 
 func TestApplyNeverToldNoResolve(t *testing.T) {
-	ev := &engine.Event{Key: "k", Action: engine.ActionRemove}
+	ev := &event.Event{Key: "k", Action: event.ActionRemove}
 	d := &engine.Decision{Deliveries: []engine.Delivery{{Channel: "pager", Action: "resolve", Rule: "recovery"}}}
 	res, _ := Apply(Input{Event: ev, Decision: d, Now: at(0)}, map[string]*Record{})
 	if len(res.Send) != 0 || len(res.Skip) != 1 {
@@ -195,7 +196,7 @@ func TestApplySharedKeyOutlivesIncident(t *testing.T) {
 	d.Hits[0].SuppressKey = "cluster-1"
 	Apply(Input{Event: ev, Decision: d, Now: at(0)}, recs)
 	rm := *ev
-	rm.Action = engine.ActionRemove
+	rm.Action = event.ActionRemove
 	Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(1)}, recs)
 	for id, r := range recs {
 		if r == nil {
@@ -287,7 +288,7 @@ func TestApplyEscalateOnly(t *testing.T) {
 		}
 	}
 	rm := *ev
-	rm.Action = engine.ActionRemove
+	rm.Action = event.ActionRemove
 	res, _ := Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(9)}, recs)
 	if got := summary(res); !strings.HasPrefix(got, "send boss resolve: resolves the incident") {
 		t.Fatalf("resolve:\n%s", got)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 )
 
 // Silence holds back notifications for events its expression matches,
@@ -67,7 +68,7 @@ func Silences(recs map[string]*Record) []Silence {
 // MatchSilence returns the first active silence whose expression matches
 // ev. Silences whose expression no longer compiles (the policy's windows
 // changed) are reported through bad and never match.
-func MatchSilence(p *engine.Policy, silences []Silence, ev *engine.Event, now time.Time, bad func(Silence, error)) *Silence {
+func MatchSilence(p *engine.Policy, silences []Silence, ev *event.Event, now time.Time, bad func(Silence, error)) *Silence {
 	for i, s := range silences {
 		if !s.Active(now) {
 			continue

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/state"
 )
 
@@ -29,7 +30,7 @@ func longKeys(t *testing.T, open func(t *testing.T) state.Store) {
 			now := time.Now()
 			apply := func(action string, at time.Time, occ string) state.Result {
 				t.Helper()
-				ev := &engine.Event{Key: key, Action: action, Severity: "critical"}
+				ev := &event.Event{Key: key, Action: action, Severity: "critical"}
 				rule := "crit-" + strings.Repeat("r", 300)
 				d := &engine.Decision{Key: key,
 					Hits:       []engine.Hit{{Rule: rule, SuppressFor: time.Hour, EscalateAfter: 3, EscalateWithin: time.Hour, Escalation: []engine.Delivery{{Channel: "boss", Type: "pagerduty", Action: "trigger", Rule: rule}}}},
@@ -46,13 +47,13 @@ func longKeys(t *testing.T, open func(t *testing.T) state.Store) {
 				}
 				return res
 			}
-			if r := apply(engine.ActionNew, now, strings.Repeat("o", 40_000)); len(r.Send) != 1 || r.Send[0].Outcome != "first" {
+			if r := apply(event.ActionNew, now, strings.Repeat("o", 40_000)); len(r.Send) != 1 || r.Send[0].Outcome != "first" {
 				t.Fatalf("first occurrence: send %+v", r.Send)
 			}
-			if r := apply(engine.ActionNew, now.Add(time.Minute), ""); len(r.Send) != 0 || len(r.Skip) == 0 || r.Skip[0].Outcome != "suppressed" {
+			if r := apply(event.ActionNew, now.Add(time.Minute), ""); len(r.Send) != 0 || len(r.Skip) == 0 || r.Skip[0].Outcome != "suppressed" {
 				t.Fatalf("repeat: send %+v skip %+v, want suppressed", r.Send, r.Skip)
 			}
-			if r := apply(engine.ActionRemove, now.Add(2*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != "resolved" {
+			if r := apply(event.ActionRemove, now.Add(2*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != "resolved" {
 				t.Fatalf("recovery: send %+v skip %+v, want the incident resolved", r.Send, r.Skip)
 			}
 			all, err := s.Scan(ctx, "")
@@ -64,7 +65,7 @@ func longKeys(t *testing.T, open func(t *testing.T) state.Store) {
 					t.Errorf("id of %d bytes stored: %.80q", len(id), id)
 				}
 			}
-			if r := apply(engine.ActionNew, now.Add(3*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != "first" {
+			if r := apply(event.ActionNew, now.Add(3*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != "first" {
 				t.Errorf("after the resolve the windows must be gone: send %+v skip %+v", r.Send, r.Skip)
 			}
 		})

@@ -1,10 +1,14 @@
-// Package engine turns one normalised Event into a Decision: which rules
-// matched and which channels must hear about it. It knows nothing about
-// concrete channels or where events come from; decoders live in
-// engine/cmon and engine/pacemaker, delivery in channels/*.
-package engine
+// Package event is the one normalised event every decoder produces and
+// every policy expression sees: its fields, their names in expressions
+// and in JSON, the closed sets of values some of them take, and the one
+// line summary. It is a leaf: decoders (engine/cmon, engine/pacemaker)
+// import it and nothing else of the engine.
+package event
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
 // Severities, in increasing order of urgency. Every decoder maps its
 // native severity onto exactly one of these.
@@ -38,7 +42,7 @@ const (
 )
 
 // Event is what policy expressions see. The field set and the expr names
-// are a user contract (DESIGN §3): plain string/int/bool types only, since
+// are a user contract (README.md, "Event fields"): plain string/int/bool types only, since
 // named string types break == in expr and unsigned ints break ordering.
 type Event struct {
 	Source      string `expr:"source" json:"source"`
@@ -74,16 +78,18 @@ type Event struct {
 	Controller string    `expr:"controller" json:"controller"`
 	Time       time.Time `expr:"time" json:"time"`
 
-	// evalUntil is when the evaluation in progress must stop its loops
-	// (runBudget sets it, budgetClock reads it); zero outside one.
-	evalUntil time.Time
+	// EvalUntil is when the evaluation in progress must stop its loops:
+	// the engine's time budget sets it around one evaluation and reads it
+	// from inside the expression; zero outside one. Expressions and the
+	// JSON form do not see it.
+	EvalUntil time.Time `expr:"-" json:"-"`
 	// Fields holds every raw key the source sent, as text (JSON numbers keep
 	// their exact decimal spelling, nested values their JSON).
 	Fields map[string]string `expr:"fields" json:"fields"`
 
 	// Key identifies the incident this event belongs to: suppression,
-	// escalation and PagerDuty's dedup_key use it. Decoders set it (DESIGN
-	// §3); it never contains the local host for Pacemaker events, so the
+	// escalation and PagerDuty's dedup_key use it. Decoders set it (see
+	// engine/cmon and engine/pacemaker); it never contains the local host for Pacemaker events, so the
 	// copies every node sends collapse.
 	Key string `expr:"key" json:"key"`
 }
@@ -107,4 +113,26 @@ func SeverityRank(s string) int {
 type ClusterDefaults struct {
 	ID   int
 	Name string
+}
+
+// Closed are the event fields whose values are a fixed set: a comparison
+// with anything else can never be true, which in a rule means an event
+// that silently reaches nobody. Decoders produce only these values.
+var Closed = map[string][]string{
+	"severity": {SeverityCritical, SeverityWarning, SeverityInfo},
+	"source":   {SourceCMON, SourcePacemaker},
+	"kind":     {KindAlarm, KindNode, KindFencing, KindResource, KindAttribute},
+	"action":   {ActionNew, ActionUpdate, ActionRemove},
+}
+
+// Names lists the field names expressions use, in field order.
+func Names() []string {
+	t := reflect.TypeFor[Event]()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("expr"); name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }

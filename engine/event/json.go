@@ -1,4 +1,4 @@
-package engine
+package event
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"notifier/internal/hint"
 	"notifier/internal/jsonkeys"
 )
 
@@ -44,8 +45,8 @@ func DecodeJSON(data []byte, now time.Time) (Event, error) {
 	// impossible-value): an event no decoder could produce would meet
 	// rules written for the events that exist.
 	for _, f := range []struct{ name, value string }{{"severity", ev.Severity}, {"action", ev.Action}, {"source", ev.Source}, {"kind", ev.Kind}} {
-		if values := closedFields[f.name]; !slices.Contains(values, f.value) {
-			return ev, fmt.Errorf("json event: %s %q is not one of %s", f.name, f.value, quoteAll(values))
+		if values := Closed[f.name]; !slices.Contains(values, f.value) {
+			return ev, fmt.Errorf("json event: %s %q is not one of %s", f.name, f.value, hint.QuoteAll(values))
 		}
 	}
 	if ev.Key == "" {
