@@ -86,9 +86,13 @@ type Referencer interface {
 // Channel delivers messages to one configured destination. Notify must
 // honour ctx (its deadline is the run's) and must not retry by itself:
 // the caller owns the retry policy (see Deliver). A failure worth retrying
-// is returned wrapped by Retryable.
+// is returned wrapped by Retryable. Close releases what the channel
+// holds (syslog's local socket); Notify fails after it. A channel that
+// holds nothing returns nil. Callers build and close channels through a
+// Set.
 type Channel interface {
 	Notify(ctx context.Context, m *Message) error
+	Close() error
 }
 
 // ClusterLabel names the message's cluster for people: "prod-db (id 7)"

@@ -16,6 +16,8 @@ func (s *scripted) Notify(context.Context, *Message) error {
 	return err
 }
 
+func (s *scripted) Close() error { return nil }
+
 // TestDeliverMaybeAccepted: a permanent answer after a retryable failure
 // (a timeout PagerDuty may have acted on) is still permanent, but says
 // the channel may hold the message; a permanent answer alone does not.

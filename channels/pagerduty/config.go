@@ -33,10 +33,10 @@ type Config struct {
 	// RoutingKey is the Events API v2 integration key given inline. Lint
 	// warns about it: prefer RoutingKeyFile, which keeps the secret out of
 	// the policy repository.
-	RoutingKey string `yaml:"routing_key" secret:"inline"`
+	RoutingKey string `yaml:"routing_key"`
 	// RoutingKeyFile is a file holding the integration key (surrounding
 	// whitespace ignored).
-	RoutingKeyFile string `yaml:"routing_key_file" secret:"file"`
+	RoutingKeyFile string `yaml:"routing_key_file"`
 	// EventsURL is the Events API base URL: DefaultEventsURL, the EU
 	// region, or a test server. A trailing /v2/enqueue is tolerated.
 	EventsURL string `yaml:"events_url"`
@@ -81,14 +81,30 @@ func (c *Config) Validate() error {
 }
 
 // Lint reports what Validate lets through because policies running in
-// production may have it — lint fails on it, a run still loads it (see
-// engine.Problem.Loads).
-func (c Config) Lint() error {
+// production may have it — lint fails on it, a run still loads it — and
+// a timeout under a second (a warning).
+func (c *Config) Lint() error {
+	var errs []error
+	if err := channels.LintTimeout("timeout", c.Timeout); err != nil {
+		errs = append(errs, err)
+	}
 	if base := strings.TrimSuffix(strings.TrimRight(c.EventsURL, "/"), enqueuePath); strings.HasSuffix(base, "/v2") || strings.HasSuffix(base, "/enqueue") {
 		// .../v2 posts to .../v2/v2/enqueue: a 404, every time.
-		return fmt.Errorf("events_url: give the base URL, like %s; %s is appended", DefaultEventsURL, enqueuePath)
+		errs = append(errs, fmt.Errorf("events_url: give the base URL, like %s; %s is appended", DefaultEventsURL, enqueuePath))
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// Secrets declares the routing key: inline (lint warns) or in a file.
+func (c *Config) Secrets() []channels.Secret {
+	return []channels.Secret{{Inline: "routing_key", File: "routing_key_file"}}
+}
+
+// Files lists routing_key_file, checked as New checks the key it holds,
+// so lint --check-secrets and a run agree on what is usable.
+func (c *Config) Files() []channels.File {
+	return []channels.File{{Option: "routing_key_file", Path: &c.RoutingKeyFile,
+		Check: func(secret string) error { return checkRoutingKey("routing key", secret) }}}
 }
 
 // checkRoutingKey rejects a key PagerDuty would refuse anyway, so the
@@ -101,16 +117,6 @@ func checkRoutingKey(field, key string) error {
 	// 32 bytes with a line break inside passes the length check and is
 	// refused by PagerDuty at the first page.
 	return channels.CheckToken(field, key)
-}
-
-// CheckFile validates the content of the secret file given as key
-// (its YAML name), read and trimmed as New reads it, with New's own
-// check: lint --check-secrets and a run agree on what is usable.
-func (c Config) CheckFile(key, secret string) error {
-	if key == "routing_key_file" {
-		return checkRoutingKey("routing key", secret)
-	}
-	return nil
 }
 
 // withDefaults returns c with every empty field given its default and the

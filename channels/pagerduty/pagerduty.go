@@ -61,6 +61,18 @@ type Notifier struct {
 
 var _ channels.Channel = (*Notifier)(nil)
 
+// Type is the pagerduty channel type, for channels/registry.
+var Type = channels.NewType("pagerduty",
+	"PagerDuty Events API v2: critical events open incidents, and a recovery resolves them. Needs routing_key_file (or routing_key).",
+	map[string]string{
+		"routing_key":      "The Events API v2 integration key, inline (32 characters). Lint warns: prefer routing_key_file, which keeps the secret out of the policy.",
+		"routing_key_file": "A file holding the Events API v2 integration key; relative to the policy file.",
+		"events_url":       "The Events API base URL; default https://events.pagerduty.com. EU accounts: https://events.eu.pagerduty.com.",
+		"timeout":          "Bound on one request; default 10s. The run's deadline still bounds all attempts together.",
+		"client":           "The sender PagerDuty shows as the event's origin; default notifier.",
+		"client_url":       "The link PagerDuty shows next to client, e.g. the ClusterControl UI.",
+	}, New)
+
 // New validates c, reads the routing key (from routing_key_file when
 // given) and applies defaults. It does no network I/O.
 func New(c Config) (*Notifier, error) {
@@ -81,6 +93,10 @@ func New(c Config) (*Notifier, error) {
 		http:       &http.Client{Timeout: c.Timeout},
 	}, nil
 }
+
+// Close has nothing to release: idle connections belong to the shared
+// HTTP transport.
+func (n *Notifier) Close() error { return nil }
 
 // Notify sends m as one Events API v2 event. Rate limits (429), server
 // errors (5xx), network failures and timeouts are returned as

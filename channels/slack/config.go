@@ -22,13 +22,13 @@ const (
 // incoming webhook (which posts to the channel it was created for) or a
 // bot token with a channel for the Web API's chat.postMessage.
 type Config struct {
-	WebhookURL     string        `yaml:"webhook_url" secret:"inline"`    // inline (lint warns): the URL is the secret
-	WebhookURLFile string        `yaml:"webhook_url_file" secret:"file"` // file holding the webhook URL
-	Token          string        `yaml:"token" secret:"inline"`          // inline bot token (lint warns)
-	TokenFile      string        `yaml:"token_file" secret:"file"`       // file holding the bot token
-	Channel        string        `yaml:"channel"`                        // channel ID or name; required with a token
-	APIURL         string        `yaml:"api_url"`                        // Web API base; default DefaultAPIURL
-	Timeout        time.Duration `yaml:"timeout"`                        // per HTTP attempt; default DefaultTimeout
+	WebhookURL     string        `yaml:"webhook_url"`      // inline (lint warns): the URL is the secret
+	WebhookURLFile string        `yaml:"webhook_url_file"` // file holding the webhook URL
+	Token          string        `yaml:"token"`            // inline bot token (lint warns)
+	TokenFile      string        `yaml:"token_file"`       // file holding the bot token
+	Channel        string        `yaml:"channel"`          // channel ID or name; required with a token
+	APIURL         string        `yaml:"api_url"`          // Web API base; default DefaultAPIURL
+	Timeout        time.Duration `yaml:"timeout"`          // per HTTP attempt; default DefaultTimeout
 }
 
 // Validate checks the config without touching the file system, so lint
@@ -85,18 +85,28 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// CheckFile validates the content of the secret file given as key
-// (its YAML name), read and trimmed as New reads it, with New's own
-// checks: lint --check-secrets and a run agree on what is usable. It
-// never quotes the secret.
-func (c Config) CheckFile(key, secret string) error {
-	switch key {
-	case "webhook_url_file":
-		return channels.CheckHTTPURL("webhook URL", secret)
-	case "token_file":
-		return checkToken("token", secret)
+// Lint warns about a timeout under a second.
+func (c *Config) Lint() error { return channels.LintTimeout("timeout", c.Timeout) }
+
+// Secrets declares the webhook URL and the bot token: each inline (lint
+// warns) or in a file.
+func (c *Config) Secrets() []channels.Secret {
+	return []channels.Secret{
+		{Inline: "webhook_url", File: "webhook_url_file"},
+		{Inline: "token", File: "token_file"},
 	}
-	return nil
+}
+
+// Files lists the secret files, each checked as New checks what it
+// holds, so lint --check-secrets and a run agree on what is usable. No
+// check quotes the secret.
+func (c *Config) Files() []channels.File {
+	return []channels.File{
+		{Option: "webhook_url_file", Path: &c.WebhookURLFile,
+			Check: func(secret string) error { return channels.CheckHTTPURL("webhook URL", secret) }},
+		{Option: "token_file", Path: &c.TokenFile,
+			Check: func(secret string) error { return checkToken("token", secret) }},
+	}
 }
 
 // checkToken refuses a bot token that cannot work: white space or a

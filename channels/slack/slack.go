@@ -44,6 +44,21 @@ type Notifier struct {
 	secrets   []string // every form in which a secret may show up in an error
 }
 
+var _ channels.Channel = (*Notifier)(nil)
+
+// Type is the slack channel type, for channels/registry.
+var Type = channels.NewType("slack",
+	"Slack: an incoming webhook (webhook_url_file), or a bot token with a channel (token_file and channel).",
+	map[string]string{
+		"webhook_url":      "An incoming-webhook URL, inline. Lint warns: the URL is the secret, prefer webhook_url_file.",
+		"webhook_url_file": "A file holding the incoming-webhook URL; relative to the policy file. The webhook posts to the channel it was created for.",
+		"token":            "A bot token, inline. Lint warns: prefer token_file.",
+		"token_file":       "A file holding a bot token (chat:write); relative to the policy file. Needs channel.",
+		"channel":          "The channel ID or name to post to with a token, like #db-alerts. Not used with a webhook.",
+		"api_url":          "The Web API base URL, with a token only; default https://slack.com/api/.",
+		"timeout":          "Bound on one HTTP attempt; default 10s.",
+	}, New)
+
 // New validates c, reads its secret file and returns a Notifier. Errors
 // name the field and file, never the secret.
 func New(c Config) (*Notifier, error) {
@@ -96,6 +111,10 @@ func New(c Config) (*Notifier, error) {
 	n.secrets = []string{tok, url.QueryEscape(tok)}
 	return n, nil
 }
+
+// Close has nothing to release: idle connections belong to the shared
+// HTTP transport.
+func (n *Notifier) Close() error { return nil }
 
 // Notify posts one message. It does not retry: failures worth retrying
 // come back wrapped by channels.Retryable, with Slack's Retry-After.

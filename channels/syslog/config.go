@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"notifier/channels"
 )
 
-// Defaults applied by Validate to fields left empty.
+// Defaults applied by New to fields left empty.
 const (
 	DefaultFacility = "daemon"
 	DefaultTag      = "notifier"
@@ -66,9 +68,37 @@ type endpoint struct {
 	addr   string // udp, tcp, tls: host:port for the dialer
 }
 
-// Validate fills in the defaults for empty fields and reports the first
-// problem, naming the field. It is safe to call more than once.
+// Validate reports every problem at once, each naming the field; empty
+// fields are valid (New gives them their defaults). It changes nothing
+// and touches no file.
 func (c *Config) Validate() error {
+	var errs []error
+	ep, err := parseAddress(c.Address)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if c.Facility != "" {
+		if _, err := facilityCode(c.Facility); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Tag != "" {
+		if err := checkTag(c.Tag); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// With an address that does not parse, its scheme is unknown.
+	if c.CAFile != "" && err == nil && ep.scheme != "tls" {
+		errs = append(errs, fmt.Errorf("syslog: ca_file is only used with tls:// addresses, not %q", c.Address))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("syslog: timeout %s is negative", c.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with every empty field given its default.
+func (c Config) withDefaults() Config {
 	if c.Facility == "" {
 		c.Facility = DefaultFacility
 	}
@@ -78,23 +108,20 @@ func (c *Config) Validate() error {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
-	ep, err := parseAddress(c.Address)
-	if err != nil {
-		return err
-	}
-	if _, err := facilityCode(c.Facility); err != nil {
-		return err
-	}
-	if err := checkTag(c.Tag); err != nil {
-		return err
-	}
-	if c.CAFile != "" && ep.scheme != "tls" {
-		return fmt.Errorf("syslog: ca_file is only used with tls:// addresses, not %q", c.Address)
-	}
-	if c.Timeout < 0 {
-		return fmt.Errorf("syslog: timeout %s is negative", c.Timeout)
-	}
-	return nil
+	return c
+}
+
+// Lint warns about a timeout under a second.
+func (c *Config) Lint() error { return channels.LintTimeout("timeout", c.Timeout) }
+
+// Secrets declares none: a syslog channel takes no secret.
+func (c *Config) Secrets() []channels.Secret { return nil }
+
+// Files lists ca_file, checked as New reads it, so lint --check-secrets
+// and a run agree.
+func (c *Config) Files() []channels.File {
+	return []channels.File{{Option: "ca_file", Path: &c.CAFile,
+		Check: func(content string) error { return addCA(x509.NewCertPool(), []byte(content)) }}}
 }
 
 func facilityCode(name string) (int, error) {
@@ -174,15 +201,6 @@ func parseAddress(s string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("syslog: address %q: port %q is not 1-65535", s, port)
 	}
 	return endpoint{scheme: u.Scheme, host: host, addr: net.JoinHostPort(host, port)}, nil
-}
-
-// CheckFile validates the content of the file given as key (its YAML
-// name) as New reads it, so lint --check-secrets and a run agree.
-func (c Config) CheckFile(key, content string) error {
-	if key == "ca_file" {
-		return addCA(x509.NewCertPool(), []byte(content))
-	}
-	return nil
 }
 
 // addCA adds the PEM certificates in pem to roots; none is an error.

@@ -8,14 +8,47 @@ import (
 	"time"
 )
 
+// TestValidateDefaults: an empty config is valid and Validate leaves it
+// empty; New gives it the defaults.
 func TestValidateDefaults(t *testing.T) {
 	c := Config{}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if c != (Config{}) {
+		t.Errorf("Validate changed the config: %+v", c)
+	}
+	n, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
 	want := Config{Facility: "daemon", Tag: "notifier", Timeout: 5 * time.Second}
-	if c != want {
-		t.Errorf("got %+v, want %+v", c, want)
+	if n.cfg != want {
+		t.Errorf("got %+v, want %+v", n.cfg, want)
+	}
+}
+
+// TestValidateAllAtOnce: every problem is reported, not the first.
+func TestValidateAllAtOnce(t *testing.T) {
+	c := Config{Address: "tcp://loghost:70000", Facility: "local8", Tag: "db:notifier", CAFile: "/etc/ca.pem", Timeout: -time.Second}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted it")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{`port "70000"`, `facility "local8"`, `tag "db:notifier"`, `timeout -1s is negative`}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d problems, want %d (ca_file not judged against an address that does not parse):\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("problem %d = %q, want it to contain %q", i, lines[i], w)
+		}
+	}
+	c.Address = "tcp://loghost"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ca_file is only used with tls://") {
+		t.Errorf("with a valid tcp address: %v, want the ca_file problem too", err)
 	}
 }
 

@@ -40,13 +40,25 @@ type Notifier struct {
 
 var _ channels.Channel = (*Notifier)(nil)
 
-// New validates c (filling in defaults) and reads the ca_file; it does
+// Type is the syslog channel type, for channels/registry.
+var Type = channels.NewType("syslog",
+	"Syslog: the local daemon (default), or a remote collector speaking RFC 5424.",
+	map[string]string{
+		"address":  "Where messages go: empty for the local daemon, unix:///path, udp://host[:514], tcp://host[:601] or tls://host[:6514].",
+		"facility": "A facility name, kern to local7; default daemon.",
+		"tag":      "The program name (RFC 5424 APP-NAME); default notifier. At most 48 printable ASCII characters, no ':', '[' or ']'.",
+		"ca_file":  "PEM roots added to the system pool, for tls:// addresses only; relative to the policy file.",
+		"timeout":  "Bound on dial plus write of one message; default 5s.",
+	}, New)
+
+// New validates c, fills in defaults and reads the ca_file; it does
 // not connect: that happens in Notify, so a run that sends nothing to
 // syslog never touches the network or /dev/log.
 func New(c Config) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	c = c.withDefaults()
 	ep, _ := parseAddress(c.Address) // checked by Validate
 	fac, _ := facilityCode(c.Facility)
 	n := &Notifier{cfg: c, ep: ep, facility: fac}

@@ -73,6 +73,7 @@ func (a *app) explainCmd(args []string) error {
 		a.at = &t
 	}
 	w := newWiring()
+	defer w.close()
 	p, err := a.loadPolicy(a.configPath(*configFlag), w)
 	if err != nil {
 		return err
@@ -143,10 +144,7 @@ func explainChannels(p *engine.Policy, w *wiring, send []state.Planned) []string
 	for i, d := range send {
 		why, seen := failed[d.Channel]
 		if !seen {
-			ch, err := w.build(p, d.Channel)
-			if c, ok := ch.(io.Closer); ok {
-				c.Close()
-			}
+			_, err := w.channel(p, d.Channel)
 			if err != nil {
 				why = fmt.Sprintf("channel %q cannot be built: %s", d.Channel, oneLine(err.Error()))
 				problems = append(problems, why+"; its deliveries would be queued and retried, not sent, and the run would exit 1")

@@ -2,14 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"reflect"
 	"strings"
-	"time"
 
 	"notifier/channels"
+	"notifier/channels/registry"
 	"notifier/engine"
 )
 
@@ -81,23 +81,19 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// lintOptions are the run's channel checks plus the secret checks that
-// only lint makes: inline secrets always, files with --check-secrets.
+// lintOptions are the run's channel checks plus the checks that only
+// lint makes: inline secrets always, the config's own advice (Lint) for
+// a valid channel, and files with --check-secrets.
 func lintOptions(checkFiles bool) engine.LoadOptions {
 	w := newWiring()
 	check := w.loadOptions().CheckChannel
 	opts := engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
 		ps := check(spec)
-		if ct, ok := channelTypes[spec.Type]; ok {
-			ps = append(ps, inlineSecrets(spec, ct.config)...)
+		if t, ok := registry.Lookup(spec.Type); ok {
+			ps = append(ps, inlineSecrets(spec, t.NewConfig())...)
 		}
 		if cfg, ok := w.configs[spec.Name]; ok {
-			ps = append(ps, shortTimeouts(spec, cfg)...)
-			if l, ok := cfg.(interface{ Lint() error }); ok {
-				if err := l.Lint(); err != nil {
-					ps = append(ps, validationProblems(spec, err)...)
-				}
-			}
+			ps = append(ps, lintProblems(spec, cfg.Lint())...)
 			if checkFiles {
 				ps = append(ps, secretFiles(spec, cfg)...)
 			}
@@ -111,17 +107,16 @@ func lintOptions(checkFiles bool) engine.LoadOptions {
 	return opts
 }
 
-// inlineSecrets warns about every secret (tag secret:"inline") written
-// into the policy itself, where it ends up in the repository and every
-// copy — whether or not the rest of the channel is valid. It never quotes
-// the secret.
-func inlineSecrets(spec *engine.ChannelSpec, config reflect.Type) engine.Problems {
+// inlineSecrets warns about every secret the config declares that is
+// written into the policy itself, where it ends up in the repository and
+// every copy — whether or not the rest of the channel is valid. It never
+// quotes the secret.
+func inlineSecrets(spec *engine.ChannelSpec, cfg channels.Config) engine.Problems {
 	var ps engine.Problems
-	for i := range config.NumField() {
-		f := config.Field(i)
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	for _, s := range cfg.Secrets() {
+		key := s.Inline
 		n := engine.MappingValue(spec.Node, key)
-		if f.Tag.Get("secret") != "inline" || n == spec.Node || n.Value == "" {
+		if key == "" || n == spec.Node || n.Value == "" {
 			continue
 		}
 		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: "inline-secret",
@@ -130,69 +125,69 @@ func inlineSecrets(spec *engine.ChannelSpec, config reflect.Type) engine.Problem
 	return ps
 }
 
-// shortTimeouts warns about a channel timeout under a second (20ms for
-// 20s): every attempt would time out, the page waits in the queue for a
-// flush that times out again, and nothing fails loudly.
-func shortTimeouts(spec *engine.ChannelSpec, cfg any) engine.Problems {
+// lintProblems turns a config's Lint error into problems: each
+// *channels.Advice a warning at its option (a timeout under a second),
+// anything else an error, placed as Validate's errors are.
+func lintProblems(spec *engine.ChannelSpec, err error) engine.Problems {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
 	var ps engine.Problems
-	v := reflect.ValueOf(cfg)
-	for i := range v.NumField() {
-		key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-		d, ok := v.Field(i).Interface().(time.Duration)
-		if !ok || d <= 0 || d >= time.Second {
+	for _, err := range errs {
+		var a *channels.Advice
+		if !errors.As(err, &a) {
+			ps = append(ps, validationProblems(spec, err)...)
 			continue
 		}
-		n := engine.MappingValue(spec.Node, key)
-		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: "timeout",
-			Message: fmt.Sprintf("channels.%s.%s: %s is under a second: deliveries would time out and wait in the queue (20ms for 20s?)", spec.Name, key, d)})
+		n := engine.MappingValue(spec.Node, a.Option)
+		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: a.Check,
+			Message: fmt.Sprintf("channels.%s.%s: %s", spec.Name, a.Option, a.Message)})
 	}
 	return ps
 }
 
 // secretFiles checks a channel's files where they are read from, with
-// the channel's own reading and content checks (CheckFile), so that lint
-// passes only what the run can use: a secret file (tag secret:"file")
-// missing, unreadable, not a regular file, readable by every user, a
-// link to another user's file, or holding what the channel cannot use
-// (a routing key of the wrong length or with a line break, a webhook URL
-// that does not parse), or any other *_file missing or unusable (a
-// ca_file without a certificate), is an error. No message holds the
-// content.
-func secretFiles(spec *engine.ChannelSpec, cfg any) engine.Problems {
+// the channel's own reading and content checks (File.Check), so that
+// lint passes only what the run can use: a secret file (one the config
+// declares in Secrets) missing, unreadable, not a regular file, readable
+// by every user, a link to another user's file, or holding what the
+// channel cannot use (a routing key of the wrong length or with a line
+// break, a webhook URL that does not parse), or any other file option
+// missing or unusable (a ca_file without a certificate), is an error. No
+// message holds the content.
+func secretFiles(spec *engine.ChannelSpec, cfg channels.Config) engine.Problems {
 	var ps engine.Problems
 	add := func(key, severity, msg string) {
 		n := engine.MappingValue(spec.Node, key)
 		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: severity, Check: "secret-file",
 			Message: fmt.Sprintf("channels.%s.%s: %s", spec.Name, key, msg)})
 	}
-	checker, _ := cfg.(interface {
-		CheckFile(key, content string) error
-	})
-	v := reflect.ValueOf(cfg)
-	for i := range v.NumField() {
-		f := v.Type().Field(i)
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		path, ok := v.Field(i).Interface().(string)
-		if !ok || path == "" || !strings.HasSuffix(key, "_file") {
+	for _, f := range cfg.Files() {
+		path := *f.Path
+		if path == "" {
 			continue
 		}
 		check := func(content string) error {
-			if checker == nil {
+			if f.Check == nil {
 				return nil
 			}
-			return checker.CheckFile(key, content)
+			return f.Check(content)
 		}
-		if f.Tag.Get("secret") == "file" {
+		if channels.IsSecretFile(cfg, f.Option) {
 			for _, e := range channels.SecretFileProblems(path, check) {
-				add(key, "error", e)
+				add(f.Option, "error", e)
 			}
 			continue
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			add(key, "error", strings.TrimPrefix(err.Error(), "open "))
+			add(f.Option, "error", strings.TrimPrefix(err.Error(), "open "))
 		} else if err := check(string(b)); err != nil {
-			add(key, "error", fmt.Sprintf("%s: %v", path, err))
+			add(f.Option, "error", fmt.Sprintf("%s: %v", path, err))
 		}
 	}
 	return ps

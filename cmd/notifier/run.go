@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -26,6 +25,7 @@ func (a *app) runCmd(args []string) error {
 		return err
 	}
 	w := newWiring()
+	defer w.close()
 	path := a.configPath(*configFlag)
 	p, loadErr := a.loadPolicy(path, w)
 	lastGood := false
@@ -257,13 +257,10 @@ func (a *app) deliver(ctx context.Context, p *engine.Policy, w *wiring, ev *even
 	var wg sync.WaitGroup
 	for i, d := range ds {
 		wg.Go(func() {
-			ch, err := w.build(p, d.Channel)
+			ch, err := w.channel(p, d.Channel)
 			if err != nil {
 				errs[i] = err
 				return
-			}
-			if c, ok := ch.(io.Closer); ok {
-				defer c.Close()
 			}
 			_, errs[i] = channels.Deliver(ctx, ch, messageFor(ev, d, 0, ""), channels.DefaultBackoff)
 		})

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 
+	"notifier/channels/registry"
 	"notifier/engine"
 )
 
@@ -26,60 +28,12 @@ func (a *app) schemaCmd(args []string) error {
 	return err
 }
 
-// policySchema is the engine's schema with every wired channel type.
+// policySchema is the engine's schema with every registered channel
+// type, described by the type itself.
 func policySchema() ([]byte, error) {
-	docs := channelDocs()
-	types := make(map[string]engine.SchemaChannel, len(channelTypes))
-	for name, ct := range channelTypes {
-		d := docs[name]
-		types[name] = engine.SchemaChannel{Config: ct.config, Doc: d.doc, Keys: d.keys}
+	types := make(map[string]engine.SchemaChannel, len(registry.Types))
+	for _, t := range registry.Types {
+		types[t.Name] = engine.SchemaChannel{Config: reflect.TypeOf(t.NewConfig()).Elem(), Doc: t.Doc, Keys: t.Options}
 	}
 	return engine.PolicySchema(types)
-}
-
-// channelDoc is the hover text of one channel type and its options.
-type channelDoc struct {
-	doc  string
-	keys map[string]string
-}
-
-// channelDocs describes each channel type's options, which the channel
-// packages define and validate (their Config and Validate). A test fails
-// when an option has no description here.
-func channelDocs() map[string]channelDoc {
-	return map[string]channelDoc{
-		"pagerduty": {
-			doc: "PagerDuty Events API v2: critical events open incidents, and a recovery resolves them. Needs routing_key_file (or routing_key).",
-			keys: map[string]string{
-				"routing_key":      "The Events API v2 integration key, inline (32 characters). Lint warns: prefer routing_key_file, which keeps the secret out of the policy.",
-				"routing_key_file": "A file holding the Events API v2 integration key; relative to the policy file.",
-				"events_url":       "The Events API base URL; default https://events.pagerduty.com. EU accounts: https://events.eu.pagerduty.com.",
-				"timeout":          "Bound on one request; default 10s. The run's deadline still bounds all attempts together.",
-				"client":           "The sender PagerDuty shows as the event's origin; default notifier.",
-				"client_url":       "The link PagerDuty shows next to client, e.g. the ClusterControl UI.",
-			},
-		},
-		"slack": {
-			doc: "Slack: an incoming webhook (webhook_url_file), or a bot token with a channel (token_file and channel).",
-			keys: map[string]string{
-				"webhook_url":      "An incoming-webhook URL, inline. Lint warns: the URL is the secret, prefer webhook_url_file.",
-				"webhook_url_file": "A file holding the incoming-webhook URL; relative to the policy file. The webhook posts to the channel it was created for.",
-				"token":            "A bot token, inline. Lint warns: prefer token_file.",
-				"token_file":       "A file holding a bot token (chat:write); relative to the policy file. Needs channel.",
-				"channel":          "The channel ID or name to post to with a token, like #db-alerts. Not used with a webhook.",
-				"api_url":          "The Web API base URL, with a token only; default https://slack.com/api/.",
-				"timeout":          "Bound on one HTTP attempt; default 10s.",
-			},
-		},
-		"syslog": {
-			doc: "Syslog: the local daemon (default), or a remote collector speaking RFC 5424.",
-			keys: map[string]string{
-				"address":  "Where messages go: empty for the local daemon, unix:///path, udp://host[:514], tcp://host[:601] or tls://host[:6514].",
-				"facility": "A facility name, kern to local7; default daemon.",
-				"tag":      "The program name (RFC 5424 APP-NAME); default notifier. At most 48 printable ASCII characters, no ':', '[' or ']'.",
-				"ca_file":  "PEM roots added to the system pool, for tls:// addresses only; relative to the policy file.",
-				"timeout":  "Bound on dial plus write of one message; default 5s.",
-			},
-		},
-	}
 }

@@ -60,31 +60,6 @@ func TestSchemaModelines(t *testing.T) {
 	}
 }
 
-// TestSchemaDescribesEveryChannelOption: hover text for every option of
-// every channel type, and none for an option that no longer exists.
-func TestSchemaDescribesEveryChannelOption(t *testing.T) {
-	docs := channelDocs()
-	for name, ct := range channelTypes {
-		d, ok := docs[name]
-		if !ok || d.doc == "" {
-			t.Errorf("channel type %s: no description in channelDocs", name)
-		}
-		var keys []string
-		for i := range ct.config.NumField() {
-			key, _, _ := strings.Cut(ct.config.Field(i).Tag.Get("yaml"), ",")
-			keys = append(keys, key)
-			if d.keys[key] == "" {
-				t.Errorf("channels.%s.%s: no description in channelDocs", name, key)
-			}
-		}
-		for key := range d.keys {
-			if !slices.Contains(keys, key) {
-				t.Errorf("channelDocs describes %s.%s, which is not an option", name, key)
-			}
-		}
-	}
-}
-
 // TestSchemaAndLoaderAcceptShippedPolicies: every shipped and example
 // policy validates against the schema and loads without an error.
 func TestSchemaAndLoaderAcceptShippedPolicies(t *testing.T) {

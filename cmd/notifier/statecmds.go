@@ -18,6 +18,7 @@ import (
 // withState loads the policy and opens its stores for a state command.
 func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error) error {
 	w := newWiring()
+	defer w.close()
 	path := a.configPath(configFlag)
 	p, err := a.loadPolicy(path, w)
 	if err != nil {

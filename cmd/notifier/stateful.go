@@ -434,10 +434,7 @@ func (a *app) recordRefs(ctx context.Context, st *stores, refs map[[2]string]str
 // stopping at the first failure (the rest wait, in order).
 func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, chain []state.Entry) []state.Outcome {
 	out := make([]state.Outcome, len(chain))
-	ch, err := w.build(p, chain[0].Channel)
-	if c, ok := ch.(interface{ Close() error }); ok {
-		defer c.Close()
-	}
+	ch, err := w.channel(p, chain[0].Channel)
 	var lastRef string
 	for i, e := range chain {
 		if err != nil {

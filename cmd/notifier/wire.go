@@ -4,56 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"reflect"
-	"sort"
 	"strings"
+	"sync"
 
 	"notifier/channels"
-	"notifier/channels/pagerduty"
-	"notifier/channels/slack"
-	"notifier/channels/syslog"
+	"notifier/channels/registry"
 	"notifier/engine"
 )
 
-// channelType connects a policy `type:` to a channel package: check
-// decodes and validates the YAML options (no I/O), build makes the
-// channel (reads secrets). Adding a channel is one package plus one entry
-// in channelTypes.
-type channelType struct {
-	config reflect.Type // C, the options as written: for `notifier schema`
-	check  func(spec *engine.ChannelSpec) (any, engine.Problems)
-	build  func(cfg any) (channels.Channel, error)
-}
-
-// validator is a channel package's config: decoded strictly, then checked.
-type validator interface{ Validate() error }
-
-// typed builds a channelType for config C whose pointer validates.
-func typed[C any, PC interface {
-	*C
-	validator
-}, N channels.Channel](newFn func(C) (N, error)) channelType {
-	return channelType{
-		config: reflect.TypeFor[C](),
-		check: func(spec *engine.ChannelSpec) (any, engine.Problems) {
-			var cfg C
-			ps := engine.DecodeNode(spec.File, spec.Node, &cfg, "type")
-			for i := range ps {
-				ps[i].Message = "channels." + spec.Name + "." + ps[i].Message
-			}
-			if len(ps) > 0 {
-				return nil, ps
-			}
-			resolveFiles(&cfg, filepath.Dir(spec.File))
-			if err := PC(&cfg).Validate(); err != nil {
-				return nil, validationProblems(spec, err)
-			}
-			return cfg, nil
-		},
-		build: func(cfg any) (channels.Channel, error) {
-			return newFn(cfg.(C))
-		},
+// checkChannel decodes spec's options strictly into a config of type t
+// and validates it (no I/O). A relative file option becomes relative to
+// the policy file.
+func checkChannel(t channels.Type, spec *engine.ChannelSpec) (channels.Config, engine.Problems) {
+	cfg := t.NewConfig()
+	ps := engine.DecodeNode(spec.File, spec.Node, cfg, "type")
+	for i := range ps {
+		ps[i].Message = "channels." + spec.Name + "." + ps[i].Message
 	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	channels.ResolveFiles(cfg, filepath.Dir(spec.File))
+	if err := cfg.Validate(); err != nil {
+		return nil, validationProblems(spec, err)
+	}
+	return cfg, nil
 }
 
 // validationProblems turns a channel's Validate error into one problem
@@ -75,53 +50,30 @@ func validationProblems(spec *engine.ChannelSpec, err error) engine.Problems {
 	return ps
 }
 
-// resolveFiles makes every relative *_file option (routing_key_file,
-// ca_file, ...) relative to the policy file that names it, not to the
-// working directory: Pacemaker runs agents in /var/lib/pacemaker/cores.
-func resolveFiles(cfg any, base string) {
-	v := reflect.ValueOf(cfg).Elem()
-	for i := range v.NumField() {
-		tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-		f := v.Field(i)
-		if strings.HasSuffix(tag, "_file") && f.Kind() == reflect.String && f.String() != "" && !filepath.IsAbs(f.String()) {
-			f.SetString(filepath.Join(base, f.String()))
-		}
-	}
-}
-
-var channelTypes = map[string]channelType{
-	"pagerduty": typed(pagerduty.New),
-	"slack":     typed(slack.New),
-	"syslog":    typed(syslog.New),
-}
-
-func channelTypeNames() []string {
-	names := make([]string, 0, len(channelTypes))
-	for n := range channelTypes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // wiring remembers each checked channel's decoded config, so a run builds
-// only the channels it delivers to.
+// only the channels it delivers to, and holds the command's channels.Set:
+// every path that delivers (run, failOpen, flush) or only builds
+// (explain) gets its channels from it, and the command closes them all
+// once (close).
 type wiring struct {
-	configs map[string]any
+	configs map[string]channels.Config
+
+	mu  sync.Mutex
+	set *channels.Set // made by the first channel call
 }
 
-func newWiring() *wiring { return &wiring{configs: map[string]any{}} }
+func newWiring() *wiring { return &wiring{configs: map[string]channels.Config{}} }
 
 // loadOptions plugs the channel checks into the engine's loader.
 func (w *wiring) loadOptions() engine.LoadOptions {
 	return engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
-		ct, ok := channelTypes[spec.Type]
+		t, ok := registry.Lookup(spec.Type)
 		if !ok {
 			n := engine.MappingValue(spec.Node, "type")
 			return engine.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
-				Message: fmt.Sprintf("channels.%s.type: unknown channel type %q (want one of %v)", spec.Name, spec.Type, channelTypeNames())}}
+				Message: fmt.Sprintf("channels.%s.type: unknown channel type %q (want one of %v)", spec.Name, spec.Type, registry.Names())}}
 		}
-		cfg, ps := ct.check(spec)
+		cfg, ps := checkChannel(t, spec)
 		if cfg != nil {
 			w.configs[spec.Name] = cfg
 		}
@@ -132,6 +84,30 @@ func (w *wiring) loadOptions() engine.LoadOptions {
 // errChannelGone is a delivery to a channel the policy no longer has.
 var errChannelGone = errors.New("no longer in the policy (renamed or removed?)")
 
+// channel returns policy p's channel called name, built once per
+// command. A command uses one policy, the one its first call names.
+func (w *wiring) channel(p *engine.Policy, name string) (channels.Channel, error) {
+	w.mu.Lock()
+	if w.set == nil {
+		w.set = channels.NewSet(func(name string) (channels.Channel, error) { return w.build(p, name) })
+	}
+	set := w.set
+	w.mu.Unlock()
+	return set.Get(name)
+}
+
+// close closes every channel the command built. An error closing one
+// (syslog's local socket) comes after its deliveries were made and
+// changes nothing about them, so it is not reported.
+func (w *wiring) close() {
+	w.mu.Lock()
+	set := w.set
+	w.mu.Unlock()
+	if set != nil {
+		_ = set.Close()
+	}
+}
+
 // build makes the named channel of policy p. A policy loaded from a
 // snapshot was checked when the snapshot was made; its channels' options
 // are decoded here, only for the channels a run uses.
@@ -140,7 +116,7 @@ func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) 
 	if !ok { // an entry queued before the policy changed
 		return nil, errChannelGone
 	}
-	ct, ok := channelTypes[spec.Type]
+	t, ok := registry.Lookup(spec.Type)
 	if !ok {
 		return nil, fmt.Errorf("channels.%s: unknown channel type %q", name, spec.Type)
 	}
@@ -150,9 +126,9 @@ func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) 
 			return nil, err
 		}
 		var ps engine.Problems
-		if cfg, ps = ct.check(spec); len(ps) > 0 {
+		if cfg, ps = checkChannel(t, spec); len(ps) > 0 {
 			return nil, ps
 		}
 	}
-	return ct.build(cfg)
+	return t.New(cfg)
 }
