@@ -31,8 +31,9 @@ type Type struct {
 // Config is a channel's options as written in the policy.
 type Config interface {
 	// Validate reports every problem at once (errors.Join, one line
-	// each, each starting with the option it names) without touching
-	// the file system, so lint can run it where the secrets are not. It
+	// each, naming its option first, after an optional "<type>: ") without
+	// touching the file system, so lint can run it where the secrets are
+	// not. Empty options are valid when they have a default; Validate
 	// changes nothing: defaults are New's job. No error holds a secret.
 	Validate() error
 	// Lint reports what Validate lets through but lint should say:
