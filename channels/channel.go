@@ -1,7 +1,10 @@
-// Package channels defines what every delivery channel implements and the
-// helpers they share: retry classification, response recording,
-// truncation, redaction and config checks.
-// One channel is one package under channels/; it imports only this one.
+// Package channels defines what every delivery channel implements — a
+// Type (config, option docs, Validate, Lint, declared secrets and files,
+// New) and a Channel (Notify, Close) — the Set through which a run
+// builds and closes channels, and the helpers channels share: retry
+// classification, response recording, truncation, redaction and config
+// checks. One channel is one package under channels/; it imports only
+// this one, and channels/registry lists it.
 package channels
 
 import (
