@@ -5,6 +5,8 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 export CGO_ENABLED = 0
+# nfpm from the tools module, run from the repository root (nfpm.yaml's paths are relative to it).
+NFPM      := $(GO) tool -modfile=tools/go.mod nfpm
 
 .PHONY: all build test race vet fmt-check policy-check schema package e2e fuzz bench bench-startup demo clean
 
@@ -40,7 +42,8 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## package: the .deb and .rpm in dist/ (nfpm, pinned in go.mod's tool block), checked.
+## package: the .deb and .rpm in dist/ (nfpm, pinned in tools/go.mod's tool block: its own module,
+## so nfpm's dependencies stay out of notifier's go.mod), checked.
 ## Version from VERSION (git describe), made one dpkg and rpm order: packaging/version.sh.
 package: export NOTIFIER_VERSION = $(shell packaging/version.sh '$(VERSION)')
 package: export NOTIFIER_ARCH = $(shell $(GO) env GOARCH)
@@ -52,8 +55,8 @@ package: build
 	packaging/changelog.sh "$$NOTIFIER_VERSION-1" > dist/gen/changelog.Debian
 	packaging/manpage.sh $(BIN) "$$NOTIFIER_VERSION" > dist/gen/notifier.1
 	gzip -9n dist/gen/changelog.Debian dist/gen/notifier.1
-	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
-	$(GO) tool nfpm package --config packaging/nfpm.yaml --packager rpm --target dist/
+	$(NFPM) package --config packaging/nfpm.yaml --packager deb --target dist/
+	$(NFPM) package --config packaging/nfpm.yaml --packager rpm --target dist/
 	packaging/check.sh
 
 ## e2e: as root on Debian: installs Pacemaker, corosync, rsyslog, redis-server and the .deb, then
