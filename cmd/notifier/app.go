@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"notifier/engine/pacemaker"
@@ -27,13 +26,6 @@ type app struct {
 	stdout, stderr io.Writer
 	env            map[string]string
 	start          time.Time
-	at             *time.Time // explain --at: the clock state is judged by
-	// attention is set when something needs a person though nothing was
-	// lost: a channel that could not be built (a secret file missing or
-	// unreadable; its deliveries stay queued and are retried), a rule
-	// that failed on the event (the later rules still decided). The run
-	// or flush then exits 1, so the caller logs it.
-	attention atomic.Bool
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"notifier/engine/pipeline"
 )
 
 // Exit codes (DESIGN §6): 0 ok; 1 a problem found (lint, test failure,
@@ -60,4 +62,15 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "notifier: %v\n", err)
 	return code
+}
+
+// reportExit is the exit status of a run: 1 when something needs a
+// person (a rule failed, the state was unusable, a delivery was given
+// up, a channel cannot be built ...), though nothing was lost. The
+// pipeline has already said each on stderr, as it happened.
+func reportExit(r *pipeline.Report) error {
+	if !r.OK() {
+		return problemsFound()
+	}
+	return nil
 }

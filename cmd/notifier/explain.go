@@ -13,6 +13,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/pipeline"
 	"notifier/engine/state"
 )
 
@@ -70,7 +71,6 @@ func (a *app) explainCmd(args []string) error {
 			return usageErr("explain: --at %q: want RFC 3339 like 2026-11-21T03:00:00+01:00", *at)
 		}
 		when = t
-		a.at = &t
 	}
 	w := newWiring()
 	defer w.close()
@@ -101,11 +101,16 @@ func (a *app) explainCmd(args []string) error {
 	if *at != "" {
 		ev.Time = when
 	}
-	d := p.Evaluate(ev)
-	res, stateNote, failing := a.explainState(ctx, p, ev, d)
+	pl := a.newPipeline(p, w)
+	if *at != "" {
+		pl.Clock = func() time.Time { return when } // the state is judged at --at
+	}
+	r := pl.Decide(ctx, ev)
+	d, res := r.Decision, r.Plan
+	stateNote, failing := a.explainState(p, r)
 	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: event.Summary(ev), Key: d.Key,
 		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote,
-		Problems: append(explainChannels(p, w, res.Send), failing...)}
+		Problems: append(explainChannels(res.Send, r.ChannelErrs), failing...)}
 	for _, r := range d.Rules {
 		if r.Error != "" { // the run reports it and exits 1 (reportDecision)
 			x.Problems = append(x.Problems, fmt.Sprintf("rule %q failed on %s: %s", r.Name, ev.Key, r.Error))
@@ -132,78 +137,42 @@ func (a *app) explainCmd(args []string) error {
 	return err
 }
 
-// explainChannels builds every channel the plan sends to, exactly as the
-// run does before delivering (secret files read, nothing sent), so that
-// explain shows what the run would do: a channel that cannot be built
-// gets its deliveries queued, not sent, and the run exits 1. Those
-// deliveries' reasons say so; the problems are returned, one per
-// channel. The errors name files and options, never a secret's content.
-func explainChannels(p *engine.Policy, w *wiring, send []state.Planned) []string {
+// explainChannels says what the run would do about the channels of the
+// plan that cannot be built (the pipeline built each, as the run does
+// before delivering: secret files read, nothing sent): their deliveries
+// would be queued, not sent, and the run would exit 1. Those deliveries'
+// reasons say so; the problems are returned, one per channel. The errors
+// name files and options, never a secret's content.
+func explainChannels(send []state.Planned, errs map[string]error) []string {
 	var problems []string
-	failed := map[string]string{}
+	said := map[string]bool{}
 	for i, d := range send {
-		why, seen := failed[d.Channel]
-		if !seen {
-			_, err := w.channel(p, d.Channel)
-			if err != nil {
-				why = fmt.Sprintf("channel %q cannot be built: %s", d.Channel, oneLine(err.Error()))
-				problems = append(problems, why+"; its deliveries would be queued and retried, not sent, and the run would exit 1")
-			}
-			failed[d.Channel] = why
+		err := errs[d.Channel]
+		if err == nil {
+			continue
 		}
-		if why != "" {
-			send[i].Reason += "; would be queued, not sent: " + why
+		why := fmt.Sprintf("channel %q cannot be built: %s", d.Channel, oneLine(err.Error()))
+		if !said[d.Channel] {
+			said[d.Channel] = true
+			problems = append(problems, why+"; its deliveries would be queued and retried, not sent, and the run would exit 1")
 		}
+		send[i].Reason += "; would be queued, not sent: " + why
 	}
 	return problems
 }
 
-// explainState runs the stateful decision on a copy of the real state,
-// read briefly and never written. Without state it shows what a run would
-// do then: deliver everything the rules chose (fail open).
-//
-// It also returns the problems a run would report on stderr, exiting 1:
-// the state unusable, shared with another policy, channels whose
-// deliveries were given up (failureLine).
-func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *event.Event, d *engine.Decision) (state.Result, string, []string) {
-	stateless := func(why string) (state.Result, string, []string) {
-		res := withoutState(d.Deliveries)
-		for _, m := range d.Muted {
-			res.Skip = append(res.Skip, state.Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
-		}
-		return res, "unavailable: " + why, []string{"state unusable, the run would deliver without suppression and exit 1: " + why}
-	}
-	st, err := a.openStores(p)
-	if err != nil {
-		return stateless(err.Error())
-	}
-	defer st.close()
-	now := time.Now()
-	if a.at != nil {
-		now = *a.at
-	}
-	sil, err := a.activeSilence(ctx, p, st, ev, now)
-	if err != nil {
-		return stateless(err.Error())
-	}
-	// No occurrence: explain shows what the rules and the state decide for
-	// this alert, not that a saved copy of it was already handled.
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: policyID(p, st)}
-	recs, err := st.shared.View(ctx, state.IDs(in))
-	if err != nil {
-		return stateless(err.Error())
-	}
-	res, err := state.Apply(in, recs) // on the copy View returned
-	if err != nil {
-		return stateless(err.Error())
-	}
-	marks, err := failureMarks(ctx, p, st)
-	if err != nil {
-		return stateless(err.Error())
+// explainState says what state the decision was made against, and the
+// problems a run would report on stderr, exiting 1: the state unusable,
+// shared with another policy, channels whose deliveries were given up
+// (pipeline.FailureLine).
+func (a *app) explainState(p *engine.Policy, r *pipeline.Report) (string, []string) {
+	if r.FailedOpen {
+		why := r.StateErr.Error()
+		return "unavailable: " + why, []string{"state unusable, the run would deliver without suppression and exit 1: " + why}
 	}
 	var failing []string // the run would say these too, and exit 1
-	for _, f := range marks {
-		failing = append(failing, failureLine(f))
+	for _, f := range r.Marks {
+		failing = append(failing, pipeline.FailureLine(f))
 	}
 	slices.Sort(failing)
 	where := a.statePath(p)
@@ -211,12 +180,12 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *event.Even
 		where += " and Redis"
 	}
 	note := "read from " + where
-	for _, other := range res.SharedWith {
+	for _, other := range r.Plan.SharedWith {
 		path := state.PolicyPath(other)
 		note += "; also used by the policy " + path + ", which decided this key before (give each policy its own settings.state.path)"
 		failing = append(failing, "the state "+where+" is also used by the policy "+path+": the run would say so and exit 1")
 	}
-	return res, note, failing
+	return note, failing
 }
 
 func writeJSON(out io.Writer, v any) error {

@@ -19,6 +19,7 @@ import (
 	"notifier/engine/cmon"
 	"notifier/engine/event"
 	"notifier/engine/pacemaker"
+	"notifier/engine/pipeline"
 	"notifier/engine/state"
 )
 
@@ -186,40 +187,42 @@ func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now ti
 		return nil, err
 	}
 	ev.Time = now // the step's time is the event's: windows follow the virtual clock
-	sils, err := store.Scan(ctx, state.SilencePrefix)
-	if err != nil {
-		return nil, err
+	// Decided as a run decides (pipeline.Record: the silences, the rules
+	// and the state, through the run's own decide path), on this test's
+	// store at the virtual clock; nothing is queued or delivered.
+	pl := &pipeline.Pipeline{
+		Policy: r.policy,
+		Open:   func() (*pipeline.Stores, error) { return &pipeline.Stores{Local: store, Shared: store}, nil },
+		Clock:  func() time.Time { return now },
+		Occurrence: func(ev *event.Event, now time.Time) string {
+			if occ := pacemaker.OccurrenceOf(ev); occ != "" {
+				// A file replayed at another offset is another alert; two
+				// steps at the same offset are one alert's invocations
+				// (two recipients).
+				return occ + "@" + now.Format(time.RFC3339Nano)
+			}
+			return ""
+		},
 	}
-	var bad error
-	sil := state.MatchSilence(r.policy, state.Silences(sils), ev, now, func(s state.Silence, err error) {
-		bad = fmt.Errorf("silence %q does not compile: %v", s.Match, err)
-	})
-	if bad != nil {
-		return nil, bad
-	}
-	d := r.policy.Evaluate(ev)
-	for _, rr := range d.Rules {
-		r.matched[rr.Name] = r.matched[rr.Name] || rr.Matched
-		if rr.Error != "" {
-			// A rule failing at run time never matches: in production that
-			// is an event quietly reaching the wrong rule.
-			return nil, fmt.Errorf("rule %q failed on this event: %s", rr.Name, rr.Error)
+	rep, err := pl.Record(ctx, ev, func(d *engine.Decision, bad []pipeline.BadSilence) error {
+		if len(bad) > 0 {
+			b := bad[len(bad)-1]
+			return fmt.Errorf("silence %q does not compile: %v", b.Silence.Match, b.Err)
 		}
-	}
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now}
-	if occ := pacemaker.OccurrenceOf(ev); occ != "" {
-		// A file replayed at another offset is another alert; two steps
-		// at the same offset are one alert's invocations (two recipients).
-		in.Occurrence = occ + "@" + now.Format(time.RFC3339Nano)
-	}
-	var res state.Result
-	err = store.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
-		res, err = state.Apply(in, recs)
-		return err
+		for _, rr := range d.Rules {
+			r.matched[rr.Name] = r.matched[rr.Name] || rr.Matched
+			if rr.Error != "" {
+				// A rule failing at run time never matches: in production
+				// that is an event quietly reaching the wrong rule.
+				return fmt.Errorf("rule %q failed on this event: %s", rr.Name, rr.Error)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	d, res := rep.Decision, rep.Plan
 	summary := event.Summary(ev)
 	if summary == "" {
 		summary = fmt.Sprintf("%s %s %s %s", ev.Source, ev.Kind, ev.Severity, ev.Action)

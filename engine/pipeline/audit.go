@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"encoding/json"
@@ -32,13 +32,13 @@ type auditLine struct {
 }
 
 // audit appends one line per decision to settings.audit_log. A failure
-// to write it is reported, never fatal: the page matters more.
-func (a *app) audit(p *engine.Policy, ev *event.Event, d *engine.Decision, res state.Result, stateErr error) {
-	path := p.Settings.AuditLog
+// to write it is noted, never fatal: the page matters more.
+func (p *Pipeline) audit(ev *event.Event, d *engine.Decision, res state.Result, stateErr error) {
+	path := p.Policy.Settings.AuditLog
 	if path == "" {
 		return
 	}
-	line := auditLine{Time: time.Now().UTC(), Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity,
+	line := auditLine{Time: p.now().UTC(), Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity,
 		Action: ev.Action, Node: ev.Node, Cluster: ev.Cluster, Matched: d.Matched(), Dropped: d.Dropped, Sent: res.Send, NotSent: res.Skip}
 	if line.Sent == nil {
 		line.Sent = []state.Planned{}
@@ -65,6 +65,6 @@ func (a *app) audit(p *engine.Policy, ev *event.Event, d *engine.Decision, res s
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(a.stderr, "notifier: audit log: %v\n", err)
+		p.note("audit log: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"notifier/engine"
 	"notifier/engine/event"
 	"notifier/engine/state"
+	"notifier/internal/safedir"
 )
 
 // The pending directory, <state file>.pending/, keeps what a run that
@@ -25,25 +26,25 @@ import (
 // queued delivery. It lives beside the state file, not in it, because
 // the state file is exactly what could not be used.
 
-// pendingDir is where runs of policy p keep what they could not deliver
-// without state.
-func (a *app) pendingDir(p *engine.Policy) string { return a.statePath(p) + ".pending" }
+// PendingDir is where runs keep what they could not deliver without
+// state, beside the state file at statePath.
+func PendingDir(statePath string) string { return statePath + ".pending" }
 
 // keepPending writes each delivery of ds to the pending directory,
 // durably: temporary file, fsync, rename, fsync of the directory. A run
 // that fails open keeps them before it delivers (a run killed while it
 // delivers has kept them) and removes each one delivered (dropPending).
 // It returns the directory and the file of each delivery.
-func (a *app) keepPending(p *engine.Policy, ev *event.Event, ds []engine.Delivery) (string, []string, error) {
-	dir, err := openSafeDir(a.pendingDir(p), true)
+func (p *Pipeline) keepPending(ev *event.Event, ds []engine.Delivery) (string, []string, error) {
+	dir, err := safedir.Open(PendingDir(p.StatePath), true)
 	if err != nil {
 		return "", nil, err
 	}
 	defer dir.Close()
-	now := time.Now()
+	now := p.now()
 	var names []string
 	for _, d := range ds {
-		msg, err := json.Marshal(messageFor(ev, d, 0, ""))
+		msg, err := json.Marshal(Message(ev, d, 0, ""))
 		if err != nil {
 			return "", nil, err
 		}
@@ -56,45 +57,44 @@ func (a *app) keepPending(p *engine.Policy, ev *event.Event, ds []engine.Deliver
 		}
 		name := strings.TrimPrefix(e.ID, state.OutboxPrefix) + ".json"
 		tmp := "." + name + ".tmp"
-		if err := dir.create(tmp, data, 0o660, true); err != nil {
+		if err := dir.Create(tmp, data, 0o660, true); err != nil {
 			return "", nil, err
 		}
-		if err := dir.rename(tmp, name); err != nil {
-			dir.remove(tmp)
+		if err := dir.Rename(tmp, name); err != nil {
+			dir.Remove(tmp)
 			return "", nil, err
 		}
 		names = append(names, name)
 	}
-	if err := dir.sync(); err != nil {
+	if err := dir.Sync(); err != nil {
 		return "", nil, err
 	}
-	return dir.path, names, nil
+	return dir.Path, names, nil
 }
 
 // dropPending removes the pending files of deliveries that were made. A
 // file another run imported already is gone: nothing to do.
-func (a *app) dropPending(p *engine.Policy, names []string) error {
-	dir, err := openSafeDir(a.pendingDir(p), false)
+func (p *Pipeline) dropPending(names []string) error {
+	dir, err := safedir.Open(PendingDir(p.StatePath), false)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 	for _, name := range names {
-		if err := dir.remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
-	return dir.sync()
+	return dir.Sync()
 }
 
 // importKept imports what the pending directory holds (importPending),
 // best effort: what cannot be imported stays for the next run, and the
 // run goes on with its own deliveries. A run imports before it decides,
 // so that the remove of an alarm whose trigger was kept resolves it.
-func (a *app) importKept(ctx context.Context, p *engine.Policy, st *stores, owner string) {
-	if err := a.importPending(ctx, p, st, owner); err != nil {
-		fmt.Fprintf(a.stderr, "notifier: %v (left for the next run)\n", err)
-		a.attention.Store(true)
+func (p *Pipeline) importKept(ctx context.Context, r *Report, st *Stores, owner string) {
+	if err := p.importPending(ctx, r, st, owner); err != nil {
+		p.problem(r, "%w (left for the next run)", err)
 	}
 }
 
@@ -104,8 +104,8 @@ func (a *app) importKept(ctx context.Context, p *engine.Policy, st *stores, owne
 // another run imported already (the file is gone, or its entry is in the
 // outbox); the lease keeps other runs from delivering an entry before
 // its file is removed, so an entry is never queued twice.
-func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, owner string) error {
-	dir, err := openSafeDir(a.pendingDir(p), false)
+func (p *Pipeline) importPending(ctx context.Context, r *Report, st *Stores, owner string) error {
+	dir, err := safedir.Open(PendingDir(p.StatePath), false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -113,7 +113,7 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 		return fmt.Errorf("pending deliveries: %w", err)
 	}
 	defer dir.Close()
-	list, err := dir.names()
+	list, err := dir.Names()
 	if err != nil {
 		return fmt.Errorf("pending deliveries: %w", err)
 	}
@@ -135,24 +135,24 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 	lockIDs, incidents := slices.Clone(ids), map[string]bool{}
 	for _, name := range names {
 		var e state.Entry
-		if data, err := dir.read(name); err == nil && json.Unmarshal(data, &e) == nil && e.Key != "" {
+		if data, err := dir.Read(name); err == nil && json.Unmarshal(data, &e) == nil && e.Key != "" {
 			if id := state.IncidentID(e.Key); !incidents[id] {
 				incidents[id] = true
 				lockIDs = append(lockIDs, id)
 			}
 		}
 	}
-	policy, now := policyID(p, st), time.Now()
+	policy, now := p.policyID(st), p.now()
 	deadline, _ := ctx.Deadline()
 	var imported []string
-	err = st.shared.Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
+	err = st.Shared.Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
 		imported = imported[:0]
 		for i, id := range ids {
 			if recs[id] != nil {
 				imported = append(imported, names[i]) // queued by another run: only the file is left
 				continue
 			}
-			data, err := dir.read(names[i])
+			data, err := dir.Read(names[i])
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // imported and removed by another run
 			}
@@ -167,8 +167,7 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 				err = errors.New("changed while it was imported")
 			}
 			if err != nil {
-				fmt.Fprintf(a.stderr, "notifier: pending delivery %s: %v (left where it is)\n", dir.join(names[i]), err)
-				a.attention.Store(true)
+				p.problem(r, "pending delivery %s: %w (left where it is)", dir.Join(names[i]), err)
 				continue
 			}
 			if e.Action != engine.DeliverResolve {
@@ -201,9 +200,8 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 		return err
 	}
 	for _, name := range imported {
-		if err := dir.remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintf(a.stderr, "notifier: pending delivery %s: queued, but the file could not be removed: %v\n", dir.join(name), err)
-			a.attention.Store(true)
+		if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			p.problem(r, "pending delivery %s: queued, but the file could not be removed: %w", dir.Join(name), err)
 		}
 	}
 	return nil

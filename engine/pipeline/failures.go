@@ -1,10 +1,11 @@
-package main
+package pipeline
 
 import (
 	"context"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"notifier/engine"
@@ -12,16 +13,16 @@ import (
 	"notifier/internal/keys"
 )
 
-// failureMarks reads the failure marks of p's channels: each a channel
-// whose last given-up delivery has not been followed by one that
-// succeeded (state.Undo sets them, a delivery clears them). A read
-// without the lock: a run pays for it once.
-func failureMarks(ctx context.Context, p *engine.Policy, st *stores) (map[string]state.Failure, error) {
+// FailureMarks reads the failure marks of p's channels from the shared
+// store: each a channel whose last given-up delivery has not been
+// followed by one that succeeded (state.Undo sets them, a delivery
+// clears them). A read without the lock: a run pays for it once.
+func FailureMarks(ctx context.Context, p *engine.Policy, shared state.Store) (map[string]state.Failure, error) {
 	ids := make([]string, 0, len(p.Channels))
 	for _, name := range slices.Sorted(maps.Keys(p.Channels)) {
 		ids = append(ids, state.FailureID(name))
 	}
-	recs, err := st.shared.View(ctx, ids)
+	recs, err := shared.View(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +35,10 @@ func failureMarks(ctx context.Context, p *engine.Policy, st *stores) (map[string
 	return out, nil
 }
 
+func (p *Pipeline) failureMarks(ctx context.Context, st *Stores) (map[string]state.Failure, error) {
+	return FailureMarks(ctx, p.Policy, st.Shared)
+}
+
 // markedSet is the channels marks names, for flushOutbox.
 func markedSet(marks map[string]state.Failure) map[string]bool {
 	out := make(map[string]bool, len(marks))
@@ -43,10 +48,10 @@ func markedSet(marks map[string]state.Failure) map[string]bool {
 	return out
 }
 
-// failureLine says that someone may not have been told: a page given up
+// FailureLine says that someone may not have been told: a page given up
 // is an outage nobody saw, so every run says it until the channel
 // delivers again.
-func failureLine(f state.Failure) string {
+func FailureLine(f state.Failure) string {
 	n := "a delivery"
 	if f.Count > 1 {
 		n = fmt.Sprintf("%d deliveries", f.Count)
@@ -55,14 +60,15 @@ func failureLine(f state.Failure) string {
 		f.Channel, n, f.At.UTC().Format(time.RFC3339), f.Action, keys.Bound(f.Key, 255), oneLine(f.Error), f.Channel)
 }
 
-// reportFailures puts a line per mark still in still (all when still is
-// nil) on stderr and asks for attention (exit 1).
-func (a *app) reportFailures(marks map[string]state.Failure, still map[string]bool) {
+// reportFailures notes a line per mark still in still (cleared by no
+// delivery of this run), each a problem that needs a person.
+func (p *Pipeline) reportFailures(r *Report, marks map[string]state.Failure, still map[string]bool) {
 	for _, ch := range slices.Sorted(maps.Keys(marks)) {
-		if still != nil && !still[ch] {
+		if !still[ch] {
 			continue // cleared by a delivery in this run
 		}
-		fmt.Fprintf(a.stderr, "notifier: %s\n", failureLine(marks[ch]))
-		a.attention.Store(true)
+		p.problem(r, "%s", FailureLine(marks[ch]))
 	}
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

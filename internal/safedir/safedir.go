@@ -1,4 +1,7 @@
-package main
+// Package safedir opens a directory of the state directory so that
+// nothing done in it can be redirected through a link: the pending
+// deliveries and the rejected input live there.
+package safedir
 
 import (
 	"errors"
@@ -8,29 +11,28 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-
-	"notifier/engine"
 )
 
-// safeDir is a directory of the state directory opened so that nothing
+// Dir is a directory of the state directory opened so that nothing
 // done in it can be redirected: the state directory is writable by the
 // haclient group while CMON runs notifier as root, so a member could put
 // a link where rejected/ or the pending directory should be, or plant
 // links inside them. Every operation goes through the directory's
 // descriptor and never follows a link.
-type safeDir struct {
-	fd   int
-	path string
+type Dir struct {
+	fd int
+	// Path is where the directory is, for messages.
+	Path string
 }
 
-// openSafeDir opens (making it first if asked) the directory path. A
+// Open opens (making it first if asked) the directory path. A
 // link, anything but a directory, or a directory owned by someone other
 // than root or this user (unless it has the group of a setgid directory
 // holding it: the shared state directory) is refused. A missing directory, when not made,
 // is fs.ErrNotExist.
-func openSafeDir(path string, create bool) (*safeDir, error) {
+func Open(path string, create bool) (*Dir, error) {
 	if create {
-		if err := engine.MkdirShared(path); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := mkdirShared(path); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, err
 		}
 	}
@@ -54,23 +56,23 @@ func openSafeDir(path string, create bool) (*safeDir, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s is owned by uid %d, not root or this user (uid %d), nor by the state directory's group: refused", path, st.Uid, euid)
 	}
-	return &safeDir{fd: fd, path: path}, nil
+	return &Dir{fd: fd, Path: path}, nil
 }
 
 // Close releases the directory.
-func (d *safeDir) Close() error { return unix.Close(d.fd) }
+func (d *Dir) Close() error { return unix.Close(d.fd) }
 
-// join is the path of name in d, for messages.
-func (d *safeDir) join(name string) string { return filepath.Join(d.path, name) }
+// Join is the path of name in d, for messages.
+func (d *Dir) Join(name string) string { return filepath.Join(d.Path, name) }
 
-// create makes the file name in d, exclusively and not through a link,
+// Create makes the file name in d, exclusively and not through a link,
 // writes data and, if sync, fsyncs it.
-func (d *safeDir) create(name string, data []byte, perm uint32, sync bool) error {
+func (d *Dir) Create(name string, data []byte, perm uint32, sync bool) error {
 	fd, err := unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
-		return &os.PathError{Op: "create", Path: d.join(name), Err: err}
+		return &os.PathError{Op: "create", Path: d.Join(name), Err: err}
 	}
-	f := os.NewFile(uintptr(fd), d.join(name))
+	f := os.NewFile(uintptr(fd), d.Join(name))
 	_, err = f.Write(data)
 	if sync && err == nil {
 		err = f.Sync()
@@ -79,24 +81,24 @@ func (d *safeDir) create(name string, data []byte, perm uint32, sync bool) error
 		err = cerr
 	}
 	if err != nil {
-		d.remove(name)
+		d.Remove(name)
 	}
 	return err
 }
 
-// rename renames old to name within d; a link named name is replaced,
+// Rename renames old to name within d; a link named name is replaced,
 // never followed.
-func (d *safeDir) rename(old, name string) error {
+func (d *Dir) Rename(old, name string) error {
 	if err := unix.Renameat(d.fd, old, d.fd, name); err != nil {
-		return &os.PathError{Op: "rename", Path: d.join(old), Err: err}
+		return &os.PathError{Op: "rename", Path: d.Join(old), Err: err}
 	}
 	return nil
 }
 
-// sync makes the entries of d durable.
-func (d *safeDir) sync() error {
+// Sync makes the entries of d durable.
+func (d *Dir) Sync() error {
 	if err := unix.Fsync(d.fd); err != nil {
-		return &os.PathError{Op: "fsync", Path: d.path, Err: err}
+		return &os.PathError{Op: "fsync", Path: d.Path, Err: err}
 	}
 	return nil
 }
@@ -104,49 +106,49 @@ func (d *safeDir) sync() error {
 // maxSafeRead bounds what read takes from one file.
 const maxSafeRead = 4 << 20
 
-// read returns the content of name in d, which must be a regular file
+// Read returns the content of name in d, which must be a regular file
 // with no other link to it (a hard link could make a root-only file
 // readable here). A missing file is fs.ErrNotExist.
-func (d *safeDir) read(name string) ([]byte, error) {
+func (d *Dir) Read(name string) ([]byte, error) {
 	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) {
-		return nil, fmt.Errorf("%s is a link: not read", d.join(name))
+		return nil, fmt.Errorf("%s is a link: not read", d.Join(name))
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: d.join(name), Err: err}
+		return nil, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
 	}
-	f := os.NewFile(uintptr(fd), d.join(name))
+	f := os.NewFile(uintptr(fd), d.Join(name))
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: d.join(name), Err: err}
+		return nil, &os.PathError{Op: "stat", Path: d.Join(name), Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
-		return nil, fmt.Errorf("%s is not a plain file: not read", d.join(name))
+		return nil, fmt.Errorf("%s is not a plain file: not read", d.Join(name))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSafeRead+1))
 	if err == nil && len(data) > maxSafeRead {
-		err = fmt.Errorf("%s is larger than %d bytes: not read", d.join(name), maxSafeRead)
+		err = fmt.Errorf("%s is larger than %d bytes: not read", d.Join(name), maxSafeRead)
 	}
 	return data, err
 }
 
-// names lists the entries of d, unsorted.
-func (d *safeDir) names() ([]string, error) {
+// Names lists the entries of d, unsorted.
+func (d *Dir) Names() ([]string, error) {
 	// A descriptor of its own: reading entries moves its offset.
 	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: d.path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: d.Path, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), d.path)
+	f := os.NewFile(uintptr(fd), d.Path)
 	defer f.Close()
 	return f.Readdirnames(-1)
 }
 
-// remove unlinks name in d (a link itself, never what it points at).
-func (d *safeDir) remove(name string) error {
+// Remove unlinks name in d (a link itself, never what it points at).
+func (d *Dir) Remove(name string) error {
 	if err := unix.Unlinkat(d.fd, name, 0); err != nil {
-		return &os.PathError{Op: "remove", Path: d.join(name), Err: err}
+		return &os.PathError{Op: "remove", Path: d.Join(name), Err: err}
 	}
 	return nil
 }
@@ -160,4 +162,14 @@ func (d *safeDir) remove(name string) error {
 func sharedGroup(path string, gid uint32) bool {
 	var st unix.Stat_t
 	return unix.Stat(filepath.Dir(path), &st) == nil && st.Gid == gid && st.Mode&unix.S_ISGID != 0
+}
+
+// mkdirShared makes dir for the users that share the state directory:
+// group-writable and setgid, whatever the umask (Mkdir's mode is cut by
+// it: 022 makes 0770 into 0750, and the group could not write).
+func mkdirShared(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o770|os.ModeSetgid)
 }

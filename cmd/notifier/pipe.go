@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"notifier/channels"
+	"notifier/engine"
+	"notifier/engine/event"
+	"notifier/engine/pacemaker"
+	"notifier/engine/pipeline"
+	"notifier/engine/state"
+)
+
+// statePath is the embedded store's file for policy p.
+func (a *app) statePath(p *engine.Policy) string {
+	if p != nil && p.Settings.StatePath != "" {
+		return p.Settings.StatePath
+	}
+	if d := a.env["NOTIFIER_STATE_PATH"]; d != "" {
+		return d
+	}
+	return engine.DefaultStatePath
+}
+
+// openStores opens policy p's stores: the state file, and Redis when the
+// policy names it.
+func (a *app) openStores(p *engine.Policy) (*pipeline.Stores, error) {
+	local, err := state.OpenBolt(a.statePath(p))
+	if err != nil {
+		return nil, err
+	}
+	s := &pipeline.Stores{Local: local, Shared: local}
+	if url := p.Settings.RedisURL; url != "" {
+		var password string
+		if f := p.Settings.RedisPasswordFile; f != "" {
+			if password, err = channels.ReadSecret("settings.state.redis.password", "", f); err != nil {
+				local.Close()
+				return nil, fmt.Errorf("state: %w", err)
+			}
+		}
+		shared, err := state.OpenRedisPassword(url, password, "notifier")
+		if err != nil {
+			local.Close()
+			return nil, err
+		}
+		s.Shared = shared
+	}
+	return s, nil
+}
+
+// newPipeline is the pipeline of policy p for this command: its stores,
+// its channels (w's: the command closes them), the wall clock, and
+// stderr for what an operator must read.
+func (a *app) newPipeline(p *engine.Policy, w *wiring) *pipeline.Pipeline {
+	return &pipeline.Pipeline{
+		Policy:     p,
+		Open:       func() (*pipeline.Stores, error) { return a.openStores(p) },
+		Channel:    func(name string) (channels.Channel, error) { return w.channel(p, name) },
+		Host:       hostname(),
+		StatePath:  a.statePath(p),
+		Occurrence: func(ev *event.Event, _ time.Time) string { return pacemaker.OccurrenceOf(ev) },
+		Note:       func(line string) { fmt.Fprintf(a.stderr, "notifier: %s\n", line) },
+	}
+}
+
+// withState loads the policy and opens its pipeline for a state command:
+// the state must stay usable while the policy is broken (flush the
+// backlog, add a silence, read the history), so the last good policy
+// stands in, loudly. The stores are opened by fn, through the pipeline.
+func (a *app) withState(configFlag string, fn func(ctx context.Context, pl *pipeline.Pipeline) error) error {
+	w := newWiring()
+	defer w.close()
+	path := a.configPath(configFlag)
+	p, err := a.loadPolicy(path, w)
+	if err != nil {
+		lg, kept, lgErr := engine.LastGood(path, a.cacheDir())
+		if lgErr != nil {
+			fmt.Fprintf(a.stderr, "notifier: %v\n", lgErr) // refused: someone must look
+		}
+		if lg == nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
+			err, path, kept.UTC().Format(time.RFC3339))
+		p = lg
+	}
+	pl := a.newPipeline(p, w)
+	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(p.Settings.Deadline))
+	defer cancel()
+	return fn(ctx, pl)
+}
+
+// withStores is withState for commands that use the stores directly
+// (silence, history).
+func (a *app) withStores(configFlag string, fn func(ctx context.Context, p *engine.Policy, st *pipeline.Stores) error) error {
+	return a.withState(configFlag, func(ctx context.Context, pl *pipeline.Pipeline) error {
+		st, err := pl.Open()
+		if err != nil {
+			return problemErr(err)
+		}
+		defer st.Close()
+		return fn(ctx, pl.Policy, st)
+	})
+}

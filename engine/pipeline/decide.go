@@ -1,0 +1,192 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"time"
+
+	"notifier/engine"
+	"notifier/engine/event"
+	"notifier/engine/state"
+)
+
+// mode is how decide treats the state.
+type mode int
+
+const (
+	// commit: the decision, its outbox entries and history lines, in one
+	// Update (Run).
+	commit mode = iota
+	// record: the decision only, in one Update (Record).
+	record
+	// dryRun: the decision on a copy of the records View read (Decide).
+	dryRun
+)
+
+// BadSilence is a silence whose expression no longer compiles (the
+// policy's windows changed): it is ignored.
+type BadSilence struct {
+	Silence state.Silence
+	Err     error
+}
+
+// decide is the one decide path, for the rules' decision d: the active
+// silences at the clock, then the stateful decision. With commit, what
+// must be sent is queued in the same short transaction of the shared
+// store: a kill at any point leaves either nothing decided or the
+// deliveries queued. The history lines go to the local store (the same
+// transaction without Redis). The queued entries are leased to owner
+// until ctx's deadline.
+func (p *Pipeline) decide(ctx context.Context, st *Stores, ev *event.Event, d *engine.Decision, m mode, owner string, check Check) (state.Result, error) {
+	now := p.now()
+	sil, bad, err := p.activeSilence(ctx, st, ev, now)
+	if err != nil {
+		return state.Result{}, err
+	}
+	if check != nil {
+		if err := check(d, bad); err != nil {
+			return state.Result{}, err
+		}
+	} else {
+		for _, b := range bad {
+			p.note("silence %s no longer compiles, ignored: %v", b.Silence.ID, b.Err)
+		}
+	}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st)}
+	if m == dryRun {
+		// No occurrence: a dry run shows what the rules and the state
+		// decide for this alert, not that a saved copy of it was already
+		// handled.
+		recs, err := st.Shared.View(ctx, state.IDs(in))
+		if err != nil {
+			return state.Result{}, err
+		}
+		return state.Apply(in, recs) // on the copy View returned
+	}
+	if p.Occurrence != nil {
+		in.Occurrence = p.Occurrence(ev, now)
+	}
+	deadline, _ := ctx.Deadline()
+	var res state.Result
+	var queue, hist map[string]*state.Record
+	err = st.Shared.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+		// The clock is read under the lock: outbox ids sort by it, and a
+		// resolve decided after its trigger must sort after it even when
+		// its run started first and waited for the lock.
+		in.Now = p.now()
+		var err error
+		if res, err = state.Apply(in, recs); err != nil || m == record {
+			return err
+		}
+		if queue, hist, err = outboxRecords(ev, d, res, in.Now, owner, deadline); err != nil {
+			return err
+		}
+		maps.Copy(recs, queue)
+		if !st.split() {
+			maps.Copy(recs, hist)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if st.split() {
+		p.addHistory(ctx, st, hist)
+	}
+	return res, nil
+}
+
+// activeSilence is the first active silence matching ev at now, and the
+// silences that no longer compile.
+func (p *Pipeline) activeSilence(ctx context.Context, st *Stores, ev *event.Event, now time.Time) (*state.Silence, []BadSilence, error) {
+	recs, err := st.Shared.Scan(ctx, state.SilencePrefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	var bad []BadSilence
+	sil := state.MatchSilence(p.Policy, state.Silences(recs), ev, now, func(s state.Silence, err error) {
+		bad = append(bad, BadSilence{Silence: s, Err: err})
+	})
+	return sil, bad, nil
+}
+
+// addHistory writes history lines to the local store; failing to is
+// noted, not fatal (what was decided is already safe in the outbox).
+func (p *Pipeline) addHistory(ctx context.Context, st *Stores, hist map[string]*state.Record) {
+	if len(hist) == 0 {
+		return
+	}
+	dctx, cancel := state.Detached(ctx)
+	defer cancel()
+	err := st.Local.Update(dctx, nil, func(recs map[string]*state.Record) error {
+		maps.Copy(recs, hist)
+		return nil
+	})
+	if err != nil {
+		p.note("history: %v", err)
+	}
+}
+
+// outboxRecords turns the deliveries to make into outbox entries, plus a
+// history line per decision (sent or not).
+func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
+	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
+	for _, p := range res.Send {
+		msg, err := json.Marshal(Message(ev, p.Delivery, p.Suppressed, p.Ref))
+		if err != nil {
+			return nil, nil, err
+		}
+		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
+			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
+		if p.Opened != (state.Opened{}) {
+			e.Opened = &p.Opened
+		}
+		r, err := e.Record()
+		if err != nil {
+			return nil, nil, err
+		}
+		out[e.ID] = r
+		now = now.Add(time.Nanosecond) // ids keep the plan's order
+	}
+	for _, h := range decisionHistory(ev, d, res, now) {
+		id, r, err := h.Record()
+		if err != nil {
+			return nil, nil, err
+		}
+		hist[id] = r
+	}
+	return out, hist, nil
+}
+
+func decisionHistory(ev *event.Event, d *engine.Decision, res state.Result, now time.Time) []state.HistoryEntry {
+	base := state.HistoryEntry{Time: now, Key: ev.Key, Source: ev.Source, EventType: ev.EventType, Severity: ev.Severity, Action: ev.Action}
+	var out []state.HistoryEntry
+	add := func(p state.Planned) {
+		h := base
+		h.Rule, h.Channel, h.Delivery, h.Outcome, h.Reason = p.Rule, p.Channel, p.Action, p.Outcome, p.Reason
+		out = append(out, h)
+	}
+	for _, p := range res.Send {
+		add(p)
+	}
+	for _, p := range res.Skip {
+		add(p)
+	}
+	if len(out) == 0 {
+		// Nobody was chosen: say why, so "why was I not paged" has an
+		// answer in history too.
+		h := base
+		h.Outcome, h.Reason = "unmatched", "no rule matched"
+		if m := d.Matched(); len(m) > 0 {
+			h.Rule = m[len(m)-1] // the one that decided
+		}
+		if d.Dropped {
+			h.Outcome, h.Reason = "dropped", "dropped by rule "+h.Rule
+		} else if h.Rule != "" {
+			h.Outcome, h.Reason = "nobody", "rule "+h.Rule+" notifies nobody"
+		}
+		out = append(out, h)
+	}
+	return out
+}

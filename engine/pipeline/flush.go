@@ -1,0 +1,281 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"notifier/channels"
+	"notifier/engine/state"
+)
+
+// Flush delivers what the outbox holds, whether or not its next attempt
+// is due when force (`notifier flush`; a systemd timer runs it every
+// minute), after queueing what the pending directory holds. It returns
+// an error, and does nothing, when the stores cannot be opened or the
+// failure marks read; a state error met while flushing is the Report's
+// StateErr (and needs a person).
+func (p *Pipeline) Flush(ctx context.Context, force bool) (*Report, error) {
+	st, err := p.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	marks, err := p.failureMarks(ctx, st)
+	if err != nil {
+		return nil, err // nothing here can be flushed: say why
+	}
+	r := &Report{Marks: marks}
+	marked := markedSet(marks)
+	owner := p.owner()
+	p.importKept(ctx, r, st, owner)
+	err = p.flushOutbox(ctx, r, st, owner, force, marked)
+	p.reportFailures(r, marks, marked)
+	if err != nil {
+		r.StateErr = err
+		r.needs(err) // the command says it, as its error
+	}
+	return r, nil
+}
+
+// flushOutbox delivers what the outbox holds that this run may deliver:
+// its own entries, and other entries that are due (all of them with
+// force). Chains (per key and channel) go in order, concurrently with
+// each other. It counts in r what was delivered, queued and given up.
+//
+// marked names the channels with a failure mark (failureMarks): a
+// delivery to one clears it, and it is removed from marked.
+func (p *Pipeline) flushOutbox(ctx context.Context, r *Report, st *Stores, owner string, force bool, marked map[string]bool) error {
+	// Our own deliveries may wait behind another live run's for the same
+	// key and channel (a resolve behind the trigger it is sending): wait
+	// for it, briefly, rather than leave the resolve for the next run.
+	wait := 20 * time.Millisecond
+	for {
+		d, q, f, blocked, err := p.flushRound(ctx, r, st, owner, force, marked)
+		r.Delivered, r.Queued, r.Failed = r.Delivered+d, q, r.Failed+f
+		deadline, _ := ctx.Deadline()
+		if err != nil || !blocked || time.Until(deadline) < time.Second+wait {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// maxParallelChains bounds concurrent deliveries in one run.
+const maxParallelChains = 8
+
+// flushRound claims, delivers and settles once. blocked says some of
+// owner's own entries could not be claimed because another live run holds
+// the entries before them.
+func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *Stores, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, blocked bool, err error) {
+	now := p.now()
+	found, err := st.Shared.Scan(ctx, state.OutboxPrefix)
+	if err != nil || len(found) == 0 {
+		return 0, 0, 0, false, err
+	}
+	deadline, _ := ctx.Deadline()
+	// Most runs find nothing they may take (another run's live lease, a
+	// retry not yet due): see that on the copy Scan returned, and skip the
+	// exclusive lock altogether — under a storm, every run pays it.
+	preview, changed, err := state.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	blocked = ownBlocked(found, preview, owner, now)
+	if len(preview) == 0 {
+		return 0, 0, 0, blocked, nil
+	}
+	chains := preview
+	if changed {
+		// Taking over others' entries needs the lock; our own, already
+		// leased to us when they were queued, do not.
+		err = st.Shared.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
+			var err error
+			chains, _, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
+			return err
+		})
+		if err != nil || len(chains) == 0 {
+			return 0, 0, 0, blocked, err
+		}
+	}
+	outcomes := make([][]state.Outcome, len(chains))
+	var wg sync.WaitGroup
+	// A backlog after an outage must not become hundreds of requests at
+	// once (and a wall of 429s): a few chains at a time.
+	sem := make(chan struct{}, maxParallelChains)
+	for i, chain := range chains {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			outcomes[i] = p.deliverChain(ctx, r, chain)
+		})
+	}
+	wg.Wait()
+
+	settleNow := p.now()
+	var ids []string
+	for i, c := range chains {
+		for j, e := range c {
+			ids = append(ids, e.ID)
+			ids = append(ids, state.SettleIDs(e, outcomes[i][j], settleNow, marked[e.Channel])...)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	refs := map[[2]string]string{}
+	hist := map[string]*state.Record{}
+	var attempts []Delivery
+	dctx, cancel := state.Detached(ctx)
+	defer cancel()
+	err = st.Shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
+		delivered, queued, failed = 0, 0, 0
+		clear(hist)
+		attempts = attempts[:0]
+		for i, c := range chains {
+			for j, e := range c {
+				o := outcomes[i][j]
+				what, err := state.Settle(recs, e, o, settleNow, owner)
+				if err != nil {
+					return err
+				}
+				switch what {
+				case "delivered":
+					delivered++
+					delete(marked, e.Channel)
+					if o.Ref != "" {
+						refs[[2]string{e.Key, e.Channel}] = o.Ref
+					}
+				case "queued":
+					queued++
+				case "failed":
+					failed++
+				}
+				if o.Attempted {
+					attempts = append(attempts, Delivery{Key: e.Key, Channel: e.Channel, Action: e.Action, Outcome: what, Err: o.Err})
+					h := state.HistoryEntry{Time: settleNow, Key: e.Key, Rule: e.Rule, Channel: e.Channel, Delivery: e.Action, Outcome: what, Attempts: e.Attempts + 1}
+					if o.Err != nil {
+						h.Reason = o.Err.Error()
+						switch what {
+						case "failed":
+							p.problem(r, "channel %q: %v (given up)", e.Channel, o.Err)
+						case "superseded":
+							p.note("channel %q: %v (another run took the delivery over)", e.Channel, o.Err)
+						default:
+							p.note("channel %q: %v (queued for retry)", e.Channel, o.Err)
+						}
+					}
+					id, rec, err := h.Record()
+					if err != nil {
+						return err
+					}
+					hist[id] = rec
+				}
+			}
+		}
+		if !st.split() {
+			maps.Copy(recs, hist)
+		}
+		return nil
+	})
+	r.Deliveries = append(r.Deliveries, attempts...)
+	if err == nil && st.split() {
+		p.addHistory(ctx, st, hist)
+	}
+	if err == nil && len(refs) > 0 {
+		err = p.recordRefs(ctx, st, refs)
+	}
+	return delivered, queued, failed, blocked, err
+}
+
+// ownBlocked reports whether one of owner's entries was left out only
+// because another live run is delivering the entries before it — worth
+// waiting for. Behind a failed delivery waiting for its retry it is not:
+// that wait is the outbox's job.
+func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner string, now time.Time) bool {
+	in := map[string]bool{}
+	for _, c := range claimed {
+		for _, e := range c {
+			in[e.ID] = true
+		}
+	}
+	busy := map[[2]string]bool{} // key and channel with an entry a live run holds
+	for _, e := range state.Entries(found) {
+		k := [2]string{e.Key, e.Channel}
+		if e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && state.OwnerAlive(e.LeaseOwner) {
+			busy[k] = true
+		}
+		if e.LeaseOwner == owner && !in[e.ID] && busy[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// recordRefs remembers where Slack's Web API put each message, so the
+// resolve updates that message.
+func (p *Pipeline) recordRefs(ctx context.Context, st *Stores, refs map[[2]string]string) error {
+	var ids []string
+	for k := range refs {
+		ids = append(ids, state.IncidentID(k[0]))
+	}
+	dctx, cancel := state.Detached(ctx)
+	defer cancel()
+	return st.Shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
+		for k, ref := range refs {
+			state.SetRef(recs, k[0], k[1], ref)
+		}
+		return nil
+	})
+}
+
+// deliverChain sends one key's entries for one channel, in order,
+// stopping at the first failure (the rest wait, in order).
+func (p *Pipeline) deliverChain(ctx context.Context, r *Report, chain []state.Entry) []state.Outcome {
+	out := make([]state.Outcome, len(chain))
+	ch, err := p.Channel(chain[0].Channel)
+	var lastRef string
+	for i, e := range chain {
+		if err != nil {
+			// The channel cannot be built (a secret file being rewritten,
+			// a channel renamed by a policy change in progress): retried
+			// like any failure until the outbox gives up, never dropped
+			// at once; and someone must look. The rest of the chain waits
+			// behind it.
+			out[i] = state.Outcome{Attempted: true, Err: err, Retryable: true}
+			r.needs(fmt.Errorf("channel %q: %w", e.Channel, err))
+			break
+		}
+		var m channels.Message
+		if jerr := json.Unmarshal(e.Message, &m); jerr != nil {
+			out[i] = state.Outcome{Attempted: true, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
+			continue
+		}
+		if m.Action == channels.Resolve && m.Ref == "" {
+			m.Ref = lastRef // the trigger went out just before, in this chain
+		}
+		ref, _, derr := channels.DeliverRef(ctx, ch, &m, channels.DefaultBackoff)
+		if derr == nil {
+			out[i] = state.Outcome{Attempted: true, Delivered: true, Ref: ref}
+			lastRef = ref
+			continue
+		}
+		retry, after := channels.IsRetryable(derr)
+		out[i] = state.Outcome{Attempted: true, Err: derr, Retryable: retry, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr)}
+		for j := i + 1; j < len(chain); j++ {
+			out[j] = state.Outcome{} // not attempted: waits behind this one
+		}
+		break
+	}
+	return out
+}

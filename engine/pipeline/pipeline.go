@@ -1,0 +1,193 @@
+// Package pipeline takes one event end to end — decide (silences, rules,
+// state), record, deliver, settle — and flushes the outbox. It is the
+// only decide path: `notifier run`, `notifier explain`, `notifier test`
+// (and the resident engine to come) all decide through it, so they cannot
+// drift apart.
+//
+// It takes everything it touches as parameters — the policy, the stores,
+// the channels, the clock — and returns what happened (a Report) instead
+// of printing or choosing an exit status: the command line turns a Report
+// into stderr lines and an exit code, tests read it.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"notifier/channels"
+	"notifier/engine"
+	"notifier/engine/event"
+	"notifier/engine/state"
+)
+
+// Stores are the state a run uses: Shared holds windows, incidents,
+// silences and the outbox — Redis when configured, so that several nodes
+// agree on what was already said and the outbox keeps one order per key
+// across them; Local (the embedded bbolt file) holds this host's history,
+// and stands in for Shared when Redis is down. Without Redis both are the
+// same store.
+type Stores struct {
+	Local, Shared state.Store
+}
+
+// Close closes both stores (once when they are one).
+func (s *Stores) Close() error {
+	var err error
+	if s.Shared != s.Local {
+		err = s.Shared.Close()
+	}
+	return errors.Join(err, s.Local.Close())
+}
+
+// split says whether Shared is another store than Local (Redis).
+func (s *Stores) split() bool { return s.Shared != s.Local }
+
+// Pipeline is what deciding and delivering events needs. Its fields are
+// read, never changed, by its methods; one Pipeline serves one command
+// (and, with the same policy, any number of events).
+type Pipeline struct {
+	// Policy is the compiled policy that decides.
+	Policy *engine.Policy
+	// Open opens the stores; each Run, Decide, Record and Flush opens
+	// them once and closes them before it returns. An error makes Run
+	// deliver without state (fail open).
+	Open func() (*Stores, error)
+	// Channel returns the channel the policy calls name (built on first
+	// use); the pipeline never closes it: whoever made it does, once the
+	// command is done.
+	Channel func(name string) (channels.Channel, error)
+	// Clock says what time it is: decisions, outbox ids, retries.
+	// Nil is time.Now.
+	Clock func() time.Time
+	// Owner is the lease owner of what this pipeline queues and claims
+	// (state.NewOwner); "" makes one.
+	Owner string
+	// Host names this host in the records a policy writes to a state file
+	// (state.PolicyID): "" leaves them unmarked.
+	Host string
+	// StatePath is the embedded store's file: the pending directory lives
+	// beside it (StatePath + ".pending"), and messages name it.
+	StatePath string
+	// Occurrence identifies the alert ev is one invocation of, when the
+	// caller runs notifier more than once for it (state.Input.Occurrence);
+	// nil, or "", for none.
+	Occurrence func(ev *event.Event, now time.Time) string
+	// Note receives, as it happens, each line an operator must read (the
+	// command prints it as "notifier: <line>" on stderr). Nil discards.
+	Note func(line string)
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Clock != nil {
+		return p.Clock()
+	}
+	return time.Now()
+}
+
+// owner is the lease owner of one Run or Flush.
+func (p *Pipeline) owner() string {
+	if p.Owner == "" {
+		return state.NewOwner()
+	}
+	return p.Owner
+}
+
+// Report is what one Run, Decide or Record did.
+type Report struct {
+	// Decision is the rules' verdict on the event.
+	Decision *engine.Decision
+	// Plan is what the state decided: Send the deliveries made (or, with
+	// no state, every delivery the rules chose), Skip those not made, each
+	// with its reason.
+	Plan state.Result
+	// Deliveries are the attempts this run made, in the order they were
+	// settled: its own and other runs' queued entries.
+	Deliveries []Delivery
+	// Delivered, Queued and Failed count the outbox entries this run
+	// delivered, left queued (to be retried) and gave up.
+	Delivered, Queued, Failed int
+	// FailedOpen says the state could not be used: the rules' deliveries
+	// were made without suppression (StateErr says why).
+	FailedOpen bool
+	// Degraded says the shared store (Redis) could not be used: the
+	// decision was made with this node's state only.
+	Degraded bool
+	// StateErr is why the state could not be used, or what could not be
+	// recorded after delivering.
+	StateErr error
+	// Marks are the failure marks of the policy's channels as read before
+	// delivering: channels whose last given-up delivery has not been
+	// followed by one that succeeded.
+	Marks map[string]state.Failure
+	// ChannelErrs (Decide only) are the channels of Plan.Send that cannot
+	// be built: a run would leave their deliveries queued.
+	ChannelErrs map[string]error
+	// NeedsPerson are the problems someone must look at though the run
+	// did what it could (a rule that failed, a delivery given up, the
+	// state unusable, a channel that cannot be built): the command exits
+	// 1 when there is any. Each was also given to Note, in these or
+	// other words (a channel that cannot be built: "queued for retry").
+	NeedsPerson []error
+
+	mu sync.Mutex
+}
+
+// OK says nothing needs a person.
+func (r *Report) OK() bool { return len(r.NeedsPerson) == 0 }
+
+// Delivery is one attempt to deliver.
+type Delivery struct {
+	Key, Channel, Action string
+	// Outcome is "delivered", "queued" (for a retry), "failed" (given up),
+	// "superseded" (another run took it over), or, when delivering
+	// without state, "delivered" or "undelivered".
+	Outcome string
+	Err     error
+}
+
+// note gives a line to Note.
+func (p *Pipeline) note(format string, args ...any) {
+	if p.Note != nil {
+		p.Note(fmt.Sprintf(format, args...))
+	}
+}
+
+// problem notes a line that needs a person and keeps it in r.
+func (p *Pipeline) problem(r *Report, format string, args ...any) {
+	err := fmt.Errorf(format, args...)
+	p.note("%s", err.Error())
+	r.needs(err)
+}
+
+// needs keeps err in r.NeedsPerson; the caller notes it (or it is noted
+// in other words elsewhere). Safe for concurrent deliveries.
+func (r *Report) needs(err error) {
+	r.mu.Lock()
+	r.NeedsPerson = append(r.NeedsPerson, err)
+	r.mu.Unlock()
+}
+
+// policyID is the policy's identity in the records it writes: this host
+// and where the policy lives (its file, or its directory). Only for a
+// state file: Redis is shared by nodes on purpose, and nodes that run on
+// one host (tests, containers) would look like two policies there.
+func (p *Pipeline) policyID(st *Stores) string {
+	files := p.Policy.Files
+	if p.Host == "" || len(files) == 0 || st.split() {
+		return ""
+	}
+	path := files[0]
+	if len(files) > 1 {
+		path = filepath.Dir(path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // one policy, however it is reached
+	}
+	return state.PolicyID(p.Host, path)
+}
