@@ -8,7 +8,7 @@ import (
 	"notifier/engine/pipeline"
 )
 
-// Exit codes (DESIGN §6): 0 ok; 1 a problem found (lint, test failure,
+// Exit codes (README.md, "Exit codes"): 0 ok; 1 a problem found (lint, test failure,
 // delivery failed); 2 usage, config or input error.
 const (
 	exitOK      = 0
