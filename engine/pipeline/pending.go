@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-
 	"slices"
 	"strings"
 	"time"
