@@ -139,6 +139,23 @@ type runner struct {
 func (r *runner) run(t parsedTest) []string {
 	var clock time.Time
 	store := state.NewMem(func() time.Time { return clock })
+	// Decided as a run decides (pipeline.Record: the silences, the rules
+	// and the state, through the run's own decide path), on this test's
+	// store at the virtual clock; nothing is queued or delivered.
+	pl := &pipeline.Pipeline{
+		Policy: r.policy,
+		Open:   func() (*pipeline.Stores, error) { return &pipeline.Stores{Local: store, Shared: store}, nil },
+		Clock:  func() time.Time { return clock },
+		Occurrence: func(ev *event.Event, now time.Time) string {
+			if occ := pacemaker.OccurrenceOf(ev); occ != "" {
+				// A file replayed at another offset is another alert; two
+				// steps at the same offset are one alert's invocations
+				// (two recipients).
+				return occ + "@" + now.Format(time.RFC3339Nano)
+			}
+			return ""
+		},
+	}
 	ctx := context.Background()
 	var failures []string
 	for i, s := range t.Steps {
@@ -155,7 +172,7 @@ func (r *runner) run(t parsedTest) []string {
 			}
 			continue
 		}
-		got, err := r.step(ctx, store, s, clock)
+		got, err := r.step(ctx, pl, s, clock)
 		if err != nil {
 			failures = append(failures, where+": "+err.Error())
 			continue
@@ -177,7 +194,7 @@ type outcome struct {
 }
 
 // step decodes a step's event and decides it as a run would.
-func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now time.Time) (*outcome, error) {
+func (r *runner) step(ctx context.Context, pl *pipeline.Pipeline, s stepSpec, now time.Time) (*outcome, error) {
 	ev, err := r.event(s, now)
 	var na *cmon.NotAlarmError
 	if errors.As(err, &na) {
@@ -187,23 +204,6 @@ func (r *runner) step(ctx context.Context, store state.Store, s stepSpec, now ti
 		return nil, err
 	}
 	ev.Time = now // the step's time is the event's: windows follow the virtual clock
-	// Decided as a run decides (pipeline.Record: the silences, the rules
-	// and the state, through the run's own decide path), on this test's
-	// store at the virtual clock; nothing is queued or delivered.
-	pl := &pipeline.Pipeline{
-		Policy: r.policy,
-		Open:   func() (*pipeline.Stores, error) { return &pipeline.Stores{Local: store, Shared: store}, nil },
-		Clock:  func() time.Time { return now },
-		Occurrence: func(ev *event.Event, now time.Time) string {
-			if occ := pacemaker.OccurrenceOf(ev); occ != "" {
-				// A file replayed at another offset is another alert; two
-				// steps at the same offset are one alert's invocations
-				// (two recipients).
-				return occ + "@" + now.Format(time.RFC3339Nano)
-			}
-			return ""
-		},
-	}
 	rep, err := pl.Record(ctx, ev, func(d *engine.Decision, bad []pipeline.BadSilence) error {
 		if len(bad) > 0 {
 			b := bad[len(bad)-1]
