@@ -76,7 +76,8 @@ type Pipeline struct {
 	// nil, or "", for none.
 	Occurrence func(ev *event.Event, now time.Time) string
 	// Note receives, as it happens, each line an operator must read (the
-	// command prints it as "notifier: <line>" on stderr). Nil discards.
+	// command prints it as "notifier: <line>" on stderr), from one
+	// goroutine at a time. Nil discards.
 	Note func(line string)
 }
 
