@@ -177,7 +177,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *event.Even
 	if err != nil {
 		return stateless(err.Error())
 	}
-	defer st.close()
+	defer st.Close()
 	now := time.Now()
 	if a.at != nil {
 		now = *a.at
@@ -189,7 +189,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *event.Even
 	// No occurrence: explain shows what the rules and the state decide for
 	// this alert, not that a saved copy of it was already handled.
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: policyID(p, st)}
-	recs, err := st.shared.View(ctx, state.IDs(in))
+	recs, err := st.Shared().View(ctx, state.IDs(in))
 	if err != nil {
 		return stateless(err.Error())
 	}

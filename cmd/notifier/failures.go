@@ -16,12 +16,12 @@ import (
 // whose last given-up delivery has not been followed by one that
 // succeeded (state.Undo sets them, a delivery clears them). A read
 // without the lock: a run pays for it once.
-func failureMarks(ctx context.Context, p *engine.Policy, st *stores) (map[string]state.Failure, error) {
+func failureMarks(ctx context.Context, p *engine.Policy, st *state.Topology) (map[string]state.Failure, error) {
 	ids := make([]string, 0, len(p.Channels))
 	for _, name := range slices.Sorted(maps.Keys(p.Channels)) {
 		ids = append(ids, state.FailureID(name))
 	}
-	recs, err := st.shared.View(ctx, ids)
+	recs, err := st.Shared().View(ctx, ids)
 	if err != nil {
 		return nil, err
 	}

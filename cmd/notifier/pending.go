@@ -91,7 +91,7 @@ func (a *app) dropPending(p *engine.Policy, names []string) error {
 // best effort: what cannot be imported stays for the next run, and the
 // run goes on with its own deliveries. A run imports before it decides,
 // so that the remove of an alarm whose trigger was kept resolves it.
-func (a *app) importKept(ctx context.Context, p *engine.Policy, st *stores, owner string) {
+func (a *app) importKept(ctx context.Context, p *engine.Policy, st *state.Topology, owner string) {
 	if err := a.importPending(ctx, p, st, owner); err != nil {
 		fmt.Fprintf(a.stderr, "notifier: %v (left for the next run)\n", err)
 		a.attention.Store(true)
@@ -104,7 +104,7 @@ func (a *app) importKept(ctx context.Context, p *engine.Policy, st *stores, owne
 // another run imported already (the file is gone, or its entry is in the
 // outbox); the lease keeps other runs from delivering an entry before
 // its file is removed, so an entry is never queued twice.
-func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, owner string) error {
+func (a *app) importPending(ctx context.Context, p *engine.Policy, st *state.Topology, owner string) error {
 	dir, err := openSafeDir(a.pendingDir(p), false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -145,7 +145,7 @@ func (a *app) importPending(ctx context.Context, p *engine.Policy, st *stores, o
 	policy, now := policyID(p, st), time.Now()
 	deadline, _ := ctx.Deadline()
 	var imported []string
-	err = st.shared.Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
+	err = st.Shared().Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
 		imported = imported[:0]
 		for i, id := range ids {
 			if recs[id] != nil {

@@ -94,17 +94,17 @@ func (a *app) deliverWithState(ctx context.Context, p *engine.Policy, w *wiring,
 	if err != nil {
 		return a.failOpen(ctx, p, w, ev, d, d.Deliveries, err)
 	}
-	defer st.close()
+	defer st.Close()
 	owner := state.NewOwner()
 	a.importKept(ctx, p, st, owner)
 	res, err := a.decide(ctx, p, st, ev, d, owner)
 	a.reportShared(p, ev, res)
 	degraded := false
-	if err != nil && st.shared != st.local && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
+	if err != nil && st.Separate() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries
 		// are still queued durably (and suppressed per node), and say so.
 		fmt.Fprintf(a.stderr, "notifier: shared state unusable, deciding with this node's state only: %v\n", err)
-		st = &stores{local: st.local, shared: st.local}
+		st = st.LocalOnly()
 		res, err = a.decide(ctx, p, st, ev, d, owner)
 		degraded = true
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // withState loads the policy and opens its stores for a state command.
-func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error) error {
+func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engine.Policy, w *wiring, st *state.Topology) error) error {
 	w := newWiring()
 	defer w.close()
 	path := a.configPath(configFlag)
@@ -39,7 +39,7 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engin
 	if err != nil {
 		return problemErr(err)
 	}
-	defer st.close()
+	defer st.Close()
 	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(p.Settings.Deadline))
 	defer cancel()
 	return fn(ctx, p, w, st)
@@ -53,7 +53,7 @@ func (a *app) flushCmd(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, w *wiring, st *stores) error {
+	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, w *wiring, st *state.Topology) error {
 		marks, err := failureMarks(ctx, p, st)
 		if err != nil {
 			return problemErr(err) // nothing here can be flushed: say why
@@ -109,7 +109,7 @@ func (a *app) silenceCmd(args []string) error {
 		case strings.TrimSpace(*comment) == "":
 			return usageErr("silence add: --comment is required: say why, for whoever is on call next")
 		}
-		return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, _ *wiring, st *stores) error {
+		return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, _ *wiring, st *state.Topology) error {
 			if _, ps := p.CompileMatch("--match", *match); len(ps.Errors()) > 0 {
 				var lines []string
 				for _, e := range ps.Errors() {
@@ -123,7 +123,7 @@ func (a *app) silenceCmd(args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error { recs[id] = r; return nil }); err != nil {
+			if err := st.Shared().Update(ctx, []string{id}, func(recs map[string]*state.Record) error { recs[id] = r; return nil }); err != nil {
 				return problemErr(err)
 			}
 			fmt.Fprintln(a.stdout, s.ID)
@@ -135,8 +135,8 @@ func (a *app) silenceCmd(args []string) error {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
-			recs, err := st.shared.Scan(ctx, state.SilencePrefix)
+		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *state.Topology) error {
+			recs, err := st.Shared().Scan(ctx, state.SilencePrefix)
 			if err != nil {
 				return problemErr(err)
 			}
@@ -179,10 +179,10 @@ func (a *app) silenceCmd(args []string) error {
 		}
 		silenceID := ids[0]
 		id := state.SilenceID(silenceID)
-		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *stores) error {
+		return a.withState(*configFlag, func(ctx context.Context, _ *engine.Policy, _ *wiring, st *state.Topology) error {
 			var found *state.Silence
 			expired := false
-			err := st.shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
+			err := st.Shared().Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
 				r := recs[id]
 				if r == nil {
 					return nil // no such silence (or expired more than a day ago)
@@ -233,16 +233,16 @@ func (a *app) historyCmd(args []string) error {
 	if *format != "text" && *format != "json" {
 		return usageErr("history: --format %q: want text or json", *format)
 	}
-	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, _ *wiring, st *stores) error {
-		recs, err := st.local.Scan(ctx, state.HistoryPrefix)
+	return a.withState(*configFlag, func(ctx context.Context, p *engine.Policy, _ *wiring, st *state.Topology) error {
+		recs, err := st.History().Scan(ctx, state.HistoryPrefix)
 		if err != nil {
 			return problemErr(err)
 		}
-		dead, err := st.shared.Scan(ctx, state.DeadPrefix)
+		dead, err := st.Shared().Scan(ctx, state.DeadPrefix)
 		if err != nil {
 			return problemErr(err)
 		}
-		queued, err := st.shared.Scan(ctx, state.OutboxPrefix)
+		queued, err := st.Shared().Scan(ctx, state.OutboxPrefix)
 		if err != nil {
 			return problemErr(err)
 		}

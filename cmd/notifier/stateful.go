@@ -18,24 +18,8 @@ import (
 	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 	"notifier/engine/state"
+	"notifier/engine/state/stores"
 )
-
-// stores are the state a run uses: shared holds windows, incidents,
-// silences and the outbox — Redis when configured, so that several nodes
-// agree on what was already said and the outbox keeps one order per key
-// across them; local (the embedded bbolt file) holds this host's history,
-// and stands in for shared when Redis is down. Without Redis both are the
-// bbolt file.
-type stores struct {
-	local, shared state.Store
-}
-
-func (s *stores) close() {
-	if s.shared != s.local {
-		s.shared.Close()
-	}
-	s.local.Close()
-}
 
 // statePath is the embedded store's file for policy p.
 func (a *app) statePath(p *engine.Policy) string {
@@ -48,28 +32,8 @@ func (a *app) statePath(p *engine.Policy) string {
 	return engine.DefaultStatePath
 }
 
-func (a *app) openStores(p *engine.Policy) (*stores, error) {
-	local, err := state.OpenBolt(a.statePath(p))
-	if err != nil {
-		return nil, err
-	}
-	s := &stores{local: local, shared: local}
-	if url := p.Settings.RedisURL; url != "" {
-		var password string
-		if f := p.Settings.RedisPasswordFile; f != "" {
-			if password, err = channels.ReadSecret("settings.state.redis.password", "", f); err != nil {
-				local.Close()
-				return nil, fmt.Errorf("state: %w", err)
-			}
-		}
-		shared, err := state.OpenRedisPassword(url, password, "notifier")
-		if err != nil {
-			local.Close()
-			return nil, err
-		}
-		s.shared = shared
-	}
-	return s, nil
+func (a *app) openStores(p *engine.Policy) (*state.Topology, error) {
+	return stores.Open(stores.Config{Path: a.statePath(p), RedisURL: p.Settings.RedisURL, RedisPasswordFile: p.Settings.RedisPasswordFile, Namespace: "notifier"})
 }
 
 // decide runs the stateful decision for ev and queues what must be sent,
@@ -77,7 +41,7 @@ func (a *app) openStores(p *engine.Policy) (*stores, error) {
 // leaves either nothing decided or the deliveries queued. The history
 // lines go to the local store (the same transaction without Redis). The
 // queued entries are leased to owner until the run's deadline.
-func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *event.Event, d *engine.Decision, owner string) (state.Result, error) {
+func (a *app) decide(ctx context.Context, p *engine.Policy, st *state.Topology, ev *event.Event, d *engine.Decision, owner string) (state.Result, error) {
 	now := time.Now()
 	sil, err := a.activeSilence(ctx, p, st, ev, now)
 	if err != nil {
@@ -87,7 +51,7 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *even
 	deadline, _ := ctx.Deadline()
 	var res state.Result
 	var queue, hist map[string]*state.Record
-	err = st.shared.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+	err = st.Shared().Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
 		// The clock is read under the lock: outbox ids sort by it, and a
 		// resolve decided after its trigger must sort after it even when
 		// its run started first and waited for the lock.
@@ -100,17 +64,13 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *even
 			return err
 		}
 		maps.Copy(recs, queue)
-		if st.local == st.shared {
-			maps.Copy(recs, hist)
-		}
+		hist = st.AddHistory(recs, hist)
 		return nil
 	})
 	if err != nil {
 		return res, err
 	}
-	if st.local != st.shared {
-		a.addHistory(ctx, st, hist)
-	}
+	a.addHistory(ctx, st, hist)
 	return res, nil
 }
 
@@ -118,8 +78,8 @@ func (a *app) decide(ctx context.Context, p *engine.Policy, st *stores, ev *even
 // and where the policy lives (its file, or its directory). Only for a
 // state file: Redis is shared by nodes on purpose, and nodes that run on
 // one host (tests, containers) would look like two policies there.
-func policyID(p *engine.Policy, st *stores) string {
-	if len(p.Files) == 0 || st.shared != st.local {
+func policyID(p *engine.Policy, st *state.Topology) string {
+	if len(p.Files) == 0 || st.Separate() {
 		return ""
 	}
 	path := p.Files[0]
@@ -148,13 +108,13 @@ func (a *app) reportShared(p *engine.Policy, ev *event.Event, res state.Result) 
 
 // addHistory writes history lines to the local store; failing to is
 // reported, not fatal (what was decided is already safe in the outbox).
-func (a *app) addHistory(ctx context.Context, st *stores, hist map[string]*state.Record) {
+func (a *app) addHistory(ctx context.Context, st *state.Topology, hist map[string]*state.Record) {
 	if len(hist) == 0 {
 		return
 	}
 	dctx, cancel := state.Detached(ctx)
 	defer cancel()
-	err := st.local.Update(dctx, nil, func(recs map[string]*state.Record) error {
+	err := st.History().Update(dctx, nil, func(recs map[string]*state.Record) error {
 		maps.Copy(recs, hist)
 		return nil
 	})
@@ -163,8 +123,8 @@ func (a *app) addHistory(ctx context.Context, st *stores, hist map[string]*state
 	}
 }
 
-func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *stores, ev *event.Event, now time.Time) (*state.Silence, error) {
-	recs, err := st.shared.Scan(ctx, state.SilencePrefix)
+func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *state.Topology, ev *event.Event, now time.Time) (*state.Silence, error) {
+	recs, err := st.Shared().Scan(ctx, state.SilencePrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +203,7 @@ func decisionHistory(ev *event.Event, d *engine.Decision, res state.Result, now 
 //
 // marked names the channels with a failure mark (failureMarks): a
 // delivery to one clears it, and it is removed from marked.
-func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, err error) {
+func (a *app) flushOutbox(ctx context.Context, p *engine.Policy, w *wiring, st *state.Topology, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, err error) {
 	// Our own deliveries may wait behind another live run's for the same
 	// key and channel (a resolve behind the trigger it is sending): wait
 	// for it, briefly, rather than leave the resolve for the next run.
@@ -272,9 +232,9 @@ const maxParallelChains = 8
 // flushRound claims, delivers and settles once. blocked says some of
 // owner's own entries could not be claimed because another live run holds
 // the entries before them.
-func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *stores, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, blocked bool, err error) {
+func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *state.Topology, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, blocked bool, err error) {
 	now := time.Now()
-	found, err := st.shared.Scan(ctx, state.OutboxPrefix)
+	found, err := st.Shared().Scan(ctx, state.OutboxPrefix)
 	if err != nil || len(found) == 0 {
 		return 0, 0, 0, false, err
 	}
@@ -294,7 +254,7 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	if changed {
 		// Taking over others' entries needs the lock; our own, already
 		// leased to us when they were queued, do not.
-		err = st.shared.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
+		err = st.Shared().Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
 			var err error
 			chains, _, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
 			return err
@@ -329,9 +289,10 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 	ids = slices.Compact(ids)
 	refs := map[[2]string]string{}
 	hist := map[string]*state.Record{}
+	var later map[string]*state.Record // hist, when it goes to a store of its own
 	dctx, cancel := state.Detached(ctx)
 	defer cancel()
-	err = st.shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
+	err = st.Shared().Update(dctx, ids, func(recs map[string]*state.Record) error {
 		delivered, queued, failed = 0, 0, 0
 		clear(hist)
 		for i, c := range chains {
@@ -374,13 +335,11 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 				}
 			}
 		}
-		if st.local == st.shared {
-			maps.Copy(recs, hist)
-		}
+		later = st.AddHistory(recs, hist)
 		return nil
 	})
-	if err == nil && st.local != st.shared {
-		a.addHistory(ctx, st, hist)
+	if err == nil {
+		a.addHistory(ctx, st, later)
 	}
 	if err == nil && len(refs) > 0 {
 		err = a.recordRefs(ctx, st, refs)
@@ -415,14 +374,14 @@ func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner s
 
 // recordRefs remembers where Slack's Web API put each message, so the
 // resolve updates that message.
-func (a *app) recordRefs(ctx context.Context, st *stores, refs map[[2]string]string) error {
+func (a *app) recordRefs(ctx context.Context, st *state.Topology, refs map[[2]string]string) error {
 	var ids []string
 	for k := range refs {
 		ids = append(ids, state.IncidentID(k[0]))
 	}
 	dctx, cancel := state.Detached(ctx)
 	defer cancel()
-	return st.shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
+	return st.Shared().Update(dctx, ids, func(recs map[string]*state.Record) error {
 		for k, ref := range refs {
 			state.SetRef(recs, k[0], k[1], ref)
 		}

@@ -20,6 +20,7 @@ import (
 	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 	"notifier/engine/state"
+	"notifier/engine/state/mem"
 )
 
 // DefaultStart is the virtual clock's offset 0 when a file gives none: a
@@ -137,7 +138,7 @@ type runner struct {
 // run runs one test on a fresh store and returns its failures.
 func (r *runner) run(t parsedTest) []string {
 	var clock time.Time
-	store := state.NewMem(func() time.Time { return clock })
+	store := mem.New(func() time.Time { return clock })
 	ctx := context.Background()
 	var failures []string
 	for i, s := range t.Steps {
