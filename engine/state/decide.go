@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -143,14 +142,23 @@ type Input struct {
 }
 
 // OccurrenceID is the record of the rules that acted on one alert.
-func OccurrenceID(occ string) string { return boundID("o/" + occ) }
+func OccurrenceID(occ string) string { return OccurrenceKind.ID(occ) }
+
+// legacyOccurrenceID is where versions before the kind registry kept
+// OccurrenceID's record: under "o/", the outbox's prefix. Such a record
+// lives for OccurrenceTTL, so for the hour after an upgrade the other
+// invocations of an alert decided by the old version still find it here:
+// it is read (never written, never deleted: the id is in the outbox's
+// space) until it expires.
+func legacyOccurrenceID(occ string) string { return boundID(OutboxPrefix + occ) }
 
 // OccurrenceTTL is how long an alert's other invocations are recognised:
 // they start together, at most a Pacemaker alert timeout apart.
 const OccurrenceTTL = time.Hour
 
-// occurrence is what an OccurrenceID record holds.
-type occurrence struct {
+// Occurrence is what an OccurrenceID record holds: the rules that acted
+// on the alert.
+type Occurrence struct {
 	Rules []string `json:"rules"`
 }
 
@@ -191,17 +199,17 @@ func (r *Result) noteShared(mine, theirs string) {
 }
 
 // IncidentID is the record of a key's open incident, bounded (MaxIDLen).
-func IncidentID(key string) string { return boundID("i/" + key) }
+func IncidentID(key string) string { return IncidentKind.ID(key) }
 
 // WindowID is the record of one rule's window for a suppression key,
 // bounded (MaxIDLen).
-func WindowID(rule, key string) string { return boundID("w/" + rule + "/" + key) }
+func WindowID(rule, key string) string { return WindowKind.ID(rule + "/" + key) }
 
 // IDs lists the records Apply reads and writes for in.
 func IDs(in Input) []string {
 	ids := []string{IncidentID(in.Event.Key)}
 	if in.Occurrence != "" {
-		ids = append(ids, OccurrenceID(in.Occurrence))
+		ids = append(ids, OccurrenceID(in.Occurrence), legacyOccurrenceID(in.Occurrence))
 	}
 	for _, h := range in.Decision.Hits {
 		if id := windowOf(h, in.Event); id != "" {
@@ -238,13 +246,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	}
 	incID := IncidentID(ev.Key)
 	var inc *Incident
-	if r := recs[incID]; r != nil {
-		inc = new(Incident)
-		if err := json.Unmarshal(r.Data, inc); err != nil {
-			inc = nil // an unreadable record is no incident; it is replaced below
-		} else {
-			res.noteShared(in.Policy, inc.Policy)
-		}
+	if v, ok := IncidentKind.Get(recs, incID); ok {
+		inc = &v // an unreadable record is no incident; it is replaced below
+		res.noteShared(in.Policy, inc.Policy)
 	}
 	if ev.Action == event.ActionRemove {
 		// A recovery resolves exactly what the problem told, whatever the
@@ -296,8 +300,8 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		var w Window
 		id := windowOf(h, ev)
 		if id != "" {
-			if r := recs[id]; r != nil {
-				_ = json.Unmarshal(r.Data, &w) // unreadable: start afresh
+			if old, ok := WindowKind.Get(recs, id); ok { // unreadable: start afresh
+				w = old
 				res.noteShared(in.Policy, w.Policy)
 			}
 			v, w = Decide(w, in.Now, h.SuppressFor, h.EscalateAfter, h.EscalateWithin)
@@ -357,11 +361,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			res.Skip = append(res.Skip, escalationOnly(d, h, "counted", strings.TrimPrefix(toward, "; "))...)
 		}
 		if id != "" {
-			data, err := json.Marshal(w)
-			if err != nil {
+			if err := WindowKind.Put(recs, id, w, w.expires(h.SuppressFor, h.EscalateWithin)); err != nil {
 				return res, err
 			}
-			recs[id] = &Record{Data: data, Expires: w.expires(h.SuppressFor, h.EscalateWithin)}
 		}
 	}
 	if len(res.Send) == 0 && len(windows) == 0 {
@@ -382,12 +384,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		// nothing to resolve later, but the windows must still clear.
 		inc.Told = []Told{}
 	}
-	data, err := json.Marshal(inc)
-	if err != nil {
-		return res, err
-	}
-	recs[incID] = &Record{Data: data, Expires: in.Now.Add(IncidentTTL)}
-	return res, nil
+	return res, IncidentKind.Put(recs, incID, *inc, in.Now.Add(IncidentTTL))
 }
 
 // tell adds to inc each channel of send it has not told yet, and marks
@@ -415,20 +412,12 @@ func (inc *Incident) tell(send []Planned) {
 func Tell(recs map[string]*Record, key string, send []Planned, now time.Time, policy string) error {
 	id := IncidentID(key)
 	inc := &Incident{Key: key, Opened: now}
-	if r := recs[id]; r != nil {
-		var old Incident
-		if json.Unmarshal(r.Data, &old) == nil { // unreadable: replaced, as Apply does
-			inc = &old
-		}
+	if old, ok := IncidentKind.Get(recs, id); ok { // unreadable: replaced, as Apply does
+		inc = &old
 	}
 	inc.Policy = policy
 	inc.tell(send)
-	data, err := json.Marshal(inc)
-	if err != nil {
-		return err
-	}
-	recs[id] = &Record{Data: data, Expires: now.Add(IncidentTTL)}
-	return nil
+	return IncidentKind.Put(recs, id, *inc, now.Add(IncidentTTL))
 }
 
 // escalationOnly is how a rule that only escalates (no notify of its
@@ -455,9 +444,9 @@ const duplicateReason = "already decided for this alert by another invocation (o
 // duplicates, and records the rules acting now. d itself is not changed.
 func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, now time.Time) (*engine.Decision, []Planned) {
 	id := OccurrenceID(occ)
-	var seen occurrence
-	if r := recs[id]; r != nil {
-		_ = json.Unmarshal(r.Data, &seen) // unreadable: nothing seen
+	seen, ok := OccurrenceKind.Get(recs, id) // unreadable: nothing seen
+	if !ok {
+		seen, _ = OccurrenceKind.Decode(recs[legacyOccurrenceID(occ)])
 	}
 	prior := slices.Clone(seen.Rules)
 	acted := func(rule string) bool { return slices.Contains(prior, rule) }
@@ -484,9 +473,7 @@ func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, no
 			out.Muted = append(out.Muted, m)
 		}
 	}
-	if data, err := json.Marshal(seen); err == nil {
-		recs[id] = &Record{Data: data, Expires: now.Add(OccurrenceTTL)}
-	}
+	_ = OccurrenceKind.Put(recs, id, seen, now.Add(OccurrenceTTL)) // a []string always encodes
 	return &out, dup
 }
 
@@ -495,12 +482,8 @@ func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, no
 // incident or channel is gone (already resolved).
 func SetRef(recs map[string]*Record, key, channel, ref string) bool {
 	id := IncidentID(key)
-	r := recs[id]
-	if r == nil {
-		return false
-	}
-	var inc Incident
-	if json.Unmarshal(r.Data, &inc) != nil {
+	inc, ok := IncidentKind.Get(recs, id)
+	if !ok {
 		return false
 	}
 	i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == channel })
@@ -508,10 +491,5 @@ func SetRef(recs map[string]*Record, key, channel, ref string) bool {
 		return false
 	}
 	inc.Told[i].Ref = ref
-	data, err := json.Marshal(inc)
-	if err != nil {
-		return false
-	}
-	recs[id] = &Record{Data: data, Expires: r.Expires}
-	return true
+	return IncidentKind.Put(recs, id, inc, recs[id].Expires) == nil
 }

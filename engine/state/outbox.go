@@ -18,12 +18,6 @@ import (
 // leaves its deliveries queued: the next run or `notifier flush` sends
 // them, at most once more than needed.
 
-// Record id prefixes of the outbox and its dead letters.
-const (
-	OutboxPrefix = "o/"
-	DeadPrefix   = "d/"
-)
-
 // Retry policy for queued deliveries.
 const (
 	firstRetry = 30 * time.Second
@@ -63,7 +57,7 @@ type Entry struct {
 func NewEntryID(now time.Time) string {
 	var b [4]byte
 	rand.Read(b[:])
-	return fmt.Sprintf("%s%020d-%s", OutboxPrefix, now.UnixNano(), hex.EncodeToString(b[:]))
+	return OutboxKind.ID(fmt.Sprintf("%020d-%s", now.UnixNano(), hex.EncodeToString(b[:])))
 }
 
 // NewOwner makes a lease owner id for one run: host, process id and a
@@ -94,35 +88,21 @@ func OwnerAlive(owner string) bool {
 }
 
 // Record stores e under its id.
-func (e Entry) Record() (*Record, error) {
-	data, err := json.Marshal(e)
-	if err != nil {
-		return nil, err
-	}
-	return &Record{Data: data}, nil
-}
+func (e Entry) Record() (*Record, error) { return OutboxKind.Encode(e, time.Time{}) }
 
 // Entries decodes outbox records, oldest first.
 func Entries(recs map[string]*Record) []Entry {
 	out := make([]Entry, 0, len(recs))
 	for _, r := range recs {
-		var e Entry
-		if r != nil && json.Unmarshal(r.Data, &e) == nil && e.ID != "" {
+		// Not OutboxKind.Decode's prefix check: dead letters decode here
+		// too, and so do the occurrence records an older version kept
+		// under "o/" (they have no ID, and are skipped).
+		if e, ok := OutboxKind.Decode(r); ok && e.ID != "" {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Claim chooses what owner delivers now and leases it until until. Per
@@ -235,11 +215,9 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 		return "queued", err
 	}
 	recs[e.ID] = nil
-	data, err := json.Marshal(e)
-	if err != nil {
+	if err := DeadKind.Put(recs, DeadKind.ID(strings.TrimPrefix(e.ID, OutboxPrefix)), e, now.Add(deadTTL)); err != nil {
 		return "", err
 	}
-	recs[DeadPrefix+e.ID[len(OutboxPrefix):]] = &Record{Data: data, Expires: now.Add(deadTTL)}
 	Undo(recs, e, now)
 	return "failed", nil
 }
