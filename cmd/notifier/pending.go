@@ -43,10 +43,7 @@ func (a *app) keepPending(p *engine.Policy, ev *event.Event, ds []engine.Deliver
 	now := time.Now()
 	var names []string
 	for _, d := range ds {
-		msg, err := json.Marshal(messageFor(ev, d, 0, ""))
-		if err != nil {
-			return "", nil, err
-		}
+		msg := state.MessageOf(*messageFor(ev, d, 0, ""))
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: d.Channel, Type: d.Type, Action: d.Action,
 			Rule: d.Rule, Reason: "kept while the state was unusable", Message: msg, Created: now}
 		now = now.Add(time.Nanosecond) // ids keep the plan's order

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -138,10 +137,7 @@ func (a *app) activeSilence(ctx context.Context, p *engine.Policy, st *state.Top
 func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
 	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
-		msg, err := json.Marshal(messageFor(ev, p.Delivery, p.Suppressed, p.Ref))
-		if err != nil {
-			return nil, nil, err
-		}
+		msg := state.MessageOf(*messageFor(ev, p.Delivery, p.Suppressed, p.Ref))
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
 			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
 		if p.Opened != (state.Opened{}) {
@@ -405,8 +401,8 @@ func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, cha
 			a.attention.Store(true)
 			break
 		}
-		var m channels.Message
-		if jerr := json.Unmarshal(e.Message, &m); jerr != nil {
+		m, jerr := e.Message.Channels()
+		if jerr != nil {
 			out[i] = state.Outcome{Attempted: true, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
 			continue
 		}

@@ -3,7 +3,6 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -30,20 +29,20 @@ const (
 
 // Entry is one queued delivery.
 type Entry struct {
-	ID          string          `json:"id"`
-	Key         string          `json:"key"`
-	Channel     string          `json:"channel"`
-	Type        string          `json:"type"`
-	Action      string          `json:"action"`
-	Rule        string          `json:"rule"`
-	Reason      string          `json:"reason"`
-	Message     json.RawMessage `json:"message"` // what the channel is told, encoded by the caller
-	Created     time.Time       `json:"created"`
-	Attempts    int             `json:"attempts,omitempty"`
-	NextAttempt time.Time       `json:"next_attempt,omitzero"`
-	LeaseOwner  string          `json:"lease_owner,omitempty"`
-	LeasedUntil time.Time       `json:"leased_until,omitzero"`
-	LastError   string          `json:"last_error,omitempty"`
+	ID          string    `json:"id"`
+	Key         string    `json:"key"`
+	Channel     string    `json:"channel"`
+	Type        string    `json:"type"`
+	Action      string    `json:"action"`
+	Rule        string    `json:"rule"`
+	Reason      string    `json:"reason"`
+	Message     Message   `json:"message"` // what the channel is told
+	Created     time.Time `json:"created"`
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LeaseOwner  string    `json:"lease_owner,omitempty"`
+	LeasedUntil time.Time `json:"leased_until,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
 	// Uncertain: an attempt failed in a way that may not have been a
 	// rejection (a timeout, a 5xx, a 429): the channel may hold the alert,
 	// so a dead letter leaves it in the incident (see Undo).
