@@ -169,7 +169,7 @@ func (a *app) explainState(ctx context.Context, p *engine.Policy, ev *event.Even
 	stateless := func(why string) (state.Result, string, []string) {
 		res := withoutState(d.Deliveries)
 		for _, m := range d.Muted {
-			res.Skip = append(res.Skip, state.Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
+			res.Skip = append(res.Skip, state.Planned{Delivery: m, Outcome: state.OutcomeMuted, Reason: m.Reason})
 		}
 		return res, "unavailable: " + why, []string{"state unusable, the run would deliver without suppression and exit 1: " + why}
 	}

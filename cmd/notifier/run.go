@@ -190,7 +190,7 @@ func (a *app) failOpen(ctx context.Context, p *engine.Policy, w *wiring, ev *eve
 func withoutState(ds []engine.Delivery) state.Result {
 	var res state.Result
 	for _, d := range ds {
-		res.Send = append(res.Send, state.Planned{Delivery: d, Outcome: "unsuppressed", Reason: "no state: delivered without suppression"})
+		res.Send = append(res.Send, state.Planned{Delivery: d, Outcome: state.OutcomeUnsuppressed, Reason: "no state: delivered without suppression"})
 	}
 	return res
 }

@@ -178,14 +178,14 @@ func decisionHistory(ev *event.Event, d *engine.Decision, res state.Result, now 
 		// Nobody was chosen: say why, so "why was I not paged" has an
 		// answer in history too.
 		h := base
-		h.Outcome, h.Reason = "unmatched", "no rule matched"
+		h.Outcome, h.Reason = state.OutcomeUnmatched, "no rule matched"
 		if m := d.Matched(); len(m) > 0 {
 			h.Rule = m[len(m)-1] // the one that decided
 		}
 		if d.Dropped {
-			h.Outcome, h.Reason = "dropped", "dropped by rule "+h.Rule
+			h.Outcome, h.Reason = state.OutcomeDropped, "dropped by rule "+h.Rule
 		} else if h.Rule != "" {
-			h.Outcome, h.Reason = "nobody", "rule "+h.Rule+" notifies nobody"
+			h.Outcome, h.Reason = state.OutcomeNobody, "rule "+h.Rule+" notifies nobody"
 		}
 		out = append(out, h)
 	}
@@ -259,7 +259,7 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 			return 0, 0, 0, blocked, err
 		}
 	}
-	outcomes := make([][]state.Outcome, len(chains))
+	outcomes := make([][]state.Attempt, len(chains))
 	var wg sync.WaitGroup
 	// A backlog after an outage must not become hundreds of requests at
 	// once (and a wall of 429s): a few chains at a time.
@@ -299,25 +299,25 @@ func (a *app) flushRound(ctx context.Context, p *engine.Policy, w *wiring, st *s
 					return err
 				}
 				switch what {
-				case "delivered":
+				case state.OutcomeDelivered:
 					delivered++
 					delete(marked, e.Channel)
 					if o.Ref != "" {
 						refs[[2]string{e.Key, e.Channel}] = o.Ref
 					}
-				case "queued":
+				case state.OutcomeQueued:
 					queued++
-				case "failed":
+				case state.OutcomeFailed:
 					failed++
 				}
-				if o.Attempted {
+				if o.Status != state.AttemptSkipped {
 					h := state.HistoryEntry{Time: settleNow, Key: e.Key, Rule: e.Rule, Channel: e.Channel, Delivery: e.Action, Outcome: what, Attempts: e.Attempts + 1}
 					if o.Err != nil {
 						h.Reason = o.Err.Error()
 						switch what {
-						case "failed":
+						case state.OutcomeFailed:
 							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (given up)\n", e.Channel, o.Err)
-						case "superseded":
+						case state.OutcomeSuperseded:
 							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (another run took the delivery over)\n", e.Channel, o.Err)
 						default:
 							fmt.Fprintf(a.stderr, "notifier: channel %q: %v (queued for retry)\n", e.Channel, o.Err)
@@ -387,8 +387,8 @@ func (a *app) recordRefs(ctx context.Context, st *state.Topology, refs map[[2]st
 
 // deliverChain sends one key's entries for one channel, in order,
 // stopping at the first failure (the rest wait, in order).
-func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, chain []state.Entry) []state.Outcome {
-	out := make([]state.Outcome, len(chain))
+func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, chain []state.Entry) []state.Attempt {
+	out := make([]state.Attempt, len(chain))
 	ch, err := w.channel(p, chain[0].Channel)
 	var lastRef string
 	for i, e := range chain {
@@ -397,13 +397,13 @@ func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, cha
 			// a channel renamed by a policy change in progress): retried
 			// like any failure until the outbox gives up, never dropped
 			// at once. The rest of the chain waits behind it.
-			out[i] = state.Outcome{Attempted: true, Err: err, Retryable: true}
+			out[i] = state.Attempt{Status: state.AttemptRetryable, Err: err}
 			a.attention.Store(true)
 			break
 		}
 		m, jerr := e.Message.Channels()
 		if jerr != nil {
-			out[i] = state.Outcome{Attempted: true, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
+			out[i] = state.Attempt{Status: state.AttemptRejected, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
 			continue
 		}
 		if m.Action == channels.Resolve && m.Ref == "" {
@@ -411,14 +411,17 @@ func (a *app) deliverChain(ctx context.Context, p *engine.Policy, w *wiring, cha
 		}
 		ref, _, derr := channels.DeliverRef(ctx, ch, &m, channels.DefaultBackoff)
 		if derr == nil {
-			out[i] = state.Outcome{Attempted: true, Delivered: true, Ref: ref}
+			out[i] = state.Attempt{Status: state.AttemptDelivered, Ref: ref}
 			lastRef = ref
 			continue
 		}
 		retry, after := channels.IsRetryable(derr)
-		out[i] = state.Outcome{Attempted: true, Err: derr, Retryable: retry, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr)}
+		out[i] = state.Attempt{Status: state.AttemptRejected, Err: derr, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr)}
+		if retry {
+			out[i].Status = state.AttemptRetryable
+		}
 		for j := i + 1; j < len(chain); j++ {
-			out[j] = state.Outcome{} // not attempted: waits behind this one
+			out[j] = state.Attempt{} // not attempted: waits behind this one
 		}
 		break
 	}

@@ -323,11 +323,11 @@ func compare(want *expectSpec, got *outcome) string {
 			fmt.Fprintf(&b, "\n      unexpected: %s", strings.Join(extra, "; "))
 		}
 	}
-	list("suppressed", want.Suppressed, channels(got.result.Skip, "suppressed"))
-	list("silenced", want.Silenced, channels(got.result.Skip, "silenced"))
-	list("muted", want.Muted, channels(got.result.Skip, "muted"))
-	list("escalated", want.Escalated, channels(got.result.Send, "escalated"))
-	list("duplicate", want.Duplicate, channels(got.result.Skip, "duplicate"))
+	list("suppressed", want.Suppressed, channels(got.result.Skip, state.OutcomeSuppressed))
+	list("silenced", want.Silenced, channels(got.result.Skip, state.OutcomeSilenced))
+	list("muted", want.Muted, channels(got.result.Skip, state.OutcomeMuted))
+	list("escalated", want.Escalated, channels(got.result.Send, state.OutcomeEscalated))
+	list("duplicate", want.Duplicate, channels(got.result.Skip, state.OutcomeDuplicate))
 	if want.Dropped != got.decision.Dropped {
 		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
 	}
@@ -367,7 +367,7 @@ func (d deliverySpec) String() string {
 
 func (d deliverySpec) matches(p state.Planned, key string) bool {
 	return d.Channel == p.Channel && (d.Action == "" || d.Action == p.Action) && (d.Key == "" || d.Key == key) &&
-		(d.Rule == "" || d.Rule == p.Rule) && (d.Outcome == "" || d.Outcome == p.Outcome)
+		(d.Rule == "" || d.Rule == p.Rule) && (d.Outcome == "" || d.Outcome == string(p.Outcome))
 }
 
 // matchDeliveries pairs each expected delivery with a distinct one made;
@@ -394,7 +394,7 @@ func matchDeliveries(want []deliverySpec, got []state.Planned, key string) (miss
 	return missing, extra
 }
 
-func channels(ps []state.Planned, outcome string) []string {
+func channels(ps []state.Planned, outcome state.Outcome) []string {
 	var out []string
 	for _, p := range ps {
 		if p.Outcome == outcome {

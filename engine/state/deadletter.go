@@ -69,10 +69,10 @@ func Failures(recs map[string]*Record) []Failure {
 // none: under an outage every run has one, and the channel's mark must
 // not become a lock they all wait for. They must be named in the Update
 // that settles e.
-func SettleIDs(e Entry, o Outcome, now time.Time, marked bool) []string {
+func SettleIDs(e Entry, o Attempt, now time.Time, marked bool) []string {
 	var ids []string
 	switch {
-	case o.Delivered:
+	case o.Status == AttemptDelivered:
 		if e.Action != "resolve" {
 			ids = append(ids, IncidentID(e.Key))
 		}
@@ -95,8 +95,8 @@ func SettleIDs(e Entry, o Outcome, now time.Time, marked bool) []string {
 
 // givesUp says whether Settle makes e a dead letter: a permanent failure,
 // or one that kept failing for GiveUpAfter.
-func givesUp(e Entry, o Outcome, now time.Time) bool {
-	return o.Attempted && !o.Delivered && !(o.Retryable && now.Sub(e.Created) < GiveUpAfter)
+func givesUp(e Entry, o Attempt, now time.Time) bool {
+	return o.Status == AttemptRejected || o.Status == AttemptRetryable && now.Sub(e.Created) >= GiveUpAfter
 }
 
 // delivered records a delivery in the records SettleIDs named: the

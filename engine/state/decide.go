@@ -113,12 +113,11 @@ const IncidentTTL = 30 * 24 * time.Hour
 // Planned is one delivery with the reason for it, or for not making it.
 type Planned struct {
 	engine.Delivery
-	// Outcome is the kind of decision, for history: first, suppressed,
-	// escalated, silenced, muted, resolved, skipped.
-	Outcome    string `json:"outcome"`
-	Reason     string `json:"reason"`
-	Suppressed int    `json:"suppressed,omitempty"` // occurrences suppressed before this notification
-	Ref        string `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
+	// Outcome is the kind of decision, for history.
+	Outcome    Outcome `json:"outcome"`
+	Reason     string  `json:"reason"`
+	Suppressed int     `json:"suppressed,omitempty"` // occurrences suppressed before this notification
+	Ref        string  `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
 	// Opened is what this notification started in the state, kept with
 	// its outbox entry so that a dead letter undoes it (see Undo).
 	Opened Opened `json:"-"`
@@ -258,7 +257,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			// Never told, or told only by notifications that were given
 			// up (Undo): there is no alert to resolve.
 			for _, del := range d.Deliveries {
-				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "skipped", Reason: "no open incident to resolve"})
+				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: OutcomeSkipped, Reason: "no open incident to resolve"})
 			}
 			if inc == nil {
 				return res, nil
@@ -266,7 +265,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		}
 		for _, t := range inc.Told {
 			res.Send = append(res.Send, Planned{
-				Outcome:  "resolved",
+				Outcome:  OutcomeResolved,
 				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
 				Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref,
 			})
@@ -278,14 +277,14 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		return res, nil
 	}
 	for _, m := range d.Muted {
-		res.Skip = append(res.Skip, Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
+		res.Skip = append(res.Skip, Planned{Delivery: m, Outcome: OutcomeMuted, Reason: m.Reason})
 	}
 	if s := in.Silence; s != nil {
 		for _, del := range d.Deliveries {
-			res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "silenced", Reason: "silenced by " + s.ID})
+			res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: OutcomeSilenced, Reason: "silenced by " + s.ID})
 		}
 		for _, h := range d.Hits {
-			res.Skip = append(res.Skip, escalationOnly(d, h, "silenced", "silenced by "+s.ID)...)
+			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeSilenced, "silenced by "+s.ID)...)
 		}
 		return res, nil
 	}
@@ -293,7 +292,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	var windows []string
 	for _, h := range d.Hits {
 		if h.Muted != "" {
-			res.Skip = append(res.Skip, escalationOnly(d, h, "muted", h.Muted)...)
+			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeMuted, h.Muted)...)
 			continue
 		}
 		v := Verdict{Notify: true}
@@ -323,13 +322,13 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			if del.Rule != h.Rule {
 				continue
 			}
-			p := Planned{Delivery: del, Outcome: "first", Suppressed: v.Suppressed}
+			p := Planned{Delivery: del, Outcome: OutcomeFirst, Suppressed: v.Suppressed}
 			if id != "" && h.SuppressFor > 0 {
 				p.Opened = Opened{Window: id, At: w.LastNotified}
 			}
 			switch {
 			case !v.Notify:
-				p.Outcome = "suppressed"
+				p.Outcome = OutcomeSuppressed
 				p.Reason = fmt.Sprintf("suppressed until %s (%d so far)%s", v.Until.UTC().Format(time.RFC3339), v.Suppressed, toward)
 				res.Skip = append(res.Skip, p)
 				continue
@@ -354,11 +353,11 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 				if id != "" {
 					w.EscalationLive++
 				}
-				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin),
+				res.Send = append(res.Send, Planned{Delivery: del, Outcome: OutcomeEscalated, Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin),
 					Opened: Opened{Window: id, At: w.First, Escalation: true}})
 			}
 		} else if v.Occurrence > 0 {
-			res.Skip = append(res.Skip, escalationOnly(d, h, "counted", strings.TrimPrefix(toward, "; "))...)
+			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeCounted, strings.TrimPrefix(toward, "; "))...)
 		}
 		if id != "" {
 			if err := WindowKind.Put(recs, id, w, w.expires(h.SuppressFor, h.EscalateWithin)); err != nil {
@@ -424,7 +423,7 @@ func Tell(recs map[string]*Record, key string, send []Planned, now time.Time, po
 // own) shows in the plan when it does not escalate now: its escalation
 // channels, not sent, and why — so history and explain say "occurrence 2
 // of 3", "silenced", "muted", not "nobody".
-func escalationOnly(d *engine.Decision, h engine.Hit, outcome, reason string) []Planned {
+func escalationOnly(d *engine.Decision, h engine.Hit, outcome Outcome, reason string) []Planned {
 	if slices.ContainsFunc(d.Deliveries, func(del engine.Delivery) bool { return del.Rule == h.Rule }) ||
 		slices.ContainsFunc(d.Muted, func(del engine.Delivery) bool { return del.Rule == h.Rule }) {
 		return nil // the rule's own deliveries already say it
@@ -459,11 +458,11 @@ func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, no
 			seen.Rules = append(seen.Rules, h.Rule)
 			continue
 		}
-		dup = append(dup, escalationOnly(d, h, "duplicate", duplicateReason)...)
+		dup = append(dup, escalationOnly(d, h, OutcomeDuplicate, duplicateReason)...)
 	}
 	for _, del := range d.Deliveries {
 		if acted(del.Rule) {
-			dup = append(dup, Planned{Delivery: del, Outcome: "duplicate", Reason: duplicateReason})
+			dup = append(dup, Planned{Delivery: del, Outcome: OutcomeDuplicate, Reason: duplicateReason})
 			continue
 		}
 		out.Deliveries = append(out.Deliveries, del)

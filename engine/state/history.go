@@ -23,7 +23,7 @@ type HistoryEntry struct {
 	Rule      string    `json:"rule,omitempty"`
 	Channel   string    `json:"channel,omitempty"`
 	Delivery  string    `json:"delivery,omitempty"` // trigger | resolve | message
-	Outcome   string    `json:"outcome"`            // first, suppressed, escalated, silenced, muted, resolved, queued, delivered, failed, dropped, unmatched
+	Outcome   Outcome   `json:"outcome"`
 	Reason    string    `json:"reason,omitempty"`
 	Attempts  int       `json:"attempts,omitempty"`
 }

@@ -160,14 +160,12 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 	return chains, changed, nil
 }
 
-// Outcome is how one attempt went.
-type Outcome struct {
-	Delivered  bool
-	Err        error
-	Retryable  bool
+// Attempt is how one attempt to deliver an entry went.
+type Attempt struct {
+	Status     AttemptStatus
+	Err        error         // why it failed
 	RetryAfter time.Duration // the server's Retry-After, if it gave one
 	Ref        string        // the channel's reference to what it posted
-	Attempted  bool          // false: not tried (an earlier entry of its chain failed)
 	// Uncertain: the failure may not be a rejection — an attempt timed
 	// out or failed retryably before a permanent answer — so the channel
 	// may hold the message (see Entry.Uncertain).
@@ -178,32 +176,33 @@ type Outcome struct {
 // retryable failure waits for its next attempt (exponential, honouring
 // Retry-After); a permanent failure, or one that kept failing for
 // GiveUpAfter, becomes a dead letter, and what its decision opened is
-// undone (Undo). It returns what happened, for history: "delivered",
-// "queued", "failed". The records SettleIDs names must be in recs.
+// undone (Undo). It returns what happened, for history:
+// OutcomeDelivered, OutcomeQueued, OutcomeFailed. The records SettleIDs
+// names must be in recs.
 //
 // Settle acts only while the entry is still owner's: a run that settles
 // after its lease ran out (stopped, or slow to get the lock) and was taken
 // over must not bring back an entry another run already delivered. It
-// then returns "superseded" and changes nothing.
-func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner string) (string, error) {
+// then returns OutcomeSuperseded and changes nothing.
+func Settle(recs map[string]*Record, e Entry, o Attempt, now time.Time, owner string) (Outcome, error) {
 	cur := Entries(map[string]*Record{e.ID: recs[e.ID]})
 	if len(cur) != 1 || cur[0].LeaseOwner != owner {
-		return "superseded", nil
+		return OutcomeSuperseded, nil
 	}
 	e.LeaseOwner, e.LeasedUntil = "", time.Time{}
-	switch {
-	case o.Delivered:
+	switch o.Status {
+	case AttemptDelivered:
 		recs[e.ID] = nil
 		delivered(recs, e)
-		return "delivered", nil
-	case !o.Attempted:
+		return OutcomeDelivered, nil
+	case AttemptSkipped:
 		r, err := e.Record()
 		recs[e.ID] = r
-		return "queued", err
+		return OutcomeQueued, err
 	}
 	e.Attempts++
 	e.LastError = o.Err.Error()
-	e.Uncertain = e.Uncertain || o.Retryable || o.Uncertain
+	e.Uncertain = e.Uncertain || o.Status == AttemptRetryable || o.Uncertain
 	if !givesUp(e, o, now) {
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
@@ -211,12 +210,12 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 		e.NextAttempt = now.Add(wait)
 		r, err := e.Record()
 		recs[e.ID] = r
-		return "queued", err
+		return OutcomeQueued, err
 	}
 	recs[e.ID] = nil
 	if err := DeadKind.Put(recs, DeadKind.ID(strings.TrimPrefix(e.ID, OutboxPrefix)), e, now.Add(deadTTL)); err != nil {
 		return "", err
 	}
 	Undo(recs, e, now)
-	return "failed", nil
+	return OutcomeFailed, nil
 }
