@@ -358,7 +358,7 @@ func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner s
 	busy := map[[2]string]bool{} // key and channel with an entry a live run holds
 	for _, e := range state.Entries(found) {
 		k := [2]string{e.Key, e.Channel}
-		if e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && state.OwnerAlive(e.LeaseOwner) {
+		if e.LeasedByOther(owner, now, state.OwnerAlive) {
 			busy[k] = true
 		}
 		if e.LeaseOwner == owner && !in[e.ID] && busy[k] {

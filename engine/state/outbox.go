@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -65,9 +66,15 @@ func NewEntryID(now time.Time) string {
 func NewOwner() string {
 	var b [4]byte
 	rand.Read(b[:])
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("%s/%d/%s", hostname(), os.Getpid(), hex.EncodeToString(b[:]))
 }
+
+// hostname is this host's name, asked once per process: OwnerAlive runs
+// for every leased entry a scan finds.
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return h
+})
 
 // OwnerAlive reports whether the run that owns a lease may still be
 // working: false only when it ran on this host and its process is gone
@@ -80,10 +87,17 @@ func OwnerAlive(owner string) bool {
 	if !ok || !ok2 || err != nil || pid <= 0 {
 		return true
 	}
-	if local, _ := os.Hostname(); host != local {
+	if host != hostname() {
 		return true
 	}
 	return processAlive(pid)
+}
+
+// LeasedByOther reports whether e is leased at now to a run other than
+// owner that may still be working on it (alive, normally OwnerAlive):
+// such an entry, and the entries behind it in its chain, are that run's.
+func (e Entry) LeasedByOther(owner string, now time.Time, alive func(string) bool) bool {
+	return e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && alive(e.LeaseOwner)
 }
 
 // Record stores e under its id.
@@ -130,15 +144,14 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 	for _, k := range order {
 		chain := byKey[k]
 		head := chain[0]
-		leasedByOther := head.LeaseOwner != "" && head.LeaseOwner != owner && now.Before(head.LeasedUntil) && alive(head.LeaseOwner)
 		mine := head.LeaseOwner == owner
-		if leasedByOther || !(mine || force || !now.Before(head.NextAttempt)) {
+		if head.LeasedByOther(owner, now, alive) || !(mine || force || !now.Before(head.NextAttempt)) {
 			continue
 		}
 		// Behind the head, stop at an entry another live run holds: it is
 		// delivering (or about to), and its place in the order is its own.
 		for i := 1; i < len(chain); i++ {
-			if e := chain[i]; e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && alive(e.LeaseOwner) {
+			if chain[i].LeasedByOther(owner, now, alive) {
 				chain = chain[:i]
 				break
 			}

@@ -145,3 +145,24 @@ func TestDecodersSkipNilRecords(t *testing.T) {
 		t.Errorf("Entries = %v, want none", got)
 	}
 }
+
+// LeasedByOther is the one test of "another live run holds it", which
+// Claim and the run's wait for its own blocked entries share.
+func TestLeasedByOther(t *testing.T) {
+	alive := func(owner string) bool { return owner != "killed" }
+	for _, tc := range []struct {
+		name string
+		e    Entry
+		want bool
+	}{
+		{"not leased", Entry{}, false},
+		{"mine", Entry{LeaseOwner: "me", LeasedUntil: at(10)}, false},
+		{"another's, live", Entry{LeaseOwner: "other", LeasedUntil: at(10)}, true},
+		{"another's, run out", Entry{LeaseOwner: "other", LeasedUntil: at(0)}, false},
+		{"another's, owner dead", Entry{LeaseOwner: "killed", LeasedUntil: at(10)}, false},
+	} {
+		if got := tc.e.LeasedByOther("me", at(0), alive); got != tc.want {
+			t.Errorf("%s: LeasedByOther = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
