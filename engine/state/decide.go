@@ -86,30 +86,6 @@ func (w Window) expires(suppressFor, escalateWithin time.Duration) time.Time {
 	return end
 }
 
-// Incident is what a key's problem told: a remove resolves exactly these.
-type Incident struct {
-	Key     string    `json:"key"`
-	Opened  time.Time `json:"opened"`
-	Told    []Told    `json:"told"`
-	Windows []string  `json:"windows,omitempty"` // window records to clear when it resolves
-	Policy  string    `json:"policy,omitempty"`  // the PolicyID that wrote it last
-}
-
-// Told is one channel an incident reached, with the channel's reference
-// to its message (Slack's channel and ts) for an exact resolve.
-type Told struct {
-	Channel string `json:"channel"`
-	Type    string `json:"type"`
-	Ref     string `json:"ref,omitempty"`
-	// Queued counts the notifications to the channel about the key that
-	// are neither delivered nor given up, whichever run queued them (see
-	// Opened.Counted).
-	Queued int `json:"queued,omitempty"`
-}
-
-// IncidentTTL bounds how long an unresolved incident is remembered.
-const IncidentTTL = 30 * 24 * time.Hour
-
 // Planned is one delivery with the reason for it, or for not making it.
 type Planned struct {
 	engine.Delivery
@@ -138,27 +114,6 @@ type Input struct {
 	// Policy is the deciding policy's PolicyID, kept in the records it
 	// writes; "" leaves them unmarked (explain, tests).
 	Policy string
-}
-
-// OccurrenceID is the record of the rules that acted on one alert.
-func OccurrenceID(occ string) string { return OccurrenceKind.ID(occ) }
-
-// legacyOccurrenceID is where versions before the kind registry kept
-// OccurrenceID's record: under "o/", the outbox's prefix. Such a record
-// lives for OccurrenceTTL, so for the hour after an upgrade the other
-// invocations of an alert decided by the old version still find it here:
-// it is read (never written, never deleted: the id is in the outbox's
-// space) until it expires.
-func legacyOccurrenceID(occ string) string { return boundID(OutboxPrefix + occ) }
-
-// OccurrenceTTL is how long an alert's other invocations are recognised:
-// they start together, at most a Pacemaker alert timeout apart.
-const OccurrenceTTL = time.Hour
-
-// Occurrence is what an OccurrenceID record holds: the rules that acted
-// on the alert.
-type Occurrence struct {
-	Rules []string `json:"rules"`
 }
 
 // Result is the stateful decision.
@@ -196,9 +151,6 @@ func (r *Result) noteShared(mine, theirs string) {
 		r.SharedWith = append(r.SharedWith, theirs)
 	}
 }
-
-// IncidentID is the record of a key's open incident, bounded (MaxIDLen).
-func IncidentID(key string) string { return IncidentKind.ID(key) }
 
 // WindowID is the record of one rule's window for a suppression key,
 // bounded (MaxIDLen).
@@ -386,39 +338,6 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	return res, IncidentKind.Put(recs, incID, *inc, in.Now.Add(IncidentTTL))
 }
 
-// tell adds to inc each channel of send it has not told yet, and marks
-// those in their Opened.Incident, so a dead letter undoes just that.
-func (inc *Incident) tell(send []Planned) {
-	for i, p := range send {
-		j := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel })
-		if j < 0 {
-			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
-			j = len(inc.Told) - 1
-			send[i].Opened.Incident = true
-		}
-		// Counted until delivered or given up: while another
-		// notification to the channel is queued, a dead letter leaves
-		// the channel in the incident.
-		inc.Told[j].Queued++
-		send[i].Opened.Counted = inc.Opened
-	}
-}
-
-// Tell opens key's incident, or extends it, with the channels of send,
-// as Apply does for what it sends: for deliveries queued outside Apply
-// (kept while the state was unusable), so that the key's remove
-// resolves them. recs must hold IncidentID(key) if there is one.
-func Tell(recs map[string]*Record, key string, send []Planned, now time.Time, policy string) error {
-	id := IncidentID(key)
-	inc := &Incident{Key: key, Opened: now}
-	if old, ok := IncidentKind.Get(recs, id); ok { // unreadable: replaced, as Apply does
-		inc = &old
-	}
-	inc.Policy = policy
-	inc.tell(send)
-	return IncidentKind.Put(recs, id, *inc, now.Add(IncidentTTL))
-}
-
 // escalationOnly is how a rule that only escalates (no notify of its
 // own) shows in the plan when it does not escalate now: its escalation
 // channels, not sent, and why — so history and explain say "occurrence 2
@@ -433,62 +352,4 @@ func escalationOnly(d *engine.Decision, h engine.Hit, outcome Outcome, reason st
 		out = append(out, Planned{Delivery: del, Outcome: outcome, Reason: reason})
 	}
 	return out
-}
-
-// duplicateReason is why a later invocation of one alert sends nothing.
-const duplicateReason = "already decided for this alert by another invocation (one per Pacemaker recipient)"
-
-// firstInvocation removes from d what the rules that already acted on
-// this alert (in another invocation) chose, returning those deliveries as
-// duplicates, and records the rules acting now. d itself is not changed.
-func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, now time.Time) (*engine.Decision, []Planned) {
-	id := OccurrenceID(occ)
-	seen, ok := OccurrenceKind.Get(recs, id) // unreadable: nothing seen
-	if !ok {
-		seen, _ = OccurrenceKind.Decode(recs[legacyOccurrenceID(occ)])
-	}
-	prior := slices.Clone(seen.Rules)
-	acted := func(rule string) bool { return slices.Contains(prior, rule) }
-	out := *d
-	out.Hits, out.Deliveries, out.Muted = nil, nil, nil
-	var dup []Planned
-	for _, h := range d.Hits {
-		if !acted(h.Rule) {
-			out.Hits = append(out.Hits, h)
-			seen.Rules = append(seen.Rules, h.Rule)
-			continue
-		}
-		dup = append(dup, escalationOnly(d, h, OutcomeDuplicate, duplicateReason)...)
-	}
-	for _, del := range d.Deliveries {
-		if acted(del.Rule) {
-			dup = append(dup, Planned{Delivery: del, Outcome: OutcomeDuplicate, Reason: duplicateReason})
-			continue
-		}
-		out.Deliveries = append(out.Deliveries, del)
-	}
-	for _, m := range d.Muted {
-		if !acted(m.Rule) {
-			out.Muted = append(out.Muted, m)
-		}
-	}
-	_ = OccurrenceKind.Put(recs, id, seen, now.Add(OccurrenceTTL)) // a []string always encodes
-	return &out, dup
-}
-
-// SetRef records a channel's reference to the message it posted for key,
-// so the resolve can update that very message. It returns false when the
-// incident or channel is gone (already resolved).
-func SetRef(recs map[string]*Record, key, channel, ref string) bool {
-	id := IncidentID(key)
-	inc, ok := IncidentKind.Get(recs, id)
-	if !ok {
-		return false
-	}
-	i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == channel })
-	if i < 0 {
-		return false
-	}
-	inc.Told[i].Ref = ref
-	return IncidentKind.Put(recs, id, inc, recs[id].Expires) == nil
 }

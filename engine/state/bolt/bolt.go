@@ -1,3 +1,6 @@
+// Package bolt is the embedded state.Store: one bbolt file on local
+// disk, shared by every notifier process on the host, taken in turns
+// under a file lock, and moved aside when it is found damaged.
 package bolt
 
 import (

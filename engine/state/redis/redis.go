@@ -1,3 +1,5 @@
+// Package redis is the state.Store that several nodes or controllers
+// share: per-id locks with a TTL, and one MULTI/EXEC per Update.
 package redis
 
 import (
