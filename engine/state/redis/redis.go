@@ -134,7 +134,7 @@ func (s *Store) Update(ctx context.Context, ids []string, fn func(map[string]*st
 // while waiting could let them expire, and sorted order already keeps two
 // runs from each holding what the other needs for long.
 //
-// The wait is bounded by lockWait, like the bbolt file's: a lock key that
+// The wait is bounded by state.LockWait, like the bbolt file's: a lock key that
 // never goes away (set by hand without a TTL, or renewed by a run stuck
 // in a loop) makes the run fall back to the local state in time.
 func (s *Store) lock(ctx context.Context, ids []string, token string) error {
