@@ -91,27 +91,24 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
 		return nil
 	}
-	var probe struct {
-		V *int `json:"v"`
-	}
-	err := json.Unmarshal(data, &probe)
+	// One decode for this version's form; entries without a version
+	// (written before Message existed, and only until they are
+	// delivered) take a second.
+	var v messageJSON
+	err := json.Unmarshal(data, &v)
 	switch {
-	case err != nil:
-	case probe.V == nil:
-		var old channels.Message
-		if err = json.Unmarshal(data, &old); err == nil {
-			*m = MessageOf(old) // written back, it is in this version's form
-			return nil
-		}
-	case *probe.V < 1:
-		err = fmt.Errorf("message version %d is below 1", *probe.V)
-	default:
+	case v.V >= 1 && err == nil:
 		// A version above MessageVersion was written by a newer binary
 		// (a downgrade with entries queued): what this one knows of it is
 		// read, which is all it can deliver.
-		var v messageJSON
-		if err = json.Unmarshal(data, &v); err == nil {
-			*m = Message(v)
+		*m = Message(v)
+		return nil
+	case v.V < 0:
+		err = fmt.Errorf("message version %d is below 1", v.V)
+	case v.V == 0:
+		var old channels.Message
+		if err = json.Unmarshal(data, &old); err == nil {
+			*m = MessageOf(old) // written back, it is in this version's form
 			return nil
 		}
 	}
