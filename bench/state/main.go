@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"notifier/engine/state"
+	"notifier/engine/state/bolt"
 )
 
 // routingKey is any 32 characters: the endpoint checks only the length.
@@ -213,7 +214,7 @@ func (w *workload) verify(ep *endpoint, base, n, want int) error {
 // record and one history line, committed) and like the reads every run
 // makes (a scan under the shared lock).
 func boltCost(path string, ops int) error {
-	st, err := state.OpenBolt(path)
+	st, err := bolt.Open(path)
 	if err != nil {
 		return err
 	}

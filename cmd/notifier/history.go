@@ -27,22 +27,22 @@ func (a *app) historyCmd(args []string) error {
 	if *format != "text" && *format != "json" {
 		return usageErr("history: --format %q: want text or json", *format)
 	}
-	return a.withStores(*configFlag, func(ctx context.Context, p *engine.Policy, st *pipeline.Stores) error {
-		recs, err := st.Local.Scan(ctx, state.HistoryPrefix)
+	return a.withStores(*configFlag, func(ctx context.Context, p *engine.Policy, st *state.Topology) error {
+		recs, err := st.History().Scan(ctx, state.HistoryPrefix)
 		if err != nil {
 			return problemErr(err)
 		}
-		dead, err := st.Shared.Scan(ctx, state.DeadPrefix)
+		dead, err := st.Shared().Scan(ctx, state.DeadPrefix)
 		if err != nil {
 			return problemErr(err)
 		}
-		queued, err := st.Shared.Scan(ctx, state.OutboxPrefix)
+		queued, err := st.Shared().Scan(ctx, state.OutboxPrefix)
 		if err != nil {
 			return problemErr(err)
 		}
 		hist := state.History(recs, *key, *limit)
 		deadList, queuedList := filterEntries(state.Entries(dead), *key), filterEntries(state.Entries(queued), *key)
-		marks, err := pipeline.FailureMarks(ctx, p, st.Shared)
+		marks, err := pipeline.FailureMarks(ctx, p, st.Shared())
 		if err != nil {
 			return problemErr(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"notifier/channels"
 	"notifier/engine"
-	"notifier/engine/pipeline"
 	"notifier/engine/state"
 	"strings"
 	"text/tabwriter"
@@ -47,7 +46,7 @@ func (a *app) silenceCmd(args []string) error {
 		case strings.TrimSpace(*comment) == "":
 			return usageErr("silence add: --comment is required: say why, for whoever is on call next")
 		}
-		return a.withStores(*configFlag, func(ctx context.Context, p *engine.Policy, st *pipeline.Stores) error {
+		return a.withStores(*configFlag, func(ctx context.Context, p *engine.Policy, st *state.Topology) error {
 			if _, ps := p.CompileMatch("--match", *match); len(ps.Errors()) > 0 {
 				var lines []string
 				for _, e := range ps.Errors() {
@@ -61,7 +60,7 @@ func (a *app) silenceCmd(args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := st.Shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error { recs[id] = r; return nil }); err != nil {
+			if err := st.Shared().Update(ctx, []string{id}, func(recs map[string]*state.Record) error { recs[id] = r; return nil }); err != nil {
 				return problemErr(err)
 			}
 			fmt.Fprintln(a.stdout, s.ID)
@@ -73,8 +72,8 @@ func (a *app) silenceCmd(args []string) error {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		return a.withStores(*configFlag, func(ctx context.Context, _ *engine.Policy, st *pipeline.Stores) error {
-			recs, err := st.Shared.Scan(ctx, state.SilencePrefix)
+		return a.withStores(*configFlag, func(ctx context.Context, _ *engine.Policy, st *state.Topology) error {
+			recs, err := st.Shared().Scan(ctx, state.SilencePrefix)
 			if err != nil {
 				return problemErr(err)
 			}
@@ -117,10 +116,10 @@ func (a *app) silenceCmd(args []string) error {
 		}
 		silenceID := ids[0]
 		id := state.SilenceID(silenceID)
-		return a.withStores(*configFlag, func(ctx context.Context, _ *engine.Policy, st *pipeline.Stores) error {
+		return a.withStores(*configFlag, func(ctx context.Context, _ *engine.Policy, st *state.Topology) error {
 			var found *state.Silence
 			expired := false
-			err := st.Shared.Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
+			err := st.Shared().Update(ctx, []string{id}, func(recs map[string]*state.Record) error {
 				r := recs[id]
 				if r == nil {
 					return nil // no such silence (or expired more than a day ago)

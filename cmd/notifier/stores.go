@@ -11,6 +11,7 @@ import (
 	"notifier/engine/pacemaker"
 	"notifier/engine/pipeline"
 	"notifier/engine/state"
+	"notifier/engine/state/stores"
 )
 
 // statePath is the embedded store's file for policy p.
@@ -26,28 +27,8 @@ func (a *app) statePath(p *engine.Policy) string {
 
 // openStores opens policy p's stores: the state file, and Redis when the
 // policy names it.
-func (a *app) openStores(p *engine.Policy) (*pipeline.Stores, error) {
-	local, err := state.OpenBolt(a.statePath(p))
-	if err != nil {
-		return nil, err
-	}
-	s := &pipeline.Stores{Local: local, Shared: local}
-	if url := p.Settings.RedisURL; url != "" {
-		var password string
-		if f := p.Settings.RedisPasswordFile; f != "" {
-			if password, err = channels.ReadSecret("settings.state.redis.password", "", f); err != nil {
-				local.Close()
-				return nil, fmt.Errorf("state: %w", err)
-			}
-		}
-		shared, err := state.OpenRedisPassword(url, password, "notifier")
-		if err != nil {
-			local.Close()
-			return nil, err
-		}
-		s.Shared = shared
-	}
-	return s, nil
+func (a *app) openStores(p *engine.Policy) (*state.Topology, error) {
+	return stores.Open(stores.Config{Path: a.statePath(p), RedisURL: p.Settings.RedisURL, RedisPasswordFile: p.Settings.RedisPasswordFile, Namespace: "notifier"})
 }
 
 // newPipeline is the pipeline of policy p for this command: its stores,
@@ -56,7 +37,7 @@ func (a *app) openStores(p *engine.Policy) (*pipeline.Stores, error) {
 func (a *app) newPipeline(p *engine.Policy, w *wiring) *pipeline.Pipeline {
 	return &pipeline.Pipeline{
 		Policy:     p,
-		Open:       func() (*pipeline.Stores, error) { return a.openStores(p) },
+		Open:       func() (*state.Topology, error) { return a.openStores(p) },
 		Channel:    func(name string) (channels.Channel, error) { return w.channel(p, name) },
 		Host:       hostname(),
 		StatePath:  a.statePath(p),
@@ -94,7 +75,7 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, pl *pipe
 
 // withStores is withState for commands that use the stores directly
 // (silence, history).
-func (a *app) withStores(configFlag string, fn func(ctx context.Context, p *engine.Policy, st *pipeline.Stores) error) error {
+func (a *app) withStores(configFlag string, fn func(ctx context.Context, p *engine.Policy, st *state.Topology) error) error {
 	return a.withState(configFlag, func(ctx context.Context, pl *pipeline.Pipeline) error {
 		st, err := pl.Open()
 		if err != nil {

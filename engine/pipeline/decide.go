@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"time"
 
@@ -38,7 +37,7 @@ type BadSilence struct {
 // deliveries queued. The history lines go to the local store (the same
 // transaction without Redis). The queued entries are leased to owner
 // until ctx's deadline.
-func (p *Pipeline) decide(ctx context.Context, st *Stores, ev *event.Event, d *engine.Decision, m mode, owner string, check Check) (state.Result, error) {
+func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner string, check Check) (state.Result, error) {
 	now := p.now()
 	sil, bad, err := p.activeSilence(ctx, st, ev, now)
 	if err != nil {
@@ -58,7 +57,7 @@ func (p *Pipeline) decide(ctx context.Context, st *Stores, ev *event.Event, d *e
 		// No occurrence: a dry run shows what the rules and the state
 		// decide for this alert, not that a saved copy of it was already
 		// handled.
-		recs, err := st.Shared.View(ctx, state.IDs(in))
+		recs, err := st.Shared().View(ctx, state.IDs(in))
 		if err != nil {
 			return state.Result{}, err
 		}
@@ -70,7 +69,7 @@ func (p *Pipeline) decide(ctx context.Context, st *Stores, ev *event.Event, d *e
 	deadline, _ := ctx.Deadline()
 	var res state.Result
 	var queue, hist map[string]*state.Record
-	err = st.Shared.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+	err = st.Shared().Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
 		// The clock is read under the lock: outbox ids sort by it, and a
 		// resolve decided after its trigger must sort after it even when
 		// its run started first and waited for the lock.
@@ -83,24 +82,20 @@ func (p *Pipeline) decide(ctx context.Context, st *Stores, ev *event.Event, d *e
 			return err
 		}
 		maps.Copy(recs, queue)
-		if !st.split() {
-			maps.Copy(recs, hist)
-		}
+		hist = st.AddHistory(recs, hist)
 		return nil
 	})
 	if err != nil {
 		return res, err
 	}
-	if st.split() {
-		p.addHistory(ctx, st, hist)
-	}
+	p.addHistory(ctx, st, hist)
 	return res, nil
 }
 
 // activeSilence is the first active silence matching ev at now, and the
 // silences that no longer compile.
-func (p *Pipeline) activeSilence(ctx context.Context, st *Stores, ev *event.Event, now time.Time) (*state.Silence, []BadSilence, error) {
-	recs, err := st.Shared.Scan(ctx, state.SilencePrefix)
+func (p *Pipeline) activeSilence(ctx context.Context, st *state.Topology, ev *event.Event, now time.Time) (*state.Silence, []BadSilence, error) {
+	recs, err := st.Shared().Scan(ctx, state.SilencePrefix)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,13 +108,13 @@ func (p *Pipeline) activeSilence(ctx context.Context, st *Stores, ev *event.Even
 
 // addHistory writes history lines to the local store; failing to is
 // noted, not fatal (what was decided is already safe in the outbox).
-func (p *Pipeline) addHistory(ctx context.Context, st *Stores, hist map[string]*state.Record) {
+func (p *Pipeline) addHistory(ctx context.Context, st *state.Topology, hist map[string]*state.Record) {
 	if len(hist) == 0 {
 		return
 	}
 	dctx, cancel := state.Detached(ctx)
 	defer cancel()
-	err := st.Local.Update(dctx, nil, func(recs map[string]*state.Record) error {
+	err := st.History().Update(dctx, nil, func(recs map[string]*state.Record) error {
 		maps.Copy(recs, hist)
 		return nil
 	})
@@ -133,10 +128,7 @@ func (p *Pipeline) addHistory(ctx context.Context, st *Stores, hist map[string]*
 func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
 	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
-		msg, err := json.Marshal(Message(ev, p.Delivery, p.Suppressed, p.Ref))
-		if err != nil {
-			return nil, nil, err
-		}
+		msg := state.MessageOf(*Message(ev, p.Delivery, p.Suppressed, p.Ref))
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
 			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
 		if p.Opened != (state.Opened{}) {
@@ -177,14 +169,14 @@ func decisionHistory(ev *event.Event, d *engine.Decision, res state.Result, now 
 		// Nobody was chosen: say why, so "why was I not paged" has an
 		// answer in history too.
 		h := base
-		h.Outcome, h.Reason = "unmatched", "no rule matched"
+		h.Outcome, h.Reason = state.OutcomeUnmatched, "no rule matched"
 		if m := d.Matched(); len(m) > 0 {
 			h.Rule = m[len(m)-1] // the one that decided
 		}
 		if d.Dropped {
-			h.Outcome, h.Reason = "dropped", "dropped by rule "+h.Rule
+			h.Outcome, h.Reason = state.OutcomeDropped, "dropped by rule "+h.Rule
 		} else if h.Rule != "" {
-			h.Outcome, h.Reason = "nobody", "rule "+h.Rule+" notifies nobody"
+			h.Outcome, h.Reason = state.OutcomeNobody, "rule "+h.Rule+" notifies nobody"
 		}
 		out = append(out, h)
 	}

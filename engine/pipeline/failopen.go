@@ -54,7 +54,7 @@ func (p *Pipeline) failOpen(ctx context.Context, r *Report, ev *event.Event, d *
 func withoutState(ds []engine.Delivery) state.Result {
 	var res state.Result
 	for _, d := range ds {
-		res.Send = append(res.Send, state.Planned{Delivery: d, Outcome: "unsuppressed", Reason: "no state: delivered without suppression"})
+		res.Send = append(res.Send, state.Planned{Delivery: d, Outcome: state.OutcomeUnsuppressed, Reason: "no state: delivered without suppression"})
 	}
 	return res
 }
@@ -76,9 +76,9 @@ func (p *Pipeline) deliver(ctx context.Context, r *Report, ev *event.Event, ds [
 	}
 	wg.Wait()
 	for i, err := range errs {
-		outcome := "delivered"
+		outcome := state.OutcomeDelivered
 		if err != nil {
-			outcome = "undelivered"
+			outcome = OutcomeUndelivered
 			p.note("channel %q: %v", ds[i].Channel, err)
 		}
 		r.Deliveries = append(r.Deliveries, Delivery{Key: ev.Key, Channel: ds[i].Channel, Action: ds[i].Action, Outcome: outcome, Err: err})

@@ -35,8 +35,8 @@ func FailureMarks(ctx context.Context, p *engine.Policy, shared state.Store) (ma
 	return out, nil
 }
 
-func (p *Pipeline) failureMarks(ctx context.Context, st *Stores) (map[string]state.Failure, error) {
-	return FailureMarks(ctx, p.Policy, st.Shared)
+func (p *Pipeline) failureMarks(ctx context.Context, st *state.Topology) (map[string]state.Failure, error) {
+	return FailureMarks(ctx, p.Policy, st.Shared())
 }
 
 // markedSet is the channels marks names, for flushOutbox.

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -49,7 +48,7 @@ func (p *Pipeline) Flush(ctx context.Context, force bool) (*Report, error) {
 //
 // marked names the channels with a failure mark (failureMarks): a
 // delivery to one clears it, and it is removed from marked.
-func (p *Pipeline) flushOutbox(ctx context.Context, r *Report, st *Stores, owner string, force bool, marked map[string]bool) error {
+func (p *Pipeline) flushOutbox(ctx context.Context, r *Report, st *state.Topology, owner string, force bool, marked map[string]bool) error {
 	// Our own deliveries may wait behind another live run's for the same
 	// key and channel (a resolve behind the trigger it is sending): wait
 	// for it, briefly, rather than leave the resolve for the next run.
@@ -78,9 +77,9 @@ const maxParallelChains = 8
 // flushRound claims, delivers and settles once. blocked says some of
 // owner's own entries could not be claimed because another live run holds
 // the entries before them.
-func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *Stores, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, blocked bool, err error) {
+func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, blocked bool, err error) {
 	now := p.now()
-	found, err := st.Shared.Scan(ctx, state.OutboxPrefix)
+	found, err := st.Shared().Scan(ctx, state.OutboxPrefix)
 	if err != nil || len(found) == 0 {
 		return 0, 0, 0, false, err
 	}
@@ -100,7 +99,7 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *Stores, owner 
 	if changed {
 		// Taking over others' entries needs the lock; our own, already
 		// leased to us when they were queued, do not.
-		err = st.Shared.Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
+		err = st.Shared().Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
 			var err error
 			chains, _, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
 			return err
@@ -109,7 +108,7 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *Stores, owner 
 			return 0, 0, 0, blocked, err
 		}
 	}
-	outcomes := make([][]state.Outcome, len(chains))
+	outcomes := make([][]state.Attempt, len(chains))
 	var wg sync.WaitGroup
 	// A backlog after an outage must not become hundreds of requests at
 	// once (and a wall of 429s): a few chains at a time.
@@ -135,10 +134,11 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *Stores, owner 
 	ids = slices.Compact(ids)
 	refs := map[[2]string]string{}
 	hist := map[string]*state.Record{}
+	var later map[string]*state.Record // hist, when it goes to a store of its own
 	var attempts []Delivery
 	dctx, cancel := state.Detached(ctx)
 	defer cancel()
-	err = st.Shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
+	err = st.Shared().Update(dctx, ids, func(recs map[string]*state.Record) error {
 		delivered, queued, failed = 0, 0, 0
 		clear(hist)
 		attempts = attempts[:0]
@@ -150,26 +150,26 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *Stores, owner 
 					return err
 				}
 				switch what {
-				case "delivered":
+				case state.OutcomeDelivered:
 					delivered++
 					delete(marked, e.Channel)
 					if o.Ref != "" {
 						refs[[2]string{e.Key, e.Channel}] = o.Ref
 					}
-				case "queued":
+				case state.OutcomeQueued:
 					queued++
-				case "failed":
+				case state.OutcomeFailed:
 					failed++
 				}
-				if o.Attempted {
+				if o.Status != state.AttemptSkipped {
 					attempts = append(attempts, Delivery{Key: e.Key, Channel: e.Channel, Action: e.Action, Outcome: what, Err: o.Err})
 					h := state.HistoryEntry{Time: settleNow, Key: e.Key, Rule: e.Rule, Channel: e.Channel, Delivery: e.Action, Outcome: what, Attempts: e.Attempts + 1}
 					if o.Err != nil {
 						h.Reason = o.Err.Error()
 						switch what {
-						case "failed":
+						case state.OutcomeFailed:
 							p.problem(r, "channel %q: %v (given up)", e.Channel, o.Err)
-						case "superseded":
+						case state.OutcomeSuperseded:
 							p.note("channel %q: %v (another run took the delivery over)", e.Channel, o.Err)
 						default:
 							p.note("channel %q: %v (queued for retry)", e.Channel, o.Err)
@@ -183,14 +183,12 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *Stores, owner 
 				}
 			}
 		}
-		if !st.split() {
-			maps.Copy(recs, hist)
-		}
+		later = st.AddHistory(recs, hist)
 		return nil
 	})
 	r.Deliveries = append(r.Deliveries, attempts...)
-	if err == nil && st.split() {
-		p.addHistory(ctx, st, hist)
+	if err == nil {
+		p.addHistory(ctx, st, later)
 	}
 	if err == nil && len(refs) > 0 {
 		err = p.recordRefs(ctx, st, refs)
@@ -212,7 +210,7 @@ func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner s
 	busy := map[[2]string]bool{} // key and channel with an entry a live run holds
 	for _, e := range state.Entries(found) {
 		k := [2]string{e.Key, e.Channel}
-		if e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && state.OwnerAlive(e.LeaseOwner) {
+		if e.LeasedByOther(owner, now, state.OwnerAlive) {
 			busy[k] = true
 		}
 		if e.LeaseOwner == owner && !in[e.ID] && busy[k] {
@@ -224,14 +222,14 @@ func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner s
 
 // recordRefs remembers where Slack's Web API put each message, so the
 // resolve updates that message.
-func (p *Pipeline) recordRefs(ctx context.Context, st *Stores, refs map[[2]string]string) error {
+func (p *Pipeline) recordRefs(ctx context.Context, st *state.Topology, refs map[[2]string]string) error {
 	var ids []string
 	for k := range refs {
 		ids = append(ids, state.IncidentID(k[0]))
 	}
 	dctx, cancel := state.Detached(ctx)
 	defer cancel()
-	return st.Shared.Update(dctx, ids, func(recs map[string]*state.Record) error {
+	return st.Shared().Update(dctx, ids, func(recs map[string]*state.Record) error {
 		for k, ref := range refs {
 			state.SetRef(recs, k[0], k[1], ref)
 		}
@@ -241,8 +239,8 @@ func (p *Pipeline) recordRefs(ctx context.Context, st *Stores, refs map[[2]strin
 
 // deliverChain sends one key's entries for one channel, in order,
 // stopping at the first failure (the rest wait, in order).
-func (p *Pipeline) deliverChain(ctx context.Context, r *Report, chain []state.Entry) []state.Outcome {
-	out := make([]state.Outcome, len(chain))
+func (p *Pipeline) deliverChain(ctx context.Context, r *Report, chain []state.Entry) []state.Attempt {
+	out := make([]state.Attempt, len(chain))
 	ch, err := p.Channel(chain[0].Channel)
 	var lastRef string
 	for i, e := range chain {
@@ -252,13 +250,13 @@ func (p *Pipeline) deliverChain(ctx context.Context, r *Report, chain []state.En
 			// like any failure until the outbox gives up, never dropped
 			// at once; and someone must look. The rest of the chain waits
 			// behind it.
-			out[i] = state.Outcome{Attempted: true, Err: err, Retryable: true}
+			out[i] = state.Attempt{Status: state.AttemptRetryable, Err: err}
 			r.needs(fmt.Errorf("channel %q: %w", e.Channel, err))
 			break
 		}
-		var m channels.Message
-		if jerr := json.Unmarshal(e.Message, &m); jerr != nil {
-			out[i] = state.Outcome{Attempted: true, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
+		m, jerr := e.Message.Channels()
+		if jerr != nil {
+			out[i] = state.Attempt{Status: state.AttemptRejected, Err: fmt.Errorf("queued message unreadable: %w", jerr)}
 			continue
 		}
 		if m.Action == channels.Resolve && m.Ref == "" {
@@ -266,14 +264,17 @@ func (p *Pipeline) deliverChain(ctx context.Context, r *Report, chain []state.En
 		}
 		ref, _, derr := channels.DeliverRef(ctx, ch, &m, channels.DefaultBackoff)
 		if derr == nil {
-			out[i] = state.Outcome{Attempted: true, Delivered: true, Ref: ref}
+			out[i] = state.Attempt{Status: state.AttemptDelivered, Ref: ref}
 			lastRef = ref
 			continue
 		}
 		retry, after := channels.IsRetryable(derr)
-		out[i] = state.Outcome{Attempted: true, Err: derr, Retryable: retry, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr)}
+		out[i] = state.Attempt{Status: state.AttemptRejected, Err: derr, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr)}
+		if retry {
+			out[i].Status = state.AttemptRetryable
+		}
 		for j := i + 1; j < len(chain); j++ {
-			out[j] = state.Outcome{} // not attempted: waits behind this one
+			out[j] = state.Attempt{} // not attempted: waits behind this one
 		}
 		break
 	}

@@ -43,10 +43,7 @@ func (p *Pipeline) keepPending(ev *event.Event, ds []engine.Delivery) (string, [
 	now := p.now()
 	var names []string
 	for _, d := range ds {
-		msg, err := json.Marshal(Message(ev, d, 0, ""))
-		if err != nil {
-			return "", nil, err
-		}
+		msg := state.MessageOf(*Message(ev, d, 0, ""))
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: d.Channel, Type: d.Type, Action: d.Action,
 			Rule: d.Rule, Reason: "kept while the state was unusable", Message: msg, Created: now}
 		now = now.Add(time.Nanosecond) // ids keep the plan's order
@@ -91,7 +88,7 @@ func (p *Pipeline) dropPending(names []string) error {
 // best effort: what cannot be imported stays for the next run, and the
 // run goes on with its own deliveries. A run imports before it decides,
 // so that the remove of an alarm whose trigger was kept resolves it.
-func (p *Pipeline) importKept(ctx context.Context, r *Report, st *Stores, owner string) {
+func (p *Pipeline) importKept(ctx context.Context, r *Report, st *state.Topology, owner string) {
 	if err := p.importPending(ctx, r, st, owner); err != nil {
 		p.problem(r, "%w (left for the next run)", err)
 	}
@@ -103,7 +100,7 @@ func (p *Pipeline) importKept(ctx context.Context, r *Report, st *Stores, owner 
 // another run imported already (the file is gone, or its entry is in the
 // outbox); the lease keeps other runs from delivering an entry before
 // its file is removed, so an entry is never queued twice.
-func (p *Pipeline) importPending(ctx context.Context, r *Report, st *Stores, owner string) error {
+func (p *Pipeline) importPending(ctx context.Context, r *Report, st *state.Topology, owner string) error {
 	dir, err := safedir.Open(PendingDir(p.StatePath), false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -144,7 +141,7 @@ func (p *Pipeline) importPending(ctx context.Context, r *Report, st *Stores, own
 	policy, now := p.policyID(st), p.now()
 	deadline, _ := ctx.Deadline()
 	var imported []string
-	err = st.Shared.Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
+	err = st.Shared().Update(ctx, lockIDs, func(recs map[string]*state.Record) error {
 		imported = imported[:0]
 		for i, id := range ids {
 			if recs[id] != nil {

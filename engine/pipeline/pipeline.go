@@ -11,7 +11,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -23,38 +22,17 @@ import (
 	"notifier/engine/state"
 )
 
-// Stores are the state a run uses: Shared holds windows, incidents,
-// silences and the outbox — Redis when configured, so that several nodes
-// agree on what was already said and the outbox keeps one order per key
-// across them; Local (the embedded bbolt file) holds this host's history,
-// and stands in for Shared when Redis is down. Without Redis both are the
-// same store.
-type Stores struct {
-	Local, Shared state.Store
-}
-
-// Close closes both stores (once when they are one).
-func (s *Stores) Close() error {
-	var err error
-	if s.Shared != s.Local {
-		err = s.Shared.Close()
-	}
-	return errors.Join(err, s.Local.Close())
-}
-
-// split says whether Shared is another store than Local (Redis).
-func (s *Stores) split() bool { return s.Shared != s.Local }
-
 // Pipeline is what deciding and delivering events needs. Its fields are
 // read, never changed, by its methods; one Pipeline serves one command
 // (and, with the same policy, any number of events).
 type Pipeline struct {
 	// Policy is the compiled policy that decides.
 	Policy *engine.Policy
-	// Open opens the stores; each Run, Decide, Record and Flush opens
+	// Open opens the stores (state.Topology: the shared store, and the
+	// local one for history); each Run, Decide, Record and Flush opens
 	// them once and closes them before it returns. An error makes Run
 	// deliver without state (fail open).
-	Open func() (*Stores, error)
+	Open func() (*state.Topology, error)
 	// Channel returns the channel the policy calls name (built on first
 	// use); the pipeline never closes it: whoever made it does, once the
 	// command is done.
@@ -142,12 +120,17 @@ func (r *Report) OK() bool { return len(r.NeedsPerson) == 0 }
 // Delivery is one attempt to deliver.
 type Delivery struct {
 	Key, Channel, Action string
-	// Outcome is "delivered", "queued" (for a retry), "failed" (given up),
-	// "superseded" (another run took it over), or, when delivering
-	// without state, "delivered" or "undelivered".
-	Outcome string
+	// Outcome is what settling the attempt made of the queued entry
+	// (state.OutcomeDelivered, OutcomeQueued, OutcomeFailed,
+	// OutcomeSuperseded); delivering without state, OutcomeDelivered or
+	// OutcomeUndelivered.
+	Outcome state.Outcome
 	Err     error
 }
+
+// OutcomeUndelivered is a delivery made without state that failed: it
+// is kept in the pending directory for the next run, if it could be.
+const OutcomeUndelivered state.Outcome = "undelivered"
 
 // note gives a line to Note.
 func (p *Pipeline) note(format string, args ...any) {
@@ -175,9 +158,9 @@ func (r *Report) needs(err error) {
 // and where the policy lives (its file, or its directory). Only for a
 // state file: Redis is shared by nodes on purpose, and nodes that run on
 // one host (tests, containers) would look like two policies there.
-func (p *Pipeline) policyID(st *Stores) string {
+func (p *Pipeline) policyID(st *state.Topology) string {
 	files := p.Policy.Files
-	if p.Host == "" || len(files) == 0 || st.split() {
+	if p.Host == "" || len(files) == 0 || st.Separate() {
 		return ""
 	}
 	path := files[0]

@@ -16,6 +16,7 @@ import (
 	"notifier/engine"
 	"notifier/engine/event"
 	"notifier/engine/state"
+	"notifier/engine/state/mem"
 )
 
 // The pipeline without the binary: a policy compiled in memory, the
@@ -87,14 +88,14 @@ type rig struct {
 func newRig(t *testing.T, policy string) *rig {
 	t.Helper()
 	r := &rig{chans: map[string]*recorder{}, unbuilt: map[string]error{}, clock: time.Now()}
-	r.store = state.NewMem(func() time.Time { return r.clock })
+	r.store = mem.New(func() time.Time { return r.clock })
 	r.pl = &Pipeline{
 		Policy: compile(t, policy),
-		Open: func() (*Stores, error) {
+		Open: func() (*state.Topology, error) {
 			if r.storeErr != nil {
 				return nil, r.storeErr
 			}
-			return &Stores{Local: r.store, Shared: r.store}, nil
+			return state.NewTopology(r.store, nil), nil
 		},
 		Channel: func(name string) (channels.Channel, error) {
 			if err := r.unbuilt[name]; err != nil {
@@ -171,18 +172,18 @@ func TestRunDecidesAndDelivers(t *testing.T) {
 	if got := r.chans["log"].messages(); len(got) != 0 {
 		t.Errorf("log got %d messages; the critical rule does not continue", len(got))
 	}
-	if len(rep.Plan.Send) != 2 || rep.Plan.Send[0].Outcome != "first" {
+	if len(rep.Plan.Send) != 2 || rep.Plan.Send[0].Outcome != state.OutcomeFirst {
 		t.Errorf("plan %+v, want two first notifications", rep.Plan.Send)
 	}
 	if q := r.outbox(t); len(q) != 0 {
 		t.Errorf("outbox holds %d entries after delivering, want none", len(q))
 	}
 	hist, _ := r.store.Scan(context.Background(), state.HistoryPrefix)
-	outcomes := map[string]int{}
+	outcomes := map[state.Outcome]int{}
 	for _, h := range state.History(hist, "", 0) {
 		outcomes[h.Outcome]++
 	}
-	if outcomes["first"] != 2 || outcomes["delivered"] != 2 {
+	if outcomes[state.OutcomeFirst] != 2 || outcomes[state.OutcomeDelivered] != 2 {
 		t.Errorf("history outcomes %v, want 2 first and 2 delivered", outcomes)
 	}
 }
@@ -197,7 +198,7 @@ func TestRunSuppressesRepeat(t *testing.T) {
 	if !rep.OK() || rep.Delivered != 0 || len(rep.Plan.Send) != 0 {
 		t.Fatalf("repeat: delivered %d, plan %+v, needs %v; want nothing sent", rep.Delivered, rep.Plan.Send, rep.NeedsPerson)
 	}
-	if len(rep.Plan.Skip) != 2 || rep.Plan.Skip[0].Outcome != "suppressed" {
+	if len(rep.Plan.Skip) != 2 || rep.Plan.Skip[0].Outcome != state.OutcomeSuppressed {
 		t.Errorf("skipped %+v, want pager and chat suppressed", rep.Plan.Skip)
 	}
 	if n := len(r.chans["pager"].messages()); n != 1 {
@@ -315,7 +316,7 @@ func TestFailOpen(t *testing.T) {
 	if got := r.chans["pager"].messages(); len(got) != 1 || got[0].Action != channels.Trigger {
 		t.Errorf("pager got %+v, want the trigger delivered without state", got)
 	}
-	if len(rep.Plan.Send) != 2 || rep.Plan.Send[0].Outcome != "unsuppressed" {
+	if len(rep.Plan.Send) != 2 || rep.Plan.Send[0].Outcome != state.OutcomeUnsuppressed {
 		t.Errorf("plan %+v, want both unsuppressed", rep.Plan.Send)
 	}
 	kept, _ := os.ReadDir(PendingDir(r.pl.StatePath))
@@ -361,7 +362,7 @@ func TestOpenFails(t *testing.T) {
 func TestDegraded(t *testing.T) {
 	r := newRig(t, testPolicy)
 	local := r.store
-	r.pl.Open = func() (*Stores, error) { return &Stores{Local: local, Shared: unavailable{local}}, nil }
+	r.pl.Open = func() (*state.Topology, error) { return state.NewTopology(local, unavailable{local}), nil }
 	rep := r.run(t, alarm("new", "critical"))
 	if !rep.Degraded || rep.FailedOpen || rep.OK() || rep.Delivered != 2 {
 		t.Errorf("degraded %v, failed open %v, delivered %d, needs %v", rep.Degraded, rep.FailedOpen, rep.Delivered, rep.NeedsPerson)
@@ -382,7 +383,7 @@ func TestDecideNeverWrites(t *testing.T) {
 	ev := alarm("new", "critical")
 	for range 2 {
 		rep := r.pl.Decide(context.Background(), ev)
-		if len(rep.Plan.Send) != 2 || rep.Plan.Send[0].Outcome != "first" || rep.FailedOpen {
+		if len(rep.Plan.Send) != 2 || rep.Plan.Send[0].Outcome != state.OutcomeFirst || rep.FailedOpen {
 			t.Fatalf("plan %+v (failed open %v), want two first notifications", rep.Plan.Send, rep.FailedOpen)
 		}
 		if rep.ChannelErrs["chat"] == nil || len(rep.ChannelErrs) != 1 {

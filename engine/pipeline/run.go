@@ -34,11 +34,11 @@ func (p *Pipeline) Run(ctx context.Context, ev *event.Event) *Report {
 	p.importKept(ctx, r, st, owner)
 	res, err := p.decide(ctx, st, ev, d, commit, owner, nil)
 	p.reportShared(r, ev, res)
-	if err != nil && st.split() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
+	if err != nil && st.Separate() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries
 		// are still queued durably (and suppressed per node), and say so.
 		p.problem(r, "shared state unusable, deciding with this node's state only: %v", err)
-		st = &Stores{Local: st.Local, Shared: st.Local}
+		st = st.LocalOnly()
 		res, err = p.decide(ctx, st, ev, d, commit, owner, nil)
 		r.Degraded = true
 	}
@@ -110,7 +110,7 @@ func (p *Pipeline) dryRun(ctx context.Context, r *Report, ev *event.Event, d *en
 	stateless := func(err error) {
 		r.FailedOpen, r.StateErr, r.Plan = true, err, withoutState(d.Deliveries)
 		for _, m := range d.Muted {
-			r.Plan.Skip = append(r.Plan.Skip, state.Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
+			r.Plan.Skip = append(r.Plan.Skip, state.Planned{Delivery: m, Outcome: state.OutcomeMuted, Reason: m.Reason})
 		}
 	}
 	st, err := p.Open()

@@ -21,6 +21,7 @@ import (
 	"notifier/engine/pacemaker"
 	"notifier/engine/pipeline"
 	"notifier/engine/state"
+	"notifier/engine/state/mem"
 )
 
 // DefaultStart is the virtual clock's offset 0 when a file gives none: a
@@ -138,13 +139,13 @@ type runner struct {
 // run runs one test on a fresh store and returns its failures.
 func (r *runner) run(t parsedTest) []string {
 	var clock time.Time
-	store := state.NewMem(func() time.Time { return clock })
+	store := mem.New(func() time.Time { return clock })
 	// Decided as a run decides (pipeline.Record: the silences, the rules
 	// and the state, through the run's own decide path), on this test's
 	// store at the virtual clock; nothing is queued or delivered.
 	pl := &pipeline.Pipeline{
 		Policy: r.policy,
-		Open:   func() (*pipeline.Stores, error) { return &pipeline.Stores{Local: store, Shared: store}, nil },
+		Open:   func() (*state.Topology, error) { return state.NewTopology(store, nil), nil },
 		Clock:  func() time.Time { return clock },
 		Occurrence: func(ev *event.Event, now time.Time) string {
 			if occ := pacemaker.OccurrenceOf(ev); occ != "" {
@@ -325,11 +326,11 @@ func compare(want *expectSpec, got *outcome) string {
 			fmt.Fprintf(&b, "\n      unexpected: %s", strings.Join(extra, "; "))
 		}
 	}
-	list("suppressed", want.Suppressed, channels(got.result.Skip, "suppressed"))
-	list("silenced", want.Silenced, channels(got.result.Skip, "silenced"))
-	list("muted", want.Muted, channels(got.result.Skip, "muted"))
-	list("escalated", want.Escalated, channels(got.result.Send, "escalated"))
-	list("duplicate", want.Duplicate, channels(got.result.Skip, "duplicate"))
+	list("suppressed", want.Suppressed, channels(got.result.Skip, state.OutcomeSuppressed))
+	list("silenced", want.Silenced, channels(got.result.Skip, state.OutcomeSilenced))
+	list("muted", want.Muted, channels(got.result.Skip, state.OutcomeMuted))
+	list("escalated", want.Escalated, channels(got.result.Send, state.OutcomeEscalated))
+	list("duplicate", want.Duplicate, channels(got.result.Skip, state.OutcomeDuplicate))
 	if want.Dropped != got.decision.Dropped {
 		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
 	}
@@ -369,7 +370,7 @@ func (d deliverySpec) String() string {
 
 func (d deliverySpec) matches(p state.Planned, key string) bool {
 	return d.Channel == p.Channel && (d.Action == "" || d.Action == p.Action) && (d.Key == "" || d.Key == key) &&
-		(d.Rule == "" || d.Rule == p.Rule) && (d.Outcome == "" || d.Outcome == p.Outcome)
+		(d.Rule == "" || d.Rule == p.Rule) && (d.Outcome == "" || d.Outcome == string(p.Outcome))
 }
 
 // matchDeliveries pairs each expected delivery with a distinct one made;
@@ -396,7 +397,7 @@ func matchDeliveries(want []deliverySpec, got []state.Planned, key string) (miss
 	return missing, extra
 }
 
-func channels(ps []state.Planned, outcome string) []string {
+func channels(ps []state.Planned, outcome state.Outcome) []string {
 	var out []string
 	for _, p := range ps {
 		if p.Outcome == outcome {

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -35,12 +34,9 @@ type Opened struct {
 
 func (o Opened) isZero() bool { return o == Opened{} }
 
-// FailurePrefix is where the per-channel failure marks live.
-const FailurePrefix = "f/"
-
 // FailureID is the record marking channel as having given a delivery up
 // since its last success.
-func FailureID(channel string) string { return boundID(FailurePrefix + channel) }
+func FailureID(channel string) string { return FailureKind.ID(channel) }
 
 // Failure is a channel's mark: its last delivery given up, and how many
 // were given up since the last one that succeeded.
@@ -57,12 +53,11 @@ type Failure struct {
 func Failures(recs map[string]*Record) []Failure {
 	var out []Failure
 	for _, r := range recs {
-		var f Failure
-		if r != nil && json.Unmarshal(r.Data, &f) == nil && f.Channel != "" && f.Count > 0 {
+		if f, ok := FailureKind.Decode(r); ok && f.Channel != "" && f.Count > 0 {
 			out = append(out, f)
 		}
 	}
-	slices.SortFunc(out, func(a, b Failure) int { return cmpString(a.Channel, b.Channel) })
+	slices.SortFunc(out, func(a, b Failure) int { return strings.Compare(a.Channel, b.Channel) })
 	return out
 }
 
@@ -74,10 +69,10 @@ func Failures(recs map[string]*Record) []Failure {
 // none: under an outage every run has one, and the channel's mark must
 // not become a lock they all wait for. They must be named in the Update
 // that settles e.
-func SettleIDs(e Entry, o Outcome, now time.Time, marked bool) []string {
+func SettleIDs(e Entry, o Attempt, now time.Time, marked bool) []string {
 	var ids []string
 	switch {
-	case o.Delivered:
+	case o.Status == AttemptDelivered:
 		if e.Action != "resolve" {
 			ids = append(ids, IncidentID(e.Key))
 		}
@@ -100,8 +95,8 @@ func SettleIDs(e Entry, o Outcome, now time.Time, marked bool) []string {
 
 // givesUp says whether Settle makes e a dead letter: a permanent failure,
 // or one that kept failing for GiveUpAfter.
-func givesUp(e Entry, o Outcome, now time.Time) bool {
-	return o.Attempted && !o.Delivered && !(o.Retryable && now.Sub(e.Created) < GiveUpAfter)
+func givesUp(e Entry, o Attempt, now time.Time) bool {
+	return o.Status == AttemptRejected || o.Status == AttemptRetryable && now.Sub(e.Created) >= GiveUpAfter
 }
 
 // delivered records a delivery in the records SettleIDs named: the
@@ -116,16 +111,16 @@ func delivered(recs map[string]*Record, e Entry) {
 		return
 	}
 	id := IncidentID(e.Key)
-	inc, r := readIncident(recs, id)
-	if inc == nil {
+	inc, ok := IncidentKind.Get(recs, id)
+	if !ok {
 		return
 	}
-	changed := uncount(inc, e)
+	changed := uncount(&inc, e)
 	if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }) {
 		inc.Told, changed = append(inc.Told, Told{Channel: e.Channel, Type: e.Type}), true
 	}
 	if changed {
-		writeIncident(recs, id, inc, r.Expires)
+		_ = IncidentKind.Put(recs, id, inc, recs[id].Expires) // an Incident always encodes
 	}
 }
 
@@ -158,8 +153,7 @@ func uncount(inc *Incident, e Entry) bool {
 func Undo(recs map[string]*Record, e Entry, now time.Time) {
 	if o := e.Opened; o != nil && o.Window != "" {
 		if r := recs[o.Window]; r != nil {
-			var w Window
-			if json.Unmarshal(r.Data, &w) == nil {
+			if w, ok := WindowKind.Get(recs, o.Window); ok {
 				changed := false
 				// Only the last of the decision's notifications to be
 				// given up undoes: while another was delivered or is
@@ -174,22 +168,22 @@ func Undo(recs map[string]*Record, e Entry, now time.Time) {
 						w.LastNotified = time.Time{}
 					}
 				}
-				if data, err := json.Marshal(w); changed && err == nil {
-					recs[o.Window] = &Record{Data: data, Expires: r.Expires}
+				if changed {
+					_ = WindowKind.Put(recs, o.Window, w, r.Expires) // a Window always encodes
 				}
 			}
 		}
 	}
 	if o := e.Opened; o != nil && e.Action != "resolve" {
 		id := IncidentID(e.Key)
-		if inc, r := readIncident(recs, id); inc != nil {
-			changed := uncount(inc, e)
+		if inc, ok := IncidentKind.Get(recs, id); ok {
+			changed := uncount(&inc, e)
 			i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel })
 			if i >= 0 && o.Incident && inc.Told[i].Queued == 0 && !e.Uncertain && !queuedBehind(recs, e) {
 				inc.Told, changed = slices.Delete(inc.Told, i, i+1), true
 			}
 			if changed {
-				writeIncident(recs, id, inc, r.Expires)
+				_ = IncidentKind.Put(recs, id, inc, recs[id].Expires) // an Incident always encodes
 			}
 		}
 	}
@@ -197,16 +191,14 @@ func Undo(recs map[string]*Record, e Entry, now time.Time) {
 	if prev := Failures(map[string]*Record{"": recs[FailureID(e.Channel)]}); len(prev) == 1 {
 		f.Count = prev[0].Count + 1
 	}
-	if data, err := json.Marshal(f); err == nil {
-		recs[FailureID(e.Channel)] = &Record{Data: data, Expires: now.Add(deadTTL)}
-	}
+	_ = FailureKind.Put(recs, FailureID(e.Channel), f, now.Add(deadTTL)) // a Failure always encodes
 }
 
 // queuedBehind reports whether recs hold another queued notification
 // (not a resolve) to e's channel about e's key.
 func queuedBehind(recs map[string]*Record, e Entry) bool {
 	for id, r := range recs {
-		if id == e.ID || r == nil || !strings.HasPrefix(id, OutboxPrefix) {
+		if id == e.ID || r == nil || !OutboxKind.Owns(id) {
 			continue
 		}
 		for _, q := range Entries(map[string]*Record{id: r}) {
@@ -216,22 +208,4 @@ func queuedBehind(recs map[string]*Record, e Entry) bool {
 		}
 	}
 	return false
-}
-
-func readIncident(recs map[string]*Record, id string) (*Incident, *Record) {
-	r := recs[id]
-	if r == nil {
-		return nil, nil
-	}
-	inc := new(Incident)
-	if json.Unmarshal(r.Data, inc) != nil {
-		return nil, nil
-	}
-	return inc, r
-}
-
-func writeIncident(recs map[string]*Record, id string, inc *Incident, expires time.Time) {
-	if data, err := json.Marshal(inc); err == nil {
-		recs[id] = &Record{Data: data, Expires: expires}
-	}
 }

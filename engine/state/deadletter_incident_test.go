@@ -13,7 +13,7 @@ import (
 
 // settleNamed settles e as a run does: in an Update that names only e
 // and SettleIDs, so it sees no other run's outbox entries.
-func settleNamed(t *testing.T, recs map[string]*Record, e Entry, o Outcome, now time.Time, owner string) string {
+func settleNamed(t *testing.T, recs map[string]*Record, e Entry, o Attempt, now time.Time, owner string) string {
 	t.Helper()
 	sub := map[string]*Record{}
 	for _, id := range append([]string{e.ID}, SettleIDs(e, o, now, recs[FailureID(e.Channel)] != nil)...) {
@@ -32,7 +32,7 @@ func settleNamed(t *testing.T, recs map[string]*Record, e Entry, o Outcome, now 
 			recs[id] = r
 		}
 	}
-	return what
+	return string(what)
 }
 
 // queueDecided decides ev at minute min and queues its delivery to
@@ -112,16 +112,16 @@ func TestDeadLetterCountsSettleOnce(t *testing.T) {
 // incident and the recovery resolves it. Only definite rejections take
 // the channel out.
 func TestDeadLetterAfterUncertainAttempts(t *testing.T) {
-	timeout := Outcome{Attempted: true, Err: errors.New("context deadline exceeded"), Retryable: true}
+	timeout := Attempt{Status: AttemptRetryable, Err: errors.New("context deadline exceeded")}
 	cases := []struct {
 		name     string
-		attempts []Outcome
+		attempts []Attempt
 		resolve  bool
 	}{
-		{"timeouts for GiveUpAfter", []Outcome{timeout, timeout}, true},
-		{"a timeout, then a 400", []Outcome{timeout, rejected}, true},
-		{"a 400 after a timeout in the same delivery", []Outcome{{Attempted: true, Err: rejected.Err, Uncertain: true}}, true},
-		{"a 400", []Outcome{rejected}, false},
+		{"timeouts for GiveUpAfter", []Attempt{timeout, timeout}, true},
+		{"a timeout, then a 400", []Attempt{timeout, rejected}, true},
+		{"a 400 after a timeout in the same delivery", []Attempt{{Status: AttemptRejected, Err: rejected.Err, Uncertain: true}}, true},
+		{"a 400", []Attempt{rejected}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,7 +130,7 @@ func TestDeadLetterAfterUncertainAttempts(t *testing.T) {
 			e := queueDecided(t, recs, ev, d, 0, "pager", "A")
 			for i, o := range c.attempts {
 				now := at(i)
-				if i == len(c.attempts)-1 && o.Retryable {
+				if i == len(c.attempts)-1 && o.Status == AttemptRetryable {
 					now = e.Created.Add(GiveUpAfter)
 				}
 				want := "queued"

@@ -9,11 +9,11 @@ import (
 	"notifier/engine/event"
 )
 
-var deliveredOK = Outcome{Attempted: true, Delivered: true}
+var deliveredOK = Attempt{Status: AttemptDelivered}
 
 // runPerChannel decides ev at minute min on recs, queues its deliveries
 // and settles each with the outcome outcome gives its channel.
-func runPerChannel(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) string {
+func runPerChannel(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, outcome func(channel string) Attempt) string {
 	t.Helper()
 	return summary(settleEach(t, recs, ev, d, min, outcome))
 }
@@ -25,7 +25,7 @@ func runPerChannel(t *testing.T, recs map[string]*Record, ev *event.Event, d *en
 func TestDeadLetterOneChannelKeepsTheWindow(t *testing.T) {
 	recs := map[string]*Record{}
 	ev, d := hitPolicy(30*time.Minute, 0)
-	pagerRejected := func(ch string) Outcome {
+	pagerRejected := func(ch string) Attempt {
 		if ch == "pager" {
 			return rejected
 		}
@@ -44,7 +44,7 @@ func TestDeadLetterOneChannelKeepsTheWindow(t *testing.T) {
 	}
 	// After the window the next occurrence notifies; when every
 	// notification of it is given up, the window reopens.
-	if got := runPerChannel(t, recs, ev, d, 30, func(string) Outcome { return rejected }); got != "send pager trigger: first after 3 suppressed\nsend ops message: first after 3 suppressed" {
+	if got := runPerChannel(t, recs, ev, d, 30, func(string) Attempt { return rejected }); got != "send pager trigger: first after 3 suppressed\nsend ops message: first after 3 suppressed" {
 		t.Fatalf("minute 30:\n%s", got)
 	}
 	if got := runPerChannel(t, recs, ev, d, 31, pagerRejected); got != "send pager trigger: first\nsend ops message: first" {
@@ -59,7 +59,7 @@ func TestDeadLetterOneEscalationChannelKeepsTheEscalation(t *testing.T) {
 	recs := map[string]*Record{}
 	ev, d := hitPolicy(0, 2)
 	d.Hits[0].Escalation = append(d.Hits[0].Escalation, engine.Delivery{Channel: "boss2", Type: "slack", Action: "message", Rule: "crit"})
-	bossRejected := func(ch string) Outcome {
+	bossRejected := func(ch string) Attempt {
 		if ch == "boss" {
 			return rejected
 		}

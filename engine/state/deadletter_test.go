@@ -13,15 +13,15 @@ import (
 
 // deadLetterRun decides ev at minute min on recs, queues its deliveries
 // as the run does, and settles each with outcome o.
-func deadLetterRun(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, o Outcome) Result {
+func deadLetterRun(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, o Attempt) Result {
 	t.Helper()
-	return settleEach(t, recs, ev, d, min, func(string) Outcome { return o })
+	return settleEach(t, recs, ev, d, min, func(string) Attempt { return o })
 }
 
 // settleEach decides ev at minute min on recs, queues its deliveries as
 // the run does, and settles each with the outcome outcome gives its
 // channel.
-func settleEach(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, outcome func(channel string) Outcome) Result {
+func settleEach(t *testing.T, recs map[string]*Record, ev *event.Event, d *engine.Decision, min int, outcome func(channel string) Attempt) Result {
 	t.Helper()
 	res, err := Apply(Input{Event: ev, Decision: d, Now: at(min)}, recs)
 	if err != nil {
@@ -46,7 +46,7 @@ func settleEach(t *testing.T, recs map[string]*Record, ev *event.Event, d *engin
 	return res
 }
 
-var rejected = Outcome{Attempted: true, Err: errors.New("HTTP 400: Event object is invalid")}
+var rejected = Attempt{Status: AttemptRejected, Err: errors.New("HTTP 400: Event object is invalid")}
 
 // TestDeadLetterUndoesWhatItOpened: a notification given up opens no
 // suppression window and tells no incident; its channel is marked until a
@@ -60,7 +60,7 @@ func TestDeadLetterUndoesWhatItOpened(t *testing.T) {
 		t.Fatalf("failure marks %+v, want pager and ops with the 400", marks)
 	}
 	// Within `for` of the given-up notification: notified, not suppressed.
-	res := deadLetterRun(t, recs, ev, d, 5, Outcome{Attempted: true, Delivered: true})
+	res := deadLetterRun(t, recs, ev, d, 5, Attempt{Status: AttemptDelivered})
 	if got := summary(res); !strings.HasPrefix(got, "send pager trigger: first") {
 		t.Fatalf("after a dead letter:\n%s", got)
 	}
@@ -73,7 +73,7 @@ func TestDeadLetterUndoesWhatItOpened(t *testing.T) {
 	}
 	rm := *ev
 	rm.Action = event.ActionRemove
-	if got := summary(deadLetterRun(t, recs, &rm, &engine.Decision{Key: ev.Key}, 7, Outcome{Attempted: true, Delivered: true})); strings.Count(got, " resolve: ") != 2 {
+	if got := summary(deadLetterRun(t, recs, &rm, &engine.Decision{Key: ev.Key}, 7, Attempt{Status: AttemptDelivered})); strings.Count(got, " resolve: ") != 2 {
 		t.Fatalf("resolve:\n%s", got)
 	}
 }
@@ -84,7 +84,7 @@ func TestDeadLetterNoResolveForAnAlertNeverRaised(t *testing.T) {
 	deadLetterRun(t, recs, ev, d, 0, rejected)
 	rm := *ev
 	rm.Action = event.ActionRemove
-	res := deadLetterRun(t, recs, &rm, &engine.Decision{Key: ev.Key}, 1, Outcome{Attempted: true, Delivered: true})
+	res := deadLetterRun(t, recs, &rm, &engine.Decision{Key: ev.Key}, 1, Attempt{Status: AttemptDelivered})
 	if len(res.Send) != 0 {
 		t.Fatalf("resolve of an incident whose only notifications were given up:\n%s", summary(res))
 	}
@@ -96,14 +96,14 @@ func TestDeadLetterNoResolveForAnAlertNeverRaised(t *testing.T) {
 func TestDeadLetterEscalatesAgain(t *testing.T) {
 	recs := map[string]*Record{}
 	ev, d := hitPolicy(0, 2)
-	deadLetterRun(t, recs, ev, d, 0, Outcome{Attempted: true, Delivered: true})
+	deadLetterRun(t, recs, ev, d, 0, Attempt{Status: AttemptDelivered})
 	if got := summary(deadLetterRun(t, recs, ev, d, 1, rejected)); !strings.Contains(got, "send boss trigger: escalated") {
 		t.Fatalf("second occurrence:\n%s", got)
 	}
-	if got := summary(deadLetterRun(t, recs, ev, d, 2, Outcome{Attempted: true, Delivered: true})); !strings.Contains(got, "send boss trigger: escalated: occurrence 3 of 2") {
+	if got := summary(deadLetterRun(t, recs, ev, d, 2, Attempt{Status: AttemptDelivered})); !strings.Contains(got, "send boss trigger: escalated: occurrence 3 of 2") {
 		t.Fatalf("the escalation was given up: the next occurrence must escalate again:\n%s", got)
 	}
-	if got := summary(deadLetterRun(t, recs, ev, d, 3, Outcome{Attempted: true, Delivered: true})); strings.Contains(got, "escalated") {
+	if got := summary(deadLetterRun(t, recs, ev, d, 3, Attempt{Status: AttemptDelivered})); strings.Contains(got, "escalated") {
 		t.Fatalf("an escalation delivered is not repeated:\n%s", got)
 	}
 }
@@ -114,7 +114,7 @@ func TestDeadLetterEscalatesAgain(t *testing.T) {
 func TestDeadLetterKeepsWhatOthersOpened(t *testing.T) {
 	recs := map[string]*Record{}
 	ev, d := hitPolicy(30*time.Minute, 0)
-	deadLetterRun(t, recs, ev, d, 0, Outcome{Attempted: true, Delivered: true})
+	deadLetterRun(t, recs, ev, d, 0, Attempt{Status: AttemptDelivered})
 	// A repeat after the window, given up: the incident keeps pager (an
 	// alert is open there) and the window restarts from the repeat only
 	// when it is delivered.
@@ -128,11 +128,11 @@ func TestDeadLetterKeepsWhatOthersOpened(t *testing.T) {
 	id := WindowID("crit", ev.Key)
 	e := Entry{ID: "o/old", Key: ev.Key, Channel: "pager", Action: "trigger", LeaseOwner: "me", LeasedUntil: at(100), Opened: &Opened{Window: id, At: at(-10)}}
 	queue(t, recs, e)
-	deadLetterRun(t, recs, ev, d, 41, Outcome{Attempted: true, Delivered: true})
+	deadLetterRun(t, recs, ev, d, 41, Attempt{Status: AttemptDelivered})
 	if _, err := Settle(recs, e, rejected, at(42), "me"); err != nil {
 		t.Fatal(err)
 	}
-	if got := summary(deadLetterRun(t, recs, ev, d, 43, Outcome{Attempted: true, Delivered: true})); !strings.Contains(got, "skip pager: suppressed") {
+	if got := summary(deadLetterRun(t, recs, ev, d, 43, Attempt{Status: AttemptDelivered})); !strings.Contains(got, "skip pager: suppressed") {
 		t.Fatalf("a stale dead letter reopened the window:\n%s", got)
 	}
 	// A delivery puts its channel back in an incident a dead letter took
@@ -141,7 +141,7 @@ func TestDeadLetterKeepsWhatOthersOpened(t *testing.T) {
 	writeIncident(recs, IncidentID(ev.Key), inc, at(1000))
 	ok := Entry{ID: "o/late", Key: ev.Key, Channel: "pager", Action: "trigger", LeaseOwner: "me", LeasedUntil: at(100)}
 	queue(t, recs, ok)
-	if _, err := Settle(recs, ok, Outcome{Attempted: true, Delivered: true}, at(44), "me"); err != nil {
+	if _, err := Settle(recs, ok, Attempt{Status: AttemptDelivered}, at(44), "me"); err != nil {
 		t.Fatal(err)
 	}
 	if inc, _ := readIncident(recs, IncidentID(ev.Key)); inc == nil || len(inc.Told) != 2 {
@@ -154,11 +154,11 @@ func TestDeadLetterKeepsWhatOthersOpened(t *testing.T) {
 // one, and must not wait on the channel's mark).
 func TestSettleIDs(t *testing.T) {
 	e := Entry{ID: "o/1", Key: "k", Channel: "pager", Action: "trigger", Created: at(0), Opened: &Opened{Window: "w/r/k", At: at(0), Incident: true}}
-	retry := Outcome{Attempted: true, Err: errors.New("HTTP 503"), Retryable: true}
-	ok := Outcome{Attempted: true, Delivered: true}
+	retry := Attempt{Status: AttemptRetryable, Err: errors.New("HTTP 503")}
+	ok := Attempt{Status: AttemptDelivered}
 	cases := []struct {
 		name   string
-		o      Outcome
+		o      Attempt
 		now    time.Time
 		marked bool
 		want   string
@@ -168,7 +168,7 @@ func TestSettleIDs(t *testing.T) {
 		{"permanent", rejected, at(1), false, "i/k w/r/k f/pager"},
 		{"delivered", ok, at(1), false, "i/k"},
 		{"delivered, channel marked", ok, at(1), true, "i/k f/pager"},
-		{"not attempted", Outcome{}, at(1), true, ""},
+		{"not attempted", Attempt{}, at(1), true, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -87,39 +86,14 @@ func (w Window) expires(suppressFor, escalateWithin time.Duration) time.Time {
 	return end
 }
 
-// Incident is what a key's problem told: a remove resolves exactly these.
-type Incident struct {
-	Key     string    `json:"key"`
-	Opened  time.Time `json:"opened"`
-	Told    []Told    `json:"told"`
-	Windows []string  `json:"windows,omitempty"` // window records to clear when it resolves
-	Policy  string    `json:"policy,omitempty"`  // the PolicyID that wrote it last
-}
-
-// Told is one channel an incident reached, with the channel's reference
-// to its message (Slack's channel and ts) for an exact resolve.
-type Told struct {
-	Channel string `json:"channel"`
-	Type    string `json:"type"`
-	Ref     string `json:"ref,omitempty"`
-	// Queued counts the notifications to the channel about the key that
-	// are neither delivered nor given up, whichever run queued them (see
-	// Opened.Counted).
-	Queued int `json:"queued,omitempty"`
-}
-
-// IncidentTTL bounds how long an unresolved incident is remembered.
-const IncidentTTL = 30 * 24 * time.Hour
-
 // Planned is one delivery with the reason for it, or for not making it.
 type Planned struct {
 	engine.Delivery
-	// Outcome is the kind of decision, for history: first, suppressed,
-	// escalated, silenced, muted, resolved, skipped.
-	Outcome    string `json:"outcome"`
-	Reason     string `json:"reason"`
-	Suppressed int    `json:"suppressed,omitempty"` // occurrences suppressed before this notification
-	Ref        string `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
+	// Outcome is the kind of decision, for history.
+	Outcome    Outcome `json:"outcome"`
+	Reason     string  `json:"reason"`
+	Suppressed int     `json:"suppressed,omitempty"` // occurrences suppressed before this notification
+	Ref        string  `json:"ref,omitempty"`        // resolve: the channel's reference to the original message
 	// Opened is what this notification started in the state, kept with
 	// its outbox entry so that a dead letter undoes it (see Undo).
 	Opened Opened `json:"-"`
@@ -140,18 +114,6 @@ type Input struct {
 	// Policy is the deciding policy's PolicyID, kept in the records it
 	// writes; "" leaves them unmarked (explain, tests).
 	Policy string
-}
-
-// OccurrenceID is the record of the rules that acted on one alert.
-func OccurrenceID(occ string) string { return boundID("o/" + occ) }
-
-// OccurrenceTTL is how long an alert's other invocations are recognised:
-// they start together, at most a Pacemaker alert timeout apart.
-const OccurrenceTTL = time.Hour
-
-// occurrence is what an OccurrenceID record holds.
-type occurrence struct {
-	Rules []string `json:"rules"`
 }
 
 // Result is the stateful decision.
@@ -190,18 +152,15 @@ func (r *Result) noteShared(mine, theirs string) {
 	}
 }
 
-// IncidentID is the record of a key's open incident, bounded (MaxIDLen).
-func IncidentID(key string) string { return boundID("i/" + key) }
-
 // WindowID is the record of one rule's window for a suppression key,
 // bounded (MaxIDLen).
-func WindowID(rule, key string) string { return boundID("w/" + rule + "/" + key) }
+func WindowID(rule, key string) string { return WindowKind.ID(rule + "/" + key) }
 
 // IDs lists the records Apply reads and writes for in.
 func IDs(in Input) []string {
 	ids := []string{IncidentID(in.Event.Key)}
 	if in.Occurrence != "" {
-		ids = append(ids, OccurrenceID(in.Occurrence))
+		ids = append(ids, OccurrenceID(in.Occurrence), legacyOccurrenceID(in.Occurrence))
 	}
 	for _, h := range in.Decision.Hits {
 		if id := windowOf(h, in.Event); id != "" {
@@ -238,13 +197,9 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	}
 	incID := IncidentID(ev.Key)
 	var inc *Incident
-	if r := recs[incID]; r != nil {
-		inc = new(Incident)
-		if err := json.Unmarshal(r.Data, inc); err != nil {
-			inc = nil // an unreadable record is no incident; it is replaced below
-		} else {
-			res.noteShared(in.Policy, inc.Policy)
-		}
+	if v, ok := IncidentKind.Get(recs, incID); ok {
+		inc = &v // an unreadable record is no incident; it is replaced below
+		res.noteShared(in.Policy, inc.Policy)
 	}
 	if ev.Action == event.ActionRemove {
 		// A recovery resolves exactly what the problem told, whatever the
@@ -254,7 +209,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			// Never told, or told only by notifications that were given
 			// up (Undo): there is no alert to resolve.
 			for _, del := range d.Deliveries {
-				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "skipped", Reason: "no open incident to resolve"})
+				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: OutcomeSkipped, Reason: "no open incident to resolve"})
 			}
 			if inc == nil {
 				return res, nil
@@ -262,7 +217,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		}
 		for _, t := range inc.Told {
 			res.Send = append(res.Send, Planned{
-				Outcome:  "resolved",
+				Outcome:  OutcomeResolved,
 				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
 				Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref,
 			})
@@ -274,14 +229,14 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		return res, nil
 	}
 	for _, m := range d.Muted {
-		res.Skip = append(res.Skip, Planned{Delivery: m, Outcome: "muted", Reason: m.Reason})
+		res.Skip = append(res.Skip, Planned{Delivery: m, Outcome: OutcomeMuted, Reason: m.Reason})
 	}
 	if s := in.Silence; s != nil {
 		for _, del := range d.Deliveries {
-			res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: "silenced", Reason: "silenced by " + s.ID})
+			res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: OutcomeSilenced, Reason: "silenced by " + s.ID})
 		}
 		for _, h := range d.Hits {
-			res.Skip = append(res.Skip, escalationOnly(d, h, "silenced", "silenced by "+s.ID)...)
+			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeSilenced, "silenced by "+s.ID)...)
 		}
 		return res, nil
 	}
@@ -289,15 +244,15 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 	var windows []string
 	for _, h := range d.Hits {
 		if h.Muted != "" {
-			res.Skip = append(res.Skip, escalationOnly(d, h, "muted", h.Muted)...)
+			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeMuted, h.Muted)...)
 			continue
 		}
 		v := Verdict{Notify: true}
 		var w Window
 		id := windowOf(h, ev)
 		if id != "" {
-			if r := recs[id]; r != nil {
-				_ = json.Unmarshal(r.Data, &w) // unreadable: start afresh
+			if old, ok := WindowKind.Get(recs, id); ok { // unreadable: start afresh
+				w = old
 				res.noteShared(in.Policy, w.Policy)
 			}
 			v, w = Decide(w, in.Now, h.SuppressFor, h.EscalateAfter, h.EscalateWithin)
@@ -319,13 +274,13 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 			if del.Rule != h.Rule {
 				continue
 			}
-			p := Planned{Delivery: del, Outcome: "first", Suppressed: v.Suppressed}
+			p := Planned{Delivery: del, Outcome: OutcomeFirst, Suppressed: v.Suppressed}
 			if id != "" && h.SuppressFor > 0 {
 				p.Opened = Opened{Window: id, At: w.LastNotified}
 			}
 			switch {
 			case !v.Notify:
-				p.Outcome = "suppressed"
+				p.Outcome = OutcomeSuppressed
 				p.Reason = fmt.Sprintf("suppressed until %s (%d so far)%s", v.Until.UTC().Format(time.RFC3339), v.Suppressed, toward)
 				res.Skip = append(res.Skip, p)
 				continue
@@ -350,18 +305,16 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 				if id != "" {
 					w.EscalationLive++
 				}
-				res.Send = append(res.Send, Planned{Delivery: del, Outcome: "escalated", Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin),
+				res.Send = append(res.Send, Planned{Delivery: del, Outcome: OutcomeEscalated, Reason: fmt.Sprintf("escalated: occurrence %d of %d within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin),
 					Opened: Opened{Window: id, At: w.First, Escalation: true}})
 			}
 		} else if v.Occurrence > 0 {
-			res.Skip = append(res.Skip, escalationOnly(d, h, "counted", strings.TrimPrefix(toward, "; "))...)
+			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeCounted, strings.TrimPrefix(toward, "; "))...)
 		}
 		if id != "" {
-			data, err := json.Marshal(w)
-			if err != nil {
+			if err := WindowKind.Put(recs, id, w, w.expires(h.SuppressFor, h.EscalateWithin)); err != nil {
 				return res, err
 			}
-			recs[id] = &Record{Data: data, Expires: w.expires(h.SuppressFor, h.EscalateWithin)}
 		}
 	}
 	if len(res.Send) == 0 && len(windows) == 0 {
@@ -382,60 +335,14 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		// nothing to resolve later, but the windows must still clear.
 		inc.Told = []Told{}
 	}
-	data, err := json.Marshal(inc)
-	if err != nil {
-		return res, err
-	}
-	recs[incID] = &Record{Data: data, Expires: in.Now.Add(IncidentTTL)}
-	return res, nil
-}
-
-// tell adds to inc each channel of send it has not told yet, and marks
-// those in their Opened.Incident, so a dead letter undoes just that.
-func (inc *Incident) tell(send []Planned) {
-	for i, p := range send {
-		j := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel })
-		if j < 0 {
-			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})
-			j = len(inc.Told) - 1
-			send[i].Opened.Incident = true
-		}
-		// Counted until delivered or given up: while another
-		// notification to the channel is queued, a dead letter leaves
-		// the channel in the incident.
-		inc.Told[j].Queued++
-		send[i].Opened.Counted = inc.Opened
-	}
-}
-
-// Tell opens key's incident, or extends it, with the channels of send,
-// as Apply does for what it sends: for deliveries queued outside Apply
-// (kept while the state was unusable), so that the key's remove
-// resolves them. recs must hold IncidentID(key) if there is one.
-func Tell(recs map[string]*Record, key string, send []Planned, now time.Time, policy string) error {
-	id := IncidentID(key)
-	inc := &Incident{Key: key, Opened: now}
-	if r := recs[id]; r != nil {
-		var old Incident
-		if json.Unmarshal(r.Data, &old) == nil { // unreadable: replaced, as Apply does
-			inc = &old
-		}
-	}
-	inc.Policy = policy
-	inc.tell(send)
-	data, err := json.Marshal(inc)
-	if err != nil {
-		return err
-	}
-	recs[id] = &Record{Data: data, Expires: now.Add(IncidentTTL)}
-	return nil
+	return res, IncidentKind.Put(recs, incID, *inc, in.Now.Add(IncidentTTL))
 }
 
 // escalationOnly is how a rule that only escalates (no notify of its
 // own) shows in the plan when it does not escalate now: its escalation
 // channels, not sent, and why — so history and explain say "occurrence 2
 // of 3", "silenced", "muted", not "nobody".
-func escalationOnly(d *engine.Decision, h engine.Hit, outcome, reason string) []Planned {
+func escalationOnly(d *engine.Decision, h engine.Hit, outcome Outcome, reason string) []Planned {
 	if slices.ContainsFunc(d.Deliveries, func(del engine.Delivery) bool { return del.Rule == h.Rule }) ||
 		slices.ContainsFunc(d.Muted, func(del engine.Delivery) bool { return del.Rule == h.Rule }) {
 		return nil // the rule's own deliveries already say it
@@ -445,73 +352,4 @@ func escalationOnly(d *engine.Decision, h engine.Hit, outcome, reason string) []
 		out = append(out, Planned{Delivery: del, Outcome: outcome, Reason: reason})
 	}
 	return out
-}
-
-// duplicateReason is why a later invocation of one alert sends nothing.
-const duplicateReason = "already decided for this alert by another invocation (one per Pacemaker recipient)"
-
-// firstInvocation removes from d what the rules that already acted on
-// this alert (in another invocation) chose, returning those deliveries as
-// duplicates, and records the rules acting now. d itself is not changed.
-func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, now time.Time) (*engine.Decision, []Planned) {
-	id := OccurrenceID(occ)
-	var seen occurrence
-	if r := recs[id]; r != nil {
-		_ = json.Unmarshal(r.Data, &seen) // unreadable: nothing seen
-	}
-	prior := slices.Clone(seen.Rules)
-	acted := func(rule string) bool { return slices.Contains(prior, rule) }
-	out := *d
-	out.Hits, out.Deliveries, out.Muted = nil, nil, nil
-	var dup []Planned
-	for _, h := range d.Hits {
-		if !acted(h.Rule) {
-			out.Hits = append(out.Hits, h)
-			seen.Rules = append(seen.Rules, h.Rule)
-			continue
-		}
-		dup = append(dup, escalationOnly(d, h, "duplicate", duplicateReason)...)
-	}
-	for _, del := range d.Deliveries {
-		if acted(del.Rule) {
-			dup = append(dup, Planned{Delivery: del, Outcome: "duplicate", Reason: duplicateReason})
-			continue
-		}
-		out.Deliveries = append(out.Deliveries, del)
-	}
-	for _, m := range d.Muted {
-		if !acted(m.Rule) {
-			out.Muted = append(out.Muted, m)
-		}
-	}
-	if data, err := json.Marshal(seen); err == nil {
-		recs[id] = &Record{Data: data, Expires: now.Add(OccurrenceTTL)}
-	}
-	return &out, dup
-}
-
-// SetRef records a channel's reference to the message it posted for key,
-// so the resolve can update that very message. It returns false when the
-// incident or channel is gone (already resolved).
-func SetRef(recs map[string]*Record, key, channel, ref string) bool {
-	id := IncidentID(key)
-	r := recs[id]
-	if r == nil {
-		return false
-	}
-	var inc Incident
-	if json.Unmarshal(r.Data, &inc) != nil {
-		return false
-	}
-	i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == channel })
-	if i < 0 {
-		return false
-	}
-	inc.Told[i].Ref = ref
-	data, err := json.Marshal(inc)
-	if err != nil {
-		return false
-	}
-	recs[id] = &Record{Data: data, Expires: r.Expires}
-	return true
 }

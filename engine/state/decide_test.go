@@ -1,7 +1,6 @@
 package state
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -331,39 +330,5 @@ func TestApplySharedWith(t *testing.T) {
 	}
 	if got := apply("", 5).SharedWith; len(got) != 0 {
 		t.Errorf("unmarked input: shared with %v", got)
-	}
-}
-
-// The occurrences held back are told with the next notification, even
-// when it comes after the window (the store drops expired records, so
-// the count must outlive the window).
-func TestSuppressedCountSurvivesTheWindow(t *testing.T) {
-	var now time.Time
-	store := NewMem(func() time.Time { return now })
-	ev, d := hitPolicy(30*time.Minute, 0)
-	apply := func(min int) Result {
-		t.Helper()
-		now = at(min)
-		in := Input{Event: ev, Decision: d, Now: now}
-		var res Result
-		err := store.Update(context.Background(), IDs(in), func(recs map[string]*Record) error {
-			var err error
-			res, err = Apply(in, recs)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	apply(0)
-	apply(5)
-	apply(6)
-	res := apply(95) // an hour after the window ended
-	if len(res.Send) != 2 || res.Send[0].Suppressed != 2 || res.Send[0].Reason != "first after 2 suppressed" {
-		t.Fatalf("after the window:\n%s", summary(res))
-	}
-	if res := apply(96); len(res.Send) != 0 {
-		t.Fatalf("the count starts again after it is told:\n%s", summary(res))
 	}
 }

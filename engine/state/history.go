@@ -3,18 +3,13 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 )
 
-// HistoryPrefix is where history entries live; they expire after
-// HistoryTTL.
-const (
-	HistoryPrefix = "h/"
-	HistoryTTL    = 7 * 24 * time.Hour
-)
+// HistoryTTL is how long history entries (HistoryKind) are kept.
+const HistoryTTL = 7 * 24 * time.Hour
 
 // HistoryEntry is one line of `notifier history`: a decision about a
 // channel, or what became of a delivery.
@@ -28,21 +23,18 @@ type HistoryEntry struct {
 	Rule      string    `json:"rule,omitempty"`
 	Channel   string    `json:"channel,omitempty"`
 	Delivery  string    `json:"delivery,omitempty"` // trigger | resolve | message
-	Outcome   string    `json:"outcome"`            // first, suppressed, escalated, silenced, muted, resolved, queued, delivered, failed, dropped, unmatched
+	Outcome   Outcome   `json:"outcome"`
 	Reason    string    `json:"reason,omitempty"`
 	Attempts  int       `json:"attempts,omitempty"`
 }
 
 // Record stores h under a new id that sorts by time.
 func (h HistoryEntry) Record() (string, *Record, error) {
-	data, err := json.Marshal(h)
-	if err != nil {
-		return "", nil, err
-	}
 	var b [4]byte
 	rand.Read(b[:])
-	id := fmt.Sprintf("%s%020d-%s", HistoryPrefix, h.Time.UnixNano(), hex.EncodeToString(b[:]))
-	return id, &Record{Data: data, Expires: h.Time.Add(HistoryTTL)}, nil
+	id := HistoryKind.ID(fmt.Sprintf("%020d-%s", h.Time.UnixNano(), hex.EncodeToString(b[:])))
+	r, err := HistoryKind.Encode(h, h.Time.Add(HistoryTTL))
+	return id, r, err
 }
 
 // History decodes history records, newest first, keeping those for key
@@ -50,8 +42,7 @@ func (h HistoryEntry) Record() (string, *Record, error) {
 func History(recs map[string]*Record, key string, limit int) []HistoryEntry {
 	var out []HistoryEntry
 	for _, r := range recs {
-		var h HistoryEntry
-		if r != nil && json.Unmarshal(r.Data, &h) == nil && (key == "" || h.Key == key) {
+		if h, ok := HistoryKind.Decode(r); ok && (key == "" || h.Key == key) {
 			out = append(out, h)
 		}
 	}

@@ -20,12 +20,11 @@ const MaxIDLen = 255
 // boundID is id as the stores keep it.
 func boundID(id string) string { return keys.Bound(id, MaxIDLen) }
 
-// checkID is what every store checks before writing a record: an id over
+// CheckIDs is what every store checks before writing the records an
+// Update's fn left (nil ones are deleted and need no check): an id over
 // MaxIDLen is a caller that did not build it with the functions here (a
 // bug), not an unavailable store.
-// checkIDs is checkID over the records an Update's fn left to write
-// (nil ones are deleted and need no check).
-func checkIDs(recs map[string]*Record) error {
+func CheckIDs(recs map[string]*Record) error {
 	for id, r := range recs {
 		if r != nil {
 			if err := checkID(id); err != nil {

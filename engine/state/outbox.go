@@ -3,12 +3,12 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,12 +17,6 @@ import (
 // leaves it only when delivered or given up. A run killed at any point
 // leaves its deliveries queued: the next run or `notifier flush` sends
 // them, at most once more than needed.
-
-// Record id prefixes of the outbox and its dead letters.
-const (
-	OutboxPrefix = "o/"
-	DeadPrefix   = "d/"
-)
 
 // Retry policy for queued deliveries.
 const (
@@ -36,20 +30,20 @@ const (
 
 // Entry is one queued delivery.
 type Entry struct {
-	ID          string          `json:"id"`
-	Key         string          `json:"key"`
-	Channel     string          `json:"channel"`
-	Type        string          `json:"type"`
-	Action      string          `json:"action"`
-	Rule        string          `json:"rule"`
-	Reason      string          `json:"reason"`
-	Message     json.RawMessage `json:"message"` // what the channel is told, encoded by the caller
-	Created     time.Time       `json:"created"`
-	Attempts    int             `json:"attempts,omitempty"`
-	NextAttempt time.Time       `json:"next_attempt,omitzero"`
-	LeaseOwner  string          `json:"lease_owner,omitempty"`
-	LeasedUntil time.Time       `json:"leased_until,omitzero"`
-	LastError   string          `json:"last_error,omitempty"`
+	ID          string    `json:"id"`
+	Key         string    `json:"key"`
+	Channel     string    `json:"channel"`
+	Type        string    `json:"type"`
+	Action      string    `json:"action"`
+	Rule        string    `json:"rule"`
+	Reason      string    `json:"reason"`
+	Message     Message   `json:"message"` // what the channel is told
+	Created     time.Time `json:"created"`
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LeaseOwner  string    `json:"lease_owner,omitempty"`
+	LeasedUntil time.Time `json:"leased_until,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
 	// Uncertain: an attempt failed in a way that may not have been a
 	// rejection (a timeout, a 5xx, a 429): the channel may hold the alert,
 	// so a dead letter leaves it in the incident (see Undo).
@@ -63,7 +57,7 @@ type Entry struct {
 func NewEntryID(now time.Time) string {
 	var b [4]byte
 	rand.Read(b[:])
-	return fmt.Sprintf("%s%020d-%s", OutboxPrefix, now.UnixNano(), hex.EncodeToString(b[:]))
+	return OutboxKind.ID(fmt.Sprintf("%020d-%s", now.UnixNano(), hex.EncodeToString(b[:])))
 }
 
 // NewOwner makes a lease owner id for one run: host, process id and a
@@ -72,9 +66,15 @@ func NewEntryID(now time.Time) string {
 func NewOwner() string {
 	var b [4]byte
 	rand.Read(b[:])
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("%s/%d/%s", hostname(), os.Getpid(), hex.EncodeToString(b[:]))
 }
+
+// hostname is this host's name, asked once per process: OwnerAlive runs
+// for every leased entry a scan finds.
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return h
+})
 
 // OwnerAlive reports whether the run that owns a lease may still be
 // working: false only when it ran on this host and its process is gone
@@ -87,42 +87,35 @@ func OwnerAlive(owner string) bool {
 	if !ok || !ok2 || err != nil || pid <= 0 {
 		return true
 	}
-	if local, _ := os.Hostname(); host != local {
+	if host != hostname() {
 		return true
 	}
 	return processAlive(pid)
 }
 
-// Record stores e under its id.
-func (e Entry) Record() (*Record, error) {
-	data, err := json.Marshal(e)
-	if err != nil {
-		return nil, err
-	}
-	return &Record{Data: data}, nil
+// LeasedByOther reports whether e is leased at now to a run other than
+// owner that may still be working on it (alive, normally OwnerAlive):
+// such an entry, and the entries behind it in its chain, are that run's.
+func (e Entry) LeasedByOther(owner string, now time.Time, alive func(string) bool) bool {
+	return e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && alive(e.LeaseOwner)
 }
+
+// Record stores e under its id.
+func (e Entry) Record() (*Record, error) { return OutboxKind.Encode(e, time.Time{}) }
 
 // Entries decodes outbox records, oldest first.
 func Entries(recs map[string]*Record) []Entry {
 	out := make([]Entry, 0, len(recs))
 	for _, r := range recs {
-		var e Entry
-		if r != nil && json.Unmarshal(r.Data, &e) == nil && e.ID != "" {
+		// Not OutboxKind.Decode's prefix check: dead letters decode here
+		// too, and so do the occurrence records an older version kept
+		// under "o/" (they have no ID, and are skipped).
+		if e, ok := OutboxKind.Decode(r); ok && e.ID != "" {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Claim chooses what owner delivers now and leases it until until. Per
@@ -151,15 +144,14 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 	for _, k := range order {
 		chain := byKey[k]
 		head := chain[0]
-		leasedByOther := head.LeaseOwner != "" && head.LeaseOwner != owner && now.Before(head.LeasedUntil) && alive(head.LeaseOwner)
 		mine := head.LeaseOwner == owner
-		if leasedByOther || !(mine || force || !now.Before(head.NextAttempt)) {
+		if head.LeasedByOther(owner, now, alive) || !(mine || force || !now.Before(head.NextAttempt)) {
 			continue
 		}
 		// Behind the head, stop at an entry another live run holds: it is
 		// delivering (or about to), and its place in the order is its own.
 		for i := 1; i < len(chain); i++ {
-			if e := chain[i]; e.LeaseOwner != "" && e.LeaseOwner != owner && now.Before(e.LeasedUntil) && alive(e.LeaseOwner) {
+			if chain[i].LeasedByOther(owner, now, alive) {
 				chain = chain[:i]
 				break
 			}
@@ -181,14 +173,12 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 	return chains, changed, nil
 }
 
-// Outcome is how one attempt went.
-type Outcome struct {
-	Delivered  bool
-	Err        error
-	Retryable  bool
+// Attempt is how one attempt to deliver an entry went.
+type Attempt struct {
+	Status     AttemptStatus
+	Err        error         // why it failed
 	RetryAfter time.Duration // the server's Retry-After, if it gave one
 	Ref        string        // the channel's reference to what it posted
-	Attempted  bool          // false: not tried (an earlier entry of its chain failed)
 	// Uncertain: the failure may not be a rejection — an attempt timed
 	// out or failed retryably before a permanent answer — so the channel
 	// may hold the message (see Entry.Uncertain).
@@ -199,32 +189,33 @@ type Outcome struct {
 // retryable failure waits for its next attempt (exponential, honouring
 // Retry-After); a permanent failure, or one that kept failing for
 // GiveUpAfter, becomes a dead letter, and what its decision opened is
-// undone (Undo). It returns what happened, for history: "delivered",
-// "queued", "failed". The records SettleIDs names must be in recs.
+// undone (Undo). It returns what happened, for history:
+// OutcomeDelivered, OutcomeQueued, OutcomeFailed. The records SettleIDs
+// names must be in recs.
 //
 // Settle acts only while the entry is still owner's: a run that settles
 // after its lease ran out (stopped, or slow to get the lock) and was taken
 // over must not bring back an entry another run already delivered. It
-// then returns "superseded" and changes nothing.
-func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner string) (string, error) {
+// then returns OutcomeSuperseded and changes nothing.
+func Settle(recs map[string]*Record, e Entry, o Attempt, now time.Time, owner string) (Outcome, error) {
 	cur := Entries(map[string]*Record{e.ID: recs[e.ID]})
 	if len(cur) != 1 || cur[0].LeaseOwner != owner {
-		return "superseded", nil
+		return OutcomeSuperseded, nil
 	}
 	e.LeaseOwner, e.LeasedUntil = "", time.Time{}
-	switch {
-	case o.Delivered:
+	switch o.Status {
+	case AttemptDelivered:
 		recs[e.ID] = nil
 		delivered(recs, e)
-		return "delivered", nil
-	case !o.Attempted:
+		return OutcomeDelivered, nil
+	case AttemptSkipped:
 		r, err := e.Record()
 		recs[e.ID] = r
-		return "queued", err
+		return OutcomeQueued, err
 	}
 	e.Attempts++
 	e.LastError = o.Err.Error()
-	e.Uncertain = e.Uncertain || o.Retryable || o.Uncertain
+	e.Uncertain = e.Uncertain || o.Status == AttemptRetryable || o.Uncertain
 	if !givesUp(e, o, now) {
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
@@ -232,14 +223,12 @@ func Settle(recs map[string]*Record, e Entry, o Outcome, now time.Time, owner st
 		e.NextAttempt = now.Add(wait)
 		r, err := e.Record()
 		recs[e.ID] = r
-		return "queued", err
+		return OutcomeQueued, err
 	}
 	recs[e.ID] = nil
-	data, err := json.Marshal(e)
-	if err != nil {
+	if err := DeadKind.Put(recs, DeadKind.ID(strings.TrimPrefix(e.ID, OutboxPrefix)), e, now.Add(deadTTL)); err != nil {
 		return "", err
 	}
-	recs[DeadPrefix+e.ID[len(OutboxPrefix):]] = &Record{Data: data, Expires: now.Add(deadTTL)}
 	Undo(recs, e, now)
-	return "failed", nil
+	return OutcomeFailed, nil
 }

@@ -58,7 +58,7 @@ func TestClaimOrderAndLeases(t *testing.T) {
 func TestSettle(t *testing.T) {
 	recs := map[string]*Record{}
 	// settle leases e to "me" (as Claim does), then settles it.
-	settle := func(e Entry, o Outcome, now time.Time) (string, Entry) {
+	settle := func(e Entry, o Attempt, now time.Time) (string, Entry) {
 		t.Helper()
 		e.LeaseOwner, e.LeasedUntil = "me", now.Add(time.Minute)
 		queue(t, recs, e)
@@ -70,38 +70,38 @@ func TestSettle(t *testing.T) {
 		if r := recs[e.ID]; r != nil {
 			got = Entries(map[string]*Record{e.ID: r})[0]
 		}
-		return what, got
+		return string(what), got
 	}
 	e := Entry{ID: "o/9", Key: "k", Channel: "pager", Created: at(0)}
 	boom := errors.New("HTTP 503")
-	what, got := settle(e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0))
+	what, got := settle(e, Attempt{Status: AttemptRetryable, Err: boom}, at(0))
 	if what != "queued" || got.Attempts != 1 || !got.NextAttempt.Equal(at(0).Add(30*time.Second)) || got.LeaseOwner != "" || got.LastError != "HTTP 503" {
 		t.Fatalf("retryable: %s %+v", what, got)
 	}
-	what, got = settle(got, Outcome{Attempted: true, Err: boom, Retryable: true, RetryAfter: 10 * time.Minute}, at(1))
+	what, got = settle(got, Attempt{Status: AttemptRetryable, Err: boom, RetryAfter: 10 * time.Minute}, at(1))
 	if what != "queued" || !got.NextAttempt.Equal(at(11)) {
 		t.Fatalf("Retry-After must win over a shorter backoff: %+v", got)
 	}
-	what, _ = settle(got, Outcome{Attempted: true, Err: errors.New("HTTP 400: invalid")}, at(2))
+	what, _ = settle(got, Attempt{Status: AttemptRejected, Err: errors.New("HTTP 400: invalid")}, at(2))
 	if what != "failed" || recs["o/9"] != nil || recs["d/9"] == nil {
 		t.Fatalf("permanent failure must become a dead letter: %s %v", what, recs)
 	}
 	old := Entry{ID: "o/8", Created: at(0)}
-	if what, _ := settle(old, Outcome{Attempted: true, Err: boom, Retryable: true}, at(0).Add(GiveUpAfter)); what != "failed" {
+	if what, _ := settle(old, Attempt{Status: AttemptRetryable, Err: boom}, at(0).Add(GiveUpAfter)); what != "failed" {
 		t.Fatalf("a delivery failing for %s must be given up, got %s", GiveUpAfter, what)
 	}
-	if what, _ := settle(e, Outcome{Delivered: true}, at(0)); what != "delivered" || recs["o/9"] != nil {
+	if what, _ := settle(e, Attempt{Status: AttemptDelivered}, at(0)); what != "delivered" || recs["o/9"] != nil {
 		t.Fatalf("delivered: %s %v", what, recs)
 	}
 	// A run whose lease ran out and was taken over settles nothing: the
 	// entry another run delivered must not come back.
 	e.LeaseOwner, e.LeasedUntil = "other", at(5)
 	queue(t, recs, e)
-	if what, _ := Settle(recs, e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(1), "me"); what != "superseded" {
+	if what, _ := Settle(recs, e, Attempt{Status: AttemptRetryable, Err: boom}, at(1), "me"); what != "superseded" {
 		t.Fatalf("a settle without the lease: %s", what)
 	}
 	delete(recs, "o/9")
-	if what, _ := Settle(recs, e, Outcome{Attempted: true, Err: boom, Retryable: true}, at(1), "me"); what != "superseded" || recs["o/9"] != nil {
+	if what, _ := Settle(recs, e, Attempt{Status: AttemptRetryable, Err: boom}, at(1), "me"); what != "superseded" || recs["o/9"] != nil {
 		t.Fatalf("a settle of an entry already delivered by another run must not bring it back: %s %v", what, recs["o/9"])
 	}
 }
@@ -143,5 +143,26 @@ func TestDecodersSkipNilRecords(t *testing.T) {
 	}
 	if got := Entries(recs); len(got) != 0 {
 		t.Errorf("Entries = %v, want none", got)
+	}
+}
+
+// LeasedByOther is the one test of "another live run holds it", which
+// Claim and the run's wait for its own blocked entries share.
+func TestLeasedByOther(t *testing.T) {
+	alive := func(owner string) bool { return owner != "killed" }
+	for _, tc := range []struct {
+		name string
+		e    Entry
+		want bool
+	}{
+		{"not leased", Entry{}, false},
+		{"mine", Entry{LeaseOwner: "me", LeasedUntil: at(10)}, false},
+		{"another's, live", Entry{LeaseOwner: "other", LeasedUntil: at(10)}, true},
+		{"another's, run out", Entry{LeaseOwner: "other", LeasedUntil: at(0)}, false},
+		{"another's, owner dead", Entry{LeaseOwner: "killed", LeasedUntil: at(10)}, false},
+	} {
+		if got := tc.e.LeasedByOther("me", at(0), alive); got != tc.want {
+			t.Errorf("%s: LeasedByOther = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

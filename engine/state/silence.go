@@ -3,7 +3,6 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -24,12 +23,9 @@ type Silence struct {
 	Expires time.Time `json:"expires"`
 }
 
-// SilencePrefix is where silences live.
-const SilencePrefix = "s/"
-
 // SilenceID is the record of the silence with id (as silence list shows
 // it), bounded (MaxIDLen): an operator may type anything.
-func SilenceID(id string) string { return boundID(SilencePrefix + id) }
+func SilenceID(id string) string { return SilenceKind.ID(id) }
 
 // NewSilenceID makes a short id an operator can type.
 func NewSilenceID() string {
@@ -44,11 +40,8 @@ func (s Silence) Active(now time.Time) bool { return now.Before(s.Expires) && !n
 // Record is how a silence is stored; it expires a day after the silence
 // so that list still shows recently expired ones.
 func (s Silence) Record() (string, *Record, error) {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return "", nil, err
-	}
-	return SilenceID(s.ID), &Record{Data: data, Expires: s.Expires.Add(24 * time.Hour)}, nil
+	r, err := SilenceKind.Encode(s, s.Expires.Add(24*time.Hour))
+	return SilenceID(s.ID), r, err
 }
 
 // Silences decodes the records Scan(SilencePrefix) returned, newest first.
@@ -56,8 +49,7 @@ func (s Silence) Record() (string, *Record, error) {
 func Silences(recs map[string]*Record) []Silence {
 	var out []Silence
 	for _, r := range recs {
-		var s Silence
-		if r != nil && json.Unmarshal(r.Data, &s) == nil && s.ID != "" {
+		if s, ok := SilenceKind.Decode(r); ok && s.ID != "" {
 			out = append(out, s)
 		}
 	}

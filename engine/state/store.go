@@ -45,6 +45,17 @@ type Store interface {
 	Close() error
 }
 
+// DefaultBoltPath is where the embedded store lives unless
+// settings.state.path says otherwise; the installer creates its directory.
+const DefaultBoltPath = "/var/lib/notifier/state.db"
+
+// ErrDamaged wraps (with ErrUnavailable) the error of a store operation
+// that found the state file damaged: bbolt panicked on it (a truncated
+// file, damaged data pages under intact meta pages) or both its meta
+// pages fail their checksum. The file has then been moved aside, kept
+// under a new name, so that the next run starts a fresh one.
+var ErrDamaged = errors.New("state file damaged")
+
 // ErrUnavailable wraps every failure to reach or use a store (permissions,
 // a full disk, Redis down): the caller then delivers without state (fails
 // open) and says so.

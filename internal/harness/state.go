@@ -26,7 +26,7 @@ type History struct {
 func (h *History) Outcomes() map[string]int {
 	out := map[string]int{}
 	for _, e := range h.History {
-		out[e.Outcome]++
+		out[string(e.Outcome)]++
 	}
 	return out
 }

@@ -47,13 +47,13 @@ func longKeys(t *testing.T, open func(t *testing.T) state.Store) {
 				}
 				return res
 			}
-			if r := apply(event.ActionNew, now, strings.Repeat("o", 40_000)); len(r.Send) != 1 || r.Send[0].Outcome != "first" {
+			if r := apply(event.ActionNew, now, strings.Repeat("o", 40_000)); len(r.Send) != 1 || r.Send[0].Outcome != state.OutcomeFirst {
 				t.Fatalf("first occurrence: send %+v", r.Send)
 			}
-			if r := apply(event.ActionNew, now.Add(time.Minute), ""); len(r.Send) != 0 || len(r.Skip) == 0 || r.Skip[0].Outcome != "suppressed" {
+			if r := apply(event.ActionNew, now.Add(time.Minute), ""); len(r.Send) != 0 || len(r.Skip) == 0 || r.Skip[0].Outcome != state.OutcomeSuppressed {
 				t.Fatalf("repeat: send %+v skip %+v, want suppressed", r.Send, r.Skip)
 			}
-			if r := apply(event.ActionRemove, now.Add(2*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != "resolved" {
+			if r := apply(event.ActionRemove, now.Add(2*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != state.OutcomeResolved {
 				t.Fatalf("recovery: send %+v skip %+v, want the incident resolved", r.Send, r.Skip)
 			}
 			all, err := s.Scan(ctx, "")
@@ -65,7 +65,7 @@ func longKeys(t *testing.T, open func(t *testing.T) state.Store) {
 					t.Errorf("id of %d bytes stored: %.80q", len(id), id)
 				}
 			}
-			if r := apply(event.ActionNew, now.Add(3*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != "first" {
+			if r := apply(event.ActionNew, now.Add(3*time.Minute), ""); len(r.Send) != 1 || r.Send[0].Outcome != state.OutcomeFirst {
 				t.Errorf("after the resolve the windows must be gone: send %+v skip %+v", r.Send, r.Skip)
 			}
 		})

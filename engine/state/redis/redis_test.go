@@ -1,4 +1,4 @@
-package state_test
+package redis_test
 
 import (
 	"bytes"
@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"notifier/engine/state"
+	"notifier/engine/state/redis"
 	"notifier/engine/state/storetest"
 	"notifier/internal/redistest"
 
@@ -29,9 +30,9 @@ var redisNS atomic.Int64
 // newNS gives each store under test its own key space on a shared server.
 func newNS() string { return fmt.Sprintf("test%d", redisNS.Add(1)) }
 
-func openRedis(t testing.TB, url, ns string) *state.Redis {
+func openRedis(t testing.TB, url, ns string) *redis.Store {
 	t.Helper()
-	s, err := state.OpenRedis(url, ns)
+	s, err := redis.Open(url, "", ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +41,8 @@ func openRedis(t testing.TB, url, ns string) *state.Redis {
 }
 
 // rawRedis is a plain client for what another (or a killed) run would do.
-func rawRedis(t testing.TB, addr string) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
+func rawRedis(t testing.TB, addr string) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -69,7 +70,7 @@ func TestRedisConformance(t *testing.T) {
 // counter, no lost update.
 func TestRedisTwoNodes(t *testing.T) {
 	url, ns := redistest.StartURL(t), newNS()
-	nodes := []*state.Redis{openRedis(t, url, ns), openRedis(t, url, ns)}
+	nodes := []*redis.Store{openRedis(t, url, ns), openRedis(t, url, ns)}
 	const workers, each = 8, 40
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -103,7 +104,7 @@ func TestRedisTwoNodes(t *testing.T) {
 // order from two nodes: none may deadlock, and every counter is exact.
 func TestRedisOverlappingSets(t *testing.T) {
 	url, ns := redistest.StartURL(t), newNS()
-	nodes := []*state.Redis{openRedis(t, url, ns), openRedis(t, url, ns)}
+	nodes := []*redis.Store{openRedis(t, url, ns), openRedis(t, url, ns)}
 	sets := [][]string{{"a", "b"}, {"b", "a"}, {"b", "c"}, {"c", "a"}, {"c", "b", "a"}, {"a", "a"}}
 	const each = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -310,7 +311,7 @@ func TestRedisErrorsHideThePassword(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			s, err := state.OpenRedis(tt.url, "notifier")
+			s, err := redis.Open(tt.url, "", "notifier")
 			if err == nil {
 				defer s.Close()
 				_, err = s.View(ctx, []string{"w/x"})
@@ -350,7 +351,7 @@ func TestRedisScanEscapesPatterns(t *testing.T) {
 	s, other := openRedis(t, url, ns), openRedis(t, url, ns+"*")
 	ids := []string{`k/a*b`, `k/aXb`, `k/a?c`, `k/abc`, `k/[x]`, `k/x`, `k/a\b`, `k/ab`}
 	ctx := context.Background()
-	write := func(s *state.Redis, data string) {
+	write := func(s *redis.Store, data string) {
 		err := s.Update(ctx, nil, func(m map[string]*state.Record) error {
 			for _, id := range ids {
 				m[id] = &state.Record{Data: []byte(data)}
@@ -501,7 +502,7 @@ func BenchmarkRedisUpdate(b *testing.B) {
 	b.Run("contended key", func(b *testing.B) {
 		ns := newNS()
 		b.RunParallel(func(pb *testing.PB) {
-			s, err := state.OpenRedis(url, ns)
+			s, err := redis.Open(url, "", ns)
 			if err != nil {
 				b.Error(err)
 				return
@@ -554,7 +555,7 @@ func TestRedisPasswordApartFromTheURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for pw, ok := range map[string]bool{"right-pw": true, "wrong-pw": false} {
-		s, err := state.OpenRedisPassword("redis://"+addr+"/0", pw, newNS())
+		s, err := redis.Open("redis://"+addr+"/0", pw, newNS())
 		if err != nil {
 			t.Fatal(err)
 		}

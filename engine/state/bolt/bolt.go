@@ -1,13 +1,14 @@
-package state
+// Package bolt is the embedded state.Store: one bbolt file on local
+// disk, shared by every notifier process on the host, taken in turns
+// under a file lock, and moved aside when it is found damaged.
+package bolt
 
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-)
+	bbolt "go.etcd.io/bbolt"
 
-// DefaultBoltPath is where the embedded store lives unless
-// settings.state.path says otherwise; the installer creates its directory.
-const DefaultBoltPath = "/var/lib/notifier/state.db"
+	"notifier/engine/state"
+	"notifier/engine/state/internal/record"
+)
 
 const (
 	// boltOpenTimeout bounds bbolt's own polling lock. We hold <path>.lock
@@ -33,9 +33,6 @@ const (
 	// a large backlog: it resumes where the previous sweep stopped.
 	boltSweepExamine = 500
 	boltSweepDelete  = 100
-	// boltExpiryLen is the big-endian int64 (unix nanoseconds, 0 = never)
-	// that starts every stored value; the record's data follows.
-	boltExpiryLen = 8
 )
 
 var (
@@ -45,14 +42,14 @@ var (
 	errBoltClosed = errors.New("store closed")
 )
 
-// Bolt is the embedded Store: one bbolt file on local disk, shared by
+// Store is the embedded state.Store: one bbolt file on local disk, shared by
 // every notifier process on the host.
 //
 // It does not keep the file open: every Update, View and Scan takes the
 // lock, opens, works, closes and unlocks, so the hundreds of processes
 // Pacemaker starts at once (one per recipient) take turns on it and none
-// holds it while it delivers. A Bolt is safe for concurrent use.
-type Bolt struct {
+// holds it while it delivers. A Store is safe for concurrent use.
+type Store struct {
 	path     string
 	lockPath string
 	now      func() time.Time
@@ -60,18 +57,18 @@ type Bolt struct {
 	pending  sync.WaitGroup // lock waits abandoned by a cancelled ctx
 }
 
-// OpenBolt returns a Store backed by the bbolt file at path
-// (DefaultBoltPath when empty). It does not keep the file open: every
+// Open returns a state.Store backed by the bbolt file at path
+// (state.DefaultBoltPath when empty). It does not keep the file open: every
 // Update/View/Scan takes the lock, opens, works, closes, unlocks, so
 // hundreds of concurrent processes (Pacemaker starts one per recipient,
 // all at once) take turns on it and none holds it while delivering.
 //
 // The directory must exist (creating it, owned and writable by the right
 // users, is the installer's job); the file and <path>.lock are created
-// with mode 0660 on first use. Errors wrap ErrUnavailable.
-func OpenBolt(path string) (*Bolt, error) {
+// with mode 0660 on first use. Errors wrap state.ErrUnavailable.
+func Open(path string) (*Store, error) {
 	if path == "" {
-		path = DefaultBoltPath
+		path = state.DefaultBoltPath
 	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
@@ -86,23 +83,23 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, &boltError{op: "open", path: path, err: &fs.PathError{Op: "directory", Path: dir, Err: err},
 			hint: "the installer creates it, writable by the user running notifier, e.g. hacluster for Pacemaker"}
 	}
-	return &Bolt{path: path, lockPath: path + ".lock", now: time.Now}, nil
+	return &Store{path: path, lockPath: path + ".lock", now: time.Now}, nil
 }
 
-// Update implements Store. The exclusive lock is held from before the
+// Update implements state.Store. The exclusive lock is held from before the
 // file is opened until after it is closed; fn runs inside the one bbolt
 // write transaction, which also prunes expired records.
 //
 // A damaged file (bbolt panics on it) is moved aside and the error wraps
 // ErrDamaged; see guard.
-func (b *Bolt) Update(ctx context.Context, ids []string, fn func(map[string]*Record) error) error {
+func (b *Store) Update(ctx context.Context, ids []string, fn func(map[string]*state.Record) error) error {
 	if b.closed.Load() {
 		return b.fail("update", b.path, errBoltClosed)
 	}
 	return b.guard(ctx, "update", func(w *damageWatch) error { return b.update(ctx, ids, fn, w) })
 }
 
-func (b *Bolt) update(ctx context.Context, ids []string, fn func(map[string]*Record) error, w *damageWatch) error {
+func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*state.Record) error, w *damageWatch) error {
 	lock, err := lockFile(ctx, b.lockPath, true, &b.pending)
 	if err != nil {
 		return b.fail("lock", b.lockPath, err)
@@ -128,14 +125,14 @@ func (b *Bolt) update(ctx context.Context, ids []string, fn func(map[string]*Rec
 
 	now := b.now()
 	dirty := false
-	recs := make(map[string]*Record, len(ids))
+	recs := make(map[string]*state.Record, len(ids))
 	stored := make(map[string][]byte, len(ids)) // encodings as loaded, to skip unchanged writes
 	for _, id := range ids {
 		v := bk.Get([]byte(id))
 		if v == nil {
 			continue
 		}
-		r, ok := decodeRecord(v)
+		r, ok := record.Decode(v)
 		if !ok || !r.Live(now) {
 			if err := bk.Delete([]byte(id)); err != nil {
 				return b.fail("update", b.path, err)
@@ -151,7 +148,7 @@ func (b *Bolt) update(ctx context.Context, ids []string, fn func(map[string]*Rec
 		return err // the caller's own error: nothing is saved
 	}
 	w.inCallback = false
-	if err := checkIDs(recs); err != nil {
+	if err := state.CheckIDs(recs); err != nil {
 		return err // a bug in the caller, not an unavailable store
 	}
 
@@ -174,12 +171,12 @@ func (b *Bolt) update(ctx context.Context, ids []string, fn func(map[string]*Rec
 			dirty = true
 			continue
 		}
-		v := encodeRecord(r) // a fresh buffer: bbolt keeps it until Commit
+		v := record.Encode(r) // a fresh buffer: bbolt keeps it until Commit
 		if old, ok := stored[id]; ok && bytes.Equal(old, v) {
 			continue
 		}
 		if err := bk.Put([]byte(id), v); err != nil {
-			if errors.Is(err, bolt.ErrKeyRequired) || errors.Is(err, bolt.ErrKeyTooLarge) {
+			if errors.Is(err, bbolt.ErrKeyRequired) || errors.Is(err, bbolt.ErrKeyTooLarge) {
 				// A bug in the caller, not an unavailable store.
 				return fmt.Errorf("state: update %s: id %q: %w", b.path, id, err)
 			}
@@ -204,7 +201,7 @@ func (b *Bolt) update(ctx context.Context, ids []string, fn func(map[string]*Rec
 // boltSweepExamine ids after where the previous sweep stopped, and notes
 // where it stopped. It reports how many it deleted; the position alone
 // is not worth a commit.
-func boltSweep(tx *bolt.Tx, bk *bolt.Bucket, now time.Time) (int, error) {
+func boltSweep(tx *bbolt.Tx, bk *bbolt.Bucket, now time.Time) (int, error) {
 	meta, err := tx.CreateBucketIfNotExists(boltMeta)
 	if err != nil {
 		return 0, err
@@ -217,7 +214,7 @@ func boltSweep(tx *bolt.Tx, bk *bolt.Bucket, now time.Time) (int, error) {
 	}
 	var expired [][]byte
 	for n := 0; k != nil && n < boltSweepExamine && len(expired) < boltSweepDelete; n++ {
-		if !liveValue(v, now) {
+		if !record.Live(v, now) {
 			expired = append(expired, bytes.Clone(k))
 		}
 		k, v = c.Next()
@@ -236,37 +233,37 @@ func boltSweep(tx *bolt.Tx, bk *bolt.Bucket, now time.Time) (int, error) {
 	return len(expired), err
 }
 
-// View implements Store. It takes the lock shared, so readers run
+// View implements state.Store. It takes the lock shared, so readers run
 // together but never see half an Update; a missing file reads as empty
 // and is not created.
-func (b *Bolt) View(ctx context.Context, ids []string) (map[string]*Record, error) {
-	return b.read(ctx, "view", func(bk *bolt.Bucket, now time.Time, out map[string]*Record) {
+func (b *Store) View(ctx context.Context, ids []string) (map[string]*state.Record, error) {
+	return b.read(ctx, "view", func(bk *bbolt.Bucket, now time.Time, out map[string]*state.Record) {
 		for _, id := range ids {
-			if r, ok := decodeRecord(bk.Get([]byte(id))); ok && r.Live(now) {
+			if r, ok := record.Decode(bk.Get([]byte(id))); ok && r.Live(now) {
 				out[id] = r
 			}
 		}
 	})
 }
 
-// Scan implements Store.
-func (b *Bolt) Scan(ctx context.Context, prefix string) (map[string]*Record, error) {
-	return b.read(ctx, "scan", func(bk *bolt.Bucket, now time.Time, out map[string]*Record) {
+// Scan implements state.Store.
+func (b *Store) Scan(ctx context.Context, prefix string) (map[string]*state.Record, error) {
+	return b.read(ctx, "scan", func(bk *bbolt.Bucket, now time.Time, out map[string]*state.Record) {
 		p := []byte(prefix)
 		c := bk.Cursor()
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-			if r, ok := decodeRecord(v); ok && r.Live(now) {
+			if r, ok := record.Decode(v); ok && r.Live(now) {
 				out[string(k)] = r
 			}
 		}
 	})
 }
 
-func (b *Bolt) read(ctx context.Context, op string, get func(*bolt.Bucket, time.Time, map[string]*Record)) (map[string]*Record, error) {
+func (b *Store) read(ctx context.Context, op string, get func(*bbolt.Bucket, time.Time, map[string]*state.Record)) (map[string]*state.Record, error) {
 	if b.closed.Load() {
 		return nil, b.fail(op, b.path, errBoltClosed)
 	}
-	var out map[string]*Record
+	var out map[string]*state.Record
 	err := b.guard(ctx, op, func(w *damageWatch) error {
 		var err error
 		out, err = b.readLocked(ctx, op, get, w)
@@ -278,8 +275,8 @@ func (b *Bolt) read(ctx context.Context, op string, get func(*bolt.Bucket, time.
 	return out, nil
 }
 
-func (b *Bolt) readLocked(ctx context.Context, op string, get func(*bolt.Bucket, time.Time, map[string]*Record), w *damageWatch) (map[string]*Record, error) {
-	out := map[string]*Record{}
+func (b *Store) readLocked(ctx context.Context, op string, get func(*bbolt.Bucket, time.Time, map[string]*state.Record), w *damageWatch) (map[string]*state.Record, error) {
+	out := map[string]*state.Record{}
 	if _, err := os.Stat(b.path); errors.Is(err, fs.ErrNotExist) {
 		return out, nil
 	} else if err != nil {
@@ -301,7 +298,7 @@ func (b *Bolt) readLocked(ctx context.Context, op string, get func(*bolt.Bucket,
 		return nil, err
 	}
 	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bbolt.Tx) error {
 		if bk := tx.Bucket(boltRecords); bk != nil {
 			get(bk, b.now(), out)
 		}
@@ -314,7 +311,7 @@ func (b *Bolt) readLocked(ctx context.Context, op string, get func(*bolt.Bucket,
 }
 
 // open opens the file while the caller holds the lock.
-func (b *Bolt) open(ctx context.Context, readOnly bool) (*bolt.DB, error) {
+func (b *Store) open(ctx context.Context, readOnly bool) (*bbolt.DB, error) {
 	timeout := boltOpenTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
@@ -322,7 +319,7 @@ func (b *Bolt) open(ctx context.Context, readOnly bool) (*bolt.DB, error) {
 	if timeout <= 0 { // zero would mean "wait for ever" to bbolt
 		return nil, b.fail("open", b.path, context.DeadlineExceeded)
 	}
-	db, err := bolt.Open(b.path, stateFileMode, &bolt.Options{
+	db, err := bbolt.Open(b.path, stateFileMode, &bbolt.Options{
 		Timeout:  timeout,
 		ReadOnly: readOnly,
 		OpenFile: openStateFile, // 0660 despite the umask
@@ -333,54 +330,15 @@ func (b *Bolt) open(ctx context.Context, readOnly bool) (*bolt.DB, error) {
 	return db, nil
 }
 
-// Close implements Store. There is nothing open between operations; it
+// Close implements state.Store. There is nothing open between operations; it
 // only makes later ones fail.
-func (b *Bolt) Close() error {
+func (b *Store) Close() error {
 	b.closed.Store(true)
 	return nil
 }
 
-// encodeRecord returns a new buffer: expiry, then a copy of the data.
-func encodeRecord(r *Record) []byte {
-	v := make([]byte, boltExpiryLen+len(r.Data))
-	var exp int64
-	if !r.Expires.IsZero() {
-		exp = r.Expires.UnixNano()
-		if r.Expires.After(time.Unix(0, math.MaxInt64)) {
-			exp = math.MaxInt64
-		}
-		exp = max(exp, 1) // 0 means never; a time before 1970 has passed
-	}
-	binary.BigEndian.PutUint64(v, uint64(exp))
-	copy(v[boltExpiryLen:], r.Data)
-	return v
-}
-
-// decodeRecord copies v out of bbolt's memory, which is only valid inside the
-// transaction. A value too short to hold an expiry is damaged: not ok.
-// liveValue reads only the expiry of an encoded record: the sweep looks at
-// hundreds per Update and must not copy them.
-func liveValue(v []byte, now time.Time) bool {
-	if len(v) < boltExpiryLen {
-		return false
-	}
-	exp := int64(binary.BigEndian.Uint64(v))
-	return exp == 0 || now.UnixNano() < exp
-}
-
-func decodeRecord(v []byte) (*Record, bool) {
-	if len(v) < boltExpiryLen {
-		return nil, false
-	}
-	r := &Record{Data: bytes.Clone(v[boltExpiryLen:])}
-	if exp := int64(binary.BigEndian.Uint64(v)); exp != 0 {
-		r.Expires = time.Unix(0, exp)
-	}
-	return r, true
-}
-
 // boltError is every failure of the embedded store: one line naming the
-// operation and the file, wrapping ErrUnavailable (the caller then fails
+// operation and the file, wrapping state.ErrUnavailable (the caller then fails
 // open) and the cause.
 type boltError struct {
 	op, path string
@@ -405,9 +363,9 @@ func (e *boltError) Error() string {
 	return strings.ReplaceAll(msg, "\n", " ")
 }
 
-func (e *boltError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+func (e *boltError) Unwrap() []error { return []error{state.ErrUnavailable, e.err} }
 
-func (b *Bolt) fail(op, path string, err error) error {
+func (b *Store) fail(op, path string, err error) error {
 	return &boltError{op: op, path: path, err: err}
 }
 
@@ -416,9 +374,9 @@ func boltHint(err error, path string) string {
 	switch {
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return "is it writable by the user running notifier, e.g. hacluster for Pacemaker?"
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, bbolt.ErrTimeout):
 		return "held by a program that does not take " + path + ".lock?"
-	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrVersionMismatch), errors.Is(err, bbolt.ErrChecksum):
 		return "not a notifier state file, or damaged: move it aside and a new one is started"
 	}
 	return ""

@@ -1,4 +1,4 @@
-package state_test
+package bolt_test
 
 import (
 	"bytes"
@@ -15,15 +15,16 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 
 	"notifier/engine/state"
+	"notifier/engine/state/bolt"
 	"notifier/engine/state/storetest"
 )
 
-func openTestBolt(t testing.TB, path string) *state.Bolt {
+func openTestBolt(t testing.TB, path string) *bolt.Store {
 	t.Helper()
-	s, err := state.OpenBolt(path)
+	s, err := bolt.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestBoltUnusable(t *testing.T) {
 			}
 		},
 		want:     []string{"state: open ", "state.db: invalid database (not a notifier state file, or damaged: move it aside and a new one is started)"},
-		wantErr:  bolt.ErrInvalid,
+		wantErr:  bbolt.ErrInvalid,
 		readsErr: true,
 	}, {
 		name:   "lock file is a directory",
@@ -259,9 +260,9 @@ func TestBoltReadOnlyReader(t *testing.T) {
 func TestBoltMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "missing")
 	path := filepath.Join(dir, "state.db")
-	_, err := state.OpenBolt(path)
+	_, err := bolt.Open(path)
 	if !errors.Is(err, state.ErrUnavailable) || !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("OpenBolt = %v, want ErrUnavailable and ErrNotExist", err)
+		t.Fatalf("Open = %v, want ErrUnavailable and ErrNotExist", err)
 	}
 	want := fmt.Sprintf("state: open %s: directory %s: no such file or directory "+
 		"(the installer creates it, writable by the user running notifier, e.g. hacluster for Pacemaker)", path, dir)
@@ -269,7 +270,7 @@ func TestBoltMissingDirectory(t *testing.T) {
 		t.Errorf("error\n%s\nwant\n%s", err, want)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("OpenBolt created %s", dir)
+		t.Errorf("Open created %s", dir)
 	}
 }
 

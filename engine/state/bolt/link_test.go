@@ -1,4 +1,4 @@
-package state_test
+package bolt_test
 
 import (
 	"context"

@@ -1,10 +1,11 @@
-package state
+package redis
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
+	"notifier/engine/state"
 	"strings"
 )
 
@@ -29,8 +30,8 @@ type redisQuiet struct{}
 // Printf drops the line.
 func (redisQuiet) Printf(context.Context, string, ...any) {}
 
-// redisError is a Redis failure: one line that never holds the URL's
-// credentials, matching ErrUnavailable and the cause (a context error,
+// redisError is a Store failure: one line that never holds the URL's
+// credentials, matching state.ErrUnavailable and the cause (a context error,
 // say) under errors.Is.
 type redisError struct {
 	msg   string
@@ -38,7 +39,7 @@ type redisError struct {
 }
 
 func (e *redisError) Error() string   { return e.msg }
-func (e *redisError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
+func (e *redisError) Unwrap() []error { return []error{state.ErrUnavailable, e.cause} }
 
 // withContext adds the context's error to a network error that its
 // deadline caused (go-redis turns the deadline into a socket timeout), so
@@ -51,7 +52,7 @@ func withContext(ctx context.Context, err error) error {
 }
 
 // unavailable wraps err as a redisError saying what failed.
-func (s *Redis) unavailable(what string, err error) error {
+func (s *Store) unavailable(what string, err error) error {
 	var re *redisError
 	if errors.As(err, &re) {
 		return err
@@ -64,7 +65,7 @@ func (s *Redis) unavailable(what string, err error) error {
 }
 
 // scrub removes the URL's credentials and line breaks from an error text.
-func (s *Redis) scrub(text string) string {
+func (s *Store) scrub(text string) string {
 	for _, secret := range []string{s.userinfo, s.password} {
 		if secret == "" {
 			continue

@@ -1,4 +1,4 @@
-package state_test
+package redis_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"notifier/engine/state"
+	"notifier/engine/state/redis"
 
 	"notifier/internal/apitest"
 )
@@ -39,7 +40,7 @@ func TestRedisQuietStderr(t *testing.T) {
 	}
 	defer restore()
 
-	s, err := state.OpenRedis("redis://:s3cret@"+apitest.ClosedAddr(t)+"/0", "notifier")
+	s, err := redis.Open("redis://:s3cret@"+apitest.ClosedAddr(t)+"/0", "", "notifier")
 	if err != nil {
 		restore()
 		t.Fatal(err)

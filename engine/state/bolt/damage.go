@@ -1,4 +1,4 @@
-package state
+package bolt
 
 import (
 	"context"
@@ -13,15 +13,10 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-)
+	bbolt "go.etcd.io/bbolt"
 
-// ErrDamaged wraps (with ErrUnavailable) the error of a store operation
-// that found the state file damaged: bbolt panicked on it (a truncated
-// file, damaged data pages under intact meta pages) or both its meta
-// pages fail their checksum. The file has then been moved aside, kept
-// under a new name, so that the next run starts a fresh one.
-var ErrDamaged = errors.New("state file damaged")
+	"notifier/engine/state"
+)
 
 // damageWatch is what guard needs to know about one operation: which file
 // it opened, and whether a panic came from the caller's fn rather than
@@ -50,12 +45,12 @@ func (w *damageWatch) seen(path string) {
 // whose freelist was never synced, when opening; we use none of these).
 //
 // A damaged file is moved aside (moveAside) and the error wraps
-// ErrUnavailable, so the run fails open, and ErrDamaged. A panic in the
+// state.ErrUnavailable, so the run fails open, and state.ErrDamaged. A panic in the
 // caller's fn is not the file's fault and is not hidden.
 //
 // Measured as BenchmarkBoltGuard: the recover and SetPanicOnFault cost
 // nothing measurable beside a commit's fsyncs.
-func (b *Bolt) guard(ctx context.Context, op string, work func(*damageWatch) error) (err error) {
+func (b *Store) guard(ctx context.Context, op string, work func(*damageWatch) error) (err error) {
 	w := &damageWatch{}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -89,10 +84,10 @@ const (
 // (truncated). A file that does not start like one is never moved: the
 // path may name something that is not ours.
 func damagedOnOpen(err error, path string) bool {
-	if errors.Is(err, bolt.ErrChecksum) {
+	if errors.Is(err, bbolt.ErrChecksum) {
 		return true
 	}
-	if !errors.Is(err, bolt.ErrInvalid) && !strings.HasPrefix(err.Error(), "file size too small") {
+	if !errors.Is(err, bbolt.ErrInvalid) && !strings.HasPrefix(err.Error(), "file size too small") {
 		return false
 	}
 	f, ferr := os.Open(path)
@@ -107,7 +102,7 @@ func damagedOnOpen(err error, path string) bool {
 	return binary.LittleEndian.Uint32(head[boltMagicOffset:]) == boltMagic
 }
 
-// damageError is ErrDamaged with what was done about it.
+// damageError is state.ErrDamaged with what was done about it.
 type damageError struct {
 	cause error
 	moved string // where the file now is; "" when it was not moved
@@ -122,11 +117,11 @@ func (e *damageError) Error() string {
 	return "damaged (" + msg + ")"
 }
 
-func (e *damageError) Unwrap() []error { return []error{ErrDamaged, e.cause} }
+func (e *damageError) Unwrap() []error { return []error{state.ErrDamaged, e.cause} }
 
 // damaged moves the damaged file aside and returns the one-line error a
 // run prints: what happened, where the file went, what to do.
-func (b *Bolt) damaged(ctx context.Context, op string, opened fs.FileInfo, cause error) error {
+func (b *Store) damaged(ctx context.Context, op string, opened fs.FileInfo, cause error) error {
 	moved, why := b.moveAside(ctx, opened)
 	de := &damageError{cause: cause, moved: moved, why: why}
 	var hint string
@@ -150,11 +145,11 @@ var errMovedByOther = errors.New("already moved aside by another run")
 // of many runs that found it damaged, one moves it, and none moves the
 // fresh file another run may have created since. The file is never
 // deleted: it is evidence, and may hold what someone wants back.
-func (b *Bolt) moveAside(ctx context.Context, opened fs.FileInfo) (string, error) {
+func (b *Store) moveAside(ctx context.Context, opened fs.FileInfo) (string, error) {
 	if opened == nil {
 		return "", errors.New("it could not be identified")
 	}
-	dctx, cancel := Detached(ctx)
+	dctx, cancel := state.Detached(ctx)
 	defer cancel()
 	lock, err := lockFile(dctx, b.lockPath, true, &b.pending)
 	if err != nil {

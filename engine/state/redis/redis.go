@@ -1,4 +1,6 @@
-package state
+// Package redis is the state.Store that several nodes or controllers
+// share: per-id locks with a TTL, and one MULTI/EXEC per Update.
+package redis
 
 import (
 	"context"
@@ -11,8 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"notifier/engine/state"
+	"notifier/engine/state/internal/record"
 )
 
 // Timeouts and limits of the Redis store. A run has a deadline of a few
@@ -41,7 +46,7 @@ const redisUnlock = `for _, k in ipairs(KEYS) do
 end
 return 0`
 
-// Redis is the Store shared by several nodes or controllers. Update locks
+// Store is the state.Store shared by several nodes or controllers. Update locks
 // each id with SET <ns>:lock:<id> <token> NX PX (sorted order, so runs
 // naming overlapping ids cannot deadlock; a TTL, so a killed run cannot
 // block others for long), then WATCHes its locks, reads the records,
@@ -49,39 +54,34 @@ return 0`
 // a Lua compare-and-delete. The WATCH makes the commit fail rather than
 // write if a lock expired and another run took it meanwhile.
 //
-// Records live at <ns>:rec:<id> in the layout bbolt uses (encodeRecord: an
+// Records live at <ns>:rec:<id> in the layout bbolt uses (record.Encode: an
 // 8-byte expiry, then the data), with a Redis TTL when they expire.
-type Redis struct {
-	client   *redis.Client
+type Store struct {
+	client   *goredis.Client
 	ns       string
-	unlock   *redis.Script
+	unlock   *goredis.Script
 	password string // removed from every error text
 	userinfo string
 }
 
-// OpenRedis connects to url (redis://[user:pass@]host:port/db, rediss://
+// Open connects to url (redis://[user:pass@]host:port/db, rediss://
 // for TLS) with short dial, read and write timeouts (the URL's own
 // dial_timeout, read_timeout and write_timeout win) and at most two
 // connections; ns prefixes every key ("notifier" when empty). The
-// connection is made lazily by the first call.
-func OpenRedis(url, ns string) (*Redis, error) {
-	return OpenRedisPassword(url, "", ns)
-}
-
-// OpenRedisPassword is OpenRedis with the password given apart from the
-// URL (settings.state.redis.password_file), which keeps it out of the
-// policy; a non-empty password wins over one in the URL and, like it,
+// connection is made lazily by the first call. password, when not empty,
+// is given apart from the URL (settings.state.redis.password_file), which
+// keeps it out of the policy; it wins over one in the URL and, like it,
 // never appears in an error.
-func OpenRedisPassword(url, password, ns string) (*Redis, error) {
+func Open(url, password, ns string) (*Store, error) {
 	// go-redis logs dial failures to stderr through a process-wide
 	// logger; a run reports its own errors, once.
-	redis.SetLogger(redisQuiet{})
+	goredis.SetLogger(redisQuiet{})
 	if ns == "" {
 		ns = "notifier"
 	}
-	s := &Redis{ns: ns}
+	s := &Store{ns: ns}
 	s.userinfo, s.password = redisUserinfo(url)
-	opt, err := redis.ParseURL(url)
+	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, s.unavailable("url", redisURLError(err))
 	}
@@ -106,13 +106,13 @@ func OpenRedisPassword(url, password, ns string) (*Redis, error) {
 	opt.Protocol = 2 // no push notifications to drain; every server speaks it
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	s.client = redis.NewClient(opt)
-	s.unlock = redis.NewScript(redisUnlock)
+	s.client = goredis.NewClient(opt)
+	s.unlock = goredis.NewScript(redisUnlock)
 	return s, nil
 }
 
-// Update implements Store.
-func (s *Redis) Update(ctx context.Context, ids []string, fn func(map[string]*Record) error) error {
+// Update implements state.Store.
+func (s *Store) Update(ctx context.Context, ids []string, fn func(map[string]*state.Record) error) error {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -134,13 +134,13 @@ func (s *Redis) Update(ctx context.Context, ids []string, fn func(map[string]*Re
 // while waiting could let them expire, and sorted order already keeps two
 // runs from each holding what the other needs for long.
 //
-// The wait is bounded by lockWait, like the bbolt file's: a lock key that
+// The wait is bounded by state.LockWait, like the bbolt file's: a lock key that
 // never goes away (set by hand without a TTL, or renewed by a run stuck
 // in a loop) makes the run fall back to the local state in time.
-func (s *Redis) lock(ctx context.Context, ids []string, token string) error {
+func (s *Store) lock(ctx context.Context, ids []string, token string) error {
 	backoff := redisBackoffMin
 	held := "" // the lock another run held on the last try
-	wait := lockWait(ctx)
+	wait := state.LockWait(ctx)
 	giveUp := time.NewTimer(wait)
 	defer giveUp.Stop()
 	for {
@@ -184,7 +184,7 @@ func (s *Redis) lock(ctx context.Context, ids []string, token string) error {
 
 // release gives back locks that may still be ours, even when ctx has
 // ended: a lock left behind blocks every other run until its TTL.
-func (s *Redis) release(ctx context.Context, ids []string, token string) {
+func (s *Store) release(ctx context.Context, ids []string, token string) {
 	if len(ids) == 0 {
 		return
 	}
@@ -196,10 +196,10 @@ func (s *Redis) release(ctx context.Context, ids []string, token string) {
 }
 
 // commit runs under the locks: read, fn, write-and-release.
-func (s *Redis) commit(ctx context.Context, ids []string, token string, fn func(map[string]*Record) error) error {
+func (s *Store) commit(ctx context.Context, ids []string, token string, fn func(map[string]*state.Record) error) error {
 	locks := s.lockKeys(ids)
 	var fnErr error
-	err := s.client.Watch(ctx, func(tx *redis.Tx) error {
+	err := s.client.Watch(ctx, func(tx *goredis.Tx) error {
 		keys := append(slices.Clone(locks), s.recKeys(ids)...)
 		var vals []any
 		if len(keys) > 0 {
@@ -214,14 +214,14 @@ func (s *Redis) commit(ctx context.Context, ids []string, token string, fn func(
 			}
 		}
 		now := time.Now()
-		recs := make(map[string]*Record, len(ids))
+		recs := make(map[string]*state.Record, len(ids))
 		loaded := make(map[string]string, len(ids))
 		for i, id := range ids {
 			v, ok := vals[len(ids)+i].(string)
 			if !ok {
 				continue
 			}
-			r, ok := decodeRecord([]byte(v))
+			r, ok := record.Decode([]byte(v))
 			if !ok {
 				return s.unavailable(fmt.Sprintf("read %q", id), errRedisDamaged)
 			}
@@ -233,17 +233,17 @@ func (s *Redis) commit(ctx context.Context, ids []string, token string, fn func(
 		if fnErr = fn(recs); fnErr != nil {
 			return fnErr
 		}
-		if fnErr = checkIDs(recs); fnErr != nil {
+		if fnErr = state.CheckIDs(recs); fnErr != nil {
 			return fnErr // a bug in the caller, as with bbolt
 		}
-		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			s.queueWrites(ctx, p, loaded, recs, time.Now())
 			if len(locks) > 0 {
 				p.Eval(ctx, redisUnlock, locks, token)
 			}
 			return nil
 		})
-		if errors.Is(err, redis.TxFailedErr) {
+		if errors.Is(err, goredis.TxFailedErr) {
 			return s.unavailable("write", errRedisLockLost)
 		}
 		if err != nil {
@@ -251,7 +251,7 @@ func (s *Redis) commit(ctx context.Context, ids []string, token string, fn func(
 		}
 		return nil
 	}, locks...)
-	if err != nil && fnErr == nil && !errors.Is(err, ErrUnavailable) {
+	if err != nil && fnErr == nil && !errors.Is(err, state.ErrUnavailable) {
 		err = s.unavailable("read", err) // the WATCH itself failed
 	}
 	return err
@@ -264,11 +264,11 @@ var errRedisDamaged = errors.New("damaged record: shorter than its expiry")
 // before the commit: nothing was written.
 var errRedisLockLost = errors.New("lock expired and was taken by another run before the commit")
 
-// queueWrites adds to p what fn changed, as Mem.Update does: records
+// queueWrites adds to p what fn changed, as the mem store does: records
 // removed from the map or set to nil are deleted, others written unless
 // they are exactly as loaded. A record whose expiry has passed is deleted
 // rather than written.
-func (s *Redis) queueWrites(ctx context.Context, p redis.Pipeliner, loaded map[string]string, recs map[string]*Record, now time.Time) {
+func (s *Store) queueWrites(ctx context.Context, p goredis.Pipeliner, loaded map[string]string, recs map[string]*state.Record, now time.Time) {
 	var dels []string
 	for id := range loaded {
 		if _, kept := recs[id]; !kept {
@@ -280,7 +280,7 @@ func (s *Redis) queueWrites(ctx context.Context, p redis.Pipeliner, loaded map[s
 			dels = append(dels, s.recKey(id))
 			continue
 		}
-		v := encodeRecord(r)
+		v := record.Encode(r)
 		if old, ok := loaded[id]; ok && old == string(v) {
 			continue
 		}
@@ -296,13 +296,13 @@ func (s *Redis) queueWrites(ctx context.Context, p redis.Pipeliner, loaded map[s
 	}
 }
 
-// View implements Store.
-func (s *Redis) View(ctx context.Context, ids []string) (map[string]*Record, error) {
+// View implements state.Store.
+func (s *Store) View(ctx context.Context, ids []string) (map[string]*state.Record, error) {
 	return s.read(ctx, ids, "read")
 }
 
-// Scan implements Store.
-func (s *Redis) Scan(ctx context.Context, prefix string) (map[string]*Record, error) {
+// Scan implements state.Store.
+func (s *Store) Scan(ctx context.Context, prefix string) (map[string]*state.Record, error) {
 	what := fmt.Sprintf("scan %q", prefix)
 	match := redisGlobEscape(s.recKey(prefix)) + "*"
 	seen := map[string]bool{}
@@ -323,7 +323,7 @@ func (s *Redis) Scan(ctx context.Context, prefix string) (map[string]*Record, er
 			break
 		}
 	}
-	out := map[string]*Record{}
+	out := map[string]*state.Record{}
 	for chunk := range slices.Chunk(ids, redisBatch) {
 		recs, err := s.read(ctx, chunk, what)
 		if err != nil {
@@ -335,8 +335,8 @@ func (s *Redis) Scan(ctx context.Context, prefix string) (map[string]*Record, er
 }
 
 // read MGETs ids and keeps the live records.
-func (s *Redis) read(ctx context.Context, ids []string, what string) (map[string]*Record, error) {
-	out := make(map[string]*Record, len(ids))
+func (s *Store) read(ctx context.Context, ids []string, what string) (map[string]*state.Record, error) {
+	out := make(map[string]*state.Record, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -350,7 +350,7 @@ func (s *Redis) read(ctx context.Context, ids []string, what string) (map[string
 		if !ok {
 			continue
 		}
-		r, ok := decodeRecord([]byte(v))
+		r, ok := record.Decode([]byte(v))
 		if !ok {
 			return nil, s.unavailable(fmt.Sprintf("%s %q", what, id), errRedisDamaged)
 		}
@@ -361,15 +361,15 @@ func (s *Redis) read(ctx context.Context, ids []string, what string) (map[string
 	return out, nil
 }
 
-// Close implements Store.
-func (s *Redis) Close() error {
+// Close implements state.Store.
+func (s *Store) Close() error {
 	return s.client.Close()
 }
 
-func (s *Redis) recKey(id string) string  { return s.ns + ":rec:" + id }
-func (s *Redis) lockKey(id string) string { return s.ns + ":lock:" + id }
+func (s *Store) recKey(id string) string  { return s.ns + ":rec:" + id }
+func (s *Store) lockKey(id string) string { return s.ns + ":lock:" + id }
 
-func (s *Redis) recKeys(ids []string) []string {
+func (s *Store) recKeys(ids []string) []string {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = s.recKey(id)
@@ -377,7 +377,7 @@ func (s *Redis) recKeys(ids []string) []string {
 	return keys
 }
 
-func (s *Redis) lockKeys(ids []string) []string {
+func (s *Store) lockKeys(ids []string) []string {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = s.lockKey(id)

@@ -1,16 +1,18 @@
-package state
+package bolt
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"notifier/engine/state"
+	"notifier/engine/state/internal/record"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // openFDCount counts this process's open file descriptors.
@@ -25,26 +27,26 @@ func openFDCount(t *testing.T) int {
 
 // TestBoltLockWaitHonoursContext: a process whose deadline nears while
 // another holds the lock gives up at once (within a quarter of what was
-// left, or when ctx is cancelled) with ErrUnavailable (and then delivers
+// left, or when ctx is cancelled) with state.ErrUnavailable (and then delivers
 // without state); its abandoned wait releases the lock as soon
 // as it gets it, so nobody is blocked by a process that has moved on.
 func TestBoltLockWaitHonoursContext(t *testing.T) {
-	b, err := OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	b, err := Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	bg := context.Background()
-	if err := b.Update(bg, nil, func(m map[string]*Record) error { m["k"] = &Record{Data: []byte("0")}; return nil }); err != nil {
+	if err := b.Update(bg, nil, func(m map[string]*state.Record) error { m["k"] = &state.Record{Data: []byte("0")}; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	fds := openFDCount(t)
 
 	held, release, holder := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		holder <- b.Update(bg, []string{"k"}, func(m map[string]*Record) error {
+		holder <- b.Update(bg, []string{"k"}, func(m map[string]*state.Record) error {
 			close(held)
 			<-release
-			m["k"] = &Record{Data: []byte("holder")}
+			m["k"] = &state.Record{Data: []byte("holder")}
 			return nil
 		})
 	}()
@@ -63,12 +65,12 @@ func TestBoltLockWaitHonoursContext(t *testing.T) {
 		op   func(context.Context) error
 	}{
 		{"update deadline", deadline, errLockHeld, func(ctx context.Context) error {
-			return b.Update(ctx, []string{"k"}, func(map[string]*Record) error {
+			return b.Update(ctx, []string{"k"}, func(map[string]*state.Record) error {
 				return errors.New("fn ran while another Update held the lock")
 			})
 		}},
 		{"update cancel", cancelled, context.Canceled, func(ctx context.Context) error {
-			return b.Update(ctx, []string{"k"}, func(map[string]*Record) error { return errors.New("fn ran") })
+			return b.Update(ctx, []string{"k"}, func(map[string]*state.Record) error { return errors.New("fn ran") })
 		}},
 		{"view deadline", deadline, errLockHeld, func(ctx context.Context) error {
 			_, err := b.View(ctx, []string{"k"})
@@ -85,8 +87,8 @@ func TestBoltLockWaitHonoursContext(t *testing.T) {
 			start := time.Now()
 			err := tc.op(ctx)
 			elapsed := time.Since(start)
-			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, tc.want) {
-				t.Fatalf("err = %v, want ErrUnavailable and %v", err, tc.want)
+			if !errors.Is(err, state.ErrUnavailable) || !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want state.ErrUnavailable and %v", err, tc.want)
 			}
 			if want := "state: lock " + b.lockPath + ": "; !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("err = %q, want prefix %q", err, want)
@@ -113,7 +115,7 @@ func TestBoltLockWaitHonoursContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
 	defer cancel()
-	err = b.Update(ctx, []string{"k"}, func(m map[string]*Record) error {
+	err = b.Update(ctx, []string{"k"}, func(m map[string]*state.Record) error {
 		if r := m["k"]; r == nil || string(r.Data) != "holder" {
 			return fmt.Errorf("k = %+v, want the holder's write", r)
 		}
@@ -125,15 +127,15 @@ func TestBoltLockWaitHonoursContext(t *testing.T) {
 }
 
 func TestBoltDoneContext(t *testing.T) {
-	b, err := OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	b, err := Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = b.Update(ctx, nil, func(map[string]*Record) error { return errors.New("fn ran") })
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want ErrUnavailable and Canceled", err)
+	err = b.Update(ctx, nil, func(map[string]*state.Record) error { return errors.New("fn ran") })
+	if !errors.Is(err, state.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want state.ErrUnavailable and Canceled", err)
 	}
 }
 
@@ -141,12 +143,12 @@ func TestBoltDoneContext(t *testing.T) {
 // not) and the last committed transaction id.
 func boltRaw(t *testing.T, path string) (ids []string, txid int) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.View(func(tx *bolt.Tx) error {
+	db.View(func(tx *bbolt.Tx) error {
 		txid = tx.ID()
 		return tx.Bucket(boltRecords).ForEach(func(k, _ []byte) error { ids = append(ids, string(k)); return nil })
 	})
@@ -168,7 +170,7 @@ func boltCountPrefix(ids []string, prefix string) (n int) {
 // are reached too.
 func TestBoltPrunes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	b, err := OpenBolt(path)
+	b, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,14 +178,14 @@ func TestBoltPrunes(t *testing.T) {
 	b.now = func() time.Time { return clock }
 	ctx := context.Background()
 	const live, expiring = 2 * boltSweepExamine, 250
-	err = b.Update(ctx, nil, func(m map[string]*Record) error {
+	err = b.Update(ctx, nil, func(m map[string]*state.Record) error {
 		for i := range live {
-			m[fmt.Sprintf("a/%05d", i)] = &Record{Data: []byte("live")}
+			m[fmt.Sprintf("a/%05d", i)] = &state.Record{Data: []byte("live")}
 		}
 		for i := range expiring {
-			m[fmt.Sprintf("z/%05d", i)] = &Record{Data: []byte("old"), Expires: clock.Add(time.Minute)}
+			m[fmt.Sprintf("z/%05d", i)] = &state.Record{Data: []byte("old"), Expires: clock.Add(time.Minute)}
 		}
-		m["named"] = &Record{Data: []byte("old"), Expires: clock.Add(time.Minute)}
+		m["named"] = &state.Record{Data: []byte("old"), Expires: clock.Add(time.Minute)}
 		return nil
 	})
 	if err != nil {
@@ -191,7 +193,7 @@ func TestBoltPrunes(t *testing.T) {
 	}
 	clock = clock.Add(2 * time.Minute)
 
-	err = b.Update(ctx, []string{"named"}, func(m map[string]*Record) error {
+	err = b.Update(ctx, []string{"named"}, func(m map[string]*state.Record) error {
 		if m["named"] != nil {
 			return errors.New("expired record loaded")
 		}
@@ -208,7 +210,7 @@ func TestBoltPrunes(t *testing.T) {
 	// The two sweeps so far examined the live a/ ids (boltSweepExamine
 	// each); a sweep that started from the first id every time would
 	// never reach z/. Now each deletes boltSweepDelete.
-	noop := func(map[string]*Record) error { return nil }
+	noop := func(map[string]*state.Record) error { return nil }
 	for i, want := range []int{150, 50, 0} {
 		if err := b.Update(ctx, nil, noop); err != nil {
 			t.Fatal(err)
@@ -238,23 +240,23 @@ func TestBoltCodec(t *testing.T) {
 	at := time.Unix(1_700_000_000, 123456789)
 	for _, tc := range []struct {
 		name string
-		in   Record
+		in   state.Record
 		want time.Time
 	}{
-		{"never", Record{Data: []byte("x")}, time.Time{}},
-		{"nanoseconds kept", Record{Data: []byte("x"), Expires: at}, at},
-		{"empty data", Record{Data: nil, Expires: at}, at},
-		{"before 1970 is past, not never", Record{Expires: time.Unix(-5, 0)}, time.Unix(0, 1)},
-		{"far future", Record{Expires: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}, time.Unix(0, 1<<63-1)},
+		{"never", state.Record{Data: []byte("x")}, time.Time{}},
+		{"nanoseconds kept", state.Record{Data: []byte("x"), Expires: at}, at},
+		{"empty data", state.Record{Data: nil, Expires: at}, at},
+		{"before 1970 is past, not never", state.Record{Expires: time.Unix(-5, 0)}, time.Unix(0, 1)},
+		{"far future", state.Record{Expires: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}, time.Unix(0, 1<<63-1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, ok := decodeRecord(encodeRecord(&tc.in))
+			r, ok := record.Decode(record.Encode(&tc.in))
 			if !ok || string(r.Data) != string(tc.in.Data) || !r.Expires.Equal(tc.want) {
 				t.Fatalf("round trip = %+v, %v; want data %q expiry %v", r, ok, tc.in.Data, tc.want)
 			}
 		})
 	}
-	if _, ok := decodeRecord([]byte("short")); ok {
+	if _, ok := record.Decode([]byte("short")); ok {
 		t.Error("a value shorter than its expiry decoded")
 	}
 }

@@ -1,10 +1,11 @@
-package state
+package bolt
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"notifier/engine/state"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,22 +13,22 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 )
 
 // seededBolt returns a store whose file holds enough records to span
 // many data pages, and the file's path.
-func seededBolt(t testing.TB, n int) (*Bolt, string) {
+func seededBolt(t testing.TB, n int) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	b, err := OpenBolt(path)
+	b, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
-		err := b.Update(context.Background(), nil, func(m map[string]*Record) error {
-			m[fmt.Sprintf("h/%06d", i)] = &Record{Data: []byte(strings.Repeat("x", 300))}
+		err := b.Update(context.Background(), nil, func(m map[string]*state.Record) error {
+			m[fmt.Sprintf("h/%06d", i)] = &state.Record{Data: []byte(strings.Repeat("x", 300))}
 			return nil
 		})
 		if err != nil {
@@ -55,7 +56,7 @@ func overwrite(t *testing.T, path string, off int64, n int) {
 }
 
 // TestBoltDamagedFile: every entry point on a damaged file (bbolt panics
-// or faults on it) returns ErrUnavailable and ErrDamaged instead of
+// or faults on it) returns state.ErrUnavailable and state.ErrDamaged instead of
 // crashing, the file is moved aside and kept as it was, and the next
 // Update starts a fresh file.
 func TestBoltDamagedFile(t *testing.T) {
@@ -66,12 +67,12 @@ func TestBoltDamagedFile(t *testing.T) {
 		// page past the end may still be mapped, and reading it faults
 		// (SIGBUS), which is no panic unless SetPanicOnFault says so.
 		"truncated before the root": func(t *testing.T, path string) {
-			db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+			db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var root uint64
-			db.View(func(tx *bolt.Tx) error { root = uint64(tx.Bucket(boltRecords).Root()); return nil })
+			db.View(func(tx *bbolt.Tx) error { root = uint64(tx.Bucket(boltRecords).Root()); return nil })
 			db.Close()
 			if err := os.Truncate(path, int64(root)*4096+100); err != nil {
 				t.Fatal(err)
@@ -80,12 +81,12 @@ func TestBoltDamagedFile(t *testing.T) {
 		"data pages": func(t *testing.T, path string) { overwrite(t, path, 8192, 12*1024) },
 		"meta pages": func(t *testing.T, path string) { overwrite(t, path, 32, 64); overwrite(t, path, 4096+32, 64) },
 	}
-	ops := map[string]func(b *Bolt) error{
-		"update": func(b *Bolt) error {
-			return b.Update(context.Background(), []string{"h/000001"}, func(map[string]*Record) error { return nil })
+	ops := map[string]func(b *Store) error{
+		"update": func(b *Store) error {
+			return b.Update(context.Background(), []string{"h/000001"}, func(map[string]*state.Record) error { return nil })
 		},
-		"view": func(b *Bolt) error { _, err := b.View(context.Background(), []string{"h/000001"}); return err },
-		"scan": func(b *Bolt) error { _, err := b.Scan(context.Background(), "h/"); return err },
+		"view": func(b *Store) error { _, err := b.View(context.Background(), []string{"h/000001"}); return err },
+		"scan": func(b *Store) error { _, err := b.Scan(context.Background(), "h/"); return err },
 	}
 	for dname, damage := range damages {
 		for oname, op := range ops {
@@ -94,8 +95,8 @@ func TestBoltDamagedFile(t *testing.T) {
 				damage(t, path)
 				damaged, _ := os.ReadFile(path)
 				err := op(b)
-				if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrDamaged) {
-					t.Fatalf("err = %v, want ErrUnavailable and ErrDamaged", err)
+				if !errors.Is(err, state.ErrUnavailable) || !errors.Is(err, state.ErrDamaged) {
+					t.Fatalf("err = %v, want state.ErrUnavailable and state.ErrDamaged", err)
 				}
 				moved, _ := filepath.Glob(path + ".damaged-*")
 				if len(moved) != 1 || !strings.Contains(err.Error(), "moved aside to "+moved[0]) {
@@ -104,8 +105,8 @@ func TestBoltDamagedFile(t *testing.T) {
 				if kept, _ := os.ReadFile(moved[0]); string(kept) != string(damaged) {
 					t.Error("the moved file is not the damaged file as it was")
 				}
-				if err := b.Update(context.Background(), nil, func(m map[string]*Record) error {
-					m["k"] = &Record{Data: []byte("fresh")}
+				if err := b.Update(context.Background(), nil, func(m map[string]*state.Record) error {
+					m["k"] = &state.Record{Data: []byte("fresh")}
 					return nil
 				}); err != nil {
 					t.Fatalf("update after the move: %v", err)
@@ -125,10 +126,10 @@ func TestBoltNotOursNotMoved(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 1000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := OpenBolt(path)
+	b, _ := Open(path)
 	_, err := b.Scan(context.Background(), "")
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrDamaged) {
-		t.Fatalf("err = %v, want ErrUnavailable, not ErrDamaged", err)
+	if !errors.Is(err, state.ErrUnavailable) || errors.Is(err, state.ErrDamaged) {
+		t.Fatalf("err = %v, want state.ErrUnavailable, not state.ErrDamaged", err)
 	}
 	if moved, _ := filepath.Glob(path + ".damaged-*"); len(moved) != 0 {
 		t.Errorf("moved aside a file that is not ours: %v", moved)
@@ -145,9 +146,9 @@ func TestBoltDamagedConcurrently(t *testing.T) {
 	errs := make([]error, 16)
 	for i := range errs {
 		wg.Go(func() {
-			b, _ := OpenBolt(path)
-			errs[i] = b.Update(context.Background(), []string{"h/000001"}, func(m map[string]*Record) error {
-				m[fmt.Sprintf("new/%d", i)] = &Record{Data: []byte("x")}
+			b, _ := Open(path)
+			errs[i] = b.Update(context.Background(), []string{"h/000001"}, func(m map[string]*state.Record) error {
+				m[fmt.Sprintf("new/%d", i)] = &state.Record{Data: []byte("x")}
 				return nil
 			})
 		})
@@ -157,7 +158,7 @@ func TestBoltDamagedConcurrently(t *testing.T) {
 	if len(moved) != 1 {
 		t.Fatalf("moved aside %d times: %v", len(moved), moved)
 	}
-	b, _ := OpenBolt(path)
+	b, _ := Open(path)
 	fresh, err := b.Scan(context.Background(), "new/")
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestBoltDamagedConcurrently(t *testing.T) {
 		if err == nil && fresh[fmt.Sprintf("new/%d", i)] == nil {
 			t.Errorf("update %d succeeded but its record is not in the state file: a fresh file was moved aside", i)
 		}
-		if err != nil && !errors.Is(err, ErrDamaged) {
+		if err != nil && !errors.Is(err, state.ErrDamaged) {
 			t.Errorf("update %d: %v", i, err)
 		}
 	}
@@ -184,7 +185,7 @@ func TestBoltMoveAsideOnlyTheDamagedFile(t *testing.T) {
 	if err := os.Rename(path, path+".damaged-by-another-run"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Update(context.Background(), nil, func(m map[string]*Record) error { m["k"] = &Record{Data: []byte("1")}; return nil }); err != nil {
+	if err := b.Update(context.Background(), nil, func(m map[string]*state.Record) error { m["k"] = &state.Record{Data: []byte("1")}; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.moveAside(context.Background(), old); !errors.Is(err, errMovedByOther) {
@@ -205,7 +206,7 @@ func TestBoltCallbackPanicNotDamage(t *testing.T) {
 				t.Errorf("recovered %v, want the caller's panic", r)
 			}
 		}()
-		b.Update(context.Background(), nil, func(map[string]*Record) error { panic("caller bug") })
+		b.Update(context.Background(), nil, func(map[string]*state.Record) error { panic("caller bug") })
 	}()
 	if moved, _ := filepath.Glob(path + ".damaged-*"); len(moved) != 0 {
 		t.Errorf("moved aside on the caller's panic: %v", moved)
@@ -214,7 +215,7 @@ func TestBoltCallbackPanicNotDamage(t *testing.T) {
 
 // TestBoltLockWaitBounded: a lock another process never lets go ends
 // every wait after a bound: a quarter of what is left of the deadline
-// (most of it is left to deliver), or MaxLockWait with no deadline.
+// (most of it is left to deliver), or state.MaxLockWait with no deadline.
 func TestBoltLockWaitBounded(t *testing.T) {
 	b, path := seededBolt(t, 1)
 	f := holdLock(t, path)
@@ -222,15 +223,15 @@ func TestBoltLockWaitBounded(t *testing.T) {
 	defer cancel()
 	_, err := b.Scan(ctx, "")
 	var held *lockHeldError
-	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &held) || held.waited > time.Second {
-		t.Fatalf("err = %v, want ErrUnavailable: held by another process, after at most a quarter of 4s", err)
+	if !errors.Is(err, state.ErrUnavailable) || !errors.As(err, &held) || held.waited > time.Second {
+		t.Fatalf("err = %v, want state.ErrUnavailable: held by another process, after at most a quarter of 4s", err)
 	}
 	if ctx.Err() != nil {
 		t.Error("the lock wait took the whole deadline")
 	}
-	err = b.Update(context.WithoutCancel(ctx), nil, func(map[string]*Record) error { return nil })
-	if !errors.As(err, &held) || held.waited != MaxLockWait || !strings.Contains(err.Error(), "fuser -v "+path+".lock") {
-		t.Fatalf("without a deadline: err = %v, want held by another process after %s, with how to find it", err, MaxLockWait)
+	err = b.Update(context.WithoutCancel(ctx), nil, func(map[string]*state.Record) error { return nil })
+	if !errors.As(err, &held) || held.waited != state.MaxLockWait || !strings.Contains(err.Error(), "fuser -v "+path+".lock") {
+		t.Fatalf("without a deadline: err = %v, want held by another process after %s, with how to find it", err, state.MaxLockWait)
 	}
 	f.Close() // the abandoned waits take the lock and drop it
 	b.pending.Wait()
@@ -240,7 +241,7 @@ func TestBoltLockWaitBounded(t *testing.T) {
 // SetPanicOnFault twice and a deferred recover (compare BenchmarkBoltView
 // and BenchmarkBoltUpdate, which include it).
 func BenchmarkBoltGuard(b *testing.B) {
-	s, err := OpenBolt(filepath.Join(b.TempDir(), "state.db"))
+	s, err := Open(filepath.Join(b.TempDir(), "state.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -259,11 +260,11 @@ func BenchmarkBoltCheck(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "state.db")
-			db, err := bolt.Open(path, 0o600, nil)
+			db, err := bbolt.Open(path, 0o600, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			err = db.Update(func(tx *bolt.Tx) error {
+			err = db.Update(func(tx *bbolt.Tx) error {
 				bk, err := tx.CreateBucketIfNotExists(boltRecords)
 				for i := 0; err == nil && i < n; i++ {
 					err = bk.Put(fmt.Appendf(nil, "h/%08d", i), make([]byte, 300))
@@ -274,13 +275,13 @@ func BenchmarkBoltCheck(b *testing.B) {
 				b.Fatal(err)
 			}
 			db.Close()
-			db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+			db, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer db.Close()
 			for b.Loop() {
-				err := db.View(func(tx *bolt.Tx) error {
+				err := db.View(func(tx *bbolt.Tx) error {
 					for err := range tx.Check() {
 						return err
 					}
