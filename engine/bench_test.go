@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"notifier/engine/event"
+	"notifier/engine/policy"
 )
 
 // The benchmark policy: 100 rules, only the last matches benchEvent.
-func benchSources(b *testing.B) []Source {
+func benchSources(b *testing.B) []policy.Source {
 	data, err := os.ReadFile("../bench/policy-100.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return []Source{{Name: "policy-100.yaml", Data: data}}
+	return []policy.Source{{Name: "policy-100.yaml", Data: data}}
 }
 
 var benchEvent = event.Event{Source: "cmon", Kind: "alarm", Action: "new", Severity: "critical", ClusterID: 1,
@@ -26,7 +27,7 @@ var benchEvent = event.Event{Source: "cmon", Kind: "alarm", Action: "new", Sever
 func BenchmarkCompile100(b *testing.B) {
 	srcs := benchSources(b)
 	for b.Loop() {
-		if p, ps := Compile(srcs, LoadOptions{}); p == nil {
+		if p, ps := Compile(srcs, policy.Options{}); p == nil {
 			b.Fatal(ps)
 		}
 	}
@@ -34,7 +35,7 @@ func BenchmarkCompile100(b *testing.B) {
 
 // BenchmarkEvaluate100 decides one event that only the 100th rule matches.
 func BenchmarkEvaluate100(b *testing.B) {
-	p, ps := Compile(benchSources(b), LoadOptions{})
+	p, ps := Compile(benchSources(b), policy.Options{})
 	if p == nil {
 		b.Fatal(ps)
 	}
@@ -49,7 +50,7 @@ func BenchmarkEvaluate100(b *testing.B) {
 // BenchmarkSnapshotLoad is what a run with an unchanged policy pays
 // instead of BenchmarkCompile100.
 func BenchmarkSnapshotLoad(b *testing.B) {
-	p, ps := Compile(benchSources(b), LoadOptions{})
+	p, ps := Compile(benchSources(b), policy.Options{})
 	if p == nil {
 		b.Fatal(ps)
 	}
@@ -76,9 +77,9 @@ func BenchmarkLoadCached100(b *testing.B) {
 	path := filepath.Join(dir, "policy-100.yaml")
 	os.WriteFile(path, data, 0o644)
 	cache := filepath.Join(dir, "cache")
-	LoadCached(path, cache, LoadOptions{})
+	LoadCached(path, cache, policy.Options{})
 	for b.Loop() {
-		if p, _, err := LoadCached(path, cache, LoadOptions{}); err != nil || p == nil || !p.FromSnapshot {
+		if p, _, err := LoadCached(path, cache, policy.Options{}); err != nil || p == nil || !p.FromSnapshot {
 			b.Fatal("not loaded from its snapshot", err)
 		}
 	}
@@ -87,7 +88,7 @@ func BenchmarkLoadCached100(b *testing.B) {
 // BenchmarkSnapshotLoadSealed is BenchmarkSnapshotLoad with what every
 // load now does first: the SHA-256 of the whole file and its header.
 func BenchmarkSnapshotLoadSealed(b *testing.B) {
-	p, ps := Compile(benchSources(b), LoadOptions{})
+	p, ps := Compile(benchSources(b), policy.Options{})
 	if p == nil {
 		b.Fatal(ps)
 	}
@@ -118,7 +119,7 @@ rules:
     when: 'all(1..(1000 + count), {# > count})'
     notify: [local]
 `)
-	p, ps := Compile([]Source{{Name: "loop.yaml", Data: src}}, LoadOptions{})
+	p, ps := Compile([]policy.Source{{Name: "loop.yaml", Data: src}}, policy.Options{})
 	if p == nil {
 		b.Fatal(ps)
 	}

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"notifier/engine/policy"
 )
 
 // LoadCached is Load with a snapshot cache in dir: when the snapshot was
@@ -22,8 +24,8 @@ import (
 // is an optimisation only: any problem with it (missing or unwritable
 // dir, foreign, swapped or corrupt file) falls back to compiling,
 // silently. dir "" disables it.
-func LoadCached(path, dir string, opts LoadOptions) (*Policy, Problems, error) {
-	srcs, err := ReadSources(path)
+func LoadCached(path, dir string, opts policy.Options) (*Policy, policy.Problems, error) {
+	srcs, err := policy.ReadSources(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -104,7 +106,7 @@ type fileID struct {
 }
 
 // identityOf is the identity of the policy at path, read as srcs.
-func identityOf(path string, srcs []Source) policyID {
+func identityOf(path string, srcs []policy.Source) policyID {
 	id := policyID{Root: resolvePath(path)}
 	for _, s := range srcs {
 		id.Files = append(id.Files, fileID{Name: s.Name, Path: resolvePath(s.Name), Sum: sha256.Sum256(s.Data)})

@@ -14,6 +14,7 @@ import (
 	"notifier/engine/cmon"
 	"notifier/engine/event"
 	"notifier/engine/pacemaker"
+	"notifier/engine/policy"
 )
 
 // featurePolicy exercises every kind of constant and call a rule can
@@ -128,11 +129,11 @@ func TestSnapshotDecidesLikeCompiled(t *testing.T) {
 			dir := t.TempDir()
 			path := writePolicy(t, dir, body)
 			cache := filepath.Join(dir, "cache")
-			compiled, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+			compiled, ps, err := engine.LoadCached(path, cache, policy.Options{})
 			if compiled == nil || err != nil {
 				t.Fatal(ps, err)
 			}
-			snap, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+			snap, ps, err := engine.LoadCached(path, cache, policy.Options{})
 			if snap == nil || err != nil {
 				t.Fatal(ps, err)
 			}
@@ -174,7 +175,7 @@ func TestLoadCachedInvalidation(t *testing.T) {
 	cache := filepath.Join(dir, "cache")
 	load := func() *engine.Policy {
 		t.Helper()
-		p, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+		p, ps, err := engine.LoadCached(path, cache, policy.Options{})
 		if p == nil || err != nil {
 			t.Fatal(ps, err)
 		}
@@ -227,14 +228,14 @@ func TestLoadCachedInvalidation(t *testing.T) {
 	// A policy with errors is not snapshotted, and no snapshot hides them.
 	writePolicy(t, dir, "rules:\n  - {name: x, when: 'nope ==', drop: true}\n")
 	for range 2 {
-		if p, ps, _ := engine.LoadCached(path, cache, engine.LoadOptions{}); p != nil || len(ps.Errors()) != 1 {
+		if p, ps, _ := engine.LoadCached(path, cache, policy.Options{}); p != nil || len(ps.Errors()) != 1 {
 			t.Fatalf("broken policy: %v %v", p, ps)
 		}
 	}
 	// No cache dir, no snapshot.
 	writePolicy(t, dir, featurePolicy)
 	for range 2 {
-		if p, _, _ := engine.LoadCached(path, "", engine.LoadOptions{}); p == nil || p.FromSnapshot {
+		if p, _, _ := engine.LoadCached(path, "", policy.Options{}); p == nil || p.FromSnapshot {
 			t.Fatal("dir \"\" must disable the cache")
 		}
 	}
@@ -248,14 +249,14 @@ func TestLoadCachedDirectory(t *testing.T) {
 	os.WriteFile(filepath.Join(pol, "20-rules.yaml"), []byte("rules:\n  - {name: all, when: 'true', notify: [a], continue: true}\n"), 0o644)
 	cache := filepath.Join(dir, "cache")
 	for i, want := range []bool{false, true} {
-		p, ps, err := engine.LoadCached(pol, cache, engine.LoadOptions{})
+		p, ps, err := engine.LoadCached(pol, cache, policy.Options{})
 		if p == nil || err != nil || p.FromSnapshot != want {
 			t.Fatalf("load %d: %v %v snapshot=%v", i, ps, err, p != nil && p.FromSnapshot)
 		}
 	}
 	// A file added to the directory invalidates the snapshot.
 	os.WriteFile(filepath.Join(pol, "30-more.yaml"), []byte("rules:\n  - {name: more, when: 'true', drop: true}\n"), 0o644)
-	p, _, _ := engine.LoadCached(pol, cache, engine.LoadOptions{})
+	p, _, _ := engine.LoadCached(pol, cache, policy.Options{})
 	if p == nil || p.FromSnapshot || len(p.Rules) != 2 {
 		t.Fatalf("added file not seen: %+v", p)
 	}
@@ -292,7 +293,7 @@ func TestSnapshotKeepsBudget(t *testing.T) {
 	path := writePolicy(t, dir, body)
 	cache := filepath.Join(dir, "cache")
 	for i := range 2 {
-		p, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+		p, ps, err := engine.LoadCached(path, cache, policy.Options{})
 		if p == nil || err != nil {
 			t.Fatal(ps, err)
 		}

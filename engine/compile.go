@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"notifier/engine/event"
+	"notifier/engine/policy"
 	"notifier/internal/hint"
 
 	"github.com/expr-lang/expr"
@@ -23,15 +24,21 @@ import (
 type compiler struct {
 	policy *Policy
 	opts   []expr.Option
+	// lint, when set, gets the findings of the checks a run never makes
+	// (lint's): compiling for a run leaves it nil and skips them.
+	lint *policy.Problems
 	// windows records the windows named by in_window, so lint can tell
-	// which defined windows nothing uses.
+	// which defined windows nothing uses (nil when not linting).
 	windows map[string]bool
-	// load is what loading may still spend evaluating expressions.
+	// load is what lint may still spend evaluating expressions.
 	load meter
 }
 
-func newCompiler(p *Policy) *compiler {
-	c := &compiler{policy: p, windows: map[string]bool{}, load: meter{left: LoadSteps, until: time.Now().Add(loadTime)}}
+func newCompiler(p *Policy, lint *policy.Problems) *compiler {
+	c := &compiler{policy: p, lint: lint, load: newLoadMeter()}
+	if lint != nil {
+		c.windows = map[string]bool{}
+	}
 	c.opts = []expr.Option{
 		expr.Env(event.Event{}),
 		expr.Function("rank", c.rank, new(func(string) int)),
@@ -64,24 +71,26 @@ func (c *compiler) inWindow(params ...any) (any, error) {
 type ruleChecks struct {
 	policy  *Policy
 	windows map[string]bool // in_window names seen; may be nil
-	errs    []checkError
+	// lint runs lint's checks too (lintFail); a run's compile does not.
+	lint bool
+	errs []checkError
 }
 
 type checkError struct {
 	check string
 	from  int // rune offset in the expression
 	msg   string
-	late  bool // a run tolerates it (Problem.Loads)
+	lint  bool // lint's: the expression still compiles and runs as written
 }
 
 func (v *ruleChecks) fail(n ast.Node, check, format string, args ...any) {
 	v.errs = append(v.errs, checkError{check: check, from: n.Location().From, msg: fmt.Sprintf(format, args...)})
 }
 
-// lateFail is fail for a check a run tolerates (Problem.Loads): the
-// expression still compiles and runs as written.
-func (v *ruleChecks) lateFail(n ast.Node, check, format string, args ...any) {
-	v.errs = append(v.errs, checkError{check: check, from: n.Location().From, msg: fmt.Sprintf(format, args...), late: true})
+// lintFail is fail for one of lint's checks: the expression still
+// compiles and runs as written. Only lint calls it (v.lint).
+func (v *ruleChecks) lintFail(n ast.Node, check, format string, args ...any) {
+	v.errs = append(v.errs, checkError{check: check, from: n.Location().From, msg: fmt.Sprintf(format, args...), lint: true})
 }
 
 // Visit implements ast.Visitor.
@@ -104,7 +113,9 @@ func (v *ruleChecks) Visit(node *ast.Node) {
 			})
 			return
 		}
-		v.constantCall(n, n.Arguments)
+		if v.lint {
+			v.constantCall(n, n.Arguments)
+		}
 	case *ast.CallNode:
 		v.call(n)
 	}
@@ -123,7 +134,7 @@ func (v *ruleChecks) constantCall(n ast.Node, args []ast.Node) {
 		}
 	}
 	if _, err := evalConstant(n); err != nil && err != errNotAlone {
-		v.lateFail(n, "fails-always", "%s fails on every event: %s", n.String(), err)
+		v.lintFail(n, "fails-always", "%s fails on every event: %s", n.String(), err)
 	}
 }
 
@@ -179,10 +190,16 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 			v.impossible(field, lit, n.Operator)
 		}
 	case "%": // (/ divides as floats: x / 0 is +Inf, no failure)
+		if !v.lint {
+			return
+		}
 		if i, ok := n.Right.(*ast.IntegerNode); ok && i.Value == 0 {
-			v.lateFail(n.Right, "fails-always", "remainder of a division by zero, on every event")
+			v.lintFail(n.Right, "fails-always", "remainder of a division by zero, on every event")
 		}
 	case "<", "<=", ">", ">=":
+		if !v.lint {
+			return
+		}
 		// Strings order as text: "critical" < "info" < "warning", so
 		// severity > "info" is true of warnings and never of criticals.
 		field := closedField(n.Left)
@@ -191,9 +208,9 @@ func (v *ruleChecks) comparison(n *ast.BinaryNode) {
 		}
 		switch {
 		case field == "severity":
-			v.lateFail(n, "text-order", "severity compared with %s orders text, not urgency (as text \"critical\" < \"info\" < \"warning\"): use rank(severity) %s rank(\"warning\")", n.Operator, n.Operator)
+			v.lintFail(n, "text-order", "severity compared with %s orders text, not urgency (as text \"critical\" < \"info\" < \"warning\"): use rank(severity) %s rank(\"warning\")", n.Operator, n.Operator)
 		case field != "":
-			v.lateFail(n, "text-order", "%s compared with %s orders text: %s has no order (it is one of %s); use == or in", field, n.Operator, field, hint.QuoteAll(event.Closed[field]))
+			v.lintFail(n, "text-order", "%s compared with %s orders text: %s has no order (it is one of %s); use == or in", field, n.Operator, field, hint.QuoteAll(event.Closed[field]))
 		}
 	case "in", "not in":
 		field := closedField(n.Left)
@@ -263,8 +280,9 @@ func (v *ruleChecks) call(call *ast.CallNode) {
 		name, isString := "", false
 		if s, ok := arg.(*ast.StringNode); ok {
 			name, isString = s.Value, true
-		} else if constant(arg) {
-			// "bi" + "z": a name all the same, known now.
+		} else if v.lint && constant(arg) {
+			// "bi" + "z": a name all the same, known now; one that is not
+			// defined fails at run time, as it did before lint knew.
 			out, _ := evalConstant(arg)
 			name, isString = out.(string)
 		}
@@ -272,9 +290,9 @@ func (v *ruleChecks) call(call *ast.CallNode) {
 			if _, defined := v.policy.Windows[name]; !defined {
 				fail := v.fail
 				if _, literal := arg.(*ast.StringNode); !literal {
-					fail = v.lateFail // ran, and failed at run time, before lint knew
+					fail = v.lintFail
 				}
-				fail(arg, "undefined-window", "in_window(%q): window is not defined%s", name, hint.Suggest(name, mapKeys(v.policy.Windows)))
+				fail(arg, "undefined-window", "in_window(%q): window is not defined%s", name, hint.Suggest(name, policy.MapKeys(v.policy.Windows)))
 			} else if v.windows != nil {
 				v.windows[name] = true
 			}
@@ -287,26 +305,32 @@ func (v *ruleChecks) call(call *ast.CallNode) {
 
 // compileRule compiles one `when` expression; n is its YAML node, for
 // positions.
-func (c *compiler) compileRule(src string, n *yaml.Node, sink problemSink) *vm.Program {
+func (c *compiler) compileRule(src string, n *yaml.Node, sink policy.Sink) *vm.Program {
 	return c.compileExpr(src, n, sink, "when", expr.AsBool())
 }
 
 // compileKey compiles a suppress.key expression: it must give a string.
-func (c *compiler) compileKey(src string, n *yaml.Node, sink problemSink) *vm.Program {
+func (c *compiler) compileKey(src string, n *yaml.Node, sink policy.Sink) *vm.Program {
 	return c.compileExpr(src, n, sink, "suppress.key", expr.AsKind(reflect.String))
 }
 
-func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field string, kind expr.Option) *vm.Program {
+// compileExpr compiles one expression. What keeps it from compiling goes
+// to sink; lint's findings to c.lint, when linting.
+func (c *compiler) compileExpr(src string, n *yaml.Node, sink policy.Sink, field string, kind expr.Option) *vm.Program {
 	if from, msg, ok := checkBudgetSource(src); !ok {
-		c.report(src, n, sink, field, "budget", from, msg, false)
+		c.report(src, n, sink, field, "budget", from, msg)
 		return nil
 	}
-	checks := &ruleChecks{policy: c.policy, windows: c.windows}
+	checks := &ruleChecks{policy: c.policy, windows: c.windows, lint: c.lint != nil}
 	prog, err := expr.Compile(src, c.options(kind, checks)...)
 	blocking := false
 	for _, e := range checks.errs {
-		c.report(src, n, sink, field, e.check, e.from, e.msg, e.late)
-		blocking = blocking || !e.late
+		if e.lint {
+			c.report(src, n, c.lintSink(sink), field, e.check, e.from, e.msg)
+			continue
+		}
+		c.report(src, n, sink, field, e.check, e.from, e.msg)
+		blocking = true
 	}
 	if blocking {
 		return nil // what expr says after a failed check is mostly its echo
@@ -314,26 +338,38 @@ func (c *compiler) compileExpr(src string, n *yaml.Node, sink problemSink, field
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			c.report(src, n, sink, field, "expr", fe.From, fe.Message, false)
+			c.report(src, n, sink, field, "expr", fe.From, fe.Message)
 		} else {
 			// expr turns a panic while compiling (a constant regexp that
 			// does not compile, say) into an error carrying a stack trace:
 			// the first line is the message.
 			msg, _, _ := strings.Cut(err.Error(), "\n")
-			sink.errorf(n.Line, n.Column, "expr", "%s: %s", field, msg)
+			sink.Errorf(n.Line, n.Column, "expr", "%s: %s", field, msg)
 		}
 		return nil
 	}
-	// Over budget, a run tolerates it: the rule fails, as a rule failing
-	// at run time does, and later rules still decide. Said at the start
-	// of the expression: the loop that runs out is the innermost, not
-	// the one to fix.
-	if w := loopWork(prog.Node()); w > EvalSteps {
-		c.report(src, n, sink, field, "budget", 0, fmt.Sprintf("%s: its loops over literal arrays take %.0f", budgetMessage, w), true)
-	} else if fe := probeBudget(prog, &c.load); fe != nil {
-		c.report(src, n, sink, field, "budget", 0, fe.Message, true)
-	}
 	return prog
+}
+
+// lintSink is sink, adding to c.lint.
+func (c *compiler) lintSink(sink policy.Sink) policy.Sink {
+	sink.List = c.lint
+	return sink
+}
+
+// probe is lint's budget check of a compiled expression. Over budget, a
+// run still uses it: the rule fails, as a rule failing at run time does,
+// and later rules still decide. Said at the start of the expression: the
+// loop that runs out is the innermost, not the one to fix.
+func (c *compiler) probe(prog *vm.Program, src string, n *yaml.Node, sink policy.Sink, field string) {
+	if prog == nil {
+		return
+	}
+	if w := loopWork(prog.Node()); w > EvalSteps {
+		c.report(src, n, sink, field, "budget", 0, fmt.Sprintf("%s: its loops over literal arrays take %.0f", budgetMessage, w))
+	} else if fe := probeBudget(prog, &c.load); fe != nil {
+		c.report(src, n, sink, field, "budget", 0, fe.Message)
+	}
 }
 
 // options are the expr options of one expression: the policy's, the
@@ -343,17 +379,15 @@ func (c *compiler) options(kind expr.Option, checks *ruleChecks) []expr.Option {
 	return append(c.opts[:len(c.opts):len(c.opts)], kind, expr.Patch(checks), expr.Patch(budgetTicks{}))
 }
 
-func (c *compiler) report(src string, n *yaml.Node, sink problemSink, field, check string, from int, msg string, late bool) {
-	line, col := scalarPos(n, splitLines(sink.data), from)
+// report adds an error about an expression to sink, at its place in the
+// YAML scalar.
+func (c *compiler) report(src string, n *yaml.Node, sink policy.Sink, field, check string, from int, msg string) {
+	line, col := policy.ScalarPos(n, policy.SplitLines(sink.Data), from)
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 		msg += hint.Suggest(name, eventNames())
 	}
-	errorf := sink.errorf
-	if late {
-		errorf = sink.lateErrorf
-	}
-	errorf(line, col, check, "%s: %s%s", field, msg, snippet(src, from))
+	sink.Errorf(line, col, check, "%s: %s%s", field, msg, snippet(src, from))
 }
 
 // snippet quotes the expression around rune offset from, so a one-line

@@ -168,7 +168,7 @@ func (p *Policy) hit(r *Rule, ev *event.Event, muted string, machine *vm.VM, ste
 // again to say where in the expression it failed.
 func (p *Policy) runtimeError(r *Rule, ev *event.Event, err error) string {
 	if p.FromSnapshot && !overBudget(err) { // a budget error needs no position, and a second run would cost it again
-		opts := newCompiler(p).options(expr.AsBool(), &ruleChecks{policy: p})
+		opts := newCompiler(p, nil).options(expr.AsBool(), &ruleChecks{policy: p})
 		if prog, cerr := expr.Compile(r.When, opts...); cerr == nil {
 			var machine vm.VM
 			if _, rerr := runBudget(&machine, prog, ev, EvalSteps, evalUntil()); rerr != nil {

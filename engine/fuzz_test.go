@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"notifier/engine/event"
+	"notifier/engine/policy"
 )
 
 // FuzzCompile feeds arbitrary policy text to the loader: it must never
@@ -27,19 +29,29 @@ func FuzzCompile(f *testing.F) {
 	f.Add([]byte(channelsYAML + "rules:\n  - name: a\n    when: |\n      rank(severity) > 1 && in_window(\"business-hours\")\n    notify: [pager]\n"))
 	f.Add([]byte("rules: [{name: a, when: 'let x = 1; x > 0', drop: true}]\nwindows: {w: {times: ['22:00-06:00']}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, ps := Compile([]Source{{Name: "fuzz.yaml", Data: data}}, LoadOptions{})
+		srcs := []policy.Source{{Name: "fuzz.yaml", Data: data}}
+		p, ps := Lint(srcs, policy.Options{})
 		for _, pr := range ps {
 			if pr.File != "fuzz.yaml" || pr.Line < 0 || pr.Col < 0 || strings.Contains(pr.Error(), "\n") || pr.Check == "" {
 				t.Fatalf("bad problem %+v", pr)
 			}
 		}
-		if (p == nil) != (len(ps.Blocking()) > 0) {
-			t.Fatalf("policy %v with blocking errors %v", p != nil, ps.Blocking())
+		// The run's load: what it refuses, lint refuses; its errors are
+		// lint's too; and it accepts what lint accepts.
+		run, rps := Compile(srcs, policy.Options{})
+		if (run == nil) != (len(rps.Errors()) > 0) || (run == nil) != (p == nil) {
+			t.Fatalf("run's policy %v with errors %v; lint's policy %v", run != nil, rps.Errors(), p != nil)
 		}
-		if strings.Contains(string(data), ignoreMarker) {
+		for _, e := range rps.Errors() {
+			if !slices.Contains(ps, e) {
+				t.Fatalf("the run's error %v is not lint's: %v", e, ps)
+			}
+		}
+		const marker = "notifier:ignore"
+		if strings.Contains(string(data), marker) {
 			// Ignore directives never change the errors.
-			_, without := Compile([]Source{{Name: "fuzz.yaml", Data: []byte(strings.ReplaceAll(string(data), ignoreMarker, "notifier:xgnore"))}}, LoadOptions{})
-			where := func(ps Problems) (out []string) {
+			_, without := Lint([]policy.Source{{Name: "fuzz.yaml", Data: []byte(strings.ReplaceAll(string(data), marker, "notifier:xgnore"))}}, policy.Options{})
+			where := func(ps policy.Problems) (out []string) {
 				for _, p := range ps.Errors() {
 					out = append(out, fmt.Sprintf("%d:%d %s", p.Line, p.Col, p.Check))
 				}

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unsafe"
 
+	"notifier/engine/policy"
+
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
 
@@ -305,13 +307,13 @@ func (d *dec) rules(funcs map[string]vm.Function) []*Rule {
 		r.File, r.Line, r.Col = d.str(), int(d.int()), int(d.int())
 		r.program = d.runnable(r.When, funcs)
 		if d.bool() {
-			r.Suppress = &SuppressSpec{For: time.Duration(d.int()), Key: d.str()}
+			r.Suppress = &policy.SuppressSpec{For: time.Duration(d.int()), Key: d.str()}
 			if d.bool() {
 				r.keyProg = d.runnable(r.Suppress.Key, funcs)
 			}
 		}
 		if d.bool() {
-			r.Escalate = &EscalateSpec{After: int(d.int()), Within: time.Duration(d.int()), Notify: d.strs()}
+			r.Escalate = &policy.EscalateSpec{After: int(d.int()), Within: time.Duration(d.int()), Notify: d.strs()}
 		}
 		rules[i] = r
 	}

@@ -11,6 +11,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/policy"
 )
 
 // Snapshots decide who gets paged; these tests play the member of the
@@ -25,7 +26,7 @@ const (
 // cached loads path through the cache and fails the test on errors.
 func cached(t *testing.T, path, cache string) *engine.Policy {
 	t.Helper()
-	p, ps, err := engine.LoadCached(path, cache, engine.LoadOptions{})
+	p, ps, err := engine.LoadCached(path, cache, policy.Options{})
 	if p == nil || err != nil {
 		t.Fatal(ps, err)
 	}

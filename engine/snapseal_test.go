@@ -1,14 +1,15 @@
 package engine
 
 import (
+	"notifier/engine/policy"
 	"testing"
 )
 
 // TestSealRefusesEveryByteChange: whatever byte of a snapshot changes,
 // it is refused before a byte of it is decoded.
 func TestSealRefusesEveryByteChange(t *testing.T) {
-	p, ps := Compile([]Source{{Name: "p.yaml", Data: []byte(channelsYAML +
-		"rules:\n  - {name: crit, when: 'severity == \"critical\" && count > 2', notify: [pager]}\n")}}, LoadOptions{})
+	p, ps := Compile([]policy.Source{{Name: "p.yaml", Data: []byte(channelsYAML +
+		"rules:\n  - {name: crit, when: 'severity == \"critical\" && count > 2', notify: [pager]}\n")}}, policy.Options{})
 	if p == nil {
 		t.Fatal(ps)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"notifier/engine/policy"
+
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
@@ -28,7 +30,7 @@ const snapshotFormat = "notifier-policy-snapshot-4"
 
 type snapshot struct {
 	Format   string
-	Settings Settings
+	Settings policy.Settings
 	Files    []string
 	Channels []snapChannel
 	Windows  []snapWindow
@@ -43,11 +45,11 @@ type snapChannel struct {
 
 type snapWindow struct {
 	Name string
-	Spec WindowSpec
+	Spec policy.WindowSpec
 }
 
 type snapRule struct {
-	Spec      RuleSpec
+	Spec      policy.RuleSpec
 	File      string
 	Line, Col int
 	Program   snapProgram
@@ -96,7 +98,7 @@ var errNotCacheable = errors.New("policy cannot be snapshotted")
 // never written.
 func encodeSnapshot(p *Policy) ([]byte, error) {
 	s := snapshot{Format: snapshotFormat, Settings: p.Settings, Files: p.Files}
-	for _, name := range mapKeys(p.Channels) {
+	for _, name := range policy.MapKeys(p.Channels) {
 		ch := p.Channels[name]
 		y, err := yaml.Marshal(ch.Node)
 		if err != nil {
@@ -104,10 +106,10 @@ func encodeSnapshot(p *Policy) ([]byte, error) {
 		}
 		s.Channels = append(s.Channels, snapChannel{Name: name, Type: ch.Type, File: ch.File, YAML: y, Line: ch.Node.Line, Col: ch.Node.Column})
 	}
-	for _, name := range mapKeys(p.Windows) {
+	for _, name := range policy.MapKeys(p.Windows) {
 		s.Windows = append(s.Windows, snapWindow{Name: name, Spec: p.Windows[name].spec})
 	}
-	funcs := newCompiler(p).functions()
+	funcs := newCompiler(p, nil).functions()
 	for _, r := range p.Rules {
 		sp, err := snapProgramOf(r.program, r.When, funcs)
 		if err != nil {
@@ -135,18 +137,19 @@ func decodeSnapshot(data []byte) (*Policy, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	p := &Policy{FromSnapshot: true, Settings: s.Settings, Files: s.Files, Channels: map[string]*ChannelSpec{}, Windows: map[string]*Window{}}
+	p := &Policy{FromSnapshot: true, Settings: s.Settings, Files: s.Files, Channels: map[string]*policy.ChannelSpec{}, Windows: map[string]*Window{}}
 	for _, c := range s.Channels {
-		p.Channels[c.Name] = &ChannelSpec{Name: c.Name, Type: c.Type, File: c.File, yaml: c.YAML, line: c.Line, col: c.Col}
+		p.Channels[c.Name] = policy.LazyChannel(c.Name, c.Type, c.File, c.YAML, c.Line, c.Col)
 	}
-	var ps Problems
+	var ps policy.Problems
+	blank := &yaml.Node{}
 	for _, w := range s.Windows {
-		p.Windows[w.Name] = compileWindow(w.Name, w.Spec, &windowNodes{self: &yaml.Node{}}, problemSink{list: &ps})
+		p.Windows[w.Name] = compileWindow(&policy.WindowDef{Name: w.Name, Spec: w.Spec, Decoded: true, Node: blank, Timezone: blank, Weekdays: blank, Times: blank}, &ps)
 	}
 	if len(ps) > 0 {
 		return nil, ps
 	}
-	p.Rules = d.rules(newCompiler(p).functions())
+	p.Rules = d.rules(newCompiler(p, nil).functions())
 	if d.err != nil {
 		return nil, d.err
 	}

@@ -11,6 +11,7 @@ import (
 	"notifier/channels/syslog"
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/policy"
 	"notifier/engine/state"
 )
 
@@ -41,7 +42,7 @@ func (a *app) runCmd(args []string) error {
 			p, loadErr, lastGood = lg, nil, true
 		}
 	}
-	deadline := engine.DefaultDeadline
+	deadline := policy.DefaultDeadline
 	var cluster event.ClusterDefaults
 	if p != nil {
 		deadline, cluster = p.Settings.Deadline, p.Settings.Cluster
@@ -219,12 +220,7 @@ func (a *app) loadPolicy(path string, w *wiring) (*engine.Policy, error) {
 	return policyOrError(path, p, ps, err)
 }
 
-// loadEngine compiles a policy without the snapshot cache, with warnings.
-func loadEngine(path string, w *wiring) (*engine.Policy, engine.Problems, error) {
-	return engine.Load(path, w.loadOptions())
-}
-
-func policyOrError(path string, p *engine.Policy, ps engine.Problems, err error) (*engine.Policy, error) {
+func policyOrError(path string, p *engine.Policy, ps policy.Problems, err error) (*engine.Policy, error) {
 	if err != nil {
 		return nil, configErr(policyMissing(path, err))
 	}

@@ -28,7 +28,7 @@ func (a *app) statePath(p *engine.Policy) string {
 	if d := a.env["NOTIFIER_STATE_PATH"]; d != "" {
 		return d
 	}
-	return engine.DefaultStatePath
+	return state.DefaultBoltPath
 }
 
 func (a *app) openStores(p *engine.Policy) (*state.Topology, error) {
