@@ -2,7 +2,6 @@ package engine
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -43,67 +42,6 @@ func BenchmarkEvaluate100(b *testing.B) {
 	for b.Loop() {
 		if d := p.Evaluate(&ev); !d.Dropped {
 			b.Fatal("last rule did not match")
-		}
-	}
-}
-
-// BenchmarkSnapshotLoad is what a run with an unchanged policy pays
-// instead of BenchmarkCompile100.
-func BenchmarkSnapshotLoad(b *testing.B) {
-	p, ps := Compile(benchSources(b), policy.Options{})
-	if p == nil {
-		b.Fatal(ps)
-	}
-	data, err := encodeSnapshot(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := decodeSnapshot(data); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkLoadCached100 is the whole warm path of a run: read the
-// policy files, find, check and decode the snapshot of the 100-rule
-// policy.
-func BenchmarkLoadCached100(b *testing.B) {
-	dir := b.TempDir()
-	data, err := os.ReadFile("../bench/policy-100.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "policy-100.yaml")
-	os.WriteFile(path, data, 0o644)
-	cache := filepath.Join(dir, "cache")
-	LoadCached(path, cache, policy.Options{})
-	for b.Loop() {
-		if p, _, err := LoadCached(path, cache, policy.Options{}); err != nil || p == nil || !p.FromSnapshot {
-			b.Fatal("not loaded from its snapshot", err)
-		}
-	}
-}
-
-// BenchmarkSnapshotLoadSealed is BenchmarkSnapshotLoad with what every
-// load now does first: the SHA-256 of the whole file and its header.
-func BenchmarkSnapshotLoadSealed(b *testing.B) {
-	p, ps := Compile(benchSources(b), policy.Options{})
-	if p == nil {
-		b.Fatal(ps)
-	}
-	body, err := encodeSnapshot(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	data := sealSnapshot(snapKey{}, policyID{Root: "/etc/notifier/notifier.yaml", Files: []fileID{{Name: "/etc/notifier/notifier.yaml", Path: "/etc/notifier/notifier.yaml"}}}, body)
-	for b.Loop() {
-		_, _, body, err := unsealSnapshot(data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := decodeSnapshot(body); err != nil {
-			b.Fatal(err)
 		}
 	}
 }

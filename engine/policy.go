@@ -14,11 +14,8 @@ type Policy struct {
 	Windows  map[string]*Window
 	Rules    []*Rule
 	Files    []string // the files it was loaded from, in order
-	// FromSnapshot says the policy was loaded from the snapshot cache
-	// rather than compiled (see LoadCached).
-	FromSnapshot bool
 	// LastGood says the policy files did not load and this is the last
-	// policy from them that did (see LastGood).
+	// policy from them that did (see engine/lastgood).
 	LastGood bool
 }
 

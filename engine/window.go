@@ -14,7 +14,6 @@ import (
 // starts on, so "fri 22:00-06:00" covers Saturday 03:00.
 type Window struct {
 	Name   string
-	spec   policy.WindowSpec // as written, for snapshots
 	loc    *time.Location
 	days   [7]bool // indexed by time.Weekday; all true when no weekdays given
 	ranges []clockRange
@@ -71,7 +70,7 @@ func (w *Window) at(day time.Weekday, minute int) bool {
 func compileWindow(def *policy.WindowDef, ps *policy.Problems) *Window {
 	name, spec, sink := def.Name, def.Spec, def.Sink
 	sink.List = ps
-	w := &Window{Name: name, spec: spec, loc: time.UTC}
+	w := &Window{Name: name, loc: time.UTC}
 	if spec.Timezone != "" {
 		loc, err := time.LoadLocation(spec.Timezone)
 		if err != nil || strings.TrimSpace(spec.Timezone) != spec.Timezone {

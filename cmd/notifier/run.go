@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"notifier/channels"
 	"notifier/channels/syslog"
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/lastgood"
 	"notifier/engine/policy"
 	"notifier/engine/state"
 )
@@ -31,14 +31,8 @@ func (a *app) runCmd(args []string) error {
 	p, loadErr := a.loadPolicy(path, w)
 	lastGood := false
 	if loadErr != nil {
-		lg, kept, lgErr := engine.LastGood(path, a.cacheDir())
-		if lgErr != nil {
-			fmt.Fprintf(a.stderr, "notifier: %v\n", lgErr) // refused: someone must look
-		}
-		if lg != nil {
-			// Loudly: every run says it, until someone fixes the policy.
-			fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
-				loadErr, path, kept.UTC().Format(time.RFC3339))
+		// Loudly: every run says it, until someone fixes the policy.
+		if lg := a.lastGood(path, loadErr, w); lg != nil {
 			p, loadErr, lastGood = lg, nil, true
 		}
 	}
@@ -213,11 +207,22 @@ func (a *app) reportDecision(ev *event.Event, d *engine.Decision) {
 	}
 }
 
-// loadPolicy loads and checks the policy; warnings are not printed on a
-// run (lint shows them), errors all are.
+// loadPolicy loads and checks the policy as a run needs it (lint's
+// checks are lint's), keeping it as the last good one when it loads;
+// its errors are all printed.
 func (a *app) loadPolicy(path string, w *wiring) (*engine.Policy, error) {
-	p, ps, err := engine.LoadCached(path, a.cacheDir(), w.loadOptions())
+	p, ps, err := lastgood.Load(path, a.cacheDir(), w.loadOptions())
 	return policyOrError(path, p, ps, err)
+}
+
+// lastGood is the last policy from path that loaded, when path does not
+// (loadErr), said on stderr; or nil.
+func (a *app) lastGood(path string, loadErr error, w *wiring) *engine.Policy {
+	lg, notes := lastgood.Fallback(path, a.cacheDir(), loadErr, w.loadOptions())
+	for _, n := range notes {
+		fmt.Fprintf(a.stderr, "notifier: %s\n", n)
+	}
+	return lg
 }
 
 func policyOrError(path string, p *engine.Policy, ps policy.Problems, err error) (*engine.Policy, error) {

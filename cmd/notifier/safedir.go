@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"notifier/engine/lastgood"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-
-	"notifier/engine"
 )
 
 // safeDir is a directory of the state directory opened so that nothing
@@ -30,7 +29,7 @@ type safeDir struct {
 // is fs.ErrNotExist.
 func openSafeDir(path string, create bool) (*safeDir, error) {
 	if create {
-		if err := engine.MkdirShared(path); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := lastgood.MkdirShared(path); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, err
 		}
 	}

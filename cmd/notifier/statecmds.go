@@ -24,16 +24,9 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, p *engin
 	if err != nil {
 		// The state must stay usable while the policy is broken: flush the
 		// backlog, add a silence, read the history.
-		lg, kept, lgErr := engine.LastGood(path, a.cacheDir())
-		if lgErr != nil {
-			fmt.Fprintf(a.stderr, "notifier: %v\n", lgErr) // refused: someone must look
-		}
-		if lg == nil {
+		if p = a.lastGood(path, err, w); p == nil {
 			return err
 		}
-		fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
-			err, path, kept.UTC().Format(time.RFC3339))
-		p = lg
 	}
 	st, err := a.openStores(p)
 	if err != nil {

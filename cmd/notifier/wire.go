@@ -109,9 +109,9 @@ func (w *wiring) close() {
 	}
 }
 
-// build makes the named channel of policy p. A policy loaded from a
-// snapshot was checked when the snapshot was made; its channels' options
-// are decoded here, only for the channels a run uses.
+// build makes the named channel of policy p, from the config its load
+// checked, or decoded here when it has none (a policy not loaded through
+// this wiring).
 func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) {
 	spec, ok := p.Channels[name]
 	if !ok { // an entry queued before the policy changed
@@ -123,9 +123,6 @@ func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) 
 	}
 	cfg, ok := w.configs[name]
 	if !ok {
-		if _, err := spec.Mapping(); err != nil {
-			return nil, err
-		}
 		var ps policy.Problems
 		if cfg, ps = checkChannel(t, spec); len(ps) > 0 {
 			return nil, ps

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"time"
 
 	"notifier/engine/event"
@@ -55,36 +54,7 @@ type ChannelSpec struct {
 	Name string
 	Type string
 	File string
-	// Node is the channel's mapping, `type` included. It is nil for a
-	// channel made by LazyChannel until Mapping is called.
-	Node *yaml.Node
-
-	yaml      []byte // LazyChannel: the mapping, encoded
-	line, col int    // LazyChannel: where the mapping was
-}
-
-// LazyChannel is a channel whose mapping is kept encoded (a snapshot's),
-// decoded on the first call of Mapping; line and col are where the
-// mapping was in its file.
-func LazyChannel(name, typ, file string, mapping []byte, line, col int) *ChannelSpec {
-	return &ChannelSpec{Name: name, Type: typ, File: file, yaml: mapping, line: line, col: col}
-}
-
-// Mapping returns the channel's YAML mapping, decoding it when the
-// channel came from LazyChannel. Positions inside a decoded mapping are
-// relative to it, so they are shifted back to the file.
-func (c *ChannelSpec) Mapping() (*yaml.Node, error) {
-	if c.Node != nil {
-		return c.Node, nil
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(c.yaml, &doc); err != nil || len(doc.Content) == 0 {
-		return nil, fmt.Errorf("channels.%s: snapshot: %v", c.Name, err)
-	}
-	n := doc.Content[0]
-	n.Line, n.Column = c.line, c.col
-	c.Node = n
-	return n, nil
+	Node *yaml.Node // the channel's mapping, `type` included
 }
 
 // RuleSpec is one entry of `rules` as written.
