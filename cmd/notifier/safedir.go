@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"notifier/engine/lastgood"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"notifier/engine/lastgood"
 )
 
 // safeDir is a directory of the state directory opened so that nothing
