@@ -8,7 +8,7 @@ export CGO_ENABLED = 0
 # nfpm from the tools module, run from the repository root (nfpm.yaml's paths are relative to it).
 NFPM      := $(GO) tool -modfile=tools/go.mod nfpm
 
-.PHONY: all build test race vet fmt-check policy-check schema package e2e fuzz bench bench-startup demo clean
+.PHONY: all build test race vet fmt-check policy-check schema package e2e fuzz bench bench-startup demo graph clean
 
 all: build
 
@@ -71,6 +71,7 @@ FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./engine/cmon/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./engine/pacemaker/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./engine/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./engine/policytest/
 
@@ -83,6 +84,10 @@ bench:
 ## against PagerDuty/Slack-compatible endpoints and a syslog listener on 127.0.0.1.
 demo: build
 	$(GO) run ./examples/demo -bin $(BIN)
+
+## graph: the package graph (docs/ARCHITECTURE.md): what each package imports from the project.
+graph:
+	docs/graph.sh
 
 clean:
 	rm -rf bin dist

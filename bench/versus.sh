@@ -3,8 +3,9 @@
 # and the one in this tree (the candidate), run alternately by
 # bench/compare on the startup workload of bench/startup.sh (one CMON
 # event against bench/policy-100.yaml, nothing delivered), warm (policy
-# snapshot kept) and cold (NOTIFIER_CACHE_DIR=off: parse and compile every
-# run). A ratio near 1.00x means no change. Then, with STATE=1, the
+# snapshot kept, for a revision that still has the snapshot cache; later
+# ones parse and compile every run) and cold (NOTIFIER_CACHE_DIR=off:
+# parse and compile every run). A ratio near 1.00x means no change. Then, with STATE=1, the
 # 1000-alarm and storm workloads of bench/state.sh for each binary in turn.
 # Usage: bench/versus.sh REV [RUNS]        (see docs/BENCHMARKS.md)
 set -euo pipefail
@@ -21,7 +22,7 @@ go build -o "$tmp/compare" ./bench/compare
 event=examples/events/cmon/alarm-new-critical.json
 policy=bench/policy-100.yaml
 
-echo "== warm: policy snapshot kept (old $rev = baseline, this tree = candidate) =="
+echo "== warm: policy snapshot kept, where there is one (old $rev = baseline, this tree = candidate) =="
 export NOTIFIER_CACHE_DIR="$tmp/cache"
 "$tmp/notifier-old" --config "$policy" < "$event"
 "$tmp/notifier-new" --config "$policy" < "$event"

@@ -8,8 +8,6 @@ import (
 	"notifier/engine/event"
 
 	"github.com/expr-lang/expr/vm"
-
-	"github.com/expr-lang/expr"
 )
 
 // Delivery actions, as explain and history show them.
@@ -92,7 +90,7 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 		}
 		out, err := steps.run(&machine, r.program, ev, EvalSteps)
 		if err != nil {
-			res.Error = p.runtimeError(r, ev, err)
+			res.Error = runtimeError(err)
 			d.Rules = append(d.Rules, res)
 			continue
 		}
@@ -163,19 +161,8 @@ func (p *Policy) hit(r *Rule, ev *event.Event, muted string, machine *vm.VM, ste
 	return h
 }
 
-// runtimeError describes a rule's failure at run time on one line. A
-// snapshot's programs carry no source positions, so the rule is compiled
-// again to say where in the expression it failed.
-func (p *Policy) runtimeError(r *Rule, ev *event.Event, err error) string {
-	if p.FromSnapshot && !overBudget(err) { // a budget error needs no position, and a second run would cost it again
-		opts := newCompiler(p).options(expr.AsBool(), &ruleChecks{policy: p})
-		if prog, cerr := expr.Compile(r.When, opts...); cerr == nil {
-			var machine vm.VM
-			if _, rerr := runBudget(&machine, prog, ev, EvalSteps, evalUntil()); rerr != nil {
-				err = rerr
-			}
-		}
-	}
+// runtimeError describes a rule's failure at run time on one line.
+func runtimeError(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
 

@@ -6,12 +6,24 @@ import (
 	"testing"
 
 	"notifier/engine/event"
+	"notifier/engine/policy"
 )
 
-// compileOne compiles a single policy file named p.yaml.
-func compileOne(t *testing.T, src string) (*Policy, Problems) {
+// compileOne lints a single policy file named p.yaml: every check.
+func compileOne(t *testing.T, src string) (*Policy, policy.Problems) {
 	t.Helper()
-	return Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
+	return Lint([]policy.Source{{Name: "p.yaml", Data: []byte(src)}}, policy.Options{})
+}
+
+// runLoads compiles a single policy file as a run does, and fails the
+// test unless it loads without a problem.
+func runLoads(t *testing.T, src string) *Policy {
+	t.Helper()
+	p, ps := Compile([]policy.Source{{Name: "p.yaml", Data: []byte(src)}}, policy.Options{})
+	if p == nil || len(ps) != 0 {
+		t.Fatalf("a run must load the policy without a problem: %v", ps)
+	}
+	return p
 }
 
 const channelsYAML = `
@@ -83,7 +95,7 @@ func TestCompileProblems(t *testing.T) {
 func TestCompileDirectoryMerge(t *testing.T) {
 	a := "settings: {deadline: 5s, cluster: {id: 7, name: prod}}\nchannels:\n  pager: {type: pagerduty}\nrules:\n  - {name: first, when: 'true', notify: [pager], continue: true}\n"
 	b := "channels:\n  ops: {type: slack}\nrules:\n  - {name: second, when: 'true', notify: [ops]}\n"
-	p, ps := Compile([]Source{{"a.yaml", []byte(a)}, {"b.yaml", []byte(b)}}, LoadOptions{})
+	p, ps := Lint([]policy.Source{{Name: "a.yaml", Data: []byte(a)}, {Name: "b.yaml", Data: []byte(b)}}, policy.Options{})
 	if p == nil {
 		t.Fatal(ps)
 	}
@@ -93,7 +105,7 @@ func TestCompileDirectoryMerge(t *testing.T) {
 	if p.Settings.Deadline.String() != "5s" || p.Settings.Cluster != (event.ClusterDefaults{ID: 7, Name: "prod"}) {
 		t.Errorf("settings = %+v", p.Settings)
 	}
-	_, ps = Compile([]Source{{"a.yaml", []byte(a)}, {"c.yaml", []byte("settings: {deadline: 3s}\nchannels:\n  pager: {type: syslog}\n")}}, LoadOptions{})
+	_, ps = Lint([]policy.Source{{Name: "a.yaml", Data: []byte(a)}, {Name: "c.yaml", Data: []byte("settings: {deadline: 3s}\nchannels:\n  pager: {type: syslog}\n")}}, policy.Options{})
 	got := ps.Error()
 	for _, want := range []string{"c.yaml:1:1: settings: already given at a.yaml:1", "c.yaml:3:3: channels.pager: already defined at a.yaml:3"} {
 		if !strings.Contains(got, want) {
@@ -153,7 +165,7 @@ func TestSuppressEscalateChecks(t *testing.T) {
 // options: runs started in different directories share one state.
 func TestRelativePathsFollowThePolicy(t *testing.T) {
 	src := "settings:\n  state: {path: state/notifier.db}\n  audit_log: audit.jsonl\nchannels:\n  l: {type: syslog}\nrules:\n  - {name: a, when: 'true', notify: [l]}\n"
-	p, ps := Compile([]Source{{Name: "/etc/notifier/team/policy.yaml", Data: []byte(src)}}, LoadOptions{})
+	p, ps := Lint([]policy.Source{{Name: "/etc/notifier/team/policy.yaml", Data: []byte(src)}}, policy.Options{})
 	if p == nil {
 		t.Fatal(ps)
 	}
@@ -161,7 +173,7 @@ func TestRelativePathsFollowThePolicy(t *testing.T) {
 		t.Errorf("state %q, audit %q", p.Settings.StatePath, p.Settings.AuditLog)
 	}
 	src = strings.Replace(src, "state/notifier.db", "/var/lib/x.db", 1)
-	if p, _ := Compile([]Source{{Name: "/etc/p.yaml", Data: []byte(src)}}, LoadOptions{}); p.Settings.StatePath != "/var/lib/x.db" {
+	if p, _ := Lint([]policy.Source{{Name: "/etc/p.yaml", Data: []byte(src)}}, policy.Options{}); p.Settings.StatePath != "/var/lib/x.db" {
 		t.Errorf("absolute path changed: %q", p.Settings.StatePath)
 	}
 }
@@ -184,7 +196,7 @@ rules:
     name: rest
     when: "true"
 `
-	p, ps := Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
+	p, ps := Lint([]policy.Source{{Name: "p.yaml", Data: []byte(src)}}, policy.Options{})
 	if p == nil {
 		t.Fatal(ps)
 	}
@@ -208,7 +220,7 @@ func TestAliasBomb(t *testing.T) {
 		src += name + ": &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
 		prev = name
 	}
-	_, ps := Compile([]Source{{Name: "bomb.yaml", Data: []byte(src)}}, LoadOptions{})
+	_, ps := Lint([]policy.Source{{Name: "bomb.yaml", Data: []byte(src)}}, policy.Options{})
 	if len(ps) != 1 || ps[0].Check != "yaml" || !strings.Contains(ps[0].Message, "aliases expand") {
 		t.Errorf("got %v", ps)
 	}
@@ -230,26 +242,30 @@ rules:
   - {name: catch-all, when: 'rank(severity) <= 3', notify: [l]}
   - {name: after, when: 'true', notify: [l]}
 `
-	p, ps := Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
+	p, ps := Lint([]policy.Source{{Name: "p.yaml", Data: []byte(src)}}, policy.Options{})
 	var checks []string
 	for _, e := range ps.Errors() {
 		checks = append(checks, e.Check)
 	}
-	if p == nil || len(ps.Blocking()) != 0 {
-		t.Fatalf("does not load: %v", ps.Blocking())
+	if p == nil {
+		t.Fatalf("lint says it does not load: %v", ps)
 	}
 	if want := "[deadline text-order never-matches always-muted fails-always unreachable-rule]"; fmt.Sprint(checks) != want {
 		t.Errorf("errors %v, want %s", checks, want)
 	}
+	p = runLoads(t, src)
 	d := p.Evaluate(&event.Event{Severity: "warning", Action: "new"})
 	if got := fmt.Sprint(d.Matched()); got != "[text muted catch-all]" {
 		t.Errorf("matched %s: the policy must run as written", got)
 	}
 	// A late error beside a real one: the real one is said, and blocks.
 	src = strings.Replace(src, `'severity > "info"'`, `'severity > "info" && clustr == "prod"'`, 1)
-	p, ps = Compile([]Source{{Name: "p.yaml", Data: []byte(src)}}, LoadOptions{})
-	if p != nil || len(ps.Blocking()) != 1 || !strings.Contains(ps.Blocking()[0].Message, "unknown name clustr") {
+	p, ps = Compile([]policy.Source{{Name: "p.yaml", Data: []byte(src)}}, policy.Options{})
+	if p != nil || len(ps.Errors()) != 1 || !strings.Contains(ps.Errors()[0].Message, "unknown name clustr") {
 		t.Errorf("a typo beside a late error must block: %v", ps)
+	}
+	if p, _ = Lint([]policy.Source{{Name: "p.yaml", Data: []byte(src)}}, policy.Options{}); p != nil {
+		t.Error("lint must agree with the run: the policy does not load")
 	}
 }
 

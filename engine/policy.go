@@ -1,135 +1,27 @@
 package engine
 
 import (
-	"fmt"
-	"time"
-
-	"notifier/engine/event"
+	"notifier/engine/policy"
 
 	"github.com/expr-lang/expr/vm"
-	"go.yaml.in/yaml/v3"
 )
-
-// DefaultDeadline bounds a whole run: below Pacemaker's default 30 s alert
-// timeout, after which it SIGKILLs the agent's process group.
-const DefaultDeadline = 20 * time.Second
 
 // Policy is a loaded, compiled and checked set of policy files. It is
 // read-only after Load.
 type Policy struct {
-	Settings Settings
-	Channels map[string]*ChannelSpec
+	Settings policy.Settings
+	Channels map[string]*policy.ChannelSpec
 	Windows  map[string]*Window
 	Rules    []*Rule
 	Files    []string // the files it was loaded from, in order
-	// FromSnapshot says the policy was loaded from the snapshot cache
-	// rather than compiled (see LoadCached).
-	FromSnapshot bool
 	// LastGood says the policy files did not load and this is the last
-	// policy from them that did (see LastGood).
+	// policy from them that did (see engine/lastgood).
 	LastGood bool
-}
-
-// Settings are the run-wide knobs (DESIGN §4).
-type Settings struct {
-	Deadline time.Duration
-	Cluster  event.ClusterDefaults
-	// StatePath is the embedded store's file (DefaultStatePath).
-	StatePath string
-	// RedisURL, when set, names the store shared by several nodes.
-	RedisURL string
-	// RedisPasswordFile, when set, holds the password for RedisURL, so
-	// it need not be written in the URL (and so in the policy).
-	RedisPasswordFile string
-	// AuditLog, when set, gets one JSON line per decision.
-	AuditLog string
-}
-
-// DefaultStatePath is where the embedded state lives unless settings say.
-const DefaultStatePath = "/var/lib/notifier/state.db"
-
-// SettingsSpec is the `settings` section as written.
-type SettingsSpec struct {
-	Deadline time.Duration `yaml:"deadline"`
-	Cluster  struct {
-		ID   int    `yaml:"id"`
-		Name string `yaml:"name"`
-	} `yaml:"cluster"`
-	State struct {
-		Path  string `yaml:"path"`
-		Redis struct {
-			URL          string `yaml:"url"`
-			PasswordFile string `yaml:"password_file"`
-		} `yaml:"redis"`
-	} `yaml:"state"`
-	AuditLog string `yaml:"audit_log"`
-}
-
-// ChannelSpec is one entry of `channels`: its type and the raw YAML of its
-// options. The engine never interprets the options: the caller decodes
-// them into the concrete channel's config (LoadOptions.CheckChannel), so
-// the engine imports no channel package.
-type ChannelSpec struct {
-	Name string
-	Type string
-	File string
-	// Node is the channel's mapping, `type` included. It is nil for a
-	// policy loaded from a snapshot until Mapping is called.
-	Node *yaml.Node
-
-	yaml      []byte // snapshot: the mapping, re-encoded
-	line, col int    // snapshot: where the mapping was
-}
-
-// Mapping returns the channel's YAML mapping, decoding it from the
-// snapshot when the policy came from one. Positions inside a decoded
-// mapping are relative to it, so they are shifted back to the file.
-func (c *ChannelSpec) Mapping() (*yaml.Node, error) {
-	if c.Node != nil {
-		return c.Node, nil
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(c.yaml, &doc); err != nil || len(doc.Content) == 0 {
-		return nil, fmt.Errorf("channels.%s: snapshot: %v", c.Name, err)
-	}
-	n := doc.Content[0]
-	n.Line, n.Column = c.line, c.col
-	c.Node = n
-	return n, nil
-}
-
-// RuleSpec is one entry of `rules` as written.
-type RuleSpec struct {
-	Name         string        `yaml:"name"`
-	When         string        `yaml:"when"`
-	Notify       []string      `yaml:"notify"`
-	Drop         bool          `yaml:"drop"`
-	Continue     bool          `yaml:"continue"`
-	ActiveDuring []string      `yaml:"active_during"`
-	MutedDuring  []string      `yaml:"muted_during"`
-	Suppress     *SuppressSpec `yaml:"suppress"`
-	Escalate     *EscalateSpec `yaml:"escalate"`
-}
-
-// SuppressSpec: after a rule notified about a key, repeats within For are
-// suppressed (and counted). Key is an expression giving the suppression
-// key; by default the event's key.
-type SuppressSpec struct {
-	For time.Duration `yaml:"for"`
-	Key string        `yaml:"key"`
-}
-
-// EscalateSpec: the After-th occurrence of a key within Within also tells
-// Notify, once per window. Suppressed occurrences count.
-type EscalateSpec struct {
-	After  int           `yaml:"after"`
-	Within time.Duration `yaml:"within"`
-	Notify []string      `yaml:"notify"`
 }
 
 // Rule is a compiled rule.
 type Rule struct {
-	RuleSpec
+	policy.RuleSpec
 	File      string
 	Line, Col int
 	program   *vm.Program

@@ -5,21 +5,15 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // windows name IANA zones; hosts without zoneinfo must still load them
-)
 
-// WindowSpec is a named time window as written in the policy.
-type WindowSpec struct {
-	Timezone string   `yaml:"timezone"`
-	Weekdays []string `yaml:"weekdays"`
-	Times    []string `yaml:"times"`
-}
+	"notifier/engine/policy"
+)
 
 // Window is a compiled WindowSpec. A time range whose end is before its
 // start ("22:00-06:00") spans midnight and belongs to the weekday it
 // starts on, so "fri 22:00-06:00" covers Saturday 03:00.
 type Window struct {
 	Name   string
-	spec   WindowSpec // as written, for snapshots
 	loc    *time.Location
 	days   [7]bool // indexed by time.Weekday; all true when no weekdays given
 	ranges []clockRange
@@ -71,13 +65,16 @@ func (w *Window) at(day time.Weekday, minute int) bool {
 	return false
 }
 
-// compileWindow checks a spec; problems point at the offending entry.
-func compileWindow(name string, spec WindowSpec, n *windowNodes, sink problemSink) *Window {
-	w := &Window{Name: name, spec: spec, loc: time.UTC}
+// compileWindow checks a window's spec; problems, added to ps, point at
+// the offending entry.
+func compileWindow(def *policy.WindowDef, ps *policy.Problems) *Window {
+	name, spec, sink := def.Name, def.Spec, def.Sink
+	sink.List = ps
+	w := &Window{Name: name, loc: time.UTC}
 	if spec.Timezone != "" {
 		loc, err := time.LoadLocation(spec.Timezone)
 		if err != nil || strings.TrimSpace(spec.Timezone) != spec.Timezone {
-			sink.errorf(n.timezone.Line, n.timezone.Column, "timezone", "windows.%s.timezone: unknown time zone %q (want an IANA name like Europe/Stockholm)", name, spec.Timezone)
+			sink.Errorf(def.Timezone.Line, def.Timezone.Column, "timezone", "windows.%s.timezone: unknown time zone %q (want an IANA name like Europe/Stockholm)", name, spec.Timezone)
 		} else {
 			w.loc = loc
 		}
@@ -93,8 +90,8 @@ func compileWindow(name string, spec WindowSpec, n *windowNodes, sink problemSin
 			b, okB = weekdayNames[to]
 		}
 		if !okA || !okB {
-			pos := n.weekday(i)
-			sink.errorf(pos.Line, pos.Column, "weekday", "windows.%s.weekdays[%d]: %q is not a weekday (want mon, tue, wed, thu, fri, sat, sun or a range like mon-fri)", name, i, d)
+			pos := def.Weekday(i)
+			sink.Errorf(pos.Line, pos.Column, "weekday", "windows.%s.weekdays[%d]: %q is not a weekday (want mon, tue, wed, thu, fri, sat, sun or a range like mon-fri)", name, i, d)
 			continue
 		}
 		for day := a; ; day = (day + 1) % 7 {
@@ -107,8 +104,8 @@ func compileWindow(name string, spec WindowSpec, n *windowNodes, sink problemSin
 	for i, s := range spec.Times {
 		r, err := parseClockRange(s)
 		if err != nil {
-			pos := n.time(i)
-			sink.errorf(pos.Line, pos.Column, "time-range", "windows.%s.times[%d]: %q: %v", name, i, s, err)
+			pos := def.Time(i)
+			sink.Errorf(pos.Line, pos.Column, "time-range", "windows.%s.times[%d]: %q: %v", name, i, s, err)
 			continue
 		}
 		w.ranges = append(w.ranges, r)

@@ -109,11 +109,11 @@ check "edited conffile kept" grep -qx '# edited by ops' /etc/notifier/notifier.y
 if command -v systemctl >/dev/null; then check "flush timer still enabled (prerm upgrade kept it)" timer_enabled; fi
 if [ -n "$hacluster" ]; then
 	# hacluster must be able to open the state root made, and keep its own
-	# policy snapshot in cache/ after root's flush made one there.
+	# last good policy in cache/ after root's flush kept one there.
 	check "notifier flush as root (umask 022)" sh -c 'umask 022; /usr/bin/notifier flush'
 	check "notifier silence list as hacluster (opens the state)" runuser -u hacluster -- /usr/bin/notifier silence list
-	check "hacluster's policy snapshot in cache/" \
-		compgen -G "/var/lib/notifier/cache/$(id -u hacluster)/policy-*.snapshot"
+	check "hacluster's last good policy in cache/" \
+		compgen -G "/var/lib/notifier/cache/$(id -u hacluster)/policy-*.lastgood"
 else
 	echo "SKIP runs as hacluster: no hacluster user in group haclient"
 fi

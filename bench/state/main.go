@@ -50,7 +50,7 @@ func main() {
 	flag.StringVar(&c.post, "post", "", "the bench/post binary (baseline)")
 	flag.StringVar(&c.pdserver, "pdserver", "", "the bench/pdserver binary")
 	flag.StringVar(&c.event, "event", "examples/events/cmon/alarm-new-critical.json", "the CMON alarm to send (its id is replaced)")
-	flag.StringVar(&c.dir, "dir", "", "directory for the state file, policy and snapshot cache (must exist; its file system is what is measured)")
+	flag.StringVar(&c.dir, "dir", "", "directory for the state file, policy and last good policy (must exist; its file system is what is measured)")
 	flag.IntVar(&c.n, "n", 1000, "alarms: distinct alarms, one process each")
 	flag.IntVar(&c.parallel, "parallel", 16, "alarms: processes at a time")
 	flag.IntVar(&c.batch, "batch", 100, "alarms: processes per batch; batches of notifier and baseline alternate")
@@ -137,14 +137,14 @@ func bench(c config) error {
 	w := &workload{
 		template: template,
 		// As CMON runs plugins: no arguments, nothing in the environment
-		// but where the policy and the snapshot cache are.
+		// but where the policy and its last good copy are.
 		notifier: job{argv: []string{c.notifier}, env: []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(c.dir, "cache")}, quiet: true},
 		post:     job{argv: []string{c.post, "-url", ep.eventsURL, "-key", routingKey}, quiet: true},
 		keyOf:    func(id string) string { return "cmon/" + host + "/1/" + id },
 	}
 
 	fmt.Printf("state file: %s (%s)\n", filepath.Join(c.dir, "state.db"), fsType(c.dir))
-	// Warm-up, untimed: page cache, the policy snapshot, the state file.
+	// Warm-up, untimed: page cache, the last good policy, the state file.
 	if _, err := w.alarms(c.parallel, 32, 32, 9_000_000); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}

@@ -191,12 +191,13 @@ func (a *app) lintReadError(path string, err error, defaulted bool) string {
 	return fmt.Sprintf("%v (give the policy file or directory as PATH, or set $NOTIFIER_CONFIG)", err)
 }
 
-// defaultCacheDir holds policy snapshots (engine.LoadCached); the
-// packages create /var/lib/notifier group-writable for haclient.
+// defaultCacheDir holds the last good policy of each user
+// (engine/lastgood); the packages create /var/lib/notifier
+// group-writable for haclient.
 const defaultCacheDir = "/var/lib/notifier/cache"
 
-// cacheDir is $NOTIFIER_CACHE_DIR, else the default; "off" disables the
-// snapshot cache.
+// cacheDir is $NOTIFIER_CACHE_DIR, else the default; "off" keeps no last
+// good policy.
 func (a *app) cacheDir() string {
 	switch d := a.env["NOTIFIER_CACHE_DIR"]; d {
 	case "":

@@ -252,30 +252,3 @@ func TestE2EFailures(t *testing.T) {
 		}
 	})
 }
-
-// TestE2ESnapshotCache: with a cache directory, the second run uses the
-// policy snapshot and still delivers exactly what a compiled policy does.
-func TestE2ESnapshotCache(t *testing.T) {
-	h := newHarness(t)
-	cache := filepath.Join(t.TempDir(), "cache")
-	event := filepath.Join(examples, "cmon/alarm-new-critical.json")
-	data, _ := os.ReadFile(event)
-	for i := range 2 {
-		cmd := exec.CommandContext(testCtx(t), h.Bin)
-		cmd.Env = []string{"NOTIFIER_CONFIG=" + h.Config, "NOTIFIER_CACHE_DIR=" + cache}
-		cmd.Stdin = strings.NewReader(string(data))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("run %d: %v: %s", i, err, out)
-		}
-	}
-	cmd := exec.CommandContext(testCtx(t), h.Bin, "explain", "--format", "json", "--event", event)
-	cmd.Env = []string{"NOTIFIER_CONFIG=" + h.Config, "NOTIFIER_CACHE_DIR=" + cache}
-	out, err := cmd.Output()
-	if err != nil || !strings.Contains(string(out), `"snapshot": true`) {
-		t.Fatalf("explain after two runs: %v, want the policy from its snapshot:\n%s", err, out)
-	}
-	// The second run is suppressed (30 min) — by the policy from the snapshot.
-	if ev := h.PagerDuty.Events(); len(ev) != 1 || ev[0].Status != 202 {
-		t.Errorf("PagerDuty = %+v, want one trigger", ev)
-	}
-}

@@ -42,11 +42,9 @@ type explanation struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
-// policyInfo says which policy decided, and whether it came from the
-// snapshot cache.
+// policyInfo says which policy decided.
 type policyInfo struct {
-	Files    []string `json:"files"`
-	Snapshot bool     `json:"snapshot"`
+	Files []string `json:"files"`
 }
 
 // explainCmd reads the event exactly as run does and shows the decision
@@ -87,7 +85,7 @@ func (a *app) explainCmd(args []string) error {
 	ev, err := in.decode(when, p.Settings.Cluster)
 	if errors.Is(err, errIgnored) {
 		// Not an error: the run would exit 0 without telling anyone.
-		x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Rules: []engine.RuleResult{},
+		x := explanation{Policy: policyInfo{Files: p.Files}, Rules: []engine.RuleResult{},
 			Deliveries: []state.Planned{}, NotSent: []state.Planned{}, Ignored: err.Error()}
 		if *format == "json" {
 			return writeJSON(a.stdout, x)
@@ -108,7 +106,7 @@ func (a *app) explainCmd(args []string) error {
 	r := pl.Decide(ctx, ev)
 	d, res := r.Decision, r.Plan
 	stateNote, failing := a.explainState(p, r)
-	x := explanation{Policy: policyInfo{Files: p.Files, Snapshot: p.FromSnapshot}, Event: ev, Summary: event.Summary(ev), Key: d.Key,
+	x := explanation{Policy: policyInfo{Files: p.Files}, Event: ev, Summary: event.Summary(ev), Key: d.Key,
 		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote,
 		Problems: append(explainChannels(res.Send, r.ChannelErrs), failing...)}
 	for _, r := range d.Rules {

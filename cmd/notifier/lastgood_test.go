@@ -10,10 +10,10 @@ import (
 	"notifier/internal/apitest"
 )
 
-// snapshotsIn lists the policy snapshots under a cache directory.
+// snapshotsIn lists the kept last good policies under a cache directory.
 func snapshotsIn(cache string) []string {
-	top, _ := filepath.Glob(filepath.Join(cache, "*.snapshot"))
-	sub, _ := filepath.Glob(filepath.Join(cache, "*", "*.snapshot"))
+	top, _ := filepath.Glob(filepath.Join(cache, "*.lastgood"))
+	sub, _ := filepath.Glob(filepath.Join(cache, "*", "*.lastgood"))
 	return append(top, sub...)
 }
 

@@ -11,6 +11,7 @@ import (
 	"notifier/channels"
 	"notifier/channels/registry"
 	"notifier/engine"
+	"notifier/engine/policy"
 )
 
 // lintCmd checks policies the way a run loads them — the same loader,
@@ -39,19 +40,19 @@ func (a *app) lintCmd(args []string) error {
 	if defaulted {
 		paths = []string{a.configPath("")}
 	}
-	var all engine.Problems
+	var all policy.Problems
 	files, unreadable := 0, 0
 	for _, path := range paths {
-		srcs, err := engine.ReadSources(path)
+		srcs, err := policy.ReadSources(path)
 		if err != nil {
 			// Said as a finding, so the other paths' findings still come
 			// (and --format json stays JSON); the exit status is 2.
-			all = append(all, engine.Problem{File: path, Severity: "error", Check: "read", Message: a.lintReadError(path, err, defaulted)})
+			all = append(all, policy.Problem{File: path, Severity: "error", Check: "read", Message: a.lintReadError(path, err, defaulted)})
 			unreadable++
 			continue
 		}
 		files += len(srcs)
-		p, ps := engine.Compile(srcs, lintOptions(*checkSecrets))
+		p, ps := engine.Lint(srcs, lintOptions(*checkSecrets))
 		all = append(all, ps...)
 		if *checkSecrets || defaulted {
 			all = append(all, a.stateDirProblems(srcs, p)...)
@@ -84,10 +85,10 @@ func plural(n int, word string) string {
 // lintOptions are the run's channel checks plus the checks that only
 // lint makes: inline secrets always, the config's own advice (Lint) for
 // a valid channel, and files with --check-secrets.
-func lintOptions(checkFiles bool) engine.LoadOptions {
+func lintOptions(checkFiles bool) policy.Options {
 	w := newWiring()
 	check := w.loadOptions().CheckChannel
-	opts := engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
+	opts := policy.Options{CheckChannel: func(spec *policy.ChannelSpec) policy.Problems {
 		ps := check(spec)
 		if t, ok := registry.Lookup(spec.Type); ok {
 			ps = append(ps, inlineSecrets(spec, t.NewConfig())...)
@@ -111,15 +112,15 @@ func lintOptions(checkFiles bool) engine.LoadOptions {
 // written into the policy itself, where it ends up in the repository and
 // every copy — whether or not the rest of the channel is valid. It never
 // quotes the secret.
-func inlineSecrets(spec *engine.ChannelSpec, cfg channels.Config) engine.Problems {
-	var ps engine.Problems
+func inlineSecrets(spec *policy.ChannelSpec, cfg channels.Config) policy.Problems {
+	var ps policy.Problems
 	for _, s := range cfg.Secrets() {
 		key := s.Inline
-		n := engine.MappingValue(spec.Node, key)
+		n := policy.MappingValue(spec.Node, key)
 		if key == "" || n == spec.Node || n.Value == "" {
 			continue
 		}
-		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: "inline-secret",
+		ps = append(ps, policy.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: "inline-secret",
 			Message: fmt.Sprintf("channels.%s.%s: secret given inline: it is in the policy file and every copy of it; use %s_file (mode 0640)", spec.Name, key, key)})
 	}
 	return ps
@@ -128,7 +129,7 @@ func inlineSecrets(spec *engine.ChannelSpec, cfg channels.Config) engine.Problem
 // lintProblems turns a config's Lint error into problems: each
 // *channels.Advice a warning at its option (a timeout under a second),
 // anything else an error, placed as Validate's errors are.
-func lintProblems(spec *engine.ChannelSpec, err error) engine.Problems {
+func lintProblems(spec *policy.ChannelSpec, err error) policy.Problems {
 	if err == nil {
 		return nil
 	}
@@ -136,15 +137,15 @@ func lintProblems(spec *engine.ChannelSpec, err error) engine.Problems {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
 	}
-	var ps engine.Problems
+	var ps policy.Problems
 	for _, err := range errs {
 		var a *channels.Advice
 		if !errors.As(err, &a) {
 			ps = append(ps, validationProblems(spec, err)...)
 			continue
 		}
-		n := engine.MappingValue(spec.Node, a.Option)
-		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: a.Check,
+		n := policy.MappingValue(spec.Node, a.Option)
+		ps = append(ps, policy.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: "warning", Check: a.Check,
 			Message: fmt.Sprintf("channels.%s.%s: %s", spec.Name, a.Option, a.Message)})
 	}
 	return ps
@@ -159,11 +160,11 @@ func lintProblems(spec *engine.ChannelSpec, err error) engine.Problems {
 // break, a webhook URL that does not parse), or any other file option
 // missing or unusable (a ca_file without a certificate), is an error. No
 // message holds the content.
-func secretFiles(spec *engine.ChannelSpec, cfg channels.Config) engine.Problems {
-	var ps engine.Problems
+func secretFiles(spec *policy.ChannelSpec, cfg channels.Config) policy.Problems {
+	var ps policy.Problems
 	add := func(key, severity, msg string) {
-		n := engine.MappingValue(spec.Node, key)
-		ps = append(ps, engine.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: severity, Check: "secret-file",
+		n := policy.MappingValue(spec.Node, key)
+		ps = append(ps, policy.Problem{File: spec.File, Line: n.Line, Col: n.Column, Severity: severity, Check: "secret-file",
 			Message: fmt.Sprintf("channels.%s.%s: %s", spec.Name, key, msg)})
 	}
 	for _, f := range cfg.Files() {
@@ -194,11 +195,11 @@ func secretFiles(spec *engine.ChannelSpec, cfg channels.Config) engine.Problems 
 }
 
 // printProblems writes findings in one of lint's formats.
-func printProblems(w io.Writer, format string, ps engine.Problems) error {
+func printProblems(w io.Writer, format string, ps policy.Problems) error {
 	switch format {
 	case "json":
 		if ps == nil {
-			ps = engine.Problems{}
+			ps = policy.Problems{}
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -220,7 +221,7 @@ func printProblems(w io.Writer, format string, ps engine.Problems) error {
 }
 
 // lintLine is a finding as text: file:line:col: severity: message [check].
-func lintLine(p engine.Problem) string {
+func lintLine(p policy.Problem) string {
 	pos := p.File
 	if p.Line > 0 {
 		pos = fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)

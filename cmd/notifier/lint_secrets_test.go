@@ -3,13 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"notifier/engine/policy"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-
-	"notifier/engine"
 )
 
 // TestLintCheckSecretsReadsContent: `lint --check-secrets` fails on a
@@ -43,18 +42,18 @@ func TestLintCheckSecretsReadsContent(t *testing.T) {
 			dir := t.TempDir()
 			secret := filepath.Join(dir, "secret")
 			tt.setup(t, secret)
-			policy := filepath.Join(dir, "policy.yaml")
+			policyFile := filepath.Join(dir, "policy.yaml")
 			src := "channels:\n  c: {" + strings.ReplaceAll(tt.option, "FILE", secret) + "}\nrules:\n  - name: all\n    when: \"true\"\n    notify: [c]\n"
-			if err := os.WriteFile(policy, []byte(src), 0o600); err != nil {
+			if err := os.WriteFile(policyFile, []byte(src), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			_ = run([]string{"lint", "--check-secrets", "--format", "json", policy}, nil, &stdout, &stderr, nil)
-			var ps []engine.Problem
+			_ = run([]string{"lint", "--check-secrets", "--format", "json", policyFile}, nil, &stdout, &stderr, nil)
+			var ps []policy.Problem
 			if err := json.Unmarshal(stdout.Bytes(), &ps); err != nil {
 				t.Fatalf("output is not JSON: %v\n%s%s", err, stdout.String(), stderr.String())
 			}
-			var found []engine.Problem
+			var found []policy.Problem
 			for _, p := range ps {
 				if p.Check == "secret-file" {
 					found = append(found, p)

@@ -5,13 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"notifier/engine/policy"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"notifier/engine"
 )
 
 // TestLintCorpus runs `notifier lint --check-secrets --format json` on
@@ -49,7 +48,7 @@ func TestLintCorpus(t *testing.T) {
 			// state-dir case finds one missing, on any machine.
 			env := []string{"NOTIFIER_STATE_PATH=" + filepath.Join(t.TempDir(), "state.db")}
 			err := run([]string{"lint", "--check-secrets", "--format", "json", path}, nil, &stdout, &stderr, env)
-			var ps []engine.Problem
+			var ps []policy.Problem
 			if jerr := json.Unmarshal(stdout.Bytes(), &ps); jerr != nil {
 				t.Fatalf("output is not JSON: %v\n%s%s", jerr, stdout.String(), stderr.String())
 			}
@@ -80,18 +79,18 @@ func TestLintCorpus(t *testing.T) {
 		t.Errorf("only %d corpus cases; the corpus covers every check with at least 40", cases)
 	}
 	t.Logf("%d cases, %d distinct checks", cases, len(checks))
-	// engine.Checks, which ignore directives are checked against, is
+	// policy.Checks, which ignore directives are checked against, is
 	// every check the corpus shows ("read", a path lint cannot read, is
 	// TestLintFormats').
 	checks["read"] = true
-	for _, c := range engine.Checks {
+	for _, c := range policy.Checks {
 		if !checks[c] {
-			t.Errorf("check %q is in engine.Checks but no corpus case shows it", c)
+			t.Errorf("check %q is in policy.Checks but no corpus case shows it", c)
 		}
 		delete(checks, c)
 	}
 	for c := range checks {
-		t.Errorf("check %q is reported but missing from engine.Checks", c)
+		t.Errorf("check %q is reported but missing from policy.Checks", c)
 	}
 }
 

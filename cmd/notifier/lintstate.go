@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"notifier/engine"
+	"notifier/engine/policy"
 )
 
 // stateDirProblems says when the directory of the state file the policy
@@ -23,7 +24,7 @@ import (
 //
 // The finding is at settings.state.path when the policy sets it, else
 // at the file's settings (or its top) naming the default.
-func (a *app) stateDirProblems(srcs []engine.Source, p *engine.Policy) engine.Problems {
+func (a *app) stateDirProblems(srcs []policy.Source, p *engine.Policy) policy.Problems {
 	if p == nil || p.Settings.RedisURL != "" && p.Settings.StatePath == "" {
 		return nil
 	}
@@ -50,23 +51,23 @@ func (a *app) stateDirProblems(srcs []engine.Source, p *engine.Policy) engine.Pr
 			what = "the state file " + path + " ($NOTIFIER_STATE_PATH)"
 		}
 	}
-	return engine.Problems{{File: file, Line: line, Col: col, Severity: "warning", Check: "state-dir",
+	return policy.Problems{{File: file, Line: line, Col: col, Severity: "warning", Check: "state-dir",
 		Message: fmt.Sprintf("%s: directory %s %s; every run would deliver without suppression and exit 1 (create it writable by root and hacluster: install -d -m 2770 -g haclient %s)", what, dir, why, dir)}}
 }
 
 // stateSetting finds where the state is set (explicit) or where settings
 // are (else the first file's top), for the finding's position.
-func stateSetting(srcs []engine.Source, explicit bool) (file string, line, col int, what string) {
+func stateSetting(srcs []policy.Source, explicit bool) (file string, line, col int, what string) {
 	for _, src := range srcs {
 		var doc yaml.Node
 		if yaml.Unmarshal(src.Data, &doc) != nil || len(doc.Content) == 0 {
 			continue
 		}
-		settings := engine.MappingValue(doc.Content[0], "settings")
+		settings := policy.MappingValue(doc.Content[0], "settings")
 		if settings == doc.Content[0] {
 			continue
 		}
-		if n := engine.MappingValue(engine.MappingValue(settings, "state"), "path"); explicit && n.Kind == yaml.ScalarNode {
+		if n := policy.MappingValue(policy.MappingValue(settings, "state"), "path"); explicit && n.Kind == yaml.ScalarNode {
 			return src.Name, n.Line, n.Column, "settings.state.path"
 		}
 		return src.Name, settings.Line, settings.Column, "settings"

@@ -7,12 +7,13 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"notifier/channels/syslog"
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/lastgood"
 	"notifier/engine/pipeline"
+	"notifier/engine/policy"
 )
 
 // runCmd handles one event: decode, decide, deliver to every chosen
@@ -31,18 +32,12 @@ func (a *app) runCmd(args []string) error {
 	p, loadErr := a.loadPolicy(path, w)
 	lastGood := false
 	if loadErr != nil {
-		lg, kept, lgErr := engine.LastGood(path, a.cacheDir())
-		if lgErr != nil {
-			fmt.Fprintf(a.stderr, "notifier: %v\n", lgErr) // refused: someone must look
-		}
-		if lg != nil {
-			// Loudly: every run says it, until someone fixes the policy.
-			fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
-				loadErr, path, kept.UTC().Format(time.RFC3339))
+		// Loudly: every run says it, until someone fixes the policy.
+		if lg := a.lastGood(path, loadErr, w); lg != nil {
 			p, loadErr, lastGood = lg, nil, true
 		}
 	}
-	deadline := engine.DefaultDeadline
+	deadline := policy.DefaultDeadline
 	var cluster event.ClusterDefaults
 	if p != nil {
 		deadline, cluster = p.Settings.Deadline, p.Settings.Cluster
@@ -97,19 +92,25 @@ func (a *app) rejected(p *engine.Policy, in *input, err error) error {
 	}
 }
 
-// loadPolicy loads and checks the policy; warnings are not printed on a
-// run (lint shows them), errors all are.
+// loadPolicy loads and checks the policy as a run needs it (lint's
+// checks are lint's), keeping it as the last good one when it loads;
+// its errors are all printed.
 func (a *app) loadPolicy(path string, w *wiring) (*engine.Policy, error) {
-	p, ps, err := engine.LoadCached(path, a.cacheDir(), w.loadOptions())
+	p, ps, err := lastgood.Load(path, a.cacheDir(), w.loadOptions())
 	return policyOrError(path, p, ps, err)
 }
 
-// loadEngine compiles a policy without the snapshot cache, with warnings.
-func loadEngine(path string, w *wiring) (*engine.Policy, engine.Problems, error) {
-	return engine.Load(path, w.loadOptions())
+// lastGood is the last policy from path that loaded, when path does not
+// (loadErr), said on stderr; or nil.
+func (a *app) lastGood(path string, loadErr error, w *wiring) *engine.Policy {
+	lg, notes := lastgood.Fallback(path, a.cacheDir(), loadErr, w.loadOptions())
+	for _, n := range notes {
+		fmt.Fprintf(a.stderr, "notifier: %s\n", n)
+	}
+	return lg
 }
 
-func policyOrError(path string, p *engine.Policy, ps engine.Problems, err error) (*engine.Policy, error) {
+func policyOrError(path string, p *engine.Policy, ps policy.Problems, err error) (*engine.Policy, error) {
 	if err != nil {
 		return nil, configErr(policyMissing(path, err))
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"notifier/engine"
+	"notifier/engine/policy"
 	"notifier/internal/apitest"
 )
 
@@ -27,9 +29,13 @@ func TestShippedPoliciesLoadClean(t *testing.T) {
 	files = append(files, "../../policies/default.yaml")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			p, ps, err := loadEngine(f, newWiring())
-			if err != nil || p == nil || len(ps) != 0 {
-				t.Fatalf("%v %v", err, ps)
+			srcs, err := policy.ReadSources(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, ps := engine.Lint(srcs, newWiring().loadOptions())
+			if p == nil || len(ps) != 0 {
+				t.Fatalf("%v", ps)
 			}
 		})
 	}

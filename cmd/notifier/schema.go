@@ -5,7 +5,7 @@ import (
 	"reflect"
 
 	"notifier/channels/registry"
-	"notifier/engine"
+	"notifier/engine/policy"
 )
 
 // schemaCmd prints the JSON Schema of the policy format. Editors use it
@@ -31,9 +31,9 @@ func (a *app) schemaCmd(args []string) error {
 // policySchema is the engine's schema with every registered channel
 // type, described by the type itself.
 func policySchema() ([]byte, error) {
-	types := make(map[string]engine.SchemaChannel, len(registry.Types))
+	types := make(map[string]policy.SchemaChannel, len(registry.Types))
 	for _, t := range registry.Types {
-		types[t.Name] = engine.SchemaChannel{Config: reflect.TypeOf(t.NewConfig()).Elem(), Doc: t.Doc, Keys: t.Options}
+		types[t.Name] = policy.SchemaChannel{Config: reflect.TypeOf(t.NewConfig()).Elem(), Doc: t.Doc, Keys: t.Options}
 	}
-	return engine.PolicySchema(types)
+	return policy.PolicySchema(types)
 }

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"notifier/engine"
+	"notifier/engine/policy"
 )
 
 const schemaFile = "../../docs/policy.schema.json"
@@ -72,13 +73,13 @@ func TestSchemaAndLoaderAcceptShippedPolicies(t *testing.T) {
 	if len(files) < 3 {
 		t.Fatalf("found only %v", files)
 	}
-	var srcs []engine.Source
+	var srcs []policy.Source
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcs = append(srcs, engine.Source{Name: f, Data: data})
+		srcs = append(srcs, policy.Source{Name: f, Data: data})
 	}
 	srcs = append(srcs, embeddedPolicies(t, "../../examples")...)
 	for _, src := range srcs {
@@ -86,7 +87,7 @@ func TestSchemaAndLoaderAcceptShippedPolicies(t *testing.T) {
 			if err := sch.Validate(yamlToJSON(t, src.Data)); err != nil {
 				t.Errorf("schema rejects it: %v", err)
 			}
-			if p, ps := engine.Compile([]engine.Source{src}, newWiring().loadOptions()); p == nil || len(ps.Errors()) > 0 {
+			if p, ps := engine.Lint([]policy.Source{src}, newWiring().loadOptions()); p == nil || len(ps.Errors()) > 0 {
 				t.Errorf("loader rejects it:\n%v", ps)
 			}
 		})
@@ -95,9 +96,9 @@ func TestSchemaAndLoaderAcceptShippedPolicies(t *testing.T) {
 
 // embeddedPolicies are the ```yaml blocks of the Markdown under dir that
 // are whole policies (they have rules); fragments are not checked.
-func embeddedPolicies(t *testing.T, dir string) []engine.Source {
+func embeddedPolicies(t *testing.T, dir string) []policy.Source {
 	block := regexp.MustCompile("(?ms)^```ya?ml\n(.*?)^```")
-	var out []engine.Source
+	var out []policy.Source
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(path) != ".md" {
 			return err
@@ -109,7 +110,7 @@ func embeddedPolicies(t *testing.T, dir string) []engine.Source {
 		for i, m := range block.FindAllSubmatch(data, -1) {
 			var top map[string]any
 			if yaml.Unmarshal(m[1], &top) == nil && top["rules"] != nil {
-				out = append(out, engine.Source{Name: fmt.Sprintf("%s#%d", path, i+1), Data: m[1]})
+				out = append(out, policy.Source{Name: fmt.Sprintf("%s#%d", path, i+1), Data: m[1]})
 			}
 		}
 		return nil
@@ -150,12 +151,12 @@ rules:
     escalate: {after: 3, within: 1h, notify: [log]}
   - {name: rest, when: "true", notify: [log], active_during: [office], suppress: null}
 `
-	for name, policy := range map[string]string{"minimal": minimalChannels + minimalRules, "full": full} {
+	for name, text := range map[string]string{"minimal": minimalChannels + minimalRules, "full": full} {
 		t.Run(name, func(t *testing.T) {
-			if err := sch.Validate(yamlToJSON(t, []byte(policy))); err != nil {
+			if err := sch.Validate(yamlToJSON(t, []byte(text))); err != nil {
 				t.Errorf("schema: %v", err)
 			}
-			if p, ps := engine.Compile([]engine.Source{{Name: "p.yaml", Data: []byte(policy)}}, newWiring().loadOptions()); p == nil {
+			if p, ps := engine.Lint([]policy.Source{{Name: "p.yaml", Data: []byte(text)}}, newWiring().loadOptions()); p == nil {
 				t.Errorf("loader: %v", ps)
 			}
 		})
@@ -206,7 +207,7 @@ func TestSchemaAndLoaderRejectBrokenPolicies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ps := engine.Compile([]engine.Source{{Name: "p.yaml", Data: []byte(tt.policy)}}, newWiring().loadOptions())
+			_, ps := engine.Lint([]policy.Source{{Name: "p.yaml", Data: []byte(tt.policy)}}, newWiring().loadOptions())
 			errs := ps.Errors()
 			found := false
 			for _, p := range errs {

@@ -47,7 +47,7 @@ func (a *app) silenceCmd(args []string) error {
 			return usageErr("silence add: --comment is required: say why, for whoever is on call next")
 		}
 		return a.withStores(*configFlag, func(ctx context.Context, p *engine.Policy, st *state.Topology) error {
-			if _, ps := p.CompileMatch("--match", *match); len(ps.Errors()) > 0 {
+			if _, ps := p.LintMatch("--match", *match); len(ps.Errors()) > 0 {
 				var lines []string
 				for _, e := range ps.Errors() {
 					lines = append(lines, e.Error())

@@ -22,7 +22,7 @@ func (a *app) statePath(p *engine.Policy) string {
 	if d := a.env["NOTIFIER_STATE_PATH"]; d != "" {
 		return d
 	}
-	return engine.DefaultStatePath
+	return state.DefaultBoltPath
 }
 
 // openStores opens policy p's stores: the state file, and Redis when the
@@ -56,16 +56,9 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, pl *pipe
 	path := a.configPath(configFlag)
 	p, err := a.loadPolicy(path, w)
 	if err != nil {
-		lg, kept, lgErr := engine.LastGood(path, a.cacheDir())
-		if lgErr != nil {
-			fmt.Fprintf(a.stderr, "notifier: %v\n", lgErr) // refused: someone must look
-		}
-		if lg == nil {
+		if p = a.lastGood(path, err, w); p == nil {
 			return err
 		}
-		fmt.Fprintf(a.stderr, "notifier: %v\nnotifier: using the last policy that loaded from %s (kept %s) until it is fixed\n",
-			err, path, kept.UTC().Format(time.RFC3339))
-		p = lg
 	}
 	pl := a.newPipeline(p, w)
 	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(p.Settings.Deadline))

@@ -10,14 +10,15 @@ import (
 	"notifier/channels"
 	"notifier/channels/registry"
 	"notifier/engine"
+	"notifier/engine/policy"
 )
 
 // checkChannel decodes spec's options strictly into a config of type t
 // and validates it (no I/O). A relative file option becomes relative to
 // the policy file.
-func checkChannel(t channels.Type, spec *engine.ChannelSpec) (channels.Config, engine.Problems) {
+func checkChannel(t channels.Type, spec *policy.ChannelSpec) (channels.Config, policy.Problems) {
 	cfg := t.NewConfig()
-	ps := engine.DecodeNode(spec.File, spec.Node, cfg, "type")
+	ps := policy.DecodeNode(spec.File, spec.Node, cfg, "type")
 	for i := range ps {
 		ps[i].Message = "channels." + spec.Name + "." + ps[i].Message
 	}
@@ -34,17 +35,17 @@ func checkChannel(t channels.Type, spec *engine.ChannelSpec) (channels.Config, e
 // validationProblems turns a channel's Validate error into one problem
 // per line (errors.Join), each at the option it names when the option is
 // written — "address ...", "routing_key: ..." — else at the channel.
-func validationProblems(spec *engine.ChannelSpec, err error) engine.Problems {
-	var ps engine.Problems
+func validationProblems(spec *policy.ChannelSpec, err error) policy.Problems {
+	var ps policy.Problems
 	for _, msg := range strings.Split(err.Error(), "\n") {
 		at := spec.Node
 		rest := strings.TrimPrefix(msg, spec.Type+": ")
 		if end := strings.IndexAny(rest, ": "); end > 0 {
-			if n := engine.MappingValue(spec.Node, rest[:end]); n != spec.Node {
+			if n := policy.MappingValue(spec.Node, rest[:end]); n != spec.Node {
 				at = n
 			}
 		}
-		ps = append(ps, engine.Problem{File: spec.File, Line: at.Line, Col: at.Column, Severity: "error", Check: "channel",
+		ps = append(ps, policy.Problem{File: spec.File, Line: at.Line, Col: at.Column, Severity: "error", Check: "channel",
 			Message: fmt.Sprintf("channels.%s: %s", spec.Name, msg)})
 	}
 	return ps
@@ -65,12 +66,12 @@ type wiring struct {
 func newWiring() *wiring { return &wiring{configs: map[string]channels.Config{}} }
 
 // loadOptions plugs the channel checks into the engine's loader.
-func (w *wiring) loadOptions() engine.LoadOptions {
-	return engine.LoadOptions{CheckChannel: func(spec *engine.ChannelSpec) engine.Problems {
+func (w *wiring) loadOptions() policy.Options {
+	return policy.Options{CheckChannel: func(spec *policy.ChannelSpec) policy.Problems {
 		t, ok := registry.Lookup(spec.Type)
 		if !ok {
-			n := engine.MappingValue(spec.Node, "type")
-			return engine.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
+			n := policy.MappingValue(spec.Node, "type")
+			return policy.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
 				Message: fmt.Sprintf("channels.%s.type: unknown channel type %q (want one of %v)", spec.Name, spec.Type, registry.Names())}}
 		}
 		cfg, ps := checkChannel(t, spec)
@@ -108,9 +109,9 @@ func (w *wiring) close() {
 	}
 }
 
-// build makes the named channel of policy p. A policy loaded from a
-// snapshot was checked when the snapshot was made; its channels' options
-// are decoded here, only for the channels a run uses.
+// build makes the named channel of policy p, from the config its load
+// checked, or decoded here when it has none (a policy not loaded through
+// this wiring).
 func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) {
 	spec, ok := p.Channels[name]
 	if !ok { // an entry queued before the policy changed
@@ -122,10 +123,7 @@ func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) 
 	}
 	cfg, ok := w.configs[name]
 	if !ok {
-		if _, err := spec.Mapping(); err != nil {
-			return nil, err
-		}
-		var ps engine.Problems
+		var ps policy.Problems
 		if cfg, ps = checkChannel(t, spec); len(ps) > 0 {
 			return nil, ps
 		}

@@ -6,6 +6,7 @@ import (
 	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/policy"
 	"notifier/engine/state"
 	"notifier/engine/state/mem"
 	"path/filepath"
@@ -37,7 +38,7 @@ rules:
 // package is wired in: the test's recorders stand in for them).
 func compile(t *testing.T, yaml string) *engine.Policy {
 	t.Helper()
-	p, ps := engine.Compile([]engine.Source{{Name: "policy.yaml", Data: []byte(yaml)}}, engine.LoadOptions{})
+	p, ps := engine.Compile([]policy.Source{{Name: "policy.yaml", Data: []byte(yaml)}}, policy.Options{})
 	if p == nil || len(ps.Errors()) > 0 {
 		t.Fatalf("policy does not compile: %v", ps)
 	}

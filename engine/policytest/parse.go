@@ -8,8 +8,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"notifier/engine"
 	"notifier/engine/pacemaker"
+	"notifier/engine/policy"
 )
 
 // parsedFile is a test file, checked.
@@ -29,26 +29,26 @@ type parsedTest struct {
 
 // parseFile reads and checks a test file strictly: every problem at its
 // line and column, all at once, like the policy loader.
-func parseFile(path string) (*parsedFile, engine.Problems) {
+func parseFile(path string) (*parsedFile, policy.Problems) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, engine.Problems{{File: path, Severity: "error", Check: "read", Message: err.Error()}}
+		return nil, policy.Problems{{File: path, Severity: "error", Check: "read", Message: err.Error()}}
 	}
 	return parseData(path, data)
 }
 
 // parseData is parseFile on the file's content.
-func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
-	var ps engine.Problems
+func parseData(path string, data []byte) (*parsedFile, policy.Problems) {
+	var ps policy.Problems
 	fail := func(n *yaml.Node, check, format string, args ...any) {
-		ps = append(ps, engine.Problem{File: path, Line: n.Line, Col: n.Column, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
+		ps = append(ps, policy.Problem{File: path, Line: n.Line, Col: n.Column, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
 	}
 	var err error
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		line, col, msg := engine.YAMLSyntaxError(data, err)
-		return nil, engine.Problems{{File: path, Line: line, Col: col, Severity: "error", Check: "yaml", Message: msg}}
+		line, col, msg := policy.YAMLSyntaxError(data, err)
+		return nil, policy.Problems{{File: path, Line: line, Col: col, Severity: "error", Check: "yaml", Message: msg}}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -56,23 +56,23 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 		fail(&extra, "yaml", "more than one YAML document in one test file: the tests after --- would not run; put them in the first document or another file")
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, engine.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "type", Message: "a test file is a mapping with policy, start, host and tests"}}
+		return nil, policy.Problems{{File: path, Line: 1, Col: 1, Severity: "error", Check: "type", Message: "a test file is a mapping with policy, start, host and tests"}}
 	}
 	top := doc.Content[0]
 	f := &parsedFile{start: DefaultStart, host: DefaultHost}
-	ps = append(ps, engine.DecodeNode(path, top, &f.fileSpec, "tests")...)
-	if n := engine.MappingValue(top, "policy"); n != top {
+	ps = append(ps, policy.DecodeNode(path, top, &f.fileSpec, "tests")...)
+	if n := policy.MappingValue(top, "policy"); n != top {
 		f.policyLine, f.policyCol = n.Line, n.Column
 	}
 	if f.Start != "" {
 		if f.start, err = time.Parse(time.RFC3339, f.Start); err != nil {
-			fail(engine.MappingValue(top, "start"), "start", "start: %q is not an RFC 3339 time like 2026-01-05T03:00:00Z", f.Start)
+			fail(policy.MappingValue(top, "start"), "start", "start: %q is not an RFC 3339 time like 2026-01-05T03:00:00Z", f.Start)
 		}
 	}
 	if f.Host != "" {
 		f.host = f.Host
 	}
-	tests := engine.MappingValue(top, "tests")
+	tests := policy.MappingValue(top, "tests")
 	if tests == top || tests.Kind != yaml.SequenceNode || len(tests.Content) == 0 {
 		fail(tests, "tests", "tests: want a list of tests, each with a name and steps")
 		return f, ps
@@ -82,7 +82,7 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 		tn = resolve(tn)
 		t := parsedTest{line: tn.Line}
 		var spec testSpec
-		for _, p := range engine.DecodeNode(path, tn, &spec, "steps") {
+		for _, p := range policy.DecodeNode(path, tn, &spec, "steps") {
 			p.Message = fmt.Sprintf("tests[%d].%s", i, p.Message)
 			ps = append(ps, p)
 		}
@@ -90,10 +90,10 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 		if t.Name == "" {
 			fail(tn, "test-name", "tests[%d]: name is missing", i)
 		} else if prev, dup := names[t.Name]; dup {
-			fail(engine.MappingValue(tn, "name"), "test-name", "test %q already defined at line %d", t.Name, prev)
+			fail(policy.MappingValue(tn, "name"), "test-name", "test %q already defined at line %d", t.Name, prev)
 		}
 		names[t.Name] = tn.Line
-		steps := resolve(engine.MappingValue(tn, "steps"))
+		steps := resolve(policy.MappingValue(tn, "steps"))
 		if steps == tn || steps.Kind != yaml.SequenceNode || len(steps.Content) == 0 {
 			fail(steps, "steps", "test %q: steps: want a list of steps (events at offsets, with what they must cause)", t.Name)
 			continue
@@ -103,7 +103,7 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 		for j, sn := range steps.Content {
 			sn = resolve(sn)
 			var s stepSpec
-			for _, p := range engine.DecodeNode(path, sn, &s, inlineKeys...) {
+			for _, p := range policy.DecodeNode(path, sn, &s, inlineKeys...) {
 				p.Message = fmt.Sprintf("tests[%d].steps[%d].%s", i, j, p.Message)
 				ps = append(ps, p)
 			}
@@ -111,14 +111,14 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 			if sn.Kind == yaml.MappingNode {
 				s.cmon, s.pacemaker, s.event = inline(sn, "cmon"), inline(sn, "pacemaker"), inline(sn, "event")
 			}
-			if engine.MappingValue(sn, "at") == sn {
+			if policy.MappingValue(sn, "at") == sn {
 				s.At = last // no at: the previous step's offset
 			}
 			if s.At < last {
-				fail(engine.MappingValue(sn, "at"), "step-order", "test %q step %d: at %s is before the previous step's %s", t.Name, j+1, s.At, last)
+				fail(policy.MappingValue(sn, "at"), "step-order", "test %q step %d: at %s is before the previous step's %s", t.Name, j+1, s.At, last)
 			}
 			last = s.At
-			checks = checks || engine.MappingValue(sn, "expect") != sn
+			checks = checks || policy.MappingValue(sn, "expect") != sn
 			what := 0
 			for _, set := range []bool{s.CMONFile != "", s.cmon != nil, s.PacemakerFile != "", s.pacemaker != nil, s.event != nil, s.Silence != nil} {
 				if set {
@@ -144,15 +144,15 @@ func parseData(path string, data []byte) (*parsedFile, engine.Problems) {
 			if s.event != nil && s.event.Kind != yaml.MappingNode {
 				fail(s.event, "type", "test %q step %d: event: want a mapping of event fields", t.Name, j+1)
 			}
-			if n := engine.MappingValue(sn, "expect"); n != sn && n.Tag == "!!null" {
+			if n := policy.MappingValue(sn, "expect"); n != sn && n.Tag == "!!null" {
 				// An empty expect would check nothing at all: say what is meant.
 				fail(n, "expect", "test %q step %d: expect is empty; write expect: {} for \"nobody is told\", or leave expect out for a set-up step", t.Name, j+1)
 			}
 			if s.Silence != nil && s.Expect != nil {
-				fail(engine.MappingValue(sn, "expect"), "step", "test %q step %d: a silence step causes nothing to expect", t.Name, j+1)
+				fail(policy.MappingValue(sn, "expect"), "step", "test %q step %d: a silence step causes nothing to expect", t.Name, j+1)
 			}
 			if s.Silence != nil && (s.Silence.Match == "" || s.Silence.For <= 0) {
-				fail(engine.MappingValue(sn, "silence"), "silence", "test %q step %d: silence needs match and a for above 0", t.Name, j+1)
+				fail(policy.MappingValue(sn, "silence"), "silence", "test %q step %d: silence needs match and a for above 0", t.Name, j+1)
 			}
 			for k, d := range expectDeliveries(s.Expect) {
 				if d.Channel == "" {
@@ -181,7 +181,7 @@ func expectDeliveries(e *expectSpec) []deliverySpec {
 // inline returns the node of an inline document key, or nil; an alias
 // (event: *crit) is the node it names.
 func inline(n *yaml.Node, key string) *yaml.Node {
-	if v := engine.MappingValue(n, key); v != n {
+	if v := policy.MappingValue(n, key); v != n {
 		return resolve(v)
 	}
 	return nil

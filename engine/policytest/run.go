@@ -20,6 +20,7 @@ import (
 	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 	"notifier/engine/pipeline"
+	"notifier/engine/policy"
 	"notifier/engine/state"
 	"notifier/engine/state/mem"
 )
@@ -34,7 +35,7 @@ const DefaultHost = "notifier-test"
 // Options says how to run test files.
 type Options struct {
 	// Load checks channels as a run would (cmd/notifier wires them).
-	Load engine.LoadOptions
+	Load policy.Options
 	// DefaultPolicy is the policy of a file that names none.
 	DefaultPolicy string
 	// Filter, when set, runs only the tests whose name it matches.
@@ -46,7 +47,7 @@ type Result struct {
 	File string
 	// Problems are what is wrong with the file or its policy; when any
 	// is an error, no test ran.
-	Problems engine.Problems
+	Problems policy.Problems
 	// PolicyBroken says the problems are the policy's (it did not load),
 	// not the test file's.
 	PolicyBroken bool
@@ -90,12 +91,15 @@ func RunFile(path string, opts Options) *Result {
 	if f.Policy != "" {
 		policyPath = relative(path, f.Policy)
 	}
-	p, pps, err := engine.Load(policyPath, opts.Load)
+	srcs, err := policy.ReadSources(policyPath)
 	if err != nil {
-		res.Problems = engine.Problems{{File: path, Line: f.policyLine, Col: f.policyCol, Severity: "error", Check: "policy", Message: err.Error()}}
+		res.Problems = policy.Problems{{File: path, Line: f.policyLine, Col: f.policyCol, Severity: "error", Check: "policy", Message: err.Error()}}
 		return res
 	}
+	p, _ := engine.Compile(srcs, opts.Load)
 	if p == nil {
+		// Said as lint says it, lint's errors included.
+		_, pps := engine.Lint(srcs, opts.Load)
 		res.Problems, res.PolicyBroken = pps.Errors(), true
 		return res
 	}

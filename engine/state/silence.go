@@ -9,6 +9,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/policy"
 )
 
 // Silence holds back notifications for events its expression matches,
@@ -79,8 +80,8 @@ func MatchSilence(p *engine.Policy, silences []Silence, ev *event.Event, now tim
 	return nil
 }
 
-type problemsError struct{ ps engine.Problems }
+type problemsError struct{ ps policy.Problems }
 
 func (e problemsError) Error() string { return strings.ReplaceAll(e.ps.Error(), "\n", "; ") }
 
-func errorsOf(ps engine.Problems) error { return problemsError{ps} }
+func errorsOf(ps policy.Problems) error { return problemsError{ps} }

@@ -12,7 +12,7 @@ esac
 
 state=/var/lib/notifier
 
-# Who writes the state (suppression, incidents, outbox, policy snapshots):
+# Who writes the state (suppression, incidents, outbox, last good policies):
 # CMON runs notifier as root; Pacemaker runs alert agents as hacluster,
 # group haclient. Where that group exists the directory is root:haclient
 # 2770: group-writable for hacluster, setgid so everything created inside
@@ -37,7 +37,7 @@ if [ "$was" = root ] && [ "$group" = haclient ]; then
 	chgrp -hR haclient "$state"
 fi
 
-# cache/ (policy snapshots, one per user) and rejected/ (input that did
+# cache/ (last good policies, one per user) and rejected/ (input that did
 # not decode) are made here too: notifier makes them 0770 less the umask,
 # which is 0750 under systemd and CMON, so whoever ran first (root's
 # flush timer, usually) would shut the other user out.
@@ -47,7 +47,7 @@ for d in "$state" "$state/cache" "$state/rejected"; do
 	chmod "$mode" "$d"
 	[ "$mode" = 2770 ] || chmod g-s "$d" # GNU chmod keeps a directory's setgid
 done
-# Sticky: root and hacluster each keep their snapshots in their own 0700
+# Sticky: root and hacluster each keep their policies in their own 0700
 # directory in cache/, which the other must not rename or remove.
 if [ "$mode" = 2770 ]; then chmod +t "$state/cache"; fi
 

@@ -1,4 +1,4 @@
-package engine
+package policy
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ func TestCommentStarts(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(data), &doc); err != nil {
 		t.Fatal(err)
 	}
-	got := commentStarts(&doc, splitLines([]byte(data)))
+	got := commentStarts(&doc, SplitLines([]byte(data)))
 	want := map[int]int{1: 5, 2: 13, 3: 17, 4: 9, 5: 18, 11: 0, 13: 9, 14: 13, 18: 9}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("comment starts (line:offset)\n got %v\nwant %v", got, want)

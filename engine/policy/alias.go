@@ -1,4 +1,4 @@
-package engine
+package policy
 
 import (
 	"fmt"
@@ -77,8 +77,6 @@ type aliasError struct {
 	line, col int
 	msg       string
 }
-
-func (e *aliasError) Error() string { return e.msg }
 
 // mergeKeys replaces the << entries of mapping n by the keys of the
 // mappings they name that n does not set, earlier merges first.

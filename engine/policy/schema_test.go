@@ -1,4 +1,4 @@
-package engine
+package policy
 
 import (
 	"encoding/json"
@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // testChannel stands in for a channel package's config.
@@ -243,38 +241,4 @@ func TestSchemaDurationPattern(t *testing.T) {
 			t.Errorf("%q: schema %v, loader %v", s, got, loader)
 		}
 	}
-}
-
-func TestSchemaWeekdayPattern(t *testing.T) {
-	items := at(t, testSchema(t), "properties", "windows", "additionalProperties", "properties", "weekdays", "items", "anyOf").([]any)
-	enum := items[0].(map[string]any)["enum"].([]any)
-	re := regexp.MustCompile(items[1].(map[string]any)["pattern"].(string))
-	cases := []string{"mon", "Mon", "MON", " tue ", "mon-fri", "Fri-Mon", "sun-sun", "sat-sun",
-		"", "mo", "monday", "mon - fri", "mon-", "-fri", "mon-fri-sat", "1", "mon,tue"}
-	for _, e := range enum {
-		cases = append(cases, e.(string))
-	}
-	for _, s := range cases {
-		if got, loader := re.MatchString(s), windowLoads(WindowSpec{Weekdays: []string{s}}); got != loader {
-			t.Errorf("%q: schema %v, loader %v", s, got, loader)
-		}
-	}
-}
-
-func TestSchemaTimesPattern(t *testing.T) {
-	re := regexp.MustCompile(at(t, testSchema(t), "properties", "windows", "additionalProperties", "properties", "times", "items", "pattern").(string))
-	for _, s := range []string{"09:00-17:00", "22:00-06:00", "00:00-24:00", " 08:30 - 12:15 ", "23:59-00:00",
-		"9:00-17:00", "09:00", "09:00-24:01", "24:00-01:00", "09:60-10:00", "25:00-26:00", "0900-1700", "09:00–17:00", "-"} {
-		if got, loader := re.MatchString(s), windowLoads(WindowSpec{Times: []string{s}}); got != loader {
-			t.Errorf("%q: schema %v, loader %v", s, got, loader)
-		}
-	}
-}
-
-// windowLoads reports whether the loader accepts spec.
-func windowLoads(spec WindowSpec) bool {
-	var ps Problems
-	n := &yaml.Node{}
-	compileWindow("w", spec, &windowNodes{self: n, timezone: n, weekdays: n, times: n}, problemSink{list: &ps})
-	return len(ps) == 0
 }

@@ -1,4 +1,4 @@
-package engine
+package policy
 
 import (
 	"fmt"
@@ -52,8 +52,8 @@ func parseIgnores(src Source, doc *yaml.Node, ps *Problems) []*ignoreDirective {
 	if !strings.Contains(string(src.Data), ignoreMarker) {
 		return nil
 	}
-	sink := problemSink{file: src.Name, data: src.Data, list: ps}
-	lines := splitLines(src.Data)
+	sink := Sink{File: src.Name, Data: src.Data, List: ps}
+	lines := SplitLines(src.Data)
 	starts := commentStarts(doc, lines)
 	var out, pending []*ignoreDirective // pending: alone on their lines, waiting for the line they cover
 	for i, text := range lines {
@@ -83,7 +83,7 @@ func parseIgnores(src Source, doc *yaml.Node, ps *Problems) []*ignoreDirective {
 			}
 		}
 		if len(d.checks) == 0 {
-			sink.warnf(d.line, d.col, "unused-ignore", "%s names no check: write # %s CHECK[,CHECK] reason", ignoreMarker, ignoreMarker)
+			sink.Warnf(d.line, d.col, "unused-ignore", "%s names no check: write # %s CHECK[,CHECK] reason", ignoreMarker, ignoreMarker)
 			continue
 		}
 		d.covered = make([]int, len(d.checks))
@@ -194,10 +194,10 @@ func commentStarts(doc *yaml.Node, lines []string) map[int]int {
 
 // applyIgnores drops the warnings the directives cover and reports the
 // directives that covered nothing or more than one finding. Unused ones
-// are reported only without errors, as the unused-channel checks are
-// (with errors, those warnings are not computed, so every directive for
-// them would look unused).
-func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
+// are reported only when the policy loads (loadFailed false), as the
+// unused-channel checks are (when it does not, those warnings are not
+// computed, so every directive for them would look unused).
+func applyIgnores(ds []*ignoreDirective, ps Problems, loadFailed bool) Problems {
 	if len(ds) == 0 {
 		return ps
 	}
@@ -215,7 +215,6 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 		}
 		kept = append(kept, p)
 	}
-	hasErrors := len(kept.Blocking()) > 0
 	var extra Problems
 	for _, d := range ds {
 		for i, c := range d.checks {
@@ -238,7 +237,7 @@ func applyIgnores(ds []*ignoreDirective, ps Problems) Problems {
 				extra = append(extra, d.warning("%s unused-ignore: a directive's own warning cannot be ignored", ignoreMarker))
 			case prior >= 0:
 				extra = append(extra, d.warning("%s %s: the %s warning on line %d is already acknowledged by the directive on line %d", ignoreMarker, c, c, d.target, dropped[prior].by.line))
-			case !hasErrors:
+			case !loadFailed:
 				extra = append(extra, d.warning("%s %s: no %s warning on line %d to ignore", ignoreMarker, c, c, d.target))
 			}
 		}

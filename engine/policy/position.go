@@ -1,4 +1,4 @@
-package engine
+package policy
 
 import (
 	"errors"
@@ -44,7 +44,7 @@ func YAMLSyntaxError(data []byte, err error) (line, col int, msg string) {
 		line = fault
 	}
 	line, col = yamlErrorColumn(data, max(line, 1), msg)
-	if lines := splitLines(data); strings.Contains(msg, "end of stream") && line <= len(lines) && col <= len(lines[line-1]) && strings.ContainsRune(`"'`, rune(lines[line-1][col-1])) {
+	if lines := SplitLines(data); strings.Contains(msg, "end of stream") && line <= len(lines) && col <= len(lines[line-1]) && strings.ContainsRune(`"'`, rune(lines[line-1][col-1])) {
 		msg += ": this quote is never closed"
 	}
 	return max(line, 1), col, msg
@@ -88,7 +88,7 @@ func yamlFaultLine(data []byte, err error) int {
 }
 
 // lineEnds are the byte offsets just past each line of data (its line
-// break included), at the breaks splitLines counts.
+// break included), at the breaks SplitLines counts.
 func lineEnds(data []byte) []int {
 	var ends []int
 	s, off := string(data), 0
@@ -116,7 +116,7 @@ func lineEnds(data []byte) []int {
 // the bracket of a flow collection that was never closed properly, else
 // the line's first character. It returns the line too, which can move.
 func yamlErrorColumn(data []byte, line int, msg string) (int, int) {
-	lines := splitLines(data)
+	lines := SplitLines(data)
 	if line < 1 || line > len(lines) {
 		return line, 1
 	}
@@ -154,10 +154,10 @@ func yamlErrorColumn(data []byte, line int, msg string) (int, int) {
 // indent is the blanks a line starts with.
 func indent(l string) string { return l[:len(l)-len(strings.TrimLeft(l, " \t"))] }
 
-// splitLines splits a file into lines without their line ends, at the
+// SplitLines splits a file into lines without their line ends, at the
 // line breaks YAML counts (so line numbers agree with the parser's): LF,
 // CR LF, a lone CR, NEL, and the Unicode line and paragraph separators.
-func splitLines(data []byte) []string {
+func SplitLines(data []byte) []string {
 	var out []string
 	s := string(data)
 	for s != "" {
@@ -176,12 +176,12 @@ func splitLines(data []byte) []string {
 	return out
 }
 
-// scalarPos maps a rune offset inside the value of scalar node n to the
+// ScalarPos maps a rune offset inside the value of scalar node n to the
 // 1-based line and column of the file where that rune was written. It
 // understands plain, quoted (with escapes) and block scalars, so an
 // expression error points at the character inside the YAML, wherever
 // the policy author put the expression.
-func scalarPos(n *yaml.Node, lines []string, offset int) (int, int) {
+func ScalarPos(n *yaml.Node, lines []string, offset int) (int, int) {
 	if n.Line < 1 || n.Line > len(lines) {
 		return n.Line, n.Column
 	}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package engine
+package lastgood
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 )
 
 // openPrivate: without O_NOFOLLOW, openat and fstat's owner the way Linux
-// has them, nothing is cached off Linux.
+// has them, nothing is kept off Linux.
 func openPrivate(dir, name string) (*os.File, fs.FileInfo, error) {
 	return nil, nil, errors.ErrUnsupported
 }
 
-// writePrivate: nothing is cached off Linux.
+// writePrivate: nothing is kept off Linux.
 func writePrivate(dir, name string, data []byte) {}

@@ -1,4 +1,4 @@
-package engine
+package policy
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 )
 
 // Problem is one thing wrong with a policy, at its place in a file. Lint
-// prints them; Load returns them all at once rather than stopping at the
+// prints them; a load returns them all at once rather than stopping at the
 // first, so an operator fixes a file in one pass.
 type Problem struct {
 	File     string `json:"file"`
@@ -15,13 +15,6 @@ type Problem struct {
 	Severity string `json:"severity"` // "error" or "warning"
 	Check    string `json:"check"`    // short stable name of the check, e.g. "unknown-key"
 	Message  string `json:"message"`
-	// Loads marks an error a run tolerates: the policy still loads and
-	// runs as written, while lint fails on it like any error. The checks
-	// added after policies were first written in production are such —
-	// text-ordered severities, conditions that never match, always-failing
-	// built-ins — so upgrading notifier never turns a policy that ran into
-	// one that does not load (every event to the local syslog).
-	Loads bool `json:"-"`
 }
 
 // Error formats the problem as file:line:col: message.
@@ -54,10 +47,10 @@ var Checks = []string{
 // errors (not warnings), one per line.
 type Problems []Problem
 
-// Error lists the errors that keep the policy from loading, one per line.
+// Error lists the errors, one per line.
 func (ps Problems) Error() string {
 	var lines []string
-	for _, p := range ps.Blocking() {
+	for _, p := range ps.Errors() {
 		lines = append(lines, p.Error())
 	}
 	return strings.Join(lines, "\n")
@@ -74,33 +67,19 @@ func (ps Problems) Errors() Problems {
 	return out
 }
 
-// Blocking returns the errors that keep the policy from loading.
-func (ps Problems) Blocking() Problems {
-	var out Problems
-	for _, p := range ps {
-		if p.Severity == "error" && !p.Loads {
-			out = append(out, p)
-		}
-	}
-	return out
+// Sink collects the problems of one file.
+type Sink struct {
+	File string
+	Data []byte // the file's text, to map expression offsets to columns
+	List *Problems
 }
 
-// problemSink collects problems for one file.
-type problemSink struct {
-	file string
-	data []byte // the file's text, to map expression offsets to columns
-	list *Problems
+// Errorf adds an error at line and col.
+func (s Sink) Errorf(line, col int, check, format string, args ...any) {
+	*s.List = append(*s.List, Problem{File: s.File, Line: line, Col: col, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
 }
 
-func (s problemSink) errorf(line, col int, check, format string, args ...any) {
-	*s.list = append(*s.list, Problem{File: s.file, Line: line, Col: col, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...)})
-}
-
-// lateErrorf is errorf for a check a run tolerates (Problem.Loads).
-func (s problemSink) lateErrorf(line, col int, check, format string, args ...any) {
-	*s.list = append(*s.list, Problem{File: s.file, Line: line, Col: col, Severity: "error", Check: check, Message: fmt.Sprintf(format, args...), Loads: true})
-}
-
-func (s problemSink) warnf(line, col int, check, format string, args ...any) {
-	*s.list = append(*s.list, Problem{File: s.file, Line: line, Col: col, Severity: "warning", Check: check, Message: fmt.Sprintf(format, args...)})
+// Warnf adds a warning at line and col.
+func (s Sink) Warnf(line, col int, check, format string, args ...any) {
+	*s.List = append(*s.List, Problem{File: s.File, Line: line, Col: col, Severity: "warning", Check: check, Message: fmt.Sprintf(format, args...)})
 }

@@ -1,4 +1,4 @@
-package engine
+package policy
 
 import (
 	"fmt"
@@ -22,20 +22,20 @@ import (
 // listed in skip are accepted and left alone (the caller handles them).
 func DecodeNode(file string, n *yaml.Node, out any, skip ...string) Problems {
 	var ps Problems
-	d := strictDecoder{sink: problemSink{file: file, list: &ps}, skip: skip}
+	d := strictDecoder{sink: Sink{File: file, List: &ps}, skip: skip}
 	d.decode(n, reflect.ValueOf(out).Elem(), "")
 	return ps
 }
 
 type strictDecoder struct {
-	sink problemSink
+	sink Sink
 	skip []string // top-level keys to ignore
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
 
-// kindName is how a YAML node kind reads in an error message.
-func kindName(n *yaml.Node) string {
+// KindName is how a YAML node kind reads in an error message.
+func KindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -82,7 +82,7 @@ func (d *strictDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
 		if err != nil || n.Tag != "!!int" {
-			d.sink.errorf(n.Line, n.Column, "type", "%s: %s is not an integer", path, kindName(n))
+			d.sink.Errorf(n.Line, n.Column, "type", "%s: %s is not an integer", path, KindName(n))
 			return
 		}
 		v.SetInt(i)
@@ -91,20 +91,20 @@ func (d *strictDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Tag != "!!bool" {
-			d.sink.errorf(n.Line, n.Column, "type", "%s: %s is not true or false", path, kindName(n))
+			d.sink.Errorf(n.Line, n.Column, "type", "%s: %s is not true or false", path, KindName(n))
 			return
 		}
 		b, _ := strconv.ParseBool(strings.ToLower(n.Value))
 		v.SetBool(b)
 	default:
-		panic(fmt.Sprintf("engine: strict decode of %s is not supported", v.Type()))
+		panic(fmt.Sprintf("policy: strict decode of %s is not supported", v.Type()))
 	}
 }
 
 // scalar reports whether n is a non-null scalar, recording a problem if not.
 func (d *strictDecoder) scalar(n *yaml.Node, path, want string) bool {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.sink.errorf(n.Line, n.Column, "type", "%s: want %s, got %s", path, want, kindName(n))
+		d.sink.Errorf(n.Line, n.Column, "type", "%s: want %s, got %s", path, want, KindName(n))
 		return false
 	}
 	return true
@@ -116,7 +116,7 @@ func (d *strictDecoder) duration(n *yaml.Node, v reflect.Value, path string) {
 	}
 	dur, err := time.ParseDuration(n.Value)
 	if err != nil || dur < 0 {
-		d.sink.errorf(n.Line, n.Column, "duration", "%s: %q is not a duration (want e.g. 30s, 5m, 1h30m)", path, n.Value)
+		d.sink.Errorf(n.Line, n.Column, "duration", "%s: %q is not a duration (want e.g. 30s, 5m, 1h30m)", path, n.Value)
 		return
 	}
 	v.SetInt(int64(dur))
@@ -124,7 +124,7 @@ func (d *strictDecoder) duration(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *strictDecoder) slice(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.SequenceNode {
-		d.sink.errorf(n.Line, n.Column, "type", "%s: want a list, got %s", path, kindName(n))
+		d.sink.Errorf(n.Line, n.Column, "type", "%s: want a list, got %s", path, KindName(n))
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -136,7 +136,7 @@ func (d *strictDecoder) slice(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.sink.errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", strings.TrimPrefix(path, "."), kindName(n))
+		d.sink.Errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", strings.TrimPrefix(path, "."), KindName(n))
 		return
 	}
 	fields := yamlFields(v.Type())
@@ -146,7 +146,7 @@ func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		key := k.Value
 		sub := strings.TrimPrefix(path+"."+key, ".")
 		if prev, dup := seen[key]; dup {
-			d.sink.errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", sub, key, prev.Line)
+			d.sink.Errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", sub, key, prev.Line)
 			continue
 		}
 		seen[key] = k
@@ -155,7 +155,7 @@ func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		idx, ok := fields[key]
 		if !ok {
-			d.sink.errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", sub, hint.Suggest(key, slices.Collect(maps.Keys(fields))))
+			d.sink.Errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", sub, hint.Suggest(key, slices.Collect(maps.Keys(fields))))
 			continue
 		}
 		d.decode(val, v.Field(idx), sub)

@@ -1,4 +1,4 @@
-package engine
+package lastgood
 
 import (
 	"errors"
@@ -13,11 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Snapshots live in dir/<euid>/, a directory only that user can write
+// Kept policies live in dir/<euid>/, a directory only that user can write
 // (0700), inside dir, which root and hacluster share through their group
 // and which is made sticky (1770) so that neither can rename or remove
 // what the other made. Each user trusts only what it made itself: a
-// snapshot decides who gets paged, and hacluster must not be able to make
+// kept policy decides who gets paged, and hacluster must not be able to make
 // root's runs drop alarms. Every file is opened without following a link
 // and checked on the open descriptor (fstat), so what is checked is what
 // is read.
@@ -97,7 +97,7 @@ func openSharedDir(dir string, create bool) (int, error) {
 	return fd, nil
 }
 
-// openPrivate opens name in this user's cache directory for reading: not
+// openPrivate opens name in this user's directory for reading: not
 // through a link, never blocking (a FIFO put there must not hang a run),
 // and only if it is a regular file this user owns and only it can write.
 func openPrivate(dir, name string) (*os.File, fs.FileInfo, error) {
@@ -136,10 +136,10 @@ func openPrivate(dir, name string) (*os.File, fs.FileInfo, error) {
 	return f, st, nil
 }
 
-// writePrivate replaces name in this user's cache directory with data,
+// writePrivate replaces name in this user's directory with data,
 // atomically, so concurrent runs (one per Pacemaker recipient) see the
-// old file or the new one, never half. It is best effort: the cache is
-// an optimisation, a run that cannot write it compiles next time too.
+// old file or the new one, never half. It is best effort: a run that
+// cannot keep its policy still runs it, and the next one tries again.
 func writePrivate(dir, name string, data []byte) {
 	dfd, err := openUserDir(dir, true)
 	if err != nil {
