@@ -144,12 +144,13 @@ type runner struct {
 func (r *runner) run(t parsedTest) []string {
 	var clock time.Time
 	store := mem.New(func() time.Time { return clock })
+	topology := state.NewTopology(store, nil)
 	// Decided as a run decides (pipeline.Record: the silences, the rules
 	// and the state, through the run's own decide path), on this test's
 	// store at the virtual clock; nothing is queued or delivered.
 	pl := &pipeline.Pipeline{
 		Policy: r.policy,
-		Open:   func() (*state.Topology, error) { return state.NewTopology(store, nil), nil },
+		Open:   func() (*state.Topology, error) { return topology, nil }, // closing it closes nothing
 		Clock:  func() time.Time { return clock },
 		Occurrence: func(ev *event.Event, now time.Time) string {
 			if occ := pacemaker.OccurrenceOf(ev); occ != "" {
