@@ -288,14 +288,6 @@ func read(dir, name, root string) (srcs []policy.Source, kept time.Time, err err
 	return srcs, st.ModTime(), nil
 }
 
-// MkdirShared makes dir for the users that share the state directory —
-// root (CMON) and hacluster (Pacemaker), through its group — whatever the
-// umask: 0770, setgid so what is made in it keeps the group. An existing
-// dir is left as it is.
-func MkdirShared(dir string) error {
-	return mkdirMode(dir, 0o770|os.ModeSetgid)
-}
-
 // mkdirMode makes dir with exactly mode: Mkdir's mode is cut by the umask
 // (022 makes 0770 into 0750: the group could not write).
 func mkdirMode(dir string, mode os.FileMode) error {

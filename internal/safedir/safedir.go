@@ -32,7 +32,7 @@ type Dir struct {
 // is fs.ErrNotExist.
 func Open(path string, create bool) (*Dir, error) {
 	if create {
-		if err := mkdirShared(path); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := MkdirShared(path); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, err
 		}
 	}
@@ -164,10 +164,12 @@ func sharedGroup(path string, gid uint32) bool {
 	return unix.Stat(filepath.Dir(path), &st) == nil && st.Gid == gid && st.Mode&unix.S_ISGID != 0
 }
 
-// mkdirShared makes dir for the users that share the state directory:
-// group-writable and setgid, whatever the umask (Mkdir's mode is cut by
-// it: 022 makes 0770 into 0750, and the group could not write).
-func mkdirShared(dir string) error {
+// MkdirShared makes dir for the users that share the state directory —
+// root (CMON) and hacluster (Pacemaker), through its group — whatever the
+// umask: 0770, setgid so what is made in it keeps the group (Mkdir's mode
+// is cut by the umask: 022 makes 0770 into 0750, and the group could not
+// write). An existing dir is left as it is.
+func MkdirShared(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
