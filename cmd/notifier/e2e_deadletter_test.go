@@ -65,6 +65,12 @@ func deadLetterOpensNoWindow(t *testing.T, o harness.Options) {
 	if g := history(t, h).GivenUp; len(g) != 1 || g[0].Channel != "pager" || g[0].Count != 1 || !strings.Contains(g[0].Error, "400") {
 		t.Errorf("history --format json: given_up_channels %+v, want pager's 400", g)
 	}
+	// The dead letter's message keeps the shape history has always
+	// printed (channels.Message's field names), whatever the outbox's
+	// own storage form.
+	if res := mustCommand(t, h, 1, "history", "--format", "json"); !strings.Contains(res.Stdout, `"Key": "`) || !strings.Contains(res.Stdout, `"EventType": "`) || strings.Contains(res.Stdout, `"v": 1`) {
+		t.Errorf("history --format json: a dead letter's message is not in channels.Message's shape:\n%s", res.Stdout)
+	}
 	// The next occurrence pages — it would have been "suppressed" — and
 	// the delivery clears the mark.
 	mustRun(t, h, criticalAlarm, 0)

@@ -45,6 +45,10 @@ type explanation struct {
 // policyInfo says which policy decided.
 type policyInfo struct {
 	Files []string `json:"files"`
+	// Snapshot is always false: it said the policy came from the snapshot
+	// cache, which is gone (every run compiles). Kept because the JSON is
+	// read by scripts; removing a field breaks them.
+	Snapshot bool `json:"snapshot"`
 }
 
 // explainCmd reads the event exactly as run does and shows the decision

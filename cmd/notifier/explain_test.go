@@ -55,9 +55,17 @@ rules:
 			}
 
 			code, out, _ = runInProcess(t, "", env, "explain", "--format", "json", "--event", alarm)
-			var x struct{ Problems []string }
+			var x struct {
+				Problems []string
+				Policy   map[string]any
+			}
 			if err := json.Unmarshal([]byte(out), &x); err != nil {
 				t.Fatal(err)
+			}
+			// Fields scripts read stay, even when they no longer vary: the
+			// snapshot cache is gone, its field is false.
+			if s, ok := x.Policy["snapshot"]; !ok || s != false {
+				t.Errorf("explain --format json: policy.snapshot = %v (present %v), want false", s, ok)
 			}
 			if code != 1 || len(x.Problems) != 1 || !strings.Contains(x.Problems[0], `channel "pager" cannot be built`) {
 				t.Errorf("explain --format json: exit %d, problems %q", code, x.Problems)

@@ -51,7 +51,7 @@ func (a *app) historyCmd(args []string) error {
 			for _, ch := range slices.Sorted(maps.Keys(marks)) {
 				failing = append(failing, marks[ch])
 			}
-			err = writeJSON(a.stdout, map[string]any{"history": nonNil(hist), "queued": nonNil(queuedList), "dead_letters": nonNil(deadList), "given_up_channels": failing})
+			err = writeJSON(a.stdout, map[string]any{"history": nonNil(hist), "queued": entriesJSON(queuedList), "dead_letters": entriesJSON(deadList), "given_up_channels": failing})
 		} else {
 			writeHistory(a.stdout, hist, queuedList, deadList)
 		}
@@ -71,6 +71,27 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// entryJSON is an outbox entry as history --format json prints it: its
+// message in the shape scripts have read since before the outbox kept
+// its own versioned form (channels.Message's field names), so the
+// storage format can change without changing this output.
+type entryJSON struct {
+	state.Entry
+	Message any `json:"message"`
+}
+
+func entriesJSON(es []state.Entry) []entryJSON {
+	out := make([]entryJSON, 0, len(es))
+	for _, e := range es {
+		j := entryJSON{Entry: e, Message: e.Message} // unreadable: as stored
+		if m, err := e.Message.Channels(); err == nil {
+			j.Message = m
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 func filterEntries(es []state.Entry, key string) []state.Entry {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -63,6 +64,13 @@ func MessageOf(m channels.Message) Message {
 func (m Message) Channels() (channels.Message, error) {
 	if m.why != nil {
 		return channels.Message{}, m.why
+	}
+	if m.V == 0 {
+		// Every message read or made is version 1 or above (entries of the
+		// previous version are converted as they are read): version 0 is
+		// an entry whose message is missing or null, which cannot be
+		// delivered as anything but an empty page.
+		return channels.Message{}, errors.New("message missing")
 	}
 	return channels.Message{Key: m.Key, Action: channels.Action(m.Action), Severity: m.Severity, Summary: m.Summary, Rule: m.Rule,
 		Source: m.Source, Kind: m.Kind, EventType: m.EventType, Cluster: m.Cluster, ClusterID: m.ClusterID, Node: m.Node,

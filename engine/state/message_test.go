@@ -119,13 +119,23 @@ func TestUnreadableMessageKeepsItsEntry(t *testing.T) {
 	}
 }
 
-// A null message (an entry without one) is the empty message, as it was.
-func TestNullMessage(t *testing.T) {
-	es := Entries(map[string]*Record{"o/1": {Data: []byte(`{"id":"o/1","message":null}`)}})
-	if len(es) != 1 {
-		t.Fatal("entry dropped")
-	}
-	if m, err := es[0].Message.Channels(); err != nil || !reflect.DeepEqual(m, channels.Message{}) {
-		t.Errorf("null message = %+v, %v", m, err)
+// An entry whose message is null or missing is not delivered as an
+// empty page (before state.Message, a missing one failed and a null one
+// was delivered empty): its delivery fails, so it becomes a dead letter
+// and marks its channel, and the entry is kept as it was.
+func TestMissingMessage(t *testing.T) {
+	for name, data := range map[string]string{
+		"null":    `{"id":"o/1","key":"k","channel":"pager","message":null}`,
+		"missing": `{"id":"o/1","key":"k","channel":"pager"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			es := Entries(map[string]*Record{"o/1": {Data: []byte(data)}})
+			if len(es) != 1 {
+				t.Fatal("entry dropped")
+			}
+			if m, err := es[0].Message.Channels(); err == nil {
+				t.Errorf("message %s delivered as %+v", name, m)
+			}
+		})
 	}
 }
