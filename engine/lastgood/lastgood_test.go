@@ -224,7 +224,7 @@ func TestKeptNotThroughLinks(t *testing.T) {
 	path := filepath.Join(dir, "p.yaml")
 	elsewhere := filepath.Join(dir, "elsewhere.lastgood")
 	for _, c := range []struct {
-		name  string
+		name   string
 		plant  func(kept string) error
 		why    string
 		target string // what the link points to: never written through it
