@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -161,6 +162,32 @@ func writePrivate(dir, name string, data []byte) {
 	}
 	if err != nil {
 		unix.Unlinkat(dfd, tmp, 0)
+		return
+	}
+	removeSnapshots(dfd)
+}
+
+// removeSnapshots removes, from this user's directory dfd, the policy
+// snapshots (*.snapshot) the policy cache of older versions wrote there
+// and nothing reads any more. Only regular files go, each looked at
+// without following a link; best effort: one left is tried again the
+// next time a policy is kept.
+func removeSnapshots(dfd int) {
+	fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	d := os.NewFile(uintptr(fd), ".")
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".snapshot") {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			unix.Unlinkat(dfd, name, 0)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -223,20 +224,21 @@ func TestKeptNotThroughLinks(t *testing.T) {
 	path := filepath.Join(dir, "p.yaml")
 	elsewhere := filepath.Join(dir, "elsewhere.lastgood")
 	for _, c := range []struct {
-		name  string
-		plant func(kept string) error
-		why   string
+		name   string
+		plant  func(kept string) error
+		why    string
+		target string // what the link points to: never written through it
 	}{
 		{"symlink", func(kept string) error {
 			if err := os.Rename(kept, elsewhere); err != nil {
 				return err
 			}
 			return os.Symlink(elsewhere, kept)
-		}, "symbolic link"},
+		}, "symbolic link", elsewhere},
 		{"fifo", func(kept string) error {
 			os.Remove(kept)
 			return syscall.Mkfifo(kept, 0o600)
-		}, "not a regular file"},
+		}, "not a regular file", ""},
 		{"directory link", func(kept string) error {
 			user := filepath.Dir(kept)
 			moved := filepath.Join(dir, "moved")
@@ -244,7 +246,7 @@ func TestKeptNotThroughLinks(t *testing.T) {
 				return err
 			}
 			return os.Symlink(moved, user)
-		}, "symbolic link is not followed"},
+		}, "symbolic link is not followed", filepath.Join(dir, "moved")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			os.RemoveAll(cache)
@@ -254,7 +256,15 @@ func TestKeptNotThroughLinks(t *testing.T) {
 			if err := c.plant(kept); err != nil {
 				t.Fatal(err)
 			}
-			load(t, path, cache) // must not hang, nor write through the link
+			var before map[string]string
+			if c.target != "" {
+				before = tree(t, c.target)
+			}
+			writePolicy(t, path, dropAll) // a change: the run keeps it
+			load(t, path, cache)          // must not hang, nor write through the link
+			if c.target != "" {
+				sameTree(t, "kept through a "+c.name, c.target, before)
+			}
 			// Planted again over what that run wrote (if it could).
 			st, err := os.Lstat(kept)
 			if ud, _ := os.Lstat(filepath.Dir(kept)); err == nil && st.Mode().IsRegular() && ud.IsDir() {
@@ -308,8 +318,21 @@ func TestDirModes(t *testing.T) {
 			t.Errorf("own kept policy not used: %v", err)
 		}
 	}
+	// A run whose policy changed keeps it, but not in a place it does not
+	// trust: nothing there changes, and the copy there is still refused.
+	changes := 0
+	unwritten := func(why, root string) {
+		t.Helper()
+		before := tree(t, root)
+		changes++
+		writePolicy(t, path, fmt.Sprintf("rules:\n  - {name: change-%d, when: 'true', drop: true}\n", changes))
+		load(t, path, cache)
+		sameTree(t, why, root, before)
+		refused(why + ", after a run")
+	}
 	os.Chmod(user, 0o770)
 	refused("a group-writable directory")
+	unwritten("a group-writable directory", cache)
 	os.Chmod(user, 0o700)
 	// A shared directory others could rename our directory in is not
 	// trusted; one of ours is made sticky by the next run that writes.
@@ -325,6 +348,10 @@ func TestDirModes(t *testing.T) {
 	os.Rename(cache, cache+".real")
 	os.Symlink(cache+".real", cache)
 	refused("a linked directory")
+	unwritten("a linked directory", cache+".real")
+	if st, err := os.Lstat(cache); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link to the shared directory was replaced: %v %v", st, err)
+	}
 	os.Remove(cache)
 	os.Rename(cache+".real", cache)
 	used()
@@ -333,6 +360,7 @@ func TestDirModes(t *testing.T) {
 		for _, d := range []string{cache, user} {
 			os.Chown(d, 65534, 65534)
 			refused(d + ", owned by another user")
+			unwritten(d+", owned by another user", cache)
 			os.Chown(d, 0, 0)
 		}
 	}
