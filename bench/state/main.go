@@ -9,6 +9,14 @@
 //	  the first fork to the last exit. Against S posts for scale.
 //	bolt: what one state transaction costs on the same file system.
 //
+// With -tls the endpoint serves HTTPS with a CA made at start, which
+// notifier trusts through SSL_CERT_FILE and post through -ca; with
+// -latency it answers each event that long after it arrived. After the
+// alarms it reports, for each program, when the endpoint accepted the
+// last trigger relative to the last process's exit: ~0 or negative for a
+// program that delivers before it exits, the delivery tail for one that
+// hands events to something else.
+//
 // Every notifier run must exit 0 without a word on stderr (else it stops
 // at once), and the endpoint must have accepted exactly one trigger per
 // alarm (else it exits 1 after the numbers, which are then not valid).
@@ -42,6 +50,8 @@ type config struct {
 	n, parallel, batch              int
 	stormN, stormRuns               int
 	boltOps                         int
+	tls, noH2                       bool
+	latency                         time.Duration
 }
 
 func main() {
@@ -56,7 +66,10 @@ func main() {
 	flag.IntVar(&c.batch, "batch", 100, "alarms: processes per batch; batches of notifier and baseline alternate")
 	flag.IntVar(&c.stormN, "storm", 200, "storm: processes of one alarm started at once")
 	flag.IntVar(&c.stormRuns, "storm-runs", 10, "storm: repetitions (a new alarm each)")
-	flag.IntVar(&c.boltOps, "bolt-ops", 300, "bolt: transactions timed")
+	flag.IntVar(&c.boltOps, "bolt-ops", 300, "bolt: transactions timed (0: none)")
+	flag.BoolVar(&c.tls, "tls", false, "the endpoint serves HTTPS (a CA made at start, trusted through SSL_CERT_FILE and post -ca)")
+	flag.BoolVar(&c.noH2, "no-h2", false, "with -tls: the endpoint offers HTTP/1.1 only")
+	flag.DurationVar(&c.latency, "latency", 0, "the endpoint answers each event this long after it arrived")
 	flag.Parse()
 	if c.notifier == "" || c.post == "" || c.pdserver == "" || c.dir == "" {
 		fail("-notifier, -post, -pdserver and -dir are required")
@@ -78,8 +91,8 @@ type endpoint struct {
 	eventsURL, stats string
 }
 
-func startEndpoint(bin string) (*endpoint, error) {
-	cmd := exec.Command(bin)
+func startEndpoint(bin string, args ...string) (*endpoint, error) {
+	cmd := exec.Command(bin, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -102,21 +115,47 @@ func startEndpoint(bin string) (*endpoint, error) {
 	return &endpoint{cmd: cmd, eventsURL: f[0], stats: f[1], stop: func() { stdin.Close(); cmd.Wait() }}, nil
 }
 
-// accepted returns the endpoint's count of accepted triggers per key.
-func (e *endpoint) accepted() (map[string]int, error) {
+// endpointStats is what bench/pdserver reports (its type stats).
+type endpointStats struct {
+	Accepted   map[string]int   `json:"accepted"`    // accepted triggers per dedup key
+	AcceptedAt map[string]int64 `json:"accepted_at"` // first acceptance per key, Unix ns
+	Conns      int              `json:"conns"`
+	Protos     map[string]int   `json:"protos"`
+}
+
+func (e *endpoint) get() (*endpointStats, error) {
 	resp, err := http.Get(e.stats)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var s struct {
-		Accepted map[string]int `json:"accepted"`
+	var s endpointStats
+	return &s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// accepted returns the endpoint's count of accepted triggers per key.
+func (e *endpoint) accepted() (map[string]int, error) {
+	s, err := e.get()
+	if err != nil {
+		return nil, err
 	}
-	return s.Accepted, json.NewDecoder(resp.Body).Decode(&s)
+	return s.Accepted, nil
 }
 
 func bench(c config) error {
-	ep, err := startEndpoint(c.pdserver)
+	var epArgs, postArgs, tlsEnv []string
+	if c.tls {
+		ca := filepath.Join(c.dir, "ca.pem")
+		epArgs = append(epArgs, "-tls", "-ca-out", ca)
+		if c.noH2 {
+			epArgs = append(epArgs, "-no-h2")
+		}
+		postArgs, tlsEnv = []string{"-ca", ca}, []string{"SSL_CERT_FILE=" + ca}
+	}
+	if c.latency > 0 {
+		epArgs = append(epArgs, "-latency", c.latency.String())
+	}
+	ep, err := startEndpoint(c.pdserver, epArgs...)
 	if err != nil {
 		return err
 	}
@@ -138,12 +177,16 @@ func bench(c config) error {
 		template: template,
 		// As CMON runs plugins: no arguments, nothing in the environment
 		// but where the policy and its last good copy are.
-		notifier: job{argv: []string{c.notifier}, env: []string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(c.dir, "cache")}, quiet: true},
-		post:     job{argv: []string{c.post, "-url", ep.eventsURL, "-key", routingKey}, quiet: true},
-		keyOf:    func(id string) string { return "cmon/" + host + "/1/" + id },
+		// SSL_CERT_FILE (with -tls) is how an operator would make it
+		// trust a private CA.
+		notifier:  job{argv: []string{c.notifier}, env: append([]string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(c.dir, "cache")}, tlsEnv...), quiet: true},
+		post:      job{argv: append([]string{c.post, "-url", ep.eventsURL, "-key", routingKey}, postArgs...), quiet: true},
+		keyOf:     func(id string) string { return "cmon/" + host + "/1/" + id },
+		postKeyOf: func(id string) string { return "post/1/" + id },
 	}
 
 	fmt.Printf("state file: %s (%s)\n", filepath.Join(c.dir, "state.db"), fsType(c.dir))
+	fmt.Printf("endpoint: %s, answering after %s\n", ep.eventsURL, c.latency)
 	// Warm-up, untimed: page cache, the last good policy, the state file.
 	if _, err := w.alarms(c.parallel, 32, 32, 9_000_000); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
@@ -155,6 +198,9 @@ func bench(c config) error {
 		return err
 	}
 	a.print()
+	if err := w.tail(ep, a, 1_000_000); err != nil {
+		return err
+	}
 	wrong := w.verify(ep, 1_000_000, c.n, 1)
 
 	if c.stormRuns > 0 { // -storm-runs 0: alarms only (FLOOR=1, which does not suppress)
@@ -167,9 +213,11 @@ func bench(c config) error {
 		wrong = errors.Join(wrong, w.verify(ep, 5_000_000, c.stormRuns, 1))
 	}
 
-	fmt.Printf("\n== bolt: one state transaction on this file system, %d times, one process ==\n", c.boltOps)
-	if err := boltCost(filepath.Join(c.dir, "probe.db"), c.boltOps); err != nil {
-		return err
+	if c.boltOps > 0 {
+		fmt.Printf("\n== bolt: one state transaction on this file system, %d times, one process ==\n", c.boltOps)
+		if err := boltCost(filepath.Join(c.dir, "probe.db"), c.boltOps); err != nil {
+			return err
+		}
 	}
 	if wrong != nil {
 		return fmt.Errorf("the numbers above are not valid: PagerDuty did not receive what it should have:\n%w", wrong)

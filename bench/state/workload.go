@@ -41,6 +41,7 @@ type workload struct {
 	template       []byte
 	notifier, post job
 	keyOf          func(id string) string // the notifier's event key for an alarm id
+	postKeyOf      func(id string) string // post's event key for an alarm id
 }
 
 func (w *workload) inputs(base, n int) ([][]byte, error) {
@@ -96,11 +97,13 @@ func pool(j job, inputs [][]byte, parallel int) (wall, cpu time.Duration, err er
 
 // alarmsResult is the total wall time of each program over all batches.
 type alarmsResult struct {
-	n                 int
+	n, batch          int
 	notifier, post    time.Duration
 	cpuN, cpuPost     time.Duration // CPU time of the processes
 	batchRatios       []float64
 	batchN, batchPost []time.Duration
+	// When each batch's last process of each program exited.
+	exitN, exitPost []time.Time
 }
 
 // alarms runs n distinct alarms (ids from base) through both programs,
@@ -111,7 +114,7 @@ func (w *workload) alarms(parallel, n, batch, base int) (*alarmsResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &alarmsResult{n: n}
+	r := &alarmsResult{n: n, batch: batch}
 	for b := 0; b*batch < n; b++ {
 		part := ins[b*batch : min(n, (b+1)*batch)]
 		var dn, dp time.Duration
@@ -125,9 +128,9 @@ func (w *workload) alarms(parallel, n, batch, base int) (*alarmsResult, error) {
 				return nil, err
 			}
 			if j.argv[0] == w.notifier.argv[0] {
-				dn, r.cpuN = d, r.cpuN+cpu
+				dn, r.cpuN, r.exitN = d, r.cpuN+cpu, append(r.exitN, time.Now())
 			} else {
-				dp, r.cpuPost = d, r.cpuPost+cpu
+				dp, r.cpuPost, r.exitPost = d, r.cpuPost+cpu, append(r.exitPost, time.Now())
 			}
 		}
 		r.notifier += dn

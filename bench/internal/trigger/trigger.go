@@ -5,10 +5,13 @@ package trigger
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 )
 
 // Alarm is the part of a CMON plugin message the baselines use.
@@ -42,8 +45,11 @@ func Body(routingKey, dedupKey, source string, a Alarm) []byte {
 }
 
 // Post sends body to the Events API at url and wants it accepted (202).
-func Post(url string, body []byte) error {
-	resp, err := http.Post(url+"/v2/enqueue", "application/json", bytes.NewReader(body))
+func Post(url string, body []byte) error { return PostWith(http.DefaultClient, url, body) }
+
+// PostWith is Post through c.
+func PostWith(c *http.Client, url string, body []byte) error {
+	resp, err := c.Post(url+"/v2/enqueue", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -53,4 +59,21 @@ func Post(url string, body []byte) error {
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// Trusting is a client like http.DefaultClient (HTTP/2 where the server
+// offers it) that trusts only the CA certificates in the PEM file
+// caFile, and verifies the server against them.
+func Trusting(caFile string) (*http.Client, error) {
+	pemBytes, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	return &http.Client{Transport: tr}, nil
 }
