@@ -6,7 +6,8 @@
 # full TLS handshake per event. Besides the wall-time ratio it prints when
 # the endpoint accepted the last trigger relative to the last exit.
 # notifier trusts the endpoint's CA through SSL_CERT_FILE, post through
-# -ca; nothing skips verification.
+# -ca (or, with -roots system, both the system roots and the CA through
+# SSL_CERT_FILE); nothing skips verification.
 # Usage: bench/tls.sh [STATE_DIR] [flags for bench/state...]
 #   defaults: -tls -latency 40ms -storm-runs 0 -bolt-ops 0; later flags
 #   win, e.g. bench/tls.sh /var/tmp -latency 0 -n 300, or -tls=false for

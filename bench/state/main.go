@@ -10,7 +10,7 @@
 //	bolt: what one state transaction costs on the same file system.
 //
 // With -tls the endpoint serves HTTPS with a CA made at start, which
-// notifier trusts through SSL_CERT_FILE and post through -ca; with
+// notifier trusts through SSL_CERT_FILE and post through -ca (see -roots); with
 // -latency it answers each event that long after it arrived. After the
 // alarms it reports, for each program, when the endpoint accepted the
 // last trigger relative to the last process's exit: ~0 or negative for a
@@ -51,6 +51,7 @@ type config struct {
 	stormN, stormRuns               int
 	boltOps                         int
 	tls, noH2                       bool
+	roots                           string
 	latency                         time.Duration
 }
 
@@ -69,6 +70,7 @@ func main() {
 	flag.IntVar(&c.boltOps, "bolt-ops", 300, "bolt: transactions timed (0: none)")
 	flag.BoolVar(&c.tls, "tls", false, "the endpoint serves HTTPS (a CA made at start, trusted through SSL_CERT_FILE and post -ca)")
 	flag.BoolVar(&c.noH2, "no-h2", false, "with -tls: the endpoint offers HTTP/1.1 only")
+	flag.StringVar(&c.roots, "roots", "ca", "with -tls, what both programs trust: ca (only the endpoint's CA) or system (the system's roots and the CA, loaded anew by every process)")
 	flag.DurationVar(&c.latency, "latency", 0, "the endpoint answers each event this long after it arrived")
 	flag.Parse()
 	if c.notifier == "" || c.post == "" || c.pdserver == "" || c.dir == "" {
@@ -143,14 +145,31 @@ func (e *endpoint) accepted() (map[string]int, error) {
 }
 
 func bench(c config) error {
-	var epArgs, postArgs, tlsEnv []string
+	var epArgs, postArgs, tlsEnv, postEnv []string
 	if c.tls {
 		ca := filepath.Join(c.dir, "ca.pem")
 		epArgs = append(epArgs, "-tls", "-ca-out", ca)
 		if c.noH2 {
 			epArgs = append(epArgs, "-no-h2")
 		}
-		postArgs, tlsEnv = []string{"-ca", ca}, []string{"SSL_CERT_FILE=" + ca}
+		// Go on Linux reads SSL_CERT_FILE instead of the system's
+		// bundle but still every file in SSL_CERT_DIR (default
+		// /etc/ssl/certs): what each process parses at its first
+		// handshake, so both programs must get the same.
+		switch c.roots {
+		case "ca":
+			none := filepath.Join(c.dir, "no-certs")
+			if err := os.MkdirAll(none, 0o755); err != nil {
+				return err
+			}
+			tlsEnv = []string{"SSL_CERT_FILE=" + ca, "SSL_CERT_DIR=" + none}
+			postArgs = []string{"-ca", ca}
+		case "system":
+			tlsEnv = []string{"SSL_CERT_FILE=" + ca}
+			postEnv = tlsEnv
+		default:
+			return fmt.Errorf("-roots %q: want ca or system", c.roots)
+		}
 	}
 	if c.latency > 0 {
 		epArgs = append(epArgs, "-latency", c.latency.String())
@@ -180,13 +199,17 @@ func bench(c config) error {
 		// SSL_CERT_FILE (with -tls) is how an operator would make it
 		// trust a private CA.
 		notifier:  job{argv: []string{c.notifier}, env: append([]string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(c.dir, "cache")}, tlsEnv...), quiet: true},
-		post:      job{argv: append([]string{c.post, "-url", ep.eventsURL, "-key", routingKey}, postArgs...), quiet: true},
+		post:      job{argv: append([]string{c.post, "-url", ep.eventsURL, "-key", routingKey}, postArgs...), env: postEnv, quiet: true},
 		keyOf:     func(id string) string { return "cmon/" + host + "/1/" + id },
 		postKeyOf: func(id string) string { return "post/1/" + id },
 	}
 
 	fmt.Printf("state file: %s (%s)\n", filepath.Join(c.dir, "state.db"), fsType(c.dir))
-	fmt.Printf("endpoint: %s, answering after %s\n", ep.eventsURL, c.latency)
+	fmt.Printf("endpoint: %s, answering after %s", ep.eventsURL, c.latency)
+	if c.tls {
+		fmt.Printf("; both trust roots: %s", c.roots)
+	}
+	fmt.Println()
 	// Warm-up, untimed: page cache, the last good policy, the state file.
 	if _, err := w.alarms(c.parallel, 32, 32, 9_000_000); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
