@@ -67,7 +67,7 @@ func (w *workload) tail(ep *endpoint, r *alarmsResult, base int) error {
 		}
 		fmt.Println()
 	}
-	fmt.Printf("endpoint: %d connections so far (with TLS, each a full handshake), requests by HTTP version %v\n", s.Conns, s.Protos)
+	fmt.Printf("endpoint: %d connections so far (with -tls each is a full handshake; warm-up included), enqueue requests by HTTP version %v\n", s.Conns, s.Protos)
 	return nil
 }
 
