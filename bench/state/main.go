@@ -10,8 +10,9 @@
 //	bolt: what one state transaction costs on the same file system.
 //
 // With -tls the endpoint serves HTTPS with a CA made at start, which
-// notifier trusts through SSL_CERT_FILE and post through -ca (see -roots); with
-// -latency it answers each event that long after it arrived. After the
+// notifier trusts through SSL_CERT_FILE and post through -ca (see
+// -roots); with -latency it answers each event that long after it
+// arrived. After the
 // alarms it reports, for each program, when the endpoint accepted the
 // last trigger relative to the last process's exit: ~0 or negative for a
 // program that delivers before it exits, the delivery tail for one that
