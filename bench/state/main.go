@@ -12,11 +12,10 @@
 // With -tls the endpoint serves HTTPS with a CA made at start, which
 // notifier trusts through SSL_CERT_FILE and post through -ca (see
 // -roots); with -latency it answers each event that long after it
-// arrived. After the
-// alarms it reports, for each program, when the endpoint accepted the
-// last trigger relative to the last process's exit: ~0 or negative for a
-// program that delivers before it exits, the delivery tail for one that
-// hands events to something else.
+// arrived. After the alarms it reports, for each program, when the
+// endpoint accepted the last trigger relative to the last process's
+// exit: ~0 or negative for a program that delivers before it exits, the
+// delivery tail for one that hands events to something else.
 //
 // Every notifier run must exit 0 without a word on stderr (else it stops
 // at once), and the endpoint must have accepted exactly one trigger per
