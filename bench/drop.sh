@@ -7,7 +7,8 @@
 #               (the floor; the issue measured 1.37x)
 #   droponly    links only what a drop needs (decoders, engine/event,
 #               encoding/json, net), decodes, spools, pokes a socket: what a
-#               separate drop binary could reach
+#               separate drop binary could reach; -raw spools the input as
+#               read instead of the decoded event re-encoded as JSON
 #   notifier version     the whole binary's start-up, doing nothing
 #   notifier (default)   today's run path deciding one CMON event with the
 #               shipped policies/default.yaml, state in a temp dir, and a
@@ -34,6 +35,8 @@ echo "== dropfloor: the drop's I/O only (spool on $(df -P "$tmp" | awk 'NR==2{pr
 cmp "$tmp/dropfloor -spool $tmp/spool-floor"
 echo "== droponly: decoders + spool + socket poke, nothing else linked =="
 cmp "$tmp/droponly -spool $tmp/spool-only -socket $tmp/no-engine.sock"
+echo "== droponly -raw: the same, spooling the input as read =="
+cmp "$tmp/droponly -raw -spool $tmp/spool-raw -socket $tmp/no-engine.sock"
 echo "== notifier version: the whole binary's start-up =="
 cmp "$tmp/notifier version"
 echo "== notifier deciding, shipped default policy (first rule drops all) =="
