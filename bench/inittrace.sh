@@ -6,7 +6,8 @@
 #   notifier  deciding one CMON event with the shipped default policy
 #             whose first rule drops all (bench/dropall.sh): no delivery
 #   notifier  the same with bench/policy-100.yaml
-#   hello, dropfloor, droponly (see bench/drop.sh) for reference
+#   hello, dropfloor, droponly, droponly-fat, notifier version (see
+#   bench/drop.sh) for reference
 # Peak RSS: GNU /usr/bin/time -v when present (median of 5 runs); else
 # only bench/inittrace's ru_maxrss, which is at least the wrapper's own
 # RSS (~3 MB: Go starts children with vfork, and the kernel charges the
@@ -22,6 +23,7 @@ export CGO_ENABLED=0
 for p in cmd/notifier bench/hello bench/dropfloor bench/droponly; do
 	go build -trimpath -ldflags '-s -w' -o "$tmp/$(basename "$p")" "./$p"
 done
+go build -tags dropfat -trimpath -ldflags '-s -w' -o "$tmp/droponly-fat" ./bench/droponly
 go build -o "$tmp/inittrace" ./bench/inittrace
 event=examples/events/cmon/alarm-new-critical.json
 export NOTIFIER_CACHE_DIR="$tmp/cache"
@@ -34,6 +36,8 @@ cands=(
 	"$tmp/hello"
 	"$tmp/dropfloor -spool $tmp/spool-floor"
 	"$tmp/droponly -spool $tmp/spool-only -socket $tmp/no-engine.sock"
+	"$tmp/droponly-fat -raw -spool $tmp/spool-fat -socket $tmp/no-engine.sock"
+	"$tmp/notifier version"
 )
 for c in "${cands[@]}"; do
 	echo "== init cost =="
