@@ -1,8 +1,8 @@
 // Command inittrace runs a command N times with GODEBUG=inittrace=1 and
 // aggregates what the runtime prints per package init: wall-clock ms,
 // bytes and allocations, as medians over the runs, sorted by time. It
-// then runs the command N times more without the trace and reports its
-// peak RSS (getrusage's ru_maxrss of the child). bench/inittrace.sh uses
+// also runs the command N times without the trace, first, and reports
+// its peak RSS (getrusage's ru_maxrss of the child). bench/inittrace.sh uses
 // it. Usage:
 //
 //	inittrace [-n 50] [-stdin FILE] [-top 25] [-own notifier/] -- CMD [ARG...]
@@ -45,6 +45,18 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	// Untraced runs first, while this process is small: see below.
+	var rss []float64
+	for i := 0; i < *n; i++ {
+		_, kib, err := runOnce(argv, input, false)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "inittrace: %s: %v\n", strings.Join(argv, " "), err)
+			os.Exit(1)
+		}
+		rss = append(rss, kib)
+	}
+	var self syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	per := map[string][]initCost{}
 	var mainAt, sumMS, sumBytes, sumAllocs []float64
 	for i := 0; i < *n; i++ {
@@ -66,15 +78,6 @@ func main() {
 		}
 		mainAt, sumMS, sumBytes, sumAllocs = append(mainAt, end), append(sumMS, ms), append(sumBytes, b), append(sumAllocs, a)
 	}
-	var rss []float64
-	for i := 0; i < *n; i++ {
-		_, kib, err := runOnce(argv, input, false)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "inittrace: %s: %v\n", strings.Join(argv, " "), err)
-			os.Exit(1)
-		}
-		rss = append(rss, kib)
-	}
 
 	type row struct {
 		pkg               string
@@ -94,8 +97,6 @@ func main() {
 	fmt.Printf("%s\n", strings.Join(argv, " "))
 	fmt.Printf("  %d runs: %d packages with init; all inits end at %.3f ms (median; main starts then)\n", *n, len(rows), median(mainAt, id))
 	fmt.Printf("  sum of init clock %.3f ms, %.0f bytes, %.0f allocs (medians of per-run sums)\n", median(sumMS, id), median(sumBytes, id), median(sumAllocs, id))
-	var self syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	// Go starts children with vfork: until exec the child runs in this
 	// process's memory, and the kernel keeps that high-water mark.
 	fmt.Printf("  peak RSS %.0f KiB median, %.0f KiB max (untraced runs, ru_maxrss; never below this wrapper's own %d KiB)\n", median(rss, id), slices.Max(rss), self.Maxrss)
