@@ -19,12 +19,15 @@
 #               first rule that drops everything (so nothing is delivered
 #               and every rule is still parsed and compiled)
 #   notifier (100 rules) as bench/startup.sh: bench/policy-100.yaml
-# Usage: bench/drop.sh [RUNS]   (default 300)
+# Usage: bench/drop.sh [RUNS] [SPOOLBASE]   (default 300, a temp dir)
+# SPOOLBASE on tmpfs (/dev/shm) makes fsync free: what is left is start-up
+# and decoding, without the disk's noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-300}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+sp=$(mktemp -d "${2:-$tmp}/spool.XXXXXX")
+trap 'rm -rf "$tmp" "$sp"' EXIT
 export CGO_ENABLED=0
 for p in cmd/notifier bench/hello bench/dropfloor bench/droponly; do
 	go build -trimpath -ldflags '-s -w' -o "$tmp/$(basename "$p")" "./$p"
@@ -36,14 +39,14 @@ export NOTIFIER_CACHE_DIR="$tmp/cache"
 bench/dropall.sh "$tmp/state" > "$tmp/default.yaml"
 cmp() { "$tmp/compare" -n "$runs" -stdin "$event" -baseline "$tmp/hello" -candidate "$*"; }
 
-echo "== dropfloor: the drop's I/O only (spool on $(df -P "$tmp" | awk 'NR==2{print $1}')) =="
-cmp "$tmp/dropfloor -spool $tmp/spool-floor"
+echo "== dropfloor: the drop's I/O only (spool on $(df -P "$sp" | awk 'NR==2{print $1}')) =="
+cmp "$tmp/dropfloor -spool $sp/floor"
 echo "== droponly: decoders + spool + socket poke, nothing else linked =="
-cmp "$tmp/droponly -spool $tmp/spool-only -socket $tmp/no-engine.sock"
+cmp "$tmp/droponly -spool $sp/only -socket $tmp/no-engine.sock"
 echo "== droponly -raw: the same, spooling the input as read =="
-cmp "$tmp/droponly -raw -spool $tmp/spool-raw -socket $tmp/no-engine.sock"
+cmp "$tmp/droponly -raw -spool $sp/raw -socket $tmp/no-engine.sock"
 echo "== droponly-fat -raw: the same, linking all of notifier's packages =="
-cmp "$tmp/droponly-fat -raw -spool $tmp/spool-fat -socket $tmp/no-engine.sock"
+cmp "$tmp/droponly-fat -raw -spool $sp/fat -socket $tmp/no-engine.sock"
 echo "== notifier version: the whole binary's start-up =="
 cmp "$tmp/notifier version"
 echo "== notifier deciding, shipped default policy (first rule drops all) =="
@@ -53,4 +56,4 @@ echo "== notifier deciding, bench/policy-100.yaml (as bench/startup.sh) =="
 "$tmp/notifier" --config bench/policy-100.yaml < "$event"
 cmp "$tmp/notifier --config bench/policy-100.yaml"
 echo "== droponly against dropfloor: decoding and linking the decoders, same I/O =="
-"$tmp/compare" -n "$runs" -stdin "$event" -baseline "$tmp/dropfloor -spool $tmp/spool-floor" -candidate "$tmp/droponly -raw -spool $tmp/spool-raw"
+"$tmp/compare" -n "$runs" -stdin "$event" -baseline "$tmp/dropfloor -spool $sp/floor" -candidate "$tmp/droponly -raw -spool $sp/raw"
