@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"notifier/internal/safedir"
@@ -39,7 +40,7 @@ func KeepRejected(dir, ext string, data []byte) (string, error) {
 	all, _ := d.Names()
 	var ours []string
 	for _, n := range all {
-		if rejectedName.MatchString(n) {
+		if rejectedName().MatchString(n) {
 			ours = append(ours, n)
 		}
 	}
@@ -50,5 +51,9 @@ func KeepRejected(dir, ext string, data []byte) (string, error) {
 	return d.Join(name), nil
 }
 
-// rejectedName matches the names KeepRejected gives.
-var rejectedName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9]+\.(input|env)$`)
+// rejectedName matches the names KeepRejected gives. Compiled on first
+// use, not at package init: every invocation links this package and
+// only one that rejects its input needs it (bench/inittrace.sh).
+var rejectedName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9]+\.(input|env)$`)
+})
