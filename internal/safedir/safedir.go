@@ -175,3 +175,24 @@ func MkdirShared(dir string) error {
 	}
 	return os.Chmod(dir, 0o770|os.ModeSetgid)
 }
+
+// CreateFile makes the file name in d, exclusively and not through a
+// link, and returns it open for writing: for a caller that must order
+// its own write, fsync and close (the spool's durability steps).
+func (d *Dir) CreateFile(name string, perm uint32) (*os.File, error) {
+	fd, err := unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	if err != nil {
+		return nil, &os.PathError{Op: "create", Path: d.Join(name), Err: err}
+	}
+	return os.NewFile(uintptr(fd), d.Join(name)), nil
+}
+
+// MoveTo renames old in d to name in to, both through their
+// descriptors: a link is moved as a link, never followed, and a link
+// named name in to is replaced.
+func (d *Dir) MoveTo(old string, to *Dir, name string) error {
+	if err := unix.Renameat(d.fd, old, to.fd, name); err != nil {
+		return &os.PathError{Op: "rename", Path: d.Join(old), Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package spool
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"notifier/engine/event"
+	"notifier/internal/jsonkeys"
+)
+
+// Version is the entry format this package writes and reads.
+const Version = 1
+
+// MaxEntrySize bounds an entry when it is read: CMON's input is capped
+// well below it, and a larger file is not an entry a drop wrote.
+const MaxEntrySize = 1 << 20
+
+// Entry is one spooled event and everything its decision needs, so that
+// the engine (or whoever claims it) never reads the caller's input.
+type Entry struct {
+	// V is the format version (Version).
+	V int `json:"v"`
+	// ID names the entry's file; it sorts by receipt time (NewID).
+	ID string `json:"id"`
+	// Policy is the absolute path of the policy the event is for: an
+	// engine serves only the policies it was started with.
+	Policy string `json:"policy"`
+	// Event is the decoded, validated event.
+	Event event.Event `json:"event"`
+	// Occurrence identifies the occurrence for Pacemaker's per-recipient
+	// duplicates (engine/pacemaker); empty for sources without them.
+	Occurrence string `json:"occurrence"`
+	// Received is when the drop received the event.
+	Received time.Time `json:"received"`
+	// Source says who dropped it (cmon, pacemaker, a command), for
+	// messages and history.
+	Source string `json:"source"`
+}
+
+// entryNames are Entry's JSON names: encoding/json matches names
+// ignoring case, so a document with "V" or "ID" is refused instead.
+var entryNames = map[string]bool{"v": true, "id": true, "policy": true, "event": true,
+	"occurrence": true, "received": true, "source": true}
+
+// ErrBadEntry is wrapped by the errors of an entry that cannot be used:
+// it has been moved to bad/.
+var ErrBadEntry = errors.New("bad spool entry")
+
+func (e *Entry) check() error {
+	switch {
+	case e.V != Version:
+		return fmt.Errorf("version %d, this notifier reads %d", e.V, Version)
+	case !ValidID(e.ID):
+		return fmt.Errorf("id %.80q is not a spool id", e.ID)
+	case !filepath.IsAbs(e.Policy) || filepath.Clean(e.Policy) != e.Policy:
+		return fmt.Errorf("policy %.200q is not a clean absolute path", e.Policy)
+	case e.Received.IsZero():
+		return fmt.Errorf("no receipt time")
+	case e.Event.Key == "":
+		return fmt.Errorf("event has no key")
+	}
+	return nil
+}
+
+func (e *Entry) encode() ([]byte, error) {
+	if err := e.check(); err != nil {
+		return nil, fmt.Errorf("spool: entry: %w", err)
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("spool: entry: %w", err)
+	}
+	if len(data) > MaxEntrySize {
+		return nil, fmt.Errorf("spool: entry of %d bytes is larger than %d", len(data), MaxEntrySize)
+	}
+	return data, nil
+}
+
+// DecodeEntry reads an entry strictly: at most MaxEntrySize bytes, one
+// JSON object with exactly Entry's names (no unknown, duplicate or
+// differently cased keys, also inside the event), this Version, a valid
+// id, a clean absolute policy path, a receipt time and an event key.
+func DecodeEntry(data []byte) (Entry, error) {
+	var e Entry
+	if len(data) > MaxEntrySize {
+		return e, fmt.Errorf("entry of %d bytes is larger than %d", len(data), MaxEntrySize)
+	}
+	if err := jsonkeys.Check(data); err != nil {
+		return e, fmt.Errorf("entry: %w", err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return e, fmt.Errorf("entry: %w", err)
+	}
+	for name := range top {
+		if !entryNames[name] {
+			return e, fmt.Errorf("entry: unknown key %.80q", name)
+		}
+	}
+	if ev, ok := top["event"]; ok {
+		if err := exactEventNames(ev); err != nil {
+			return e, err
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("entry: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return e, fmt.Errorf("entry: trailing data after the object")
+	}
+	if err := e.check(); err != nil {
+		return e, fmt.Errorf("entry: %w", err)
+	}
+	return e, nil
+}
+
+// exactEventNames refuses an event key that is not an Event field's JSON
+// name as written (see entryNames).
+func exactEventNames(raw json.RawMessage) error {
+	var ev map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("entry: event: %w", err)
+	}
+	for name := range ev {
+		if !eventNames()[name] {
+			return fmt.Errorf("entry: event: unknown key %.80q", name)
+		}
+	}
+	return nil
+}
+
+// eventNames are event.Event's JSON names, from its own encoding; made
+// on first use, so that a drop pays nothing for it at start-up.
+var eventNames = sync.OnceValue(func() map[string]bool {
+	names := map[string]bool{}
+	data, _ := json.Marshal(event.Event{})
+	var m map[string]json.RawMessage
+	json.Unmarshal(data, &m)
+	for name := range m {
+		names[name] = true
+	}
+	return names
+})

@@ -1,0 +1,229 @@
+// Package spool is the durable queue between the drop (every invocation
+// by CMON or Pacemaker) and the engine (`notifier serve`). It is
+// Postfix's maildrop/pickup applied to alerts: the drop writes an entry
+// the way postdrop writes into maildrop/ (a file in tmp/, fsync'd, renamed
+// into new/), then wakes the engine over a socket in the spool the way
+// postdrop triggers pickup over public/pickup; the engine claims entries
+// the way pickup moves them into the queue manager's incoming/.
+//
+// Layout of a spool directory (Default, or what the caller passes):
+//
+//	tmp/      entries being written (never read)
+//	new/      queued entries, named by their id
+//	claimed/  claimed entries, named <id>.<owner>
+//	bad/      entries that could not be read, each with a .reason file
+//	wake.sock the engine's wake-up socket (wake.go)
+//
+// Invariants:
+//
+//   - Exit 0 means on disk: Put returns nil only after the entry's file
+//     was fsync'd and renamed into new/ and new/ itself was fsync'd; no
+//     step is skipped, so a kill -9 or a power cut after it loses nothing.
+//   - Decided exactly once: an entry is claimed by renaming it out of new/
+//     (or, in Takeover, out of a dead owner's name in claimed/); rename is
+//     atomic, so of any number of claimers exactly one succeeds and the
+//     others see ErrTaken. A claim is not fsync'd: if a crash undoes it the
+//     entry is back in new/ and is claimed again, and the state transaction
+//     that decided it records its id, so it is recognised, not decided
+//     twice (that check belongs to the caller, engine/pipeline).
+//   - Delivered at least once: an entry is deleted (Done) only after its
+//     decision committed; a claimer that dies leaves it in claimed/ under
+//     its owner id, and Takeover gives it to a live claimer.
+//
+// Owner ids are engine/state's (state.NewOwner, liveness by
+// state.OwnerAlive), so an owner means the same in the outbox and here;
+// this package takes them as plain strings and the liveness test as a
+// function, and so links nothing of the engine into the drop.
+//
+// Every file operation goes through a descriptor of its directory and
+// never follows a link (internal/safedir): the spool is shared by root
+// (CMON) and the haclient group (Pacemaker, the engine).
+package spool
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"notifier/internal/safedir"
+)
+
+// Default is where the spool is when no --spool or $NOTIFIER_SPOOL says
+// otherwise.
+const Default = "/var/lib/notifier/spool"
+
+// Subdirectories of a spool.
+const (
+	TmpDir     = "tmp"
+	NewDir     = "new"
+	ClaimedDir = "claimed"
+	BadDir     = "bad"
+)
+
+// entryPerm: the engine (group haclient, through the setgid spool
+// directory) reads what root's and hacluster's drops write; nobody
+// rewrites an entry, renames need only the directory's write bit.
+const entryPerm = 0o640
+
+// Spool is an opened spool directory. Its methods may be called from
+// several goroutines at once.
+type Spool struct {
+	// Path is the spool directory, for messages.
+	Path string
+
+	root, tmp, new, claimed, bad *safedir.Dir
+
+	// now is the clock (tests may replace it).
+	now func() time.Time
+	// step, if set, is told each durability step of Put as it completes
+	// (tests observe their order).
+	step func(string)
+}
+
+// Open opens the spool at path, making it and its subdirectories when
+// missing (0770, setgid, as the state directory's shared directories
+// are). A link or a foreign-owned directory in their place is refused.
+func Open(path string) (*Spool, error) {
+	s := &Spool{Path: path, now: time.Now}
+	var err error
+	if s.root, err = safedir.Open(path, true); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	for _, d := range []struct {
+		name string
+		dir  **safedir.Dir
+	}{{TmpDir, &s.tmp}, {NewDir, &s.new}, {ClaimedDir, &s.claimed}, {BadDir, &s.bad}} {
+		if *d.dir, err = safedir.Open(filepath.Join(path, d.name), true); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Close releases the spool's directories.
+func (s *Spool) Close() error {
+	var errs []error
+	for _, d := range []*safedir.Dir{s.root, s.tmp, s.new, s.claimed, s.bad} {
+		if d != nil {
+			errs = append(errs, d.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Spool) told(step string) {
+	if s.step != nil {
+		s.step(step)
+	}
+}
+
+// Put writes e durably into new/: a new file in tmp/ (exclusive, never
+// through a link), written, fsync'd, closed, renamed into new/, and new/
+// fsync'd. It sets e's V, ID and (when zero) Received. Only a nil error
+// means the entry is on disk; on an error nothing is left in new/.
+func (s *Spool) Put(e *Entry) error {
+	if e.Received.IsZero() {
+		e.Received = s.now()
+	}
+	e.V = Version
+	e.ID = NewID(e.Received)
+	data, err := e.encode()
+	if err != nil {
+		return err
+	}
+	f, err := s.tmp.CreateFile(e.ID, entryPerm)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.told("create")
+	_, err = f.Write(data)
+	if err == nil {
+		s.told("write")
+		err = f.Sync()
+	}
+	if err == nil {
+		s.told("fsync file")
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		s.told("close")
+		err = s.tmp.MoveTo(e.ID, s.new, e.ID)
+	}
+	if err != nil {
+		s.tmp.Remove(e.ID)
+		return fmt.Errorf("spool: writing entry: %w", err)
+	}
+	s.told("rename")
+	if err := s.new.Sync(); err != nil {
+		// The entry is in new/ but may not survive a crash: the caller
+		// must not report success, and a later claimer decides it once.
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.told("fsync new")
+	return nil
+}
+
+// NewID makes an entry id for an entry received at t: the time in
+// nanoseconds (fixed width, so ids sort by receipt), this process's id
+// and a random part (unique across processes). See ValidID.
+func NewID(t time.Time) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%020d-%d-%s", t.UnixNano(), os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// maxIDLen bounds an id: 20 digits, a pid of at most 10, 8 hex digits.
+const maxIDLen = 20 + 1 + 10 + 1 + 8
+
+// ValidID reports whether id has exactly the form NewID makes: it is the
+// only thing the wake-up socket accepts, and a file name, so nothing with
+// a slash, a dot or any other byte passes.
+func ValidID(id string) bool {
+	if len(id) > maxIDLen || len(id) < 20+1+1+1+8 {
+		return false
+	}
+	for i := range 20 {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	if id[20] != '-' {
+		return false
+	}
+	rest := id[21:]
+	pidEnd := len(rest) - 9
+	if pidEnd < 1 || pidEnd > 10 || rest[pidEnd] != '-' {
+		return false
+	}
+	for i := range pidEnd {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	for _, c := range []byte(rest[pidEnd+1:]) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// idTime is the receipt time an id records (see NewID).
+func idTime(id string) (time.Time, bool) {
+	if !ValidID(id) {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(id[:20], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}

@@ -1,0 +1,264 @@
+package spool
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"notifier/engine/event"
+)
+
+func testEntry(n int) Entry {
+	return Entry{
+		Policy: "/etc/notifier/policy.yaml",
+		Event: event.Event{Source: event.SourceCMON, Kind: event.KindAlarm, Action: event.ActionNew,
+			Severity: event.SeverityCritical, Cluster: "c1", ID: "42", Key: "cmon/42",
+			Count: n, Time: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), Fields: map[string]string{"alarm_id": "42"}},
+		Occurrence: "occ-1",
+		Source:     "cmon",
+	}
+}
+
+func openSpool(t testing.TB, dir string) *Spool {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func names(t testing.TB, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func put(t testing.TB, s *Spool, n int) Entry {
+	t.Helper()
+	e := testEntry(n)
+	if err := s.Put(&e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Open makes the layout with the shared directories' modes, whatever
+// the umask.
+func TestOpenMakesLayout(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "spool")
+	openSpool(t, dir)
+	for _, sub := range []string{"", TmpDir, NewDir, ClaimedDir, BadDir} {
+		st, err := os.Lstat(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := os.ModeDir | os.ModeSetgid | 0o770; st.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", sub, st.Mode(), want)
+		}
+	}
+	// Opening an existing spool again is fine.
+	openSpool(t, dir)
+}
+
+// Put's durability steps happen in order, none skipped, and the entry
+// reaches new/ only at the rename.
+func TestPutStepsInOrder(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	var steps []string
+	s.step = func(step string) {
+		inNew := len(names(t, filepath.Join(dir, NewDir))) > 0
+		if before := !slices.Contains(steps, "close"); before == inNew {
+			t.Errorf("at %q: entry in new/ is %v", step, inNew)
+		}
+		steps = append(steps, step)
+	}
+	e := put(t, s, 1)
+	want := []string{"create", "write", "fsync file", "close", "rename", "fsync new"}
+	if !slices.Equal(steps, want) {
+		t.Fatalf("steps %q, want %q", steps, want)
+	}
+	if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
+		t.Errorf("new/ holds %q, want %q", got, e.ID)
+	}
+	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
+		t.Errorf("tmp/ holds %q", got)
+	}
+	st, err := os.Stat(filepath.Join(dir, NewDir, e.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm()&^0o640 != 0 {
+		t.Errorf("entry mode %v, want at most 0640", st.Mode())
+	}
+	data, err := os.ReadFile(filepath.Join(dir, NewDir, e.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeEntry(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != e.ID || got.V != Version || got.Policy != e.Policy || got.Occurrence != "occ-1" ||
+		got.Event.Key != "cmon/42" || got.Event.Count != 1 || !got.Received.Equal(e.Received) {
+		t.Errorf("read back %+v, want %+v", got, e)
+	}
+}
+
+// A Put that cannot rename into new/ fails and leaves nothing behind.
+func TestPutFailureLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	if err := os.Remove(filepath.Join(dir, NewDir)); err != nil {
+		t.Fatal(err)
+	}
+	e := testEntry(1)
+	if err := s.Put(&e); err == nil {
+		t.Fatal("Put succeeded without new/")
+	}
+	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
+		t.Errorf("tmp/ holds %q", got)
+	}
+}
+
+// Put refuses an entry it could not read back.
+func TestPutRefusesInvalid(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	for _, mod := range []func(*Entry){
+		func(e *Entry) { e.Policy = "policy.yaml" },
+		func(e *Entry) { e.Policy = "/etc/../etc/policy.yaml" },
+		func(e *Entry) { e.Event.Key = "" },
+	} {
+		e := testEntry(1)
+		mod(&e)
+		if err := s.Put(&e); err == nil {
+			t.Errorf("Put(%+v) succeeded", e)
+		}
+	}
+}
+
+// A subdirectory that is a link is refused: the drop would write where
+// the link points.
+func TestOpenRefusesLinkedSubdirectory(t *testing.T) {
+	for _, sub := range []string{NewDir, ClaimedDir, TmpDir, BadDir} {
+		dir := filepath.Join(t.TempDir(), "spool")
+		elsewhere := t.TempDir()
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(elsewhere, filepath.Join(dir, sub)); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(dir); err == nil {
+			s.Close()
+			t.Errorf("%s as a link: opened", sub)
+		}
+	}
+	// And so is the spool itself.
+	link := filepath.Join(t.TempDir(), "spool")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(link); err == nil {
+		s.Close()
+		t.Error("spool as a link: opened")
+	}
+}
+
+func TestValidID(t *testing.T) {
+	id := NewID(time.Now())
+	if !ValidID(id) {
+		t.Fatalf("NewID made %q, not valid", id)
+	}
+	if a, b := NewID(time.Unix(0, 5)), NewID(time.Unix(0, 40)); a >= b {
+		t.Errorf("ids do not sort by time: %q >= %q", a, b)
+	}
+	for _, bad := range []string{"", "..", "../" + id, id + "/x", id[:len(id)-1], id + "0", "x" + id[1:],
+		strings.Replace(id, "-", ".", 1), strings.ToUpper(id) + "F", id[:21] + "12345678901" + id[len(id)-9:],
+		id + "\n", "00000000000000000000--00000000"} {
+		if ValidID(bad) {
+			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+	if got, ok := idTime(NewID(time.Unix(7, 8))); !ok || !got.Equal(time.Unix(7, 8)) {
+		t.Errorf("idTime = %v, %v", got, ok)
+	}
+}
+
+// Stats counts new/ and claimed/ and finds the oldest receipt.
+func TestStats(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	st, err := s.Stats()
+	if err != nil || st != (Stats{}) {
+		t.Fatalf("empty spool: %+v, %v", st, err)
+	}
+	base := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	var ids []string
+	for i, off := range []int{3, 1, 2} {
+		e := testEntry(i)
+		e.Received = base.Add(time.Duration(off) * time.Second)
+		if err := s.Put(&e); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	// The oldest is claimed: Oldest still counts it.
+	if _, err := s.Claim(ids[1], "me/1/x"); err != nil {
+		t.Fatal(err)
+	}
+	st, err = s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.New != 2 || st.Claimed != 1 || st.Bad != 0 || !st.Oldest.Equal(base.Add(time.Second)) {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestDecodeEntryRefuses(t *testing.T) {
+	e := testEntry(1)
+	e.V, e.ID, e.Received = Version, NewID(time.Now()), time.Now()
+	good, err := e.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeEntry(good); err != nil {
+		t.Fatalf("good entry: %v", err)
+	}
+	s := string(good)
+	for name, bad := range map[string]string{
+		"version":       strings.Replace(s, `"v":1`, `"v":2`, 1),
+		"case":          strings.Replace(s, `"v":1`, `"V":1`, 1),
+		"unknown":       strings.Replace(s, `"v":1`, `"v":1,"x":1`, 1),
+		"duplicate":     strings.Replace(s, `"v":1`, `"v":1,"v":1`, 1),
+		"event case":    strings.Replace(s, `"source":"cmon","kind"`, `"Source":"cmon","kind"`, 1),
+		"event unknown": strings.Replace(s, `"kind":`, `"nope":1,"kind":`, 1),
+		"id":            strings.Replace(s, e.ID, "../../etc/passwd", 1),
+		"policy":        strings.Replace(s, `"/etc/notifier/policy.yaml"`, `"policy.yaml"`, 1),
+		"trailing":      s + "{}",
+		"not json":      "\x00",
+		"oversized":     strings.Replace(s, `"occ-1"`, `"`+strings.Repeat("a", MaxEntrySize)+`"`, 1),
+	} {
+		if bad == s && name != "not json" {
+			t.Fatalf("%s: replacement did not apply", name)
+		}
+		if _, err := DecodeEntry([]byte(bad)); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}

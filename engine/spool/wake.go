@@ -1,0 +1,209 @@
+package spool
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WakeSocket is the engine's wake-up socket, in the spool directory.
+//
+// The protocol, over one stream connection per entry: the drop sends
+// the entry's id and a newline; the engine claims new/<id> (Claim) and
+// answers one line, "claimed" when the rename succeeded, else "no" and
+// a reason. The engine reads nothing but an id (ValidID: digits, dashes
+// and hex, bounded length, so no slash and no "..") and opens nothing but
+// that entry of its own spool, so no client can make it read another
+// file.
+const WakeSocket = "wake.sock"
+
+// DefaultWakeBound is how long a drop waits for the engine's answer by
+// default: well under a second (an engine that is down, hung or
+// stopped may delay no event by more than about that).
+const DefaultWakeBound = 300 * time.Millisecond
+
+// serverReadBound is how long the engine waits for a client's id: a
+// client that connects and sends nothing holds a goroutine no longer.
+const serverReadBound = 2 * time.Second
+
+// WakeResult is how a wake-up went.
+type WakeResult int
+
+// The results of Wake.
+const (
+	// WakeClaimed: the engine claimed the entry; it is the engine's.
+	WakeClaimed WakeResult = iota
+	// WakeNoEngine: nothing listens on the socket (no socket file, or the
+	// connection refused or impossible): answered at once, no waiting.
+	WakeNoEngine
+	// WakeDeclined: the engine answered but did not claim the entry
+	// (someone else had it, it was bad) or hung up.
+	WakeDeclined
+	// WakeTimedOut: the engine did not answer within the bound (hung,
+	// stopped): the caller claims the entry itself.
+	WakeTimedOut
+)
+
+func (r WakeResult) String() string {
+	switch r {
+	case WakeClaimed:
+		return "claimed by the engine"
+	case WakeNoEngine:
+		return "no engine listening"
+	case WakeDeclined:
+		return "declined by the engine"
+	case WakeTimedOut:
+		return "the engine did not answer in time"
+	}
+	return fmt.Sprintf("WakeResult(%d)", int(r))
+}
+
+// Wake offers entry id to the engine listening in the spool at dir and
+// waits at most bound for its answer.
+func Wake(dir, id string, bound time.Duration) WakeResult {
+	deadline := time.Now().Add(bound)
+	// Any failure to connect is "no engine": ENOENT (no socket),
+	// ECONNREFUSED (a stale socket), EAGAIN (a backlog so full that the
+	// engine cannot be keeping up) all mean waiting would not help.
+	conn, err := net.DialTimeout("unix", filepath.Join(dir, WakeSocket), bound)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return WakeTimedOut
+		}
+		return WakeNoEngine
+	}
+	defer conn.Close()
+	conn.SetDeadline(deadline)
+	if _, err := conn.Write([]byte(id + "\n")); err != nil {
+		return wakeFailed(err)
+	}
+	line, err := bufio.NewReaderSize(conn, 64).ReadString('\n')
+	if err != nil {
+		return wakeFailed(err)
+	}
+	if line == "claimed\n" {
+		return WakeClaimed
+	}
+	return WakeDeclined
+}
+
+func wakeFailed(err error) WakeResult {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return WakeTimedOut
+	}
+	return WakeDeclined
+}
+
+// HandOff offers entry id to the engine (Wake, waiting at most bound)
+// and, unless the engine claimed it, claims it for owner. A nil Claimed
+// with a nil error means another claimer has it (the engine, or a flush
+// that got there first): either way it is decided once, not here. After a timeout the two
+// claims race, and that is safe: the engine claims by the same rename,
+// so exactly one succeeds; if the engine claimed it after the bound, the
+// caller's rename fails with ENOENT (ErrTaken) and HandOff reports the
+// engine has it.
+func (s *Spool) HandOff(id, owner string, bound time.Duration) (*Claimed, WakeResult, error) {
+	r := Wake(s.Path, id, bound)
+	if r == WakeClaimed {
+		return nil, r, nil
+	}
+	c, err := s.Claim(id, owner)
+	if errors.Is(err, ErrTaken) {
+		return nil, r, nil
+	}
+	return c, r, err
+}
+
+// Listen makes the wake-up socket in the spool, replacing a stale one
+// (nothing answering on it) but never one an engine answers on. The
+// socket is group-writable, so that the drops of the spool's group can
+// connect.
+func (s *Spool) Listen() (net.Listener, error) {
+	path := filepath.Join(s.Path, WakeSocket)
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("spool: an engine already listens on %s", path)
+	}
+	if err := s.root.Remove(WakeSocket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("spool: removing the stale wake-up socket: %w", err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return l, nil
+}
+
+// Serve answers wake-ups on l until ctx ends: for each valid id it
+// claims the entry for owner, answers "claimed" and then hands the
+// entry to claimed (from the connection's goroutine, so claimed must
+// not block long: queue it). It returns when ctx ends and every
+// connection is finished; l is closed.
+func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, claimed func(*Claimed)) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			l.Close()
+			return fmt.Errorf("spool: accepting wake-ups: %w", err)
+		}
+		wg.Go(func() {
+			defer conn.Close()
+			c := s.answer(conn, owner)
+			if c != nil {
+				claimed(c)
+			}
+		})
+	}
+}
+
+// answer reads one id from conn, claims it and says so.
+func (s *Spool) answer(conn net.Conn, owner string) *Claimed {
+	conn.SetDeadline(time.Now().Add(serverReadBound))
+	// One byte more than an id and its newline: a longer line is refused
+	// without reading further.
+	line, err := bufio.NewReaderSize(conn, maxIDLen+2).ReadSlice('\n')
+	if err != nil {
+		conn.Write([]byte("no: not an id line\n"))
+		return nil
+	}
+	id := strings.TrimSuffix(string(line), "\n")
+	if !ValidID(id) {
+		conn.Write([]byte("no: not a spool id\n"))
+		return nil
+	}
+	c, err := s.Claim(id, owner)
+	switch {
+	case errors.Is(err, ErrTaken):
+		conn.Write([]byte("no: taken\n"))
+		return nil
+	case err != nil:
+		conn.Write([]byte("no: unusable\n"))
+		return nil
+	}
+	conn.Write([]byte("claimed\n"))
+	return c
+}
