@@ -72,12 +72,10 @@ func Wake(dir, id string, bound time.Duration) WakeResult {
 	// Any failure to connect is "no engine": ENOENT (no socket),
 	// ECONNREFUSED (a stale socket), EAGAIN (a backlog so full that the
 	// engine cannot be keeping up) all mean waiting would not help.
-	conn, err := net.DialTimeout("unix", filepath.Join(dir, WakeSocket), bound)
+	// A unix socket's connect never waits (a full backlog is EAGAIN),
+	// so the dial needs no bound of its own.
+	conn, err := net.Dial("unix", filepath.Join(dir, WakeSocket))
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return WakeTimedOut
-		}
 		return WakeNoEngine
 	}
 	defer conn.Close()

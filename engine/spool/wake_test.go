@@ -1,0 +1,245 @@
+package spool
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"notifier/engine/state"
+)
+
+// serve runs the engine side of the wake-up socket on s until the test
+// ends; what it claims arrives on the returned channel.
+func serve(t *testing.T, s *Spool, owner string) <-chan *Claimed {
+	t.Helper()
+	l, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *Claimed, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, l, owner, func(c *Claimed) { ch <- c }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ch
+}
+
+// hungServer accepts connections and never answers (an engine stopped
+// with SIGSTOP after accepting); each received id line, read only when
+// the test asks, arrives on the channel.
+func hungServer(t *testing.T, dir string) <-chan net.Conn {
+	t.Helper()
+	l, err := net.Listen("unix", filepath.Join(dir, WakeSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 64)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+		close(conns)
+		for c := range conns {
+			c.Close()
+		}
+	})
+	return conns
+}
+
+// The engine claims a woken entry and says so; the drop then has
+// nothing to do.
+func TestWakeEngineClaims(t *testing.T) {
+	dir := t.TempDir()
+	engine, drop := openSpool(t, dir), openSpool(t, dir)
+	claimed := serve(t, engine, "host/1/engine")
+	e := put(t, drop, 1)
+	c, r, err := drop.HandOff(e.ID, "host/2/drop", time.Minute)
+	if err != nil || c != nil || r != WakeClaimed {
+		t.Fatalf("HandOff: %+v, %v, %v; want the engine's", c, r, err)
+	}
+	got := <-claimed
+	if got.Entry.ID != e.ID || got.Owner != "host/1/engine" || got.Entry.Event.Key != e.Event.Key {
+		t.Errorf("engine claimed %+v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ClaimedDir, got.Name)); err != nil {
+		t.Error(err)
+	}
+}
+
+// With no engine the drop hears so at once (the bound is an hour: a
+// wait would hang the test) and claims the entry itself.
+func TestWakeNoEngine(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	e := put(t, s, 1)
+	if r := Wake(dir, e.ID, time.Hour); r != WakeNoEngine {
+		t.Errorf("no socket: %v", r)
+	}
+	// A stale socket: the file is there, nobody listens.
+	l, err := net.Listen("unix", filepath.Join(dir, WakeSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	c, r, err := s.HandOff(e.ID, "host/2/drop", time.Hour)
+	if err != nil || r != WakeNoEngine || c == nil || c.Entry.ID != e.ID {
+		t.Fatalf("stale socket: %+v, %v, %v", c, r, err)
+	}
+	// An engine may start on the stale socket.
+	serve(t, s, "host/1/engine")
+}
+
+// An engine that accepts and never answers: the drop gives up at the
+// bound and claims the entry itself.
+func TestWakeHungEngine(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	hungServer(t, dir)
+	e := put(t, s, 1)
+	c, r, err := s.HandOff(e.ID, "host/2/drop", 50*time.Millisecond)
+	if err != nil || r != WakeTimedOut || c == nil || c.Entry.ID != e.ID || c.Owner != "host/2/drop" {
+		t.Fatalf("HandOff: %+v, %v, %v", c, r, err)
+	}
+}
+
+// After the drop's timeout, the drop and a late engine race to claim by
+// the same rename: whichever order, exactly one of them has the entry,
+// and HandOff's nil Claimed means the engine's.
+func TestWakeTimeoutRace(t *testing.T) {
+	dir := t.TempDir()
+	drop, engine := openSpool(t, dir), openSpool(t, dir)
+	conns := hungServer(t, dir)
+
+	// The engine late but first: the drop's own claim finds nothing.
+	e := put(t, drop, 1)
+	if r := Wake(dir, e.ID, 10*time.Millisecond); r != WakeTimedOut {
+		t.Fatalf("wake: %v", r)
+	}
+	if _, err := engine.Claim(readID(t, <-conns), "host/1/engine"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drop.Claim(e.ID, "host/2/drop"); err != ErrTaken {
+		t.Fatalf("drop's claim after the engine's: %v, want ErrTaken", err)
+	}
+
+	// Truly concurrent, many times: exactly one claimer each time.
+	for i := range 50 {
+		e := put(t, drop, i)
+		var (
+			engineGot bool
+			conn      net.Conn
+			wg        sync.WaitGroup
+		)
+		wg.Go(func() {
+			conn = <-conns
+			line, err := bufio.NewReader(conn).ReadString('\n')
+			if err != nil {
+				return // the drop's bound ran out before it sent the id
+			}
+			_, err = engine.Claim(strings.TrimSuffix(line, "\n"), "host/1/engine")
+			engineGot = err == nil
+			if err != nil && err != ErrTaken {
+				t.Error(err)
+			}
+		})
+		c, r, err := drop.HandOff(e.ID, "host/2/drop", time.Duration(i%5+1)*time.Millisecond)
+		wg.Wait()
+		conn.Close() // only now: the drop must see a hung engine, not a hang-up
+		if err != nil || r != WakeTimedOut {
+			t.Fatalf("HandOff: %v, %v", r, err)
+		}
+		if (c != nil) == engineGot {
+			t.Fatalf("round %d: drop claimed %v, engine claimed %v: want exactly one", i, c != nil, engineGot)
+		}
+	}
+}
+
+// readID reads the id line a drop sent to the hung server.
+func readID(t *testing.T, c net.Conn) string {
+	t.Helper()
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(line, "\n")
+}
+
+// The socket accepts nothing but a spool id: paths, long lines and ids
+// that are not in new/ are answered "no", and nothing is claimed.
+func TestWakeRefusesBogusIDs(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	claimed := serve(t, s, "host/1/engine")
+	e := put(t, s, 1)
+	for _, line := range []string{
+		"../new/" + e.ID + "\n",
+		e.ID + "/../../x\n",
+		"..\n",
+		"/etc/shadow\n",
+		strings.Repeat("0", 5000) + "\n",
+		e.ID + "0\n",
+		NewID(time.Now()) + "\n", // valid, not in new/
+		e.ID,                     // no newline: the connection ends
+	} {
+		c, err := net.Dial("unix", filepath.Join(dir, WakeSocket))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(line))
+		if !strings.HasSuffix(line, "\n") {
+			c.(*net.UnixConn).CloseWrite()
+		}
+		answer, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if !strings.HasPrefix(answer, "no") {
+			t.Errorf("%.40q: answered %q", line, answer)
+		}
+	}
+	if ids, err := s.List(); err != nil || len(ids) != 1 || ids[0] != e.ID {
+		t.Errorf("new/ holds %q, %v; want only %s", ids, err, e.ID)
+	}
+	select {
+	case c := <-claimed:
+		t.Errorf("engine claimed %s", c.Name)
+	default:
+	}
+}
+
+// A second engine may not take the socket of one that is running.
+func TestListenRefusesRunningEngine(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	serve(t, s, state.NewOwner())
+	if l, err := s.Listen(); err == nil {
+		l.Close()
+		t.Fatal("second Listen succeeded")
+	}
+	st, err := os.Stat(filepath.Join(dir, WakeSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode %v, want a 0660 socket", st.Mode())
+	}
+}
