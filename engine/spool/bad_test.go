@@ -123,3 +123,34 @@ func TestClaimBadEntry(t *testing.T) {
 		t.Error("not in bad/")
 	}
 }
+
+// Takeover moves what it cannot use out of claimed/ too: a name that is
+// not <id>.<owner>, and a dead owner's entry that does not decode.
+func TestTakeoverBadEntries(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	dead := deadOwner(t)
+	id := NewID(time.Now())
+	name, err := claimedName(id, dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, data := range map[string]string{name: "garbage", "junk": "x", id + ".%zz": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, ClaimedDir, n), []byte(data), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Takeover(func(string) bool { return false }, "host/1/me")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Takeover: %d entries, %v", len(got), err)
+	}
+	if left := names(t, filepath.Join(dir, ClaimedDir)); len(left) != 0 {
+		t.Errorf("claimed/ still holds %q", left)
+	}
+	reasons := badReasons(t, dir)
+	for _, n := range []string{id + ".host%2F1%2Fme", "junk", id + ".%zz"} {
+		if _, ok := reasons[n]; !ok {
+			t.Errorf("%s not in bad/ (%q)", n, names(t, filepath.Join(dir, BadDir)))
+		}
+	}
+}
