@@ -17,8 +17,8 @@ import (
 //
 // The protocol, over one stream connection per entry: the drop sends
 // the entry's id and a newline; the engine claims new/<id> (Claim) and
-// answers one line, "claimed" when the rename succeeded, else "no" and
-// a reason. The engine reads nothing but an id (ValidID: digits, dashes
+// answers one line, "claimed" when the rename succeeded and it takes the
+// entry, else "no" and a reason. The engine reads nothing but an id (ValidID: digits, dashes
 // and hex, bounded length, so no slash and no "..") and opens nothing but
 // that entry of its own spool, so no client can make it read another
 // file.
@@ -43,8 +43,9 @@ const (
 	// WakeNoEngine: nothing listens on the socket (no socket file, or the
 	// connection refused or impossible): answered at once, no waiting.
 	WakeNoEngine
-	// WakeDeclined: the engine answered but did not claim the entry
-	// (someone else had it, it was bad) or hung up.
+	// WakeDeclined: the engine answered but did not take the entry
+	// (someone else had it, it was bad, or its policy is not one the
+	// engine serves: then it is back in new/) or hung up.
 	WakeDeclined
 	// WakeTimedOut: the engine did not answer within the bound (hung,
 	// stopped): the caller claims the entry itself.
@@ -146,11 +147,15 @@ func (s *Spool) Listen() (net.Listener, error) {
 }
 
 // Serve answers wake-ups on l until ctx ends: for each valid id it
-// claims the entry for owner, answers "claimed" and then hands the
-// entry to claimed (from the connection's goroutine, so claimed must
-// not block long: queue it). It returns when ctx ends and every
-// connection is finished; l is closed.
-func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, claimed func(*Claimed)) error {
+// claims the entry for owner and asks accept whether the engine takes it
+// (an engine serves only the policies it was started with: an entry for
+// any other is declined). Accepted, the answer is "claimed" and the entry
+// is the engine's; declined, the entry is put back into new/ (Release)
+// before the answer "no", so the drop claims it itself. accept runs in
+// the connection's goroutine while the drop waits: it must only look at
+// the entry and queue it. Serve returns when ctx ends (nil) or accepting
+// fails, after every connection is finished; l is closed.
+func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -170,38 +175,45 @@ func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, claimed
 		}
 		wg.Go(func() {
 			defer conn.Close()
-			c := s.answer(conn, owner)
-			if c != nil {
-				claimed(c)
-			}
+			s.answer(conn, owner, accept)
 		})
 	}
 }
 
-// answer reads one id from conn, claims it and says so.
-func (s *Spool) answer(conn net.Conn, owner string) *Claimed {
+// answer reads one id from conn, claims it, lets accept decide and says
+// what came of it.
+func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool) {
 	conn.SetDeadline(time.Now().Add(serverReadBound))
-	// One byte more than an id and its newline: a longer line is refused
-	// without reading further.
+	// Room for an id and its newline: a longer line is refused without
+	// reading further.
 	line, err := bufio.NewReaderSize(conn, maxIDLen+2).ReadSlice('\n')
 	if err != nil {
 		conn.Write([]byte("no: not an id line\n"))
-		return nil
+		return
 	}
 	id := strings.TrimSuffix(string(line), "\n")
 	if !ValidID(id) {
 		conn.Write([]byte("no: not a spool id\n"))
-		return nil
+		return
 	}
 	c, err := s.Claim(id, owner)
 	switch {
 	case errors.Is(err, ErrTaken):
 		conn.Write([]byte("no: taken\n"))
-		return nil
+		return
 	case err != nil:
 		conn.Write([]byte("no: unusable\n"))
-		return nil
+		return
+	}
+	if !accept(c) {
+		if err := s.Release(c); err != nil {
+			// Left in claimed/ under a live owner: the drop's claim fails
+			// and the entry waits for this engine's next Takeover.
+			conn.Write([]byte("no: declined, not released\n"))
+			return
+		}
+		conn.Write([]byte("no: declined\n"))
+		return
 	}
 	conn.Write([]byte("claimed\n"))
-	return c
 }

@@ -17,6 +17,12 @@ import (
 // serve runs the engine side of the wake-up socket on s until the test
 // ends; what it claims arrives on the returned channel.
 func serve(t *testing.T, s *Spool, owner string) <-chan *Claimed {
+	return serveOnly(t, s, owner, "/etc/notifier/policy.yaml")
+}
+
+// serveOnly is serve for an engine that accepts the entries of one
+// policy only.
+func serveOnly(t *testing.T, s *Spool, owner, policy string) <-chan *Claimed {
 	t.Helper()
 	l, err := s.Listen()
 	if err != nil {
@@ -25,7 +31,13 @@ func serve(t *testing.T, s *Spool, owner string) <-chan *Claimed {
 	ch := make(chan *Claimed, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- s.Serve(ctx, l, owner, func(c *Claimed) { ch <- c }) }()
+	go func() { done <- s.Serve(ctx, l, owner, func(c *Claimed) bool {
+		if c.Entry.Policy != policy {
+			return false
+		}
+		ch <- c
+		return true
+	}) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -241,5 +253,23 @@ func TestListenRefusesRunningEngine(t *testing.T) {
 	}
 	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o660 {
 		t.Errorf("socket mode %v, want a 0660 socket", st.Mode())
+	}
+}
+
+// An entry for a policy the engine does not serve is put back, and the
+// drop claims it itself.
+func TestWakeEngineDeclines(t *testing.T) {
+	dir := t.TempDir()
+	engine, drop := openSpool(t, dir), openSpool(t, dir)
+	claimed := serveOnly(t, engine, "host/1/engine", "/etc/notifier/other.yaml")
+	e := put(t, drop, 1)
+	c, r, err := drop.HandOff(e.ID, "host/2/drop", time.Minute)
+	if err != nil || r != WakeDeclined || c == nil || c.Entry.ID != e.ID || c.Owner != "host/2/drop" {
+		t.Fatalf("HandOff: %+v, %v, %v; want the drop's", c, r, err)
+	}
+	select {
+	case c := <-claimed:
+		t.Errorf("engine took %s", c.Name)
+	default:
 	}
 }
