@@ -31,13 +31,15 @@ func serveOnly(t *testing.T, s *Spool, owner, policy string) <-chan *Claimed {
 	ch := make(chan *Claimed, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- s.Serve(ctx, l, owner, func(c *Claimed) bool {
-		if c.Entry.Policy != policy {
-			return false
-		}
-		ch <- c
-		return true
-	}) }()
+	go func() {
+		done <- s.Serve(ctx, l, owner, func(c *Claimed) bool {
+			if c.Entry.Policy != policy {
+				return false
+			}
+			ch <- c
+			return true
+		})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
