@@ -87,7 +87,9 @@ type Spool struct {
 
 // Open opens the spool at path, making it and its subdirectories when
 // missing (0770, setgid, as the state directory's shared directories
-// are). A link or a foreign-owned directory in their place is refused.
+// are); the directory holding path must exist (it is the state
+// directory the packages make). A link or a foreign-owned directory in
+// their place is refused.
 func Open(path string) (*Spool, error) {
 	s := &Spool{Path: path, now: time.Now}
 	var err error

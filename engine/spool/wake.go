@@ -52,6 +52,7 @@ const (
 	WakeTimedOut
 )
 
+// String says what the result means, for messages.
 func (r WakeResult) String() string {
 	switch r {
 	case WakeClaimed:
