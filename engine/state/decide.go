@@ -114,6 +114,10 @@ type Input struct {
 	// Policy is the deciding policy's PolicyID, kept in the records it
 	// writes; "" leaves them unmarked (explain, tests).
 	Policy string
+	// Entry is the id of the spool entry the event came from: the
+	// decision records it (DecidedID), and a decision of an entry already
+	// recorded is none (Result.AlreadyDecided). "" for none.
+	Entry string
 }
 
 // Result is the stateful decision.
@@ -124,6 +128,10 @@ type Result struct {
 	// this decision read: two policies sharing a state file suppress and
 	// resolve each other's alerts (see PolicyID).
 	SharedWith []string
+	// AlreadyDecided says Input.Entry was decided before (claimed again
+	// after a crash between its decision's commit and its delete): Send
+	// and Skip are empty, and no record was changed.
+	AlreadyDecided bool
 }
 
 // PolicyID identifies a policy for the records it writes: the host and
@@ -159,6 +167,9 @@ func WindowID(rule, key string) string { return WindowKind.ID(rule + "/" + key) 
 // IDs lists the records Apply reads and writes for in.
 func IDs(in Input) []string {
 	ids := []string{IncidentID(in.Event.Key)}
+	if in.Entry != "" {
+		ids = append(ids, DecidedID(in.Entry))
+	}
 	if in.Occurrence != "" {
 		ids = append(ids, OccurrenceID(in.Occurrence), legacyOccurrenceID(in.Occurrence))
 	}
@@ -184,8 +195,27 @@ func windowOf(h engine.Hit, ev *event.Event) string {
 
 // Apply decides, from the policy's decision and the records, what is
 // sent and what is not, and updates the records in place. It is pure but
-// for recs, so explain can run it on a copy.
+// for recs, so explain can run it on a copy. With an Entry it records
+// the entry as decided, or, when it already is, decides nothing.
 func Apply(in Input, recs map[string]*Record) (Result, error) {
+	if in.Entry == "" {
+		return apply(in, recs)
+	}
+	id := DecidedID(in.Entry)
+	if recs[id].Live(in.Now) {
+		// Any record, even one that no longer decodes: deciding an entry
+		// twice would page twice, and the record's only content that
+		// matters is that it exists.
+		return Result{AlreadyDecided: true}, nil
+	}
+	res, err := apply(in, recs)
+	if err != nil {
+		return res, err
+	}
+	return res, DecidedKind.Put(recs, id, Decided{Entry: in.Entry, Key: in.Event.Key, Decided: in.Now}, in.Now.Add(DecidedTTL))
+}
+
+func apply(in Input, recs map[string]*Record) (Result, error) {
 	var res Result
 	ev, d := in.Event, in.Decision
 	if in.Occurrence != "" && ev.Action != event.ActionRemove {

@@ -26,6 +26,7 @@ const (
 	FailurePrefix    = "f/"
 	SilencePrefix    = "s/"
 	HistoryPrefix    = "h/"
+	DecidedPrefix    = "e/"
 )
 
 // Kind is one kind of record: its records' ids start with its prefix and
@@ -63,6 +64,7 @@ var (
 	FailureKind    = register[Failure]("failure mark", FailurePrefix)
 	SilenceKind    = register[Silence]("silence", SilencePrefix)
 	HistoryKind    = register[HistoryEntry]("history entry", HistoryPrefix)
+	DecidedKind    = register[Decided]("decided spool entry", DecidedPrefix)
 )
 
 // Name is the kind's name, for errors.
