@@ -36,8 +36,10 @@ type BadSilence struct {
 // store: a kill at any point leaves either nothing decided or the
 // deliveries queued. The history lines go to the local store (the same
 // transaction without Redis). The queued entries are leased to owner
-// until ctx's deadline.
-func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner string, check Check) (state.Result, error) {
+// until ctx's deadline. entry is the spool entry ev came from
+// (state.Input.Entry), "" for none: decided before, nothing is queued or
+// written, and the Result says AlreadyDecided.
+func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner, entry string, check Check) (state.Result, error) {
 	now := p.now()
 	sil, bad, err := p.activeSilence(ctx, st, ev, now)
 	if err != nil {
@@ -52,7 +54,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 			p.note("silence %s no longer compiles, ignored: %v", b.Silence.ID, b.Err)
 		}
 	}
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st)}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry}
 	if m == dryRun {
 		// No occurrence: a dry run shows what the rules and the state
 		// decide for this alert, not that a saved copy of it was already
@@ -75,7 +77,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		// its run started first and waited for the lock.
 		in.Now = p.now()
 		var err error
-		if res, err = state.Apply(in, recs); err != nil || m == record {
+		if res, err = state.Apply(in, recs); err != nil || m == record || res.AlreadyDecided {
 			return err
 		}
 		if queue, hist, err = outboxRecords(ev, d, res, in.Now, owner, deadline); err != nil {

@@ -21,6 +21,24 @@ import (
 // kept in the pending directory for the next run. With Redis down it
 // decides with this node's state (Degraded).
 func (p *Pipeline) Run(ctx context.Context, ev *event.Event) *Report {
+	return p.run(ctx, ev, "")
+}
+
+// RunEntry is Run for an event taken from the spool: entryID, the spool
+// entry's id, is recorded in the decision's transaction
+// (state.Input.Entry). An entry claimed again after a crash between that
+// commit and the entry's delete is then recognised: Plan.AlreadyDecided,
+// nothing decided, queued, delivered for it or written to history or the
+// audit log. The outbox is flushed all the same, so what the first
+// decision queued and the crash left undelivered still goes out.
+//
+// Without state (fail open) the entry cannot be recognised: it is
+// delivered as Run delivers.
+func (p *Pipeline) RunEntry(ctx context.Context, ev *event.Event, entryID string) *Report {
+	return p.run(ctx, ev, entryID)
+}
+
+func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Report {
 	d := p.Policy.Evaluate(ev)
 	r := &Report{Decision: d}
 	p.reportDecision(r, ev, d)
@@ -32,14 +50,14 @@ func (p *Pipeline) Run(ctx context.Context, ev *event.Event) *Report {
 	defer st.Close()
 	owner := p.owner()
 	p.importKept(ctx, r, st, owner)
-	res, err := p.decide(ctx, st, ev, d, commit, owner, nil)
+	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil)
 	p.reportShared(r, ev, res)
 	if err != nil && st.Separate() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries
 		// are still queued durably (and suppressed per node), and say so.
 		p.problem(r, "shared state unusable, deciding with this node's state only: %v", err)
 		st = st.LocalOnly()
-		res, err = p.decide(ctx, st, ev, d, commit, owner, nil)
+		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil)
 		r.Degraded = true
 	}
 	r.Plan = res
@@ -68,7 +86,9 @@ func (p *Pipeline) Run(ctx context.Context, ev *event.Event) *Report {
 		return r
 	}
 	p.reportFailures(r, marks, marked)
-	p.audit(ev, d, res, err)
+	if !res.AlreadyDecided { // the first decision wrote its line
+		p.audit(ev, d, res, err)
+	}
 	if err != nil {
 		r.StateErr = err
 		p.problem(r, "state: %v (what was not recorded is retried by the next run)", err)
@@ -119,7 +139,7 @@ func (p *Pipeline) dryRun(ctx context.Context, r *Report, ev *event.Event, d *en
 		return
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, dryRun, "", nil)
+	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil)
 	if err != nil {
 		stateless(err)
 		return
@@ -149,7 +169,7 @@ func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*R
 		return nil, err
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, record, "", check)
+	res, err := p.decide(ctx, st, ev, d, record, "", "", check)
 	if err != nil {
 		return nil, err
 	}
