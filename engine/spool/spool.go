@@ -25,7 +25,7 @@
 //     others see ErrTaken. A claim is not fsync'd: if a crash undoes it the
 //     entry is back in new/ and is claimed again, and the state transaction
 //     that decided it records its id, so it is recognised, not decided
-//     twice (that check belongs to the caller, engine/pipeline).
+//     twice (that check belongs to the caller: engine/pipeline's RunEntry).
 //   - Delivered at least once: an entry is deleted (Done) only after its
 //     decision committed; a claimer that dies leaves it in claimed/ under
 //     its owner id, and Takeover gives it to a live claimer.
