@@ -8,17 +8,6 @@ import (
 	"github.com/expr-lang/expr/ast"
 )
 
-// Load reads and compiles the policy at path (file or directory), as a
-// run does (Compile).
-func Load(path string, opts policy.Options) (*Policy, policy.Problems, error) {
-	srcs, err := policy.ReadSources(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, ps := Compile(srcs, opts)
-	return p, ps, nil
-}
-
 // Compile parses and compiles policy sources the way a run needs them:
 // it returns the problems that make the policy unusable (the policy is
 // nil when any is an error), and computes nothing else — lint's checks

@@ -74,9 +74,10 @@ func Wake(dir, id string, bound time.Duration) WakeResult {
 	// Any failure to connect is "no engine": ENOENT (no socket),
 	// ECONNREFUSED (a stale socket), EAGAIN (a backlog so full that the
 	// engine cannot be keeping up) all mean waiting would not help.
-	// A unix socket's connect never waits (a full backlog is EAGAIN),
-	// so the dial needs no bound of its own.
-	conn, err := net.Dial("unix", filepath.Join(dir, WakeSocket))
+	// Go connects unix sockets without blocking (a full backlog is
+	// EAGAIN at once); the deadline bounds the dial all the same, so no
+	// kernel or runtime behaviour can make the drop wait past bound.
+	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", filepath.Join(dir, WakeSocket))
 	if err != nil {
 		return WakeNoEngine
 	}

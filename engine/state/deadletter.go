@@ -32,8 +32,6 @@ type Opened struct {
 	Counted time.Time `json:"counted,omitzero"`
 }
 
-func (o Opened) isZero() bool { return o == Opened{} }
-
 // FailureID is the record marking channel as having given a delivery up
 // since its last success.
 func FailureID(channel string) string { return FailureKind.ID(channel) }

@@ -67,9 +67,6 @@ var (
 	DecidedKind    = register[Decided]("decided spool entry", DecidedPrefix)
 )
 
-// Name is the kind's name, for errors.
-func (k Kind[T]) Name() string { return k.name }
-
 // Prefix is where the kind's records live.
 func (k Kind[T]) Prefix() string { return k.prefix }
 
