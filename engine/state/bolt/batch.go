@@ -27,9 +27,10 @@ type Options struct {
 	// to join before the batch runs; none when zero or less. Updates
 	// that arrive while the previous batch commits join the next one
 	// whatever the delay, and that alone groups them best: measured with
-	// BenchmarkUpdateParallel (16 goroutines), no delay took 42 µs per
-	// Update in batches of about 8, a delay of 2 ms 164 µs in batches of
-	// 16, and it would add its whole length to a lone event's decision.
+	// BenchmarkUpdateParallel (16 goroutines, 2 CPUs), no delay took
+	// 40-85 µs per Update in batches of about 8, a delay of 2 ms
+	// 160-220 µs in batches of 16 (unbatched: 450-600 µs), and a delay
+	// adds its whole length to a lone event's decision.
 	BatchDelay time.Duration
 }
 
@@ -86,8 +87,8 @@ func newBatcher(o Options) *batcher {
 	return bt
 }
 
-// join adds op to the gathering batch, starting one when none is; the op
-// that starts a batch leads it: it runs it.
+// join adds op to the gathering batch, starting one when none is; the
+// op that starts a batch leads it: it starts its run.
 func (bt *batcher) join(op *batchOp) (cur *batch, leader bool) {
 	bt.mu.Lock()
 	defer bt.mu.Unlock()
@@ -130,19 +131,21 @@ func (b *Store) updateBatched(ctx context.Context, ids []string, fn func(map[str
 		b.batch.joined()
 	}
 	if leader {
-		// The leader runs the batch even when its own ctx ends meanwhile:
-		// the others wait on it. Its wait is bounded: the delay, then the
-		// batch running before it.
-		b.runBatch(cur)
-	} else {
-		select {
-		case <-op.done:
-		case <-ctx.Done():
-			if op.state.CompareAndSwap(opWaiting, opAbandoned) {
-				return b.fail("lock", b.lockPath, ctx.Err())
-			}
-			<-op.done // taken already: its outcome is on its way
+		// The batch runs in a goroutine of its own, so that every op,
+		// the first included, can give up when its ctx ends.
+		b.pending.Add(1)
+		go func() {
+			defer b.pending.Done()
+			b.runBatch(cur)
+		}()
+	}
+	select {
+	case <-op.done:
+	case <-ctx.Done():
+		if op.state.CompareAndSwap(opWaiting, opAbandoned) {
+			return b.fail("lock", b.lockPath, ctx.Err())
 		}
+		<-op.done // taken already: its outcome is on its way
 	}
 	if op.panicked != nil {
 		panic(op.panicked) // the caller's fn panicked: not hidden, as unbatched
