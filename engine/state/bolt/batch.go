@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,6 +170,9 @@ func (b *Store) runBatch(cur *batch) {
 	bt.run <- struct{}{}
 	defer func() { <-bt.run }()
 	ops := bt.seal(cur)
+	if !slices.ContainsFunc(ops, func(op *batchOp) bool { return op.state.Load() == opWaiting }) {
+		return // every caller gave up: no lock to wait for, nothing to sweep
+	}
 	ctx, cancel := batchContext(ops)
 	defer cancel()
 	err := b.guard(ctx, "update", func(w *damageWatch) error { return b.commitBatch(ctx, ops, w) })
