@@ -116,8 +116,9 @@ func (a *app) statusCmd(args []string) error {
 }
 
 // spoolDir is where the spool is: --spool, else $NOTIFIER_SPOOL, else
-// beside $NOTIFIER_STATE_PATH when set, else spool.Default (the rule
-// every command that touches the spool follows).
+// beside $NOTIFIER_STATE_PATH when set (tests set it: the spool follows
+// their temporary state), else spool.Default. It is the drop's rule:
+// status must look where the invocations write.
 func (a *app) spoolDir(flag string) string {
 	switch {
 	case flag != "":

@@ -77,10 +77,15 @@ var (
 // JSON object of the EngineStatus fields and nothing else).
 func AskStatus(dir string, bound time.Duration) (*EngineStatus, error) {
 	deadline := time.Now().Add(bound)
-	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", filepath.Join(dir, WakeSocket))
+	path := filepath.Join(dir, WakeSocket)
+	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", path)
+	if errors.Is(err, fs.ErrPermission) {
+		// There is a socket, not for this user: not "no engine".
+		return nil, fmt.Errorf("spool: asking the engine's status: %w", err)
+	}
 	if err != nil {
-		// As in Wake: any failure to connect means no engine to ask.
-		return nil, fmt.Errorf("%w on %s", ErrNoEngine, filepath.Join(dir, WakeSocket))
+		// As in Wake: any other failure to connect means no engine to ask.
+		return nil, fmt.Errorf("%w on %s", ErrNoEngine, path)
 	}
 	defer conn.Close()
 	conn.SetDeadline(deadline)

@@ -165,6 +165,23 @@ func TestAskStatusNoEngine(t *testing.T) {
 	}
 }
 
+// A socket this user may not connect to is not "no engine": status must
+// not say the engine is down when it cannot tell.
+func TestAskStatusNotPermitted(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root connects whatever the socket's mode")
+	}
+	dir := t.TempDir()
+	serveStatus(t, openSpool(t, dir), sampleStatus)
+	if err := os.Chmod(filepath.Join(dir, WakeSocket), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := AskStatus(dir, time.Minute)
+	if err == nil || errors.Is(err, ErrNoEngine) || !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("AskStatus = %v, want a permission error, not ErrNoEngine", err)
+	}
+}
+
 // An engine that accepts and never answers: AskStatus gives up at the
 // bound and says the engine did not answer.
 func TestAskStatusHungEngine(t *testing.T) {
