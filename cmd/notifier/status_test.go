@@ -289,3 +289,32 @@ func TestStatusFlags(t *testing.T) {
 	_, stdout, _ = s.status(t)
 	wantLines(t, stdout, "spool: "+other+"2")
 }
+
+// An engine that answers wake-ups but gives no status (spool.Serve
+// without a status func): said, and not a problem.
+func TestStatusEngineWithoutStatus(t *testing.T) {
+	s := newStatusSetup(t)
+	sp, err := spool.Open(s.spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	l, err := sp.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- sp.Serve(ctx, l, "h/1/x", func(*spool.Claimed) bool { return false }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	code, stdout, stderr := s.status(t)
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q\n%s", code, stderr, stdout)
+	}
+	wantLines(t, stdout, "engine: unknown (spool: the engine does not report its status)", "healthy: yes")
+}
