@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"path/filepath"
+	"slices"
 	"time"
+
+	"notifier/internal/safedir"
 )
 
 // The status request on the wake-up socket: a client sends statusRequest
@@ -73,10 +77,15 @@ var (
 // JSON object of the EngineStatus fields and nothing else).
 func AskStatus(dir string, bound time.Duration) (*EngineStatus, error) {
 	deadline := time.Now().Add(bound)
-	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", filepath.Join(dir, WakeSocket))
+	path := filepath.Join(dir, WakeSocket)
+	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", path)
+	if errors.Is(err, fs.ErrPermission) {
+		// There is a socket, not for this user: not "no engine".
+		return nil, fmt.Errorf("spool: asking the engine's status: %w", err)
+	}
 	if err != nil {
-		// As in Wake: any failure to connect means no engine to ask.
-		return nil, fmt.Errorf("%w on %s", ErrNoEngine, filepath.Join(dir, WakeSocket))
+		// As in Wake: any other failure to connect means no engine to ask.
+		return nil, fmt.Errorf("%w on %s", ErrNoEngine, path)
 	}
 	defer conn.Close()
 	conn.SetDeadline(deadline)
@@ -161,4 +170,61 @@ func answerStatus(conn net.Conn, status func() EngineStatus) {
 		return
 	}
 	conn.Write(append(data, '\n'))
+}
+
+// ReadStats is Stats of the spool at path, read without making any of
+// its directories (Open makes what is missing): `notifier status` looks
+// and sets nothing up. A missing subdirectory holds nothing; a missing
+// spool is an error wrapping fs.ErrNotExist.
+func ReadStats(path string) (Stats, error) {
+	var st Stats
+	root, err := safedir.Open(path, false)
+	if err != nil {
+		return st, fmt.Errorf("spool: %w", err)
+	}
+	root.Close()
+	names := func(sub string) ([]string, error) {
+		d, err := safedir.Open(filepath.Join(path, sub), false)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		defer d.Close()
+		ns, err := d.Names()
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		return ns, nil
+	}
+	// As Stats counts: ids in new/ (List), well-named claims, any file in bad/.
+	var ids []string
+	ns, err := names(NewDir)
+	if err != nil {
+		return st, err
+	}
+	for _, n := range ns {
+		if ValidID(n) {
+			ids = append(ids, n)
+		}
+	}
+	st.New = len(ids)
+	if ns, err = names(ClaimedDir); err != nil {
+		return st, err
+	}
+	for _, n := range ns {
+		if id, _, ok := parseClaimed(n); ok {
+			st.Claimed++
+			ids = append(ids, id)
+		}
+	}
+	if ns, err = names(BadDir); err != nil {
+		return st, err
+	}
+	st.Bad = len(ns)
+	if len(ids) > 0 {
+		st.Oldest, _ = idTime(slices.Min(ids))
+	}
+	return st, nil
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -163,6 +165,23 @@ func TestAskStatusNoEngine(t *testing.T) {
 	}
 }
 
+// A socket this user may not connect to is not "no engine": status must
+// not say the engine is down when it cannot tell.
+func TestAskStatusNotPermitted(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root connects whatever the socket's mode")
+	}
+	dir := t.TempDir()
+	serveStatus(t, openSpool(t, dir), sampleStatus)
+	if err := os.Chmod(filepath.Join(dir, WakeSocket), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := AskStatus(dir, time.Minute)
+	if err == nil || errors.Is(err, ErrNoEngine) || !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("AskStatus = %v, want a permission error, not ErrNoEngine", err)
+	}
+}
+
 // An engine that accepts and never answers: AskStatus gives up at the
 // bound and says the engine did not answer.
 func TestAskStatusHungEngine(t *testing.T) {
@@ -231,5 +250,45 @@ func TestStatusRequestExact(t *testing.T) {
 		if !strings.HasPrefix(answer, "no: ") {
 			t.Errorf("%q: answered %q", line, answer)
 		}
+	}
+}
+
+// ReadStats counts as Stats does, without making anything: a missing
+// subdirectory holds nothing, a missing spool is ErrNotExist.
+func TestReadStats(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadStats(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing spool: %v", err)
+	}
+	s := openSpool(t, dir)
+	old := testEntry(1)
+	old.Received = time.Now().Add(-time.Hour)
+	if err := s.Put(&old); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, 2)
+	put(t, s, 3)
+	if _, err := s.Claim(old.ID, "host/1/engine"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, BadDir, "junk"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadStats(dir)
+	if err != nil || got != want || got.New != 2 || got.Claimed != 1 || got.Bad != 1 || !got.Oldest.Equal(old.Received) {
+		t.Errorf("ReadStats = %+v, %v; Stats = %+v", got, err, want)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, BadDir)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadStats(dir); err != nil || got.Bad != 0 || got.New != 2 {
+		t.Errorf("without bad/: %+v, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, BadDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadStats made bad/: %v", err)
 	}
 }
