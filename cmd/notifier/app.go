@@ -57,6 +57,8 @@ func (a *app) command(cmd string, args []string) error {
 		return a.versionCmd(args)
 	case "flush":
 		return a.flushCmd(args)
+	case "serve":
+		return a.serveCmd(args)
 	case "silence":
 		return a.silenceCmd(args)
 	case "history":
@@ -90,6 +92,7 @@ commands:
   test      run policy unit tests (events at virtual times, expected deliveries)
   schema    print the JSON Schema of the policy format
   flush     deliver what the outbox holds
+  serve     run the resident engine: decide what the drops spool (foreground)
   silence   add, list or expire silences
   history   recent decisions, deliveries, queued and given-up deliveries
   status    is notifier healthy: engine, spool, outbox, dead letters, policy, state

@@ -29,7 +29,7 @@ func TestHelpForms(t *testing.T) {
 	// Every command, each way: help CMD, CMD -h, CMD -help, CMD --help.
 	for cmd, want := range map[string]string{
 		"run": "-source", "explain": "-event", "lint": "usage: notifier lint", "test": "usage: notifier test",
-		"schema": "usage: notifier schema", "flush": "-config", "history": "-format", "version": "notifier version",
+		"schema": "usage: notifier schema", "flush": "-config", "serve": "-idle", "history": "-format", "version": "notifier version",
 		"silence add": "-match", "silence list": "-all",
 	} {
 		words := strings.Fields(cmd)

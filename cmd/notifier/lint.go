@@ -93,7 +93,7 @@ func lintOptions(checkFiles bool) policy.Options {
 		if t, ok := registry.Lookup(spec.Type); ok {
 			ps = append(ps, inlineSecrets(spec, t.NewConfig())...)
 		}
-		if cfg, ok := w.configs[spec.Name]; ok {
+		if cfg, ok := w.w.Config(spec.Name); ok {
 			ps = append(ps, lintProblems(spec, cfg.Lint())...)
 			if checkFiles {
 				ps = append(ps, secretFiles(spec, cfg)...)

@@ -1,132 +1,32 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"path/filepath"
-	"strings"
-	"sync"
-
 	"notifier/channels"
-	"notifier/channels/registry"
 	"notifier/engine"
+	"notifier/engine/pipeline"
 	"notifier/engine/policy"
 )
 
-// checkChannel decodes spec's options strictly into a config of type t
-// and validates it (no I/O). A relative file option becomes relative to
-// the policy file.
-func checkChannel(t channels.Type, spec *policy.ChannelSpec) (channels.Config, policy.Problems) {
-	cfg := t.NewConfig()
-	ps := policy.DecodeNode(spec.File, spec.Node, cfg, "type")
-	for i := range ps {
-		ps[i].Message = "channels." + spec.Name + "." + ps[i].Message
-	}
-	if len(ps) > 0 {
-		return nil, ps
-	}
-	channels.ResolveFiles(cfg, filepath.Dir(spec.File))
-	if err := cfg.Validate(); err != nil {
-		return nil, validationProblems(spec, err)
-	}
-	return cfg, nil
-}
+// wiring is the command's pipeline.Wiring (the channel checks of a
+// load, and the channels a command builds and closes once), under the
+// names the commands use.
+type wiring struct{ w *pipeline.Wiring }
 
-// validationProblems turns a channel's Validate error into one problem
-// per line (errors.Join), each at the option it names when the option is
-// written — "address ...", "routing_key: ..." — else at the channel.
-func validationProblems(spec *policy.ChannelSpec, err error) policy.Problems {
-	var ps policy.Problems
-	for _, msg := range strings.Split(err.Error(), "\n") {
-		at := spec.Node
-		rest := strings.TrimPrefix(msg, spec.Type+": ")
-		if end := strings.IndexAny(rest, ": "); end > 0 {
-			if n := policy.MappingValue(spec.Node, rest[:end]); n != spec.Node {
-				at = n
-			}
-		}
-		ps = append(ps, policy.Problem{File: spec.File, Line: at.Line, Col: at.Column, Severity: "error", Check: "channel",
-			Message: fmt.Sprintf("channels.%s: %s", spec.Name, msg)})
-	}
-	return ps
-}
-
-// wiring remembers each checked channel's decoded config, so a run builds
-// only the channels it delivers to, and holds the command's channels.Set:
-// every path that delivers (run, failOpen, flush) or only builds
-// (explain) gets its channels from it, and the command closes them all
-// once (close).
-type wiring struct {
-	configs map[string]channels.Config
-
-	mu  sync.Mutex
-	set *channels.Set // made by the first channel call
-}
-
-func newWiring() *wiring { return &wiring{configs: map[string]channels.Config{}} }
+func newWiring() *wiring { return &wiring{w: pipeline.NewWiring()} }
 
 // loadOptions plugs the channel checks into the engine's loader.
-func (w *wiring) loadOptions() policy.Options {
-	return policy.Options{CheckChannel: func(spec *policy.ChannelSpec) policy.Problems {
-		t, ok := registry.Lookup(spec.Type)
-		if !ok {
-			n := policy.MappingValue(spec.Node, "type")
-			return policy.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
-				Message: fmt.Sprintf("channels.%s.type: unknown channel type %q (want one of %v)", spec.Name, spec.Type, registry.Names())}}
-		}
-		cfg, ps := checkChannel(t, spec)
-		if cfg != nil {
-			w.configs[spec.Name] = cfg
-		}
-		return ps
-	}}
-}
-
-// errChannelGone is a delivery to a channel the policy no longer has.
-var errChannelGone = errors.New("no longer in the policy (renamed or removed?)")
+func (w *wiring) loadOptions() policy.Options { return w.w.LoadOptions() }
 
 // channel returns policy p's channel called name, built once per
-// command. A command uses one policy, the one its first call names.
+// command.
 func (w *wiring) channel(p *engine.Policy, name string) (channels.Channel, error) {
-	w.mu.Lock()
-	if w.set == nil {
-		w.set = channels.NewSet(func(name string) (channels.Channel, error) { return w.build(p, name) })
-	}
-	set := w.set
-	w.mu.Unlock()
-	return set.Get(name)
+	return w.w.Channel(p, name)
 }
 
-// close closes every channel the command built. An error closing one
-// (syslog's local socket) comes after its deliveries were made and
-// changes nothing about them, so it is not reported.
-func (w *wiring) close() {
-	w.mu.Lock()
-	set := w.set
-	w.mu.Unlock()
-	if set != nil {
-		_ = set.Close()
-	}
-}
+// close closes every channel the command built.
+func (w *wiring) close() { w.w.Close() }
 
-// build makes the named channel of policy p, from the config its load
-// checked, or decoded here when it has none (a policy not loaded through
-// this wiring).
-func (w *wiring) build(p *engine.Policy, name string) (channels.Channel, error) {
-	spec, ok := p.Channels[name]
-	if !ok { // an entry queued before the policy changed
-		return nil, errChannelGone
-	}
-	t, ok := registry.Lookup(spec.Type)
-	if !ok {
-		return nil, fmt.Errorf("channels.%s: unknown channel type %q", name, spec.Type)
-	}
-	cfg, ok := w.configs[name]
-	if !ok {
-		var ps policy.Problems
-		if cfg, ps = checkChannel(t, spec); len(ps) > 0 {
-			return nil, ps
-		}
-	}
-	return t.New(cfg)
+// validationProblems: see pipeline.ValidationProblems.
+func validationProblems(spec *policy.ChannelSpec, err error) policy.Problems {
+	return pipeline.ValidationProblems(spec, err)
 }

@@ -1,0 +1,299 @@
+// Package serve is the resident engine, `notifier serve`: it claims the
+// spool's entries (engine/spool) as drops wake it, and in scans of new/
+// and takeovers of dead claimers' entries, and decides each through
+// engine/pipeline with the policy compiled once, its stores opened once
+// and its channels built once (kept alive between events). It reloads a
+// policy when its files change or when told (SIGHUP), keeping the last
+// good one loudly while they do not load; it flushes the outbox when a
+// queued delivery is due.
+//
+// It serves only the policies it was started with, and only entries
+// dropped with its own $NOTIFIER_STATE_PATH: any other entry is declined,
+// without the engine opening anything it names, and its invocation
+// decides it in-process.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"notifier/engine"
+	"notifier/engine/event"
+	"notifier/engine/pipeline"
+	"notifier/engine/spool"
+	"notifier/engine/state"
+)
+
+// Config is what an engine serves, and how.
+type Config struct {
+	// Policies are the policy paths served, as drops name them:
+	// absolute and clean (made so), symlinks not resolved.
+	Policies []string
+	// Spool is the opened spool the engine claims from.
+	Spool *spool.Spool
+	// StatePath is the engine's $NOTIFIER_STATE_PATH ("" when unset): a
+	// policy without settings.state.path keeps its state there, and an
+	// entry dropped with another one is declined.
+	StatePath string
+	// CacheDir keeps the last good policy files (engine/lastgood); ""
+	// keeps none.
+	CacheDir string
+	// Workers bounds the entries decided at once (default 16).
+	Workers int
+	// Idle: Run returns after this long with nothing claimed, queued or
+	// due in the outbox; 0 never.
+	Idle time.Duration
+	// Clock is the pipelines' clock (nil: time.Now).
+	Clock func() time.Time
+	// Note receives each line an operator must read (nil discards); it
+	// is called from one goroutine at a time.
+	Note func(line string)
+	// Decode makes the event of an entry with a policy's cluster
+	// defaults (drop.EventOf).
+	Decode func(e *spool.Entry, cluster event.ClusterDefaults) (*event.Event, error)
+	// Listener is the wake-up listener (socket activation: Activated);
+	// nil makes one in the spool (Spool.Listen). Run closes it.
+	Listener net.Listener
+	// Owner is the engine's claimer id in the spool (nil: state.NewOwner).
+	Owner string
+	// Host names this host in the records a policy writes (see
+	// pipeline.Pipeline.Host).
+	Host string
+	// Version is what the status says is running.
+	Version string
+	// Stores opens a policy's stores once (nil: stores.Open from its
+	// settings, as a run opens them).
+	Stores func(p *engine.Policy) (*state.Topology, error)
+	// Channels makes the wiring of one loaded policy (nil:
+	// pipeline.NewWiring).
+	Channels func() Wiring
+
+	// Tick is how often the engine looks after its timers (default 1s);
+	// ScanEvery, PollEvery and FlushEvery how often it scans new/ and
+	// takes dead claimers' entries over (default 5s), looks at the
+	// policy files (2s) and flushes the outbox at the latest (30s).
+	Tick, ScanEvery, PollEvery, FlushEvery time.Duration
+	// ScanGrace leaves an entry younger than this to the drop that
+	// wrote it (default 2s): its drop may be claiming it right now.
+	ScanGrace time.Duration
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Tick, time.Second)
+	def(&c.ScanEvery, 5*time.Second)
+	def(&c.PollEvery, 2*time.Second)
+	def(&c.FlushEvery, 30*time.Second)
+	def(&c.ScanGrace, 2*time.Second)
+	if c.Workers <= 0 {
+		c.Workers = 16
+	}
+	if c.Owner == "" {
+		c.Owner = state.NewOwner()
+	}
+	if c.Channels == nil {
+		c.Channels = func() Wiring { return pipeline.NewWiring() }
+	}
+}
+
+// Server is one engine. Run runs it, once.
+type Server struct {
+	cfg     Config
+	started time.Time
+	served  map[string]bool
+	reload  chan struct{}
+	sem     chan struct{} // a slot per entry being decided
+	stopCh  chan struct{} // closed when stopping
+	wg      sync.WaitGroup
+	flushWG sync.WaitGroup
+
+	noteMu sync.Mutex
+
+	mu       sync.Mutex
+	policies map[string]*policyState
+	pending  map[string][]*spool.Claimed // by event key, in id order
+	active   map[string]bool             // keys with a drain goroutine
+	queued   int
+	inFlight int
+	flushing int
+	stopping bool
+	lastBusy time.Time
+
+	declinedIDs map[string]bool // the scan's: foreign entries seen in new/
+
+	claimed, declined atomic.Uint64
+
+	// decided, if set, is told each entry decided (tests).
+	decided func(c *spool.Claimed, r *pipeline.Report)
+}
+
+// New makes an engine of cfg; nothing is opened until Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Spool == nil || cfg.Decode == nil || len(cfg.Policies) == 0 {
+		return nil, errors.New("serve: a spool, a decoder and at least one policy are needed")
+	}
+	cfg.defaults()
+	s := &Server{cfg: cfg, served: map[string]bool{}, reload: make(chan struct{}, 1),
+		sem: make(chan struct{}, cfg.Workers), stopCh: make(chan struct{}),
+		policies: map[string]*policyState{}, pending: map[string][]*spool.Claimed{},
+		active: map[string]bool{}, declinedIDs: map[string]bool{}}
+	if s.cfg.Stores == nil {
+		s.cfg.Stores = s.openStores
+	}
+	for i, p := range cfg.Policies {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("serve: policy path %s: %w", p, err)
+		}
+		s.cfg.Policies[i] = abs
+		s.served[abs] = true
+	}
+	return s, nil
+}
+
+// Reload asks the engine to load every policy again (SIGHUP); it does
+// not wait.
+func (s *Server) Reload() {
+	select {
+	case s.reload <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// Run takes the spool's engine lock (a *LockedError when another engine
+// holds it), loads the policies and serves until ctx ends or the engine
+// has been idle for Config.Idle: then it stops accepting wake-ups,
+// finishes the entries being decided, puts the claimed ones not started
+// back into new/, closes the channels and stores, and returns nil.
+func (s *Server) Run(ctx context.Context) error {
+	lock, err := TakeLock(s.cfg.Spool.Path)
+	if err != nil {
+		if s.cfg.Listener != nil {
+			s.cfg.Listener.Close()
+		}
+		return err
+	}
+	defer lock.Close()
+	s.started = time.Now()
+	s.lastBusy = s.started
+	for _, path := range s.cfg.Policies {
+		s.loadPath(path, true)
+	}
+	l := s.cfg.Listener
+	if l == nil {
+		if l, err = s.cfg.Spool.Listen(); err != nil {
+			s.stop()
+			return err
+		}
+	}
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.cfg.Spool.Serve(serveCtx, l, s.cfg.Owner, s.offer) }()
+	s.note("engine started (pid owner %s), serving %s", s.cfg.Owner, strings.Join(s.cfg.Policies, ", "))
+
+	t := newTimers(s, time.Now())
+	t.run(time.Now())
+	ticker := time.NewTicker(s.cfg.Tick)
+	var runErr error
+	served := false
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-s.reload:
+			for _, path := range s.cfg.Policies {
+				s.loadPath(path, false)
+			}
+		case err := <-serveErr:
+			runErr, served = err, true
+			break loop
+		case now := <-ticker.C:
+			if t.run(now) {
+				s.note("idle for %s: stopping", s.cfg.Idle)
+				break loop
+			}
+		}
+	}
+	ticker.Stop()
+	stopServe()
+	if !served {
+		runErr = <-serveErr
+	}
+	s.stop()
+	if runErr != nil {
+		return fmt.Errorf("serve: %w", runErr)
+	}
+	return nil
+}
+
+// stop lets the entries being decided finish, releases the rest and
+// closes every loaded policy's channels and stores.
+func (s *Server) stop() {
+	s.mu.Lock()
+	s.stopping = true
+	close(s.stopCh)
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.flushWG.Wait()
+	s.mu.Lock()
+	var closing []*loaded
+	for _, ps := range s.policies {
+		if ps.cur != nil {
+			ps.cur.retired = true
+			if ps.cur.refs == 0 {
+				closing = append(closing, ps.cur)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range closing {
+		l.close()
+	}
+}
+
+func (s *Server) note(format string, args ...any) { s.notePlain(fmt.Sprintf(format, args...)) }
+
+func (s *Server) notePlain(line string) {
+	if s.cfg.Note == nil {
+		return
+	}
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	s.cfg.Note(line)
+}
+
+// Status is what the engine says of itself (the wake socket's status
+// answer, spool.EngineStatus).
+type Status struct {
+	PID      int
+	Owner    string
+	Started  time.Time
+	Version  string
+	Spool    string
+	Policies []PolicyStatus
+	InFlight int
+	Claimed  uint64
+	Declined uint64
+}
+
+// PolicyStatus is one served policy: when what is used was loaded,
+// whether it is the last good one (the files do not load: Error says
+// why).
+type PolicyStatus struct {
+	Path     string
+	LoadedAt time.Time
+	LastGood bool
+	Error    string
+}

@@ -1,0 +1,141 @@
+package serve
+
+import (
+	"context"
+	"time"
+
+	"notifier/engine/policy"
+	"notifier/engine/state"
+)
+
+// timers is what the engine does on its own, every Tick: scan and take
+// over, look at the policy files, flush the outbox when a delivery is
+// due, see whether it is idle. Only Run's goroutine uses it.
+type timers struct {
+	s                  *Server
+	nextScan, nextPoll time.Time
+}
+
+func newTimers(s *Server, now time.Time) *timers { return &timers{s: s} }
+
+// run does what is due at now, and says whether the engine has been
+// idle long enough to stop.
+func (t *timers) run(now time.Time) (idle bool) {
+	s := t.s
+	if !now.Before(t.nextScan) {
+		s.takeover()
+		s.scan(now)
+		t.nextScan = now.Add(s.cfg.ScanEvery)
+	}
+	if !now.Before(t.nextPoll) {
+		for _, path := range s.cfg.Policies {
+			s.mu.Lock()
+			stamp := ""
+			if ps := s.policies[path]; ps != nil {
+				stamp = ps.stamp
+			}
+			s.mu.Unlock()
+			if fingerprint(path) != stamp {
+				s.loadPath(path, false)
+			}
+		}
+		t.nextPoll = now.Add(s.cfg.PollEvery)
+	}
+	s.mu.Lock()
+	var flush []*loaded
+	for _, ps := range s.policies {
+		if l := ps.cur; l != nil && !now.Before(l.nextFlush) {
+			l.refs++
+			l.nextFlush = now.Add(s.cfg.FlushEvery) // until the flush says
+			flush = append(flush, l)
+			s.flushing++
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range flush {
+		s.flushWG.Add(1)
+		go s.flush(l)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	busy := s.inFlight > 0 || s.queued > 0 || s.flushing > 0
+	for _, ps := range s.policies {
+		if l := ps.cur; l != nil && !l.due.IsZero() && !now.Before(l.due) {
+			busy = true // a queued delivery is due: flushed at the next tick
+		}
+	}
+	if busy {
+		s.lastBusy = now
+	}
+	return s.cfg.Idle > 0 && now.Sub(s.lastBusy) >= s.cfg.Idle
+}
+
+// flush delivers what l's outbox holds that is due, then sets l's next
+// flush to when the next queued delivery is due (at the latest
+// FlushEvery from now).
+func (s *Server) flush(l *loaded) {
+	defer s.flushWG.Done()
+	defer s.releaseLoaded(l)
+	defer func() {
+		s.mu.Lock()
+		s.flushing--
+		s.mu.Unlock()
+	}()
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	deadline := l.policy.Settings.Deadline
+	if deadline <= 0 {
+		deadline = policy.DefaultDeadline
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	r, err := l.pipeline.Flush(ctx, false)
+	if err != nil {
+		s.note("flushing the outbox of %s: %v", l.path, err)
+		return
+	}
+	if r.Delivered+r.Failed > 0 {
+		s.note("outbox of %s: %d delivered, %d queued, %d given up", l.path, r.Delivered, r.Queued, r.Failed)
+	}
+	next, ok := nextDue(ctx, l)
+	s.mu.Lock()
+	l.due = next
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	now := time.Now()
+	if floor := now.Add(time.Second); next.Before(floor) {
+		next = floor // never a busy loop
+	}
+	s.mu.Lock()
+	if next.Before(l.nextFlush) {
+		l.nextFlush = next
+	}
+	s.mu.Unlock()
+}
+
+// nextDue is when the first delivery queued in l's outbox may be tried
+// again (its next attempt, or the end of another run's lease); false
+// when the outbox is empty or cannot be read.
+func nextDue(ctx context.Context, l *loaded) (time.Time, bool) {
+	top, err := l.topology()
+	if err != nil {
+		return time.Time{}, false
+	}
+	recs, err := top.Shared().Scan(ctx, state.OutboxPrefix)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var next time.Time
+	for _, e := range state.Entries(recs) {
+		at := e.NextAttempt
+		if e.LeasedUntil.After(at) {
+			at = e.LeasedUntil
+		}
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next, !next.IsZero() || len(recs) > 0
+}
