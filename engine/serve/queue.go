@@ -304,6 +304,9 @@ func (s *Server) loadPath(path string, first bool) {
 	if old != nil {
 		old.close()
 	}
+	if s.loadedFn != nil {
+		defer s.loadedFn(path, err)
+	}
 	switch {
 	case err == nil:
 		s.note("policy %s loaded", path)

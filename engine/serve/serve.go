@@ -18,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,8 +136,11 @@ type Server struct {
 
 	claimed, declined atomic.Uint64
 
-	// decided, if set, is told each entry decided (tests).
-	decided func(c *spool.Claimed, r *pipeline.Report)
+	// Tests' hooks: told each entry decided, each policy load, each
+	// scan of new/.
+	decided  func(c *spool.Claimed, r *pipeline.Report)
+	loadedFn func(path string, err error)
+	scanned  func()
 }
 
 // New makes an engine of cfg; nothing is opened until Run.
@@ -144,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("serve: a spool, a decoder and at least one policy are needed")
 	}
 	cfg.defaults()
+	cfg.Policies = slices.Clone(cfg.Policies)
 	s := &Server{cfg: cfg, served: map[string]bool{}, reload: make(chan struct{}, 1),
 		sem: make(chan struct{}, cfg.Workers), stopCh: make(chan struct{}),
 		policies: map[string]*policyState{}, pending: map[string][]*spool.Claimed{},
@@ -200,7 +206,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.cfg.Spool.Serve(serveCtx, l, s.cfg.Owner, s.offer) }()
-	s.note("engine started (pid owner %s), serving %s", s.cfg.Owner, strings.Join(s.cfg.Policies, ", "))
+	s.note("engine started: pid %d, spool %s, serving %s", os.Getpid(), s.cfg.Spool.Path, strings.Join(s.cfg.Policies, ", "))
 
 	t := newTimers(s, time.Now())
 	t.run(time.Now())

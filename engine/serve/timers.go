@@ -26,6 +26,9 @@ func (t *timers) run(now time.Time) (idle bool) {
 		s.takeover()
 		s.scan(now)
 		t.nextScan = now.Add(s.cfg.ScanEvery)
+		if s.scanned != nil {
+			s.scanned()
+		}
 	}
 	if !now.Before(t.nextPoll) {
 		for _, path := range s.cfg.Policies {

@@ -1,0 +1,263 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"notifier/channels"
+	"notifier/engine"
+	"notifier/engine/event"
+	"notifier/engine/pipeline"
+	"notifier/engine/policy"
+	"notifier/engine/spool"
+	"notifier/engine/state"
+	"notifier/engine/state/stores"
+)
+
+// The engine without the binary: a real spool and bolt state in a temp
+// directory, a policy file, channels that record what they are told.
+
+const testPolicy = `
+channels:
+  pager: {type: pagerduty}
+  chat: {type: slack}
+  log: {type: syslog}
+rules:
+  - name: critical
+    when: severity == "critical"
+    notify: [pager]
+  - name: the-rest
+    when: 'true'
+    notify: [log]
+`
+
+// recorder is a channel that keeps every message; gate, when set, holds
+// each Notify until it is closed (started is told first).
+type recorder struct {
+	mu      sync.Mutex
+	got     []channels.Message
+	active  int
+	maxSeen int
+	gate    chan struct{}
+	started chan string
+}
+
+func (r *recorder) Notify(ctx context.Context, m *channels.Message) error {
+	r.mu.Lock()
+	r.active++
+	r.maxSeen = max(r.maxSeen, r.active)
+	gate, started := r.gate, r.started
+	r.mu.Unlock()
+	if started != nil {
+		started <- m.Key
+	}
+	if gate != nil {
+		<-gate
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.active--
+	r.got = append(r.got, *m)
+	return nil
+}
+
+func (r *recorder) Close() error { return nil }
+
+func (r *recorder) messages() []channels.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// wiring hands out the rig's recorders and counts its closes.
+type wiring struct{ r *rig }
+
+func (w wiring) LoadOptions() policy.Options { return policy.Options{} }
+
+func (w wiring) Channel(_ *engine.Policy, name string) (channels.Channel, error) {
+	if ch := w.r.chans[name]; ch != nil {
+		return ch, nil
+	}
+	return nil, fmt.Errorf("test: no channel %q", name)
+}
+
+func (w wiring) Close() error {
+	w.r.mu.Lock()
+	w.r.closed++
+	w.r.mu.Unlock()
+	return nil
+}
+
+// rig is one engine over a temp directory.
+type rig struct {
+	t      *testing.T
+	dir    string
+	policy string // the policy file's path
+	sp     *spool.Spool
+	srv    *Server
+	chans  map[string]*recorder
+	cfg    Config
+
+	mu      sync.Mutex
+	notes   []string
+	closed  int
+	decided []string // entry ids, in the order decided
+	reports map[string]*pipeline.Report
+	byKey   map[string][]string // entry ids per event key, as decided
+	done    chan string         // each entry decided
+	loads   chan error          // each policy load
+	scans   chan struct{}       // each scan
+
+	errc   chan error
+	cancel context.CancelFunc
+}
+
+func newRig(t *testing.T, configure func(*Config)) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	r := &rig{t: t, dir: dir, policy: filepath.Join(dir, "policy.yaml"), chans: map[string]*recorder{},
+		reports: map[string]*pipeline.Report{}, byKey: map[string][]string{},
+		done: make(chan string, 1000), loads: make(chan error, 100), scans: make(chan struct{}, 1000)}
+	for _, name := range []string{"pager", "chat", "log"} {
+		r.chans[name] = &recorder{}
+	}
+	if err := os.WriteFile(r.policy, []byte(testPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.Open(filepath.Join(dir, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	r.sp = sp
+	r.cfg = Config{
+		Policies: []string{r.policy},
+		Spool:    sp,
+		// StatePath stays "": entries carry none yet (entryStatePath).
+		Stores: func(*engine.Policy) (*state.Topology, error) {
+			return stores.Open(stores.Config{Path: filepath.Join(dir, "state.db")})
+		},
+		Workers: 4,
+		Note: func(line string) {
+			r.mu.Lock()
+			r.notes = append(r.notes, line)
+			r.mu.Unlock()
+		},
+		Decode:   func(e *spool.Entry, _ event.ClusterDefaults) (*event.Event, error) { ev := e.Event; return &ev, nil },
+		Channels: func() Wiring { return wiring{r} },
+		Tick:     10 * time.Millisecond,
+		// The timers' own work only where a test asks for it.
+		ScanEvery: time.Hour, PollEvery: time.Hour, FlushEvery: time.Hour,
+	}
+	if configure != nil {
+		configure(&r.cfg)
+	}
+	return r
+}
+
+// start runs the engine until the test ends (or stop).
+func (r *rig) start() {
+	r.t.Helper()
+	srv, err := New(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	srv.decided = func(c *spool.Claimed, rep *pipeline.Report) {
+		r.mu.Lock()
+		r.decided = append(r.decided, c.Entry.ID)
+		r.reports[c.Entry.ID] = rep
+		r.byKey[c.Entry.Event.Key] = append(r.byKey[c.Entry.Event.Key], c.Entry.ID)
+		r.mu.Unlock()
+		r.done <- c.Entry.ID
+	}
+	srv.loadedFn = func(_ string, err error) { r.loads <- err }
+	srv.scanned = func() { r.scans <- struct{}{} }
+	r.srv = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.errc = cancel, make(chan error, 1)
+	go func() { r.errc <- srv.Run(ctx) }()
+	r.t.Cleanup(func() { r.stop() })
+	if err := r.wait(r.loads, "the policy to load"); err != nil {
+		r.t.Fatalf("policy: %v", err)
+	}
+}
+
+// stop cancels the engine (SIGTERM) and returns what Run returned.
+func (r *rig) stop() error {
+	if r.cancel == nil {
+		return nil
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.errc:
+		return err
+	case <-time.After(30 * time.Second):
+		r.t.Fatal("the engine did not stop")
+		return nil
+	}
+}
+
+// wait takes the next value of c, failing the test when none comes in
+// a time no healthy run needs (a guard, not a measurement).
+func wait[T any](t *testing.T, c <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("waited in vain for %s", what)
+		var zero T
+		return zero
+	}
+}
+
+func (r *rig) wait(c <-chan error, what string) error { r.t.Helper(); return wait(r.t, c, what) }
+
+// put spools an event for the rig's policy (or the one given).
+func (r *rig) put(key, severity string, policyPath ...string) string {
+	r.t.Helper()
+	p := r.policy
+	if len(policyPath) > 0 {
+		p = policyPath[0]
+	}
+	e := &spool.Entry{Policy: p, Source: "cmon", Event: event.Event{Source: "cmon", Kind: "alarm", Action: event.ActionNew,
+		Severity: severity, EventType: "MySqlDisconnected", Key: key, ID: "42", Cluster: "prod", ClusterID: 1, Node: "db1", Count: 1}}
+	if err := r.sp.Put(e); err != nil {
+		r.t.Fatal(err)
+	}
+	return e.ID
+}
+
+// wake offers id to the engine as a drop does, with a bound no healthy
+// engine needs.
+func (r *rig) wake(id string) spool.WakeResult {
+	return spool.Wake(r.sp.Path, id, 30*time.Second)
+}
+
+func (r *rig) stats() spool.Stats {
+	r.t.Helper()
+	st, err := r.sp.Stats()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return st
+}
+
+func (r *rig) allNotes() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.notes, "\n")
+}
+
+type (
+	eventDefaults = event.ClusterDefaults
+	eventT        = event.Event
+)
