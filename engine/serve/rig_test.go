@@ -142,7 +142,7 @@ func newRig(t *testing.T, configure func(*Config)) *rig {
 		Spool:    sp,
 		// StatePath stays "": entries carry none yet (entryStatePath).
 		Stores: func(*engine.Policy) (*state.Topology, error) {
-			return stores.Open(stores.Config{Path: filepath.Join(dir, "state.db")})
+			return stores.Open(stores.Config{Path: filepath.Join(dir, "state.db"), Batch: true})
 		},
 		Workers: 4,
 		Note: func(line string) {

@@ -205,7 +205,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.cfg.Spool.Serve(serveCtx, l, s.cfg.Owner, s.offer) }()
+	go func() {
+		serveErr <- s.cfg.Spool.ServeWith(serveCtx, l, s.cfg.Owner, s.offer, spool.ServeOptions{Status: s.Status})
+	}()
 	s.note("engine started: pid %d, spool %s, serving %s", os.Getpid(), s.cfg.Spool.Path, strings.Join(s.cfg.Policies, ", "))
 
 	t := newTimers(s, time.Now())
@@ -278,28 +280,4 @@ func (s *Server) notePlain(line string) {
 	s.noteMu.Lock()
 	defer s.noteMu.Unlock()
 	s.cfg.Note(line)
-}
-
-// Status is what the engine says of itself (the wake socket's status
-// answer, spool.EngineStatus).
-type Status struct {
-	PID      int
-	Owner    string
-	Started  time.Time
-	Version  string
-	Spool    string
-	Policies []PolicyStatus
-	InFlight int
-	Claimed  uint64
-	Declined uint64
-}
-
-// PolicyStatus is one served policy: when what is used was loaded,
-// whether it is the last good one (the files do not load: Error says
-// why).
-type PolicyStatus struct {
-	Path     string
-	LoadedAt time.Time
-	LastGood bool
-	Error    string
 }

@@ -257,7 +257,13 @@ func TestPolicyReloadAndLastGood(t *testing.T) {
 	if n := len(r.chans["chat"].messages()); n != 2 {
 		t.Errorf("with the policy broken chat got %d, want 2 (the last good policy)", n)
 	}
-	st := r.srv.Status()
+	st, err := spool.AskStatus(r.sp.Path, 30*time.Second) // as notifier status asks
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PID != os.Getpid() || st.Spool != r.sp.Path || st.Claimed != 3 {
+		t.Errorf("status %+v, want this pid, the spool, 3 claimed", st)
+	}
 	if len(st.Policies) != 1 || !st.Policies[0].LastGood || st.Policies[0].Error == "" || st.Policies[0].Path != r.policy {
 		t.Errorf("status policies %+v, want one, last good, with its error", st.Policies)
 	}

@@ -1,22 +1,26 @@
 package serve
 
 import (
-	"maps"
 	"os"
-	"slices"
+
+	"notifier/engine/spool"
 )
 
-// Status says what the engine is doing, for `notifier status`.
-func (s *Server) Status() Status {
+// Status says what the engine is doing, for `notifier status` (the
+// wake-up socket's status answer): its policies in the order given,
+// and the entries claimed and not yet done.
+func (s *Server) Status() spool.EngineStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{PID: os.Getpid(), Owner: s.cfg.Owner, Started: s.started, Version: s.cfg.Version,
-		Spool: s.cfg.Spool.Path, InFlight: s.inFlight, Claimed: s.claimed.Load(), Declined: s.declined.Load()}
-	for _, path := range slices.Sorted(maps.Keys(s.policies)) {
-		ps := s.policies[path]
-		p := PolicyStatus{Path: path, LoadedAt: ps.loadedAt, LastGood: ps.lastGood}
-		if ps.err != nil {
-			p.Error = oneLine(ps.err)
+	st := spool.EngineStatus{PID: os.Getpid(), Owner: s.cfg.Owner, Started: s.started, Version: s.cfg.Version,
+		Spool: s.cfg.Spool.Path, InFlight: s.inFlight + s.queued, Claimed: s.claimed.Load(), Declined: s.declined.Load()}
+	for _, path := range s.cfg.Policies {
+		p := spool.PolicyStatus{Path: path}
+		if ps := s.policies[path]; ps != nil {
+			p.LoadedAt, p.LastGood = ps.loadedAt, ps.lastGood
+			if ps.err != nil {
+				p.Error = oneLine(ps.err)
+			}
 		}
 		st.Policies = append(st.Policies, p)
 	}
