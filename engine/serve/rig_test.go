@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,6 +48,7 @@ type recorder struct {
 	maxSeen int
 	gate    chan struct{}
 	started chan string
+	fail    int // the next so many calls fail, retryably, for an hour
 }
 
 func (r *recorder) Notify(ctx context.Context, m *channels.Message) error {
@@ -64,6 +66,10 @@ func (r *recorder) Notify(ctx context.Context, m *channels.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.active--
+	if r.fail > 0 {
+		r.fail--
+		return channels.Retryable(errors.New("HTTP 503"), time.Hour)
+	}
 	r.got = append(r.got, *m)
 	return nil
 }
@@ -114,6 +120,7 @@ type rig struct {
 	done    chan string         // each entry decided
 	loads   chan error          // each policy load
 	scans   chan struct{}       // each scan
+	flushes chan *pipeline.Report
 
 	errc   chan error
 	cancel context.CancelFunc
@@ -124,7 +131,7 @@ func newRig(t *testing.T, configure func(*Config)) *rig {
 	dir := t.TempDir()
 	r := &rig{t: t, dir: dir, policy: filepath.Join(dir, "policy.yaml"), chans: map[string]*recorder{},
 		reports: map[string]*pipeline.Report{}, byKey: map[string][]string{},
-		done: make(chan string, 1000), loads: make(chan error, 100), scans: make(chan struct{}, 1000)}
+		done: make(chan string, 1000), loads: make(chan error, 100), scans: make(chan struct{}, 1000), flushes: make(chan *pipeline.Report, 1000)}
 	for _, name := range []string{"pager", "chat", "log"} {
 		r.chans[name] = &recorder{}
 	}
@@ -179,6 +186,7 @@ func (r *rig) start() {
 	}
 	srv.loadedFn = func(_ string, err error) { r.loads <- err }
 	srv.scanned = func() { r.scans <- struct{}{} }
+	srv.flushed = func(rep *pipeline.Report) { r.flushes <- rep }
 	r.srv = srv
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.errc = cancel, make(chan error, 1)

@@ -137,8 +137,9 @@ type Server struct {
 	claimed, declined atomic.Uint64
 
 	// Tests' hooks: told each entry decided, each policy load, each
-	// scan of new/.
+	// scan of new/, each flush.
 	decided  func(c *spool.Claimed, r *pipeline.Report)
+	flushed  func(r *pipeline.Report)
 	loadedFn func(path string, err error)
 	scanned  func()
 }

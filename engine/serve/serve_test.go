@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,5 +410,41 @@ func TestUnrecordedReleased(t *testing.T) {
 	r.stop()
 	if ids, _ := r.sp.List(); !slices.Equal(ids, []string{id}) {
 		t.Errorf("new/ holds %v, want %s back", ids, id)
+	}
+}
+
+// A delivery that failed is queued; the engine flushes it by itself once
+// it is due, without another event or `notifier flush` (FlushEvery is
+// short here: when the test moves the clock is not the engine's to know).
+func TestFlushWhenDue(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	start := time.Now()
+	now.Store(&start)
+	r := newRig(t, func(c *Config) {
+		c.Clock = func() time.Time { return *now.Load() }
+		c.FlushEvery = 20 * time.Millisecond
+	})
+	r.chans["pager"].fail = 1
+	r.start()
+	if got := r.wake(r.put("cmon/ctl/1/f", "critical")); got != spool.WakeClaimed {
+		t.Fatalf("wake: %v", got)
+	}
+	wait(t, r.done, "the decision")
+	r.mu.Lock()
+	rep := r.reports[r.decided[0]]
+	r.mu.Unlock()
+	if rep.Queued != 1 || rep.Delivered != 0 {
+		t.Fatalf("decision: %d queued, %d delivered; want the failed delivery queued", rep.Queued, rep.Delivered)
+	}
+	later := start.Add(2 * time.Hour) // past its Retry-After
+	now.Store(&later)
+	for {
+		f := wait(t, r.flushes, "a flush that delivers")
+		if f.Delivered == 1 {
+			break
+		}
+	}
+	if n := len(r.chans["pager"].messages()); n != 1 {
+		t.Errorf("pager got %d, want the retried delivery", n)
 	}
 }

@@ -100,14 +100,20 @@ func (s *Server) flush(l *loaded) {
 	if r.Delivered+r.Failed > 0 {
 		s.note("outbox of %s: %d delivered, %d queued, %d given up", l.path, r.Delivered, r.Queued, r.Failed)
 	}
+	if s.flushed != nil {
+		s.flushed(r)
+	}
 	next, ok := nextDue(ctx, l)
+	now := time.Now()
+	if ok { // in the pipeline's time: made wall-clock time for the timers
+		next = now.Add(next.Sub(s.clock()))
+	}
 	s.mu.Lock()
 	l.due = next
 	s.mu.Unlock()
 	if !ok {
 		return
 	}
-	now := time.Now()
 	if floor := now.Add(time.Second); next.Before(floor) {
 		next = floor // never a busy loop
 	}
@@ -116,6 +122,14 @@ func (s *Server) flush(l *loaded) {
 		l.nextFlush = next
 	}
 	s.mu.Unlock()
+}
+
+// clock is the pipelines' time.
+func (s *Server) clock() time.Time {
+	if s.cfg.Clock != nil {
+		return s.cfg.Clock()
+	}
+	return time.Now()
 }
 
 // nextDue is when the first delivery queued in l's outbox may be tried
