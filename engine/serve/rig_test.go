@@ -103,7 +103,7 @@ func (w wiring) Close() error {
 
 // rig is one engine over a temp directory.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	policy string // the policy file's path
 	sp     *spool.Spool
@@ -126,7 +126,7 @@ type rig struct {
 	cancel context.CancelFunc
 }
 
-func newRig(t *testing.T, configure func(*Config)) *rig {
+func newRig(t testing.TB, configure func(*Config)) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &rig{t: t, dir: dir, policy: filepath.Join(dir, "policy.yaml"), chans: map[string]*recorder{},
@@ -215,7 +215,7 @@ func (r *rig) stop() error {
 
 // wait takes the next value of c, failing the test when none comes in
 // a time no healthy run needs (a guard, not a measurement).
-func wait[T any](t *testing.T, c <-chan T, what string) T {
+func wait[T any](t testing.TB, c <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-c:

@@ -1,0 +1,52 @@
+package serve
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"notifier/engine/spool"
+)
+
+// BenchmarkWokenEntry: one event as a drop hands it to a running engine
+// (Put: write, fsync, rename, fsync; Wake; the engine's claim) and the
+// engine's decision (bolt state with group commit, a recording
+// channel), one at a time. Distinct keys: every decision is a page.
+func BenchmarkWokenEntry(b *testing.B) {
+	r := newBenchRig(b)
+	b.ResetTimer()
+	for i := range b.N {
+		id := r.put(fmt.Sprintf("cmon/ctl/1/%d", i), "critical")
+		if got := r.wake(id); got != spool.WakeClaimed {
+			b.Fatalf("wake: %v", got)
+		}
+		<-r.done
+	}
+}
+
+// BenchmarkWokenEntryParallel is BenchmarkWokenEntry with drops handing
+// events over concurrently (GOMAXPROCS × -cpu drops; 16 workers).
+func BenchmarkWokenEntryParallel(b *testing.B) {
+	r := newBenchRig(b)
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := r.put(fmt.Sprintf("cmon/ctl/1/%d", n.Add(1)), "critical")
+			if got := r.wake(id); got != spool.WakeClaimed {
+				b.Errorf("wake: %v", got)
+				return
+			}
+		}
+	})
+	for range n.Load() {
+		<-r.done
+	}
+}
+
+func newBenchRig(b *testing.B) *rig {
+	r := newRig(b, func(c *Config) { c.Workers = 16; c.Note = nil })
+	r.done = make(chan string, 1<<20)
+	r.start()
+	return r
+}
