@@ -45,7 +45,7 @@ func BenchmarkWokenEntryParallel(b *testing.B) {
 }
 
 func newBenchRig(b *testing.B) *rig {
-	r := newRig(b, func(c *Config) { c.Workers = 16; c.Note = nil })
+	r := newRig(b, func(c *Config) { c.Workers = 16 })
 	r.done = make(chan string, 1<<20)
 	r.start()
 	return r

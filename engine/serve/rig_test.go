@@ -121,6 +121,8 @@ type rig struct {
 	loads   chan error          // each policy load
 	scans   chan struct{}       // each scan
 	flushes chan *pipeline.Report
+	// listening is told when the engine says it started: it listens.
+	listening chan struct{}
 
 	errc   chan error
 	cancel context.CancelFunc
@@ -131,7 +133,8 @@ func newRig(t testing.TB, configure func(*Config)) *rig {
 	dir := t.TempDir()
 	r := &rig{t: t, dir: dir, policy: filepath.Join(dir, "policy.yaml"), chans: map[string]*recorder{},
 		reports: map[string]*pipeline.Report{}, byKey: map[string][]string{},
-		done: make(chan string, 1000), loads: make(chan error, 100), scans: make(chan struct{}, 1000), flushes: make(chan *pipeline.Report, 1000)}
+		done: make(chan string, 1000), loads: make(chan error, 100), scans: make(chan struct{}, 1000), flushes: make(chan *pipeline.Report, 1000),
+		listening: make(chan struct{}, 1)}
 	for _, name := range []string{"pager", "chat", "log"} {
 		r.chans[name] = &recorder{}
 	}
@@ -156,6 +159,9 @@ func newRig(t testing.TB, configure func(*Config)) *rig {
 			r.mu.Lock()
 			r.notes = append(r.notes, line)
 			r.mu.Unlock()
+			if strings.HasPrefix(line, "engine started:") {
+				r.listening <- struct{}{}
+			}
 		},
 		Decode:   func(e *spool.Entry, _ event.ClusterDefaults) (*event.Event, error) { ev := e.Event; return &ev, nil },
 		Channels: func() Wiring { return wiring{r} },
@@ -195,6 +201,7 @@ func (r *rig) start() {
 	if err := r.wait(r.loads, "the policy to load"); err != nil {
 		r.t.Fatalf("policy: %v", err)
 	}
+	wait(r.t, r.listening, "the engine to listen")
 }
 
 // stop cancels the engine (SIGTERM) and returns what Run returned.

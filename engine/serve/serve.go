@@ -63,7 +63,7 @@ type Config struct {
 	// Listener is the wake-up listener (socket activation: Activated);
 	// nil makes one in the spool (Spool.Listen). Run closes it.
 	Listener net.Listener
-	// Owner is the engine's claimer id in the spool (nil: state.NewOwner).
+	// Owner is the engine's claimer id in the spool ("": state.NewOwner).
 	Owner string
 	// Host names this host in the records a policy writes (see
 	// pipeline.Pipeline.Host).
@@ -211,7 +211,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	s.note("engine started: pid %d, spool %s, serving %s", os.Getpid(), s.cfg.Spool.Path, strings.Join(s.cfg.Policies, ", "))
 
-	t := newTimers(s, time.Now())
+	t := &timers{s: s}
 	t.run(time.Now())
 	ticker := time.NewTicker(s.cfg.Tick)
 	var runErr error
@@ -220,6 +220,7 @@ loop:
 	for {
 		select {
 		case <-ctx.Done():
+			s.note("stopping: finishing the entries being decided, putting back the others")
 			break loop
 		case <-s.reload:
 			for _, path := range s.cfg.Policies {

@@ -16,8 +16,6 @@ type timers struct {
 	nextScan, nextPoll time.Time
 }
 
-func newTimers(s *Server, now time.Time) *timers { return &timers{s: s} }
-
 // run does what is due at now, and says whether the engine has been
 // idle long enough to stop.
 func (t *timers) run(now time.Time) (idle bool) {
