@@ -112,6 +112,10 @@ func TestE2EServeLockAndSIGTERM(t *testing.T) {
 	if line := strings.TrimSpace(stderr.String()); strings.Count(line, "\n") != 0 || !strings.Contains(line, fmt.Sprintf("pid %d", e.cmd.Process.Pid)) {
 		t.Errorf("second engine's stderr %q, want one line naming pid %d", stderr.String(), e.cmd.Process.Pid)
 	}
+	st, err := spool.AskStatus(e.spool, time.Minute)
+	if err != nil || st.PID != e.cmd.Process.Pid || len(st.Policies) != 1 || st.Policies[0].Path != h.Config || st.Policies[0].LastGood {
+		t.Errorf("status: %+v, %v; want pid %d serving %s as loaded", st, err, e.cmd.Process.Pid, h.Config)
+	}
 	if code := e.stop(t); code != 0 {
 		t.Errorf("SIGTERM: exit %d, want 0", code)
 	}
@@ -129,5 +133,26 @@ func TestE2EServeIdle(t *testing.T) {
 	}
 	if err := e.cmd.Wait(); err != nil {
 		t.Errorf("idle engine: %v, want exit 0", err)
+	}
+}
+
+// SIGHUP reloads the policy; a broken one keeps the last good, loudly,
+// and the status says so.
+func TestE2EServeSIGHUPKeepsLastGood(t *testing.T) {
+	h := newHarness(t)
+	e := startEngine(t, h.Config)
+	if err := os.WriteFile(h.Config, []byte("rules: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	e.waitLine(t, "still using the policy loaded at")
+	st, err := spool.AskStatus(e.spool, time.Minute)
+	if err != nil || len(st.Policies) != 1 || !st.Policies[0].LastGood || st.Policies[0].Error == "" {
+		t.Errorf("status: %+v, %v; want the policy last good, with its error", st, err)
+	}
+	if code := e.stop(t); code != 0 {
+		t.Errorf("SIGTERM: exit %d, want 0", code)
 	}
 }
