@@ -109,3 +109,39 @@ func TestOtherStatePathDeclined(t *testing.T) {
 		t.Errorf("new/ holds %v, want %s", ids, id)
 	}
 }
+
+// The policy files' fingerprint changes when a file of a policy
+// directory is added, rewritten (same size, other inode) or removed,
+// and not when nothing changed.
+func TestFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.yaml")
+	os.WriteFile(a, []byte("rules: []\n"), 0o644)
+	fp := fingerprint(dir)
+	if fingerprint(dir) != fp {
+		t.Fatal("fingerprint changed with nothing changed")
+	}
+	steps := []struct {
+		what string
+		do   func()
+	}{
+		{"a file added", func() { os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("x"), 0o644) }},
+		{"a file replaced by a rename", func() {
+			tmp := filepath.Join(t.TempDir(), "a.yaml")
+			os.WriteFile(tmp, []byte("rules: []\n"), 0o644)
+			os.Rename(tmp, a)
+		}},
+		{"a file removed", func() { os.Remove(filepath.Join(dir, "b.yaml")) }},
+	}
+	for _, s := range steps {
+		s.do()
+		next := fingerprint(dir)
+		if next == fp {
+			t.Errorf("%s: fingerprint unchanged", s.what)
+		}
+		fp = next
+	}
+	if fingerprint(filepath.Join(dir, "gone.yaml")) == fingerprint(a) {
+		t.Error("a missing policy has the fingerprint of an existing one")
+	}
+}
