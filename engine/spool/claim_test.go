@@ -127,12 +127,14 @@ func TestClaimRace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Every line read before Wait: Wait closes the pipes, and a line not
+	// yet read would be lost (a claim not counted).
+	wg.Wait()
 	for _, p := range procs {
 		if err := p.cmd.Wait(); err != nil {
 			t.Errorf("claimer process: %v", err)
 		}
 	}
-	wg.Wait()
 
 	for id, who := range got {
 		if !want[id] {
