@@ -75,7 +75,8 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // record remembers one exchange, forgetting the one before, and hands
-// resp on with its body intact.
+// resp on with its body intact; closing it reads what the library left
+// unread, so the connection can be reused.
 func (r *Recorder) record(resp *http.Response, err error) (*http.Response, error) {
 	r.status, r.header, r.body, r.err = 0, nil, nil, err
 	if err != nil || resp == nil {
@@ -83,11 +84,12 @@ func (r *Recorder) record(resp *http.Response, err error) (*http.Response, error
 	}
 	r.status = resp.StatusCode
 	if success(resp.StatusCode) {
+		resp.Body = drainCloser{resp.Body, resp.Body}
 		return resp, nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	r.header, r.body = resp.Header.Clone(), b
-	resp.Body = readCloser{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	resp.Body = drainCloser{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
 	return resp, nil
 }
 
@@ -121,10 +123,3 @@ func (r *Recorder) Err() error {
 }
 
 func success(status int) bool { return status >= 200 && status <= 299 }
-
-// readCloser reads the recorded start of a body and then the rest, and
-// closes the original.
-type readCloser struct {
-	io.Reader
-	io.Closer
-}

@@ -6,10 +6,12 @@
 #   packaging/check.sh [--install-rpm-tools] [DIST_DIR]     (default dist)
 #
 # The .deb is checked with dpkg-deb and lintian (errors and warnings fail,
-# but for the tags packaging/lintian-overrides accepts, with its reasons).
+# but for the tags packaging/lintian-overrides accepts, with its reasons),
+# and its systemd units with systemd-analyze verify.
 # The .rpm is checked when rpm is installed; --install-rpm-tools installs it
 # first (apt-get install rpm cpio). Without lintian or rpm a check is a
-# SKIP line, except under CI=true where it fails.
+# SKIP line, and so is the units' check without systemd-analyze, except
+# under CI=true where they fail.
 # One PASS/FAIL line per check; the exit status is 1 when any failed.
 # Run from the repository root (it compares with policies/ and examples/).
 set -uo pipefail
@@ -49,6 +51,28 @@ same_examples() {
 	equal "$got" "$want" || return 1
 	for f in $want; do cmp "$1/$f" "examples/$f" || return 1; done
 }
+# The systemd units the packages ship.
+units="notifier-flush.service notifier-flush.timer notifier.socket notifier.service"
+# verify_units ROOT: systemd-analyze verify of the units as ROOT (an
+# unpacked package) has them, with its binaries: silent, since it reports
+# unknown keys and bad values as warnings and still exits 0. It runs in a
+# copy of ROOT given the host's targets (the units' dependencies) and kill
+# (ExecReload=/bin/kill; a stand-in where the host has none, as a container
+# without procps): nothing of the host's notifier is used. No man
+# check: the page is checked above, and man need not be installed.
+verify_units() {
+	local v u k out rc
+	v=$(mktemp -d)
+	cp -a "$1/." "$v/"
+	cp -n /lib/systemd/system/*.target "$v/lib/systemd/system/"
+	mkdir -p "$v/bin"
+	if k=$(type -P kill); then cp "$k" "$v/bin/kill"; else printf '#!/bin/sh\n' >"$v/bin/kill" && chmod +x "$v/bin/kill"; fi
+	out=$(cd / && systemd-analyze verify --man=no --root="$v" $(for u in $units; do echo "/lib/systemd/system/$u"; done) 2>&1)
+	rc=$?
+	rm -rf "$v"
+	printf '%s' "$out"
+	[ "$rc" -eq 0 ] && [ -z "$out" ]
+}
 # static FILE: an executable with no program interpreter (CGO_ENABLED=0).
 static() { ! LC_ALL=C readelf -l "$1" 2>&1 | grep -q 'program interpreter' && LC_ALL=C readelf -h "$1" >/dev/null; }
 
@@ -73,9 +97,12 @@ else
 	listing=$(dpkg-deb -c "$deb" | awk '{print $1, $2, $6}')
 	for want in \
 		"-rwxr-xr-x root/root ./usr/bin/notifier" \
+		"-rwxr-xr-x root/root ./usr/bin/notifier-drop" \
 		"-rw-r--r-- root/root ./etc/notifier/notifier.yaml" \
 		"-rw-r--r-- root/root ./lib/systemd/system/notifier-flush.service" \
-		"-rw-r--r-- root/root ./lib/systemd/system/notifier-flush.timer"; do
+		"-rw-r--r-- root/root ./lib/systemd/system/notifier-flush.timer" \
+		"-rw-r--r-- root/root ./lib/systemd/system/notifier.socket" \
+		"-rw-r--r-- root/root ./lib/systemd/system/notifier.service"; do
 		check "deb: holds ${want##* } ${want%% *}" has_line "$listing" "$want"
 	done
 	check "deb: does not ship /var/lib/notifier (postinst makes it)" lacks "$listing" /var/lib/notifier
@@ -97,6 +124,8 @@ else
 		grep -q 'getent group haclient' "$tmp/deb.control/postinst"
 	check "deb: postinst enables the flush timer" \
 		grep -q 'systemctl enable --now notifier-flush.timer' "$tmp/deb.control/postinst"
+	check "deb: postinst makes the engine's user and enables its socket" \
+		sh -c 'grep -q "useradd --system" "$1" && grep -q "systemctl enable --now notifier.socket" "$1"' - "$tmp/deb.control/postinst"
 	check "deb: maintainer scripts parse (sh -n)" \
 		sh -c 'for f; do sh -n "$f" || exit 1; done' - "$tmp"/deb.control/{postinst,prerm,postrm}
 
@@ -104,11 +133,21 @@ else
 	dpkg-deb -x "$deb" "$tmp/deb.root"
 	check "deb: notifier.yaml is policies/default.yaml" \
 		cmp "$tmp/deb.root/etc/notifier/notifier.yaml" policies/default.yaml
-	for u in notifier-flush.service notifier-flush.timer; do
+	for u in $units; do
 		check "deb: $u is examples/systemd/$u" cmp "$tmp/deb.root/lib/systemd/system/$u" "examples/systemd/$u"
 	done
+	if command -v systemd-analyze >/dev/null; then
+		check "deb: systemd-analyze verify $units (silent)" verify_units "$tmp/deb.root"
+	elif [ "${CI:-}" = true ]; then
+		fail "deb: units not verified: systemd-analyze is not installed (apt-get install systemd; .ci/run does)"
+	else
+		echo "SKIP deb: units not verified: systemd-analyze is not installed (apt-get install systemd)"
+	fi
 	check "deb: /usr/bin/notifier is statically linked" static "$tmp/deb.root/usr/bin/notifier"
 	check "deb: /usr/bin/notifier runs (notifier version)" "$tmp/deb.root/usr/bin/notifier" version
+	check "deb: /usr/bin/notifier-drop is statically linked" static "$tmp/deb.root/usr/bin/notifier-drop"
+	check "deb: notifier-drop(1) is notifier(1)" \
+		equal "$(readlink "$tmp/deb.root/usr/share/man/man1/notifier-drop.1.gz")" notifier.1.gz
 	# The examples README.md points to, as the repository has them.
 	check "deb: /usr/share/doc/notifier/examples is examples/ (but demo/)" same_examples "$tmp/deb.root/usr/share/doc/notifier/examples"
 	check "deb: copyright is machine-readable (DEP-5) and names notifier's terms" \
@@ -154,9 +193,12 @@ else
 	files=$(q --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILEFLAGS:fflags} %{FILENAMES}\n]')
 	for want in \
 		"-rwxr-xr-x root root  /usr/bin/notifier" \
+		"-rwxr-xr-x root root  /usr/bin/notifier-drop" \
 		"-rw-r--r-- root root cn /etc/notifier/notifier.yaml" \
 		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.service" \
-		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.timer"; do
+		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.timer" \
+		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier.socket" \
+		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier.service"; do
 		check "rpm: holds ${want##* } ${want%% *}" has_line "$files" "$want"
 	done
 	for want in /usr/share/doc/notifier/copyright /usr/share/man/man1/notifier.1.gz \
@@ -175,6 +217,10 @@ else
 		check "rpm: notifier.yaml is policies/default.yaml" \
 			cmp "$tmp/rpm.root/etc/notifier/notifier.yaml" policies/default.yaml
 		check "rpm: /usr/bin/notifier is statically linked" static "$tmp/rpm.root/usr/bin/notifier"
+		check "rpm: /usr/bin/notifier-drop is statically linked" static "$tmp/rpm.root/usr/bin/notifier-drop"
+		for u in $units; do
+			check "rpm: $u is examples/systemd/$u" cmp "$tmp/rpm.root/usr/lib/systemd/system/$u" "examples/systemd/$u"
+		done
 	else
 		if [ "${CI:-}" = true ]; then
 			fail "rpm: file contents not compared: no rpm2cpio/cpio"

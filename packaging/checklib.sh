@@ -66,5 +66,15 @@ forget_notifier() {
 		echo "(notifier is installed here by rpm: erased in the overlay first)"
 		rpm -e --nodeps notifier || { echo "forget_notifier: rpm -e notifier failed in the overlay" >&2; return 1; }
 	fi
-	rm -rf /etc/notifier /var/lib/notifier /usr/bin/notifier /etc/systemd/system/timers.target.wants/notifier-flush.timer
+	rm -rf /etc/notifier /var/lib/notifier /usr/bin/notifier /usr/bin/notifier-drop \
+		/etc/systemd/system/timers.target.wants/notifier-flush.timer /etc/systemd/system/sockets.target.wants/notifier.socket
+	forget_notifier_user
+}
+
+# forget_notifier_user: inside in_overlay only, removes the engine's system
+# user and its own group, which purge leaves.
+forget_notifier_user() {
+	[ -e /.notifier-check-overlay ] || { echo "forget_notifier_user: not inside in_overlay, refusing" >&2; return 2; }
+	if getent passwd notifier >/dev/null; then userdel notifier || return 1; fi
+	if getent group notifier >/dev/null; then groupdel notifier || return 1; fi
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the .deb for real, with dpkg and its maintainer scripts, and
-# checks what it did, then purges it: the binary runs, the policy is a
-# conffile that lints and survives a reinstall, /var/lib/notifier is
-# root:root 0750 without the haclient group and root:haclient 2770 with
-# it (and hacluster can use the state root made before), the flush timer
-# is enabled, and remove and purge leave what dpkg policy says: remove
-# keeps the conffile and the state, purge nothing.
+# checks what it did, then purges it: the binaries run, the policy is a
+# conffile that lints and survives a reinstall, the engine's system user
+# notifier exists, /var/lib/notifier (and its spool/) is root:notifier
+# 2770 without the haclient group and root:haclient 2770 with it (and
+# hacluster and the engine's user can use the state root made before),
+# the flush timer and the engine's socket are enabled, and remove and
+# purge leave what dpkg policy says: remove keeps the conffile and the
+# state, purge nothing but the system user.
 #
 #   sudo packaging/install-check.sh [DIST_DIR]     (default dist)
 #
@@ -63,50 +65,63 @@ if ! getent group haclient >/dev/null; then groupadd -r haclient; fi
 hacluster=
 if id hacluster >/dev/null 2>&1 && id -nG hacluster | grep -qw haclient; then hacluster=1; fi
 
-# Where systemd runs, the timer is enabled and started; elsewhere (a
-# container) postinstall enables it offline, as a wants link.
-timer_enabled() {
+# Where systemd runs, the timer and the socket are enabled and started;
+# elsewhere (a container) postinstall enables them offline, as wants links.
+# unit_enabled UNIT TARGET, unit_gone UNIT TARGET
+unit_enabled() {
 	if [ -d /run/systemd/system ]; then
-		systemctl is-enabled notifier-flush.timer && systemctl is-active notifier-flush.timer
+		systemctl is-enabled "$1" && systemctl is-active "$1"
 	else
-		[ -L /etc/systemd/system/timers.target.wants/notifier-flush.timer ]
+		[ -L "/etc/systemd/system/$2.wants/$1" ]
 	fi
 }
-timer_gone() {
+unit_gone() {
 	if [ -d /run/systemd/system ]; then
-		! systemctl is-enabled notifier-flush.timer
+		! systemctl is-enabled "$1"
 	else
-		absent /etc/systemd/system/timers.target.wants/notifier-flush.timer
+		absent "/etc/systemd/system/$2.wants/$1"
 	fi
 }
+timer_enabled() { unit_enabled notifier-flush.timer timers.target && unit_enabled notifier.socket sockets.target; }
+timer_gone() { unit_gone notifier-flush.timer timers.target && unit_gone notifier.socket sockets.target; }
 
 echo "== 1. fresh install, no haclient group (CMON only)"
 check "dpkg -i $(basename "$deb")" install_deb --no-haclient
 check "status installed" equal "$(status)" installed
 check "notifier version runs" /usr/bin/notifier version
+check "notifier-drop is installed" test -x /usr/bin/notifier-drop
 check "notifier lint /etc/notifier/notifier.yaml exits 0" /usr/bin/notifier lint /etc/notifier/notifier.yaml
 check "/etc/notifier/notifier.yaml is a conffile" \
 	grep -q '^ /etc/notifier/notifier.yaml ' <<<"$(dpkg-query -W -f '${Conffiles}\n' notifier)"
-for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
-	check "$d root:root 750" equal "$(owner_mode "$d")" "root:root 750"
+check "system user notifier: home /var/lib/notifier, group notifier" \
+	equal "$(getent passwd notifier | cut -d: -f6) $(id -gn notifier)" "/var/lib/notifier notifier"
+check "system user notifier: a system uid, no login shell" \
+	sh -c '[ "$(id -u notifier)" -lt 1000 ] && getent passwd notifier | grep -qE ":(/usr/sbin/nologin|/bin/false)\$"'
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected /var/lib/notifier/spool; do
+	m=2770 && [ "$d" != /var/lib/notifier/cache ] || m=3770 # cache/ is sticky
+	check "$d root:notifier $m" equal "$(owner_mode "$d")" "root:notifier $m"
 done
-if command -v systemctl >/dev/null; then check "flush timer enabled" timer_enabled; fi
+if command -v systemctl >/dev/null; then check "flush timer and engine socket enabled" timer_enabled; fi
+check "notifier status as the engine's user (healthy, no engine)" runuser -u notifier -- /usr/bin/notifier status
 # The state as root makes it, before Pacemaker is installed (flush with
 # nothing queued makes none; a silence does).
 silence=(silence add --match 'cluster == "install-check"' --for 1m --comment packaging/install-check.sh)
 check "notifier silence add as root" /usr/bin/notifier "${silence[@]}"
-check "state.db made, root:root 660" equal "$(owner_mode /var/lib/notifier/state.db)" "root:root 660"
+check "state.db made, root:notifier 660" equal "$(owner_mode /var/lib/notifier/state.db)" "root:notifier 660"
+check "notifier silence list as the engine's user" runuser -u notifier -- /usr/bin/notifier silence list
 
 echo "== 2. Pacemaker installed afterwards: reinstall with haclient, edited policy"
 echo "# edited by ops" >>/etc/notifier/notifier.yaml
 check "dpkg -i again (postinst configure)" install_deb
-for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected /var/lib/notifier/spool; do
 	m=2770 && [ "$d" != /var/lib/notifier/cache ] || m=3770 # cache/ is sticky
 	check "$d root:haclient $m" equal "$(owner_mode "$d")" "root:haclient $m"
 done
 check "state.db handed to haclient" equal "$(owner_mode /var/lib/notifier/state.db)" "root:haclient 660"
+check "the engine's user notifier joined haclient" equal "$(id -gn notifier)" haclient
+check "notifier silence list as the engine's user" runuser -u notifier -- /usr/bin/notifier silence list
 check "edited conffile kept" grep -qx '# edited by ops' /etc/notifier/notifier.yaml
-if command -v systemctl >/dev/null; then check "flush timer still enabled (prerm upgrade kept it)" timer_enabled; fi
+if command -v systemctl >/dev/null; then check "flush timer and socket still enabled (prerm upgrade kept them)" timer_enabled; fi
 if [ -n "$hacluster" ]; then
 	# hacluster must be able to open the state root made, and keep its own
 	# last good policy in cache/ after root's flush kept one there.
@@ -121,24 +136,29 @@ fi
 echo "== 3. dpkg -r: the conffile and the state stay, the rest goes"
 check "dpkg -r notifier" dpkg -r notifier
 check "status config-files" equal "$(status)" config-files
-for f in /usr/bin/notifier /lib/systemd/system/notifier-flush.service /lib/systemd/system/notifier-flush.timer \
+for f in /usr/bin/notifier /usr/bin/notifier-drop /lib/systemd/system/notifier-flush.service \
+	/lib/systemd/system/notifier-flush.timer /lib/systemd/system/notifier.socket /lib/systemd/system/notifier.service \
 	/usr/share/doc/notifier; do
 	check "$f removed" absent "$f"
 done
 check "/etc/notifier/notifier.yaml kept" test -f /etc/notifier/notifier.yaml
 check "/var/lib/notifier kept" test -f /var/lib/notifier/state.db
-if command -v systemctl >/dev/null; then check "flush timer disabled" timer_gone; fi
+if command -v systemctl >/dev/null; then check "flush timer and socket disabled" timer_gone; fi
 
 echo "== 4. dpkg -P: nothing left"
 check "dpkg -P notifier" dpkg -P notifier
 check "status not-installed" equal "$(status)" not-installed
-for f in /etc/notifier /var/lib/notifier /etc/systemd/system/timers.target.wants/notifier-flush.timer; do
+for f in /etc/notifier /var/lib/notifier /etc/systemd/system/timers.target.wants/notifier-flush.timer \
+	/etc/systemd/system/sockets.target.wants/notifier.socket; do
 	check "$f removed" absent "$f"
 done
+check "the system user notifier stays (Debian's advice)" getent passwd notifier
 
 echo "== 5. fresh install with haclient (Pacemaker first)"
+forget_notifier_user
 check "dpkg -i $(basename "$deb")" install_deb
-for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
+check "system user notifier in group haclient" equal "$(id -gn notifier)" haclient
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected /var/lib/notifier/spool; do
 	m=2770 && [ "$d" != /var/lib/notifier/cache ] || m=3770 # cache/ is sticky
 	check "$d root:haclient $m" equal "$(owner_mode "$d")" "root:haclient $m"
 done

@@ -15,10 +15,12 @@ cmds=$(printf '%s\n' "$help" | awk '/^commands:/ { on = 1; next } on && NF == 0 
 cat <<HEAD
 .TH NOTIFIER 1 "$date" "notifier $version" "User Commands"
 .SH NAME
-notifier \\- alert agent for ClusterControl (CMON) and Pacemaker
+notifier, notifier\\-drop \\- alert agent for ClusterControl (CMON) and Pacemaker
 .SH SYNOPSIS
 .B notifier
 [\\fICOMMAND\\fR] [\\fIFLAGS\\fR]
+.br
+.B notifier\\-drop
 .SH DESCRIPTION
 CMON and Pacemaker run
 .B notifier
@@ -27,6 +29,16 @@ with the alert in CRM_alert_* variables.
 It evaluates the YAML policy (\\fB\\-\\-config\\fR, else \\fB\$NOTIFIER_CONFIG\\fR, else
 \\fI/etc/notifier/notifier.yaml\\fR) and delivers to PagerDuty, Slack or syslog, with
 suppression windows, escalation, silences and exact resolves.
+.PP
+Each invocation writes its event durably into the spool (\\fI/var/lib/notifier/spool\\fR) and
+offers it to the resident engine, \\fBnotifier serve\\fR (started by \\fInotifier.socket\\fR);
+when no engine takes it within 300 ms, the invocation decides and delivers it itself.
+.B notifier\\-drop
+is that invocation in a small program that starts faster: it spools and hands the event to the
+engine, and when the engine does not take it, runs \\fBnotifier run \\-\\-spooled\\fR to decide
+it. CMON's plugin and Pacemaker's alert path point at \\fI/usr/bin/notifier\\-drop\\fR;
+\\fI/usr/bin/notifier\\fR works the same, slower to start.
+.PP
 The full manual is \\fI/usr/share/doc/notifier/README.md\\fR; examples are in
 \\fI/usr/share/doc/notifier/examples/\\fR.
 .SH COMMANDS

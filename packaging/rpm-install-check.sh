@@ -31,20 +31,26 @@ cat >"$tmp/in/inside.sh" <<'EOF'
 set -uo pipefail
 . "$(dirname "$0")/checklib.sh"
 forget_notifier || exit 1
-if getent group haclient >/dev/null; then want="root:haclient 2770"; else want="root:root 750"; fi
+if getent group haclient >/dev/null; then group=haclient; else group=notifier; fi
+want="root:$group 2770"
 
 check "rpm -i --nodeps (scriptlets run)" rpm -i --nodeps "$RPM"
 check "rpm -q notifier" rpm -q notifier
 check "notifier version runs" /usr/bin/notifier version
+check "notifier-drop is installed" test -x /usr/bin/notifier-drop
+check "system user notifier in group $group" equal "$(id -gn notifier)" "$group"
 check "notifier lint /etc/notifier/notifier.yaml exits 0" /usr/bin/notifier lint /etc/notifier/notifier.yaml
 check "rpm -qc lists the policy" equal "$(rpm -qc notifier)" /etc/notifier/notifier.yaml
-check "units in /usr/lib/systemd/system" test -f /usr/lib/systemd/system/notifier-flush.timer -a -f /usr/lib/systemd/system/notifier-flush.service
-for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected; do
+for u in notifier-flush.timer notifier-flush.service notifier.socket notifier.service; do
+	check "$u in /usr/lib/systemd/system" test -f "/usr/lib/systemd/system/$u"
+done
+for d in /var/lib/notifier /var/lib/notifier/cache /var/lib/notifier/rejected /var/lib/notifier/spool; do
 	w=$want && [ "$d" != /var/lib/notifier/cache ] || w=${want/2770/3770} # cache/ is sticky
 	check "$d $w" equal "$(stat -c '%U:%G %a' "$d")" "$w"
 done
 if [ ! -d /run/systemd/system ] && command -v systemctl >/dev/null; then
 	check "flush timer enabled (offline)" test -L /etc/systemd/system/timers.target.wants/notifier-flush.timer
+	check "engine socket enabled (offline)" test -L /etc/systemd/system/sockets.target.wants/notifier.socket
 fi
 check "rpm -V notifier (files as packaged)" rpm -V --nodeps notifier
 
@@ -53,6 +59,7 @@ check "rpm -e notifier" rpm -e notifier
 check "binary removed" absent /usr/bin/notifier
 check "edited policy kept as .rpmsave" grep -qx '# edited' /etc/notifier/notifier.yaml.rpmsave
 check "flush timer link removed" absent /etc/systemd/system/timers.target.wants/notifier-flush.timer
+check "engine socket link removed" absent /etc/systemd/system/sockets.target.wants/notifier.socket
 check "/var/lib/notifier kept (rpm has no purge)" test -d /var/lib/notifier
 exit $failed
 EOF

@@ -74,8 +74,8 @@ func TestNew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n.webhook != secretHook || n.timeout != DefaultTimeout {
-			t.Errorf("webhook %q timeout %s", n.webhook, n.timeout)
+		if n.webhook != secretHook || n.http.Timeout != DefaultTimeout {
+			t.Errorf("webhook %q timeout %s", n.webhook, n.http.Timeout)
 		}
 	})
 	t.Run("token file, api_url gets its slash", func(t *testing.T) {
@@ -83,8 +83,8 @@ func TestNew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n.token != "xoxb-abc" || n.apiURL != "http://127.0.0.1:9/api/" || n.timeout != time.Second {
-			t.Errorf("token %q api %q timeout %s", n.token, n.apiURL, n.timeout)
+		if n.token != "xoxb-abc" || n.apiURL != "http://127.0.0.1:9/api/" || n.http.Timeout != time.Second {
+			t.Errorf("token %q api %q timeout %s", n.token, n.apiURL, n.http.Timeout)
 		}
 	})
 	t.Run("default api_url", func(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	goslack "github.com/slack-go/slack"
 
@@ -34,14 +33,15 @@ func retryableAPIError(code string) bool {
 }
 
 // Notifier posts to one Slack destination. It is safe for concurrent use.
+// It keeps one HTTP client for its life, whose connections stay open
+// between messages (HTTP/2 where offered); Close drops them.
 type Notifier struct {
-	webhook   string // set for a webhook, else token and channel
-	token     string
-	channel   string
-	apiURL    string
-	timeout   time.Duration
-	transport http.RoundTripper
-	secrets   []string // every form in which a secret may show up in an error
+	webhook string // set for a webhook, else token and channel
+	token   string
+	channel string
+	apiURL  string
+	http    *http.Client
+	secrets []string // every form in which a secret may show up in an error
 }
 
 var _ channels.Channel = (*Notifier)(nil)
@@ -66,10 +66,8 @@ func New(c Config) (*Notifier, error) {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
 	n := &Notifier{
-		channel:   c.Channel,
-		apiURL:    c.APIURL,
-		timeout:   c.Timeout,
-		transport: http.DefaultTransport,
+		channel: c.Channel,
+		apiURL:  c.APIURL,
 	}
 	if n.apiURL == "" {
 		n.apiURL = DefaultAPIURL
@@ -77,9 +75,11 @@ func New(c Config) (*Notifier, error) {
 	if !strings.HasSuffix(n.apiURL, "/") {
 		n.apiURL += "/" // slack-go appends the method name as is
 	}
-	if n.timeout == 0 {
-		n.timeout = DefaultTimeout
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
 	}
+	n.http = channels.NewHTTPClient(timeout)
 	if c.WebhookURL != "" || c.WebhookURLFile != "" {
 		u, err := channels.ReadSecret("webhook_url", c.WebhookURL, c.WebhookURLFile)
 		if err != nil {
@@ -112,9 +112,12 @@ func New(c Config) (*Notifier, error) {
 	return n, nil
 }
 
-// Close has nothing to release: idle connections belong to the shared
-// HTTP transport.
-func (n *Notifier) Close() error { return nil }
+// Close closes the connections kept open for the next message. A
+// Notify after Close still works, on a new connection.
+func (n *Notifier) Close() error {
+	n.http.CloseIdleConnections()
+	return nil
+}
 
 // Notify posts one message. It does not retry: failures worth retrying
 // come back wrapped by channels.Retryable, with Slack's Retry-After.
@@ -131,11 +134,8 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 func (n *Notifier) NotifyRef(ctx context.Context, m *channels.Message) (string, error) {
 	msg := BuildMessage(m)
 	// A recorder per call, so it sees only this call's response;
-	// connections are still pooled by the shared transport.
-	rec := &channels.Recorder{
-		Client:  &http.Client{Transport: n.transport, Timeout: n.timeout},
-		Explain: errorText,
-	}
+	// connections are still pooled by the Notifier's client.
+	rec := &channels.Recorder{Client: n.http, Explain: errorText}
 	hc := rec.HTTPClient()
 	var (
 		op  string
@@ -161,7 +161,7 @@ func (n *Notifier) NotifyRef(ctx context.Context, m *channels.Message) (string, 
 				ch = ""
 			}
 			if ch == "" {
-				rec = &channels.Recorder{Client: &http.Client{Transport: n.transport, Timeout: n.timeout}, Explain: errorText}
+				rec = &channels.Recorder{Client: n.http, Explain: errorText}
 				api = goslack.New(n.token, goslack.OptionAPIURL(n.apiURL), goslack.OptionHTTPClient(rec.HTTPClient()))
 			}
 			if err == nil && ch == "" {

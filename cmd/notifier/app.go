@@ -59,6 +59,8 @@ func (a *app) command(cmd string, args []string) error {
 		return a.silenceCmd(args)
 	case "history":
 		return a.historyCmd(args)
+	case "status":
+		return a.statusCmd(args)
 	case "lint":
 		return a.lintCmd(args)
 	case "test":
@@ -88,6 +90,7 @@ commands:
   flush     deliver what the outbox holds
   silence   add, list or expire silences
   history   recent decisions, deliveries, queued and given-up deliveries
+  status    is notifier healthy: engine, spool, outbox, dead letters, policy, state
   version   print version information (also: notifier --version)
   help      this list, or a command's help: notifier help COMMAND
 

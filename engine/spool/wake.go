@@ -156,8 +156,13 @@ func (s *Spool) Listen() (net.Listener, error) {
 // before the answer "no", so the drop claims it itself. accept runs in
 // the connection's goroutine while the drop waits: it must only look at
 // the entry and queue it. Serve returns when ctx ends (nil) or accepting
-// fails, after every connection is finished; l is closed.
+// fails, after every connection is finished; l is closed. A status
+// request is answered "no: unsupported" (ServeWith answers it).
 func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool) error {
+	return s.serve(ctx, l, owner, accept, ServeOptions{})
+}
+
+func (s *Spool) serve(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool, opts ServeOptions) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -177,20 +182,24 @@ func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, accept 
 		}
 		wg.Go(func() {
 			defer conn.Close()
-			s.answer(conn, owner, accept)
+			s.answer(conn, owner, accept, opts.Status)
 		})
 	}
 }
 
 // answer reads one id from conn, claims it, lets accept decide and says
-// what came of it.
-func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool) {
+// what came of it; or reads the status request and answers it.
+func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, status func() EngineStatus) {
 	conn.SetDeadline(time.Now().Add(serverReadBound))
 	// Room for an id and its newline: a longer line is refused without
 	// reading further.
 	line, err := bufio.NewReaderSize(conn, maxIDLen+2).ReadSlice('\n')
 	if err != nil {
 		conn.Write([]byte("no: not an id line\n"))
+		return
+	}
+	if string(line) == statusRequest+"\n" {
+		answerStatus(conn, status)
 		return
 	}
 	id := strings.TrimSuffix(string(line), "\n")

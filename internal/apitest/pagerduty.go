@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -84,6 +85,7 @@ type pdFailure struct {
 // its events URL. The zero value is not usable; call NewPagerDuty or
 // NewPagerDutyServer.
 type PagerDuty struct {
+	ConnStats
 	srv       *httptest.Server
 	closeOnce sync.Once
 	closed    chan struct{} // releases stalled requests on Close
@@ -111,13 +113,26 @@ func NewPagerDuty() *PagerDuty {
 //	pd := apitest.NewPagerDutyServer(ln)
 //	defer pd.Close()
 func NewPagerDutyServer(ln net.Listener) *PagerDuty {
+	return newPagerDuty(ln, false)
+}
+
+// NewPagerDutyTLS is NewPagerDuty over TLS, offering HTTP/2 as
+// events.pagerduty.com does; its certificate is its own: give RootCAs to
+// the client.
+func NewPagerDutyTLS() *PagerDuty {
+	return newPagerDuty(loopback("pagerduty"), true)
+}
+
+func newPagerDuty(ln net.Listener, tlsOn bool) *PagerDuty {
 	p := &PagerDuty{closed: make(chan struct{})}
 	p.srv = httptest.NewUnstartedServer(p)
 	p.srv.Listener.Close()
-	p.srv.Listener = ln
-	p.srv.Start()
+	p.start(p.srv, ln, tlsOn)
 	return p
 }
+
+// RootCAs trusts the server's certificate (nil when it is not TLS).
+func (p *PagerDuty) RootCAs() *x509.CertPool { return rootCAs(p.srv) }
 
 // URL is the base URL to configure as events_url (no path: clients append
 // /v2/enqueue themselves).

@@ -3,6 +3,7 @@ package apitest
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,6 +73,7 @@ type slackFailure struct {
 // for invalid_auth, channel_not_found, ...). FailNext injects rate limits
 // and outages. It is safe for concurrent use.
 type Slack struct {
+	ConnStats
 	srv      *httptest.Server
 	token    string
 	hookPath string
@@ -92,14 +94,27 @@ func NewSlack() *Slack {
 // program can run one in its own process on an address it chose. The
 // server owns l from then on.
 func NewSlackListener(l net.Listener) *Slack {
+	return newSlack(l, false)
+}
+
+// NewSlackTLS is NewSlack over TLS, offering HTTP/2 as slack.com does;
+// its certificate is its own: give RootCAs to the client.
+func NewSlackTLS() *Slack {
+	return newSlack(loopback("slack"), true)
+}
+
+func newSlack(l net.Listener, tlsOn bool) *Slack {
 	s := &Slack{
 		token:    "xoxb-apitest-" + rand.Text(),
 		hookPath: "/services/T0APITEST/B0APITEST/" + rand.Text(),
 	}
-	s.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(s.handle)}}
-	s.srv.Start()
+	s.srv = &httptest.Server{Config: &http.Server{Handler: http.HandlerFunc(s.handle)}}
+	s.start(s.srv, l, tlsOn)
 	return s
 }
+
+// RootCAs trusts the server's certificate (nil when it is not TLS).
+func (s *Slack) RootCAs() *x509.CertPool { return rootCAs(s.srv) }
 
 // URL is the server's base URL, http://127.0.0.1:port, without a path.
 func (s *Slack) URL() string { return s.srv.URL }

@@ -12,7 +12,9 @@ remove | purge | 0)
 esac
 
 # Purge (dpkg -P) removes everything notifier kept: the state (incidents,
-# outbox, silences, history) and its caches. A plain remove, and rpm -e,
+# outbox, silences, history), the spool and its caches. The system user
+# notifier stays, as Debian's policy advises (files it owned elsewhere,
+# a backup restored later, must not fall to a reused uid). A plain remove, and rpm -e,
 # which has no purge, leave it, as they leave /etc/notifier's edited
 # policy: a reinstall carries on where it stopped.
 if [ "$1" = purge ]; then

@@ -1,7 +1,10 @@
 #!/bin/sh
 # notifier preremove: dpkg's prerm ("remove", "upgrade" <new>, ...) and
 # rpm's %preun (0 = erase, 1 = upgrade). Only a real removal stops and
-# disables the flush timer; an upgrade keeps it as the admin left it.
+# disables the flush timer and the engine (its socket first, so that no
+# event starts it again); an upgrade keeps them as the admin left them.
+# A stopped engine leaves what it had not decided in the spool, which
+# stays (purge removes it).
 set -e
 
 case "$1" in
@@ -12,8 +15,11 @@ esac
 if [ -d /run/systemd/system ]; then
 	systemctl disable --now notifier-flush.timer >/dev/null 2>&1 || true
 	systemctl stop notifier-flush.service >/dev/null 2>&1 || true
+	systemctl disable --now notifier.socket >/dev/null 2>&1 || true
+	systemctl stop notifier.service >/dev/null 2>&1 || true
 elif command -v systemctl >/dev/null 2>&1; then
-	# Enabled offline by postinstall: no dangling timers.target.wants link.
+	# Enabled offline by postinstall: no dangling .wants links.
 	systemctl disable notifier-flush.timer >/dev/null 2>&1 || true
+	systemctl disable notifier.socket >/dev/null 2>&1 || true
 fi
 exit 0

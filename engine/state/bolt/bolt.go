@@ -55,6 +55,8 @@ type Store struct {
 	now      func() time.Time
 	closed   atomic.Bool
 	pending  sync.WaitGroup // lock waits abandoned by a cancelled ctx
+	batch    *batcher       // nil unless Options.Batch: Updates one at a time
+	commits  atomic.Uint64  // transactions committed (each costs the fsyncs)
 }
 
 // Open returns a state.Store backed by the bbolt file at path
@@ -67,6 +69,12 @@ type Store struct {
 // users, is the installer's job); the file and <path>.lock are created
 // with mode 0660 on first use. Errors wrap state.ErrUnavailable.
 func Open(path string) (*Store, error) {
+	return OpenOptions(path, Options{})
+}
+
+// OpenOptions is Open with options; Open(path) is OpenOptions(path,
+// Options{}).
+func OpenOptions(path string, o Options) (*Store, error) {
 	if path == "" {
 		path = state.DefaultBoltPath
 	}
@@ -83,7 +91,11 @@ func Open(path string) (*Store, error) {
 		return nil, &boltError{op: "open", path: path, err: &fs.PathError{Op: "directory", Path: dir, Err: err},
 			hint: "the installer creates it, writable by the user running notifier, e.g. hacluster for Pacemaker"}
 	}
-	return &Store{path: path, lockPath: path + ".lock", now: time.Now}, nil
+	b := &Store{path: path, lockPath: path + ".lock", now: time.Now}
+	if o.Batch {
+		b.batch = newBatcher(o)
+	}
+	return b, nil
 }
 
 // Update implements state.Store. The exclusive lock is held from before the
@@ -91,10 +103,15 @@ func Open(path string) (*Store, error) {
 // write transaction, which also prunes expired records.
 //
 // A damaged file (bbolt panics on it) is moved aside and the error wraps
-// ErrDamaged; see guard.
+// ErrDamaged; see guard. On a batching Store (Options.Batch) concurrent
+// Updates share the lock, the open and the transaction; see
+// updateBatched.
 func (b *Store) Update(ctx context.Context, ids []string, fn func(map[string]*state.Record) error) error {
 	if b.closed.Load() {
 		return b.fail("update", b.path, errBoltClosed)
+	}
+	if b.batch != nil {
+		return b.updateBatched(ctx, ids, fn)
 	}
 	return b.guard(ctx, "update", func(w *damageWatch) error { return b.update(ctx, ids, fn, w) })
 }
@@ -125,23 +142,12 @@ func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*st
 
 	now := b.now()
 	dirty := false
-	recs := make(map[string]*state.Record, len(ids))
-	stored := make(map[string][]byte, len(ids)) // encodings as loaded, to skip unchanged writes
-	for _, id := range ids {
-		v := bk.Get([]byte(id))
-		if v == nil {
-			continue
+	recs, stored, stale := load(bk, ids, now)
+	for _, id := range stale {
+		if err := bk.Delete([]byte(id)); err != nil {
+			return b.fail("update", b.path, err)
 		}
-		r, ok := record.Decode(v)
-		if !ok || !r.Live(now) {
-			if err := bk.Delete([]byte(id)); err != nil {
-				return b.fail("update", b.path, err)
-			}
-			dirty = true
-			continue
-		}
-		recs[id] = r
-		stored[id] = bytes.Clone(v)
+		dirty = true
 	}
 	w.inCallback = true // a panic in fn is the caller's, not the file's
 	if err := fn(recs); err != nil {
@@ -151,11 +157,56 @@ func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*st
 	if err := state.CheckIDs(recs); err != nil {
 		return err // a bug in the caller, not an unavailable store
 	}
+	wrote, err := b.save(bk, recs, stored, now)
+	if err != nil {
+		return err
+	}
+	dirty = dirty || wrote
+	swept, err := boltSweep(tx, bk, now)
+	if err != nil {
+		return b.fail("update", b.path, err)
+	}
+	if !dirty && swept == 0 {
+		return nil // nothing to write: skip the commit and its fsyncs
+	}
+	if err := tx.Commit(); err != nil {
+		return b.fail("update", b.path, err)
+	}
+	b.commits.Add(1)
+	return nil
+}
 
+// load reads the records ids names from bk: the live ones into recs, with
+// their encodings as stored (to skip rewriting unchanged ones), and the
+// ids of expired or unreadable ones into stale, for the caller to delete.
+func load(bk *bbolt.Bucket, ids []string, now time.Time) (recs map[string]*state.Record, stored map[string][]byte, stale []string) {
+	recs = make(map[string]*state.Record, len(ids))
+	stored = make(map[string][]byte, len(ids))
+	for _, id := range ids {
+		v := bk.Get([]byte(id))
+		if v == nil {
+			continue
+		}
+		r, ok := record.Decode(v)
+		if !ok || !r.Live(now) {
+			stale = append(stale, id)
+			continue
+		}
+		recs[id] = r
+		stored[id] = bytes.Clone(v) // bbolt's copy is valid only until the next write
+	}
+	return recs, stored, stale
+}
+
+// save writes what an Update's fn left in recs: records it removed or set
+// to nil (or expired) are deleted, changed and new ones written. It
+// reports whether it changed the file.
+func (b *Store) save(bk *bbolt.Bucket, recs map[string]*state.Record, stored map[string][]byte, now time.Time) (bool, error) {
+	dirty := false
 	for id := range stored {
 		if _, kept := recs[id]; !kept {
 			if err := bk.Delete([]byte(id)); err != nil {
-				return b.fail("update", b.path, err)
+				return dirty, b.fail("update", b.path, err)
 			}
 			dirty = true
 		}
@@ -166,7 +217,7 @@ func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*st
 				continue
 			}
 			if err := bk.Delete([]byte(id)); err != nil {
-				return b.fail("update", b.path, err)
+				return dirty, b.fail("update", b.path, err)
 			}
 			dirty = true
 			continue
@@ -178,23 +229,19 @@ func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*st
 		if err := bk.Put([]byte(id), v); err != nil {
 			if errors.Is(err, bbolt.ErrKeyRequired) || errors.Is(err, bbolt.ErrKeyTooLarge) {
 				// A bug in the caller, not an unavailable store.
-				return fmt.Errorf("state: update %s: id %q: %w", b.path, id, err)
+				return dirty, keyError(b.path, id, err)
 			}
-			return b.fail("update", b.path, err)
+			return dirty, b.fail("update", b.path, err)
 		}
 		dirty = true
 	}
-	swept, err := boltSweep(tx, bk, now)
-	if err != nil {
-		return b.fail("update", b.path, err)
-	}
-	if !dirty && swept == 0 {
-		return nil // nothing to write: skip the commit and its fsyncs
-	}
-	if err := tx.Commit(); err != nil {
-		return b.fail("update", b.path, err)
-	}
-	return nil
+	return dirty, nil
+}
+
+// keyError is an id bbolt cannot store: a bug in the caller, not an
+// unavailable store.
+func keyError(path, id string, err error) error {
+	return fmt.Errorf("state: update %s: id %q: %w", path, id, err)
 }
 
 // boltSweep deletes up to boltSweepDelete expired records among the next

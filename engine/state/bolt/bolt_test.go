@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -35,6 +36,19 @@ func openTestBolt(t testing.TB, path string) *bolt.Store {
 func TestBoltConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) state.Store {
 		return openTestBolt(t, filepath.Join(t.TempDir(), "state.db"))
+	})
+}
+
+// TestBoltBatchConformance: a batching store (the resident engine's)
+// keeps every promise an unbatched one does.
+func TestBoltBatchConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) state.Store {
+		s, err := bolt.OpenOptions(filepath.Join(t.TempDir(), "state.db"), bolt.Options{Batch: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	})
 }
 
@@ -307,6 +321,42 @@ func BenchmarkBoltUpdateParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkUpdateParallel: the resident engine's workers each updating
+// a record of its own at once (8 goroutines per CPU), unbatched (each Update its own lock, open,
+// transaction and commit) and batched (group commit). commits/op is the
+// share of Updates that paid a commit and its fsyncs.
+func BenchmarkUpdateParallel(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		o    bolt.Options
+	}{
+		{"unbatched", bolt.Options{}},
+		{"batched", bolt.Options{Batch: true}},
+		{"batched-delay2ms", bolt.Options{Batch: true, BatchDelay: 2 * time.Millisecond}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := bolt.OpenOptions(filepath.Join(b.TempDir(), "state.db"), tc.o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			var n atomic.Int64
+			b.SetParallelism(8) // 16 goroutines on 2 CPUs, as the engine's 16 workers
+			b.RunParallel(func(pb *testing.PB) {
+				id := fmt.Sprintf("w/rule/key%d", n.Add(1))
+				for pb.Next() {
+					if err := boltIncrement(ctx, s, id); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(bolt.Commits(s))/float64(b.N), "commits/op")
+		})
+	}
 }
 
 // BenchmarkBoltView is what notifier explain pays per read.

@@ -43,6 +43,8 @@ func (w *damageWatch) seen(path string) {
 // called bbolt: it runs every read and write of ours in the caller's
 // goroutine (it starts its own only for Check, Batch and, for a file
 // whose freelist was never synced, when opening; we use none of these).
+// A batching store's batch runs in a goroutine of its own, which calls
+// guard itself.
 //
 // A damaged file is moved aside (moveAside) and the error wraps
 // state.ErrUnavailable, so the run fails open, and state.ErrDamaged. A panic in the

@@ -22,12 +22,17 @@ type Config struct {
 	// password_file) and Namespace prefixes every key ("notifier" when
 	// empty).
 	RedisURL, RedisPasswordFile, Namespace string
+	// Batch makes the bbolt store commit concurrent updates in groups
+	// (bolt.Options.Batch): for the resident engine, whose workers decide
+	// many events at once. Redis has no file to fsync and ignores it, as
+	// does the in-memory store.
+	Batch bool
 }
 
 // Open opens the topology c describes. Errors wrap state.ErrUnavailable,
 // except a password file that cannot be read.
 func Open(c Config) (*state.Topology, error) {
-	local, err := bolt.Open(c.Path)
+	local, err := bolt.OpenOptions(c.Path, bolt.Options{Batch: c.Batch})
 	if err != nil {
 		return nil, err
 	}

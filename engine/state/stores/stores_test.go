@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"notifier/engine/state"
+	"notifier/engine/state/bolt"
 	"notifier/engine/state/stores"
 )
 
@@ -18,6 +19,21 @@ func TestOpenBoltOnly(t *testing.T) {
 	defer top.Close()
 	if top.Separate() {
 		t.Fatal("without a Redis URL the bbolt file is the shared store")
+	}
+}
+
+// TestOpenBatch: Batch reaches the bbolt store, and only when asked.
+func TestOpenBatch(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		top, err := stores.Open(stores.Config{Path: filepath.Join(t.TempDir(), "state.db"), Batch: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := top.Shared().(*bolt.Store)
+		if !ok || b.Batching() != batch {
+			t.Errorf("Batch: %v: store %T, batching %v", batch, top.Shared(), ok && b.Batching())
+		}
+		top.Close()
 	}
 }
 

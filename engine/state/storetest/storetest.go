@@ -165,4 +165,35 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 			t.Fatalf("counter = %+v, want %d: lost updates", r, workers*each)
 		}
 	})
+	// A resident engine's workers update at once, and a batching store
+	// runs them in one transaction: each must see the writes of those
+	// before it.
+	t.Run("many goroutines, one record", func(t *testing.T) {
+		s := open(t)
+		const goroutines = 200
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines)
+		for range goroutines {
+			wg.Go(func() {
+				errs <- s.Update(ctx, []string{"counter"}, func(m map[string]*state.Record) error {
+					n := 0
+					if r := m["counter"]; r != nil {
+						n, _ = strconv.Atoi(string(r.Data))
+					}
+					m["counter"] = &state.Record{Data: []byte(strconv.Itoa(n + 1))}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := get(t, s, "counter"); r == nil || string(r.Data) != strconv.Itoa(goroutines) {
+			t.Fatalf("counter = %+v, want %d: lost updates", r, goroutines)
+		}
+	})
 }

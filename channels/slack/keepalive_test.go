@@ -1,0 +1,93 @@
+package slack
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"notifier/channels"
+	"notifier/internal/apitest"
+)
+
+// TestKeepAlive: the resident engine builds a channel once and sends many
+// events through it. They travel over one connection — also after a 429
+// with Retry-After and after a 503, whose bodies slack-go leaves unread —
+// concurrent sends use no more connections than there are senders,
+// HTTP/2 is spoken where the server offers it over TLS, and Close drops
+// what is kept. For a webhook and for the Web API alike.
+func TestKeepAlive(t *testing.T) {
+	for _, overTLS := range []bool{false, true} {
+		for _, mode := range []string{"webhook", "web api"} {
+			t.Run(fmt.Sprintf("%s/tls=%v", mode, overTLS), func(t *testing.T) {
+				s := apitest.NewSlack()
+				if overTLS {
+					s = apitest.NewSlackTLS()
+				}
+				defer s.Close()
+				n := webhookNotifier(t, s)
+				if mode == "web api" {
+					n = apiNotifier(t, s, s.Token(), "#"+apitest.SlackChannelName)
+				}
+				if overTLS {
+					n.http.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: s.RootCAs()}
+				}
+				defer n.Close()
+				ctx := context.Background()
+				send := func(i int) error {
+					m := sampleMessage()
+					m.Key = fmt.Sprintf("k/%d", i)
+					return n.Notify(ctx, m)
+				}
+
+				s.FailNext(1, http.StatusTooManyRequests, "7")
+				s.FailNext(1, http.StatusServiceUnavailable, "")
+				for i := range 20 {
+					err := send(i)
+					if retry, _ := channels.IsRetryable(err); i < 2 && !retry {
+						t.Fatalf("send %d: err = %v, want the programmed failure, retryable", i, err)
+					} else if i >= 2 && err != nil {
+						t.Fatalf("send %d: %v", i, err)
+					}
+				}
+				if c := s.Conns(); c != 1 {
+					t.Errorf("20 sequential sends took %d connections, want 1", c)
+				}
+
+				const senders = 8
+				for round := range 3 {
+					var wg sync.WaitGroup
+					for i := range senders {
+						wg.Go(func() {
+							if err := send(100 + round*senders + i); err != nil {
+								t.Error(err)
+							}
+						})
+					}
+					wg.Wait()
+				}
+				want := senders
+				if overTLS {
+					want = 1 // HTTP/2 multiplexes them on the one connection
+				}
+				if c := s.Conns(); c > want {
+					t.Errorf("3 rounds of %d concurrent sends: %d connections, want at most %d", senders, c, want)
+				}
+				if p := s.Protos(); overTLS && p["HTTP/2.0"] != 20+3*senders {
+					t.Errorf("requests by protocol %v, want all %d over HTTP/2", p, 20+3*senders)
+				}
+
+				before := s.Conns()
+				n.Close()
+				if err := send(1000); err != nil {
+					t.Fatalf("send after Close: %v", err)
+				}
+				if c := s.Conns(); c != before+1 {
+					t.Errorf("after Close: %d connections, want %d: Close kept the idle ones", c, before+1)
+				}
+			})
+		}
+	}
+}
