@@ -14,6 +14,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifier
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/notifier-drop ./cmd/notifier-drop
 
 ## test: what CI runs for a change before the end-to-end tests (make e2e): formatting, vet, the
 ## shipped policy's lint and tests, unit and integration tests under the race detector (cgo: it

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"notifier/engine/pacemaker"
@@ -214,13 +212,3 @@ func (a *app) cacheDir() string {
 		return d
 	}
 }
-
-// hostname is the local host's name, for the controller field and the
-// policy's mark in the state: asked once per process.
-var hostname = sync.OnceValue(func() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return "localhost"
-	}
-	return h
-})

@@ -192,7 +192,7 @@ func TestE2EPacemakerNeverReadsStdin(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(examples, "pacemaker/node-lost-cluster-node-crash.env"))
 	env := strings.Split(strings.TrimSpace(string(data)), "\n")
 	cmd := exec.CommandContext(testCtx(t), h.Bin)
-	cmd.Env = append(env, "NOTIFIER_CONFIG="+h.Config)
+	cmd.Env = append(env, h.Env()...)
 	cmd.Stdin = r // an *os.File: handed to the child as is
 	out, err := cmd.CombinedOutput()
 	if err != nil {

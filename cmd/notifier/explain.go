@@ -86,7 +86,7 @@ func (a *app) explainCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	ev, err := in.decode(when, p.Settings.Cluster)
+	ev, err := decode(in, when, p.Settings.Cluster)
 	if errors.Is(err, errIgnored) {
 		// Not an error: the run would exit 0 without telling anyone.
 		x := explanation{Policy: policyInfo{Files: p.Files}, Rules: []engine.RuleResult{},

@@ -4,91 +4,218 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
+	"time"
 
 	"notifier/channels/syslog"
 	"notifier/engine"
+	"notifier/engine/drop"
 	"notifier/engine/event"
 	"notifier/engine/lastgood"
 	"notifier/engine/pipeline"
 	"notifier/engine/policy"
+	"notifier/engine/spool"
+	"notifier/engine/state"
 )
 
-// runCmd handles one event: decode, decide, deliver to every chosen
-// channel concurrently within the policy's deadline. Nothing goes to
-// stdout; each failed channel gets one stderr line.
+// runCmd handles one event. It is the drop first (engine/drop): read and
+// validate the input, spool it durably, offer it to the engine; if the
+// engine took it, that is all (exit 0, nothing printed). Else it decides
+// and delivers the event itself, to every chosen channel concurrently
+// within the policy's deadline, and deletes the entry once the decision
+// committed. Nothing goes to stdout; each failed channel gets one
+// stderr line. --spooled ID decides an entry another process dropped
+// (notifier-drop, when no engine claimed it).
 func (a *app) runCmd(args []string) error {
 	fs := a.newFlags("run")
 	configFlag := fs.String("config", "", configUsage)
 	source := fs.String("source", sourceAuto, "event source: auto, cmon, pacemaker or json")
+	spoolFlag := fs.String("spool", "", spoolUsage)
+	spooled := fs.String("spooled", "", "decide the spooled entry `ID` (notifier-drop runs this when no engine claimed it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	w := newWiring()
-	defer w.close()
 	path := a.configPath(*configFlag)
-	p, loadErr := a.loadPolicy(path, w)
-	lastGood := false
-	if loadErr != nil {
-		// Loudly: every run says it, until someone fixes the policy.
-		if lg := a.lastGood(path, loadErr, w); lg != nil {
-			p, loadErr, lastGood = lg, nil, true
-		}
+	dir := drop.SpoolDir(*spoolFlag, a.env)
+	if *spooled != "" {
+		return a.runSpooled(path, dir, *spooled)
 	}
-	deadline := policy.DefaultDeadline
-	var cluster event.ClusterDefaults
-	if p != nil {
-		deadline, cluster = p.Settings.Deadline, p.Settings.Cluster
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(deadline))
-	defer cancel()
-
-	in, err := a.readInput(ctx, *source, "")
+	wait, err := drop.ClaimWait(a.env)
 	if err != nil {
-		if in != nil {
-			err = a.rejected(p, in, err)
-		}
-		return errors.Join(loadErr, err)
+		return exitErrorOf(err)
 	}
-	ev, err := in.decode(a.start, cluster)
+	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(drop.ReadBound))
+	defer cancel()
+	e, err := drop.Take(ctx, drop.Options{Policy: path, Env: a.env, Stdin: a.stdin, Source: *source, Hint: a.stderr, Received: a.start})
 	if errors.Is(err, errIgnored) {
 		fmt.Fprintf(a.stderr, "notifier: %v\n", err)
-		return loadErr
+		return nil
 	}
 	if err != nil {
-		return errors.Join(loadErr, a.rejected(p, in, err))
+		return a.rejectInput(path, err)
 	}
-	if loadErr != nil {
-		return a.fallback(ctx, ev, loadErr)
+	s, err := spool.Open(dir)
+	if err != nil {
+		// The event must still be decided: as before there was a spool.
+		fmt.Fprintf(a.stderr, "notifier: %v: deciding in-process without it\n", err)
+		return a.decideEntry(a.load(path), e, nil, nil, a.start)
 	}
-	pl := a.newPipeline(p, w)
-	err = reportExit(pl.Run(ctx, ev))
-	if err == nil && lastGood {
+	defer s.Close()
+	c, _, err := drop.Put(s, e, state.NewOwner(), wait)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "notifier: %v: deciding in-process\n", err)
+		return a.decideEntry(a.load(path), e, nil, nil, a.start)
+	}
+	if c == nil {
+		return nil // the engine (or a flush) has it
+	}
+	return a.decideEntry(a.load(path), &c.Entry, s, c, a.start)
+}
+
+// spoolUsage is how every command's --spool flag is described.
+const spoolUsage = "spool directory (default $NOTIFIER_SPOOL, else spool/ beside $NOTIFIER_STATE_PATH, else " + spool.Default + ")"
+
+// runSpooled decides entry id of the spool at dir: claimed here, unless
+// the engine or a flush was first (then there is nothing to do). The
+// deadline counts from the entry's receipt, not from this process.
+func (a *app) runSpooled(path, dir, id string) error {
+	s, err := spool.Open(dir)
+	if err != nil {
+		return problemErr(err)
+	}
+	defer s.Close()
+	c, err := s.Claim(id, state.NewOwner())
+	if errors.Is(err, spool.ErrTaken) {
+		return nil
+	}
+	if err != nil {
+		return problemErr(err)
+	}
+	if !a.ours(path, &c.Entry) {
+		rerr := s.Release(c)
+		return problemErr(errors.Join(fmt.Errorf("spool entry %s is for policy %s (state %q), not %s: left in the spool", id, c.Entry.Policy, c.Entry.StatePath, path), rerr))
+	}
+	return a.decideEntry(a.load(path), &c.Entry, s, c, c.Entry.Received)
+}
+
+// ours reports whether entry e is for this command's policy path and
+// $NOTIFIER_STATE_PATH, the only entries it may decide.
+func (a *app) ours(path string, e *spool.Entry) bool {
+	p, err := drop.PolicyPath(path)
+	if err != nil {
+		return false
+	}
+	sp, err := drop.EnvStatePath(a.env)
+	return err == nil && p == e.Policy && sp == e.StatePath
+}
+
+// rejectInput is the end of a run whose input cannot be used: one clear
+// line, exit 2, the input kept in rejected/ beside the policy's state
+// (the policy is loaded for it, and its problems said, as before the
+// drop existed).
+func (a *app) rejectInput(path string, err error) error {
+	in := inputOf(err)
+	err = exitErrorOf(err)
+	l := a.load(path)
+	defer l.w.close()
+	if in != nil {
+		err = a.rejected(l.p, in, err)
+	}
+	return errors.Join(l.err, err)
+}
+
+// rejected keeps input that could not be used — nothing an alarm source
+// sent is dropped silently — and says where in the error.
+func (a *app) rejected(p *engine.Policy, in *drop.Input, err error) error {
+	return drop.Reject(drop.RejectedDir(a.statePath(p)), in, err)
+}
+
+// loaded is a run's policy: the one at path, else the last good one
+// (lastGood), else none (err says why; the run falls back to syslog).
+type loaded struct {
+	path     string
+	p        *engine.Policy
+	err      error
+	lastGood bool
+	w        *wiring
+	// report is the last decideEntry's (flush adds up their counts).
+	report *pipeline.Report
+}
+
+// load loads the policy at path as a run uses it; the caller closes
+// l.w.
+func (a *app) load(path string) *loaded {
+	l := &loaded{path: path, w: newWiring()}
+	l.p, l.err = a.loadPolicy(path, l.w)
+	if l.err != nil {
+		// Loudly: every run says it, until someone fixes the policy.
+		if lg := a.lastGood(path, l.err, l.w); lg != nil {
+			l.p, l.err, l.lastGood = lg, nil, true
+		}
+	}
+	return l
+}
+
+// decideEntry decides and delivers entry e with policy l, its deadline
+// counting from from. c, when the entry is spooled and claimed here, is
+// deleted once the decision is durable (the pipeline's Decided, else
+// EntryDone); else it stays claimed, and the next notifier flush takes
+// it over.
+func (a *app) decideEntry(l *loaded, e *spool.Entry, s *spool.Spool, c *spool.Claimed, from time.Time) error {
+	defer l.w.close()
+	deadline := policy.DefaultDeadline
+	var cluster event.ClusterDefaults
+	if l.p != nil {
+		deadline, cluster = l.p.Settings.Deadline, l.p.Settings.Cluster
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), from.Add(deadline))
+	defer cancel()
+	ev, err := drop.EventOf(e, cluster)
+	if err != nil {
+		if c != nil {
+			err = errors.Join(err, s.Bad(c, err))
+		}
+		return errors.Join(l.err, exitErrorOf(err))
+	}
+	if l.err != nil {
+		sent, err := a.fallback(ctx, ev, l.err)
+		if c != nil {
+			if sent {
+				a.done(s, c)
+			} else {
+				err = errors.Join(err, fmt.Errorf("the event stays in the spool %s: notifier flush decides it once a policy loads", s.Path))
+			}
+		}
+		return err
+	}
+	pl := a.newPipeline(l.p, l.w)
+	done := false
+	if c != nil {
+		// Deleted as soon as the decision is durable, before delivering:
+		// a run killed while it delivers leaves the outbox (or the
+		// pending directory) to deliver it, not an entry to decide again.
+		pl.Decided = func(string) { a.done(s, c); done = true }
+	}
+	r := pl.RunEntry(ctx, ev, e.ID)
+	l.report = r
+	if c != nil && !done {
+		if r.EntryDone() {
+			a.done(s, c)
+		} else {
+			fmt.Fprintf(a.stderr, "notifier: the event stays in the spool %s: notifier flush decides it\n", s.Path)
+		}
+	}
+	err = reportExit(r)
+	if err == nil && l.lastGood {
 		return problemsFound() // delivered, but the policy on disk is broken
 	}
 	return err
 }
 
-// rejected keeps input that could not be used — nothing an alarm source
-// sent is dropped silently — and says where in the error.
-func (a *app) rejected(p *engine.Policy, in *input, err error) error {
-	ext, data := "input", in.data
-	if in.source == sourcePacemaker {
-		ext, data = "env", nil
-		for _, k := range slices.Sorted(maps.Keys(in.env)) {
-			// Only what Pacemaker and the alert gave: the rest of the
-			// environment is not ours to write to disk.
-			if strings.HasPrefix(k, "CRM_") || strings.HasPrefix(k, "NOTIFIER_") {
-				data = fmt.Appendf(data, "%s=%s\n", k, in.env[k])
-			}
-		}
-	}
-	if path, kerr := pipeline.KeepRejected(pipeline.RejectedDir(a.statePath(p)), ext, data); kerr == nil {
-		return fmt.Errorf("%w (input kept in %s)", err, path)
-	} else {
-		return fmt.Errorf("%w (and it could not be kept: %v)", err, kerr)
+// done deletes a decided entry; if that fails it is said, and a later
+// claimer finds the decision recorded (RunEntry) and decides nothing.
+func (a *app) done(s *spool.Spool, c *spool.Claimed) {
+	if err := s.Done(c); err != nil {
+		fmt.Fprintf(a.stderr, "notifier: decided, but %v (the next flush recognises it)\n", err)
 	}
 }
 
@@ -123,7 +250,8 @@ func policyOrError(path string, p *engine.Policy, ps policy.Problems, err error)
 // fallback: with no usable policy the event must still reach someone, so
 // it goes to the local syslog, and the run fails loudly. One attempt: a
 // host without a syslog socket will not grow one in the next seconds.
-func (a *app) fallback(ctx context.Context, ev *event.Event, loadErr error) error {
+// sent says the syslog took it.
+func (a *app) fallback(ctx context.Context, ev *event.Event, loadErr error) (sent bool, err error) {
 	ch, err := syslog.New(syslog.Config{})
 	if err == nil {
 		m := pipeline.Message(ev, engine.Delivery{Rule: "policy-failed-to-load", Action: engine.DeliverMessage}, 0, "")
@@ -131,7 +259,7 @@ func (a *app) fallback(ctx context.Context, ev *event.Event, loadErr error) erro
 		ch.Close()
 	}
 	if err != nil {
-		return errors.Join(loadErr, fmt.Errorf("fallback to local syslog failed too: %w", err))
+		return false, errors.Join(loadErr, fmt.Errorf("fallback to local syslog failed too: %w", err))
 	}
-	return errors.Join(loadErr, errors.New("the event was sent to the local syslog instead"))
+	return true, errors.Join(loadErr, errors.New("the event was sent to the local syslog instead"))
 }

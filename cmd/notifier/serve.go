@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"notifier/engine/event"
+	"notifier/engine/drop"
 	"notifier/engine/serve"
 	"notifier/engine/spool"
 )
@@ -61,12 +61,11 @@ func (a *app) serveCmd(args []string) error {
 		Workers:   *workers,
 		Idle:      *idle,
 		Note:      func(line string) { fmt.Fprintf(a.stderr, "notifier: %s\n", line) },
-		// TODO(lead): drop.EventOf, once h/drop is on main: the event
-		// decoded again from the entry's input with the policy's cluster
-		// defaults. Until then, the drop's own decoding.
-		Decode:   func(e *spool.Entry, _ event.ClusterDefaults) (*event.Event, error) { ev := e.Event; return &ev, nil },
+		// The event decoded again from the entry's input, with the
+		// policy's cluster defaults, as an in-process run decodes it.
+		Decode:   drop.EventOf,
 		Listener: l,
-		Host:     hostname(),
+		Host:     drop.Hostname(),
 		Version:  version,
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"notifier/channels"
 	"notifier/engine"
+	"notifier/engine/drop"
 	"notifier/engine/event"
 	"notifier/engine/pacemaker"
 	"notifier/engine/pipeline"
@@ -39,7 +40,7 @@ func (a *app) newPipeline(p *engine.Policy, w *wiring) *pipeline.Pipeline {
 		Policy:     p,
 		Open:       func() (*state.Topology, error) { return a.openStores(p) },
 		Channel:    func(name string) (channels.Channel, error) { return w.channel(p, name) },
-		Host:       hostname(),
+		Host:       drop.Hostname(),
 		StatePath:  a.statePath(p),
 		Occurrence: func(ev *event.Event, _ time.Time) string { return pacemaker.OccurrenceOf(ev) },
 		Note:       func(line string) { fmt.Fprintf(a.stderr, "notifier: %s\n", line) },

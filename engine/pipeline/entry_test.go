@@ -92,3 +92,57 @@ func TestRunEntryAgainFlushesWhatTheFirstQueued(t *testing.T) {
 		t.Errorf("outbox holds %+v", q)
 	}
 }
+
+// Decided is told the entry once its decision is durable and before any
+// channel hears of it: committed in the state, or, failing open, kept in
+// the pending directory. Run (no entry) never tells it.
+func TestRunEntryDecidedBeforeDelivering(t *testing.T) {
+	const entry = "00000001795230245000000000-4242-0a1b2c3d"
+	for _, failOpen := range []bool{false, true} {
+		r := newRig(t, testPolicy)
+		if failOpen {
+			r.storeErr = errors.New("state.db: permission denied")
+		}
+		var told []string
+		var heardBefore int
+		r.pl.Decided = func(id string) {
+			told = append(told, id)
+			heardBefore = len(r.chans["pager"].messages()) + len(r.chans["chat"].messages())
+		}
+		rep := r.runEntry(t, alarm("new", "critical"), entry)
+		if rep.FailedOpen != failOpen || !rep.EntryDone() {
+			t.Fatalf("fail open %v: report failed open %v, entry done %v", failOpen, rep.FailedOpen, rep.EntryDone())
+		}
+		if !slices.Equal(told, []string{entry}) || heardBefore != 0 {
+			t.Errorf("fail open %v: Decided told %q with %d message(s) already sent; want the entry once, before any", failOpen, told, heardBefore)
+		}
+		if n := len(r.chans["pager"].messages()); n != 1 {
+			t.Errorf("fail open %v: pager got %d messages, want 1", failOpen, n)
+		}
+		told = nil
+		r.clock = r.clock.Add(time.Minute)
+		r.run(t, alarm("new", "critical"))
+		if len(told) != 0 {
+			t.Errorf("Run told Decided %q", told)
+		}
+	}
+}
+
+// EntryDone is false only when, failing open, the pending directory
+// could not keep what was not delivered.
+func TestEntryDone(t *testing.T) {
+	keepErr := errors.New("pending: read-only file system")
+	for _, tt := range []struct {
+		r    *Report
+		want bool
+	}{
+		{&Report{}, true},
+		{&Report{FailedOpen: true}, true},
+		{&Report{FailedOpen: true, PendingErr: keepErr, Deliveries: []Delivery{{Outcome: state.OutcomeDelivered}}}, true},
+		{&Report{FailedOpen: true, PendingErr: keepErr, Deliveries: []Delivery{{Outcome: state.OutcomeDelivered}, {Outcome: OutcomeUndelivered}}}, false},
+	} {
+		if got := tt.r.EntryDone(); got != tt.want {
+			t.Errorf("failed open %v, pending error %v, deliveries %v: EntryDone %v, want %v", tt.r.FailedOpen, tt.r.PendingErr, tt.r.Deliveries, got, tt.want)
+		}
+	}
+}

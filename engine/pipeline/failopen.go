@@ -21,6 +21,10 @@ func (p *Pipeline) failOpen(ctx context.Context, r *Report, ev *event.Event, d *
 	// Kept before delivering: a run killed while it delivers (Pacemaker
 	// kills at 30 s) must leave behind what it had not delivered.
 	dir, names, kerr := p.keepPending(ev, ds)
+	r.PendingErr = kerr
+	if kerr == nil {
+		p.markDecided(r) // kept: the next run or flush delivers it
+	}
 	if kerr != nil {
 		p.note("%d notification(s) could not be kept for the next run (kept only if delivered now): %v", len(ds), kerr)
 	}

@@ -53,6 +53,14 @@ type Pipeline struct {
 	// caller runs notifier more than once for it (state.Input.Occurrence);
 	// nil, or "", for none.
 	Occurrence func(ev *event.Event, now time.Time) string
+	// Decided, if set, is told by RunEntry the entry's id as soon as its
+	// decision is durable — the state transaction that recorded it
+	// committed (the outbox holds what it queued), or, failing open, what
+	// it is to deliver was kept in the pending directory — and before
+	// anything is delivered: from then on the spool entry may be deleted
+	// (a run killed while it delivers has lost nothing). Called at most
+	// once per RunEntry, from its goroutine.
+	Decided func(entryID string)
 	// Note receives, as it happens, each line an operator must read (the
 	// command prints it as "notifier: <line>" on stderr), from one
 	// goroutine at a time. Nil discards.
@@ -97,6 +105,9 @@ type Report struct {
 	// StateErr is why the state could not be used, or what could not be
 	// recorded after delivering.
 	StateErr error
+	// PendingErr (with FailedOpen) is why the deliveries could not be
+	// kept in the pending directory before they were made.
+	PendingErr error
 	// Marks are the failure marks of the policy's channels as read before
 	// delivering: channels whose last given-up delivery has not been
 	// followed by one that succeeded.
@@ -111,7 +122,20 @@ type Report struct {
 	// other words (a channel that cannot be built: "queued for retry").
 	NeedsPerson []error
 
+	// entry is RunEntry's spool entry id; decided says Decided was told.
+	entry   string
+	decided bool
+
 	mu sync.Mutex
+}
+
+// markDecided tells Decided, once, that r's entry is durable.
+func (p *Pipeline) markDecided(r *Report) {
+	if r.entry == "" || r.decided || p.Decided == nil {
+		return
+	}
+	r.decided = true
+	p.Decided(r.entry)
 }
 
 // OK says nothing needs a person.

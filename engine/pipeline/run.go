@@ -40,7 +40,7 @@ func (p *Pipeline) RunEntry(ctx context.Context, ev *event.Event, entryID string
 
 func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Report {
 	d := p.Policy.Evaluate(ev)
-	r := &Report{Decision: d}
+	r := &Report{Decision: d, entry: entry}
 	p.reportDecision(r, ev, d)
 	st, err := p.Open()
 	if err != nil {
@@ -69,6 +69,7 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 		}
 		return r
 	}
+	p.markDecided(r) // committed: the outbox holds it
 	marks, err := p.failureMarks(ctx, st)
 	if errors.Is(err, state.ErrDamaged) {
 		// The file holding what was just queued is damaged and moved

@@ -67,6 +67,10 @@ type Wiring struct {
 // NewWiring returns a Wiring with nothing checked or built yet.
 func NewWiring() *Wiring { return &Wiring{configs: map[string]channels.Config{}} }
 
+// Fork is a new Wiring with w's checked channel configurations and none
+// of its channels: it builds and closes its own.
+func (w *Wiring) Fork() *Wiring { return &Wiring{configs: w.configs} }
+
 // LoadOptions plugs the channel checks into the engine's loader. A load
 // through them must finish before Channel is called.
 func (w *Wiring) LoadOptions() policy.Options {

@@ -170,8 +170,7 @@ func (s *Server) statePath(p *engine.Policy) string {
 // openStores is the stores of policy p: opened once by the engine, with
 // group commit.
 func (s *Server) openStores(p *engine.Policy) (*state.Topology, error) {
-	return stores.Open(stores.Config{Path: s.statePath(p), RedisURL: p.Settings.RedisURL, RedisPasswordFile: p.Settings.RedisPasswordFile, Namespace: "notifier"}) // TODO(lead): Batch: true, once h/batch's stores.Config.Batch is on main (group commit, C7).
-
+	return stores.Open(stores.Config{Path: s.statePath(p), RedisURL: p.Settings.RedisURL, RedisPasswordFile: p.Settings.RedisPasswordFile, Namespace: "notifier", Batch: true})
 }
 
 // occurrence is the occurrence identity of a spooled event: what the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -147,7 +146,7 @@ func (s *Server) decide(c *spool.Claimed) {
 	}()
 	ev, err := s.cfg.Decode(&c.Entry, l.policy.Settings.Cluster)
 	if err != nil {
-		s.note("%v", s.cfg.Spool.Reject(c, fmt.Errorf("its event does not decode: %w", err)))
+		s.note("%v", s.cfg.Spool.Bad(c, fmt.Errorf("its event does not decode: %w", err)))
 		return
 	}
 	pl := *l.pipeline
@@ -161,13 +160,22 @@ func (s *Server) decide(c *spool.Claimed) {
 	// decided and delivered.
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
+	// The entry goes as soon as its decision is durable, before anything
+	// is delivered: an engine killed while it delivers leaves nothing a
+	// later claimer would decide again (failing open records no entry
+	// id, but keeps the deliveries in the pending directory).
+	done := false
+	pl.Decided = func(string) { s.done(c); done = true }
 	r := pl.RunEntry(ctx, ev, c.Entry.ID)
-	if unrecorded(r) {
+	switch {
+	case done:
+	case unrecorded(r):
 		s.note("%s %s: not decided, the state could not be used (%v): left in the spool to be tried again", c.Entry.ID, ev.Key, r.StateErr)
 		s.release(c)
-	} else if err := s.cfg.Spool.Done(c); err != nil {
-		// Decided and recorded: claimed again, it is recognised.
-		s.note("%s: decided, but not removed from the spool: %v", c.Entry.ID, err)
+	case r.EntryDone():
+		s.done(c)
+	default:
+		s.note("%s %s: not all of it was delivered or kept: left in the spool for the next claimer", c.Entry.ID, ev.Key)
 	}
 	s.note("%s", summary(c, ev.Key, r))
 	if r.Queued > 0 {
@@ -177,6 +185,14 @@ func (s *Server) decide(c *spool.Claimed) {
 	}
 	if s.decided != nil {
 		s.decided(c, r)
+	}
+}
+
+// done removes a decided entry from the spool.
+func (s *Server) done(c *spool.Claimed) {
+	if err := s.cfg.Spool.Done(c); err != nil {
+		// Decided and recorded: claimed again, it is recognised.
+		s.note("%s: decided, but not removed from the spool: %v", c.Entry.ID, err)
 	}
 }
 
@@ -226,7 +242,7 @@ func (s *Server) scan(now time.Time) {
 			continue
 		}
 		e, err := s.cfg.Spool.Peek(id)
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, spool.ErrTaken) {
 			continue
 		}
 		if err == nil {
@@ -321,7 +337,4 @@ func (s *Server) loadPath(path string, first bool) {
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // entryStatePath is the $NOTIFIER_STATE_PATH the entry was dropped with.
-// TODO(lead): return e.StatePath once h/drop's spool.Entry.StatePath
-// (contract C2) is on main; until then every entry counts as dropped
-// without one.
-func entryStatePath(e *spool.Entry) string { return "" }
+func entryStatePath(e *spool.Entry) string { return e.StatePath }

@@ -254,3 +254,32 @@ func (s *Spool) Stats() (Stats, error) {
 	}
 	return st, nil
 }
+
+// Peek reads entry id in new/ without claiming it: a claimer that takes
+// only some entries (its policy's) looks before it claims, so that it
+// never holds, even for a moment, an entry a drop is about to claim.
+// ErrTaken when it is no longer in new/; an entry that cannot be read
+// is left for Claim (which moves it to bad/).
+func (s *Spool) Peek(id string) (Entry, error) {
+	if !ValidID(id) {
+		return Entry{}, fmt.Errorf("spool: %.80q is not a spool id", id)
+	}
+	data, err := s.new.Read(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Entry{}, ErrTaken
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("spool: %w", err)
+	}
+	e, err := DecodeEntry(data)
+	if err != nil {
+		return Entry{}, fmt.Errorf("spool: %w %s: %v", ErrBadEntry, id, err)
+	}
+	return e, nil
+}
+
+// Bad moves a claimed entry its claimer cannot use (its input no longer
+// decodes) to bad/ with reason; the returned error says so.
+func (s *Spool) Bad(c *Claimed, reason error) error {
+	return s.toBad(s.claimed, c.Name, reason)
+}

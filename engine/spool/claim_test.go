@@ -127,12 +127,14 @@ func TestClaimRace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Every line read before Wait: Wait closes the pipes, and a line not
+	// yet read would be lost (a claim not counted).
+	wg.Wait()
 	for _, p := range procs {
 		if err := p.cmd.Wait(); err != nil {
 			t.Errorf("claimer process: %v", err)
 		}
 	}
-	wg.Wait()
 
 	for id, who := range got {
 		if !want[id] {
@@ -272,5 +274,47 @@ func TestTakeover(t *testing.T) {
 	}
 	if liveLeft != 3 {
 		t.Errorf("%d entries left to the live owner, want 3", liveLeft)
+	}
+}
+
+// Peek reads an entry in new/ without claiming it; one claimed since is
+// ErrTaken. Bad moves a claimed entry to bad/ with its reason.
+func TestPeekAndBad(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	e := testEntry(1)
+	if err := s.Put(&e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Peek(e.ID)
+	if err != nil || got.ID != e.ID || got.Policy != e.Policy || got.Input.Source != InputCMON {
+		t.Fatalf("Peek: %+v, %v", got, err)
+	}
+	if n := names(t, filepath.Join(dir, NewDir)); len(n) != 1 {
+		t.Fatalf("new/ holds %v after Peek, want the entry still there", n)
+	}
+	c, err := s.Claim(e.ID, "host/1/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Peek(e.ID); !errors.Is(err, ErrTaken) {
+		t.Errorf("Peek of a claimed entry: %v, want ErrTaken", err)
+	}
+	if err := s.Bad(c, errors.New("input no longer decodes")); !errors.Is(err, ErrBadEntry) {
+		t.Errorf("Bad: %v", err)
+	}
+	if n := names(t, filepath.Join(dir, ClaimedDir)); len(n) != 0 {
+		t.Errorf("claimed/ holds %v", n)
+	}
+	bad := names(t, filepath.Join(dir, BadDir))
+	if len(bad) != 2 {
+		t.Fatalf("bad/ holds %v, want the entry and its reason", bad)
+	}
+	for _, n := range bad {
+		if strings.HasSuffix(n, ".reason") {
+			if data, _ := os.ReadFile(filepath.Join(dir, BadDir, n)); !strings.Contains(string(data), "input no longer decodes") {
+				t.Errorf("reason %q", data)
+			}
+		}
 	}
 }

@@ -41,12 +41,43 @@ type Entry struct {
 	// Source says who dropped it (cmon, pacemaker, a command), for
 	// messages and history.
 	Source string `json:"source"`
+	// Input is the raw input as the drop read it: a claimer decodes it
+	// again with its policy's settings (cluster defaults), which the drop
+	// never reads (engine/drop's EventOf).
+	Input Input `json:"input"`
+	// StatePath is the dropping process's $NOTIFIER_STATE_PATH ("" when
+	// unset): a claimer takes the entry only when its own is the same.
+	StatePath string `json:"state_path,omitempty"`
 }
+
+// Input is an event's raw input, kept in its entry.
+type Input struct {
+	// Source is the decoder the input is for: InputCMON, InputPacemaker
+	// or InputJSON.
+	Source string `json:"source"`
+	// Data is stdin (or the event file) as read.
+	Data []byte `json:"data,omitempty"`
+	// Env is Pacemaker's environment: only the CRM_* and NOTIFIER_*
+	// variables (the rest of the environment is not ours to write down).
+	Env map[string]string `json:"env,omitempty"`
+	// Host is the name of the host that received the input.
+	Host string `json:"host"`
+}
+
+// The sources an Input may name.
+const (
+	InputCMON      = "cmon"
+	InputPacemaker = "pacemaker"
+	InputJSON      = "json"
+)
 
 // entryNames are Entry's JSON names: encoding/json matches names
 // ignoring case, so a document with "V" or "ID" is refused instead.
 var entryNames = map[string]bool{"v": true, "id": true, "policy": true, "event": true,
-	"occurrence": true, "received": true, "source": true}
+	"occurrence": true, "received": true, "source": true, "input": true, "state_path": true}
+
+// inputNames are Input's JSON names (see entryNames).
+var inputNames = map[string]bool{"source": true, "data": true, "env": true, "host": true}
 
 // ErrBadEntry is wrapped by the errors of an entry that cannot be used:
 // it has been moved to bad/.
@@ -64,6 +95,10 @@ func (e *Entry) check() error {
 		return fmt.Errorf("no receipt time")
 	case e.Event.Key == "":
 		return fmt.Errorf("event has no key")
+	case e.Input.Source != InputCMON && e.Input.Source != InputPacemaker && e.Input.Source != InputJSON:
+		return fmt.Errorf("input source %.40q: want cmon, pacemaker or json", e.Input.Source)
+	case e.StatePath != "" && !filepath.IsAbs(e.StatePath):
+		return fmt.Errorf("state path %.200q is not absolute", e.StatePath)
 	}
 	return nil
 }
@@ -84,8 +119,9 @@ func (e *Entry) encode() ([]byte, error) {
 
 // DecodeEntry reads an entry strictly: at most MaxEntrySize bytes, one
 // JSON object with exactly Entry's names (no unknown, duplicate or
-// differently cased keys, also inside the event), this Version, a valid
-// id, a clean absolute policy path, a receipt time and an event key.
+// differently cased keys, also inside the event and the input), this
+// Version, a valid id, a clean absolute policy path, a receipt time, an
+// event key, a known input source and an absolute state path (or none).
 func DecodeEntry(data []byte) (Entry, error) {
 	var e Entry
 	if len(data) > MaxEntrySize {
@@ -108,6 +144,11 @@ func DecodeEntry(data []byte) (Entry, error) {
 			return e, err
 		}
 	}
+	if in, ok := top["input"]; ok {
+		if err := exactNames("input", in, inputNames); err != nil {
+			return e, err
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
@@ -125,13 +166,19 @@ func DecodeEntry(data []byte) (Entry, error) {
 // exactEventNames refuses an event key that is not an Event field's JSON
 // name as written (see entryNames).
 func exactEventNames(raw json.RawMessage) error {
-	var ev map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return fmt.Errorf("entry: event: %w", err)
+	return exactNames("event", raw, eventNames())
+}
+
+// exactNames refuses a key of the object raw (what, for messages) that
+// is not in names as written.
+func exactNames(what string, raw json.RawMessage, names map[string]bool) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("entry: %s: %w", what, err)
 	}
-	for name := range ev {
-		if !eventNames()[name] {
-			return fmt.Errorf("entry: event: unknown key %.80q", name)
+	for name := range m {
+		if !names[name] {
+			return fmt.Errorf("entry: %s: unknown key %.80q", what, name)
 		}
 	}
 	return nil

@@ -18,6 +18,14 @@ func FuzzDecodeEntry(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	pm := testEntry(2)
+	pm.V, pm.ID, pm.Received = Version, NewID(time.Unix(1700000001, 0)), time.Unix(1700000001, 0).UTC()
+	pm.Input = Input{Source: InputPacemaker, Env: map[string]string{"CRM_alert_kind": "node"}, Host: "n"}
+	if pm2, err := pm.encode(); err == nil {
+		f.Add(pm2)
+	} else {
+		f.Fatal(err)
+	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"v":1,"id":"../x","policy":"/p","event":{"key":"k"},"occurrence":"","received":"2026-01-01T00:00:00Z","source":""}`))
 	f.Add([]byte(`{"v":1,"v":1}`))

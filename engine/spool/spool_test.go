@@ -20,6 +20,8 @@ func testEntry(n int) Entry {
 			Count: n, Time: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), Fields: map[string]string{"alarm_id": "42"}},
 		Occurrence: "occ-1",
 		Source:     "cmon",
+		Input:      Input{Source: InputCMON, Data: []byte(`{"type":"alarm"}`), Host: "node1"},
+		StatePath:  "/var/lib/notifier/state.db",
 	}
 }
 
@@ -250,6 +252,10 @@ func TestDecodeEntryRefuses(t *testing.T) {
 		"event unknown": strings.Replace(s, `"kind":`, `"nope":1,"kind":`, 1),
 		"id":            strings.Replace(s, e.ID, "../../etc/passwd", 1),
 		"policy":        strings.Replace(s, `"/etc/notifier/policy.yaml"`, `"policy.yaml"`, 1),
+		"input unknown": strings.Replace(s, `"host":"node1"`, `"host":"node1","x":1`, 1),
+		"input case":    strings.Replace(s, `"host":"node1"`, `"Host":"node1"`, 1),
+		"input source":  strings.Replace(s, `"input":{"source":"cmon"`, `"input":{"source":"snmp"`, 1),
+		"state path":    strings.Replace(s, `"/var/lib/notifier/state.db"`, `"state.db"`, 1),
 		"trailing":      s + "{}",
 		"not json":      "\x00",
 		"oversized":     strings.Replace(s, `"occ-1"`, `"`+strings.Repeat("a", MaxEntrySize)+`"`, 1),

@@ -79,6 +79,12 @@ func Wake(dir, id string, bound time.Duration) WakeResult {
 	// kernel or runtime behaviour can make the drop wait past bound.
 	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", filepath.Join(dir, WakeSocket))
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// Something listens, but the bound ran out before the
+			// connection was made (a loaded host): not answered in time.
+			return WakeTimedOut
+		}
 		return WakeNoEngine
 	}
 	defer conn.Close()

@@ -165,8 +165,19 @@ func TestWakeTimeoutRace(t *testing.T) {
 			conn      net.Conn
 			wg        sync.WaitGroup
 		)
+		handedOff := make(chan struct{})
 		wg.Go(func() {
-			conn = <-conns
+			select {
+			case conn = <-conns:
+			case <-handedOff:
+				// The drop gave up before it connected (its bound ran out
+				// in the dial, on a loaded machine): nothing to claim.
+				select {
+				case conn = <-conns:
+				default:
+					return
+				}
+			}
 			line, err := bufio.NewReader(conn).ReadString('\n')
 			if err != nil {
 				return // the drop's bound ran out before it sent the id
@@ -178,8 +189,11 @@ func TestWakeTimeoutRace(t *testing.T) {
 			}
 		})
 		c, r, err := drop.HandOff(e.ID, "host/2/drop", time.Duration(i%5+1)*time.Millisecond)
+		close(handedOff)
 		wg.Wait()
-		conn.Close() // only now: the drop must see a hung engine, not a hang-up
+		if conn != nil {
+			conn.Close() // only now: the drop must see a hung engine, not a hang-up
+		}
 		if err != nil || r != WakeTimedOut {
 			t.Fatalf("HandOff: %v, %v", r, err)
 		}

@@ -29,6 +29,7 @@ type Harness struct {
 	Dir       string // where the policy and secret files live
 	Config    string // the generated policy file
 	State     string // the embedded state file the policy names
+	Spool     string // the spool directory every invocation is given ($NOTIFIER_SPOOL)
 	PagerDuty *apitest.PagerDuty
 	Slack     *apitest.Slack
 	Syslog    *apitest.Syslog
@@ -60,7 +61,7 @@ func New(bin, policy, dir string) (*Harness, error) {
 
 // NewWithOptions is New with the state settings o.
 func NewWithOptions(bin, policy, dir string, o Options) (*Harness, error) {
-	h := &Harness{Bin: bin, Dir: dir, policy: policy, PagerDuty: apitest.NewPagerDuty(), Slack: apitest.NewSlack(), Syslog: apitest.NewSyslogTCP()}
+	h := &Harness{Bin: bin, Dir: dir, Spool: filepath.Join(dir, "spool"), policy: policy, PagerDuty: apitest.NewPagerDuty(), Slack: apitest.NewSlack(), Syslog: apitest.NewSyslogTCP()}
 	if err := h.writePolicy(policy, o); err != nil {
 		h.Close()
 		return nil, err
@@ -73,7 +74,7 @@ func NewWithOptions(bin, policy, dir string, o Options) (*Harness, error) {
 // receiving the same alerts. Closing the node leaves h's endpoints
 // running.
 func (h *Harness) Node(dir string, o Options) (*Harness, error) {
-	n := &Harness{Bin: h.Bin, Dir: dir, policy: h.policy, PagerDuty: h.PagerDuty, Slack: h.Slack, Syslog: h.Syslog, node: true}
+	n := &Harness{Bin: h.Bin, Dir: dir, Spool: filepath.Join(dir, "spool"), policy: h.policy, PagerDuty: h.PagerDuty, Slack: h.Slack, Syslog: h.Syslog, node: true}
 	if err := n.writePolicy(h.policy, o); err != nil {
 		return nil, err
 	}

@@ -66,8 +66,15 @@ func (h *Harness) RunPacemaker(ctx context.Context, eventFile string, extraEnv .
 // finds through NOTIFIER_CONFIG as CMON's and Pacemaker's runs do.
 func (h *Harness) Command(ctx context.Context, args ...string) (Result, error) {
 	cmd := exec.CommandContext(ctx, h.Bin, args...)
-	cmd.Env = []string{"NOTIFIER_CONFIG=" + h.Config}
+	cmd.Env = h.Env()
 	return run(cmd)
+}
+
+// Env is the environment every invocation gets: NOTIFIER_CONFIG (as
+// CMON's and Pacemaker's runs find the policy) and NOTIFIER_SPOOL (the
+// harness's own spool, never the system's).
+func (h *Harness) Env() []string {
+	return []string{"NOTIFIER_CONFIG=" + h.Config, "NOTIFIER_SPOOL=" + h.Spool}
 }
 
 // Proc is an invocation that has started; Wait collects it. Starting
@@ -84,7 +91,7 @@ type Proc struct {
 // processes at the same moment.
 func (h *Harness) StartCMON(ctx context.Context, data []byte, gate <-chan struct{}) (*Proc, error) {
 	cmd := exec.CommandContext(ctx, h.Bin)
-	cmd.Env = []string{"NOTIFIER_CONFIG=" + h.Config}
+	cmd.Env = h.Env()
 	var in io.Reader = bytes.NewReader(data)
 	if gate != nil {
 		in = &gatedReader{ctx: ctx, gate: gate, r: in}
@@ -104,7 +111,7 @@ func (h *Harness) StartCMONOpen(ctx context.Context, data []byte) (*Proc, *os.Fi
 	}
 	defer r.Close() // the child holds its own copy
 	cmd := exec.CommandContext(ctx, h.Bin)
-	cmd.Env = []string{"NOTIFIER_CONFIG=" + h.Config}
+	cmd.Env = h.Env()
 	cmd.Stdin = r // an *os.File: the child gets the pipe itself, no copier
 	p, err := start(cmd)
 	if err != nil {
@@ -131,7 +138,7 @@ func (h *Harness) StartPacemaker(ctx context.Context, eventFile string, extraEnv
 		return nil, fmt.Errorf("%s: %w", eventFile, err)
 	}
 	cmd := exec.CommandContext(ctx, h.Bin)
-	cmd.Env = append(envList(env), "NOTIFIER_CONFIG="+h.Config)
+	cmd.Env = append(envList(env), h.Env()...)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdin = nil // /dev/null
 	return start(cmd)

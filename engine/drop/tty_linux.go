@@ -1,4 +1,4 @@
-package main
+package drop
 
 import (
 	"io"
@@ -7,9 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// isTerminal reports whether r is a terminal: a person typing, not CMON's
+// IsTerminal reports whether r is a terminal: a person typing, not CMON's
 // pipe nor Pacemaker's /dev/null.
-func isTerminal(r io.Reader) bool {
+func IsTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false

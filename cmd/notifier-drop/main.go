@@ -1,0 +1,148 @@
+// Command notifier-drop is the drop alone: what CMON's plugin and
+// Pacemaker's alert run once per event. It reads and validates the
+// event exactly as `notifier run` does, spools it durably and wakes the
+// engine (`notifier serve`); when no engine claims it, it becomes the
+// full binary (`notifier run --spooled ID`, same process, environment
+// and stderr), which decides the entry in-process. It links no policy,
+// state or channel code, so that it starts in about the time of a hello
+// world (engine/drop).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"notifier/engine/drop"
+	"notifier/engine/pacemaker"
+	"notifier/engine/spool"
+)
+
+// Exit codes, as the full binary's: 0 spooled (or ignored), 1 spooled
+// but no one to decide it now, 2 usage or input.
+const (
+	exitOK      = 0
+	exitProblem = 1
+	exitUsage   = 2
+)
+
+// defaultConfig is the full binary's default policy path.
+const defaultConfig = "/etc/notifier/notifier.yaml"
+
+func main() {
+	start := time.Now()
+	code, argv, env := run(os.Args[1:], os.Stdin, os.Stderr, os.Environ(), start)
+	if argv == nil {
+		os.Exit(code)
+	}
+	err := syscall.Exec(argv[0], argv, env)
+	// Only reached when the exec failed.
+	if len(argv) > 2 && argv[2] == "--spooled" {
+		// The entry is in new/: a flush (or the engine, once up) takes it.
+		fmt.Fprintf(os.Stderr, "notifier: cannot run %s (%v): the event stays in the spool for notifier flush\n", argv[0], err)
+	} else {
+		fmt.Fprintf(os.Stderr, "notifier: cannot run %s (%v): the event was not read\n", argv[0], err)
+	}
+	os.Exit(exitProblem)
+}
+
+// run is the drop. It returns the exit status, or the command line and
+// environment of the full binary to exec in its place.
+func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, start time.Time) (int, []string, []string) {
+	if len(args) > 0 && args[0] == "run" {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("notifier-drop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFlag := fs.String("config", "", "policy file or directory (default $NOTIFIER_CONFIG, else "+defaultConfig+")")
+	source := fs.String("source", drop.SourceAuto, "event source: auto, cmon, pacemaker or json")
+	spoolFlag := fs.String("spool", "", "spool directory (default $NOTIFIER_SPOOL, else spool/ beside $NOTIFIER_STATE_PATH, else "+spool.Default+")")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, nil, nil
+		}
+		return exitUsage, nil, nil
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "notifier-drop: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage, nil, nil
+	}
+	env := pacemaker.EnvMap(environ)
+	path := *configFlag
+	if path == "" {
+		path = env["NOTIFIER_CONFIG"]
+	}
+	if path == "" {
+		path = defaultConfig
+	}
+	dir := drop.SpoolDir(*spoolFlag, env)
+	fail := func(code int, err error) (int, []string, []string) {
+		fmt.Fprintf(stderr, "notifier: %v\n", err)
+		return code, nil, nil
+	}
+	wait, err := drop.ClaimWait(env)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	bin, err := fullBinary(env)
+	if err != nil {
+		return fail(exitProblem, err)
+	}
+	s, err := spool.Open(dir)
+	if err != nil {
+		// Nothing read yet: the full binary reads the input itself and
+		// decides it in-process, as it did before there was a spool.
+		fmt.Fprintf(stderr, "notifier: %v: running %s\n", err, bin)
+		return exitOK, append([]string{bin, "run"}, args...), environ
+	}
+	defer s.Close()
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(drop.ReadBound))
+	defer cancel()
+	e, _, r, err := drop.Drop(ctx, s, drop.Options{Policy: path, Env: env, Stdin: stdin, Source: *source, Hint: stderr, Received: start, Wait: wait})
+	var ue *drop.UsageError
+	var ie *drop.InputError
+	switch {
+	case errors.Is(err, drop.ErrIgnored):
+		fmt.Fprintf(stderr, "notifier: %v\n", err)
+		return exitOK, nil, nil
+	case errors.As(err, &ue):
+		return fail(exitUsage, err)
+	case errors.As(err, &ie):
+		if ie.Input != nil {
+			err = drop.Reject(drop.RejectedDir(drop.StatePath(env)), ie.Input, err)
+		}
+		return fail(exitUsage, err)
+	case err != nil:
+		// Not spooled: the input is read and cannot be handed over, so
+		// say so loudly (the caller's exit status is how CMON and
+		// Pacemaker learn of it).
+		return fail(exitProblem, fmt.Errorf("the event could not be spooled: %w", err))
+	}
+	if r == spool.WakeClaimed {
+		return exitOK, nil, nil
+	}
+	argv := []string{bin, "run", "--spooled", e.ID, "--spool", dir}
+	if *configFlag != "" {
+		argv = append(argv, "--config", *configFlag)
+	}
+	return exitOK, argv, append(environ, "NOTIFIER_SPOOL="+dir)
+}
+
+// fullBinary is the notifier to exec: $NOTIFIER_BIN, else notifier
+// beside this executable.
+func fullBinary(env map[string]string) (string, error) {
+	if b := env["NOTIFIER_BIN"]; b != "" {
+		return b, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding the notifier binary: %w", err)
+	}
+	return filepath.Join(filepath.Dir(self), "notifier"), nil
+}

@@ -1,0 +1,185 @@
+// Package drop is what every invocation by CMON or Pacemaker does first:
+// read and validate its input exactly as a run always has, write it
+// durably into the spool (engine/spool) with everything its decision
+// needs, and wake the engine. Both binaries share it: `notifier` (run)
+// and the small `notifier-drop`, which links nothing of the policy, the
+// state or the channels (a test keeps it so), so the drop never reads
+// or compiles the policy.
+package drop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"notifier/engine/event"
+	"notifier/engine/pacemaker"
+	"notifier/engine/spool"
+)
+
+// DefaultStatePath is engine/state's DefaultBoltPath (a test keeps them
+// equal): where the state, and so rejected/, is when nothing says
+// otherwise.
+const DefaultStatePath = "/var/lib/notifier/state.db"
+
+// SpoolDir is the spool a command uses: flag (--spool), else
+// $NOTIFIER_SPOOL, else "spool" beside $NOTIFIER_STATE_PATH when that is
+// set (tests point it at a temporary directory, and the spool follows),
+// else spool.Default.
+func SpoolDir(flag string, env map[string]string) string {
+	switch {
+	case flag != "":
+		return flag
+	case env["NOTIFIER_SPOOL"] != "":
+		return env["NOTIFIER_SPOOL"]
+	case env["NOTIFIER_STATE_PATH"] != "":
+		return filepath.Join(filepath.Dir(env["NOTIFIER_STATE_PATH"]), "spool")
+	}
+	return spool.Default
+}
+
+// StatePath is the state path the drop knows of: $NOTIFIER_STATE_PATH,
+// else DefaultStatePath. A policy's settings.state.path is not read.
+func StatePath(env map[string]string) string {
+	if p := env["NOTIFIER_STATE_PATH"]; p != "" {
+		return p
+	}
+	return DefaultStatePath
+}
+
+// PolicyPath is how an entry names its policy: path made absolute and
+// cleaned, not resolving links (the policy is never opened here).
+func PolicyPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("policy path %s: %w", path, err)
+	}
+	return abs, nil
+}
+
+// ClaimWait is how long a drop waits for the engine to claim its entry:
+// $NOTIFIER_CLAIM_WAIT (a Go duration; 0: do not wait, no engine is
+// asked), else spool.DefaultWakeBound.
+func ClaimWait(env map[string]string) (time.Duration, error) {
+	s := env["NOTIFIER_CLAIM_WAIT"]
+	if s == "" {
+		return spool.DefaultWakeBound, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, &UsageError{fmt.Errorf("$NOTIFIER_CLAIM_WAIT %q: want a duration such as 300ms, or 0", s)}
+	}
+	return d, nil
+}
+
+// Options is one drop.
+type Options struct {
+	// Policy is the policy path as resolved (--config, $NOTIFIER_CONFIG,
+	// the default); the entry records it absolute and clean.
+	Policy string
+	// Env is the process's environment.
+	Env map[string]string
+	// Stdin is read for CMON and JSON input.
+	Stdin io.Reader
+	// Source is --source (SourceAuto when empty); EventFile, --event.
+	Source, EventFile string
+	// Hint is told, when stdin is a terminal, what is expected on it.
+	Hint io.Writer
+	// Received is the receipt time (the process's start).
+	Received time.Time
+	// Owner, when set, claims the entry for the caller when the engine
+	// does not (Spool.HandOff); when empty the entry is only offered
+	// (Spool.Wake) and, unclaimed, stays in new/ for whoever the caller
+	// hands it to.
+	Owner string
+	// Wait bounds the wait for the engine (ClaimWait); 0 asks no engine.
+	Wait time.Duration
+}
+
+// Drop is the whole drop: Take, then Put. Unless the engine (or another
+// claimer) has the entry, the Claimed returned is the caller's to decide
+// (with an Owner), or nil and the entry waits in new/ (without).
+func Drop(ctx context.Context, s *spool.Spool, o Options) (*spool.Entry, *spool.Claimed, spool.WakeResult, error) {
+	e, err := Take(ctx, o)
+	if err != nil {
+		return nil, nil, spool.WakeNoEngine, err
+	}
+	c, r, err := Put(s, e, o.Owner, o.Wait)
+	return e, c, r, err
+}
+
+// Take reads and decodes the input as a run always has: errors are
+// *UsageError, *InputError (keep its Input with Reject) or wrap
+// ErrIgnored (not an alarm: nothing to spool). ctx bounds the read.
+func Take(ctx context.Context, o Options) (*spool.Entry, error) {
+	source := o.Source
+	if source == "" {
+		source = SourceAuto
+	}
+	in, err := Read(ctx, o.Stdin, o.Env, source, o.EventFile, o.Hint)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := Decode(in, o.Received, event.ClusterDefaults{})
+	if err != nil {
+		return nil, err
+	}
+	policy, err := PolicyPath(o.Policy)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	e := &spool.Entry{
+		Policy:     policy,
+		Event:      *ev,
+		Occurrence: pacemaker.OccurrenceOf(ev),
+		Received:   o.Received,
+		Source:     in.Source,
+		Input:      *in,
+	}
+	if e.StatePath, err = EnvStatePath(o.Env); err != nil {
+		return nil, &UsageError{err}
+	}
+	return e, nil
+}
+
+// EnvStatePath is $NOTIFIER_STATE_PATH as an entry records it: made
+// absolute ("" when unset). A claimer compares its own, made so, with
+// the entry's.
+func EnvStatePath(env map[string]string) (string, error) {
+	p := env["NOTIFIER_STATE_PATH"]
+	if p == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("$NOTIFIER_STATE_PATH: %w", err)
+	}
+	return abs, nil
+}
+
+// Put spools e durably (Spool.Put) and offers it to the engine: with an
+// Owner, HandOff (claimed for the owner unless the engine took it);
+// without, Wake only. An error from Put means nothing is spooled.
+func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
+	if err := s.Put(e); err != nil {
+		return nil, spool.WakeNoEngine, err
+	}
+	if owner == "" {
+		r := spool.WakeNoEngine
+		if wait > 0 {
+			r = spool.Wake(s.Path, e.ID, wait)
+		}
+		return nil, r, nil
+	}
+	if wait <= 0 {
+		c, err := s.Claim(e.ID, owner)
+		if errors.Is(err, spool.ErrTaken) {
+			return nil, spool.WakeNoEngine, nil // a flush got there first
+		}
+		return c, spool.WakeNoEngine, err
+	}
+	return s.HandOff(e.ID, owner, wait)
+}

@@ -1,0 +1,145 @@
+package drop
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"notifier/engine/event"
+	"notifier/engine/policy"
+	"notifier/engine/spool"
+	"notifier/engine/state"
+)
+
+// The drop cannot import these packages (notifier-drop links none of
+// them): its copies of their constants must stay equal.
+func TestConstantsAgree(t *testing.T) {
+	if ReadBound != policy.DefaultDeadline {
+		t.Errorf("ReadBound %v, policy.DefaultDeadline %v", ReadBound, policy.DefaultDeadline)
+	}
+	if DefaultStatePath != state.DefaultBoltPath {
+		t.Errorf("DefaultStatePath %q, state.DefaultBoltPath %q", DefaultStatePath, state.DefaultBoltPath)
+	}
+}
+
+func TestSpoolDir(t *testing.T) {
+	for _, tt := range []struct {
+		flag string
+		env  map[string]string
+		want string
+	}{
+		{"/f", map[string]string{"NOTIFIER_SPOOL": "/e", "NOTIFIER_STATE_PATH": "/s/state.db"}, "/f"},
+		{"", map[string]string{"NOTIFIER_SPOOL": "/e", "NOTIFIER_STATE_PATH": "/s/state.db"}, "/e"},
+		{"", map[string]string{"NOTIFIER_STATE_PATH": "/s/state.db"}, "/s/spool"},
+		{"", nil, spool.Default},
+	} {
+		if got := SpoolDir(tt.flag, tt.env); got != tt.want {
+			t.Errorf("SpoolDir(%q, %v) = %q, want %q", tt.flag, tt.env, got, tt.want)
+		}
+	}
+}
+
+func TestClaimWait(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": spool.DefaultWakeBound, "0": 0, "50ms": 50 * time.Millisecond} {
+		if got, err := ClaimWait(map[string]string{"NOTIFIER_CLAIM_WAIT": in}); err != nil || got != want {
+			t.Errorf("%q: %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"soon", "-1s"} {
+		var ue *UsageError
+		if _, err := ClaimWait(map[string]string{"NOTIFIER_CLAIM_WAIT": bad}); !errors.As(err, &ue) {
+			t.Errorf("%q: %v, want a usage error", bad, err)
+		}
+	}
+}
+
+func alarm(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../../examples/events/cmon/alarm-new-critical.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestDropAndEventOf: an entry spooled and read back decodes to the same
+// event as the drop's, and with a policy's cluster defaults to the event
+// today's run decides (the receipt time as "now").
+func TestDropAndEventOf(t *testing.T) {
+	dir := t.TempDir()
+	s, err := spool.Open(filepath.Join(dir, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	received := time.Date(2026, 12, 5, 1, 2, 3, 4, time.UTC)
+	env := map[string]string{"NOTIFIER_STATE_PATH": filepath.Join(dir, "state.db")}
+	e, c, r, err := Drop(context.Background(), s, Options{Policy: "p/../notifier.yaml", Env: env, Stdin: strings.NewReader(string(alarm(t))), Received: received, Owner: "host/1/x", Wait: 0})
+	if err != nil || c == nil || r != spool.WakeNoEngine {
+		t.Fatalf("Drop: %v, %v, %v", c, r, err)
+	}
+	wd, _ := os.Getwd()
+	if e.Policy != filepath.Join(wd, "notifier.yaml") || e.StatePath != env["NOTIFIER_STATE_PATH"] || !e.Received.Equal(received) || e.Input.Source != SourceCMON {
+		t.Errorf("entry %+v", e)
+	}
+	cluster := event.ClusterDefaults{Name: "prod"}
+	got, err := EventOf(&c.Entry, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Decode(&Input{Source: SourceCMON, Data: alarm(t), Host: Hostname()}, received, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Key != want.Key || got.Cluster != want.Cluster || !got.Time.Equal(want.Time) || got.Controller != want.Controller || got.Message != want.Message {
+		t.Errorf("EventOf = %+v\nwant %+v", got, want)
+	}
+}
+
+// TestDropRefuses: bad input is an InputError carrying what was read;
+// a CMON message that is not an alarm is ErrIgnored; neither is spooled.
+func TestDropRefuses(t *testing.T) {
+	s, err := spool.Open(filepath.Join(t.TempDir(), "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, _, err = Drop(context.Background(), s, Options{Policy: "/p", Stdin: strings.NewReader(`{"type":"alarm"`), Received: time.Now()})
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Input == nil || string(ie.Input.Data) != `{"type":"alarm"` {
+		t.Errorf("truncated input: %v", err)
+	}
+	_, _, _, err = Drop(context.Background(), s, Options{Policy: "/p", Stdin: strings.NewReader(`{"type":"event","action":"new","event":{}}`), Received: time.Now()})
+	if !errors.Is(err, ErrIgnored) {
+		t.Errorf("not an alarm: %v", err)
+	}
+	_, _, _, err = Drop(context.Background(), s, Options{Policy: "/p", Source: "snmp", Received: time.Now()})
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		t.Errorf("bad source: %v", err)
+	}
+	if ids, _ := s.List(); len(ids) != 0 {
+		t.Errorf("spooled %v", ids)
+	}
+}
+
+// TestPacemakerInputKeepsOnlyItsVariables: the entry keeps CRM_* and
+// NOTIFIER_* only, and decodes from them.
+func TestPacemakerInputKeepsOnlyItsVariables(t *testing.T) {
+	env := map[string]string{"CRM_alert_kind": "node", "CRM_alert_node": "n1", "CRM_alert_desc": "lost",
+		"CRM_alert_timestamp_epoch": "1700000000", "CRM_alert_timestamp_usec": "0", "NOTIFIER_CLUSTER": "c", "HOME": "/root", "SECRET": "x"}
+	in, err := Read(context.Background(), nil, env, SourceAuto, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := in.Env["SECRET"]; ok || in.Env["HOME"] != "" || in.Env["NOTIFIER_CLUSTER"] != "c" || in.Source != SourcePacemaker {
+		t.Errorf("input %+v", in)
+	}
+	if _, err := Decode(in, time.Now(), event.ClusterDefaults{}); err != nil {
+		t.Errorf("decode: %v", err)
+	}
+}
