@@ -1,9 +1,3 @@
-//go:build serve_drop
-
-// Enabled at merge, once the drop (`notifier` spooling and waking the
-// engine, h/drop) is on main: go test -tags serve_drop, or drop the
-// build line.
-
 package main
 
 import (

@@ -8,11 +8,11 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/drop"
 	"notifier/engine/lastgood"
 	"notifier/engine/pipeline"
 	"notifier/engine/spool"
@@ -115,21 +115,9 @@ func (a *app) statusCmd(args []string) error {
 	return nil
 }
 
-// spoolDir is where the spool is: --spool, else $NOTIFIER_SPOOL, else
-// beside $NOTIFIER_STATE_PATH when set (tests set it: the spool follows
-// their temporary state), else spool.Default. It is the drop's rule:
-// status must look where the invocations write.
-func (a *app) spoolDir(flag string) string {
-	switch {
-	case flag != "":
-		return flag
-	case a.env["NOTIFIER_SPOOL"] != "":
-		return a.env["NOTIFIER_SPOOL"]
-	case a.env["NOTIFIER_STATE_PATH"] != "":
-		return filepath.Join(filepath.Dir(a.env["NOTIFIER_STATE_PATH"]), "spool")
-	}
-	return spool.Default
-}
+// spoolDir is where the spool is: the drop's rule (drop.SpoolDir), so
+// that every command looks where the invocations write.
+func (a *app) spoolDir(flag string) string { return drop.SpoolDir(flag, a.env) }
 
 // engineStatus asks the engine of the spool at dir, bounded.
 func engineStatus(dir string) engineReport {

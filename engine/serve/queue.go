@@ -169,9 +169,6 @@ func (s *Server) decide(c *spool.Claimed) {
 	r := pl.RunEntry(ctx, ev, c.Entry.ID)
 	switch {
 	case done:
-	case unrecorded(r):
-		s.note("%s %s: not decided, the state could not be used (%v): left in the spool to be tried again", c.Entry.ID, ev.Key, r.StateErr)
-		s.release(c)
 	case r.EntryDone():
 		s.done(c)
 	default:
@@ -194,14 +191,6 @@ func (s *Server) done(c *spool.Claimed) {
 		// Decided and recorded: claimed again, it is recognised.
 		s.note("%s: decided, but not removed from the spool: %v", c.Entry.ID, err)
 	}
-}
-
-// unrecorded says the decision wrote nothing anywhere: the state failed
-// before anything was recorded and nothing was delivered or kept (the
-// rules chose nothing to deliver). Only then is the entry put back, to
-// be decided once the state is usable; anything else is done.
-func unrecorded(r *pipeline.Report) bool {
-	return r.FailedOpen && len(r.Plan.Send) == 0 && len(r.Deliveries) == 0
 }
 
 // summary is the one line an event's decision gets in the log.

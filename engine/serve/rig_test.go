@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -245,6 +246,11 @@ func (r *rig) put(key, severity string, policyPath ...string) string {
 	}
 	e := &spool.Entry{Policy: p, Source: "cmon", Event: event.Event{Source: "cmon", Kind: "alarm", Action: event.ActionNew,
 		Severity: severity, EventType: "MySqlDisconnected", Key: key, ID: "42", Cluster: "prod", ClusterID: 1, Node: "db1", Count: 1}}
+	data, err := json.Marshal(e.Event)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	e.Input = spool.Input{Source: "json", Data: data}
 	if err := r.sp.Put(e); err != nil {
 		r.t.Fatal(err)
 	}

@@ -308,9 +308,11 @@ func TestUndecodableToBad(t *testing.T) {
 	}
 }
 
-// A decision that could write nothing (the state unusable, nothing to
-// deliver) puts the entry back, to be decided once the state is usable.
-func TestUnrecordedReleased(t *testing.T) {
+// A decision made with the state unusable and nothing to deliver is
+// done, as an in-process run's is (the pipeline's Decided): the entry is
+// not put back to be decided again later, at another time, by rules that
+// chose nothing.
+func TestStateUnusableNothingToDeliver(t *testing.T) {
 	r := newRig(t, func(c *Config) {
 		c.Stores = func(*engine.Policy) (*state.Topology, error) {
 			return nil, fmt.Errorf("%w: no space left on device", state.ErrUnavailable)
@@ -324,8 +326,11 @@ func TestUnrecordedReleased(t *testing.T) {
 	}
 	wait(t, r.done, "the decision")
 	r.stop()
-	if ids, _ := r.sp.List(); !slices.Equal(ids, []string{id}) {
-		t.Errorf("new/ holds %v, want %s back", ids, id)
+	if st := r.stats(); st.New+st.Claimed+st.Bad != 0 {
+		t.Errorf("spool %+v after the decision, want it empty", st)
+	}
+	if !strings.Contains(r.allNotes(), "no space left on device") {
+		t.Errorf("the state's failure is not said:\n%s", r.allNotes())
 	}
 }
 
