@@ -9,9 +9,9 @@ package drop
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -160,26 +160,46 @@ func EnvStatePath(env map[string]string) (string, error) {
 	return abs, nil
 }
 
-// Put spools e durably (Spool.Put) and offers it to the engine: with an
-// Owner, HandOff (claimed for the owner unless the engine took it);
-// without, Wake only. An error from Put means nothing is spooled.
+// Put spools e and offers it to the engine, dialling the engine's
+// wake-up socket first:
+//
+//   - an engine listens: e is written durably (Spool.Put: exit 0 means on
+//     disk) and offered; with an Owner, claimed for it unless the engine
+//     took it (Spool.HandOff's rule); without, only offered;
+//   - no engine (or wait is 0: do not wait for one): the caller decides
+//     e itself and reports success only once its decision committed,
+//     which makes it durable, so e is written without the spool's fsyncs
+//     (it need only outlive a kill of the caller, for flush to find):
+//     with an Owner straight into claimed/ (Spool.PutClaimed), without
+//     into new/ (Spool.PutUnsynced) for the process the caller execs.
+//
+// An error means nothing is spooled.
 func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
+	var conn net.Conn
+	r := spool.WakeNoEngine
+	deadline := time.Now().Add(wait)
+	if wait > 0 {
+		conn, r = spool.DialWake(s.Path, deadline)
+	}
+	if conn == nil && r == spool.WakeNoEngine {
+		if owner == "" {
+			return nil, r, s.PutUnsynced(e)
+		}
+		c, err := s.PutClaimed(e, owner)
+		return c, r, err
+	}
 	if err := s.Put(e); err != nil {
-		return nil, spool.WakeNoEngine, err
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, r, err
+	}
+	if conn != nil {
+		// The bound counts from here: the engine has not been asked yet.
+		r = spool.WakeOn(conn, e.ID, time.Now().Add(wait))
 	}
 	if owner == "" {
-		r := spool.WakeNoEngine
-		if wait > 0 {
-			r = spool.Wake(s.Path, e.ID, wait)
-		}
 		return nil, r, nil
 	}
-	if wait <= 0 {
-		c, err := s.Claim(e.ID, owner)
-		if errors.Is(err, spool.ErrTaken) {
-			return nil, spool.WakeNoEngine, nil // a flush got there first
-		}
-		return c, spool.WakeNoEngine, err
-	}
-	return s.HandOff(e.ID, owner, wait)
+	return s.ClaimUnlessWoken(r, e.ID, owner)
 }

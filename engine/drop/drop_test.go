@@ -143,3 +143,74 @@ func TestPacemakerInputKeepsOnlyItsVariables(t *testing.T) {
 		t.Errorf("decode: %v", err)
 	}
 }
+
+// TestPutWithAndWithoutEngine: with no engine listening, an owner's
+// entry goes straight into claimed/ (it decides the entry itself) and
+// an ownerless one into new/; with an engine listening the entry is
+// written durably and offered, and one the engine declines is claimed
+// by the caller.
+func TestPutWithAndWithoutEngine(t *testing.T) {
+	dir := t.TempDir()
+	s, err := spool.Open(filepath.Join(dir, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	take := func() *spool.Entry {
+		e, err := Take(context.Background(), Options{Policy: "/etc/notifier.yaml", Env: map[string]string{}, Stdin: strings.NewReader(string(alarm(t))), Received: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	stats := func() spool.Stats {
+		st, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+
+	c, r, err := Put(s, take(), "host/1/a", time.Second)
+	if err != nil || c == nil || r != spool.WakeNoEngine || stats().Claimed != 1 || stats().New != 0 {
+		t.Fatalf("no engine, owner: %+v, %v, %v; %+v", c, r, err, stats())
+	}
+	s.Done(c)
+	c, r, err = Put(s, take(), "", time.Second)
+	if err != nil || c != nil || r != spool.WakeNoEngine || stats().New != 1 {
+		t.Fatalf("no engine, no owner: %+v, %v, %v; %+v", c, r, err, stats())
+	}
+	ids, _ := s.List()
+	old, err := s.Claim(ids[0], "host/1/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Done(old)
+
+	l, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accept := make(chan bool, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- s.Serve(ctx, l, "host/2/engine", func(*spool.Claimed) bool { return <-accept })
+	}()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	}()
+	accept <- true
+	c, r, err = Put(s, take(), "host/1/a", time.Minute)
+	if err != nil || c != nil || r != spool.WakeClaimed || stats().Claimed != 1 {
+		t.Fatalf("engine takes it: %+v, %v, %v; %+v", c, r, err, stats())
+	}
+	accept <- false
+	c, r, err = Put(s, take(), "host/1/a", time.Minute)
+	if err != nil || c == nil || r != spool.WakeDeclined || c.Owner != "host/1/a" {
+		t.Fatalf("engine declines: %+v, %v, %v", c, r, err)
+	}
+}

@@ -130,11 +130,49 @@ func (s *Spool) told(step string) {
 // fsync'd. It sets e's V, ID and (when zero) Received. Only a nil error
 // means the entry is on disk; on an error nothing is left in new/.
 func (s *Spool) Put(e *Entry) error {
+	return s.put(e, s.new, "", true)
+}
+
+// PutUnsynced writes e into new/ as Put does, without the fsyncs: the
+// entry survives the death of the process (a kill -9 leaves it in the
+// page cache, for flush or the engine), not a power cut. It is for a
+// process that decides the entry itself before it reports success — the
+// decision's state transaction is the durable record then, as it was
+// before the spool existed — and saves that process the spool's two
+// fsyncs when no engine is there to hand the entry to.
+func (s *Spool) PutUnsynced(e *Entry) error {
+	return s.put(e, s.new, "", false)
+}
+
+// PutClaimed is PutUnsynced straight into claimed/, for owner: the
+// entry of an invocation that decides it in-process. Killed before its
+// decision, the invocation leaves it to Takeover.
+func (s *Spool) PutClaimed(e *Entry, owner string) (*Claimed, error) {
+	if _, err := claimedName("", owner); err != nil {
+		return nil, err
+	}
+	if err := s.put(e, s.claimed, owner, false); err != nil {
+		return nil, err
+	}
+	name, _ := claimedName(e.ID, owner)
+	return &Claimed{Entry: *e, Name: name, Owner: owner}, nil
+}
+
+// put writes e into dir (new/, or claimed/ for owner), fsync'ing the file
+// and dir when durable.
+func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool) error {
 	if e.Received.IsZero() {
 		e.Received = s.now()
 	}
 	e.V = Version
 	e.ID = NewID(e.Received)
+	name := e.ID
+	if owner != "" {
+		var err error
+		if name, err = claimedName(e.ID, owner); err != nil {
+			return err
+		}
+	}
 	data, err := e.encode()
 	if err != nil {
 		return err
@@ -147,9 +185,11 @@ func (s *Spool) Put(e *Entry) error {
 	_, err = f.Write(data)
 	if err == nil {
 		s.told("write")
-		err = f.Sync()
+		if durable {
+			err = f.Sync()
+		}
 	}
-	if err == nil {
+	if err == nil && durable {
 		s.told("fsync file")
 	}
 	if cerr := f.Close(); err == nil {
@@ -157,14 +197,17 @@ func (s *Spool) Put(e *Entry) error {
 	}
 	if err == nil {
 		s.told("close")
-		err = s.tmp.MoveTo(e.ID, s.new, e.ID)
+		err = s.tmp.MoveTo(e.ID, dir, name)
 	}
 	if err != nil {
 		s.tmp.Remove(e.ID)
 		return fmt.Errorf("spool: writing entry: %w", err)
 	}
 	s.told("rename")
-	if err := s.new.Sync(); err != nil {
+	if !durable {
+		return nil
+	}
+	if err := dir.Sync(); err != nil {
 		// The entry is in new/ but may not survive a crash: the caller
 		// must not report success, and a later claimer decides it once.
 		return fmt.Errorf("spool: %w", err)

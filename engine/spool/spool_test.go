@@ -268,3 +268,46 @@ func TestDecodeEntryRefuses(t *testing.T) {
 		}
 	}
 }
+
+// PutUnsynced and PutClaimed write what Put writes, without its fsyncs:
+// into new/, or straight into claimed/ under the owner's name, where
+// Takeover finds the entry of a claimer that died before deciding it.
+func TestPutUnsyncedAndClaimed(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	var steps []string
+	s.step = func(step string) { steps = append(steps, step) }
+	e := testEntry(1)
+	if err := s.PutUnsynced(&e); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"create", "write", "close", "rename"}; !slices.Equal(steps, want) {
+		t.Errorf("PutUnsynced steps %q, want %q", steps, want)
+	}
+	if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
+		t.Errorf("new/ holds %q, want %q", got, e.ID)
+	}
+
+	steps = nil
+	e2 := testEntry(2)
+	c, err := s.PutClaimed(&e2, "host/99/dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"create", "write", "close", "rename"}; !slices.Equal(steps, want) {
+		t.Errorf("PutClaimed steps %q, want %q", steps, want)
+	}
+	if got := names(t, filepath.Join(dir, ClaimedDir)); !slices.Equal(got, []string{c.Name}) || c.Entry.ID != e2.ID || c.Owner != "host/99/dead" {
+		t.Fatalf("claimed/ holds %q; claimed %+v", got, c)
+	}
+	got, err := s.Takeover(func(string) bool { return false }, "host/1/live")
+	if err != nil || len(got) != 1 || got[0].Entry.ID != e2.ID || got[0].Entry.Occurrence != "occ-1" {
+		t.Fatalf("Takeover: %+v, %v", got, err)
+	}
+	if _, err := s.PutClaimed(&e2, ""); err == nil {
+		t.Error("PutClaimed with no owner succeeded")
+	}
+	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
+		t.Errorf("tmp/ holds %q", got)
+	}
+}

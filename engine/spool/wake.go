@@ -71,22 +71,40 @@ func (r WakeResult) String() string {
 // waits at most bound for its answer.
 func Wake(dir, id string, bound time.Duration) WakeResult {
 	deadline := time.Now().Add(bound)
+	conn, r := DialWake(dir, deadline)
+	if conn == nil {
+		return r
+	}
+	return WakeOn(conn, id, deadline)
+}
+
+// DialWake connects to the engine's wake-up socket in dir, giving up at
+// deadline: a nil conn and WakeNoEngine (or WakeTimedOut) when no engine
+// listens. A drop dials before it writes its entry, so that it knows
+// whether there is an engine to hand it to (see Spool.PutClaimed).
+func DialWake(dir string, deadline time.Time) (net.Conn, WakeResult) {
 	// Any failure to connect is "no engine": ENOENT (no socket),
 	// ECONNREFUSED (a stale socket), EAGAIN (a backlog so full that the
 	// engine cannot be keeping up) all mean waiting would not help.
 	// Go connects unix sockets without blocking (a full backlog is
 	// EAGAIN at once); the deadline bounds the dial all the same, so no
-	// kernel or runtime behaviour can make the drop wait past bound.
+	// kernel or runtime behaviour can make the drop wait past it.
 	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", filepath.Join(dir, WakeSocket))
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			// Something listens, but the bound ran out before the
+			// Something listens, but the deadline came before the
 			// connection was made (a loaded host): not answered in time.
-			return WakeTimedOut
+			return nil, WakeTimedOut
 		}
-		return WakeNoEngine
+		return nil, WakeNoEngine
 	}
+	return conn, WakeClaimed
+}
+
+// WakeOn offers entry id over conn (from DialWake), waits until deadline
+// for the answer, and closes conn.
+func WakeOn(conn net.Conn, id string, deadline time.Time) WakeResult {
 	defer conn.Close()
 	conn.SetDeadline(deadline)
 	if _, err := conn.Write([]byte(id + "\n")); err != nil {
@@ -119,7 +137,12 @@ func wakeFailed(err error) WakeResult {
 // caller's rename fails with ENOENT (ErrTaken) and HandOff reports the
 // engine has it.
 func (s *Spool) HandOff(id, owner string, bound time.Duration) (*Claimed, WakeResult, error) {
-	r := Wake(s.Path, id, bound)
+	return s.ClaimUnlessWoken(Wake(s.Path, id, bound), id, owner)
+}
+
+// ClaimUnlessWoken is the end of HandOff, for a caller that woke the
+// engine itself (DialWake, WakeOn): r is how that went.
+func (s *Spool) ClaimUnlessWoken(r WakeResult, id, owner string) (*Claimed, WakeResult, error) {
 	if r == WakeClaimed {
 		return nil, r, nil
 	}
