@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -44,12 +45,34 @@ func main() {
 	err := syscall.Exec(argv[0], argv, env)
 	// Only reached when the exec failed.
 	if len(argv) > 2 && argv[2] == "--spooled" {
-		// The entry is in new/: a flush (or the engine, once up) takes it.
+		// Back into new/ from this process's claim: a flush (or the
+		// engine, once up) takes it; failing that, it is a dead
+		// claimer's entry, which they take over.
+		unclaim(argv)
 		fmt.Fprintf(os.Stderr, "notifier: cannot run %s (%v): the event stays in the spool for notifier flush\n", argv[0], err)
 	} else {
 		fmt.Fprintf(os.Stderr, "notifier: cannot run %s (%v): the event was not read\n", argv[0], err)
 	}
 	os.Exit(exitProblem)
+}
+
+// unclaim releases the entry of the command line run made
+// ("run --spooled ID --owner OWNER --spool DIR ...") into new/.
+func unclaim(argv []string) {
+	flag := func(name string) string {
+		if i := slices.Index(argv, name); i >= 0 && i+1 < len(argv) {
+			return argv[i+1]
+		}
+		return ""
+	}
+	s, err := spool.Open(flag("--spool"))
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	if c, err := s.Adopt(flag("--spooled"), flag("--owner")); err == nil {
+		s.Release(c)
+	}
 }
 
 // run is the drop. It returns the exit status, or the command line and
@@ -104,7 +127,11 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 	defer s.Close()
 	ctx, cancel := context.WithDeadline(context.Background(), start.Add(drop.ReadBound))
 	defer cancel()
-	e, _, r, err := drop.Drop(ctx, s, drop.Options{Policy: path, Env: env, Stdin: stdin, Source: *source, Hint: stderr, Received: start, Wait: wait})
+	// Claimed, when the engine does not take it, for this process, whose
+	// pid the notifier it execs keeps: that one adopts the claim, and
+	// nobody else can take the entry from under it meanwhile.
+	owner := drop.NewOwner()
+	e, c, _, err := drop.Drop(ctx, s, drop.Options{Policy: path, Env: env, Stdin: stdin, Source: *source, Hint: stderr, Received: start, Wait: wait, Owner: owner})
 	var ue *drop.UsageError
 	var ie *drop.InputError
 	switch {
@@ -124,10 +151,10 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 		// Pacemaker learn of it).
 		return fail(exitProblem, fmt.Errorf("the event could not be spooled: %w", err))
 	}
-	if r == spool.WakeClaimed {
-		return exitOK, nil, nil
+	if c == nil {
+		return exitOK, nil, nil // the engine has it (or a flush: either way, decided once)
 	}
-	argv := []string{bin, "run", "--spooled", e.ID, "--spool", dir}
+	argv := []string{bin, "run", "--spooled", e.ID, "--owner", owner, "--spool", dir}
 	if *configFlag != "" {
 		argv = append(argv, "--config", *configFlag)
 	}

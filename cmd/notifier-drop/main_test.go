@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"notifier/engine/drop"
 )
 
 func alarm(t *testing.T) string {
@@ -27,9 +30,11 @@ func TestDrop(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"NOTIFIER_STATE_PATH=" + filepath.Join(dir, "state.db"), "NOTIFIER_BIN=/opt/notifier", "NOTIFIER_CONFIG=/etc/p.yaml"}
 	sp := filepath.Join(dir, "spool")
-	newDir := filepath.Join(sp, "new")
+	// No engine: the entry is claimed for this process, whose pid the
+	// notifier it execs keeps (it adopts the claim).
+	claimedDir := filepath.Join(sp, "claimed")
 	entries := func() []string {
-		es, _ := os.ReadDir(newDir)
+		es, _ := os.ReadDir(claimedDir)
 		var out []string
 		for _, e := range es {
 			out = append(out, e.Name())
@@ -41,9 +46,14 @@ func TestDrop(t *testing.T) {
 	code, argv, gotEnv := run(nil, strings.NewReader(alarm(t)), &stderr, env, time.Now())
 	ids := entries()
 	if code != 0 || len(ids) != 1 || stderr.Len() != 0 {
-		t.Fatalf("exit %d, new/ %v, stderr %q", code, ids, stderr.String())
+		t.Fatalf("exit %d, claimed/ %v, stderr %q", code, ids, stderr.String())
 	}
-	want := []string{"/opt/notifier", "run", "--spooled", ids[0], "--spool", sp}
+	id, owner, _ := strings.Cut(ids[0], ".")
+	owner, _ = url.PathUnescape(owner)
+	if !drop.OwnedHere(owner) {
+		t.Errorf("claimed for %q, not for this process", owner)
+	}
+	want := []string{"/opt/notifier", "run", "--spooled", id, "--owner", owner, "--spool", sp}
 	if strings.Join(argv, " ") != strings.Join(want, " ") {
 		t.Errorf("exec %q, want %q", argv, want)
 	}

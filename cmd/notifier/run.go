@@ -31,13 +31,14 @@ func (a *app) runCmd(args []string) error {
 	source := fs.String("source", sourceAuto, "event source: auto, cmon, pacemaker or json")
 	spoolFlag := fs.String("spool", "", spoolUsage)
 	spooled := fs.String("spooled", "", "decide the spooled entry `ID` (notifier-drop runs this when no engine claimed it)")
+	owner := fs.String("owner", "", "with --spooled: the claim `OWNER` this process already holds (notifier-drop's, made before it ran notifier)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	path := a.configPath(*configFlag)
 	dir := drop.SpoolDir(*spoolFlag, a.env)
 	if *spooled != "" {
-		return a.runSpooled(path, dir, *spooled)
+		return a.runSpooled(path, dir, *spooled, *owner)
 	}
 	wait, err := drop.ClaimWait(a.env)
 	if err != nil {
@@ -77,14 +78,23 @@ const spoolUsage = "spool directory (default $NOTIFIER_SPOOL, else spool/ beside
 // runSpooled decides entry id of the spool at dir: claimed here, unless
 // the engine or a flush was first (then there is nothing to do). The
 // deadline counts from the entry's receipt, not from this process.
-func (a *app) runSpooled(path, dir, id string) error {
+func (a *app) runSpooled(path, dir, id, owner string) error {
+	if owner != "" && !drop.OwnedHere(owner) {
+		return usageErr("run: --owner %q is not this process's", owner)
+	}
 	s, err := spool.Open(dir)
 	if err != nil {
 		return problemErr(err)
 	}
 	defer s.Close()
-	c, err := s.Claim(id, state.NewOwner())
-	if errors.Is(err, spool.ErrTaken) {
+	var c *spool.Claimed
+	if owner != "" {
+		// notifier-drop's claim, adopted: nobody else could take it.
+		c, err = s.Adopt(id, owner)
+		if errors.Is(err, spool.ErrTaken) {
+			return problemErr(fmt.Errorf("spool entry %s: no claim of %s to adopt in %s", id, owner, dir))
+		}
+	} else if c, err = s.Claim(id, state.NewOwner()); errors.Is(err, spool.ErrTaken) {
 		return nil
 	}
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -34,12 +33,18 @@ func (a *app) serveCmd(args []string) error {
 	if len(configs) == 0 {
 		configs = stringList{a.configPath("")}
 	}
+	// Made as the drop makes the paths its entries name (an engine
+	// serves an entry whose path is one of these, string for string).
 	for i, c := range configs {
-		abs, err := filepath.Abs(c)
+		abs, err := drop.PolicyPath(c)
 		if err != nil {
 			return configErr(fmt.Errorf("policy path %s: %w", c, err))
 		}
 		configs[i] = abs
+	}
+	statePath, err := drop.EnvStatePath(a.env)
+	if err != nil {
+		return configErr(err)
 	}
 	sp, err := spool.Open(a.spoolDir(*spoolFlag))
 	if err != nil {
@@ -56,7 +61,7 @@ func (a *app) serveCmd(args []string) error {
 	srv, err := serve.New(serve.Config{
 		Policies:  configs,
 		Spool:     sp,
-		StatePath: a.env["NOTIFIER_STATE_PATH"],
+		StatePath: statePath,
 		CacheDir:  a.cacheDir(),
 		Workers:   *workers,
 		Idle:      *idle,

@@ -9,10 +9,15 @@ package drop
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"notifier/engine/event"
@@ -169,9 +174,9 @@ func EnvStatePath(env map[string]string) (string, error) {
 //   - no engine (or wait is 0: do not wait for one): the caller decides
 //     e itself and reports success only once its decision committed,
 //     which makes it durable, so e is written without the spool's fsyncs
-//     (it need only outlive a kill of the caller, for flush to find):
-//     with an Owner straight into claimed/ (Spool.PutClaimed), without
-//     into new/ (Spool.PutUnsynced) for the process the caller execs.
+//     (it need only outlive a kill of the caller, for flush to find),
+//     straight into claimed/ for the Owner (Spool.PutClaimed); without
+//     an Owner it is written durably and left in new/.
 //
 // An error means nothing is spooled.
 func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
@@ -181,10 +186,7 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 	if wait > 0 {
 		conn, r = spool.DialWake(s.Path, deadline)
 	}
-	if conn == nil && r == spool.WakeNoEngine {
-		if owner == "" {
-			return nil, r, s.PutUnsynced(e)
-		}
+	if conn == nil && r == spool.WakeNoEngine && owner != "" {
 		c, err := s.PutClaimed(e, owner)
 		return c, r, err
 	}
@@ -202,4 +204,24 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 		return nil, r, nil
 	}
 	return s.ClaimUnlessWoken(r, e.ID, owner)
+}
+
+// NewOwner makes a claimer's owner id as engine/state's NewOwner does
+// (host, process id, a random part; liveness by state.OwnerAlive, which
+// a test holds this to), for notifier-drop, which links nothing of
+// engine/state. The process it execs keeps its pid, and so adopts the
+// claim (`notifier run --spooled ID --owner OWNER`).
+func NewOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// OwnedHere reports whether owner (NewOwner's form) names this process.
+func OwnedHere(owner string) bool {
+	host, rest, ok := strings.Cut(owner, "/")
+	pid, _, ok2 := strings.Cut(rest, "/")
+	me, _ := os.Hostname()
+	return ok && ok2 && host == me && pid == strconv.Itoa(os.Getpid())
 }

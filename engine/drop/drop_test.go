@@ -214,3 +214,19 @@ func TestPutWithAndWithoutEngine(t *testing.T) {
 		t.Fatalf("engine declines: %+v, %v, %v", c, r, err)
 	}
 }
+
+// TestNewOwner: notifier-drop's owner ids are engine/state's, so that a
+// flush's Takeover tells a live one from a dead one the same way.
+func TestNewOwner(t *testing.T) {
+	o := NewOwner()
+	if !OwnedHere(o) || !state.OwnerAlive(o) {
+		t.Errorf("%q: OwnedHere %v, OwnerAlive %v; want both", o, OwnedHere(o), state.OwnerAlive(o))
+	}
+	host, _, _ := strings.Cut(state.NewOwner(), "/")
+	if h, _, _ := strings.Cut(o, "/"); h != host || strings.Count(o, "/") != 2 {
+		t.Errorf("%q is not of state.NewOwner's form (host %q)", o, host)
+	}
+	if OwnedHere(host + "/1/00000000") {
+		t.Error("pid 1's owner counts as this process's")
+	}
+}

@@ -19,13 +19,53 @@ import (
 // and it was dropped with the engine's state path. It reads nothing:
 // the engine never opens a path an entry names.
 func (s *Server) serves(e *spool.Entry) bool {
+	ok, _ := s.servesWhy(e)
+	return ok
+}
+
+// servesWhy is serves with the reason for a no; foreign says the no is
+// for good (another policy or state path), not for now (not loaded).
+func (s *Server) servesWhy(e *spool.Entry) (ok bool, reason string) {
 	if !s.served[e.Policy] || entryStatePath(e) != s.cfg.StatePath {
-		return false
+		return false, "not served"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ps := s.policies[e.Policy]
-	return ps != nil && ps.cur != nil
+	if ps == nil || ps.cur == nil {
+		return false, "policy not loaded"
+	}
+	return true, ""
+}
+
+// foreign says e is for a policy or state path this engine never serves.
+func (s *Server) foreign(e *spool.Entry) bool {
+	return !s.served[e.Policy] || entryStatePath(e) != s.cfg.StatePath
+}
+
+// maxQueued bounds what a wake-up may wait behind: with more waiting
+// (or the workers stalled: Config.StallAfter) the engine answers busy,
+// and the drop decides in-process, as before the engine existed.
+const maxQueued = 4096
+
+// wants is the wake-up's look at an entry before it is claimed
+// (spool.ServeOptions.Wants): served, and the engine not stuck.
+func (s *Server) wants(e *spool.Entry) (bool, string) {
+	if ok, reason := s.servesWhy(e); !ok {
+		s.declined.Add(1)
+		return false, reason
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopping:
+		return false, "stopping"
+	case s.queued >= maxQueued,
+		s.queued >= s.cfg.Workers && time.Since(s.lastStart) > s.cfg.StallAfter:
+		s.declined.Add(1)
+		return false, "busy"
+	}
+	return true, ""
 }
 
 // offer queues a claimed entry when the engine serves it (Spool.Serve's
@@ -87,6 +127,7 @@ func (s *Server) drain(key string) {
 		s.pending[key] = q[1:]
 		s.queued--
 		s.inFlight++
+		s.lastStart = time.Now()
 		s.mu.Unlock()
 		s.decide(c)
 		s.mu.Lock()
@@ -128,6 +169,10 @@ func (s *Server) releaseLoaded(l *loaded) {
 	}
 }
 
+// maxPanics is how many times deciding an entry may panic before the
+// entry goes to bad/ instead of being tried again.
+const maxPanics = 3
+
 // decide takes one claimed entry end to end: its event decoded with the
 // policy's cluster defaults, the pipeline's decision (recording the
 // entry's id), then Done once the decision committed.
@@ -140,7 +185,16 @@ func (s *Server) decide(c *spool.Claimed) {
 	defer s.releaseLoaded(l)
 	defer func() {
 		if v := recover(); v != nil {
-			s.note("%s: deciding failed: %v (entry left for the next claimer)", c.Entry.ID, v)
+			s.mu.Lock()
+			s.panics[c.Entry.ID]++
+			n := s.panics[c.Entry.ID]
+			s.mu.Unlock()
+			if n >= maxPanics {
+				s.note("%s: deciding failed %d times, the last: %v: %v", c.Entry.ID, n, v,
+					s.cfg.Spool.Bad(c, fmt.Errorf("deciding it failed %d times: %v", n, v)))
+				return
+			}
+			s.note("%s: deciding failed: %v (entry put back, to be tried again)", c.Entry.ID, v)
 			s.release(c)
 		}
 	}()
@@ -172,7 +226,11 @@ func (s *Server) decide(c *spool.Claimed) {
 	case r.EntryDone():
 		s.done(c)
 	default:
-		s.note("%s %s: not all of it was delivered or kept: left in the spool for the next claimer", c.Entry.ID, ev.Key)
+		// Nothing recorded it (state and pending directory unusable) and
+		// not all of it was delivered: decided again from new/ at a later
+		// scan (a duplicate of what was delivered is better than a loss).
+		s.note("%s %s: neither recorded nor all delivered: put back, to be decided again", c.Entry.ID, ev.Key)
+		s.release(c)
 	}
 	s.note("%s", summary(c, ev.Key, r))
 	if r.Queued > 0 {
@@ -239,8 +297,10 @@ func (s *Server) scan(now time.Time) {
 				continue
 			}
 			if !s.serves(&e) {
-				s.declinedIDs[id] = true
-				s.declined.Add(1)
+				if s.foreign(&e) { // not merely a policy not loaded yet
+					s.declinedIDs[id] = true
+					s.declined.Add(1)
+				}
 				continue
 			}
 		} // else: Claim moves it to bad/

@@ -85,6 +85,12 @@ type Config struct {
 	// ScanGrace leaves an entry younger than this to the drop that
 	// wrote it (default 2s): its drop may be claiming it right now.
 	ScanGrace time.Duration
+	// StallAfter: with at least Workers entries waiting and no worker
+	// beginning one for this long (default 250ms: the workers are stuck,
+	// say on a channel that hangs until the deadline), wake-ups are
+	// answered busy and their drops decide in-process, as before the
+	// engine existed, instead of queueing behind the stuck ones.
+	StallAfter time.Duration
 }
 
 func (c *Config) defaults() {
@@ -98,6 +104,7 @@ func (c *Config) defaults() {
 	def(&c.PollEvery, 2*time.Second)
 	def(&c.FlushEvery, 30*time.Second)
 	def(&c.ScanGrace, 2*time.Second)
+	def(&c.StallAfter, 250*time.Millisecond)
 	if c.Workers <= 0 {
 		c.Workers = 16
 	}
@@ -131,6 +138,12 @@ type Server struct {
 	flushing int
 	stopping bool
 	lastBusy time.Time
+	// lastStart is when a worker last began deciding an entry: with
+	// entries waiting and none begun for stallAfter, the workers are
+	// stuck (a channel that hangs until the deadline) and wake-ups are
+	// answered busy, so that their drops decide in-process.
+	lastStart time.Time
+	panics    map[string]int // entry id -> decisions that panicked
 
 	declinedIDs map[string]bool // the scan's: foreign entries seen in new/
 
@@ -154,7 +167,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, served: map[string]bool{}, reload: make(chan struct{}, 1),
 		sem: make(chan struct{}, cfg.Workers), stopCh: make(chan struct{}),
 		policies: map[string]*policyState{}, pending: map[string][]*spool.Claimed{},
-		active: map[string]bool{}, declinedIDs: map[string]bool{}}
+		active: map[string]bool{}, declinedIDs: map[string]bool{}, panics: map[string]int{}}
 	if s.cfg.Stores == nil {
 		s.cfg.Stores = s.openStores
 	}
@@ -207,7 +220,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- s.cfg.Spool.ServeWith(serveCtx, l, s.cfg.Owner, s.offer, spool.ServeOptions{Status: s.Status})
+		serveErr <- s.cfg.Spool.ServeWith(serveCtx, l, s.cfg.Owner, s.offer, spool.ServeOptions{Status: s.Status, Wants: s.wants})
 	}()
 	s.note("engine started: pid %d, spool %s, serving %s", os.Getpid(), s.cfg.Spool.Path, strings.Join(s.cfg.Policies, ", "))
 

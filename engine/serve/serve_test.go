@@ -179,7 +179,7 @@ func deadOwner(t *testing.T) string {
 // Stopping (SIGTERM): the entry being decided is finished and done; the
 // claimed ones not started go back to new/; Run returns nil.
 func TestStopReleasesUnstarted(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.Workers = 1 })
+	r := newRig(t, func(c *Config) { c.Workers = 1; c.StallAfter = time.Hour })
 	pager := r.chans["pager"]
 	pager.gate, pager.started = make(chan struct{}), make(chan string, 10)
 	r.start()
@@ -367,5 +367,32 @@ func TestFlushWhenDue(t *testing.T) {
 	}
 	if n := len(r.chans["pager"].messages()); n != 1 {
 		t.Errorf("pager got %d, want the retried delivery", n)
+	}
+}
+
+// With the workers stuck (a channel that hangs) and entries waiting, a
+// wake-up is answered busy and the entry left in new/, never claimed:
+// its drop decides it in-process instead of waiting behind them.
+func TestBusyWhenWorkersStuck(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.Workers = 1; c.StallAfter = time.Nanosecond })
+	pager := r.chans["pager"]
+	pager.gate, pager.started = make(chan struct{}), make(chan string, 10)
+	r.start()
+	defer close(pager.gate)
+	first := r.put("cmon/ctl/1/first", "critical")
+	if got := r.wake(first); got != spool.WakeClaimed {
+		t.Fatalf("wake: %v", got)
+	}
+	wait(t, pager.started, "the first delivery") // it holds the only worker
+	second := r.put("cmon/ctl/1/second", "critical")
+	if got := r.wake(second); got != spool.WakeClaimed {
+		t.Fatalf("wake of the second (nothing waiting yet): %v", got)
+	}
+	third := r.put("cmon/ctl/1/third", "critical")
+	if got := r.wake(third); got != spool.WakeDeclined {
+		t.Fatalf("wake with the worker stuck and one waiting: %v, want declined", got)
+	}
+	if ids, _ := r.sp.List(); !slices.Equal(ids, []string{third}) {
+		t.Errorf("new/ holds %v, want %s untouched", ids, third)
 	}
 }

@@ -283,3 +283,21 @@ func (s *Spool) Peek(id string) (Entry, error) {
 func (s *Spool) Bad(c *Claimed, reason error) error {
 	return s.toBad(s.claimed, c.Name, reason)
 }
+
+// Adopt takes over entry id that owner already holds in claimed/: the
+// claim a process made before it exec'd another program, which keeps its
+// process id and so the owner's liveness (the caller checks that owner is
+// itself). ErrTaken when there is no such claim.
+func (s *Spool) Adopt(id, owner string) (*Claimed, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("spool: %.80q is not a spool id", id)
+	}
+	name, err := claimedName(id, owner)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.claimed.Read(name); errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrTaken
+	}
+	return s.load(id, name, owner)
+}

@@ -318,3 +318,23 @@ func TestPeekAndBad(t *testing.T) {
 		}
 	}
 }
+
+// Adopt takes the claim its owner made before an exec; nothing else.
+func TestAdopt(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	e := testEntry(1)
+	c, err := s.PutClaimed(&e, "host/7/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Adopt(e.ID, "host/7/a")
+	if err != nil || got.Name != c.Name || got.Entry.ID != e.ID || got.Owner != "host/7/a" {
+		t.Fatalf("Adopt: %+v, %v", got, err)
+	}
+	if _, err := s.Adopt(e.ID, "host/8/b"); !errors.Is(err, ErrTaken) {
+		t.Errorf("Adopt of another owner's claim: %v, want ErrTaken", err)
+	}
+	if _, err := s.Adopt("../x", "host/7/a"); err == nil {
+		t.Error("Adopt of a bad id succeeded")
+	}
+}

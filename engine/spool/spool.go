@@ -133,20 +133,15 @@ func (s *Spool) Put(e *Entry) error {
 	return s.put(e, s.new, "", true)
 }
 
-// PutUnsynced writes e into new/ as Put does, without the fsyncs: the
-// entry survives the death of the process (a kill -9 leaves it in the
-// page cache, for flush or the engine), not a power cut. It is for a
-// process that decides the entry itself before it reports success — the
-// decision's state transaction is the durable record then, as it was
-// before the spool existed — and saves that process the spool's two
-// fsyncs when no engine is there to hand the entry to.
-func (s *Spool) PutUnsynced(e *Entry) error {
-	return s.put(e, s.new, "", false)
-}
-
-// PutClaimed is PutUnsynced straight into claimed/, for owner: the
-// entry of an invocation that decides it in-process. Killed before its
-// decision, the invocation leaves it to Takeover.
+// PutClaimed writes e as Put does, without the fsyncs, straight into
+// claimed/ for owner: the entry of an invocation that decides it itself
+// and reports success only once its decision committed — the decision's
+// state transaction is the durable record then, as it was before the
+// spool existed — so it saves that invocation the spool's two fsyncs
+// when there is no engine to hand the entry to. The entry survives the
+// death of the process (a kill -9 leaves it in the page cache, for
+// Takeover), not a power cut, after which its invocation never reported
+// success.
 func (s *Spool) PutClaimed(e *Entry, owner string) (*Claimed, error) {
 	if _, err := claimedName("", owner); err != nil {
 		return nil, err

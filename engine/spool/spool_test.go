@@ -269,26 +269,14 @@ func TestDecodeEntryRefuses(t *testing.T) {
 	}
 }
 
-// PutUnsynced and PutClaimed write what Put writes, without its fsyncs:
-// into new/, or straight into claimed/ under the owner's name, where
-// Takeover finds the entry of a claimer that died before deciding it.
-func TestPutUnsyncedAndClaimed(t *testing.T) {
+// PutClaimed writes what Put writes, without its fsyncs, straight into
+// claimed/ under the owner's name, where Takeover finds the entry of a
+// claimer that died before deciding it.
+func TestPutClaimed(t *testing.T) {
 	dir := t.TempDir()
 	s := openSpool(t, dir)
 	var steps []string
 	s.step = func(step string) { steps = append(steps, step) }
-	e := testEntry(1)
-	if err := s.PutUnsynced(&e); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"create", "write", "close", "rename"}; !slices.Equal(steps, want) {
-		t.Errorf("PutUnsynced steps %q, want %q", steps, want)
-	}
-	if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
-		t.Errorf("new/ holds %q, want %q", got, e.ID)
-	}
-
-	steps = nil
 	e2 := testEntry(2)
 	c, err := s.PutClaimed(&e2, "host/99/dead")
 	if err != nil {

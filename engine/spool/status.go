@@ -149,6 +149,15 @@ type ServeOptions struct {
 	// the connection's goroutine and must return at once (a snapshot of
 	// counters), never wait on the engine's work.
 	Status func() EngineStatus
+	// Wants, if set, looks at an entry before the engine claims it: an
+	// entry it does not want (another policy's, or the engine is too
+	// busy to decide it soon) is answered "no: " and reason and left in
+	// new/ untouched, so that its drop claims it at once — never a claim
+	// then a release, which a drop that gave up in between would take for
+	// the engine's. An entry the engine cannot read is left so too (the
+	// drop that wrote it can). It runs in the connection's goroutine while
+	// the drop waits, and must return at once.
+	Wants func(e *Entry) (ok bool, reason string)
 }
 
 // ServeWith is Serve with options: with opts.Status set, the engine also

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -166,12 +167,13 @@ func (s *Spool) Listen() (net.Listener, error) {
 	if err := s.root.Remove(WakeSocket); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("spool: removing the stale wake-up socket: %w", err)
 	}
+	// Made 0660 by the umask as it is bound, not by a chmod of its path
+	// after: the spool is writable by the haclient group, and a chmod
+	// would follow a link put in its place in between.
+	old := syscall.Umask(0o117)
 	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		l.Close()
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	return l, nil
@@ -211,14 +213,14 @@ func (s *Spool) serve(ctx context.Context, l net.Listener, owner string, accept 
 		}
 		wg.Go(func() {
 			defer conn.Close()
-			s.answer(conn, owner, accept, opts.Status)
+			s.answer(conn, owner, accept, opts)
 		})
 	}
 }
 
 // answer reads one id from conn, claims it, lets accept decide and says
 // what came of it; or reads the status request and answers it.
-func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, status func() EngineStatus) {
+func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, opts ServeOptions) {
 	conn.SetDeadline(time.Now().Add(serverReadBound))
 	// Room for an id and its newline: a longer line is refused without
 	// reading further.
@@ -228,13 +230,29 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 		return
 	}
 	if string(line) == statusRequest+"\n" {
-		answerStatus(conn, status)
+		answerStatus(conn, opts.Status)
 		return
 	}
 	id := strings.TrimSuffix(string(line), "\n")
 	if !ValidID(id) {
 		conn.Write([]byte("no: not a spool id\n"))
 		return
+	}
+	if opts.Wants != nil {
+		e, err := s.Peek(id)
+		switch {
+		case errors.Is(err, ErrTaken):
+			conn.Write([]byte("no: taken\n"))
+			return
+		case err != nil:
+			// Perhaps written by a newer drop: left for it to decide.
+			conn.Write([]byte("no: unusable\n"))
+			return
+		}
+		if ok, reason := opts.Wants(&e); !ok {
+			conn.Write([]byte("no: " + oneLine(reason) + "\n"))
+			return
+		}
 	}
 	c, err := s.Claim(id, owner)
 	switch {
@@ -256,4 +274,18 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 		return
 	}
 	conn.Write([]byte("claimed\n"))
+}
+
+// oneLine keeps a reason to one short line of the protocol.
+func oneLine(reason string) string {
+	reason = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, reason)
+	if len(reason) > 200 {
+		reason = reason[:200]
+	}
+	return reason
 }

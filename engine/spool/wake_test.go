@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,5 +288,60 @@ func TestWakeEngineDeclines(t *testing.T) {
 	case c := <-claimed:
 		t.Errorf("engine took %s", c.Name)
 	default:
+	}
+}
+
+// With ServeOptions.Wants, an entry the engine does not want is answered
+// "no" and left in new/ untouched — never claimed and released — and so
+// is one the engine cannot read (a newer drop's): its drop decides it.
+func TestWakeWantsLooksBeforeClaiming(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	l, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	var accepted atomic.Int32
+	go func() {
+		done <- s.ServeWith(ctx, l, "host/1/engine", func(*Claimed) bool { accepted.Add(1); return true },
+			ServeOptions{Wants: func(e *Entry) (bool, string) { return e.Occurrence == "occ-1", "not mine\nat all" }})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	mine, other := testEntry(1), testEntry(2)
+	other.Occurrence = "occ-2"
+	for _, e := range []*Entry{&mine, &other} {
+		if err := s.Put(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := Wake(s.Path, other.ID, time.Minute); r != WakeDeclined {
+		t.Errorf("unwanted: %v, want declined", r)
+	}
+	if ids, _ := s.List(); len(ids) != 2 {
+		t.Errorf("new/ holds %v after the decline, want both", ids)
+	}
+	if r := Wake(s.Path, mine.ID, time.Minute); r != WakeClaimed {
+		t.Errorf("wanted: %v, want claimed", r)
+	}
+	// An entry it cannot read stays for its drop, not in bad/.
+	bad := testEntry(3)
+	if err := s.Put(&bad); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(s.Path, NewDir, bad.ID), []byte(`{"v":99}`), 0o640)
+	if r := Wake(s.Path, bad.ID, time.Minute); r != WakeDeclined {
+		t.Errorf("unreadable: %v, want declined", r)
+	}
+	if st, _ := s.Stats(); st.Bad != 0 || st.New != 2 {
+		t.Errorf("spool %+v, want the unreadable entry still in new/", st)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("accept called %d times, want 1", n)
 	}
 }
