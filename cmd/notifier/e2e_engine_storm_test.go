@@ -1,0 +1,360 @@
+//go:build e2e
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"notifier/engine/spool"
+)
+
+// stormParallel is how many invocations run at once: CMON's and
+// Pacemaker's storms as bench/ measures them.
+const stormParallel = 16
+
+// invoked is how one invocation of a storm ended.
+type invoked struct {
+	exit   int // -1: ended by a signal
+	stderr string
+	wall   time.Duration // from start to exit, as its caller saw it
+	killed bool          // the test sent it SIGKILL
+	phase  int32         // the engine's phase when it started (TestE2EEngineStopped)
+	err    error         // could not be started or waited for
+}
+
+// invoke runs input as the i-th invocation and, when killAfter > 0,
+// sends it SIGKILL after that long (it may have exited already).
+func (r *engineRig) invoke(ctx context.Context, t *testing.T, i int, input []byte, killAfter time.Duration) invoked {
+	start := time.Now()
+	p, err := r.h.StartCMONWith(ctx, input, r.invocation(t, i))
+	if err != nil {
+		return invoked{err: err}
+	}
+	var killed atomic.Bool
+	if killAfter > 0 {
+		timer := time.AfterFunc(killAfter, func() {
+			killed.Store(true)
+			p.Kill()
+		})
+		defer timer.Stop()
+	}
+	res, err := p.Wait()
+	return invoked{exit: res.Exit, stderr: res.Stderr, wall: time.Since(start), killed: killed.Load(), err: err}
+}
+
+// TestE2EEngineKillStorm: 1000 distinct alarms, 16 processes at a time,
+// with the engine running; the engine is killed with SIGKILL at random
+// moments (and started again at once), and a random sample of the
+// invocations too. Then `notifier flush`. Every alarm whose invocation
+// exited 0 was delivered; no alarm was decided twice (its history and
+// fail-open audit lines count one decision at most); whatever was
+// decided was delivered; the spool and the outbox are empty. A delivery
+// may repeat only where a kill hit between the request and its settling
+// (at-least-once): at most one per killed invocation and, per engine
+// kill, one per worker.
+func TestE2EEngineKillStorm(t *testing.T) {
+	n := 1000
+	if testing.Short() {
+		n = 200
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	r := newEngineRig(t, pagerPolicy)
+	r.startEngine(t)
+	inputs, keys := alarms(t, 5_000_000, n)
+	// About one invocation in twelve is killed, at a random moment of
+	// its life: before, while or after it spools, hands off or decides.
+	killAfter := make([]time.Duration, n)
+	for i := range killAfter {
+		if rng.IntN(12) == 0 {
+			killAfter[i] = time.Duration(1+rng.IntN(60_000)) * time.Microsecond
+		}
+	}
+	pauses := make([]time.Duration, 1000) // between engine kills
+	for i := range pauses {
+		pauses[i] = time.Duration(150+rng.IntN(900)) * time.Millisecond
+	}
+
+	stop, chaosDone := make(chan struct{}), make(chan struct{})
+	var engineKills int
+	var chaosErr error
+	go func() {
+		defer close(chaosDone)
+		for _, pause := range pauses {
+			select {
+			case <-stop:
+				return
+			case <-time.After(pause): // the random moment of the next kill
+			}
+			r.engine.Kill()
+			engineKills++
+			if err := r.engine.Start(); err != nil {
+				chaosErr = err
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			_, err := r.engine.Ready(ctx)
+			cancel()
+			if err != nil {
+				chaosErr = err
+				return
+			}
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	results := make([]invoked, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range stormParallel {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				results[i] = r.invoke(ctx, t, i, inputs[i], killAfter[i])
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-chaosDone
+	if chaosErr != nil {
+		t.Fatalf("restarting the engine after kill %d: %v", engineKills, chaosErr)
+	}
+	stormTook := time.Since(began)
+	r.stopEngine(t)
+	flush, err := r.h.CommandEnv(ctx, r.env, "flush")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flush.Exit != 0 {
+		t.Errorf("notifier flush: exit %d: %s", flush.Exit, flush.Stderr)
+	}
+
+	exited0, killedN, failed := map[string]bool{}, 0, 0
+	for i, res := range results {
+		switch {
+		case res.err != nil:
+			t.Fatalf("invocation %d: %v", i, res.err)
+		case res.exit == 0:
+			exited0[keys[i]] = true
+		case res.killed && res.exit == -1:
+			killedN++
+		default:
+			if failed++; failed <= 5 {
+				t.Errorf("invocation %d (%s): exit %d: %s", i, keys[i], res.exit, res.stderr)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d invocations failed without being killed", failed)
+	}
+	t.Logf("%d alarms in %v: %d invocations exited 0, %d killed; the engine was killed %d times", n, stormTook.Round(time.Millisecond), len(exited0), killedN, engineKills)
+	if engineKills < 2 || killedN < 1 {
+		t.Errorf("the storm killed the engine %d times and %d invocations: the test did not test", engineKills, killedN)
+	}
+
+	got := triggers(t, r.h)
+	dec := r.decisions(t)
+	storm := map[string]bool{}
+	dups := 0
+	for _, k := range keys {
+		storm[k] = true
+		switch {
+		case exited0[k] && (got[k] == 0 || dec[k] != 1):
+			t.Errorf("%s: its invocation exited 0; delivered %d times, decided %d times; want at least once, and once", k, got[k], dec[k])
+		case dec[k] > 1:
+			t.Errorf("%s: decided %d times", k, dec[k])
+		case dec[k] == 1 && got[k] == 0:
+			t.Errorf("%s: decided but never delivered", k)
+		}
+		dups += max(0, got[k]-1)
+	}
+	for k := range got {
+		if !storm[k] {
+			t.Errorf("PagerDuty got a trigger for %s, which no invocation raised", k)
+		}
+	}
+	if bound := killedN + engineKills*stormParallel; dups > bound {
+		t.Errorf("%d repeated deliveries; at most %d can be explained by the kills", dups, bound)
+	}
+	t.Logf("%d keys delivered, %d deliveries repeated after a kill", len(got), dups)
+	if o := r.outcomes(t); o["suppressed"] != 0 {
+		t.Errorf("history outcomes %v: a suppressed decision is an alarm decided twice", o)
+	}
+	r.wantOutboxEmpty(t)
+	r.wantSpoolEmpty(t)
+}
+
+// The engine's phases in TestE2EEngineStopped.
+const (
+	phaseRunning int32 = iota
+	phaseStopped
+	phaseContinued
+)
+
+// TestE2EEngineStopped: the engine stopped with SIGSTOP in the middle of a
+// storm (for 5 s, longer if this machine is so slow that 5 s could not
+// tell waiting from working). No invocation takes longer than the claim
+// bound plus its in-process time, which this test measures first on the
+// same machine, at the same concurrency, without an engine (the bound is
+// generous: three times the slowest of those runs). Nothing is lost, no
+// alarm decided twice; after SIGCONT the engine carries on: it claims
+// again, and it delivers, without a flush, what it held while stopped.
+func TestE2EEngineStopped(t *testing.T) {
+	r := newEngineRig(t, pagerPolicy)
+	// 1. Without an engine, every invocation runs in-process.
+	const measured = 3 * stormParallel
+	inputs, keys := alarms(t, 8_000_000, measured)
+	var inProcess time.Duration
+	var mu sync.Mutex
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	ctx := testCtx(t)
+	for range stormParallel {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < measured; i = int(next.Add(1) - 1) {
+				res := r.invoke(ctx, t, i, inputs[i], 0)
+				if res.err != nil || res.exit != 0 {
+					t.Errorf("without an engine, invocation %d: exit %d, %v: %s", i, res.exit, res.err, res.stderr)
+				}
+				mu.Lock()
+				inProcess = max(inProcess, res.wall)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	bound := spool.DefaultWakeBound
+	limit := bound + 3*inProcess
+	stopFor := max(5*time.Second, 2*limit)
+	t.Logf("slowest in-process invocation of %d: %v; limit with an engine: %v; the engine is stopped for %v", measured, inProcess, limit, stopFor)
+
+	// 2. The storm: invocations go on, 16 at a time, until 64 more have
+	// ended after SIGCONT.
+	r.startEngine(t)
+	const warm, after, most = 48, 64, 5000
+	more, _ := alarms(t, 8_100_000, most)
+	var phase atomic.Int32
+	var done, doneAtCont atomic.Int64
+	warmed := make(chan struct{})
+	var warmOnce sync.Once
+	results := make([]invoked, most)
+	next.Store(0)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for range stormParallel {
+		wg.Go(func() {
+			for {
+				if phase.Load() == phaseContinued && done.Load()-doneAtCont.Load() >= after {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= most {
+					return
+				}
+				p := phase.Load()
+				res := r.invoke(ctx, t, i, more[i], 0)
+				res.phase = p
+				results[i] = res
+				if done.Add(1) >= warm {
+					warmOnce.Do(func() { close(warmed) })
+				}
+			}
+		})
+	}
+	<-warmed
+	before := r.status(t)
+	pid := r.engine.Pid()
+	if err := r.engine.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	phase.Store(phaseStopped)
+	locks := heldLocks(pid) // was it stopped holding the state's lock?
+	<-time.After(stopFor)   // the stop itself: what the invariant is about
+	doneAtCont.Store(done.Load())
+	if err := r.engine.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	phase.Store(phaseContinued)
+	cont := r.status(t)
+	wg.Wait()
+	ran := int(min(next.Load(), most))
+	results = results[:ran]
+	r.waitIdle(t, true)
+	end := r.status(t)
+
+	byPhase := map[int32]int{}
+	slow := 0
+	for i, res := range results {
+		byPhase[res.phase]++
+		if res.err != nil || res.exit != 0 {
+			t.Errorf("invocation %d: exit %d, %v: %s", i, res.exit, res.err, res.stderr)
+		}
+		if res.wall >= limit {
+			if slow++; slow <= 10 {
+				t.Errorf("invocation %d (started with the engine %s) took %v, more than the claim bound %v plus 3x the slowest in-process run (%v)",
+					i, []string{"running", "stopped", "continued"}[res.phase], res.wall.Round(time.Millisecond), bound, inProcess)
+			}
+		}
+	}
+	if slow > 0 {
+		t.Errorf("%d of %d invocations took longer than %v; the engine's locks when it was stopped: %s", slow, ran, limit, locks)
+	}
+	t.Logf("invocations by the engine's phase at their start: %d running, %d stopped, %d continued; claimed %d before the stop, %d at SIGCONT, %d at the end",
+		byPhase[phaseRunning], byPhase[phaseStopped], byPhase[phaseContinued], before.Claimed, cont.Claimed, end.Claimed)
+	if byPhase[phaseStopped] < stormParallel {
+		t.Errorf("only %d invocations started while the engine was stopped", byPhase[phaseStopped])
+	}
+	if end.PID != pid || end.Claimed <= cont.Claimed {
+		t.Errorf("after SIGCONT the engine (pid %d, now %d) claimed %d more: want the same engine claiming again", pid, end.PID, end.Claimed-cont.Claimed)
+	}
+	got := triggers(t, r.h)
+	dec := r.decisions(t)
+	_, ranKeys := alarms(t, 8_100_000, ran)
+	for _, k := range append(keys, ranKeys...) {
+		if got[k] != 1 || dec[k] != 1 {
+			t.Errorf("%s: delivered %d times, decided %d times; want once each", k, got[k], dec[k])
+		}
+	}
+	if want := measured + ran; len(got) != want {
+		t.Errorf("PagerDuty got triggers for %d keys, want %d", len(got), want)
+	}
+	r.wantOutboxEmpty(t)
+	r.wantSpoolEmpty(t)
+	r.stopEngine(t)
+}
+
+// heldLocks lists the file locks pid holds (/proc/locks), for a failure
+// message: an engine stopped while it holds the state's lock makes every
+// in-process run wait for it.
+func heldLocks(pid int) string {
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && slices.Contains(f, fmt.Sprint(pid)) {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}
