@@ -80,9 +80,17 @@ func TestPackageEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"ListenStream=" + defaultSpool + "/wake.sock", "SocketMode=0660", "SocketGroup=haclient"} {
+	for _, want := range []string{"ListenStream=" + defaultSpool + "/wake.sock", "SocketMode=0660"} {
 		if !strings.Contains(string(socket), want) {
 			t.Errorf("notifier.socket lacks %q:\n%s", want, socket)
+		}
+	}
+	// Pacemaker's invocations (hacluster, group haclient) connect: the
+	// socket's group is haclient, named, or the primary group of the
+	// user that owns it.
+	if !strings.Contains(string(socket), "SocketGroup=haclient") {
+		if !strings.Contains(string(socket), "SocketUser=notifier") || u == nil || u.Gid != strconv.Itoa(haclient(t)) {
+			t.Errorf("notifier.socket: its group is not haclient (neither SocketGroup=haclient nor SocketUser=notifier, whose group is haclient):\n%s", socket)
 		}
 	}
 	service, err := os.ReadFile("/lib/systemd/system/notifier.service")
