@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"notifier/engine/spool"
 	"notifier/internal/harness"
 )
 
@@ -63,7 +64,7 @@ type e2eEngine struct {
 // stop it (stopEngine); a cleanup kills it if it did not.
 func startEngine(t *testing.T, policies ...string) *e2eEngine {
 	t.Helper()
-	if st, err := harness.AskStatus(defaultSpool, time.Second); err == nil {
+	if st, err := spool.AskStatus(defaultSpool, time.Second); err == nil {
 		t.Fatalf("an engine (pid %d) already serves %s: the test needs the spool to itself", st.PID, defaultSpool)
 	}
 	cred, name := engineUser(t)
@@ -96,9 +97,9 @@ func startEngine(t *testing.T, policies ...string) *e2eEngine {
 // idle waits until the default spool holds nothing queued or claimed and
 // the engine has nothing in flight: what it claimed is decided and
 // delivered.
-func (e *e2eEngine) idle(t *testing.T) *harness.EngineStatus {
+func (e *e2eEngine) idle(t *testing.T) *spool.EngineStatus {
 	t.Helper()
-	var st *harness.EngineStatus
+	var st *spool.EngineStatus
 	waitFor(t, time.Minute, "the engine to be idle", func() bool {
 		queued, claimed, _, err := harness.SpoolDepth(defaultSpool)
 		if err != nil || queued+claimed > 0 {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"notifier/engine/spool"
 	"notifier/engine/state"
 	"notifier/internal/harness"
 )
@@ -75,7 +76,7 @@ func tail(s string, n int) string {
 
 // startEngine starts the engine and waits until it answers on its wake-up
 // socket.
-func (r *engineRig) startEngine(t *testing.T) *harness.EngineStatus {
+func (r *engineRig) startEngine(t *testing.T) *spool.EngineStatus {
 	t.Helper()
 	if err := r.engine.Start(); err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func (r *engineRig) startEngine(t *testing.T) *harness.EngineStatus {
 	return r.ready(t)
 }
 
-func (r *engineRig) ready(t *testing.T) *harness.EngineStatus {
+func (r *engineRig) ready(t *testing.T) *spool.EngineStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -108,7 +109,7 @@ func (r *engineRig) stopEngine(t *testing.T) {
 }
 
 // status asks the running engine for its status.
-func (r *engineRig) status(t *testing.T) *harness.EngineStatus {
+func (r *engineRig) status(t *testing.T) *spool.EngineStatus {
 	t.Helper()
 	st, err := r.engine.Status()
 	if err != nil {

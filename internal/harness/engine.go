@@ -1,13 +1,10 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,54 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"notifier/engine/spool"
 )
-
-// EngineStatus is what an engine answers a status request on its wake-up
-// socket with: one line of JSON (the contract of `notifier status`). The
-// harness reads the wire itself, so a test sees what any client would.
-type EngineStatus struct {
-	PID      int       `json:"pid"`
-	Owner    string    `json:"owner"`
-	Started  time.Time `json:"started"`
-	Version  string    `json:"version"`
-	Spool    string    `json:"spool"`
-	Policies []struct {
-		Path     string    `json:"path"`
-		LoadedAt time.Time `json:"loaded_at"`
-		LastGood bool      `json:"last_good"`
-		Error    string    `json:"error"`
-	} `json:"policies"`
-	InFlight int    `json:"in_flight"`
-	Claimed  uint64 `json:"claimed"`
-	Declined uint64 `json:"declined"`
-}
-
-// AskStatus sends "status\n" to the wake-up socket of the spool at dir
-// and decodes the one line the engine answers, waiting at most bound.
-func AskStatus(dir string, bound time.Duration) (*EngineStatus, error) {
-	deadline := time.Now().Add(bound)
-	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", filepath.Join(dir, "wake.sock"))
-	if err != nil {
-		return nil, fmt.Errorf("no engine on %s: %w", dir, err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(deadline)
-	if _, err := conn.Write([]byte("status\n")); err != nil {
-		return nil, fmt.Errorf("status request: %w", err)
-	}
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
-	if err != nil {
-		return nil, fmt.Errorf("status answer %q: %w", line, err)
-	}
-	if bytes.HasPrefix(line, []byte("no: ")) {
-		return nil, fmt.Errorf("the engine refused the status request: %s", bytes.TrimSpace(line))
-	}
-	var st EngineStatus
-	if err := json.Unmarshal(line, &st); err != nil {
-		return nil, fmt.Errorf("status answer %q: %w", line, err)
-	}
-	return &st, nil
-}
 
 // EngineOptions say how to start `notifier serve`.
 type EngineOptions struct {
@@ -81,8 +33,8 @@ type EngineOptions struct {
 // kill it and start it again, stop it with SIGTERM and read its exit
 // status. Its stderr is kept across restarts.
 type Engine struct {
-	Bin string
-	O   EngineOptions
+	Bin     string
+	Options EngineOptions
 
 	stderr lockedBuffer
 
@@ -94,7 +46,7 @@ type Engine struct {
 
 // NewEngine prepares an engine; Start starts it.
 func NewEngine(bin string, o EngineOptions) *Engine {
-	return &Engine{Bin: bin, O: o}
+	return &Engine{Bin: bin, Options: o}
 }
 
 // Start starts a new engine process; the previous one must have ended.
@@ -108,23 +60,23 @@ func (e *Engine) Start() error {
 			return fmt.Errorf("engine pid %d is still running", e.cmd.Process.Pid)
 		}
 	}
-	args := []string{"serve", "--spool", e.O.Spool}
-	for _, c := range e.O.Configs {
+	args := []string{"serve", "--spool", e.Options.Spool}
+	for _, c := range e.Options.Configs {
 		args = append(args, "--config", c)
 	}
-	if e.O.Workers > 0 {
-		args = append(args, "--workers", strconv.Itoa(e.O.Workers))
+	if e.Options.Workers > 0 {
+		args = append(args, "--workers", strconv.Itoa(e.Options.Workers))
 	}
 	cmd := exec.Command(e.Bin, args...)
-	cmd.Env = e.O.Env
+	cmd.Env = e.Options.Env
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}
 	cmd.Stdout = &e.stderr
 	cmd.Stderr = &e.stderr
 	cmd.WaitDelay = waitDelay
-	if e.O.Cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.O.Cred}
+	if e.Options.Cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.Options.Cred}
 	}
 	fmt.Fprintf(&e.stderr, "[harness: starting %s %s]\n", e.Bin, strings.Join(args, " "))
 	if err := cmd.Start(); err != nil {
@@ -162,7 +114,7 @@ func (e *Engine) current() (*exec.Cmd, chan struct{}) {
 // Ready polls the wake-up socket until the engine started last answers a
 // status request with its own pid, and returns that status. It fails at
 // once when the process exits, and when ctx ends.
-func (e *Engine) Ready(ctx context.Context) (*EngineStatus, error) {
+func (e *Engine) Ready(ctx context.Context) (*spool.EngineStatus, error) {
 	cmd, done := e.current()
 	if cmd == nil {
 		return nil, errors.New("the engine was not started")
@@ -171,7 +123,7 @@ func (e *Engine) Ready(ctx context.Context) (*EngineStatus, error) {
 	defer tick.Stop()
 	var last error
 	for {
-		st, err := AskStatus(e.O.Spool, time.Second)
+		st, err := spool.AskStatus(e.Options.Spool, time.Second)
 		if err == nil && st.PID == cmd.Process.Pid {
 			return st, nil
 		}
@@ -190,7 +142,9 @@ func (e *Engine) Ready(ctx context.Context) (*EngineStatus, error) {
 }
 
 // Status asks the running engine for its status.
-func (e *Engine) Status() (*EngineStatus, error) { return AskStatus(e.O.Spool, 2*time.Second) }
+func (e *Engine) Status() (*spool.EngineStatus, error) {
+	return spool.AskStatus(e.Options.Spool, 2*time.Second)
+}
 
 // Signal sends sig to the running engine.
 func (e *Engine) Signal(sig os.Signal) error {
