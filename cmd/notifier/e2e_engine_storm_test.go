@@ -166,7 +166,7 @@ func TestE2EEngineKillStorm(t *testing.T) {
 	}
 
 	got := triggers(t, r.h)
-	dec := r.decisions(t)
+	dec, unsettled := r.decisions(t)
 	storm := map[string]bool{}
 	dups := 0
 	for _, k := range keys {
@@ -175,7 +175,7 @@ func TestE2EEngineKillStorm(t *testing.T) {
 		case exited0[k] && (got[k] == 0 || dec[k] != 1):
 			t.Errorf("%s: its invocation exited 0; delivered %d times, decided %d times; want at least once, and once", k, got[k], dec[k])
 		case dec[k] > 1:
-			t.Errorf("%s: decided %d times", k, dec[k])
+			t.Errorf("%s: decided %d times:%s", k, dec[k], r.describeKey(t, k))
 		case dec[k] == 1 && got[k] == 0:
 			t.Errorf("%s: decided but never delivered", k)
 		}
@@ -186,10 +186,10 @@ func TestE2EEngineKillStorm(t *testing.T) {
 			t.Errorf("PagerDuty got a trigger for %s, which no invocation raised", k)
 		}
 	}
-	if bound := killedN + engineKills*stormParallel; dups > bound {
-		t.Errorf("%d repeated deliveries; at most %d can be explained by the kills", dups, bound)
+	if bound := killedN + engineKills*stormParallel + len(unsettled); dups > bound {
+		t.Errorf("%d repeated deliveries; at most %d can be explained by the kills and the %d deliveries that could not be recorded", dups, bound, len(unsettled))
 	}
-	t.Logf("%d keys delivered, %d deliveries repeated after a kill", len(got), dups)
+	t.Logf("%d keys delivered, %d deliveries repeated (after a kill, or a delivery that could not be recorded: %d)", len(got), dups, len(unsettled))
 	if o := r.outcomes(t); o["suppressed"] != 0 {
 		t.Errorf("history outcomes %v: a suppressed decision is an alarm decided twice", o)
 	}
@@ -212,6 +212,8 @@ const (
 // generous: three times the slowest of those runs). Nothing is lost, no
 // alarm decided twice; after SIGCONT the engine carries on: it claims
 // again, and it delivers, without a flush, what it held while stopped.
+// (A flush at the end delivers again what a run delivered but could not
+// record; then the outbox must be empty.)
 func TestE2EEngineStopped(t *testing.T) {
 	r := newEngineRig(t, pagerPolicy)
 	// 1. Without an engine, every invocation runs in-process.
@@ -297,6 +299,20 @@ func TestE2EEngineStopped(t *testing.T) {
 	results = results[:ran]
 	r.waitIdle(t, true)
 	end := r.status(t)
+	r.stopEngine(t)
+	// Everything was delivered by the engine or the invocations: nothing
+	// waits for a flush.
+	_, ranKeys := alarms(t, 8_100_000, ran)
+	keys = append(keys, ranKeys...)
+	delivered := triggers(t, r.h)
+	for _, k := range keys {
+		if delivered[k] == 0 {
+			t.Errorf("%s: not delivered when the storm and the engine were done:%s", k, r.describeKey(t, k))
+		}
+	}
+	// What a run delivered but could not record is still queued, leased
+	// to it until its deadline: a flush delivers it again.
+	flushAll(t, r)
 
 	byPhase := map[int32]int{}
 	slow := 0
@@ -324,11 +340,10 @@ func TestE2EEngineStopped(t *testing.T) {
 		t.Errorf("after SIGCONT the engine (pid %d, now %d) claimed %d more: want the same engine claiming again", pid, end.PID, end.Claimed-cont.Claimed)
 	}
 	got := triggers(t, r.h)
-	dec := r.decisions(t)
-	_, ranKeys := alarms(t, 8_100_000, ran)
-	for _, k := range append(keys, ranKeys...) {
-		if got[k] != 1 || dec[k] != 1 {
-			t.Errorf("%s: delivered %d times, decided %d times; want once each", k, got[k], dec[k])
+	dec, unsettled := r.decisions(t)
+	for _, k := range keys {
+		if got[k] == 0 || got[k] > 1 && !unsettled[k] || dec[k] != 1 {
+			t.Errorf("%s: delivered %d times, decided %d times; want once each (delivered again only after a delivery that could not be recorded):%s", k, got[k], dec[k], r.describeKey(t, k))
 		}
 	}
 	if want := measured + ran; len(got) != want {
@@ -336,7 +351,6 @@ func TestE2EEngineStopped(t *testing.T) {
 	}
 	r.wantOutboxEmpty(t)
 	r.wantSpoolEmpty(t)
-	r.stopEngine(t)
 }
 
 // heldLocks lists the file locks pid holds (/proc/locks), for a failure
