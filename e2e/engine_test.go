@@ -88,7 +88,7 @@ func startEngine(t *testing.T, policies ...string) *e2eEngine {
 		t.Fatal(err)
 	}
 	res := notifier(t, nil, "status", "--config", policies[0])
-	if !strings.Contains(res.out, strconv.Itoa(e.Pid())) {
+	if !strings.Contains(res.out, "engine: up\n") || !strings.Contains(res.out, fmt.Sprintf("engine_pid: %d\n", e.Pid())) {
 		t.Fatalf("notifier status does not show the engine (pid %d, as %s): exit %d:\n%s", e.Pid(), name, res.code, res.out)
 	}
 	return e

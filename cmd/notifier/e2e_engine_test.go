@@ -363,7 +363,7 @@ func TestE2EEngineWithInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Exit != 0 || !strings.Contains(res.Stdout, strconv.Itoa(r.engine.Pid())) {
+	if res.Exit != 0 || !strings.Contains(res.Stdout, "engine: up\n") || !strings.Contains(res.Stdout, fmt.Sprintf("engine_pid: %d\n", r.engine.Pid())) {
 		t.Errorf("notifier status: exit %d, want 0 and the engine's pid %d; stdout:\n%s\nstderr: %s", res.Exit, r.engine.Pid(), res.Stdout, res.Stderr)
 	}
 	r.stopEngine(t)
