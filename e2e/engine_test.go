@@ -65,7 +65,7 @@ type e2eEngine struct {
 func startEngine(t *testing.T, policies ...string) *e2eEngine {
 	t.Helper()
 	if st, err := spool.AskStatus(defaultSpool, time.Second); err == nil {
-		t.Fatalf("an engine (pid %d) already serves %s: the test needs the spool to itself", st.PID, defaultSpool)
+		t.Fatalf("an engine (pid %d) already serves %s (systemd's notifier.socket?): the test needs the spool to itself; stop it for the run", st.PID, defaultSpool)
 	}
 	cred, name := engineUser(t)
 	e := &e2eEngine{Engine: harness.NewEngine(installed, harness.EngineOptions{Configs: policies, Spool: defaultSpool, Env: []string{}, Cred: cred})}
