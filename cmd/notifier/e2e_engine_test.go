@@ -123,7 +123,7 @@ func (r *engineRig) status(t *testing.T) *spool.EngineStatus {
 func (r *engineRig) invocation(t *testing.T, i int, extraEnv ...string) harness.Invocation {
 	inv := harness.Invocation{Env: append(append([]string{}, r.env...), extraEnv...)}
 	if i%2 == 1 {
-		inv.Bin = dropBinary(t)
+		inv.Bin = builtDrop(t)
 	}
 	return inv
 }
@@ -288,28 +288,28 @@ func alarms(t *testing.T, base, n int) (inputs [][]byte, keys []string) {
 }
 
 var (
-	dropOnce  sync.Once
-	dropBuilt string
-	dropErr   error
+	builtDropOnce sync.Once
+	builtDropPath string
+	builtDropErr  error
 )
 
-// dropBinary builds cmd/notifier-drop beside the notifier TestMain built:
+// builtDrop builds cmd/notifier-drop beside the notifier TestMain built:
 // when no engine claims its entry it execs the notifier in its own
 // directory.
-func dropBinary(t *testing.T) string {
+func builtDrop(t *testing.T) string {
 	t.Helper()
-	dropOnce.Do(func() {
-		dropBuilt = filepath.Join(filepath.Dir(binary), "notifier-drop")
-		build := exec.Command("go", "build", "-o", dropBuilt, "../notifier-drop")
+	builtDropOnce.Do(func() {
+		builtDropPath = filepath.Join(filepath.Dir(binary), "notifier-drop")
+		build := exec.Command("go", "build", "-o", builtDropPath, "../notifier-drop")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			dropErr = fmt.Errorf("building notifier-drop: %v\n%s", err, out)
+			builtDropErr = fmt.Errorf("building notifier-drop: %v\n%s", err, out)
 		}
 	})
-	if dropErr != nil {
-		t.Fatal(dropErr)
+	if builtDropErr != nil {
+		t.Fatal(builtDropErr)
 	}
-	return dropBuilt
+	return builtDropPath
 }
 
 // TestE2EEngineWithInProcess: an engine and in-process invocations on one
