@@ -213,7 +213,8 @@ const (
 // alarm decided twice; after SIGCONT the engine carries on: it claims
 // again, and it delivers, without a flush, what it held while stopped.
 // (A flush at the end delivers again what a run delivered but could not
-// record; then the outbox must be empty.)
+// record; then the outbox must be empty. A delivery may repeat: at least
+// once.)
 func TestE2EEngineStopped(t *testing.T) {
 	r := newEngineRig(t, pagerPolicy)
 	// 1. Without an engine, every invocation runs in-process.
@@ -341,11 +342,21 @@ func TestE2EEngineStopped(t *testing.T) {
 	}
 	got := triggers(t, r.h)
 	dec, unsettled := r.decisions(t)
+	dups := 0
 	for _, k := range keys {
-		if got[k] == 0 || got[k] > 1 && !unsettled[k] || dec[k] != 1 {
-			t.Errorf("%s: delivered %d times, decided %d times; want once each (delivered again only after a delivery that could not be recorded):%s", k, got[k], dec[k], r.describeKey(t, k))
+		if got[k] == 0 || dec[k] != 1 {
+			t.Errorf("%s: delivered %d times, decided %d times; want at least once, and once:%s", k, got[k], dec[k], r.describeKey(t, k))
 		}
+		dups += max(0, got[k]-1)
 	}
+	// At least once: a request the engine had in flight when it was
+	// stopped may have reached PagerDuty and still time out on its side
+	// (and be made again), as may one whose outcome a run could not
+	// record.
+	if bound := stormParallel + len(unsettled); dups > bound {
+		t.Errorf("%d deliveries repeated; at most %d: one per engine worker, and one per delivery that could not be recorded (%d)", dups, bound, len(unsettled))
+	}
+	t.Logf("%d deliveries repeated (%d could not be recorded)", dups, len(unsettled))
 	if want := measured + ran; len(got) != want {
 		t.Errorf("PagerDuty got triggers for %d keys, want %d", len(got), want)
 	}
