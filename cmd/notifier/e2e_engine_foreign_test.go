@@ -109,7 +109,7 @@ func TestE2EEngineForeignPolicy(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
 	// Other users run the binaries and reach their directories.
-	drop := builtDrop(t)
+	drop := mustDropBinary(t)
 	for _, d := range []string{base, filepath.Dir(binary)} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)

@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +43,7 @@ type engineRig struct {
 func newEngineRig(t *testing.T, policy string) *engineRig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &engineRig{dir: dir, spool: filepath.Join(dir, "spool"), audit: filepath.Join(dir, "audit.jsonl")}
+	r := &engineRig{dir: dir, audit: filepath.Join(dir, "audit.jsonl")}
 	src := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(src, []byte("settings:\n  audit_log: "+r.audit+"\n"+policy), 0o644); err != nil {
 		t.Fatal(err)
@@ -55,7 +53,7 @@ func newEngineRig(t *testing.T, policy string) *engineRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	r.h = h
+	r.h, r.spool = h, h.Spool
 	cache := "NOTIFIER_CACHE_DIR=" + filepath.Join(dir, "cache")
 	r.env = []string{"NOTIFIER_SPOOL=" + r.spool, cache}
 	r.engine = harness.NewEngine(binary, harness.EngineOptions{Configs: []string{h.Config}, Spool: r.spool, Workers: 16, Env: []string{cache}})
@@ -123,7 +121,7 @@ func (r *engineRig) status(t *testing.T) *spool.EngineStatus {
 func (r *engineRig) invocation(t *testing.T, i int, extraEnv ...string) harness.Invocation {
 	inv := harness.Invocation{Env: append(append([]string{}, r.env...), extraEnv...)}
 	if i%2 == 1 {
-		inv.Bin = builtDrop(t)
+		inv.Bin = mustDropBinary(t)
 	}
 	return inv
 }
@@ -285,31 +283,6 @@ func alarms(t *testing.T, base, n int) (inputs [][]byte, keys []string) {
 		keys = append(keys, cmonKey(id))
 	}
 	return inputs, keys
-}
-
-var (
-	builtDropOnce sync.Once
-	builtDropPath string
-	builtDropErr  error
-)
-
-// builtDrop builds cmd/notifier-drop beside the notifier TestMain built:
-// when no engine claims its entry it execs the notifier in its own
-// directory.
-func builtDrop(t *testing.T) string {
-	t.Helper()
-	builtDropOnce.Do(func() {
-		builtDropPath = filepath.Join(filepath.Dir(binary), "notifier-drop")
-		build := exec.Command("go", "build", "-o", builtDropPath, "../notifier-drop")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			builtDropErr = fmt.Errorf("building notifier-drop: %v\n%s", err, out)
-		}
-	})
-	if builtDropErr != nil {
-		t.Fatal(builtDropErr)
-	}
-	return builtDropPath
 }
 
 // TestE2EEngineWithInProcess: an engine and in-process invocations on one

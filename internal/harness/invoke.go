@@ -13,8 +13,8 @@ import (
 type Invocation struct {
 	// Bin is the binary to run instead of h.Bin (notifier-drop).
 	Bin string
-	// Env is added to the environment (NOTIFIER_SPOOL,
-	// NOTIFIER_CLAIM_WAIT, ...).
+	// Env is added to the harness's environment (Env): a variable set
+	// here wins (NOTIFIER_SPOOL, NOTIFIER_CLAIM_WAIT, ...).
 	Env []string
 	// Cred, when set, runs the process as another user (the test must be
 	// root).
@@ -32,7 +32,7 @@ func (h *Harness) StartCMONWith(ctx context.Context, data []byte, inv Invocation
 		bin = inv.Bin
 	}
 	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = append([]string{"NOTIFIER_CONFIG=" + h.Config}, inv.Env...)
+	cmd.Env = append(h.Env(), inv.Env...)
 	var in io.Reader = bytes.NewReader(data)
 	if inv.Gate != nil {
 		in = &gatedReader{ctx: ctx, gate: inv.Gate, r: in}
@@ -44,9 +44,10 @@ func (h *Harness) StartCMONWith(ctx context.Context, data []byte, inv Invocation
 	return start(cmd)
 }
 
-// CommandEnv is Command with env added to the environment.
+// CommandEnv is Command with env added to the environment (a variable
+// set there wins).
 func (h *Harness) CommandEnv(ctx context.Context, env []string, args ...string) (Result, error) {
 	cmd := exec.CommandContext(ctx, h.Bin, args...)
-	cmd.Env = append([]string{"NOTIFIER_CONFIG=" + h.Config}, env...)
+	cmd.Env = append(h.Env(), env...)
 	return run(cmd)
 }
