@@ -146,6 +146,11 @@ func cmonRound(t *testing.T, plugin string, withEngine bool) {
 		}
 	}
 	if withEngine {
+		st, err := eng.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the engine (uid %d) claimed %d of %d messages (the others are not alarms)", eng.uid, st.Claimed, len(messages))
 		eng.stop(t)
 	}
 }

@@ -259,6 +259,8 @@ func pacemakerRound(t *testing.T, recipients int, agent string, withEngine bool)
 		st := eng.idle(t)
 		if n := len(readAudit(t, audit)); n == 0 || st.Claimed != uint64(n) {
 			t.Errorf("the engine claimed %d entries; the audit log holds %d decisions: want every one decided by the engine", st.Claimed, n)
+		} else {
+			t.Logf("the engine (uid %d) claimed and decided all %d alerts", eng.uid, n)
 		}
 	} else {
 		spoolIdle(t)
