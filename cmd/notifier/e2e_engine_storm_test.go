@@ -334,7 +334,7 @@ func TestE2EEngineStopped(t *testing.T) {
 	}
 	t.Logf("invocations by the engine's phase at their start: %d running, %d stopped, %d continued; claimed %d before the stop, %d at SIGCONT, %d at the end",
 		byPhase[phaseRunning], byPhase[phaseStopped], byPhase[phaseContinued], before.Claimed, cont.Claimed, end.Claimed)
-	if byPhase[phaseStopped] < stormParallel {
+	if slow == 0 && byPhase[phaseStopped] < stormParallel { // (slow ones leave no room for more)
 		t.Errorf("only %d invocations started while the engine was stopped", byPhase[phaseStopped])
 	}
 	if end.PID != pid || end.Claimed <= cont.Claimed {
