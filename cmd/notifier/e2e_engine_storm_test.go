@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,8 +287,9 @@ func TestE2EEngineStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	phase.Store(phaseStopped)
-	locks := heldLocks(pid) // was it stopped holding the state's lock?
-	<-time.After(stopFor)   // the stop itself: what the invariant is about
+	// Was it stopped holding the state's lock?
+	locks := heldLocks(pid, r.h.State, r.h.State+".lock", filepath.Join(r.spool, "engine.lock"))
+	<-time.After(stopFor) // the stop itself: what the invariant is about
 	doneAtCont.Store(done.Load())
 	if err := r.engine.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -364,22 +365,35 @@ func TestE2EEngineStopped(t *testing.T) {
 	r.wantSpoolEmpty(t)
 }
 
-// heldLocks lists the file locks pid holds (/proc/locks), for a failure
-// message: an engine stopped while it holds the state's lock makes every
-// in-process run wait for it.
-func heldLocks(pid int) string {
+// heldLocks lists the file locks pid holds (/proc/locks), naming those
+// of files, for a failure message: an engine stopped while it holds the
+// state's lock makes every in-process run wait for it.
+func heldLocks(pid int, files ...string) string {
 	data, err := os.ReadFile("/proc/locks")
 	if err != nil {
 		return err.Error()
 	}
+	inodes := map[string]string{}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			inodes[fmt.Sprint(st.Sys().(*syscall.Stat_t).Ino)] = filepath.Base(f)
+		}
+	}
 	var out []string
 	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) > 4 && slices.Contains(f, fmt.Sprint(pid)) {
-			out = append(out, l)
+		f := strings.Fields(l)
+		if len(f) < 6 || f[4] != fmt.Sprint(pid) {
+			continue
 		}
+		dev := strings.Split(f[5], ":")
+		name := inodes[dev[len(dev)-1]]
+		if name == "" {
+			name = "inode " + dev[len(dev)-1]
+		}
+		out = append(out, f[1]+" "+f[3]+" "+name)
 	}
 	if len(out) == 0 {
 		return "none"
 	}
-	return strings.Join(out, "; ")
+	return strings.Join(out, ", ")
 }
