@@ -317,10 +317,16 @@ func TestE2EEngineStopped(t *testing.T) {
 	flushAll(t, r)
 
 	byPhase := map[int32]int{}
-	slow := 0
+	slow, failedOpen := 0, 0
 	for i, res := range results {
 		byPhase[res.phase]++
-		if res.err != nil || res.exit != 0 {
+		switch {
+		case res.err == nil && res.exit == 0:
+		case res.err == nil && res.exit == 1 && strings.Contains(res.stderr, "state unusable, delivering without suppression"):
+			// Failing open is how a run meets a state it cannot use: it
+			// delivers (checked below), exit 1. Counted, not an error.
+			failedOpen++
+		default:
 			t.Errorf("invocation %d: exit %d, %v: %s", i, res.exit, res.err, res.stderr)
 		}
 		if res.wall >= limit {
@@ -332,6 +338,9 @@ func TestE2EEngineStopped(t *testing.T) {
 	}
 	if slow > 0 {
 		t.Errorf("%d of %d invocations took longer than %v; the engine's locks when it was stopped: %s", slow, ran, limit, locks)
+	}
+	if failedOpen > 0 {
+		t.Logf("%d invocations failed open (exit 1): the state was not usable in time", failedOpen)
 	}
 	t.Logf("invocations by the engine's phase at their start: %d running, %d stopped, %d continued; claimed %d before the stop, %d at SIGCONT, %d at the end",
 		byPhase[phaseRunning], byPhase[phaseStopped], byPhase[phaseContinued], before.Claimed, cont.Claimed, end.Claimed)
