@@ -37,7 +37,7 @@ schema: build
 
 vet:
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./e2e/
+	$(GO) vet -tags e2e ./e2e/ ./cmd/notifier/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -61,10 +61,13 @@ package: build
 	packaging/check.sh
 
 ## e2e: as root on Debian: installs Pacemaker, corosync, rsyslog, redis-server and the .deb, then
-## runs a real cluster, CMON's plugin runner and rsyslog against the installed notifier.
+## runs a real cluster, CMON's plugin runner and rsyslog against the installed notifier, with and
+## without the engine; then the engine's invariants through the built binaries (storms with kills
+## and SIGSTOP, processes as hacluster and nobody: cmd/notifier's e2e_engine*_test.go, tag e2e).
 e2e:
 	e2e/setup.sh
 	CGO_ENABLED=1 $(GO) test -tags e2e -count=1 -v -timeout 20m ./e2e/
+	CGO_ENABLED=1 $(GO) test -tags e2e -count=1 -v -timeout 10m -run '^TestE2EEngine' ./cmd/notifier/
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=30s for longer). Minimising a new input is
 ## capped: with the default (60 s) the YAML targets spend a short run minimising, not fuzzing.

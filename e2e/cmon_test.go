@@ -15,15 +15,41 @@ import (
 )
 
 // TestCMONPluginDir runs the installed binary the way CMON runs plugins:
-// a copy in a plugin_dir with nothing but its exec bits, every executable
-// there run as root with one JSON message on stdin, no arguments, an
-// empty environment (so the default /etc/notifier/notifier.yaml) — for
-// every example CMON message. A file beside it that is not executable is
-// not run and does no harm. What reached PagerDuty, Slack and syslog is
-// what `notifier explain` said beforehand, message by message.
+// in a plugin_dir, every executable there run as root with one JSON
+// message on stdin, no arguments, an empty environment (so the default
+// /etc/notifier/notifier.yaml) — for every example CMON message. A file
+// beside it that is not executable is not run and does no harm. What
+// reached PagerDuty, Slack and syslog is what `notifier explain` said
+// beforehand, message by message.
+//
+// It runs both ways: without an engine, and with the installed `notifier
+// serve` running as the packages' user for the default policy, which
+// must decide every alarm and deliver exactly the same. The plugin is a
+// link to notifier-drop, as the examples install it, or a copy of
+// notifier with nothing but its exec bits, each way.
 func TestCMONPluginDir(t *testing.T) {
+	for _, v := range []struct {
+		plugin string
+		engine bool
+	}{
+		{installed, false},
+		{installedDrop, false},
+		{installedDrop, true},
+		{installed, true},
+	} {
+		t.Run(describeMode(filepath.Base(v.plugin), v.engine), func(t *testing.T) {
+			cmonRound(t, v.plugin, v.engine)
+		})
+	}
+}
+
+func cmonRound(t *testing.T, plugin string, withEngine bool) {
 	e := newEndpoints(t)
-	policy, _ := policySetup(t, "e2e-cmon", e)
+	name := "e2e-cmon-" + filepath.Base(plugin)
+	if withEngine {
+		name += "-engine"
+	}
+	policy, _ := policySetup(t, name, e)
 	// CMON finds the policy at the default path: put the test's there for
 	// the duration, and the package's conffile back afterwards.
 	const conf = "/etc/notifier/notifier.yaml"
@@ -38,12 +64,24 @@ func TestCMONPluginDir(t *testing.T) {
 	}
 
 	plugins := t.TempDir()
-	bin, _ := os.ReadFile(installed)
-	if err := os.WriteFile(filepath.Join(plugins, "notifier"), bin, 0o111); err != nil {
-		t.Fatal(err)
+	if plugin == installedDrop {
+		// As the examples install it: notifier-drop execs the notifier
+		// beside its own executable, the link's target.
+		if err := os.Symlink(installedDrop, filepath.Join(plugins, "notifier")); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		bin, _ := os.ReadFile(plugin)
+		if err := os.WriteFile(filepath.Join(plugins, "notifier"), bin, 0o111); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(plugins, "notifier"), 0o111) // exec only: not even readable
 	}
-	os.Chmod(filepath.Join(plugins, "notifier"), 0o111) // exec only: not even readable
 	os.WriteFile(filepath.Join(plugins, "README.txt"), []byte("#!/bin/sh\necho this must not run >&2\nexit 3\n"), 0o644)
+	var eng *e2eEngine
+	if withEngine {
+		eng = startEngine(t, conf)
+	}
 
 	messages, _ := filepath.Glob(filepath.Join(repo, "examples", "events", "cmon", "*.json"))
 	if len(messages) < 5 {
@@ -51,8 +89,12 @@ func TestCMONPluginDir(t *testing.T) {
 	}
 	for _, msg := range messages {
 		name := filepath.Base(msg)
-		predicted := explain(t, msg)
+		predicted, ignored := explain(t, msg)
 		pdBefore, slackBefore, syslogBefore := len(e.pd.Events()), len(e.slack.Messages()), len(rsyslog.matching("local.log"))
+		var claimedBefore uint64
+		if withEngine {
+			claimedBefore = eng.idle(t).Claimed
+		}
 		input, _ := os.ReadFile(msg)
 		ran := runPlugins(t, plugins, input)
 		if len(ran) != 1 || ran[0] != "notifier" {
@@ -62,14 +104,31 @@ func TestCMONPluginDir(t *testing.T) {
 		for _, d := range predicted {
 			want[d]++
 		}
-		waitFor(t, 10*time.Second, name+": the predicted syslog lines", func() bool {
-			return len(rsyslog.matching("local.log"))-syslogBefore >= want["syslog"]
-		})
-		got := map[string]int{
-			"pagerduty": len(e.pd.Events()) - pdBefore,
-			"slack":     len(e.slack.Messages()) - slackBefore,
-			"syslog":    len(rsyslog.matching("local.log")) - syslogBefore,
+		counts := func() map[string]int {
+			return map[string]int{
+				"pagerduty": len(e.pd.Events()) - pdBefore,
+				"slack":     len(e.slack.Messages()) - slackBefore,
+				"syslog":    len(rsyslog.matching("local.log")) - syslogBefore,
+			}
 		}
+		// With the engine the plugin exits once its alarm is spooled and
+		// claimed: the deliveries follow.
+		waitFor(t, 10*time.Second, name+": the predicted deliveries", func() bool {
+			got := counts()
+			return got["pagerduty"] >= want["pagerduty"] && got["slack"] >= want["slack"] && got["syslog"] >= want["syslog"]
+		})
+		if withEngine {
+			wantClaimed := claimedBefore + 1
+			if ignored != "" {
+				wantClaimed = claimedBefore // not an alarm: nothing to spool
+			}
+			if st := eng.idle(t); st.Claimed != wantClaimed {
+				t.Errorf("%s: the engine claimed %d entries, want %d (ignored: %q)", name, st.Claimed-claimedBefore, wantClaimed-claimedBefore, ignored)
+			}
+		} else {
+			spoolIdle(t)
+		}
+		got := counts()
 		for _, ch := range []string{"pagerduty", "slack", "syslog"} {
 			if got[ch] != want[ch] {
 				t.Errorf("%s: %s received %d, explain predicted %d (%v)", name, ch, got[ch], want[ch], predicted)
@@ -86,18 +145,27 @@ func TestCMONPluginDir(t *testing.T) {
 			t.Errorf("PagerDuty answered %d: %v", r.Status, r.Errors)
 		}
 	}
+	if withEngine {
+		st, err := eng.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the engine (uid %d) claimed %d of %d messages (the others are not alarms)", eng.uid, st.Claimed, len(messages))
+		eng.stop(t)
+	}
 }
 
 // explain returns the channel types `notifier explain` says an event
 // would be delivered to, as root with the default config, the state as it
-// is now.
-func explain(t *testing.T, event string) []string {
+// is now, and why it is ignored (not an alarm), if it is.
+func explain(t *testing.T, event string) ([]string, string) {
 	t.Helper()
 	res := notifier(t, []string{}, "explain", "--event", event, "--format", "json")
 	if res.code != 0 {
 		t.Fatalf("explain %s: exit %d: %s", event, res.code, res.out)
 	}
 	var x struct {
+		Ignored    string                  `json:"ignored"`
 		Deliveries []struct{ Type string } `json:"deliveries"`
 	}
 	if err := json.Unmarshal([]byte(res.out), &x); err != nil {
@@ -107,12 +175,13 @@ func explain(t *testing.T, event string) []string {
 	for _, d := range x.Deliveries {
 		out = append(out, d.Type)
 	}
-	return out
+	return out, x.Ignored
 }
 
 // runPlugins does what CMON's plugin runner does with one message: every
-// regular file in dir with an exec bit is run as root, with the message
-// on stdin, no arguments and an empty environment, and must exit 0. It
+// regular file in dir with an exec bit (a link to one too, as the
+// examples install notifier-drop) is run as root, with the message on
+// stdin, no arguments and an empty environment, and must exit 0. It
 // returns the names it ran.
 func runPlugins(t *testing.T, dir string, message []byte) []string {
 	t.Helper()
@@ -122,7 +191,7 @@ func runPlugins(t *testing.T, dir string, message []byte) []string {
 	}
 	var ran []string
 	for _, e := range entries {
-		info, err := e.Info()
+		info, err := os.Stat(filepath.Join(dir, e.Name()))
 		if err != nil || !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
 			continue
 		}

@@ -20,8 +20,9 @@ import (
 )
 
 // cluster is a real single-node Pacemaker cluster (e2e/cluster.sh) whose
-// one alert runs the installed notifier with NOTIFIER_CONFIG given as an
-// instance attribute, for each of its recipients.
+// one alert runs the installed notifier (or notifier-drop) with
+// NOTIFIER_CONFIG given as an instance attribute, for each of its
+// recipients.
 type cluster struct {
 	dir  string
 	node string
@@ -34,7 +35,10 @@ const pacemakerLog = "/var/log/pacemaker/pacemaker.log"
 // cleanup leaves the next one what to stop (stopLeftovers).
 const clusterDir = runDir + "/cluster"
 
-func startCluster(t *testing.T, policy string, recipients int) *cluster {
+// startCluster starts the cluster with its alert running agent for each
+// of recipients, with NOTIFIER_CONFIG=policy and attrs as instance
+// attributes (the agent's environment).
+func startCluster(t *testing.T, policy string, recipients int, agent string, attrs map[string]string) *cluster {
 	t.Helper()
 	node, _ := os.Hostname()
 	c := &cluster{dir: clusterDir, node: node}
@@ -45,9 +49,13 @@ func startCluster(t *testing.T, policy string, recipients int) *cluster {
 	for i := 1; i <= recipients; i++ {
 		rcpt += fmt.Sprintf(`<recipient id="notifier-r%d" value="recipient-%d"/>`, i, i)
 	}
-	alerts := `<alerts><alert id="notifier" path="` + installed + `">` +
+	nvpairs := `<nvpair id="notifier-options-config" name="NOTIFIER_CONFIG" value="` + policy + `"/>`
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		nvpairs += `<nvpair id="notifier-options-` + strings.ToLower(name) + `" name="` + name + `" value="` + attrs[name] + `"/>`
+	}
+	alerts := `<alerts><alert id="notifier" path="` + agent + `">` +
 		`<select><select_nodes/><select_fencing/><select_resources/><select_attributes><attribute id="notifier-e2e-attr" name="e2e_attr"/></select_attributes></select>` +
-		`<instance_attributes id="notifier-options"><nvpair id="notifier-options-config" name="NOTIFIER_CONFIG" value="` + policy + `"/></instance_attributes>` +
+		`<instance_attributes id="notifier-options">` + nvpairs + `</instance_attributes>` +
 		rcpt + `</alert></alerts>`
 	resources := `<primitive id="dummy1" class="ocf" provider="pacemaker" type="Dummy">` +
 		`<instance_attributes id="dummy1-ia"><nvpair id="dummy1-state" name="state" value="` + c.dummyState() + `"/></instance_attributes><operations>` +
@@ -92,7 +100,7 @@ func TestClusterStartWaitsForPacemakerd(t *testing.T) {
 	}
 	t.Setenv("E2E_PACEMAKER_DEFAULTS", defaults)
 	policy, _ := policySetup(t, "e2e-cluster-start", newEndpoints(t))
-	c := startCluster(t, policy, 1)
+	c := startCluster(t, policy, 1, installed, nil)
 	c.run(t, "crm_mon", "-1")
 }
 
@@ -131,9 +139,9 @@ func (c *cluster) quiet(t *testing.T) {
 		out, _ := exec.Command("crmadmin", "-q", "-S", c.node).CombinedOutput()
 		// Alert agents run as hacluster: a notifier run by anything else
 		// on this machine (a test of the binary) is not the cluster's.
-		agents, _ := exec.Command("pgrep", "-a", "-x", "-u", "hacluster", "notifier").Output()
+		agents := agentsRunning()
 		last = fmt.Sprintf("controller: %s; alert agents running: %q", strings.TrimSpace(string(out)), agents)
-		return strings.Contains(string(out), "S_IDLE") && len(agents) == 0
+		return strings.Contains(string(out), "S_IDLE") && agents == ""
 	}
 	// Idle twice, a moment apart: a transition may start right after one.
 	if !poll(2*time.Minute, func() bool {
@@ -162,21 +170,48 @@ func key(kind, node, name string) string {
 // (Slack's own message updated), Cancelled and routine monitor results
 // are dropped. With two recipients every alert runs notifier twice at
 // once: still one delivery per key.
+//
+// Each round runs both ways: without an engine (every agent decides its
+// own event, as before the engine) and with the installed `notifier
+// serve` running as the packages' user, which must decide every event
+// and deliver exactly the same. The alert's path is notifier-drop (as the
+// examples install it) or notifier itself, each way.
 func TestPacemaker(t *testing.T) {
-	for _, recipients := range []int{1, 2} {
-		t.Run(fmt.Sprintf("%d recipients", recipients), func(t *testing.T) {
-			pacemakerRound(t, recipients)
+	rounds := []struct {
+		recipients int
+		agent      string
+		engine     bool
+	}{
+		{1, installed, false},
+		{2, installedDrop, false},
+		{1, installedDrop, true},
+		{2, installed, true},
+	}
+	for _, r := range rounds {
+		t.Run(fmt.Sprintf("%d recipients, %s", r.recipients, describeMode(filepath.Base(r.agent), r.engine)), func(t *testing.T) {
+			pacemakerRound(t, r.recipients, r.agent, r.engine)
 		})
 	}
 }
 
-func pacemakerRound(t *testing.T, recipients int) {
+func pacemakerRound(t *testing.T, recipients int, agent string, withEngine bool) {
 	e := newEndpoints(t)
-	name := fmt.Sprintf("e2e-pacemaker-%d", recipients)
+	name := fmt.Sprintf("e2e-pacemaker-%d-%s", recipients, filepath.Base(agent))
+	if withEngine {
+		name += "-engine"
+	}
 	policy, audit := policySetup(t, name, e)
 	syslogBefore := len(rsyslog.lines("local.log"))
 	logBefore := fileSize(pacemakerLog)
-	c := startCluster(t, policy, recipients)
+	var eng *e2eEngine
+	var attrs map[string]string
+	if withEngine {
+		eng = startEngine(t, policy)
+		// Far beyond the engine's answer: every event is handed to it (a
+		// decline or a missing engine is answered at once all the same).
+		attrs = map[string]string{"NOTIFIER_CLAIM_WAIT": "10s"}
+	}
+	c := startCluster(t, policy, recipients, agent, attrs)
 	dummy1, dummy2 := key("resource", c.node, "dummy1"), key("resource", c.node, "dummy2")
 	attr, fence := key("attribute", c.node, "e2e_attr"), key("fencing", "", "fakenode")
 	auditFor := func(k string) []auditLine {
@@ -218,13 +253,32 @@ func pacemakerRound(t *testing.T, recipients int) {
 		return len(rsyslog.matching("local.log", "key="+attr)) >= 1
 	})
 	c.quiet(t)
+	if withEngine {
+		// The engine decided every event: each agent's entry was claimed
+		// on its wake-up, and each decision wrote one audit line.
+		st := eng.idle(t)
+		if n := len(readAudit(t, audit)); n == 0 || st.Claimed != uint64(n) {
+			t.Errorf("the engine claimed %d entries; the audit log holds %d decisions: want every one decided by the engine", st.Claimed, n)
+		} else {
+			t.Logf("the engine (uid %d) claimed and decided all %d alerts", eng.uid, n)
+		}
+	} else {
+		spoolIdle(t)
+	}
 
 	// The agent ran as Pacemaker runs agents: as hacluster, whose files
-	// these are (the state directory is root:haclient 2770).
+	// these are (the state directory is root:haclient 2770); with the
+	// engine, they are the engine's user's.
+	wantOwner, who := "", "hacluster"
+	if withEngine {
+		wantOwner, who = fmt.Sprint(eng.uid), "the engine's user"
+	} else if u, err := user.Lookup("hacluster"); err == nil {
+		wantOwner = u.Uid
+	}
 	if st, err := os.Stat(audit); err != nil {
 		t.Error(err)
-	} else if u, err := user.Lookup("hacluster"); err != nil || fmt.Sprint(st.Sys().(*syscall.Stat_t).Uid) != u.Uid {
-		t.Errorf("the audit log is owned by uid %d, want hacluster (%v)", st.Sys().(*syscall.Stat_t).Uid, err)
+	} else if fmt.Sprint(st.Sys().(*syscall.Stat_t).Uid) != wantOwner {
+		t.Errorf("the audit log is owned by uid %d, want %s (%s)", st.Sys().(*syscall.Stat_t).Uid, who, wantOwner)
 	}
 	// PagerDuty: the fencing, once.
 	pd := e.pd.Events()
@@ -310,6 +364,9 @@ func pacemakerRound(t *testing.T, recipients int) {
 		if agentFailed(l) {
 			t.Errorf("Pacemaker logged a failed alert agent: %s", l)
 		}
+	}
+	if withEngine {
+		eng.stop(t)
 	}
 }
 

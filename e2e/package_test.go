@@ -5,6 +5,9 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"os/user"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,5 +54,52 @@ func TestPackage(t *testing.T) {
 	service, _ := os.ReadFile("/lib/systemd/system/notifier-flush.service")
 	if !strings.Contains(string(service), "/usr/bin/notifier flush") || !strings.Contains(string(timer), "notifier-flush.service") && !strings.Contains(string(timer), "[Timer]") {
 		t.Errorf("flush units:\n%s\n%s", service, timer)
+	}
+}
+
+// TestPackageEngine checks what the packages install for the drop and the
+// engine: notifier-drop beside notifier, the engine's unprivileged user
+// in group haclient, and the systemd units that start the engine on the
+// first wake-up (notifier.socket on the spool's wake-up socket, for the
+// haclient group) and let it exit when idle (notifier.service, 10 min).
+func TestPackageEngine(t *testing.T) {
+	st, err := os.Stat(installedDrop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); st.Mode() != 0o755 || sys.Uid != 0 || sys.Gid != 0 {
+		t.Errorf("%s: mode %v owner %d:%d, want -rwxr-xr-x root:root", installedDrop, st.Mode(), sys.Uid, sys.Gid)
+	}
+	u, err := user.Lookup("notifier")
+	if err != nil {
+		t.Errorf("the packages' user for the engine: %v", err)
+	} else if groups, err := u.GroupIds(); err != nil || !slices.Contains(groups, strconv.Itoa(haclient(t))) {
+		t.Errorf("user notifier is in groups %v (%v), want haclient among them", groups, err)
+	}
+	socket, err := os.ReadFile("/lib/systemd/system/notifier.socket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ListenStream=" + defaultSpool + "/wake.sock", "SocketMode=0660"} {
+		if !strings.Contains(string(socket), want) {
+			t.Errorf("notifier.socket lacks %q:\n%s", want, socket)
+		}
+	}
+	// Pacemaker's invocations (hacluster, group haclient) connect: the
+	// socket's group is haclient, named, or the primary group of the
+	// user that owns it.
+	if !strings.Contains(string(socket), "SocketGroup=haclient") {
+		if !strings.Contains(string(socket), "SocketUser=notifier") || u == nil || u.Gid != strconv.Itoa(haclient(t)) {
+			t.Errorf("notifier.socket: its group is not haclient (neither SocketGroup=haclient nor SocketUser=notifier, whose group is haclient):\n%s", socket)
+		}
+	}
+	service, err := os.ReadFile("/lib/systemd/system/notifier.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/usr/bin/notifier serve", "10m", "User=notifier"} {
+		if !strings.Contains(string(service), want) {
+			t.Errorf("notifier.service lacks %q:\n%s", want, service)
+		}
 	}
 }
