@@ -63,6 +63,8 @@ type lockHeldError struct {
 	path   string
 	waited time.Duration
 	busy   bool // the state kept changing: a storm, not a stuck holder
+	// stopped is the holder's pid when it is a stopped process.
+	stopped int
 }
 
 // errLockHeld is what every lockHeldError is.
@@ -72,6 +74,9 @@ func (e *lockHeldError) Error() string {
 	w := e.waited.Round(time.Millisecond)
 	if w >= time.Second {
 		w = w.Round(100 * time.Millisecond)
+	}
+	if e.stopped != 0 {
+		return fmt.Sprintf("held by process %d, which is stopped (SIGSTOP?): not waiting for it", e.stopped)
 	}
 	if e.busy {
 		return fmt.Sprintf("still taken by other runs after %s of waiting (a storm?)", w)
@@ -154,7 +159,8 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 	}()
 	tick := time.NewTicker(max(min(lockPoll, stall), time.Millisecond))
 	defer tick.Stop()
-	mark, still := progressMark(path), time.Now()
+	start := time.Now()
+	mark, still := progressMark(path), start
 	for {
 		select {
 		case err := <-got:
@@ -171,6 +177,9 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 			}
 			return nil, &lockHeldError{path: path, waited: limit, busy: true}
 		case now := <-tick.C:
+			if pid, ok := stoppedHolder(f); ok {
+				return nil, &lockHeldError{path: path, waited: now.Sub(start), stopped: pid}
+			}
 			if m := progressMark(path); m != mark {
 				mark, still = m, now // another run committed: not stuck
 			} else if now.Sub(still) >= stall {
