@@ -11,7 +11,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stoppedHolder reports the process holding the flock on f when every
+// lockID is how /proc/locks names the file open as fd (its device and
+// inode), or "" when it cannot be told.
+func lockID(fd int) string {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+}
+
+// stoppedHolder reports the process holding the flock on lock (lockID) when every
 // holder of it is stopped (SIGSTOP, a debugger): waiting for it is
 // waiting for a person, so the wait gives up at once and the run fails
 // open with the time it has left, instead of waiting out the stall
@@ -20,12 +30,10 @@ import (
 // it a second time. It reads /proc/locks (the holder's pid, by the lock
 // file's device and inode; lines with "->" are waiters) and each
 // holder's /proc/PID/stat; anything it cannot read means "not stopped".
-func stoppedHolder(f *os.File) (int, bool) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+func stoppedHolder(lock string) (int, bool) {
+	if lock == "" {
 		return 0, false
 	}
-	id := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
 	data, err := os.ReadFile("/proc/locks")
 	if err != nil {
 		return 0, false
@@ -35,7 +43,7 @@ func stoppedHolder(f *os.File) (int, bool) {
 	for sc.Scan() {
 		// "1: FLOCK  ADVISORY  WRITE 1234 fd:00:5678 0 EOF"
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || fields[1] == "->" || fields[1] != "FLOCK" || fields[5] != id {
+		if len(fields) < 6 || fields[1] == "->" || fields[1] != "FLOCK" || fields[5] != lock {
 			continue
 		}
 		pid, err := strconv.Atoi(fields[4])

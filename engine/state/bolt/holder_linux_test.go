@@ -70,7 +70,7 @@ func TestLockHeldByStoppedProcess(t *testing.T) {
 		}
 		t.Fatalf("lockFile: %v, want the lock held by the stopped process %d", err, cmd.Process.Pid)
 	}
-	if pid, ok := stoppedHolder(mustOpen(t, path)); !ok || pid != cmd.Process.Pid {
+	if pid, ok := stoppedHolder(lockID(int(mustOpen(t, path).Fd()))); !ok || pid != cmd.Process.Pid {
 		t.Errorf("stoppedHolder = %d, %v", pid, ok)
 	}
 
@@ -82,7 +82,7 @@ func TestLockHeldByStoppedProcess(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, ok := stoppedHolder(mustOpen(t, path)); ok {
+	if _, ok := stoppedHolder(lockID(int(mustOpen(t, path).Fd()))); ok {
 		t.Error("a running holder counts as stopped")
 	}
 	cmd.Process.Kill()

@@ -140,6 +140,7 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 		return nil, err
 	}
 
+	id := lockID(fd) // now: the goroutine below may close f
 	stall, limit := state.LockWait(ctx), state.LockWaitLimit(ctx)
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()          // also tells the goroutine that nobody waits any more
@@ -177,7 +178,7 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 			}
 			return nil, &lockHeldError{path: path, waited: limit, busy: true}
 		case now := <-tick.C:
-			if pid, ok := stoppedHolder(f); ok {
+			if pid, ok := stoppedHolder(id); ok {
 				return nil, &lockHeldError{path: path, waited: now.Sub(start), stopped: pid}
 			}
 			if m := progressMark(path); m != mark {
