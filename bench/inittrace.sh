@@ -26,6 +26,10 @@ done
 go build -tags dropfat -trimpath -ldflags '-s -w' -o "$tmp/droponly-fat" ./bench/droponly
 go build -o "$tmp/inittrace" ./bench/inittrace
 event=examples/events/cmon/alarm-new-critical.json
+# State and spool in the temp dir (a notifier from issue 11 on spools
+# every event; with no engine listening it decides in-process at once).
+mkdir -p "$tmp/state"
+export NOTIFIER_STATE_PATH="$tmp/state/state.db" NOTIFIER_SPOOL="$tmp/state/spool"
 export NOTIFIER_CACHE_DIR="$tmp/cache"
 bench/dropall.sh "$tmp/state" > "$tmp/default.yaml"
 "$tmp/notifier" --config "$tmp/default.yaml" < "$event"   # first run: state file, cache

@@ -13,6 +13,10 @@ go build -trimpath -ldflags '-s -w' -o "$tmp/notifier" ./cmd/notifier
 go build -trimpath -ldflags '-s -w' -o "$tmp/hello" ./bench/hello
 go build -o "$tmp/compare" ./bench/compare
 event=examples/events/cmon/alarm-new-critical.json
+# State and spool in the temp dir (a notifier from issue 11 on spools
+# every event; with no engine listening it decides in-process at once).
+mkdir -p "$tmp/state"
+export NOTIFIER_STATE_PATH="$tmp/state/state.db" NOTIFIER_SPOOL="$tmp/state/spool"
 policy=bench/policy-100.yaml
 
 echo "== decide one event, 100 rules (parse and compile on every run) =="

@@ -21,6 +21,13 @@ go build -trimpath -ldflags '-s -w' -o "$tmp/notifier-new" ./cmd/notifier
 go build -o "$tmp/compare" ./bench/compare
 event=examples/events/cmon/alarm-new-critical.json
 policy=bench/policy-100.yaml
+# Both binaries keep their state (and the new one its spool, which
+# follows $NOTIFIER_STATE_PATH) in the temp dir, not /var/lib/notifier.
+# No engine listens there: the new binary spools each event and, finding
+# no wake socket, decides it in-process at once (issue 11's fallback).
+mkdir -p "$tmp/state"
+export NOTIFIER_STATE_PATH="$tmp/state/state.db" NOTIFIER_SPOOL="$tmp/state/spool"
+unset NOTIFIER_CLAIM_WAIT
 
 echo "== warm: policy snapshot kept, where there is one (old $rev = baseline, this tree = candidate) =="
 export NOTIFIER_CACHE_DIR="$tmp/cache"
@@ -38,6 +45,7 @@ if [ "${STATE:-}" = 1 ]; then
     go build -trimpath -ldflags '-s -w' -o "$tmp/post" ./bench/post
     go build -o "$tmp/pdserver" ./bench/pdserver
     go build -o "$tmp/state" ./bench/state
+    unset NOTIFIER_STATE_PATH NOTIFIER_SPOOL   # bench/state sets its own
     for which in old new old new; do
         dir=$(mktemp -d /var/tmp/notifier-bench-versus.XXXXXX)
         echo

@@ -1,6 +1,13 @@
 // Command compare times two commands as whole processes, interleaved run
 // by run so both see the same machine, and prints the median and p90 wall
 // time of each and the ratio of the medians. bench/startup.sh uses it.
+//
+// With -touch FILE it rewrites FILE before every run of the candidate,
+// untimed: a new file (new inode, size and mtime) renamed over it, its
+// text as at the start plus a comment line numbering the rewrite, so a
+// program watching the file sees it changed since the last run (issue
+// 11's "policy changed since the last event"). FILE is put back as it
+// was at the end.
 package main
 
 import (
@@ -21,6 +28,7 @@ func main() {
 	baseline := flag.String("baseline", "", "baseline command (split on spaces)")
 	candidate := flag.String("candidate", "", "candidate command (split on spaces)")
 	max := flag.Float64("max-ratio", 0, "exit 1 when median(candidate)/median(baseline) exceeds this (0: report only)")
+	touch := flag.String("touch", "", "rewrite this file (a comment line added) before every candidate run, untimed")
 	flag.Parse()
 	if *baseline == "" || *candidate == "" {
 		fmt.Fprintln(os.Stderr, "compare: -baseline and -candidate are required")
@@ -35,11 +43,31 @@ func main() {
 		}
 	}
 	cmds := [2][]string{strings.Fields(*baseline), strings.Fields(*candidate)}
+	rewrite, restore := func(int) error { return nil }, func() {}
+	if *touch != "" {
+		orig, err := os.ReadFile(*touch)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(2)
+		}
+		restore = func() { replace(*touch, orig) }
+		rewrite = func(i int) error {
+			return replace(*touch, fmt.Appendf(slices.Clone(orig), "\n# rewritten by bench/compare before run %d\n", i))
+		}
+	}
 	var times [2][]time.Duration
 	for i := 0; i < *warmup+*n; i++ {
 		for j, c := range cmds {
+			if j == 1 {
+				if err := rewrite(i); err != nil {
+					restore()
+					fmt.Fprintln(os.Stderr, "compare:", err)
+					os.Exit(1)
+				}
+			}
 			d, err := timeOnce(c, input)
 			if err != nil {
+				restore()
 				fmt.Fprintf(os.Stderr, "compare: %s: %v\n", strings.Join(c, " "), err)
 				os.Exit(1)
 			}
@@ -48,6 +76,7 @@ func main() {
 			}
 		}
 	}
+	restore()
 	med := [2]time.Duration{}
 	for j, name := range []string{"baseline ", "candidate"} {
 		slices.Sort(times[j])
@@ -74,6 +103,16 @@ func timeOnce(argv []string, input []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	return d, nil
+}
+
+// replace writes data to a new file beside path and renames it over
+// path, as an editor or a configuration manager does.
+func replace(path string, data []byte) error {
+	tmp := path + ".compare-tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

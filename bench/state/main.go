@@ -17,6 +17,22 @@
 // exit: ~0 or negative for a program that delivers before it exits, the
 // delivery tail for one that hands events to something else.
 //
+// With -engine (issue 11) a resident `notifier serve` runs on the
+// benchmark's policy and spool for the whole run, started before the
+// warm-up; with -drop BIN the alarms and storms run BIN (notifier-drop,
+// which hands each event to the engine, or execs the notifier beside it
+// when none claims) instead of the notifier. Because the engine delivers
+// after the invocation exited, each notifier batch is followed, untimed,
+// by a wait until the endpoint has every trigger of the batch, so that no
+// delivery is charged to the next batch of post; the time to the last
+// acceptance is reported besides the process wall time. The engine's
+// memory (VmRSS, VmHWM) is printed after start, after the alarms and
+// after the storms, and its CPU time per event; before the endpoint's
+// counts are checked, the run waits until the spool is empty and the
+// endpoint has had no request for a second, so a duplicate page would be
+// seen. Every invocation gets NOTIFIER_SPOOL (DIR/spool): nothing touches
+// /var/lib, and a notifier from before issue 11 ignores it.
+//
 // Every notifier run must exit 0 without a word on stderr (else it stops
 // at once), and the endpoint must have accepted exactly one trigger per
 // alarm (else it exits 1 after the numbers, which are then not valid).
@@ -24,6 +40,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +64,9 @@ const routingKey = "bench0routing0key000000000000001"
 type config struct {
 	notifier, post, pdserver, event string
 	dir                             string
+	drop                            string // run this per alarm instead of notifier (notifier-drop)
+	engine                          bool   // run `notifier serve` for the whole run
+	claimWait                       string // $NOTIFIER_CLAIM_WAIT for the invocations, when set
 	n, parallel, batch              int
 	stormN, stormRuns               int
 	boltOps                         int
@@ -72,9 +92,18 @@ func main() {
 	flag.BoolVar(&c.noH2, "no-h2", false, "with -tls: the endpoint offers HTTP/1.1 only")
 	flag.StringVar(&c.roots, "roots", "ca", "with -tls, what both programs trust: ca (only the endpoint's CA) or system (the system's roots and the CA, loaded anew by every process)")
 	flag.DurationVar(&c.latency, "latency", 0, "the endpoint answers each event this long after it arrived")
+	flag.StringVar(&c.drop, "drop", "", "run this binary per alarm instead of -notifier (notifier-drop; it execs the notifier beside it)")
+	flag.BoolVar(&c.engine, "engine", false, "run `NOTIFIER serve` on the policy and spool for the whole run (issue 11)")
+	flag.StringVar(&c.claimWait, "claim-wait", "", "set $NOTIFIER_CLAIM_WAIT for the invocations (a Go duration; 0: never wait for an engine)")
 	flag.Parse()
 	if c.notifier == "" || c.post == "" || c.pdserver == "" || c.dir == "" {
 		fail("-notifier, -post, -pdserver and -dir are required")
+	}
+	// The engine is given the policy's path as the invocations name it:
+	// absolute, so the entries it is offered are its own.
+	var err error
+	if c.dir, err = filepath.Abs(c.dir); err != nil {
+		fail(err.Error())
 	}
 	if err := bench(c); err != nil {
 		fail(err.Error())
@@ -119,6 +148,7 @@ func startEndpoint(bin string, args ...string) (*endpoint, error) {
 
 // endpointStats is what bench/pdserver reports (its type stats).
 type endpointStats struct {
+	Requests   int              `json:"requests"`
 	Accepted   map[string]int   `json:"accepted"`    // accepted triggers per dedup key
 	AcceptedAt map[string]int64 `json:"accepted_at"` // first acceptance per key, Unix ns
 	Conns      int              `json:"conns"`
@@ -192,19 +222,48 @@ func bench(c config) error {
 		return err
 	}
 	host, _ := os.Hostname()
+	spoolDir := filepath.Join(c.dir, "spool")
+	// As CMON runs plugins: no arguments, nothing in the environment but
+	// where the policy, its last good copy and the spool are.
+	// SSL_CERT_FILE (with -tls) is how an operator would make it trust a
+	// private CA.
+	env := append([]string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(c.dir, "cache"), "NOTIFIER_SPOOL=" + spoolDir}, tlsEnv...)
+	invoked := c.notifier
+	if c.drop != "" {
+		invoked = c.drop
+	}
+	invEnv := env
+	if c.claimWait != "" {
+		invEnv = append(slices.Clone(env), "NOTIFIER_CLAIM_WAIT="+c.claimWait)
+	}
 	w := &workload{
-		template: template,
-		// As CMON runs plugins: no arguments, nothing in the environment
-		// but where the policy and its last good copy are.
-		// SSL_CERT_FILE (with -tls) is how an operator would make it
-		// trust a private CA.
-		notifier:  job{argv: []string{c.notifier}, env: append([]string{"NOTIFIER_CONFIG=" + policy, "NOTIFIER_CACHE_DIR=" + filepath.Join(c.dir, "cache")}, tlsEnv...), quiet: true},
+		template:  template,
+		notifier:  job{argv: []string{invoked}, env: invEnv, quiet: true},
 		post:      job{argv: append([]string{c.post, "-url", ep.eventsURL, "-key", routingKey}, postArgs...), env: postEnv, quiet: true},
 		keyOf:     func(id string) string { return "cmon/" + host + "/1/" + id },
 		postKeyOf: func(id string) string { return "post/1/" + id },
 	}
 
 	fmt.Printf("state file: %s (%s)\n", filepath.Join(c.dir, "state.db"), fsType(c.dir))
+	fmt.Printf("invoked per alarm: %s\n", invoked)
+	var eng *engine
+	if c.engine {
+		if eng, err = startEngine(c.notifier, policy, spoolDir, env, filepath.Join(c.dir, "engine.log")); err != nil {
+			return err
+		}
+		defer func() {
+			if eng != nil {
+				eng.stop()
+			}
+		}()
+		fmt.Printf("engine: %s serve --config %s --spool %s (pid %d)\n", c.notifier, policy, spoolDir, eng.cmd.Process.Pid)
+		// Idle after start: what it holds once the policy is compiled
+		// and the stores and channels are open, before any event.
+		time.Sleep(2 * time.Second)
+		eng.printMemory("idle, 2 s after start")
+		w.settle = func(ids []string) error { return waitAccepted(ep, w.keyOf, ids) }
+		w.drain = func() (time.Time, error) { return drained(spoolDir) }
+	}
 	fmt.Printf("endpoint: %s, answering after %s", ep.eventsURL, c.latency)
 	if c.tls {
 		fmt.Printf("; both trust roots: %s", c.roots)
@@ -216,6 +275,10 @@ func bench(c config) error {
 	}
 
 	fmt.Printf("\n== alarms: %d distinct alarms as %d processes, %d at a time, batches of %d alternating ==\n", c.n, c.n, c.parallel, c.batch)
+	var cpu0 time.Duration
+	if eng != nil {
+		cpu0 = eng.cpu()
+	}
 	a, err := w.alarms(c.parallel, c.n, c.batch, 1_000_000)
 	if err != nil {
 		return err
@@ -224,7 +287,11 @@ func bench(c config) error {
 	if err := w.tail(ep, a, 1_000_000); err != nil {
 		return err
 	}
-	wrong := w.verify(ep, 1_000_000, c.n, 1)
+	if eng != nil {
+		fmt.Printf("engine CPU during the alarms: %.2f ms per alarm (add to notifier's CPU per process above)\n", float64((eng.cpu()-cpu0).Microseconds())/1000/float64(c.n))
+		eng.printMemory("after the alarms")
+	}
+	check := []func() error{func() error { return w.verify(ep, 1_000_000, c.n, 1) }}
 
 	if c.stormRuns > 0 { // -storm-runs 0: alarms only (FLOOR=1, which does not suppress)
 		fmt.Printf("\n== storm: %d processes of one alarm started at once, %d times (a new alarm each) ==\n", c.stormN, c.stormRuns)
@@ -233,7 +300,28 @@ func bench(c config) error {
 			return err
 		}
 		s.print()
-		wrong = errors.Join(wrong, w.verify(ep, 5_000_000, c.stormRuns, 1))
+		check = append(check, func() error { return w.verify(ep, 5_000_000, c.stormRuns, 1) })
+		if eng != nil {
+			eng.printMemory("after the storms")
+		}
+	}
+	if eng != nil {
+		if err := quiesce(ep, spoolDir); err != nil {
+			return err
+		}
+		eng.printMemory("idle again, after the spool emptied and 1 s without a request")
+		err := eng.stop()
+		eng = nil
+		if err != nil {
+			return fmt.Errorf("notifier serve, stopped with SIGTERM: %v", err)
+		}
+		_, bad := spoolDepth(spoolDir)
+		logged, _ := os.ReadFile(filepath.Join(c.dir, "engine.log"))
+		fmt.Printf("engine: exited 0 on SIGTERM; spool bad/ %d files; its log %d lines, the last: %s\n", bad, bytes.Count(logged, []byte("\n")), lastLines(string(logged), 1))
+	}
+	var wrong error
+	for _, f := range check {
+		wrong = errors.Join(wrong, f())
 	}
 
 	if c.boltOps > 0 {

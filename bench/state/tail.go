@@ -31,11 +31,12 @@ func (w *workload) tail(ep *endpoint, r *alarmsResult, base int) error {
 		// the endpoint's records, not when this loop saw them.
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, p := range []struct {
-		name  string
-		keyOf func(string) string
-		exits []time.Time
-	}{{"notifier", w.keyOf, r.exitN}, {"post", w.postKeyOf, r.exitPost}} {
+	var delivered [2]time.Duration
+	for pi, p := range []struct {
+		name          string
+		keyOf         func(string) string
+		starts, exits []time.Time
+	}{{"notifier", w.keyOf, r.startN, r.exitN}, {"post", w.postKeyOf, r.startPost, r.exitPost}} {
 		var last time.Time
 		worst, missing := time.Duration(-1<<63), 0
 		for b, exit := range p.exits {
@@ -51,6 +52,11 @@ func (w *workload) tail(ep *endpoint, r *alarmsResult, base int) error {
 				}
 			}
 			worst = max(worst, batchLast.Sub(exit))
+			end := exit
+			if batchLast.After(end) {
+				end = batchLast
+			}
+			delivered[pi] += end.Sub(p.starts[b])
 			if batchLast.After(last) {
 				last = batchLast
 			}
@@ -67,8 +73,75 @@ func (w *workload) tail(ep *endpoint, r *alarmsResult, base int) error {
 		}
 		fmt.Println()
 	}
+	fmt.Printf("until delivered (each batch's first fork to its last acceptance or last exit, whichever is later, summed): notifier %.3f s, post %.3f s, ratio %.2fx\n",
+		delivered[0].Seconds(), delivered[1].Seconds(), float64(delivered[0])/float64(delivered[1]))
 	fmt.Printf("endpoint: %d connections so far (with -tls each is a full handshake; warm-up included), enqueue requests by HTTP version %v\n", s.Conns, s.Protos)
 	return nil
+}
+
+// waitAccepted returns once the endpoint has accepted a trigger for
+// every one of ids (keyOf gives their keys), or an error after tailWait.
+func waitAccepted(ep *endpoint, keyOf func(string) string, ids []string) error {
+	deadline := time.Now().Add(tailWait)
+	for {
+		s, err := ep.get()
+		if err != nil {
+			return err
+		}
+		missing := 0
+		for _, id := range ids {
+			if _, ok := s.AcceptedAt[keyOf(id)]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d alarms not accepted by the endpoint within %s of the batch's last exit", missing, len(ids), tailWait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// drained returns when it finds the spool's new/ and claimed/ empty, or
+// an error after tailWait.
+func drained(spool string) (time.Time, error) {
+	deadline := time.Now().Add(tailWait)
+	for {
+		if queued, _ := spoolDepth(spool); queued == 0 {
+			return time.Now(), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("entries still queued or claimed in %s %s after a storm", spool, tailWait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// quiesce returns once the spool has no entry queued or claimed and the
+// endpoint has had no request for a second (so a late duplicate page
+// would have arrived), or an error after tailWait.
+func quiesce(ep *endpoint, spool string) error {
+	deadline := time.Now().Add(tailWait)
+	last, since := -1, time.Now()
+	for {
+		s, err := ep.get()
+		if err != nil {
+			return err
+		}
+		if s.Requests != last {
+			last, since = s.Requests, time.Now()
+		}
+		queued, _ := spoolDepth(spool)
+		if queued == 0 && time.Since(since) >= time.Second {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the engine did not go quiet within %s: %d entries queued or claimed in %s", tailWait, queued, spool)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (w *workload) allAccepted(s *endpointStats, n, base int) bool {

@@ -42,6 +42,14 @@ type workload struct {
 	notifier, post job
 	keyOf          func(id string) string // the notifier's event key for an alarm id
 	postKeyOf      func(id string) string // post's event key for an alarm id
+	// settle, when set (an engine delivers after the invocations exit),
+	// is called untimed after each batch of notifier with its alarm ids
+	// and returns once the endpoint has accepted them all.
+	settle func(ids []string) error
+	// drain, when set, is called untimed after each storm of notifier
+	// and returns once the engine has taken every entry out of the
+	// spool (all decided), and when it saw that.
+	drain func() (time.Time, error)
 }
 
 func (w *workload) inputs(base, n int) ([][]byte, error) {
@@ -102,8 +110,10 @@ type alarmsResult struct {
 	cpuN, cpuPost     time.Duration // CPU time of the processes
 	batchRatios       []float64
 	batchN, batchPost []time.Duration
-	// When each batch's last process of each program exited.
-	exitN, exitPost []time.Time
+	// When each batch of each program started, and when its last
+	// process exited.
+	startN, startPost []time.Time
+	exitN, exitPost   []time.Time
 }
 
 // alarms runs n distinct alarms (ids from base) through both programs,
@@ -123,14 +133,24 @@ func (w *workload) alarms(parallel, n, batch, base int) (*alarmsResult, error) {
 			order = []job{w.post, w.notifier}
 		}
 		for _, j := range order {
+			start := time.Now()
 			d, cpu, err := pool(j, part, parallel)
 			if err != nil {
 				return nil, err
 			}
 			if j.argv[0] == w.notifier.argv[0] {
-				dn, r.cpuN, r.exitN = d, r.cpuN+cpu, append(r.exitN, time.Now())
+				dn, r.cpuN, r.startN, r.exitN = d, r.cpuN+cpu, append(r.startN, start), append(r.exitN, time.Now())
+				if w.settle != nil {
+					ids := make([]string, len(part))
+					for i := range ids {
+						ids[i] = fmt.Sprint(base + b*batch + i)
+					}
+					if err := w.settle(ids); err != nil {
+						return nil, err
+					}
+				}
 			} else {
-				dp, r.cpuPost, r.exitPost = d, r.cpuPost+cpu, append(r.exitPost, time.Now())
+				dp, r.cpuPost, r.startPost, r.exitPost = d, r.cpuPost+cpu, append(r.startPost, start), append(r.exitPost, time.Now())
 			}
 		}
 		r.notifier += dn
@@ -161,6 +181,8 @@ type stormResult struct {
 	n                    int
 	notifier, post       []time.Duration
 	notifierSpawn, pSpwn []time.Duration
+	// decided: with an engine, first fork to the spool found empty.
+	decided []time.Duration
 }
 
 // storms starts n processes of one alarm at once, runs times (a new
@@ -177,12 +199,20 @@ func (w *workload) storms(n, runs, base int) (*stormResult, error) {
 			order = []job{w.post, w.notifier}
 		}
 		for _, j := range order {
+			start := time.Now()
 			wall, spawn, err := storm(j, in, n)
 			if err != nil {
 				return nil, err
 			}
 			if j.argv[0] == w.notifier.argv[0] {
 				r.notifier, r.notifierSpawn = append(r.notifier, wall), append(r.notifierSpawn, spawn)
+				if w.drain != nil {
+					at, err := w.drain()
+					if err != nil {
+						return nil, err
+					}
+					r.decided = append(r.decided, at.Sub(start))
+				}
 			} else {
 				r.post, r.pSpwn = append(r.post, wall), append(r.pSpwn, spawn)
 			}
@@ -221,5 +251,9 @@ func (r *stormResult) print() {
 	}{{"notifier", r.notifier, r.notifierSpawn}, {"post", r.post, r.pSpwn}} {
 		fmt.Printf("%-8s %d processes: median %s  min %s  max %s  (starting them: median %s)\n",
 			s.name, r.n, ms(median(s.wall)), ms(pct(s.wall, 0)), ms(pct(s.wall, 100)), ms(median(s.spawn)))
+	}
+	if len(r.decided) > 0 {
+		fmt.Printf("engine   all %d decided (spool empty, polled every 5 ms) after the first fork: median %s  min %s  max %s\n",
+			r.n, ms(median(r.decided)), ms(pct(r.decided, 0)), ms(pct(r.decided, 100)))
 	}
 }

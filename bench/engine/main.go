@@ -1,0 +1,58 @@
+// Command engine is the shell scripts' handle on a running `notifier
+// serve` (issue 11):
+//
+//	engine -spool DIR wait [-bound 30s]   until it answers on its wake socket
+//	engine -spool DIR status              print its one-line status (JSON)
+//	engine -pid PID mem                   print VmRSS and VmHWM (KiB) from /proc
+//	engine -spool DIR depth               print the entries in new/ and claimed/
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"notifier/bench/internal/wake"
+)
+
+func main() {
+	spool := flag.String("spool", "", "the engine's spool directory")
+	pid := flag.Int("pid", 0, "the engine's process id (mem)")
+	bound := flag.Duration("bound", 30*time.Second, "wait: how long to wait")
+	flag.Parse()
+	var err error
+	switch flag.Arg(0) {
+	case "wait":
+		err = wake.WaitUp(*spool, *bound, nil)
+	case "status":
+		var line string
+		if line, err = wake.Status(*spool, time.Second); err == nil {
+			fmt.Println(line)
+		}
+	case "mem":
+		var data []byte
+		if data, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", *pid)); err == nil {
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmHWM:") {
+					fmt.Println(strings.Join(strings.Fields(l), " "))
+				}
+			}
+		}
+	case "depth":
+		n := 0
+		for _, d := range []string{"new", "claimed"} {
+			names, _ := os.ReadDir(filepath.Join(*spool, d))
+			n += len(names)
+		}
+		fmt.Println(n)
+	default:
+		err = fmt.Errorf("usage: engine -spool DIR wait|status|depth, engine -pid PID mem")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "engine:", err)
+		os.Exit(1)
+	}
+}
