@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,7 @@ func (w *workload) tail(ep *endpoint, r *alarmsResult, base int) error {
 	}{{"notifier", w.keyOf, r.startN, r.exitN}, {"post", w.postKeyOf, r.startPost, r.exitPost}} {
 		var last time.Time
 		worst, missing := time.Duration(-1<<63), 0
+		var tails []string
 		for b, exit := range p.exits {
 			var batchLast time.Time
 			for i := b * r.batch; i < min(r.n, (b+1)*r.batch); i++ {
@@ -52,6 +54,7 @@ func (w *workload) tail(ep *endpoint, r *alarmsResult, base int) error {
 				}
 			}
 			worst = max(worst, batchLast.Sub(exit))
+			tails = append(tails, relative(batchLast.Sub(exit)))
 			end := exit
 			if batchLast.After(end) {
 				end = batchLast
@@ -70,6 +73,9 @@ func (w *workload) tail(ep *endpoint, r *alarmsResult, base int) error {
 		fmt.Printf("%-9s all accepted %s the last process exited (worst batch: %s its last exit)", p.name+":", relative(last.Sub(lastExit)), relative(worst))
 		if missing > 0 {
 			fmt.Printf("; %d NOT accepted within %s", missing, tailWait)
+		}
+		if len(tails) <= 10 {
+			fmt.Printf("; per batch, its last acceptance: %s its last exit", strings.Join(tails, ", "))
 		}
 		fmt.Println()
 	}
