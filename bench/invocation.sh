@@ -36,8 +36,10 @@ go build -o "$tmp/engine" ./bench/engine
 event=examples/events/cmon/alarm-new-critical.json
 policy="$dir/policy.yaml"
 bench/dropall.sh "$dir/state" > "$policy"
-export NOTIFIER_CONFIG="$policy" NOTIFIER_SPOOL="$dir/spool" NOTIFIER_STATE_PATH="$dir/state/state.db" NOTIFIER_CACHE_DIR="$dir/cache"
-unset NOTIFIER_CLAIM_WAIT NOTIFIER_BIN
+# As CMON runs the plugin: the policy and the spool named, nothing else
+# (no $NOTIFIER_STATE_PATH: the policy names its state file).
+export NOTIFIER_CONFIG="$policy" NOTIFIER_SPOOL="$dir/spool" NOTIFIER_CACHE_DIR="$dir/cache"
+unset NOTIFIER_CLAIM_WAIT NOTIFIER_BIN NOTIFIER_STATE_PATH
 drop="$tmp/notifier-drop"
 full="$tmp/notifier"
 cmp() { "$tmp/compare" -n "$1" -stdin "$event" -baseline "$tmp/hello" "${@:2}"; }
@@ -76,7 +78,7 @@ echo "== engine running: notifier (the full binary as the drop), policy unchange
 cmp "$runs" -candidate "$full"
 echo "== engine running: notifier, policy rewritten before every invocation =="
 cmp "$runs" -candidate "$full" -touch "$policy"
-echo "engine status after: $("$tmp/engine" -spool "$dir/spool" status || true)"
+echo "engine status after (claimed must count every invocation above, declined none): $("$tmp/engine" -spool "$dir/spool" status || true)"
 echo "spool depth (new/ + claimed/) after: $("$tmp/engine" -spool "$dir/spool" depth); bad/: $(ls "$dir/spool/bad" | wc -l)"
 
 echo
