@@ -1,6 +1,8 @@
 // Command compare times two commands as whole processes, interleaved run
 // by run so both see the same machine, and prints the median and p90 wall
-// time of each and the ratio of the medians. bench/startup.sh uses it.
+// time of each (and the median CPU time, user + system, which a loaded
+// machine disturbs less) and the ratio of the medians. bench/startup.sh
+// uses it.
 //
 // With -touch FILE it rewrites FILE before every run of the candidate,
 // untimed: a new file (new inode, size and mtime) renamed over it, its
@@ -55,7 +57,7 @@ func main() {
 			return replace(*touch, fmt.Appendf(slices.Clone(orig), "\n# rewritten by bench/compare before run %d\n", i))
 		}
 	}
-	var times [2][]time.Duration
+	var times, cpus [2][]time.Duration
 	for i := 0; i < *warmup+*n; i++ {
 		for j, c := range cmds {
 			if j == 1 {
@@ -65,7 +67,7 @@ func main() {
 					os.Exit(1)
 				}
 			}
-			d, err := timeOnce(c, input)
+			d, cpu, err := timeOnce(c, input)
 			if err != nil {
 				restore()
 				fmt.Fprintf(os.Stderr, "compare: %s: %v\n", strings.Join(c, " "), err)
@@ -73,6 +75,7 @@ func main() {
 			}
 			if i >= *warmup {
 				times[j] = append(times[j], d)
+				cpus[j] = append(cpus[j], cpu)
 			}
 		}
 	}
@@ -80,18 +83,21 @@ func main() {
 	med := [2]time.Duration{}
 	for j, name := range []string{"baseline ", "candidate"} {
 		slices.Sort(times[j])
+		slices.Sort(cpus[j])
 		med[j] = times[j][len(times[j])/2]
-		fmt.Printf("%s median %8.3f ms  p90 %8.3f ms  (%d runs)  %s\n", name, ms(med[j]), ms(times[j][len(times[j])*9/10]), len(times[j]), strings.Join(cmds[j], " "))
+		fmt.Printf("%s median %8.3f ms  p90 %8.3f ms  CPU median %6.3f ms  (%d runs)  %s\n", name, ms(med[j]), ms(times[j][len(times[j])*9/10]), ms(cpus[j][len(cpus[j])/2]), len(times[j]), strings.Join(cmds[j], " "))
 	}
 	ratio := float64(med[1]) / float64(med[0])
-	fmt.Printf("ratio of medians: %.2fx\n", ratio)
+	fmt.Printf("ratio of medians: %.2fx  (of CPU medians: %.2fx)\n", ratio, float64(cpus[1][len(cpus[1])/2])/float64(cpus[0][len(cpus[0])/2]))
 	if *max > 0 && ratio > *max {
 		fmt.Printf("FAIL: above %.2fx\n", *max)
 		os.Exit(1)
 	}
 }
 
-func timeOnce(argv []string, input []byte) (time.Duration, error) {
+// timeOnce runs argv once and returns its wall time and the CPU time
+// (user and system) the process used.
+func timeOnce(argv []string, input []byte) (time.Duration, time.Duration, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin = bytes.NewReader(input)
 	var stderr bytes.Buffer
@@ -100,9 +106,9 @@ func timeOnce(argv []string, input []byte) (time.Duration, error) {
 	err := cmd.Run()
 	d := time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("%v: %s", err, stderr.String())
+		return 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
 	}
-	return d, nil
+	return d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 // replace writes data to a new file beside path and renames it over
