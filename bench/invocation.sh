@@ -13,6 +13,9 @@
 # delivered. The engine is `notifier serve` on that policy and a spool
 # under STATE_DIR_BASE; its memory is read from /proc after start and
 # after the runs.
+# To see where notifier-drop's time goes it is also timed against hello
+# answered by a fake engine (bench/engine fake: "claimed" at once, nothing
+# claimed), beside bench/dropfloor (the same durable write, nothing else).
 # Usage: bench/invocation.sh [RUNS] [STATE_DIR_BASE]   (300, /var/tmp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export CGO_ENABLED=0
-for p in cmd/notifier cmd/notifier-drop bench/hello; do
+for p in cmd/notifier cmd/notifier-drop bench/hello bench/dropfloor; do
 	go build -trimpath -ldflags '-s -w' -o "$tmp/$(basename "$p")" "./$p"
 done
 go build -o "$tmp/compare" ./bench/compare
@@ -80,6 +83,18 @@ echo "== engine running: notifier, policy rewritten before every invocation =="
 cmp "$runs" -candidate "$full" -touch "$policy"
 echo "engine status after (claimed must count every invocation above, declined none): $("$tmp/engine" -spool "$dir/spool" status || true)"
 echo "spool depth (new/ + claimed/) after: $("$tmp/engine" -spool "$dir/spool" depth); bad/: $(ls "$dir/spool/bad" | wc -l)"
+
+echo
+echo "== where notifier-drop's time goes: hello -> dropfloor (the spool write's I/O alone) -> notifier-drop"
+echo "   answered \"claimed\" at once by a fake engine (start-up, decoding, the wake-up) -> the real engine (above) =="
+cmp "$runs" -candidate "$tmp/dropfloor -spool $dir/floor"
+mkdir -p "$dir/fake"
+"$tmp/engine" -spool "$dir/fake" fake &
+fpid=$!
+"$tmp/engine" -spool "$dir/fake" wait
+NOTIFIER_SPOOL="$dir/fake" cmp "$runs" -candidate "$drop"
+kill "$fpid"
+wait "$fpid" 2>/dev/null || true
 
 echo
 echo "== init cost, engine running =="

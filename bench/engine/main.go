@@ -5,11 +5,16 @@
 //	engine -spool DIR status              print its one-line status (JSON)
 //	engine -pid PID mem                   print VmRSS and VmHWM (KiB) from /proc
 //	engine -spool DIR depth               print the entries in new/ and claimed/
+//	engine -spool DIR fake                answer "claimed" to every wake-up at once, claiming
+//	                                      nothing (until killed): what a drop costs without
+//	                                      the real engine's claim (entries pile up in new/)
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,11 +53,37 @@ func main() {
 			n += len(names)
 		}
 		fmt.Println(n)
+	case "fake":
+		err = fake(*spool)
 	default:
-		err = fmt.Errorf("usage: engine -spool DIR wait|status|depth, engine -pid PID mem")
+		err = fmt.Errorf("usage: engine -spool DIR wait|status|depth|fake, engine -pid PID mem")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "engine:", err)
 		os.Exit(1)
+	}
+}
+
+// fake listens on the spool's wake socket and answers every line with
+// "claimed" at once (a status request too: its answer is one line).
+func fake(spool string) error {
+	path := filepath.Join(spool, wake.Socket)
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+				c.Write([]byte("claimed\n"))
+			}
+		}()
 	}
 }
