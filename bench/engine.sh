@@ -23,7 +23,8 @@
 # Usage: bench/engine.sh [STATE_DIR_BASE] [plain|tls|both]
 #   STATE_DIR_BASE (default /var/tmp) holds the state file and the spool:
 #   its file system is part of what is measured. DROP=notifier invokes
-#   the full binary as the drop instead of notifier-drop.
+#   the full binary as the drop instead of notifier-drop; ENGINE_ARGS adds
+#   arguments to notifier serve (e.g. ENGINE_ARGS="--workers 64").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:-/var/tmp}
@@ -46,7 +47,7 @@ run() {
 	local dir
 	dir=$(mktemp -d "$base/notifier-bench-engine.XXXXXX")
 	dirs+=("$dir")
-	"$tmp/state" -notifier "$tmp/notifier" -drop "$drop" -engine -post "$tmp/post" -pdserver "$tmp/pdserver" -dir "$dir" -n "$((rounds * 1000))" -batch 1000 -bolt-ops 0 "$@"
+	"$tmp/state" -notifier "$tmp/notifier" -drop "$drop" -engine -post "$tmp/post" -pdserver "$tmp/pdserver" -dir "$dir" -n "$((rounds * 1000))" -batch 1000 -bolt-ops 0 -engine-args "${ENGINE_ARGS:-}" "$@"
 }
 echo "load: $(uptime)"
 if [ "$which" != tls ]; then

@@ -27,15 +27,15 @@ type engine struct {
 	done  chan error
 }
 
-// startEngine starts `notifier serve --config policy --spool spool` with
-// env and waits until its wake socket answers.
-func startEngine(bin, policy, spool string, env []string, logPath string) (*engine, error) {
+// startEngine starts `notifier serve --config policy --spool spool
+// [args...]` with env and waits until its wake socket answers.
+func startEngine(bin, policy, spool string, env []string, logPath string, args ...string) (*engine, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--config", policy, "--spool", spool)
+	cmd := exec.Command(bin, append([]string{"serve", "--config", policy, "--spool", spool}, args...)...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

@@ -66,6 +66,7 @@ type config struct {
 	dir                             string
 	drop                            string // run this per alarm instead of notifier (notifier-drop)
 	engine                          bool   // run `notifier serve` for the whole run
+	engineArgs                      string // more arguments for notifier serve, split on spaces
 	claimWait                       string // $NOTIFIER_CLAIM_WAIT for the invocations, when set
 	n, parallel, batch              int
 	stormN, stormRuns               int
@@ -94,6 +95,7 @@ func main() {
 	flag.DurationVar(&c.latency, "latency", 0, "the endpoint answers each event this long after it arrived")
 	flag.StringVar(&c.drop, "drop", "", "run this binary per alarm instead of -notifier (notifier-drop; it execs the notifier beside it)")
 	flag.BoolVar(&c.engine, "engine", false, "run `NOTIFIER serve` on the policy and spool for the whole run (issue 11)")
+	flag.StringVar(&c.engineArgs, "engine-args", "", "more arguments for `notifier serve` (split on spaces), e.g. \"--workers 64\"")
 	flag.StringVar(&c.claimWait, "claim-wait", "", "set $NOTIFIER_CLAIM_WAIT for the invocations (a Go duration; 0: never wait for an engine)")
 	flag.Parse()
 	if c.notifier == "" || c.post == "" || c.pdserver == "" || c.dir == "" {
@@ -248,7 +250,7 @@ func bench(c config) error {
 	fmt.Printf("invoked per alarm: %s\n", invoked)
 	var eng *engine
 	if c.engine {
-		if eng, err = startEngine(c.notifier, policy, spoolDir, env, filepath.Join(c.dir, "engine.log")); err != nil {
+		if eng, err = startEngine(c.notifier, policy, spoolDir, env, filepath.Join(c.dir, "engine.log"), strings.Fields(c.engineArgs)...); err != nil {
 			return err
 		}
 		defer func() {
@@ -256,7 +258,7 @@ func bench(c config) error {
 				eng.stop()
 			}
 		}()
-		fmt.Printf("engine: %s serve --config %s --spool %s (pid %d)\n", c.notifier, policy, spoolDir, eng.cmd.Process.Pid)
+		fmt.Printf("engine: %s (pid %d)\n", strings.Join(eng.cmd.Args, " "), eng.cmd.Process.Pid)
 		// Idle after start: what it holds once the policy is compiled
 		// and the stores and channels are open, before any event.
 		time.Sleep(2 * time.Second)
