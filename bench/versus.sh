@@ -25,8 +25,8 @@ policy=bench/policy-100.yaml
 # follows $NOTIFIER_STATE_PATH) in the temp dir, not /var/lib/notifier.
 # No engine listens there: the new binary spools each event and, finding
 # no wake socket, decides it in-process at once (issue 11's fallback).
-mkdir -p "$tmp/state"
-export NOTIFIER_STATE_PATH="$tmp/state/state.db" NOTIFIER_SPOOL="$tmp/state/spool"
+mkdir -p "$tmp/data"
+export NOTIFIER_STATE_PATH="$tmp/data/state.db" NOTIFIER_SPOOL="$tmp/data/spool"
 unset NOTIFIER_CLAIM_WAIT
 
 echo "== warm: policy snapshot kept, where there is one (old $rev = baseline, this tree = candidate) =="
