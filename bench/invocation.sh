@@ -100,6 +100,7 @@ echo
 echo "== init cost, engine running =="
 "$tmp/inittrace" -n "$((runs / 3))" -top 30 -stdin "$event" -- "$drop"
 "$tmp/inittrace" -n "$((runs / 3))" -top 10 -stdin "$event" -- "$full"
+"$tmp/inittrace" -n "$((runs / 3))" -top 5 -stdin "$event" -- "$tmp/hello"
 
 echo
 echo "== peak RSS, /usr/bin/time -v, median of 11 (KiB) =="
