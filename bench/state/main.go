@@ -54,6 +54,7 @@ import (
 	"strings"
 	"time"
 
+	"notifier/bench/internal/wake"
 	"notifier/engine/state"
 	"notifier/engine/state/bolt"
 )
@@ -312,6 +313,12 @@ func bench(c config) error {
 			return err
 		}
 		eng.printMemory("idle again, after the spool emptied and 1 s without a request")
+		// Its counts say how many invocations it took: the others timed
+		// out waiting for its answer (or were declined) and were
+		// decided in-process by their invocation.
+		if st, err := wake.Status(spoolDir, time.Second); err == nil {
+			fmt.Printf("engine status: %s\n", st)
+		}
 		err := eng.stop()
 		eng = nil
 		if err != nil {
