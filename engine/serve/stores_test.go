@@ -28,3 +28,19 @@ func TestEngineStoresBatch(t *testing.T) {
 		t.Fatalf("the engine's store is %T, batching %v; want a batching bolt store", top.Shared(), ok && b.Batching())
 	}
 }
+
+// TestEngineKeyFlush: the engine's decisions each flush only their own
+// key's deliveries (pipeline.KeyFlush); the engine's flush delivers the
+// rest.
+func TestEngineKeyFlush(t *testing.T) {
+	r := newRig(t, nil)
+	r.start()
+	l := r.srv.acquire(r.policy)
+	if l == nil {
+		t.Fatal("the policy is not loaded")
+	}
+	defer r.srv.releaseLoaded(l)
+	if !l.pipeline.KeyFlush {
+		t.Error("the engine's pipeline flushes every key's deliveries on each decision")
+	}
+}
