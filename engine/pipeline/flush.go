@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"notifier/channels"
+	"notifier/engine/event"
 	"notifier/engine/state"
 )
 
@@ -32,7 +35,7 @@ func (p *Pipeline) Flush(ctx context.Context, force bool) (*Report, error) {
 	marked := markedSet(marks)
 	owner := p.owner()
 	p.importKept(ctx, r, st, owner)
-	err = p.flushOutbox(ctx, r, st, owner, force, marked)
+	err = p.flushOutbox(ctx, r, st, owner, force, marked, "")
 	p.reportFailures(r, marks, marked)
 	if err != nil {
 		r.StateErr = err
@@ -43,18 +46,19 @@ func (p *Pipeline) Flush(ctx context.Context, force bool) (*Report, error) {
 
 // flushOutbox delivers what the outbox holds that this run may deliver:
 // its own entries, and other entries that are due (all of them with
-// force). Chains (per key and channel) go in order, concurrently with
-// each other. It counts in r what was delivered, queued and given up.
+// force); only key's when key is not "" (KeyFlush). Chains (per key and
+// channel) go in order, concurrently with each other. It counts in r
+// what was delivered, queued and given up.
 //
 // marked names the channels with a failure mark (failureMarks): a
 // delivery to one clears it, and it is removed from marked.
-func (p *Pipeline) flushOutbox(ctx context.Context, r *Report, st *state.Topology, owner string, force bool, marked map[string]bool) error {
+func (p *Pipeline) flushOutbox(ctx context.Context, r *Report, st *state.Topology, owner string, force bool, marked map[string]bool, key string) error {
 	// Our own deliveries may wait behind another live run's for the same
 	// key and channel (a resolve behind the trigger it is sending): wait
 	// for it, briefly, rather than leave the resolve for the next run.
 	wait := 20 * time.Millisecond
 	for {
-		d, q, f, blocked, err := p.flushRound(ctx, r, st, owner, force, marked)
+		d, q, f, blocked, err := p.flushRound(ctx, r, st, owner, force, marked, key)
 		r.Delivered, r.Queued, r.Failed = r.Delivered+d, q, r.Failed+f
 		deadline, _ := ctx.Deadline()
 		if err != nil || !blocked || time.Until(deadline) < time.Second+wait {
@@ -74,12 +78,15 @@ func (p *Pipeline) flushOutbox(ctx context.Context, r *Report, st *state.Topolog
 // maxParallelChains bounds concurrent deliveries in one run.
 const maxParallelChains = 8
 
-// flushRound claims, delivers and settles once. blocked says some of
-// owner's own entries could not be claimed because another live run holds
-// the entries before them.
-func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology, owner string, force bool, marked map[string]bool) (delivered, queued, failed int, blocked bool, err error) {
+// flushRound claims, delivers and settles once (key's entries only,
+// unless key is ""). blocked says some of owner's own entries could not
+// be claimed because another live run holds the entries before them.
+func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology, owner string, force bool, marked map[string]bool, key string) (delivered, queued, failed int, blocked bool, err error) {
 	now := p.now()
 	found, err := st.Shared().Scan(ctx, state.OutboxPrefix)
+	if key != "" {
+		onlyKey(found, key)
+	}
 	if err != nil || len(found) == 0 {
 		return 0, 0, 0, false, err
 	}
@@ -194,6 +201,64 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology
 		err = p.recordRefs(ctx, st, refs)
 	}
 	return delivered, queued, failed, blocked, err
+}
+
+// flushKey is the key Run's flush is limited to: ev's with KeyFlush,
+// else "" (all).
+func (p *Pipeline) flushKey(ev *event.Event) string {
+	if p.KeyFlush {
+		return ev.Key
+	}
+	return ""
+}
+
+// onlyKey removes from found the outbox records of keys other than key,
+// decoding no more of them than their key: decoding every queued
+// message is what a flush costs, and each decision of a storm needs
+// only its own key's. A record whose key cannot be read so is kept
+// (decoded, and judged, by the caller).
+func onlyKey(found map[string]*state.Record, key string) {
+	for id, r := range found {
+		if k, ok := entryKey(r.Data); ok && k != key {
+			delete(found, id)
+		}
+	}
+}
+
+// entryKey reads the key of an outbox entry from its JSON without
+// decoding the rest, when the record starts as json.Marshal writes a
+// state.Entry: {"id":"…","key":"…",…. ok is false for anything else.
+func entryKey(raw []byte) (key string, ok bool) {
+	rest, ok := bytes.CutPrefix(raw, []byte(`{"id":"`))
+	if !ok {
+		return "", false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 || bytes.IndexByte(rest[:i], '\\') >= 0 {
+		return "", false // an id with an escape: not one of ours
+	}
+	rest, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"key":`))
+	if !ok || len(rest) == 0 || rest[0] != '"' {
+		return "", false
+	}
+	escaped := false
+	for j := 1; j < len(rest); j++ {
+		switch rest[j] {
+		case '\\':
+			escaped = true
+			j++ // the escaped character
+		case '"':
+			if !escaped {
+				return string(rest[1:j]), true
+			}
+			// Let encoding/json read the escapes.
+			if err := json.Unmarshal(rest[:j+1], &key); err != nil {
+				return "", false
+			}
+			return key, true
+		}
+	}
+	return "", false
 }
 
 // ownBlocked reports whether one of owner's entries was left out only

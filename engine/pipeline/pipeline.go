@@ -61,6 +61,12 @@ type Pipeline struct {
 	// (a run killed while it delivers has lost nothing). Called at most
 	// once per RunEntry, from its goroutine.
 	Decided func(entryID string)
+	// KeyFlush makes Run and RunEntry deliver only what the outbox holds
+	// for their event's key (their own deliveries, and those queued for
+	// the key before them, which go first), not every due delivery:
+	// for the resident engine, which flushes the rest on its own timer,
+	// so that each decision of a storm does not read the whole outbox.
+	KeyFlush bool
 	// Note receives, as it happens, each line an operator must read (the
 	// command prints it as "notifier: <line>" on stderr), from one
 	// goroutine at a time. Nil discards.

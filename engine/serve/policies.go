@@ -148,6 +148,9 @@ func (s *Server) newLoaded(path string, p *engine.Policy, w Wiring) *loaded {
 		StatePath:  s.statePath(p),
 		Occurrence: nil, // per entry (decide)
 		Note:       s.notePlain,
+		// Each decision delivers its own key's deliveries; the rest that
+		// is due, the engine's flush (timers.go) delivers.
+		KeyFlush: true,
 		// Owner stays "": each decision and flush leases the outbox
 		// under an owner of its own (state.NewOwner), so that two
 		// concurrent decisions of this process never take each other's

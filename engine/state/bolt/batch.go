@@ -16,14 +16,22 @@ import (
 // every Update is its own lock, open, transaction and commit.
 type Options struct {
 	// Batch makes concurrent Updates of this Store join one batch (group
-	// commit): one lock, one open, one transaction and one commit — and
-	// so one pair of fsyncs — for up to BatchSize of them. It is for the
-	// resident engine, whose workers decide many events at once; a
+	// commit): one transaction and one commit — and so one pair of
+	// fsyncs — for up to BatchSize of them; and it keeps the lock and the
+	// open file across operations that follow each other closely, for
+	// at most KeepFor (keep.go), its Views and Scans included. It is for
+	// the resident engine, whose workers decide many events at once; a
 	// process that makes one Update at a time gains nothing from it.
 	Batch bool
 	// BatchSize is the most Updates one batch takes (DefaultBatchSize
 	// when zero or less).
 	BatchSize int
+	// KeepFor and KeepIdle bound how long a batching Store keeps the
+	// lock and the file open across the operations that follow each
+	// other (keep.go): it takes no new operation into a session older
+	// than KeepFor (DefaultKeepFor when zero or less) and ends one that
+	// nothing used for KeepIdle (DefaultKeepIdle).
+	KeepFor, KeepIdle time.Duration
 	// BatchDelay is how long the first Update of a batch waits for others
 	// to join before the batch runs; none when zero or less. Updates
 	// that arrive while the previous batch commits join the next one
@@ -205,25 +213,18 @@ func batchContext(ops []*batchOp) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.WithoutCancel(ops[0].ctx), latest)
 }
 
-// commitBatch is update for a batch: under one lock, in one transaction,
+// commitBatch is update for a batch: in the store's session (keep.go:
+// the lock and the DB kept open across batches), in one transaction,
 // each op in turn loads its ids, runs its fn and writes its records; then
 // one sweep and one commit. An op whose fn fails (or whose ctx has ended)
 // is settled with that error and writes nothing; an error returned is
 // the batch's and reaches every op not settled.
 func (b *Store) commitBatch(ctx context.Context, ops []*batchOp, w *damageWatch) error {
-	lock, err := lockFile(ctx, b.lockPath, true, &b.pending)
-	if err != nil {
-		return b.fail("lock", b.lockPath, err)
-	}
-	defer lock.Close()
-	w.seen(b.path)
-	db, err := b.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	w.seen(b.path) // created by this open
-	// A close error after Commit cannot lose data: Commit has synced it.
-	defer db.Close()
+	return b.inSession(ctx, w, func(db *bbolt.DB) error { return b.commitOps(db, ops) })
+}
+
+// commitOps is commitBatch's transaction, on the session's DB.
+func (b *Store) commitOps(db *bbolt.DB, ops []*batchOp) error {
 	tx, err := db.Begin(true)
 	if err != nil {
 		return b.fail("update", b.path, err)

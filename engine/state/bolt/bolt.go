@@ -48,7 +48,10 @@ var (
 // It does not keep the file open: every Update, View and Scan takes the
 // lock, opens, works, closes and unlocks, so the hundreds of processes
 // Pacemaker starts at once (one per recipient) take turns on it and none
-// holds it while it delivers. A Store is safe for concurrent use.
+// holds it while it delivers. A batching Store (Options.Batch: the
+// resident engine's) keeps the lock and the file open across operations
+// that follow each other closely, for at most Options.KeepFor (keep.go).
+// A Store is safe for concurrent use.
 type Store struct {
 	path     string
 	lockPath string
@@ -56,6 +59,7 @@ type Store struct {
 	closed   atomic.Bool
 	pending  sync.WaitGroup // lock waits abandoned by a cancelled ctx
 	batch    *batcher       // nil unless Options.Batch: Updates one at a time
+	keep     *keeper        // nil unless Options.Batch: the lock and file kept open (keep.go)
 	commits  atomic.Uint64  // transactions committed (each costs the fsyncs)
 }
 
@@ -93,7 +97,7 @@ func OpenOptions(path string, o Options) (*Store, error) {
 	}
 	b := &Store{path: path, lockPath: path + ".lock", now: time.Now}
 	if o.Batch {
-		b.batch = newBatcher(o)
+		b.batch, b.keep = newBatcher(o), newKeeper(o)
 	}
 	return b, nil
 }
@@ -313,7 +317,11 @@ func (b *Store) read(ctx context.Context, op string, get func(*bbolt.Bucket, tim
 	var out map[string]*state.Record
 	err := b.guard(ctx, op, func(w *damageWatch) error {
 		var err error
-		out, err = b.readLocked(ctx, op, get, w)
+		if b.keep != nil {
+			out, err = b.readKept(ctx, op, get, w)
+		} else {
+			out, err = b.readLocked(ctx, op, get, w)
+		}
 		return err
 	})
 	if err != nil {
@@ -357,6 +365,33 @@ func (b *Store) readLocked(ctx context.Context, op string, get func(*bbolt.Bucke
 	return out, nil
 }
 
+// readKept is readLocked on a batching Store: a read transaction in the
+// store's session (keep.go), beside the other operations in it.
+func (b *Store) readKept(ctx context.Context, op string, get func(*bbolt.Bucket, time.Time, map[string]*state.Record), w *damageWatch) (map[string]*state.Record, error) {
+	out := map[string]*state.Record{}
+	if _, err := os.Stat(b.path); errors.Is(err, fs.ErrNotExist) {
+		return out, nil // as readLocked: a read creates no file
+	} else if err != nil {
+		return nil, b.fail(op, b.path, err)
+	}
+	err := b.inSession(ctx, w, func(db *bbolt.DB) error {
+		err := db.View(func(tx *bbolt.Tx) error {
+			if bk := tx.Bucket(boltRecords); bk != nil {
+				get(bk, b.now(), out)
+			}
+			return nil
+		})
+		if err != nil {
+			return b.fail(op, b.path, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // open opens the file while the caller holds the lock.
 func (b *Store) open(ctx context.Context, readOnly bool) (*bbolt.DB, error) {
 	timeout := boltOpenTimeout
@@ -377,10 +412,15 @@ func (b *Store) open(ctx context.Context, readOnly bool) (*bbolt.DB, error) {
 	return db, nil
 }
 
-// Close implements state.Store. There is nothing open between operations; it
-// only makes later ones fail.
+// Close implements state.Store. It makes later operations fail; on a
+// batching Store it also ends the session (the lock and the open file)
+// once the operations in it are done. Otherwise nothing is open between
+// operations.
 func (b *Store) Close() error {
 	b.closed.Store(true)
+	if b.keep != nil {
+		b.keep.shutdown()
+	}
 	return nil
 }
 
