@@ -190,13 +190,14 @@ func (s *Spool) Takeover(alive func(owner string) bool, owner string) ([]*Claime
 	return got, nil
 }
 
-// Done deletes a claimed entry once its decision has committed, and
-// makes the deletion durable.
+// Done deletes a claimed entry once its decision is durable (committed,
+// or kept in the pending directory when the state failed).
 func (s *Spool) Done(c *Claimed) error {
+	// Not fsync'd: an entry a power cut brings back is claimed again, and
+	// its decision's record (RunEntry) makes that claim decide nothing
+	// (one decided failing open has no record: it may page twice, which
+	// only a power cut at that moment can cause).
 	if err := s.claimed.Remove(c.Name); err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	if err := s.claimed.Sync(); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
 	return nil
