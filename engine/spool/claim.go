@@ -44,6 +44,14 @@ func claimedName(id, owner string) (string, error) {
 	return id + "." + url.PathEscape(owner), nil
 }
 
+// claimName checks id and owner and makes the entry's name in claimed/.
+func claimName(id, owner string) (string, error) {
+	if !ValidID(id) {
+		return "", fmt.Errorf("spool: %.80q is not a spool id", id)
+	}
+	return claimedName(id, owner)
+}
+
 // parseClaimed is the id and owner a name in claimed/ holds.
 func parseClaimed(name string) (id, owner string, ok bool) {
 	id, esc, ok := strings.Cut(name, ".")
@@ -64,10 +72,7 @@ func parseClaimed(name string) (id, owner string, ok bool) {
 // than MaxEntrySize, undecodable) is moved to bad/ with its reason and
 // the error wraps ErrBadEntry.
 func (s *Spool) Claim(id, owner string) (*Claimed, error) {
-	if !ValidID(id) {
-		return nil, fmt.Errorf("spool: %.80q is not a spool id", id)
-	}
-	name, err := claimedName(id, owner)
+	name, err := claimName(id, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -290,10 +295,7 @@ func (s *Spool) Bad(c *Claimed, reason error) error {
 // process id and so the owner's liveness (the caller checks that owner is
 // itself). ErrTaken when there is no such claim.
 func (s *Spool) Adopt(id, owner string) (*Claimed, error) {
-	if !ValidID(id) {
-		return nil, fmt.Errorf("spool: %.80q is not a spool id", id)
-	}
-	name, err := claimedName(id, owner)
+	name, err := claimName(id, owner)
 	if err != nil {
 		return nil, err
 	}

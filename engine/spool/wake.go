@@ -239,14 +239,10 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 		return
 	}
 	if opts.Wants != nil {
+		// An entry it cannot read (perhaps a newer drop's) is left for its
+		// drop to decide.
 		e, err := s.Peek(id)
-		switch {
-		case errors.Is(err, ErrTaken):
-			conn.Write([]byte("no: taken\n"))
-			return
-		case err != nil:
-			// Perhaps written by a newer drop: left for it to decide.
-			conn.Write([]byte("no: unusable\n"))
+		if refused(conn, err) {
 			return
 		}
 		if ok, reason := opts.Wants(&e); !ok {
@@ -255,12 +251,7 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 		}
 	}
 	c, err := s.Claim(id, owner)
-	switch {
-	case errors.Is(err, ErrTaken):
-		conn.Write([]byte("no: taken\n"))
-		return
-	case err != nil:
-		conn.Write([]byte("no: unusable\n"))
+	if refused(conn, err) {
 		return
 	}
 	if !accept(c) {
@@ -274,6 +265,20 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 		return
 	}
 	conn.Write([]byte("claimed\n"))
+}
+
+// refused answers a failed Peek or Claim "no", saying why, and reports
+// whether it did.
+func refused(conn net.Conn, err error) bool {
+	switch {
+	case errors.Is(err, ErrTaken):
+		conn.Write([]byte("no: taken\n"))
+	case err != nil:
+		conn.Write([]byte("no: unusable\n"))
+	default:
+		return false
+	}
+	return true
 }
 
 // oneLine keeps a reason to one short line of the protocol.

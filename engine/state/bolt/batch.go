@@ -251,18 +251,7 @@ func (b *Store) commitOps(db *bbolt.DB, ops []*batchOp) error {
 		}
 		dirty = dirty || wrote
 	}
-	swept, err := boltSweep(tx, bk, now)
-	if err != nil {
-		return b.fail("update", b.path, err)
-	}
-	if !dirty && swept == 0 {
-		return nil // nothing to write: skip the commit and its fsyncs
-	}
-	if err := tx.Commit(); err != nil {
-		return b.fail("update", b.path, err)
-	}
-	b.commits.Add(1)
-	return nil
+	return b.commit(tx, bk, now, dirty)
 }
 
 // apply runs one op of a batch inside its transaction. An error of the

@@ -165,13 +165,18 @@ func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*st
 	if err != nil {
 		return err
 	}
-	dirty = dirty || wrote
+	return b.commit(tx, bk, now, dirty || wrote)
+}
+
+// commit ends an update's transaction: a sweep of expired records, then
+// the commit, skipped (and its fsyncs with it) when nothing was written.
+func (b *Store) commit(tx *bbolt.Tx, bk *bbolt.Bucket, now time.Time, dirty bool) error {
 	swept, err := boltSweep(tx, bk, now)
 	if err != nil {
 		return b.fail("update", b.path, err)
 	}
 	if !dirty && swept == 0 {
-		return nil // nothing to write: skip the commit and its fsyncs
+		return nil
 	}
 	if err := tx.Commit(); err != nil {
 		return b.fail("update", b.path, err)
