@@ -178,13 +178,15 @@ func lockFile(ctx context.Context, path string, exclusive bool, pending *sync.Wa
 			}
 			return nil, &lockHeldError{path: path, waited: limit, busy: true}
 		case now := <-tick.C:
-			if pid, ok := stoppedHolder(id); ok {
-				return nil, &lockHeldError{path: path, waited: now.Sub(start), stopped: pid}
-			}
 			if m := progressMark(path); m != mark {
 				mark, still = m, now // another run committed: not stuck
 			} else if now.Sub(still) >= stall {
 				return nil, &lockHeldError{path: path, waited: stall}
+			} else if pid, ok := stoppedHolder(id); ok {
+				// Looked for only when nothing was committed since the
+				// last look: in a storm that makes progress, hundreds of
+				// waiters need not read /proc/locks ten times a second.
+				return nil, &lockHeldError{path: path, waited: now.Sub(start), stopped: pid}
 			}
 		}
 	}
