@@ -1,10 +1,3 @@
-// The drop runs on one thread for a few milliseconds: the runtime's
-// look at the cgroup's CPU limit at start-up (and its later updates of
-// GOMAXPROCS) is a cost that buys it nothing (bench/invocation.sh).
-//
-//go:debug containermaxprocs=0
-//go:debug updatemaxprocs=0
-
 // Command notifier-drop is the drop alone: what CMON's plugin and
 // Pacemaker's alert run once per event. It reads and validates the
 // event exactly as `notifier run` does, spools it durably and wakes the
