@@ -225,15 +225,11 @@ func (b *Store) commitBatch(ctx context.Context, ops []*batchOp, w *damageWatch)
 
 // commitOps is commitBatch's transaction, on the session's DB.
 func (b *Store) commitOps(db *bbolt.DB, ops []*batchOp) error {
-	tx, err := db.Begin(true)
+	tx, bk, err := b.beginUpdate(db)
 	if err != nil {
-		return b.fail("update", b.path, err)
+		return err
 	}
 	defer tx.Rollback()
-	bk, err := tx.CreateBucketIfNotExists(boltRecords)
-	if err != nil {
-		return b.fail("update", b.path, err)
-	}
 
 	now := b.now()
 	dirty := false

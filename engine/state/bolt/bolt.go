@@ -134,15 +134,11 @@ func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*st
 	w.seen(b.path) // created by this open
 	// A close error after Commit cannot lose data: Commit has synced it.
 	defer db.Close()
-	tx, err := db.Begin(true)
+	tx, bk, err := b.beginUpdate(db)
 	if err != nil {
-		return b.fail("update", b.path, err)
+		return err
 	}
 	defer tx.Rollback()
-	bk, err := tx.CreateBucketIfNotExists(boltRecords)
-	if err != nil {
-		return b.fail("update", b.path, err)
-	}
 
 	now := b.now()
 	dirty := false
@@ -166,6 +162,21 @@ func (b *Store) update(ctx context.Context, ids []string, fn func(map[string]*st
 		return err
 	}
 	return b.commit(tx, bk, now, dirty || wrote)
+}
+
+// beginUpdate starts a write transaction on db and makes its bucket of
+// records; the caller rolls back what it does not commit.
+func (b *Store) beginUpdate(db *bbolt.DB) (*bbolt.Tx, *bbolt.Bucket, error) {
+	tx, err := db.Begin(true)
+	if err != nil {
+		return nil, nil, b.fail("update", b.path, err)
+	}
+	bk, err := tx.CreateBucketIfNotExists(boltRecords)
+	if err != nil {
+		tx.Rollback()
+		return nil, nil, b.fail("update", b.path, err)
+	}
+	return tx, bk, nil
 }
 
 // commit ends an update's transaction: a sweep of expired records, then
