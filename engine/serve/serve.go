@@ -207,6 +207,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer lock.Close()
 	s.started = time.Now()
 	s.lastBusy = s.started
+	s.lastStart = s.started
 	for _, path := range s.cfg.Policies {
 		s.loadPath(path, true)
 	}

@@ -179,7 +179,7 @@ func deadOwner(t *testing.T) string {
 // Stopping (SIGTERM): the entry being decided is finished and done; the
 // claimed ones not started go back to new/; Run returns nil.
 func TestStopReleasesUnstarted(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.Workers = 1; c.StallAfter = time.Hour })
+	r := newRig(t, func(c *Config) { c.Workers = 1 })
 	pager := r.chans["pager"]
 	pager.gate, pager.started = make(chan struct{}), make(chan string, 10)
 	r.start()
