@@ -64,7 +64,10 @@ func TestKeepAlive(t *testing.T) {
 				}
 				wg.Wait()
 			}
-			want := senders
+			// Bounded, not one a request: net/http may dial for a waiting request
+			// and then hand it an idle connection freed meanwhile, keeping the
+			// new one too, so a round can add a few beyond its senders.
+			want := 2 * senders
 			if overTLS {
 				want = 1 // HTTP/2 multiplexes them on the one connection
 			}
