@@ -5,10 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 
-	"notifier/channels"
 	"notifier/internal/apitest"
 )
 
@@ -38,54 +36,7 @@ func TestKeepAlive(t *testing.T) {
 				return n.Notify(ctx, m)
 			}
 
-			srv.FailNext(1, http.StatusTooManyRequests, "7")
-			srv.FailNext(1, http.StatusServiceUnavailable, "")
-			for i := range 20 {
-				err := send(i)
-				if retry, _ := channels.IsRetryable(err); i < 2 && !retry {
-					t.Fatalf("send %d: err = %v, want the programmed failure, retryable", i, err)
-				} else if i >= 2 && err != nil {
-					t.Fatalf("send %d: %v", i, err)
-				}
-			}
-			if c := srv.Conns(); c != 1 {
-				t.Errorf("20 sequential sends took %d connections, want 1", c)
-			}
-
-			const senders = 8
-			for round := range 3 {
-				var wg sync.WaitGroup
-				for i := range senders {
-					wg.Go(func() {
-						if err := send(100 + round*senders + i); err != nil {
-							t.Error(err)
-						}
-					})
-				}
-				wg.Wait()
-			}
-			// Bounded, not one a request: net/http may dial for a waiting request
-			// and then hand it an idle connection freed meanwhile, keeping the
-			// new one too, so a round can add a few beyond its senders.
-			want := 2 * senders
-			if overTLS {
-				want = 1 // HTTP/2 multiplexes them on the one connection
-			}
-			if c := srv.Conns(); c > want {
-				t.Errorf("3 rounds of %d concurrent sends: %d connections, want at most %d", senders, c, want)
-			}
-			if p := srv.Protos(); overTLS && p["HTTP/2.0"] != 20+3*senders {
-				t.Errorf("requests by protocol %v, want all %d over HTTP/2", p, 20+3*senders)
-			}
-
-			before := srv.Conns()
-			n.Close()
-			if err := send(1000); err != nil {
-				t.Fatalf("send after Close: %v", err)
-			}
-			if c := srv.Conns(); c != before+1 {
-				t.Errorf("after Close: %d connections, want %d: Close kept the idle ones", c, before+1)
-			}
+			apitest.CheckKeepAlive(t, srv, overTLS, send, func() { n.Close() })
 		})
 	}
 }
