@@ -198,22 +198,16 @@ func (a *app) decideEntry(l *loaded, e *spool.Entry, s *spool.Spool, c *spool.Cl
 		return err
 	}
 	pl := a.newPipeline(l.p, l.w)
-	done := false
-	if c != nil {
-		// Deleted as soon as the decision is durable, before delivering:
-		// a run killed while it delivers leaves the outbox (or the
-		// pending directory) to deliver it, not an entry to decide again.
-		pl.Decided = func(string) { a.done(s, c); done = true }
-	}
-	r := pl.RunEntry(ctx, ev, e.ID)
-	l.report = r
-	if c != nil && !done {
-		if r.EntryDone() {
-			a.done(s, c)
-		} else {
+	var r *pipeline.Report
+	if c == nil { // no spool: decided as before there was one
+		r = pl.RunEntry(ctx, ev, e.ID)
+	} else {
+		var gone bool
+		if r, gone = pl.RunClaimed(ctx, ev, e.ID, func() { a.done(s, c) }); !gone {
 			fmt.Fprintf(a.stderr, "notifier: the event stays in the spool %s: notifier flush decides it\n", s.Path)
 		}
 	}
+	l.report = r
 	err = reportExit(r)
 	if err == nil && l.lastGood {
 		return problemsFound() // delivered, but the policy on disk is broken

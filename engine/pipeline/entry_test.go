@@ -146,3 +146,26 @@ func TestEntryDone(t *testing.T) {
 		}
 	}
 }
+
+// RunClaimed calls done once, before any channel hears of the event, and
+// says so; failing open with the pending directory kept, the same.
+func TestRunClaimedDoneOnceBeforeDelivering(t *testing.T) {
+	const entry = "00000001795230245000000000-4242-0a1b2c3d"
+	for _, failOpen := range []bool{false, true} {
+		r := newRig(t, testPolicy)
+		if failOpen {
+			r.storeErr = errors.New("state.db: permission denied")
+		}
+		calls, heardBefore := 0, -1
+		rep, gone := r.pl.RunClaimed(context.Background(), alarm("new", "critical"), entry, func() {
+			calls++
+			heardBefore = len(r.chans["pager"].messages()) + len(r.chans["chat"].messages())
+		})
+		if !gone || calls != 1 || heardBefore != 0 {
+			t.Errorf("fail open %v: gone %v, done called %d times, %d message(s) sent before; want once, before any", failOpen, gone, calls, heardBefore)
+		}
+		if n := len(r.chans["pager"].messages()); n != 1 || rep.FailedOpen != failOpen {
+			t.Errorf("fail open %v: pager got %d messages, report failed open %v", failOpen, n, rep.FailedOpen)
+		}
+	}
+}

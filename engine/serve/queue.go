@@ -214,18 +214,8 @@ func (s *Server) decide(c *spool.Claimed) {
 	// decided and delivered.
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	// The entry goes as soon as its decision is durable, before anything
-	// is delivered: an engine killed while it delivers leaves nothing a
-	// later claimer would decide again (failing open records no entry
-	// id, but keeps the deliveries in the pending directory).
-	done := false
-	pl.Decided = func(string) { s.done(c); done = true }
-	r := pl.RunEntry(ctx, ev, c.Entry.ID)
-	switch {
-	case done:
-	case r.EntryDone():
-		s.done(c)
-	default:
+	r, gone := pl.RunClaimed(ctx, ev, c.Entry.ID, func() { s.done(c) })
+	if !gone {
 		// Nothing recorded it (state and pending directory unusable) and
 		// not all of it was delivered: decided again from new/ at a later
 		// scan (a duplicate of what was delivered is better than a loss).
