@@ -13,6 +13,7 @@ base=${2:-/var/tmp}
 tmp=$(mktemp -d)
 dir=$(mktemp -d "$base/notifier-bench-profile.XXXXXX")
 trap 'rm -rf "$tmp" "$dir"' EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 export CGO_ENABLED=0
 go build -o "$tmp/notifier" ./cmd/notifier   # symbols kept, for perf
 go build -trimpath -ldflags '-s -w' -o "$tmp/notifier-drop" ./cmd/notifier-drop
