@@ -66,7 +66,7 @@ func evalUntil() time.Time { return time.Now().Add(evalTime) }
 // the audit and lint; spentMessage what one says that ran out of what
 // was left of the event's.
 var (
-	timeMessage   = fmt.Sprintf("exceeds the evaluation time budget (%s an event, %s a policy load: work inside a loop that the step budget does not weigh; see the README, Evaluation budget)", EvalTime, LoadTime)
+	timeMessage   = fmt.Sprintf("exceeds the evaluation time budget (%s an event, %s a policy load: work inside a loop that the step budget does not weigh; see the README, Evaluation budget)", EvalTime.String(), LoadTime.String())
 	budgetMessage = fmt.Sprintf("exceeds the evaluation budget of %d steps (loop iterations and elements built; see the README, Evaluation budget)", EvalSteps)
 	spentMessage  = fmt.Sprintf("the event's evaluation budget of %d steps over all rules is spent (see the README, Evaluation budget)", EventSteps)
 )

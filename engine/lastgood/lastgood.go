@@ -105,7 +105,11 @@ type fileID struct {
 func identityOf(path string, srcs []policy.Source) identity {
 	id := identity{Root: resolvePath(path)}
 	for _, s := range srcs {
-		id.Files = append(id.Files, fileID{Name: s.Name, Path: resolvePath(s.Name), Sum: sha256.Sum256(s.Data)})
+		p := id.Root // a policy file, not a directory: resolved already
+		if s.Name != path {
+			p = resolvePath(s.Name)
+		}
+		id.Files = append(id.Files, fileID{Name: s.Name, Path: p, Sum: sha256.Sum256(s.Data)})
 	}
 	return id
 }
@@ -132,7 +136,7 @@ func fileName(path string) string {
 		abs = path
 	}
 	h := fnv.New64a()
-	io.WriteString(h, abs)
+	h.Write([]byte(abs)) // not io.WriteString: its interface lookups cost a run more than the copy
 	return "policy-" + hex.EncodeToString(h.Sum(nil)) + ".lastgood"
 }
 
@@ -142,9 +146,9 @@ func fileName(path string) string {
 func keep(path, dir string, srcs []policy.Source) {
 	id := identityOf(path, srcs)
 	name := fileName(path)
-	if f, _, err := openPrivate(dir, name); err == nil {
+	if f, st, err := openPrivate(dir, name); err == nil {
 		same := false
-		if data, err := io.ReadAll(io.LimitReader(f, maxKept+1)); err == nil {
+		if data, err := readSized(f, st); err == nil {
 			if have, _, err := unseal(data); err == nil {
 				same = sameFiles(have, id)
 			}
@@ -271,12 +275,9 @@ func read(dir, name, root string) (srcs []policy.Source, kept time.Time, err err
 		return nil, kept, err
 	}
 	defer f.Close()
-	if st.Size() < sha256.Size || st.Size() > maxKept {
-		return nil, kept, fmt.Errorf("%s: size %d out of bounds", f.Name(), st.Size())
-	}
-	data := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, kept, fmt.Errorf("%s: %w", f.Name(), err)
+	data, err := readSized(f, st)
+	if err != nil {
+		return nil, kept, err
 	}
 	id, srcs, err := unseal(data)
 	if err != nil {
@@ -286,6 +287,21 @@ func read(dir, name, root string) (srcs []policy.Source, kept time.Time, err err
 		return nil, kept, fmt.Errorf("%s: it was made from another policy, %s", f.Name(), id.Root)
 	}
 	return srcs, st.ModTime(), nil
+}
+
+// readSized reads kept file f, of size st.Size() when opened, in one
+// buffer of that size (not grown from small by io.ReadAll: keep reads
+// the copy on every run). A size a sealed copy cannot have is an error;
+// so is a file shorter than that size.
+func readSized(f *os.File, st fs.FileInfo) ([]byte, error) {
+	if st.Size() < sha256.Size || st.Size() > maxKept {
+		return nil, fmt.Errorf("%s: size %d out of bounds", f.Name(), st.Size())
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return data, nil
 }
 
 // mkdirMode makes dir with exactly mode: Mkdir's mode is cut by the umask

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"maps"
+	"slices"
 	"time"
 
 	"notifier/engine"
@@ -39,7 +40,19 @@ type BadSilence struct {
 // until ctx's deadline. entry is the spool entry ev came from
 // (state.Input.Entry), "" for none: decided before, nothing is queued or
 // written, and the Result says AlreadyDecided.
-func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner, entry string, check Check) (state.Result, error) {
+//
+// marks, when not nil, asks for the failure marks of the policy's
+// channels (FailureMarks) with a commit: when the shared store is the
+// local bbolt file, they are read in the commit's own Update, and
+// *marks is set (never nil then); else *marks stays nil and the caller
+// reads them. The run reads them right after the commit anyway, and one
+// transaction fewer is one open, lock and close of the file fewer; the
+// file's one lock is taken for the Update whatever ids it names, so
+// naming the marks makes no run wait for another. With Redis each id
+// named is a lock of its own, which every run would then wait for
+// (state.SettleIDs): there the caller reads them without a lock, as
+// before.
+func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner, entry string, check Check, marks *map[string]state.Failure) (state.Result, error) {
 	now := p.now()
 	sil, bad, err := p.activeSilence(ctx, st, ev, now)
 	if err != nil {
@@ -71,7 +84,13 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	deadline, _ := ctx.Deadline()
 	var res state.Result
 	var queue, hist map[string]*state.Record
-	err = st.Shared().Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+	ids, markIDs := state.IDs(in), []string(nil)
+	if marks != nil && m == commit && !st.Separate() {
+		markIDs = failureIDs(p.Policy)
+		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, markIDs...))))
+	}
+	var read map[string]state.Failure
+	apply := func(recs map[string]*state.Record) error {
 		// The clock is read under the lock: outbox ids sort by it, and a
 		// resolve decided after its trigger must sort after it even when
 		// its run started first and waited for the lock.
@@ -86,9 +105,21 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		maps.Copy(recs, queue)
 		hist = st.AddHistory(recs, hist)
 		return nil
+	}
+	err = st.Shared().Update(ctx, ids, func(recs map[string]*state.Record) error {
+		err := apply(recs)
+		if err == nil && markIDs != nil {
+			// As the transaction leaves them: what a read right after
+			// its commit would find.
+			read = marksOf(p.Policy, recs, markIDs)
+		}
+		return err
 	})
 	if err != nil {
 		return res, err
+	}
+	if marks != nil {
+		*marks = read
 	}
 	p.addHistory(ctx, st, hist)
 	return res, nil

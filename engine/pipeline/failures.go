@@ -18,21 +18,40 @@ import (
 // followed by one that succeeded (state.Undo sets them, a delivery
 // clears them). A read without the lock: a run pays for it once.
 func FailureMarks(ctx context.Context, p *engine.Policy, shared state.Store) (map[string]state.Failure, error) {
-	ids := make([]string, 0, len(p.Channels))
-	for _, name := range slices.Sorted(maps.Keys(p.Channels)) {
-		ids = append(ids, state.FailureID(name))
-	}
+	ids := failureIDs(p)
 	recs, err := shared.View(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
+	return marksOf(p, recs, ids), nil
+}
+
+// failureIDs are the ids of the failure marks of p's channels, sorted.
+func failureIDs(p *engine.Policy) []string {
+	ids := make([]string, 0, len(p.Channels))
+	for _, name := range slices.Sorted(maps.Keys(p.Channels)) {
+		ids = append(ids, state.FailureID(name))
+	}
+	return ids
+}
+
+// marksOf is the failure marks of p's channels among recs, of which
+// only ids (failureIDs) are looked at: recs may be an Update's, holding
+// other records too. The map is never nil.
+func marksOf(p *engine.Policy, recs map[string]*state.Record, ids []string) map[string]state.Failure {
+	mine := make(map[string]*state.Record, len(ids))
+	for _, id := range ids {
+		if r, ok := recs[id]; ok && r != nil {
+			mine[id] = r
+		}
+	}
 	out := map[string]state.Failure{}
-	for _, f := range state.Failures(recs) {
+	for _, f := range state.Failures(mine) {
 		if _, ok := p.Channels[f.Channel]; ok {
 			out[f.Channel] = f
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (p *Pipeline) failureMarks(ctx context.Context, st *state.Topology) (map[string]state.Failure, error) {

@@ -272,6 +272,13 @@ func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner s
 			in[e.ID] = true
 		}
 	}
+	if len(in) == len(found) {
+		// Every record found was claimed (each claimed entry is one of
+		// them, decoded): none was left out. A run's usual case (its own
+		// entries, nothing else queued), and it spares decoding them all
+		// again.
+		return false
+	}
 	busy := map[[2]string]bool{} // key and channel with an entry a live run holds
 	for _, e := range state.Entries(found) {
 		k := [2]string{e.Key, e.Channel}

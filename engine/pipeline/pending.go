@@ -102,7 +102,7 @@ func (p *Pipeline) importKept(ctx context.Context, r *Report, st *state.Topology
 // its file is removed, so an entry is never queued twice.
 func (p *Pipeline) importPending(ctx context.Context, r *Report, st *state.Topology, owner string) error {
 	dir, err := safedir.Open(PendingDir(p.StatePath), false)
-	if errors.Is(err, fs.ErrNotExist) {
+	if safedir.IsNotExist(err) { // the usual case: nothing was ever kept
 		return nil
 	}
 	if err != nil {

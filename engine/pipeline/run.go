@@ -50,14 +50,15 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	defer st.Close()
 	owner := p.owner()
 	p.importKept(ctx, r, st, owner)
-	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil)
+	var marks map[string]state.Failure // read by the commit, when it can (decide)
+	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks)
 	p.reportShared(r, ev, res)
 	if err != nil && st.Separate() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries
 		// are still queued durably (and suppressed per node), and say so.
 		p.problem(r, "shared state unusable, deciding with this node's state only: %v", err)
 		st = st.LocalOnly()
-		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil)
+		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks)
 		r.Degraded = true
 	}
 	r.Plan = res
@@ -70,7 +71,9 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 		return r
 	}
 	p.markDecided(r) // committed: the outbox holds it
-	marks, err := p.failureMarks(ctx, st)
+	if marks == nil {
+		marks, err = p.failureMarks(ctx, st)
+	}
 	if errors.Is(err, state.ErrDamaged) {
 		// The file holding what was just queued is damaged and moved
 		// aside: deliver the decision's notifications without it.
@@ -140,7 +143,7 @@ func (p *Pipeline) dryRun(ctx context.Context, r *Report, ev *event.Event, d *en
 		return
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil)
+	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil, nil)
 	if err != nil {
 		stateless(err)
 		return
@@ -170,7 +173,7 @@ func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*R
 		return nil, err
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, record, "", "", check)
+	res, err := p.decide(ctx, st, ev, d, record, "", "", check, nil)
 	if err != nil {
 		return nil, err
 	}

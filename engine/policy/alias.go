@@ -20,6 +20,21 @@ const maxExpandedNodes = 1_000_000
 // (YAML without an end) and when the expanded document would exceed
 // maxExpandedNodes.
 func expandAliases(doc *yaml.Node) *aliasError {
+	if n, plain := plainSize(doc, 0); plain {
+		// Nothing to expand, and a tree: its size is its node count. (Every
+		// run loads the policy, and most policies have no alias: the walk
+		// below keeps maps of every node.)
+		if n > maxExpandedNodes {
+			return tooLarge()
+		}
+		return nil
+	}
+	return expandAll(doc)
+}
+
+// expandAll is expandAliases without its shortcut for a document with
+// nothing to expand.
+func expandAll(doc *yaml.Node) *aliasError {
 	done, open := map[*yaml.Node]bool{}, map[*yaml.Node]bool{}
 	var cycle *yaml.Node
 	var expand func(n *yaml.Node) *yaml.Node
@@ -67,9 +82,43 @@ func expandAliases(doc *yaml.Node) *aliasError {
 		return s
 	}
 	if size(doc) > maxExpandedNodes {
-		return &aliasError{1, 1, fmt.Sprintf("the aliases expand to more than %d YAML nodes", maxExpandedNodes)}
+		return tooLarge()
 	}
 	return nil
+}
+
+func tooLarge() *aliasError {
+	return &aliasError{1, 1, fmt.Sprintf("the aliases expand to more than %d YAML nodes", maxExpandedNodes)}
+}
+
+// plainSize adds to n the nodes of the tree at doc, and reports whether
+// expandAliases has nothing to do in it: no alias, and no mapping that
+// mergeKeys would change (a merge key, or an odd number of nodes).
+func plainSize(doc *yaml.Node, n int) (int, bool) {
+	if doc.Kind == yaml.AliasNode || doc.Kind == yaml.MappingNode && !unmerged(doc) {
+		return n, false
+	}
+	n++
+	for _, c := range doc.Content {
+		var plain bool
+		if n, plain = plainSize(c, n); !plain {
+			return n, false
+		}
+	}
+	return n, true
+}
+
+// unmerged reports whether mergeKeys leaves mapping n as it is.
+func unmerged(n *yaml.Node) bool {
+	if len(n.Content)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if n.Content[i].Tag == "!!merge" {
+			return false
+		}
+	}
+	return true
 }
 
 // aliasError is why a document's aliases cannot be expanded, and where.
@@ -81,6 +130,9 @@ type aliasError struct {
 // mergeKeys replaces the << entries of mapping n by the keys of the
 // mappings they name that n does not set, earlier merges first.
 func mergeKeys(n *yaml.Node) {
+	if unmerged(n) {
+		return // what follows would leave it as it is
+	}
 	var own, merged []*yaml.Node
 	set := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -89,7 +89,7 @@ func (k Kind[T]) Decode(r *Record) (T, bool) {
 
 // Encode is v's record, expiring at expires (never when zero).
 func (k Kind[T]) Encode(v T, expires time.Time) (*Record, error) {
-	data, err := json.Marshal(v)
+	data, err := encodeJSON(&v) // json.Marshal(v), by hand for some kinds
 	if err != nil {
 		return nil, fmt.Errorf("state: encode %s: %w", k.name, err)
 	}

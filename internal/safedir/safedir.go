@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -30,14 +31,20 @@ type Dir struct {
 // than root or this user (unless it has the group of a setgid directory
 // holding it: the shared state directory) is refused. A missing directory, when not made,
 // is fs.ErrNotExist.
+//
+// Errors of the system calls are compared as the bare errno they are,
+// not through errors.Is: every run opens a few of these directories,
+// and errors.Is costs it the runtime's interface lookups for each error
+// type it meets (the first lookups of a process grow the runtime's
+// table of them, measurably).
 func Open(path string, create bool) (*Dir, error) {
 	if create {
-		if err := MkdirShared(path); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, err
+		if op, err := mkdirShared(path); err != nil && err != unix.EEXIST {
+			return nil, &os.PathError{Op: op, Path: path, Err: err}
 		}
 	}
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+	if err == unix.ELOOP || err == unix.ENOTDIR {
 		return nil, fmt.Errorf("%s is a link or not a directory: refused (remove it; notifier makes it again)", path)
 	}
 	if err != nil {
@@ -111,7 +118,7 @@ const maxSafeRead = 4 << 20
 // readable here). A missing file is fs.ErrNotExist.
 func (d *Dir) Read(name string) ([]byte, error) {
 	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ELOOP) {
+	if err == unix.ELOOP { // the bare errno, as in Open
 		return nil, fmt.Errorf("%s is a link: not read", d.Join(name))
 	}
 	if err != nil {
@@ -170,10 +177,43 @@ func sharedGroup(path string, gid uint32) bool {
 // is cut by the umask: 022 makes 0770 into 0750, and the group could not
 // write). An existing dir is left as it is.
 func MkdirShared(dir string) error {
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return err
+	if op, err := mkdirShared(dir); err != nil {
+		return &os.PathError{Op: op, Path: dir, Err: err}
 	}
-	return os.Chmod(dir, 0o770|os.ModeSetgid)
+	return nil
+}
+
+// mkdirShared is MkdirShared with the bare errno, and the operation that
+// failed ("mkdir" or "chmod"), as os.Mkdir and os.Chmod would say it.
+func mkdirShared(dir string) (op string, err error) {
+	if err := ignoringEINTR(func() error { return unix.Mkdir(dir, 0o700) }); err != nil {
+		return "mkdir", err
+	}
+	if err := ignoringEINTR(func() error { return unix.Chmod(dir, 0o770|unix.S_ISGID) }); err != nil {
+		return "chmod", err
+	}
+	return "", nil
+}
+
+// ignoringEINTR retries fn while a signal interrupts it, as package os
+// does for its system calls.
+func ignoringEINTR(fn func() error) error {
+	for {
+		if err := fn(); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// IsNotExist reports whether err, an error of Open or of a Dir's
+// methods, says the file or directory does not exist: the same answer
+// as errors.Is(err, fs.ErrNotExist), without its interface lookups
+// for the error Open returns for a missing directory.
+func IsNotExist(err error) bool {
+	if pe, ok := err.(*os.PathError); ok && pe.Err == unix.ENOENT {
+		return true
+	}
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // CreateFile makes the file name in d, exclusively and not through a
