@@ -2,9 +2,9 @@ package state
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"notifier/internal/jsonenc"
 )
 
 // encodeJSON is json.Marshal(*v), written by hand, byte for byte the
@@ -74,7 +74,7 @@ func (w *Window) appendJSON(b []byte) ([]byte, bool) {
 	}
 	b = appendIntOmitEmpty(b, "count", w.Count)
 	if w.Escalated {
-		b = append(appendKey(b, "escalated"), "true"...)
+		b = append(jsonenc.Key(b, "escalated"), "true"...)
 	}
 	b = appendStringOmitEmpty(b, "policy", w.Policy)
 	b = appendIntOmitEmpty(b, "live", w.Live)
@@ -86,7 +86,7 @@ func (inc *Incident) appendJSON(b []byte) ([]byte, bool) {
 	b = append(b, '{')
 	b = appendStringField(b, "key", inc.Key)
 	b, ok := appendTimeField(b, "opened", inc.Opened)
-	b = appendKey(b, "told")
+	b = jsonenc.Key(b, "told")
 	if inc.Told == nil {
 		b = append(b, "null"...)
 	} else {
@@ -105,12 +105,12 @@ func (inc *Incident) appendJSON(b []byte) ([]byte, bool) {
 		b = append(b, ']')
 	}
 	if len(inc.Windows) > 0 {
-		b = append(appendKey(b, "windows"), '[')
+		b = append(jsonenc.Key(b, "windows"), '[')
 		for i, w := range inc.Windows {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, w)
+			b = jsonenc.String(b, w)
 		}
 		b = append(b, ']')
 	}
@@ -118,19 +118,8 @@ func (inc *Incident) appendJSON(b []byte) ([]byte, bool) {
 	return append(b, '}'), ok
 }
 
-// appendKey appends "name": after a comma unless it is the object's
-// first member (b ends with its '{': no member value ends so).
-func appendKey(b []byte, name string) []byte {
-	if b[len(b)-1] != '{' {
-		b = append(b, ',')
-	}
-	b = append(b, '"')
-	b = append(b, name...) // the names here need no escaping
-	return append(b, '"', ':')
-}
-
 func appendStringField(b []byte, name, s string) []byte {
-	return appendJSONString(appendKey(b, name), s)
+	return jsonenc.String(jsonenc.Key(b, name), s)
 }
 
 func appendStringOmitEmpty(b []byte, name, s string) []byte {
@@ -144,71 +133,14 @@ func appendIntOmitEmpty(b []byte, name string, n int) []byte {
 	if n == 0 {
 		return b
 	}
-	return strconv.AppendInt(appendKey(b, name), int64(n), 10)
+	return jsonenc.Int(jsonenc.Key(b, name), n)
 }
 
-// appendTimeField appends t as json.Marshal does (time.Time's
-// MarshalJSON, which its output needs no compacting or escaping after);
-// false when MarshalJSON refuses t.
+// appendTimeField appends t as json.Marshal does; false when it refuses t.
 func appendTimeField(b []byte, name string, t time.Time) ([]byte, bool) {
-	j, err := t.MarshalJSON()
-	if err != nil {
+	out, ok := jsonenc.Time(jsonenc.Key(b, name), t)
+	if !ok {
 		return b, false
 	}
-	return append(appendKey(b, name), j...), true
-}
-
-const lowerHex = "0123456789abcdef"
-
-// appendJSONString appends s quoted as json.Marshal quotes a string
-// (HTML escaping on): encoding/json's appendString, the same escapes.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default: // other control characters, and <, > and &
-				dst = append(dst, '\\', 'u', '0', '0', lowerHex[c>>4], lowerHex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', lowerHex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return out, true
 }
