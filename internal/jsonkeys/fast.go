@@ -81,9 +81,16 @@ func (s *fast) value() {
 	case '"':
 		s.str()
 	default: // a number, true, false or null
+		start := s.i
 		for s.i < len(s.data) {
 			switch s.data[s.i] {
 			case ',', ']', '}', ' ', '\t', '\r', '\n':
+				if s.i == start {
+					// Not a value at all (a '}' inside an array): input
+					// that does not decode, which the walk refuses; step
+					// over it, or an array's loop would spin here for ever.
+					s.i++
+				}
 				return
 			}
 			s.i++

@@ -68,3 +68,12 @@ func TestCheckLongKeyShortError(t *testing.T) {
 		t.Fatalf("Check = %.300v, want a short error", err)
 	}
 }
+
+// TestCheckReturnsOnInputThatDoesNotDecode: Check is meant for input that
+// decoded, but must still return on anything else (a '}' inside an array
+// once made the fast scan spin for ever).
+func TestCheckReturnsOnInputThatDoesNotDecode(t *testing.T) {
+	for _, s := range []string{`[hh{"a":1,"a":2}]`, `[}`, `[1,}]`, `{"a":}`, `[[[`, `{"a"`, `["\`, `}`, `]`} {
+		Check([]byte(s))
+	}
+}
