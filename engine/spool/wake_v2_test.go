@@ -264,3 +264,46 @@ func TestWakeV2Unreadable(t *testing.T) {
 	default:
 	}
 }
+
+// BenchmarkWakeAnswer is how long a drop waits for the engine's answer
+// once its entry is in new/: dial, the line, "claimed" (the entries are
+// put with the timer stopped). v1 sends the id alone (the engine reads
+// the entry before claiming it), v2 the policy and state path too (the
+// engine claims at once and reads after answering).
+func BenchmarkWakeAnswer(b *testing.B) {
+	for _, v := range []string{"v1", "v2"} {
+		b.Run(v, func(b *testing.B) {
+			s := openSpool(b, b.TempDir())
+			l, err := s.Listen()
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- s.ServeWith(ctx, l, "host/1/engine", func(c *Claimed) bool { return true },
+					ServeOptions{Wants: wantsPolicy("/etc/notifier/policy.yaml", "/var/lib/notifier/state.db")})
+			}()
+			defer func() { cancel(); <-done }()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				e := put(b, s, i)
+				line := e.ID + "\n"
+				if v == "v2" {
+					line = v2Line(&e)
+				}
+				b.StartTimer()
+				c, err := net.Dial("unix", filepath.Join(s.Path, WakeSocket))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Write([]byte(line))
+				answer, _ := bufio.NewReader(c).ReadString('\n')
+				c.Close()
+				if answer != "claimed\n" {
+					b.Fatalf("answer %q", answer)
+				}
+			}
+		})
+	}
+}
