@@ -1,11 +1,9 @@
 package spool
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"time"
 
@@ -124,13 +122,11 @@ func DecodeEntry(data []byte) (Entry, error) {
 	if keysErr != nil && !errors.Is(keysErr, errSyntax) {
 		return e, fmt.Errorf("entry: %w", keysErr)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	// json.Unmarshal refuses trailing data itself; an unknown field is
+	// one the scan refused already (Entry, event.Event and Input hold no
+	// other struct a document could add fields to).
+	if err := json.Unmarshal(data, &e); err != nil {
 		return e, fmt.Errorf("entry: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return e, fmt.Errorf("entry: trailing data after the object")
 	}
 	if keysErr != nil {
 		// Not JSON to the scan, yet decoded: refused all the same.

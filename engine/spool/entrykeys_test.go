@@ -112,8 +112,8 @@ func TestDecodeEntryKeys(t *testing.T) {
 		{"array of objects", strings.Replace(s, `"v":1`, `"v":1,"x":[{"a":1,"a":2}]`, 1), "unknown key"},
 		{"not an object", `[` + s + `]`, "not a JSON object"},
 		{"null", `null`, "not a JSON object"},
-		{"truncated", s[:len(s)/2], "unexpected EOF"},
-		{"trailing", s + `{}`, "trailing"},
+		{"truncated", s[:len(s)/2], "unexpected end"},
+		{"trailing", s + `{}`, "after top-level value"},
 		{"deep", strings.Replace(s, `"alarm_id":"42"`, `"alarm_id":`+strings.Repeat("[", 20000)+strings.Repeat("]", 20000), 1), "exceeded max depth"},
 	} {
 		_, err := DecodeEntry([]byte(c.doc))
