@@ -1,7 +1,13 @@
 package serve
 
 import (
+	"bufio"
+	"fmt"
+	"net"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"notifier/engine/spool"
@@ -37,5 +43,39 @@ func TestReceiptOrderAcrossEarlyAnswers(t *testing.T) {
 	r.mu.Unlock()
 	if !slices.Equal(decided, []string{older, newer}) {
 		t.Errorf("decided %v, want %s then %s", decided, older, newer)
+	}
+}
+
+// A wake-up line that names a served policy for an entry of another one
+// gets its answer (the claim is a rename), but the engine does not
+// decide the entry: it is back in new/, counted declined and said.
+func TestLyingWakeLineNotDecided(t *testing.T) {
+	r := newRig(t, nil)
+	r.start()
+	other := filepath.Join(r.dir, "other.yaml")
+	id := r.put("cmon/ctl/1/lie", "critical", other)
+	c, err := net.Dial("unix", filepath.Join(r.sp.Path, spool.WakeSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "%s %s %s\n", id, strconv.Quote(r.policy), strconv.Quote(""))
+	answer, _ := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if answer != "claimed\n" {
+		t.Fatalf("answer %q, want claimed (then put back)", answer)
+	}
+	wait(t, r.handedCh(id), "the entry to be looked at")
+	if ids, _ := r.sp.List(); !slices.Equal(ids, []string{id}) {
+		t.Errorf("new/ holds %v, want %s back", ids, id)
+	}
+	if st := r.srv.Status(); st.Declined != 1 || st.Claimed != 0 || st.InFlight != 0 {
+		t.Errorf("status %+v, want one declined, none claimed", st)
+	}
+	if notes := r.allNotes(); !strings.Contains(notes, id) || !strings.Contains(notes, "not decided here") {
+		t.Errorf("the mismatch is not said:\n%s", notes)
+	}
+	r.stop()
+	if len(r.decided) != 0 {
+		t.Errorf("decided %v", r.decided)
 	}
 }
