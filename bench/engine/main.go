@@ -5,7 +5,7 @@
 //	engine -spool DIR status              print its one-line status (JSON)
 //	engine -pid PID mem                   print VmRSS and VmHWM (KiB) from /proc
 //	engine -spool DIR depth               print the entries in new/ and claimed/
-//	engine -spool DIR fake                answer "claimed" to every wake-up at once, claiming
+//	engine -spool DIR fake                answer "claimed" to every wake-up (v1 or v2) at once, claiming
 //	                                      nothing (until killed): what a drop costs without
 //	                                      the real engine's claim (entries pile up in new/)
 package main

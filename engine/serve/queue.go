@@ -19,19 +19,19 @@ import (
 // and it was dropped with the engine's state path. It reads nothing:
 // the engine never opens a path an entry names.
 func (s *Server) serves(e *spool.Entry) bool {
-	ok, _ := s.servesWhy(e)
+	ok, _ := s.servesWhy(e.Policy, entryStatePath(e))
 	return ok
 }
 
-// servesWhy is serves with the reason for a no; foreign says the no is
-// for good (another policy or state path), not for now (not loaded).
-func (s *Server) servesWhy(e *spool.Entry) (ok bool, reason string) {
-	if !s.served[e.Policy] || entryStatePath(e) != s.cfg.StatePath {
+// servesWhy is serves for an entry of policy and statePath, with the
+// reason for a no.
+func (s *Server) servesWhy(policy, statePath string) (ok bool, reason string) {
+	if !s.served[policy] || statePath != s.cfg.StatePath {
 		return false, "not served"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ps := s.policies[e.Policy]
+	ps := s.policies[policy]
 	if ps == nil || ps.cur == nil {
 		return false, "policy not loaded"
 	}
@@ -48,10 +48,11 @@ func (s *Server) foreign(e *spool.Entry) bool {
 // and the drop decides in-process, as before the engine existed.
 const maxQueued = 4096
 
-// wants is the wake-up's look at an entry before it is claimed
-// (spool.ServeOptions.Wants): served, and the engine not stuck.
-func (s *Server) wants(e *spool.Entry) (bool, string) {
-	if ok, reason := s.servesWhy(e); !ok {
+// wants is the wake-up's look at an entry's policy and state path
+// before it is claimed (spool.ServeOptions.Wants): served, and the
+// engine not stuck.
+func (s *Server) wants(policy, statePath string) (bool, string) {
+	if ok, reason := s.servesWhy(policy, statePath); !ok {
 		s.declined.Add(1)
 		return false, reason
 	}
@@ -66,6 +67,49 @@ func (s *Server) wants(e *spool.Entry) (bool, string) {
 		return false, "busy"
 	}
 	return true, ""
+}
+
+// claiming is told of an entry a wake-up claimed and answered before
+// reading it (spool.ServeOptions.Claiming); the func it returns, once
+// the entry has been offered (or not: unusable, or not the line's).
+func (s *Server) claiming(id string) func() {
+	s.mu.Lock()
+	s.loading[id] = true
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.loading, id)
+		s.handedOff.Broadcast()
+		s.mu.Unlock()
+		if s.handed != nil {
+			s.handed(id)
+		}
+	}
+}
+
+// olderLoading says whether an entry received before id (ids sort by
+// receipt) is claimed and not yet offered; s.mu is held. Its drop has
+// been told "claimed" and may have exited, and the drop of id started
+// after: its key may be id's, so id waits (the load takes microseconds).
+func (s *Server) olderLoading(id string) bool {
+	for l := range s.loading {
+		if l < id {
+			return true
+		}
+	}
+	return false
+}
+
+// mismatch is told of an entry claimed on a wake-up line that named
+// another policy or state path than the entry's (spool.ServeOptions.
+// Mismatch): the engine does not decide it; it is back in new/.
+func (s *Server) mismatch(id, why string, released bool) {
+	s.declined.Add(1)
+	if !released {
+		s.note("spool entry %s: %s; not decided here, and putting it back into new/ failed: it waits in claimed/ for the next engine", id, why)
+		return
+	}
+	s.note("spool entry %s: %s; not decided here, put back into new/", id, why)
 }
 
 // offer queues a claimed entry when the engine serves it (Spool.Serve's
@@ -110,6 +154,12 @@ func (s *Server) drain(key string) {
 		}
 		s.mu.Lock()
 		q := s.pending[key]
+		for !s.stopping && len(q) > 0 && s.olderLoading(q[0].Entry.ID) {
+			// Receipt order: an older entry, perhaps of this key, is on its
+			// way to the queue (claiming).
+			s.handedOff.Wait()
+			q = s.pending[key]
+		}
 		if s.stopping || len(q) == 0 {
 			delete(s.pending, key)
 			delete(s.active, key)

@@ -125,6 +125,8 @@ type rig struct {
 	// listening is told when the engine says it started: it listens.
 	listening chan struct{}
 
+	handed map[string]chan struct{} // closed when the engine has offered a woken entry
+
 	errc   chan error
 	cancel context.CancelFunc
 }
@@ -196,6 +198,16 @@ func (r *rig) start() {
 	}
 	srv.loadedFn = func(_ string, err error) { r.loads <- err }
 	srv.scanned = func() { r.scans <- struct{}{} }
+	srv.handed = func(id string) {
+		c := r.handedCh(id)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		select {
+		case <-c: // woken and claimed again
+		default:
+			close(c)
+		}
+	}
 	srv.flushed = func(rep *pipeline.Report) { r.flushes <- rep }
 	r.srv = srv
 	ctx, cancel := context.WithCancel(context.Background())
@@ -261,9 +273,29 @@ func (r *rig) put(key, severity string, policyPath ...string) string {
 }
 
 // wake offers id to the engine as a drop does, with a bound no healthy
-// engine needs.
+// engine needs; claimed, it returns once the engine has offered the
+// entry to its queue (the answer comes before that).
 func (r *rig) wake(id string) spool.WakeResult {
-	return spool.Wake(r.sp.Path, id, 30*time.Second)
+	got := spool.Wake(r.sp.Path, id, 30*time.Second)
+	if got == spool.WakeClaimed {
+		wait(r.t, r.handedCh(id), "the woken entry to be offered")
+	}
+	return got
+}
+
+// handedCh is closed when the engine has offered woken entry id.
+func (r *rig) handedCh(id string) chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.handed == nil {
+		r.handed = map[string]chan struct{}{}
+	}
+	c := r.handed[id]
+	if c == nil {
+		c = make(chan struct{})
+		r.handed[id] = c
+	}
+	return c
 }
 
 func (r *rig) stats() spool.Stats {

@@ -147,6 +147,12 @@ type Server struct {
 
 	declinedIDs map[string]bool // the scan's: foreign entries seen in new/
 
+	// loading holds the ids renamed into claimed/ by a wake-up and not
+	// yet offered (spool.ServeOptions.Claiming); handedOff is signalled
+	// (under mu) when one is, for drain's receipt order.
+	loading   map[string]bool
+	handedOff *sync.Cond
+
 	claimed, declined atomic.Uint64
 
 	// Tests' hooks: told each entry decided, each policy load, each
@@ -155,6 +161,7 @@ type Server struct {
 	flushed  func(r *pipeline.Report)
 	loadedFn func(path string, err error)
 	scanned  func()
+	handed   func(id string) // a wake-up's claim offered (or not)
 }
 
 // New makes an engine of cfg; nothing is opened until Run.
@@ -167,7 +174,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, served: map[string]bool{}, reload: make(chan struct{}, 1),
 		sem: make(chan struct{}, cfg.Workers), stopCh: make(chan struct{}),
 		policies: map[string]*policyState{}, pending: map[string][]*spool.Claimed{},
-		active: map[string]bool{}, declinedIDs: map[string]bool{}, panics: map[string]int{}}
+		active: map[string]bool{}, declinedIDs: map[string]bool{}, panics: map[string]int{},
+		loading: map[string]bool{}}
+	s.handedOff = sync.NewCond(&s.mu)
 	if s.cfg.Stores == nil {
 		s.cfg.Stores = s.openStores
 	}
@@ -221,7 +230,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- s.cfg.Spool.ServeWith(serveCtx, l, s.cfg.Owner, s.offer, spool.ServeOptions{Status: s.Status, Wants: s.wants})
+		serveErr <- s.cfg.Spool.ServeWith(serveCtx, l, s.cfg.Owner, s.offer, spool.ServeOptions{Status: s.Status, Wants: s.wants, Claiming: s.claiming, Mismatch: s.mismatch})
 	}()
 	s.note("engine started: pid %d, spool %s, serving %s", os.Getpid(), s.cfg.Spool.Path, strings.Join(s.cfg.Policies, ", "))
 
@@ -268,6 +277,7 @@ func (s *Server) stop() {
 	s.mu.Lock()
 	s.stopping = true
 	close(s.stopCh)
+	s.handedOff.Broadcast()
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.flushWG.Wait()

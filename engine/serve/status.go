@@ -13,7 +13,7 @@ func (s *Server) Status() spool.EngineStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := spool.EngineStatus{PID: os.Getpid(), Owner: s.cfg.Owner, Started: s.started, Version: s.cfg.Version,
-		Spool: s.cfg.Spool.Path, InFlight: s.inFlight + s.queued, Claimed: s.claimed.Load(), Declined: s.declined.Load()}
+		Spool: s.cfg.Spool.Path, InFlight: s.inFlight + s.queued + len(s.loading), Claimed: s.claimed.Load(), Declined: s.declined.Load()}
 	for _, path := range s.cfg.Policies {
 		p := spool.PolicyStatus{Path: path}
 		if ps := s.policies[path]; ps != nil {

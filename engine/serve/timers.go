@@ -59,7 +59,7 @@ func (t *timers) run(now time.Time) (idle bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	busy := s.inFlight > 0 || s.queued > 0 || s.flushing > 0
+	busy := s.inFlight > 0 || s.queued > 0 || s.flushing > 0 || len(s.loading) > 0
 	for _, ps := range s.policies {
 		if l := ps.cur; l != nil && !l.due.IsZero() && !now.Before(l.due) {
 			busy = true // a queued delivery is due: flushed at the next tick

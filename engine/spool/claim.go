@@ -72,17 +72,28 @@ func parseClaimed(name string) (id, owner string, ok bool) {
 // than MaxEntrySize, undecodable) is moved to bad/ with its reason and
 // the error wraps ErrBadEntry.
 func (s *Spool) Claim(id, owner string) (*Claimed, error) {
-	name, err := claimName(id, owner)
+	name, err := s.rename(id, owner)
 	if err != nil {
 		return nil, err
 	}
+	return s.load(id, name, owner)
+}
+
+// rename is Claim without the read: the entry is owner's, in claimed/
+// under the returned name, and not yet looked at (the wake-up answers
+// "claimed" before it reads the entry, then loads it).
+func (s *Spool) rename(id, owner string) (string, error) {
+	name, err := claimName(id, owner)
+	if err != nil {
+		return "", err
+	}
 	if err := s.new.MoveTo(id, s.claimed, name); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, ErrTaken
+			return "", ErrTaken
 		}
-		return nil, fmt.Errorf("spool: claiming: %w", err)
+		return "", fmt.Errorf("spool: claiming: %w", err)
 	}
-	return s.load(id, name, owner)
+	return name, nil
 }
 
 // load reads and decodes claimed/name, moving it to bad/ if unusable.

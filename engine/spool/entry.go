@@ -1,17 +1,13 @@
 package spool
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"notifier/engine/event"
-	"notifier/internal/jsonkeys"
 )
 
 // Version is the entry format this package writes and reads.
@@ -71,14 +67,6 @@ const (
 	InputJSON      = "json"
 )
 
-// entryNames are Entry's JSON names: encoding/json matches names
-// ignoring case, so a document with "V" or "ID" is refused instead.
-var entryNames = map[string]bool{"v": true, "id": true, "policy": true, "event": true,
-	"occurrence": true, "received": true, "source": true, "input": true, "state_path": true}
-
-// inputNames are Input's JSON names (see entryNames).
-var inputNames = map[string]bool{"source": true, "data": true, "env": true, "host": true}
-
 // ErrBadEntry is wrapped by the errors of an entry that cannot be used:
 // it has been moved to bad/.
 var ErrBadEntry = errors.New("bad spool entry")
@@ -127,72 +115,25 @@ func DecodeEntry(data []byte) (Entry, error) {
 	if len(data) > MaxEntrySize {
 		return e, fmt.Errorf("entry of %d bytes is larger than %d", len(data), MaxEntrySize)
 	}
-	if err := jsonkeys.Check(data); err != nil {
+	// One pass over the bytes for the keys (names, case, duplicates at
+	// any depth), then the decode: not the duplicate walk and the three
+	// decodes into maps (the top level, the event, the input) of before.
+	keysErr := checkEntryKeys(data)
+	if keysErr != nil && !errors.Is(keysErr, errSyntax) {
+		return e, fmt.Errorf("entry: %w", keysErr)
+	}
+	// json.Unmarshal refuses trailing data itself; an unknown field is
+	// one the scan refused already (Entry, event.Event and Input hold no
+	// other struct a document could add fields to).
+	if err := json.Unmarshal(data, &e); err != nil {
 		return e, fmt.Errorf("entry: %w", err)
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return e, fmt.Errorf("entry: %w", err)
-	}
-	for name := range top {
-		if !entryNames[name] {
-			return e, fmt.Errorf("entry: unknown key %.80q", name)
-		}
-	}
-	if ev, ok := top["event"]; ok {
-		if err := exactEventNames(ev); err != nil {
-			return e, err
-		}
-	}
-	if in, ok := top["input"]; ok {
-		if err := exactNames("input", in, inputNames); err != nil {
-			return e, err
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
-		return e, fmt.Errorf("entry: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return e, fmt.Errorf("entry: trailing data after the object")
+	if keysErr != nil {
+		// Not JSON to the scan, yet decoded: refused all the same.
+		return Entry{}, fmt.Errorf("entry: %w", keysErr)
 	}
 	if err := e.check(); err != nil {
 		return e, fmt.Errorf("entry: %w", err)
 	}
 	return e, nil
 }
-
-// exactEventNames refuses an event key that is not an Event field's JSON
-// name as written (see entryNames).
-func exactEventNames(raw json.RawMessage) error {
-	return exactNames("event", raw, eventNames())
-}
-
-// exactNames refuses a key of the object raw (what, for messages) that
-// is not in names as written.
-func exactNames(what string, raw json.RawMessage, names map[string]bool) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("entry: %s: %w", what, err)
-	}
-	for name := range m {
-		if !names[name] {
-			return fmt.Errorf("entry: %s: unknown key %.80q", what, name)
-		}
-	}
-	return nil
-}
-
-// eventNames are event.Event's JSON names, from its own encoding; made
-// on first use, so that a drop pays nothing for it at start-up.
-var eventNames = sync.OnceValue(func() map[string]bool {
-	names := map[string]bool{}
-	data, _ := json.Marshal(event.Event{})
-	var m map[string]json.RawMessage
-	json.Unmarshal(data, &m)
-	for name := range m {
-		names[name] = true
-	}
-	return names
-})

@@ -149,15 +149,35 @@ type ServeOptions struct {
 	// the connection's goroutine and must return at once (a snapshot of
 	// counters), never wait on the engine's work.
 	Status func() EngineStatus
-	// Wants, if set, looks at an entry before the engine claims it: an
-	// entry it does not want (another policy's, or the engine is too
-	// busy to decide it soon) is answered "no: " and reason and left in
-	// new/ untouched, so that its drop claims it at once — never a claim
-	// then a release, which a drop that gave up in between would take for
-	// the engine's. An entry the engine cannot read is left so too (the
-	// drop that wrote it can). It runs in the connection's goroutine while
-	// the drop waits, and must return at once.
-	Wants func(e *Entry) (ok bool, reason string)
+	// Wants, if set, is asked before the engine claims an entry whether
+	// it wants one of this policy and state path (the wake-up line's,
+	// or, for a line with only an id, the entry's own, read with Peek):
+	// one it does not want (another policy's, or the engine is too busy
+	// to decide it soon) is answered "no: " and reason and left in new/
+	// untouched, so that its drop claims it at once — never a claim then
+	// a release, which a drop that gave up in between would take for the
+	// engine's. An entry the engine cannot read with Peek is left so too
+	// (the drop that wrote it can). It runs in the connection's goroutine
+	// while the drop waits, and must return at once. An entry it wants is
+	// answered "claimed" as soon as it is renamed into claimed/, before it
+	// is read: the drop waits for no read or decode. Then it is read
+	// (unusable: to bad/) and handed to accept; one accept declines (the
+	// engine stopping) is put back into new/, for the scans, the next
+	// engine or a flush.
+	Wants func(policy, statePath string) (ok bool, reason string)
+	// Claiming, if set, is told of each entry renamed into claimed/ by a
+	// wake-up, before the answer, and the func it returns once the entry
+	// has been handed to accept (or found unusable, or not the line's):
+	// with the answer before the read, a drop told "claimed" may exit and
+	// the next event's drop be answered before this entry reaches accept,
+	// so an engine that decides in receipt order waits for the claims in
+	// between (engine/serve).
+	Claiming func(id string) (handed func())
+	// Mismatch, if set, is told of an entry claimed on a wake-up line
+	// whose policy or state path are not the entry's (a lying or buggy
+	// drop): it has been put back into new/ (released is false if that
+	// failed) and the engine does not decide it. why says what differed.
+	Mismatch func(id, why string, released bool)
 }
 
 // ServeWith is Serve with options: with opts.Status set, the engine also

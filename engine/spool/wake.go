@@ -2,12 +2,15 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,12 +20,14 @@ import (
 // WakeSocket is the engine's wake-up socket, in the spool directory.
 //
 // The protocol, over one stream connection per entry: the drop sends
-// the entry's id and a newline; the engine claims new/<id> (Claim) and
+// the entry's id and a newline (v1), or the id, its entry's policy and
+// state path, both strconv.Quote'd, separated by spaces (v2, at most
+// maxRequestLine bytes); the engine claims new/<id> (its rename) and
 // answers one line, "claimed" when the rename succeeded and it takes the
 // entry, else "no" and a reason. The engine reads nothing but an id (ValidID: digits, dashes
 // and hex, bounded length, so no slash and no "..") and opens nothing but
 // that entry of its own spool, so no client can make it read another
-// file.
+// file; the paths of a v2 line are only compared, never opened.
 const WakeSocket = "wake.sock"
 
 // DefaultWakeBound is how long a drop waits for the engine's answer by
@@ -188,7 +193,9 @@ func (s *Spool) Listen() (net.Listener, error) {
 // the connection's goroutine while the drop waits: it must only look at
 // the entry and queue it. Serve returns when ctx ends (nil) or accepting
 // fails, after every connection is finished; l is closed. A status
-// request is answered "no: unsupported" (ServeWith answers it).
+// request is answered "no: unsupported" (ServeWith answers it). With
+// ServeOptions.Wants (ServeWith), the answer comes before accept: see
+// there.
 func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool) error {
 	return s.serve(ctx, l, owner, accept, ServeOptions{})
 }
@@ -218,53 +225,170 @@ func (s *Spool) serve(ctx context.Context, l net.Listener, owner string, accept 
 	}
 }
 
-// answer reads one id from conn, claims it, lets accept decide and says
-// what came of it; or reads the status request and answers it.
+// maxRequestLine bounds a wake-up line, its newline not counted: an id,
+// a policy path and a state path, quoted (a drop whose line would be
+// longer sends the id alone).
+const maxRequestLine = 16 << 10
+
+// request is one wake-up line: an id alone (protocol v1), or an id with
+// the policy and state path of its entry (v2, known set).
+type request struct {
+	id                string
+	policy, statePath string
+	known             bool
+}
+
+// parseRequest reads a wake-up line without its newline: `<id>`, or
+// `<id> <policy> <statepath>` with both paths strconv.Quote'd (statepath
+// "" when the entry has none). Anything else is an error.
+func parseRequest(line []byte) (request, error) {
+	id, rest, v2 := strings.Cut(string(line), " ")
+	if !ValidID(id) {
+		return request{}, errors.New("not a spool id")
+	}
+	if !v2 {
+		return request{id: id}, nil
+	}
+	policy, rest, err := unquotePrefix(rest)
+	if err != nil || !strings.HasPrefix(rest, " ") {
+		return request{}, errors.New("malformed wake-up line")
+	}
+	statePath, rest, err := unquotePrefix(rest[1:])
+	if err != nil || rest != "" {
+		return request{}, errors.New("malformed wake-up line")
+	}
+	return request{id: id, policy: policy, statePath: statePath, known: true}, nil
+}
+
+// unquotePrefix unquotes the double-quoted Go string s starts with and
+// returns the rest.
+func unquotePrefix(s string) (string, string, error) {
+	if !strings.HasPrefix(s, `"`) {
+		return "", "", errors.New("not a quoted string")
+	}
+	q, err := strconv.QuotedPrefix(s)
+	if err != nil {
+		return "", "", err
+	}
+	u, err := strconv.Unquote(q)
+	return u, s[len(q):], err
+}
+
+// readRequest reads one line of at most maxRequestLine bytes and its
+// newline, which it drops; bytes after the newline are ignored. A drop
+// sends its line in one write, so this is one read, into a buffer
+// sized for the usual line and grown only for a longer one.
+func readRequest(conn net.Conn) ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) > maxRequestLine {
+				return nil, errors.New("wake-up line too long")
+			}
+			buf = slices.Grow(buf, min(2*cap(buf), maxRequestLine+1)-len(buf))
+		}
+		end := min(cap(buf), maxRequestLine+1)
+		n, err := conn.Read(buf[len(buf):end])
+		if i := bytes.IndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
+			return buf[:len(buf)+i], nil
+		}
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) > maxRequestLine {
+			return nil, errors.New("wake-up line too long")
+		}
+	}
+}
+
+// answer reads one wake-up line from conn, claims its entry, answers,
+// then lets accept decide; or reads the status request and answers it.
 func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, opts ServeOptions) {
 	conn.SetDeadline(time.Now().Add(serverReadBound))
-	// Room for an id and its newline: a longer line is refused without
-	// reading further.
-	line, err := bufio.NewReaderSize(conn, maxIDLen+2).ReadSlice('\n')
+	line, err := readRequest(conn)
 	if err != nil {
 		conn.Write([]byte("no: not an id line\n"))
 		return
 	}
-	if string(line) == statusRequest+"\n" {
+	if string(line) == statusRequest {
 		answerStatus(conn, opts.Status)
 		return
 	}
-	id := strings.TrimSuffix(string(line), "\n")
-	if !ValidID(id) {
-		conn.Write([]byte("no: not a spool id\n"))
+	req, err := parseRequest(line)
+	if err != nil {
+		conn.Write([]byte("no: " + err.Error() + "\n"))
 		return
 	}
 	if opts.Wants != nil {
-		// An entry it cannot read (perhaps a newer drop's) is left for its
-		// drop to decide.
-		e, err := s.Peek(id)
-		if refused(conn, err) {
-			return
+		if !req.known {
+			// A v1 line: the entry says what it is for. One it cannot
+			// read (perhaps a newer drop's) is left for its drop.
+			e, err := s.Peek(req.id)
+			if refused(conn, err) {
+				return
+			}
+			req.policy, req.statePath, req.known = e.Policy, e.StatePath, true
 		}
-		if ok, reason := opts.Wants(&e); !ok {
+		if ok, reason := opts.Wants(req.policy, req.statePath); !ok {
 			conn.Write([]byte("no: " + oneLine(reason) + "\n"))
 			return
 		}
 	}
-	c, err := s.Claim(id, owner)
+	// The rename is the claim: from here the entry is the engine's, in
+	// claimed/, whatever the drop does. With Wants, the engine has said
+	// it takes such entries, so the answer goes out before the entry is
+	// read. What comes of it next is as safe as a claim the engine made
+	// itself: unreadable, it goes to bad/ (as Claim would have put it);
+	// not the engine's after all (another policy than the line said, or
+	// the engine stopping), it goes back to new/ durably, for the scans
+	// and flushes to find; a crash leaves it in claimed/ for the next
+	// engine's Takeover. Without Wants, accept alone decides, and the
+	// answer waits for it.
+	name, err := s.rename(req.id, owner)
 	if refused(conn, err) {
 		return
 	}
-	if !accept(c) {
-		if err := s.Release(c); err != nil {
-			// Left in claimed/ under a live owner: the drop's claim fails
-			// and the entry waits for this engine's next Takeover.
-			conn.Write([]byte("no: declined, not released\n"))
-			return
+	if opts.Claiming != nil {
+		defer opts.Claiming(req.id)()
+	}
+	early := opts.Wants != nil
+	if early {
+		conn.Write([]byte("claimed\n"))
+		conn.Close()
+	}
+	c, err := s.load(req.id, name, owner)
+	if err != nil {
+		if !early {
+			refused(conn, err)
 		}
-		conn.Write([]byte("no: declined\n"))
 		return
 	}
-	conn.Write([]byte("claimed\n"))
+	if req.known && (c.Entry.Policy != req.policy || c.Entry.StatePath != req.statePath) {
+		released := s.Release(c) == nil
+		if opts.Mismatch != nil {
+			opts.Mismatch(req.id, fmt.Sprintf("the wake-up line said policy %.200q, state path %.200q; the entry has %.200q, %.200q",
+				req.policy, req.statePath, c.Entry.Policy, c.Entry.StatePath), released)
+		}
+		if !early {
+			conn.Write([]byte("no: declined\n"))
+		}
+		return
+	}
+	switch {
+	case accept(c):
+		if !early {
+			conn.Write([]byte("claimed\n"))
+		}
+	case s.Release(c) != nil:
+		// Left in claimed/ under a live owner: the drop's claim fails and
+		// the entry waits for the next engine's Takeover.
+		if !early {
+			conn.Write([]byte("no: declined, not released\n"))
+		}
+	case !early:
+		conn.Write([]byte("no: declined\n"))
+	}
 }
 
 // refused answers a failed Peek or Claim "no", saying why, and reports

@@ -305,16 +305,23 @@ func TestWakeWantsLooksBeforeClaiming(t *testing.T) {
 	var accepted atomic.Int32
 	go func() {
 		done <- s.ServeWith(ctx, l, "host/1/engine", func(*Claimed) bool { accepted.Add(1); return true },
-			ServeOptions{Wants: func(e *Entry) (bool, string) { return e.Occurrence == "occ-1", "not mine\nat all" }})
+			ServeOptions{Wants: func(policy, statePath string) (bool, string) {
+				return policy == "/etc/notifier/policy.yaml", "not mine\nat all"
+			}})
 	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
 		}
-	}()
+	}
+	defer stop()
 	mine, other := testEntry(1), testEntry(2)
-	other.Occurrence = "occ-2"
+	other.Policy = "/etc/notifier/other.yaml"
 	for _, e := range []*Entry{&mine, &other} {
 		if err := s.Put(e); err != nil {
 			t.Fatal(err)
@@ -341,6 +348,7 @@ func TestWakeWantsLooksBeforeClaiming(t *testing.T) {
 	if st, _ := s.Stats(); st.Bad != 0 || st.New != 2 {
 		t.Errorf("spool %+v, want the unreadable entry still in new/", st)
 	}
+	stop() // Serve returns after every connection is finished: accept has run
 	if n := accepted.Load(); n != 1 {
 		t.Errorf("accept called %d times, want 1", n)
 	}

@@ -1,0 +1,81 @@
+package serve
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"notifier/engine/spool"
+)
+
+// A wake-up is answered "claimed" before its entry is read, so the next
+// event's drop may be answered before that entry reaches the queue: an
+// entry of the key waits for every older claim still on its way, and the
+// key's entries are decided in receipt order all the same.
+func TestReceiptOrderAcrossEarlyAnswers(t *testing.T) {
+	r := newRig(t, nil)
+	r.start()
+	older := r.put("cmon/ctl/1/order", "critical")
+	newer := r.put("cmon/ctl/1/order", "warning")
+	// The older one claimed by a wake-up and not yet offered, as between
+	// the answer and the read.
+	handed := r.srv.claiming(older)
+	c, err := r.sp.Claim(older, r.srv.cfg.Owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.wake(newer); got != spool.WakeClaimed {
+		t.Fatalf("wake: %v", got)
+	}
+	if !r.srv.offer(c) {
+		t.Fatal("the older entry was not taken")
+	}
+	handed()
+	wait(t, r.done, "a decision")
+	wait(t, r.done, "a decision")
+	r.mu.Lock()
+	decided := slices.Clone(r.decided)
+	r.mu.Unlock()
+	if !slices.Equal(decided, []string{older, newer}) {
+		t.Errorf("decided %v, want %s then %s", decided, older, newer)
+	}
+}
+
+// A wake-up line that names a served policy for an entry of another one
+// gets its answer (the claim is a rename), but the engine does not
+// decide the entry: it is back in new/, counted declined and said.
+func TestLyingWakeLineNotDecided(t *testing.T) {
+	r := newRig(t, nil)
+	r.start()
+	other := filepath.Join(r.dir, "other.yaml")
+	id := r.put("cmon/ctl/1/lie", "critical", other)
+	c, err := net.Dial("unix", filepath.Join(r.sp.Path, spool.WakeSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "%s %s %s\n", id, strconv.Quote(r.policy), strconv.Quote(""))
+	answer, _ := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if answer != "claimed\n" {
+		t.Fatalf("answer %q, want claimed (then put back)", answer)
+	}
+	wait(t, r.handedCh(id), "the entry to be looked at")
+	if ids, _ := r.sp.List(); !slices.Equal(ids, []string{id}) {
+		t.Errorf("new/ holds %v, want %s back", ids, id)
+	}
+	if st := r.srv.Status(); st.Declined != 1 || st.Claimed != 0 || st.InFlight != 0 {
+		t.Errorf("status %+v, want one declined, none claimed", st)
+	}
+	if notes := r.allNotes(); !strings.Contains(notes, id) || !strings.Contains(notes, "not decided here") {
+		t.Errorf("the mismatch is not said:\n%s", notes)
+	}
+	r.stop()
+	if len(r.decided) != 0 {
+		t.Errorf("decided %v", r.decided)
+	}
+}
