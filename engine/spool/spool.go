@@ -130,7 +130,7 @@ func (s *Spool) told(step string) {
 // fsync'd. It sets e's V, ID and (when zero) Received. Only a nil error
 // means the entry is on disk; on an error nothing is left in new/.
 func (s *Spool) Put(e *Entry) error {
-	return s.put(e, s.new, "", true)
+	return s.put(e, s.new, "", true, nil)
 }
 
 // PutClaimed writes e as Put does, without the fsyncs, straight into
@@ -146,7 +146,7 @@ func (s *Spool) PutClaimed(e *Entry, owner string) (*Claimed, error) {
 	if _, err := claimedName("", owner); err != nil {
 		return nil, err
 	}
-	if err := s.put(e, s.claimed, owner, false); err != nil {
+	if err := s.put(e, s.claimed, owner, false, nil); err != nil {
 		return nil, err
 	}
 	name, _ := claimedName(e.ID, owner)
@@ -154,8 +154,9 @@ func (s *Spool) PutClaimed(e *Entry, owner string) (*Claimed, error) {
 }
 
 // put writes e into dir (new/, or claimed/ for owner), fsync'ing the file
-// and dir when durable.
-func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool) error {
+// and dir when durable; renamed, if set, runs once the entry is in dir,
+// before dir's fsync (PutWake).
+func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool, renamed func()) error {
 	if e.Received.IsZero() {
 		e.Received = s.now()
 	}
@@ -199,6 +200,9 @@ func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool) erro
 		return fmt.Errorf("spool: writing entry: %w", err)
 	}
 	s.told("rename")
+	if renamed != nil {
+		renamed()
+	}
 	if !durable {
 		return nil
 	}
