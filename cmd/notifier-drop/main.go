@@ -118,6 +118,15 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 		return fail(exitProblem, err)
 	}
 	s, err := spool.Open(dir)
+	if err == nil {
+		// Every directory the drop may write (new/ or claimed/ for its
+		// entry, claimed/ when the engine declines it), checked before
+		// the input is read: an unusable spool must still leave it to
+		// the full binary to read. bad/ is the engine's and flush's.
+		if err = s.Prepare(spool.TmpDir, spool.NewDir, spool.ClaimedDir); err != nil {
+			s.Close()
+		}
+	}
 	if err != nil {
 		// Nothing read yet: the full binary reads the input itself and
 		// decides it in-process, as it did before there was a spool.

@@ -76,7 +76,9 @@ type Spool struct {
 	// Path is the spool directory, for messages.
 	Path string
 
-	root, tmp, new, claimed, bad *safedir.Dir
+	root *safedir.Dir
+	// The subdirectories, opened on first use (dir).
+	tmp, new, claimed, bad *dir
 
 	// now is the clock (tests may replace it).
 	now func() time.Time
@@ -85,36 +87,53 @@ type Spool struct {
 	step func(string)
 }
 
-// Open opens the spool at path, making it and its subdirectories when
-// missing (0770, setgid, as the state directory's shared directories
-// are); the directory holding path must exist (it is the state
-// directory the packages make). A link or a foreign-owned directory in
-// their place is refused.
+// Open opens the spool at path, making it when missing, and its
+// subdirectories as they are first used (Prepare opens them now), all
+// 0770, setgid, as the state directory's shared directories are; the
+// directory holding path must exist (it is the state directory the
+// packages make). A link or a foreign-owned directory in their place is
+// refused.
 func Open(path string) (*Spool, error) {
-	s := &Spool{Path: path, now: time.Now}
-	var err error
-	if s.root, err = safedir.Open(path, true); err != nil {
+	root, err := safedir.Open(path, true)
+	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	for _, d := range []struct {
-		name string
-		dir  **safedir.Dir
-	}{{TmpDir, &s.tmp}, {NewDir, &s.new}, {ClaimedDir, &s.claimed}, {BadDir, &s.bad}} {
-		if *d.dir, err = safedir.Open(filepath.Join(path, d.name), true); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("spool: %w", err)
+	return &Spool{Path: path, now: time.Now, root: root,
+		tmp: newDir(filepath.Join(path, TmpDir)), new: newDir(filepath.Join(path, NewDir)),
+		claimed: newDir(filepath.Join(path, ClaimedDir)), bad: newDir(filepath.Join(path, BadDir))}, nil
+}
+
+// Prepare opens (making them when missing) the subdirectories named
+// (TmpDir, NewDir, ClaimedDir, BadDir) now rather than on first use,
+// for a caller that must know the spool is usable before it reads
+// anything; the error is what the first use would have reported.
+func (s *Spool) Prepare(names ...string) error {
+	for _, name := range names {
+		var d *dir
+		switch name {
+		case TmpDir:
+			d = s.tmp
+		case NewDir:
+			d = s.new
+		case ClaimedDir:
+			d = s.claimed
+		case BadDir:
+			d = s.bad
+		default:
+			return fmt.Errorf("spool: no subdirectory %q", name)
+		}
+		if _, err := d.open(); err != nil {
+			return fmt.Errorf("spool: %w", err)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // Close releases the spool's directories.
 func (s *Spool) Close() error {
-	var errs []error
-	for _, d := range []*safedir.Dir{s.root, s.tmp, s.new, s.claimed, s.bad} {
-		if d != nil {
-			errs = append(errs, d.Close())
-		}
+	errs := []error{s.root.Close()}
+	for _, d := range []*dir{s.tmp, s.new, s.claimed, s.bad} {
+		errs = append(errs, d.close())
 	}
 	return errors.Join(errs...)
 }
@@ -153,10 +172,10 @@ func (s *Spool) PutClaimed(e *Entry, owner string) (*Claimed, error) {
 	return &Claimed{Entry: *e, Name: name, Owner: owner}, nil
 }
 
-// put writes e into dir (new/, or claimed/ for owner), fsync'ing the file
-// and dir when durable; renamed, if set, runs once the entry is in dir,
-// before dir's fsync (PutWake).
-func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool, renamed func()) error {
+// put writes e into to (new/, or claimed/ for owner), fsync'ing the file
+// and to when durable; renamed, if set, runs once the entry is in to,
+// before to's fsync (PutWake).
+func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func()) error {
 	if e.Received.IsZero() {
 		e.Received = s.now()
 	}
@@ -193,7 +212,7 @@ func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool, rena
 	}
 	if err == nil {
 		s.told("close")
-		err = s.tmp.MoveTo(e.ID, dir, name)
+		err = s.tmp.MoveTo(e.ID, to, name)
 	}
 	if err != nil {
 		s.tmp.Remove(e.ID)
@@ -206,7 +225,7 @@ func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool, rena
 	if !durable {
 		return nil
 	}
-	if err := dir.Sync(); err != nil {
+	if err := to.Sync(); err != nil {
 		// The entry is in new/ but may not survive a crash: the caller
 		// must not report success, and a later claimer decides it once.
 		return fmt.Errorf("spool: %w", err)
