@@ -9,7 +9,6 @@ package drop
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -212,16 +211,13 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 // engine/state. The process it execs keeps its pid, and so adopts the
 // claim (`notifier run --spooled ID --owner OWNER`).
 func NewOwner() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	r := spool.Random4()
+	return hostname() + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(r[:])
 }
 
 // OwnedHere reports whether owner (NewOwner's form) names this process.
 func OwnedHere(owner string) bool {
 	host, rest, ok := strings.Cut(owner, "/")
 	pid, _, ok2 := strings.Cut(rest, "/")
-	me, _ := os.Hostname()
-	return ok && ok2 && host == me && pid == strconv.Itoa(os.Getpid())
+	return ok && ok2 && host == hostname() && pid == strconv.Itoa(os.Getpid())
 }

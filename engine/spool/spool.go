@@ -41,14 +41,16 @@
 package spool
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"notifier/internal/safedir"
 )
@@ -238,9 +240,42 @@ func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func(
 // nanoseconds (fixed width, so ids sort by receipt), this process's id
 // and a random part (unique across processes). See ValidID.
 func NewID(t time.Time) string {
+	b := make([]byte, 0, maxIDLen)
+	n := strconv.AppendInt(nil, t.UnixNano(), 10)
+	for range 20 - len(n) {
+		b = append(b, '0')
+	}
+	b = append(b, n...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
+	b = append(b, '-')
+	r := Random4()
+	return string(hex.AppendEncode(b, r[:]))
+}
+
+// Random4 is four random bytes, for the random parts of ids (NewID,
+// engine/drop's NewOwner): from getrandom(2), which never blocks once
+// the kernel's pool is ready (early boot is not when alarms come), else
+// /dev/urandom; all zero only if neither can be read, which leaves the
+// time and process id to tell ids apart. Not crypto/rand: its first use
+// costs every drop more than the read.
+func Random4() [4]byte {
 	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%020d-%d-%s", t.UnixNano(), os.Getpid(), hex.EncodeToString(b[:]))
+	for {
+		n, err := unix.Getrandom(b[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n == len(b) {
+			return b
+		}
+		break
+	}
+	if f, err := os.Open("/dev/urandom"); err == nil {
+		io.ReadFull(f, b[:])
+		f.Close()
+	}
+	return b
 }
 
 // maxIDLen bounds an id: 20 digits, a pid of at most 10, 8 hex digits.
