@@ -19,6 +19,15 @@
 //   - Exit 0 means on disk: Put returns nil only after the entry's file
 //     was fsync'd and renamed into new/ and new/ itself was fsync'd; no
 //     step is skipped, so a kill -9 or a power cut after it loses nothing.
+//     PutWake offers the entry to the engine between the rename and
+//     new/'s fsync, and still returns only after that fsync: the
+//     engine's claim is a rename too, atomic, so the entry is in new/ or
+//     in claimed/, and a journalling file system (ext4's default, xfs)
+//     commits that rename with new/'s fsync. Without a journal (ext2,
+//     ext4 made without one) fsync(new/) may persist new/ without the
+//     entry while claimed/ is not written: a power cut between such a
+//     claim and the engine's decision can then lose the entry, so the
+//     spool belongs on a journalling file system.
 //   - Decided exactly once: an entry is claimed by renaming it out of new/
 //     (or, in Takeover, out of a dead owner's name in claimed/); rename is
 //     atomic, so of any number of claimers exactly one succeeds and the
@@ -240,8 +249,13 @@ func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func(
 // nanoseconds (fixed width, so ids sort by receipt), this process's id
 // and a random part (unique across processes). See ValidID.
 func NewID(t time.Time) string {
+	ns := t.UnixNano()
+	if ns < 0 {
+		// Not a receipt time (before 1970): as before, an id ValidID refuses.
+		return fmt.Sprintf("%020d-%d-%s", ns, os.Getpid(), "00000000")
+	}
 	b := make([]byte, 0, maxIDLen)
-	n := strconv.AppendInt(nil, t.UnixNano(), 10)
+	n := strconv.AppendInt(nil, ns, 10)
 	for range 20 - len(n) {
 		b = append(b, '0')
 	}

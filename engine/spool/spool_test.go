@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -347,5 +349,18 @@ func TestPutClaimed(t *testing.T) {
 	}
 	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
 		t.Errorf("tmp/ holds %q", got)
+	}
+}
+
+// NewID pads the time to 20 digits, then the pid and 8 hex digits.
+func TestNewIDLayout(t *testing.T) {
+	for _, ns := range []int64{5, 1700000000123456789, math.MaxInt64} {
+		id := NewID(time.Unix(0, ns))
+		if want := fmt.Sprintf("%020d-%d-", ns, os.Getpid()); !strings.HasPrefix(id, want) || len(id) != len(want)+8 || !ValidID(id) {
+			t.Errorf("NewID(%d) = %q, want %q and 8 hex digits", ns, id, want)
+		}
+	}
+	if a, b := NewID(time.Unix(0, 5)), NewID(time.Unix(0, 5)); a == b {
+		t.Errorf("two ids alike: %q", a)
 	}
 }
