@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -38,7 +40,7 @@ func (d *dir) open() (*safedir.Dir, error) {
 	if sd := d.d.Load(); sd != nil {
 		return sd, nil
 	}
-	sd, err := safedir.Open(d.path, true)
+	sd, err := openShared(d.path)
 	if err != nil {
 		return nil, &openError{err}
 	}
@@ -122,4 +124,15 @@ func (d *dir) Remove(name string) error {
 		return err
 	}
 	return sd.Remove(name)
+}
+
+// openShared is safedir.Open(path, true) that tries the directory as it
+// is first: it is there but the first time, and making it is a mkdir
+// that fails with EEXIST every other time, in every drop.
+func openShared(path string) (*safedir.Dir, error) {
+	sd, err := safedir.Open(path, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return safedir.Open(path, true)
+	}
+	return sd, err
 }

@@ -105,7 +105,7 @@ type Spool struct {
 // packages make). A link or a foreign-owned directory in their place is
 // refused.
 func Open(path string) (*Spool, error) {
-	root, err := safedir.Open(path, true)
+	root, err := openShared(path)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
