@@ -82,7 +82,7 @@ cmp "$runs" -candidate "$full"
 echo "== engine running: notifier, policy rewritten before every invocation =="
 cmp "$runs" -candidate "$full" -touch "$policy"
 echo "engine status after (claimed must count every invocation above, declined none): $("$tmp/engine" -spool "$dir/spool" status || true)"
-echo "spool depth (new/ + claimed/) after: $("$tmp/engine" -spool "$dir/spool" depth); bad/: $(ls "$dir/spool/bad" | wc -l)"
+echo "spool depth (new/ + claimed/) after: $("$tmp/engine" -spool "$dir/spool" depth); bad/: $(ls "$dir/spool/bad" 2>/dev/null | wc -l)"
 
 echo
 echo "== where notifier-drop's time goes: hello -> dropfloor (the spool write's I/O alone) -> notifier-drop"
@@ -116,5 +116,5 @@ echo
 echo "== no engine (the in-process path), for the record =="
 cmp "$((runs / 3))" -candidate "$drop"
 cmp "$((runs / 3))" -candidate "$full"
-echo "spool depth (new/ + claimed/) at the end: $("$tmp/engine" -spool "$dir/spool" depth); bad/: $(ls "$dir/spool/bad" | wc -l)"
+echo "spool depth (new/ + claimed/) at the end: $("$tmp/engine" -spool "$dir/spool" depth); bad/: $(ls "$dir/spool/bad" 2>/dev/null | wc -l)"
 echo "load: $(uptime)"

@@ -113,14 +113,23 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	bin, err := fullBinary(env)
-	if err != nil {
-		return fail(exitProblem, err)
-	}
 	s, err := spool.Open(dir)
+	if err == nil {
+		// Every directory the drop may write (new/ or claimed/ for its
+		// entry, claimed/ when the engine declines it), checked before
+		// the input is read: an unusable spool must still leave it to
+		// the full binary to read. bad/ is the engine's and flush's.
+		if err = s.Prepare(spool.TmpDir, spool.NewDir, spool.ClaimedDir); err != nil {
+			s.Close()
+		}
+	}
 	if err != nil {
 		// Nothing read yet: the full binary reads the input itself and
 		// decides it in-process, as it did before there was a spool.
+		bin, berr := fullBinary(env)
+		if berr != nil {
+			return fail(exitProblem, berr)
+		}
 		fmt.Fprintf(stderr, "notifier: %v: running %s\n", err, bin)
 		return exitOK, append([]string{bin, "run"}, args...), environ
 	}
@@ -153,6 +162,16 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 	}
 	if c == nil {
 		return exitOK, nil, nil // the engine has it (or a flush: either way, decided once)
+	}
+	// Found only now: with an engine running it is never needed.
+	bin, err := fullBinary(env)
+	if err != nil {
+		// Back into new/ from this process's claim, as when the exec
+		// fails (main): a flush, or the engine once up, takes it.
+		if rerr := s.Release(c); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return fail(exitProblem, fmt.Errorf("%w: the event stays in the spool for notifier flush", err))
 	}
 	argv := []string{bin, "run", "--spooled", e.ID, "--owner", owner, "--spool", dir}
 	if *configFlag != "" {

@@ -83,3 +83,30 @@ func TestDrop(t *testing.T) {
 		t.Errorf("bad source: exit %d, exec %q, stderr %q", code, argv, stderr.String())
 	}
 }
+
+// An unusable spool directory (here new/ is a link) is found before the
+// input is read: the full binary is run in the drop's place, reads the
+// input itself and decides it without the spool.
+func TestUnusableSpoolRunsFullBinary(t *testing.T) {
+	dir := t.TempDir()
+	sp := filepath.Join(dir, "spool")
+	if err := os.MkdirAll(sp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(sp, "new")); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"NOTIFIER_STATE_PATH=" + filepath.Join(dir, "state.db"), "NOTIFIER_BIN=/opt/notifier"}
+	var stderr bytes.Buffer
+	stdin := strings.NewReader(alarm(t))
+	code, argv, _ := run([]string{"--source", "cmon"}, stdin, &stderr, env, time.Now())
+	if want := "/opt/notifier run --source cmon"; code != 0 || strings.Join(argv, " ") != want {
+		t.Errorf("exit %d, exec %q; want 0 and %q", code, argv, want)
+	}
+	if stdin.Len() != len(alarm(t)) {
+		t.Error("the input was read")
+	}
+	if !strings.Contains(stderr.String(), "is a link or not a directory: refused") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}

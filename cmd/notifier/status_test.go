@@ -56,10 +56,13 @@ func (s *statusSetup) put(t *testing.T, fn func(recs map[string]*state.Record) e
 func (s *statusSetup) spoolFile(t *testing.T, sub, name string) {
 	t.Helper()
 	sp, err := spool.Open(s.spool)
+	if err == nil {
+		err = sp.Prepare(sub)
+		sp.Close()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp.Close()
 	if err := os.WriteFile(filepath.Join(s.spool, sub, name), []byte("{}"), 0o640); err != nil {
 		t.Fatal(err)
 	}

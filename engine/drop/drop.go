@@ -9,11 +9,9 @@ package drop
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -180,25 +178,26 @@ func EnvStatePath(env map[string]string) (string, error) {
 //
 // An error means nothing is spooled.
 func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
-	var conn net.Conn
+	var conn *spool.WakeConn
 	r := spool.WakeNoEngine
-	deadline := time.Now().Add(wait)
 	if wait > 0 {
-		conn, r = spool.DialWake(s.Path, deadline)
+		conn, r = spool.DialWake(s.Path, time.Now().Add(wait))
 	}
 	if conn == nil && r == spool.WakeNoEngine && owner != "" {
 		c, err := s.PutClaimed(e, owner)
 		return c, r, err
 	}
-	if err := s.Put(e); err != nil {
-		if conn != nil {
-			conn.Close()
+	if conn == nil {
+		if err := s.Put(e); err != nil {
+			return nil, r, err
 		}
-		return nil, r, err
-	}
-	if conn != nil {
-		// The bound counts from here: the engine has not been asked yet.
-		r = spool.WakeOn(conn, e.ID, time.Now().Add(wait))
+	} else {
+		// The engine is asked as soon as the entry is in new/, while new/
+		// is fsync'd (Spool.PutWake: it returns only after both).
+		var err error
+		if r, err = s.PutWake(e, conn, wait); err != nil {
+			return nil, r, err
+		}
 	}
 	if owner == "" {
 		return nil, r, nil
@@ -212,16 +211,13 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 // engine/state. The process it execs keeps its pid, and so adopts the
 // claim (`notifier run --spooled ID --owner OWNER`).
 func NewOwner() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	r := spool.Random4()
+	return hostname() + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(r[:])
 }
 
 // OwnedHere reports whether owner (NewOwner's form) names this process.
 func OwnedHere(owner string) bool {
 	host, rest, ok := strings.Cut(owner, "/")
 	pid, _, ok2 := strings.Cut(rest, "/")
-	me, _ := os.Hostname()
-	return ok && ok2 && host == me && pid == strconv.Itoa(os.Getpid())
+	return ok && ok2 && host == hostname() && pid == strconv.Itoa(os.Getpid())
 }

@@ -61,11 +61,18 @@ func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
 // Hostname is the local host's name, asked once per process.
-var Hostname = sync.OnceValue(func() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return "localhost"
+var Hostname = func() string {
+	if h := hostname(); h != "" {
+		return h
 	}
+	return "localhost"
+}
+
+// hostname is os.Hostname's answer ("" on an error), asked once per
+// process: it names the host in an Input and, as engine/state's does, in
+// an owner id (NewOwner, OwnedHere).
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
 	return h
 })
 

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 
 	"notifier/internal/safedir"
@@ -40,7 +39,7 @@ func KeepRejected(dir, ext string, data []byte) (string, error) {
 	all, _ := d.Names()
 	var ours []string
 	for _, n := range all {
-		if rejectedName().MatchString(n) {
+		if isRejectedName(n) {
 			ours = append(ours, n)
 		}
 	}
@@ -51,9 +50,42 @@ func KeepRejected(dir, ext string, data []byte) (string, error) {
 	return d.Join(name), nil
 }
 
-// rejectedName matches the names KeepRejected gives. Compiled on first
-// use, not at package init: every invocation links this package and
-// only one that rejects its input needs it (bench/inittrace.sh).
-var rejectedName = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9]+\.(input|env)$`)
-})
+// rejectedStamp is the length of the time and dash that start a name
+// KeepRejected gives: 20060102T150405.000000000Z-.
+const rejectedStamp = len("20060102T150405.000000000Z-")
+
+// isRejectedName reports whether n is a name KeepRejected gives:
+// ^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9]+\.(input|env)$, written out
+// (a test holds it to that expression) so that no invocation links
+// package regexp, whose tables cost every process at start-up.
+func isRejectedName(n string) bool {
+	if len(n) <= rejectedStamp {
+		return false
+	}
+	for i := range rejectedStamp {
+		want := byte(0) // a digit
+		switch i {
+		case 8:
+			want = 'T'
+		case 15:
+			want = '.'
+		case 25:
+			want = 'Z'
+		case 26:
+			want = '-'
+		}
+		if c := n[i]; (want == 0 && (c < '0' || c > '9')) || (want != 0 && c != want) {
+			return false
+		}
+	}
+	pid, ext, ok := strings.Cut(n[rejectedStamp:], ".")
+	if !ok || pid == "" || (ext != "input" && ext != "env") {
+		return false
+	}
+	for _, c := range []byte(pid) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

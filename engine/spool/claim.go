@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"notifier/internal/safedir"
 )
 
 // ErrTaken is Claim's answer when the entry is not in new/: another
@@ -115,7 +113,7 @@ func (s *Spool) load(id, name, owner string) (*Claimed, error) {
 // toBad moves name out of d into bad/, with a one-line reason beside it,
 // and returns the error to report. Nothing is deleted: an operator may
 // want to see what a drop wrote.
-func (s *Spool) toBad(d *safedir.Dir, name string, reason error) error {
+func (s *Spool) toBad(d *dir, name string, reason error) error {
 	var b [4]byte
 	rand.Read(b[:])
 	// A suffix of its own: names in bad/ never replace one another.

@@ -95,7 +95,7 @@ func (e *Entry) encode() ([]byte, error) {
 	if err := e.check(); err != nil {
 		return nil, fmt.Errorf("spool: entry: %w", err)
 	}
-	data, err := json.Marshal(e)
+	data, err := appendEntry(make([]byte, 0, 2048+3*len(e.Input.Data)), e)
 	if err != nil {
 		return nil, fmt.Errorf("spool: entry: %w", err)
 	}

@@ -19,6 +19,15 @@
 //   - Exit 0 means on disk: Put returns nil only after the entry's file
 //     was fsync'd and renamed into new/ and new/ itself was fsync'd; no
 //     step is skipped, so a kill -9 or a power cut after it loses nothing.
+//     PutWake offers the entry to the engine between the rename and
+//     new/'s fsync, and still returns only after that fsync: the
+//     engine's claim is a rename too, atomic, so the entry is in new/ or
+//     in claimed/, and a journalling file system (ext4's default, xfs)
+//     commits that rename with new/'s fsync. Without a journal (ext2,
+//     ext4 made without one) fsync(new/) may persist new/ without the
+//     entry while claimed/ is not written: a power cut between such a
+//     claim and the engine's decision can then lose the entry, so the
+//     spool belongs on a journalling file system.
 //   - Decided exactly once: an entry is claimed by renaming it out of new/
 //     (or, in Takeover, out of a dead owner's name in claimed/); rename is
 //     atomic, so of any number of claimers exactly one succeeds and the
@@ -41,14 +50,16 @@
 package spool
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"notifier/internal/safedir"
 )
@@ -76,7 +87,9 @@ type Spool struct {
 	// Path is the spool directory, for messages.
 	Path string
 
-	root, tmp, new, claimed, bad *safedir.Dir
+	root *safedir.Dir
+	// The subdirectories, opened on first use (dir).
+	tmp, new, claimed, bad *dir
 
 	// now is the clock (tests may replace it).
 	now func() time.Time
@@ -85,36 +98,53 @@ type Spool struct {
 	step func(string)
 }
 
-// Open opens the spool at path, making it and its subdirectories when
-// missing (0770, setgid, as the state directory's shared directories
-// are); the directory holding path must exist (it is the state
-// directory the packages make). A link or a foreign-owned directory in
-// their place is refused.
+// Open opens the spool at path, making it when missing, and its
+// subdirectories as they are first used (Prepare opens them now), all
+// 0770, setgid, as the state directory's shared directories are; the
+// directory holding path must exist (it is the state directory the
+// packages make). A link or a foreign-owned directory in their place is
+// refused.
 func Open(path string) (*Spool, error) {
-	s := &Spool{Path: path, now: time.Now}
-	var err error
-	if s.root, err = safedir.Open(path, true); err != nil {
+	root, err := openShared(path)
+	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	for _, d := range []struct {
-		name string
-		dir  **safedir.Dir
-	}{{TmpDir, &s.tmp}, {NewDir, &s.new}, {ClaimedDir, &s.claimed}, {BadDir, &s.bad}} {
-		if *d.dir, err = safedir.Open(filepath.Join(path, d.name), true); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("spool: %w", err)
+	return &Spool{Path: path, now: time.Now, root: root,
+		tmp: newDir(filepath.Join(path, TmpDir)), new: newDir(filepath.Join(path, NewDir)),
+		claimed: newDir(filepath.Join(path, ClaimedDir)), bad: newDir(filepath.Join(path, BadDir))}, nil
+}
+
+// Prepare opens (making them when missing) the subdirectories named
+// (TmpDir, NewDir, ClaimedDir, BadDir) now rather than on first use,
+// for a caller that must know the spool is usable before it reads
+// anything; the error is what the first use would have reported.
+func (s *Spool) Prepare(names ...string) error {
+	for _, name := range names {
+		var d *dir
+		switch name {
+		case TmpDir:
+			d = s.tmp
+		case NewDir:
+			d = s.new
+		case ClaimedDir:
+			d = s.claimed
+		case BadDir:
+			d = s.bad
+		default:
+			return fmt.Errorf("spool: no subdirectory %q", name)
+		}
+		if _, err := d.open(); err != nil {
+			return fmt.Errorf("spool: %w", err)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // Close releases the spool's directories.
 func (s *Spool) Close() error {
-	var errs []error
-	for _, d := range []*safedir.Dir{s.root, s.tmp, s.new, s.claimed, s.bad} {
-		if d != nil {
-			errs = append(errs, d.Close())
-		}
+	errs := []error{s.root.Close()}
+	for _, d := range []*dir{s.tmp, s.new, s.claimed, s.bad} {
+		errs = append(errs, d.close())
 	}
 	return errors.Join(errs...)
 }
@@ -130,7 +160,7 @@ func (s *Spool) told(step string) {
 // fsync'd. It sets e's V, ID and (when zero) Received. Only a nil error
 // means the entry is on disk; on an error nothing is left in new/.
 func (s *Spool) Put(e *Entry) error {
-	return s.put(e, s.new, "", true)
+	return s.put(e, s.new, "", true, nil)
 }
 
 // PutClaimed writes e as Put does, without the fsyncs, straight into
@@ -146,16 +176,17 @@ func (s *Spool) PutClaimed(e *Entry, owner string) (*Claimed, error) {
 	if _, err := claimedName("", owner); err != nil {
 		return nil, err
 	}
-	if err := s.put(e, s.claimed, owner, false); err != nil {
+	if err := s.put(e, s.claimed, owner, false, nil); err != nil {
 		return nil, err
 	}
 	name, _ := claimedName(e.ID, owner)
 	return &Claimed{Entry: *e, Name: name, Owner: owner}, nil
 }
 
-// put writes e into dir (new/, or claimed/ for owner), fsync'ing the file
-// and dir when durable.
-func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool) error {
+// put writes e into to (new/, or claimed/ for owner), fsync'ing the file
+// and to when durable; renamed, if set, runs once the entry is in to,
+// before to's fsync (PutWake).
+func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func()) error {
 	if e.Received.IsZero() {
 		e.Received = s.now()
 	}
@@ -192,17 +223,20 @@ func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool) erro
 	}
 	if err == nil {
 		s.told("close")
-		err = s.tmp.MoveTo(e.ID, dir, name)
+		err = s.tmp.MoveTo(e.ID, to, name)
 	}
 	if err != nil {
 		s.tmp.Remove(e.ID)
 		return fmt.Errorf("spool: writing entry: %w", err)
 	}
 	s.told("rename")
+	if renamed != nil {
+		renamed()
+	}
 	if !durable {
 		return nil
 	}
-	if err := dir.Sync(); err != nil {
+	if err := to.Sync(); err != nil {
 		// The entry is in new/ but may not survive a crash: the caller
 		// must not report success, and a later claimer decides it once.
 		return fmt.Errorf("spool: %w", err)
@@ -215,9 +249,47 @@ func (s *Spool) put(e *Entry, dir *safedir.Dir, owner string, durable bool) erro
 // nanoseconds (fixed width, so ids sort by receipt), this process's id
 // and a random part (unique across processes). See ValidID.
 func NewID(t time.Time) string {
+	ns := t.UnixNano()
+	if ns < 0 {
+		// Not a receipt time (before 1970): as before, an id ValidID refuses.
+		return fmt.Sprintf("%020d-%d-%s", ns, os.Getpid(), "00000000")
+	}
+	b := make([]byte, 0, maxIDLen)
+	n := strconv.AppendInt(nil, ns, 10)
+	for range 20 - len(n) {
+		b = append(b, '0')
+	}
+	b = append(b, n...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
+	b = append(b, '-')
+	r := Random4()
+	return string(hex.AppendEncode(b, r[:]))
+}
+
+// Random4 is four random bytes, for the random parts of ids (NewID,
+// engine/drop's NewOwner): from getrandom(2), which never blocks once
+// the kernel's pool is ready (early boot is not when alarms come), else
+// /dev/urandom; all zero only if neither can be read, which leaves the
+// time and process id to tell ids apart. Not crypto/rand: its first use
+// costs every drop more than the read.
+func Random4() [4]byte {
 	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%020d-%d-%s", t.UnixNano(), os.Getpid(), hex.EncodeToString(b[:]))
+	for {
+		n, err := unix.Getrandom(b[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n == len(b) {
+			return b
+		}
+		break
+	}
+	if f, err := os.Open("/dev/urandom"); err == nil {
+		io.ReadFull(f, b[:])
+		f.Close()
+	}
+	return b
 }
 
 // maxIDLen bounds an id: 20 digits, a pid of at most 10, 8 hex digits.

@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,10 +27,15 @@ func testEntry(n int) Entry {
 	}
 }
 
+// openSpool opens the spool at dir with all its subdirectories made
+// (Open alone makes them as they are first used).
 func openSpool(t testing.TB, dir string) *Spool {
 	t.Helper()
 	s, err := Open(dir)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Prepare(TmpDir, NewDir, ClaimedDir, BadDir); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
@@ -154,8 +161,8 @@ func TestPutRefusesInvalid(t *testing.T) {
 	}
 }
 
-// A subdirectory that is a link is refused: the drop would write where
-// the link points.
+// A subdirectory that is a link is refused when it is opened (Prepare,
+// or its first use): the drop would write where the link points.
 func TestOpenRefusesLinkedSubdirectory(t *testing.T) {
 	for _, sub := range []string{NewDir, ClaimedDir, TmpDir, BadDir} {
 		dir := filepath.Join(t.TempDir(), "spool")
@@ -166,10 +173,27 @@ func TestOpenRefusesLinkedSubdirectory(t *testing.T) {
 		if err := os.Symlink(elsewhere, filepath.Join(dir, sub)); err != nil {
 			t.Fatal(err)
 		}
-		if s, err := Open(dir); err == nil {
-			s.Close()
-			t.Errorf("%s as a link: opened", sub)
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if err := s.Prepare(sub); err == nil || !strings.Contains(err.Error(), "is a link or not a directory: refused") {
+			t.Errorf("%s as a link: Prepare: %v", sub, err)
+		}
+		// Used without Prepare, the same: nothing is written through it
+		// (bad/ is written only by a claimer: Stats reads it).
+		e := testEntry(1)
+		err = s.Put(&e)
+		if _, cerr := s.PutClaimed(&e, "host/1/x"); sub != BadDir && err == nil && cerr == nil {
+			t.Errorf("%s as a link: Put and PutClaimed both wrote", sub)
+		}
+		if _, err := s.Stats(); sub != TmpDir && err == nil {
+			t.Errorf("%s as a link: Stats listed it", sub)
+		}
+		if got := names(t, elsewhere); len(got) != 0 {
+			t.Errorf("%s as a link: written through it: %q", sub, got)
+		}
+		s.Close()
 	}
 	// And so is the spool itself.
 	link := filepath.Join(t.TempDir(), "spool")
@@ -179,6 +203,34 @@ func TestOpenRefusesLinkedSubdirectory(t *testing.T) {
 	if s, err := Open(link); err == nil {
 		s.Close()
 		t.Error("spool as a link: opened")
+	}
+}
+
+// Open makes only the spool directory; a drop's Put makes (and opens)
+// only tmp/ and new/, PutClaimed only tmp/ and claimed/.
+func TestOpenIsLazy(t *testing.T) {
+	for _, c := range []struct {
+		put  func(*Spool) error
+		want []string
+	}{
+		{func(*Spool) error { return nil }, nil},
+		{func(s *Spool) error { e := testEntry(1); return s.Put(&e) }, []string{NewDir, TmpDir}},
+		{func(s *Spool) error { e := testEntry(1); _, err := s.PutClaimed(&e, "host/1/x"); return err }, []string{ClaimedDir, TmpDir}},
+	} {
+		dir := filepath.Join(t.TempDir(), "spool")
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.put(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(t, dir); !slices.Equal(got, c.want) {
+			t.Errorf("spool holds %q, want %q", got, c.want)
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -297,5 +349,18 @@ func TestPutClaimed(t *testing.T) {
 	}
 	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
 		t.Errorf("tmp/ holds %q", got)
+	}
+}
+
+// NewID pads the time to 20 digits, then the pid and 8 hex digits.
+func TestNewIDLayout(t *testing.T) {
+	for _, ns := range []int64{5, 1700000000123456789, math.MaxInt64} {
+		id := NewID(time.Unix(0, ns))
+		if want := fmt.Sprintf("%020d-%d-", ns, os.Getpid()); !strings.HasPrefix(id, want) || len(id) != len(want)+8 || !ValidID(id) {
+			t.Errorf("NewID(%d) = %q, want %q and 8 hex digits", ns, id, want)
+		}
+	}
+	if a, b := NewID(time.Unix(0, 5)), NewID(time.Unix(0, 5)); a == b {
+		t.Errorf("two ids alike: %q", a)
 	}
 }

@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -71,92 +70,6 @@ func (r WakeResult) String() string {
 		return "the engine did not answer in time"
 	}
 	return fmt.Sprintf("WakeResult(%d)", int(r))
-}
-
-// Wake offers entry id to the engine listening in the spool at dir and
-// waits at most bound for its answer.
-func Wake(dir, id string, bound time.Duration) WakeResult {
-	deadline := time.Now().Add(bound)
-	conn, r := DialWake(dir, deadline)
-	if conn == nil {
-		return r
-	}
-	return WakeOn(conn, id, deadline)
-}
-
-// DialWake connects to the engine's wake-up socket in dir, giving up at
-// deadline: a nil conn and WakeNoEngine (or WakeTimedOut) when no engine
-// listens. A drop dials before it writes its entry, so that it knows
-// whether there is an engine to hand it to (see Spool.PutClaimed).
-func DialWake(dir string, deadline time.Time) (net.Conn, WakeResult) {
-	// Any failure to connect is "no engine": ENOENT (no socket),
-	// ECONNREFUSED (a stale socket), EAGAIN (a backlog so full that the
-	// engine cannot be keeping up) all mean waiting would not help.
-	// Go connects unix sockets without blocking (a full backlog is
-	// EAGAIN at once); the deadline bounds the dial all the same, so no
-	// kernel or runtime behaviour can make the drop wait past it.
-	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", filepath.Join(dir, WakeSocket))
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			// Something listens, but the deadline came before the
-			// connection was made (a loaded host): not answered in time.
-			return nil, WakeTimedOut
-		}
-		return nil, WakeNoEngine
-	}
-	return conn, WakeClaimed
-}
-
-// WakeOn offers entry id over conn (from DialWake), waits until deadline
-// for the answer, and closes conn.
-func WakeOn(conn net.Conn, id string, deadline time.Time) WakeResult {
-	defer conn.Close()
-	conn.SetDeadline(deadline)
-	if _, err := conn.Write([]byte(id + "\n")); err != nil {
-		return wakeFailed(err)
-	}
-	line, err := bufio.NewReaderSize(conn, 64).ReadString('\n')
-	if err != nil {
-		return wakeFailed(err)
-	}
-	if line == "claimed\n" {
-		return WakeClaimed
-	}
-	return WakeDeclined
-}
-
-func wakeFailed(err error) WakeResult {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return WakeTimedOut
-	}
-	return WakeDeclined
-}
-
-// HandOff offers entry id to the engine (Wake, waiting at most bound)
-// and, unless the engine claimed it, claims it for owner. A nil Claimed
-// with a nil error means another claimer has it (the engine, or a flush
-// that got there first): either way it is decided once, not here. After a timeout the two
-// claims race, and that is safe: the engine claims by the same rename,
-// so exactly one succeeds; if the engine claimed it after the bound, the
-// caller's rename fails with ENOENT (ErrTaken) and HandOff reports the
-// engine has it.
-func (s *Spool) HandOff(id, owner string, bound time.Duration) (*Claimed, WakeResult, error) {
-	return s.ClaimUnlessWoken(Wake(s.Path, id, bound), id, owner)
-}
-
-// ClaimUnlessWoken is the end of HandOff, for a caller that woke the
-// engine itself (DialWake, WakeOn): r is how that went.
-func (s *Spool) ClaimUnlessWoken(r WakeResult, id, owner string) (*Claimed, WakeResult, error) {
-	if r == WakeClaimed {
-		return nil, r, nil
-	}
-	c, err := s.Claim(id, owner)
-	if errors.Is(err, ErrTaken) {
-		return nil, r, nil
-	}
-	return c, r, err
 }
 
 // Listen makes the wake-up socket in the spool, replacing a stale one

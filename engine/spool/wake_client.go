@@ -1,0 +1,283 @@
+package spool
+
+import (
+	"errors"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The drop's side of the wake-up protocol (WakeSocket), written on the
+// raw socket (golang.org/x/sys/unix) rather than package net: a drop
+// makes one connection and exchanges two lines, and net's dialer, its
+// poller (an epoll instance, an eventfd) and its per-connection state
+// cost each drop more than the exchange itself.
+//
+// Requests:
+//
+//	v1: <id>\n
+//	v2: <id> <policy> <statepath>\n   (both strconv.Quote'd: the entry's
+//	    Policy and StatePath, "" when it has none)
+//
+// The engine answers one line: "claimed" or "no: <reason>". A v2
+// request tells the engine all it needs to decide whether it takes the
+// entry without reading it first, so a drop sends it as soon as the
+// entry is in new/, before new/'s fsync (Spool.PutWake).
+
+// offerLineMax bounds a v2 request line; a drop whose line would be
+// longer sends v1 (the engine reads the entry to learn the same).
+const offerLineMax = 16 << 10
+
+// WakeConn is a drop's connection to the engine's wake-up socket
+// (DialWake). It is used by one goroutine.
+type WakeConn struct {
+	fd       int
+	deadline time.Time
+}
+
+// errWakeTimeout: the deadline came first.
+var errWakeTimeout = errors.New("wake-up: deadline exceeded")
+
+// Wake offers entry id to the engine listening in the spool at dir and
+// waits at most bound for its answer.
+func Wake(dir, id string, bound time.Duration) WakeResult {
+	deadline := time.Now().Add(bound)
+	conn, r := DialWake(dir, deadline)
+	if conn == nil {
+		return r
+	}
+	return WakeOn(conn, id, deadline)
+}
+
+// DialWake connects to the engine's wake-up socket in dir, giving up at
+// deadline: a nil conn and WakeNoEngine (or WakeTimedOut) when no engine
+// listens. A drop dials before it writes its entry, so that it knows
+// whether there is an engine to hand it to (see Spool.PutClaimed).
+func DialWake(dir string, deadline time.Time) (*WakeConn, WakeResult) {
+	if !time.Now().Before(deadline) {
+		return nil, WakeTimedOut
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, WakeNoEngine
+	}
+	c := &WakeConn{fd: fd, deadline: deadline}
+	// Any failure to connect is "no engine": ENOENT (no socket),
+	// ECONNREFUSED (a stale socket), EAGAIN (a backlog so full that the
+	// engine cannot be keeping up; a unix socket connects at once or
+	// fails, it never blocks) all mean waiting would not help. Should a
+	// kernel answer EINPROGRESS all the same, the connection is awaited
+	// until the deadline, no longer.
+	err = unix.Connect(fd, &unix.SockaddrUnix{Name: filepath.Join(dir, WakeSocket)})
+	if err == unix.EINPROGRESS || err == unix.EINTR {
+		if err = c.wait(unix.POLLOUT); err == nil {
+			var soerr int
+			if soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
+				err = unix.Errno(soerr)
+			}
+		}
+	}
+	if err != nil {
+		c.Close()
+		if err == errWakeTimeout {
+			// Something listens, but the deadline came before the
+			// connection was made (a loaded host): not answered in time.
+			return nil, WakeTimedOut
+		}
+		return nil, WakeNoEngine
+	}
+	return c, WakeClaimed
+}
+
+// SetDeadline sets when c gives up waiting for the engine.
+func (c *WakeConn) SetDeadline(t time.Time) { c.deadline = t }
+
+// Close closes c.
+func (c *WakeConn) Close() error { return unix.Close(c.fd) }
+
+// wait polls c for events until its deadline, retrying after signals.
+func (c *WakeConn) wait(events int16) error {
+	for {
+		left := time.Until(c.deadline)
+		if left <= 0 {
+			return errWakeTimeout
+		}
+		ms := int((left + time.Millisecond - 1) / time.Millisecond)
+		fds := []unix.PollFd{{Fd: int32(c.fd), Events: events}}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR || (err == nil && n == 0) {
+			continue // the loop checks the deadline again
+		}
+		// Ready, or an error or hang-up, which the read or write
+		// that follows reports.
+		return err
+	}
+}
+
+// send writes line to the engine, all of it, by c's deadline.
+func (c *WakeConn) send(line []byte) error {
+	for len(line) > 0 {
+		// MSG_NOSIGNAL: an engine gone away is EPIPE, not a SIGPIPE.
+		n, err := unix.SendmsgN(c.fd, line, nil, nil, unix.MSG_NOSIGNAL)
+		switch {
+		case err == unix.EAGAIN:
+			if err := c.wait(unix.POLLOUT); err != nil {
+				return err
+			}
+		case err == unix.EINTR:
+		case err != nil:
+			return err
+		default:
+			line = line[n:]
+		}
+	}
+	return nil
+}
+
+// answer reads the engine's one-line answer by c's deadline, and closes
+// c.
+func (c *WakeConn) answer() WakeResult {
+	r, _ := c.answerLine()
+	return r
+}
+
+// answerLine is answer, also returning the answer's line when it was
+// not "claimed".
+func (c *WakeConn) answerLine() (WakeResult, string) {
+	defer c.Close()
+	var buf [64]byte
+	n := 0
+	for {
+		m, err := unix.Read(c.fd, buf[n:])
+		switch {
+		case err == unix.EAGAIN:
+			if err := c.wait(unix.POLLIN); err != nil {
+				return wakeFailed(err), ""
+			}
+			continue
+		case err == unix.EINTR:
+			continue
+		case err != nil || m == 0:
+			return WakeDeclined, "" // hung up (or failed) before answering
+		}
+		n += m
+		for _, b := range buf[:n] {
+			if b == '\n' {
+				if string(buf[:n]) == "claimed\n" {
+					return WakeClaimed, ""
+				}
+				return WakeDeclined, string(buf[:n])
+			}
+		}
+		if n == len(buf) {
+			return WakeDeclined, "" // no answer this long is "claimed"
+		}
+	}
+}
+
+// WakeOn offers entry id over conn (from DialWake) with a v1 request,
+// waits until deadline for the answer, and closes conn.
+func WakeOn(conn *WakeConn, id string, deadline time.Time) WakeResult {
+	conn.SetDeadline(deadline)
+	if err := conn.send([]byte(id + "\n")); err != nil {
+		conn.Close()
+		return wakeFailed(err)
+	}
+	return conn.answer()
+}
+
+func wakeFailed(err error) WakeResult {
+	if err == errWakeTimeout {
+		return WakeTimedOut
+	}
+	return WakeDeclined
+}
+
+// offerLine is the request offering e: v2, or v1 when v2's line would be
+// longer than offerLineMax.
+func offerLine(e *Entry) []byte {
+	line := make([]byte, 0, len(e.ID)+len(e.Policy)+len(e.StatePath)+8)
+	line = append(line, e.ID...)
+	line = append(line, ' ')
+	line = strconv.AppendQuote(line, e.Policy)
+	line = append(line, ' ')
+	line = strconv.AppendQuote(line, e.StatePath)
+	line = append(line, '\n')
+	if len(line) > offerLineMax {
+		return []byte(e.ID + "\n")
+	}
+	return line
+}
+
+// PutWake is Put with the wake-up over conn (from DialWake) overlapped
+// with new/'s fsync: the file is written, fsync'd and renamed into new/
+// as Put does; then the v2 request is sent, new/ fsync'd while the
+// engine handles it, and its answer read (waiting at most bound from
+// the request). Only a nil error means the entry is on disk, as for
+// Put; conn is closed.
+//
+// Sending before new/'s fsync is safe: the engine claims by a rename,
+// atomic whether or not new/ was fsync'd yet, so the entry is in exactly
+// one of new/ and claimed/; PutWake still returns (and the drop still
+// exits 0) only after the fsync of new/. A failed fsync is an error even
+// when the engine claimed the entry: the drop then reports a failure
+// for an entry the engine decides once, as a later claimer would have
+// after Put's failed fsync.
+func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResult, error) {
+	var sent error
+	err := s.put(e, s.new, "", true, func() {
+		// The bound counts from here: the engine has not been asked yet.
+		conn.SetDeadline(time.Now().Add(bound))
+		sent = conn.send(offerLine(e))
+		s.told("offer")
+	})
+	if err != nil || sent != nil {
+		conn.Close()
+		return wakeFailed(sent), err
+	}
+	deadline := conn.deadline
+	r, line := conn.answerLine()
+	if (line == v1Refusal || line == v1RefusalLong) && len(offerLine(e)) > len(e.ID)+1 {
+		// An engine that reads only v1 (one started before an upgrade):
+		// asked again in its protocol, within the same bound.
+		if conn, r = DialWake(s.Path, deadline); conn != nil {
+			r = WakeOn(conn, e.ID, deadline)
+		}
+	}
+	s.told("answer")
+	return r, nil
+}
+
+// How an engine that reads only v1 requests answers a v2 one: its id
+// would have to be the whole line, which is longer than an id.
+const (
+	v1Refusal     = "no: not a spool id\n"
+	v1RefusalLong = "no: not an id line\n"
+)
+
+// HandOff offers entry id to the engine (Wake, waiting at most bound)
+// and, unless the engine claimed it, claims it for owner. A nil Claimed
+// with a nil error means another claimer has it (the engine, or a flush
+// that got there first): either way it is decided once, not here. After a timeout the two
+// claims race, and that is safe: the engine claims by the same rename,
+// so exactly one succeeds; if the engine claimed it after the bound, the
+// caller's rename fails with ENOENT (ErrTaken) and HandOff reports the
+// engine has it.
+func (s *Spool) HandOff(id, owner string, bound time.Duration) (*Claimed, WakeResult, error) {
+	return s.ClaimUnlessWoken(Wake(s.Path, id, bound), id, owner)
+}
+
+// ClaimUnlessWoken is the end of HandOff, for a caller that woke the
+// engine itself (DialWake, WakeOn, PutWake): r is how that went.
+func (s *Spool) ClaimUnlessWoken(r WakeResult, id, owner string) (*Claimed, WakeResult, error) {
+	if r == WakeClaimed {
+		return nil, r, nil
+	}
+	c, err := s.Claim(id, owner)
+	if errors.Is(err, ErrTaken) {
+		return nil, r, nil
+	}
+	return c, r, err
+}
