@@ -7,8 +7,8 @@
 # no socket, no engine, nothing ever deleted (so none of the engine's
 # work and none of the churn of deleted entries is charged to it) —
 # against 1000 bench/post processes, plain and TLS + 40 ms, 16 at a time,
-# every process started by `xargs -P 16 sh -c` on both sides, rounds
-# alternating which goes first. Also bench/hello the same way: the cost
+# every process exec'd directly by bench/par (as bench/state runs them),
+# rounds alternating which goes first. Also bench/hello the same way: the cost
 # of starting 1000 processes at all. If dropfloor's ratio is above a
 # target, no drop that writes its event durably, and no engine, can meet
 # that target on this machine.
@@ -26,6 +26,7 @@ for p in bench/dropfloor bench/post bench/hello; do
 	go build -trimpath -ldflags '-s -w' -o "$tmp/$(basename "$p")" "./$p"
 done
 go build -o "$tmp/pdserver" ./bench/pdserver
+go build -o "$tmp/par" ./bench/par
 event=$PWD/examples/events/cmon/alarm-new-critical.json
 # endpoint NAME ARGS...: starts a pdserver, sets url_NAME.
 endpoint() {
@@ -41,10 +42,11 @@ endpoint() {
 endpoint plain
 endpoint tls -tls -ca-out "$tmp/ca.pem" -latency 40ms
 key=bench0routing0key000000000000001
-floor() { seq 1000 | xargs -P 16 -I{} sh -c "$tmp/dropfloor -spool $dir/spool < $event"; }
-hello() { seq 1000 | xargs -P 16 -I{} sh -c "$tmp/hello < $event > /dev/null"; }
-post() { seq 1000 | xargs -P 16 -I{} sh -c "$tmp/post -url $url_plain -key $key < $event"; }
-tlspost() { seq 1000 | xargs -P 16 -I{} sh -c "$tmp/post -ca $tmp/ca.pem -url $url_tls -key $key < $event"; }
+par() { "$tmp/par" -n 1000 -p 16 -stdin "$event" -- "$@" | tee -a "$tmp/par.out" >&2; }
+floor() { par "$tmp/dropfloor" -spool "$dir/spool"; }
+hello() { par "$tmp/hello"; }
+post() { par "$tmp/post" -url "$url_plain" -key "$key"; }
+tlspost() { par "$tmp/post" -ca "$tmp/ca.pem" -url "$url_tls" -key "$key"; }
 secs() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
 echo "load: $(uptime)"
 declare -A sum
