@@ -23,7 +23,7 @@ func (a *app) serveCmd(args []string) error {
 	fs.Var(&configs, "config", configUsage+"; repeat to serve several")
 	spoolFlag := fs.String("spool", "", "spool directory (default $NOTIFIER_SPOOL, else beside $NOTIFIER_STATE_PATH, else "+spool.Default+")")
 	idle := fs.Duration("idle", 0, "exit after this long with nothing to do (0: never)")
-	workers := fs.Int("workers", 16, "events decided at once, at most")
+	workers := fs.Int("workers", serve.DefaultWorkers, "events decided (and delivered) at once, at most")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
