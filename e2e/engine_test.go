@@ -4,9 +4,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,10 +126,41 @@ func (e *e2eEngine) stop(t *testing.T) {
 // claimed (no engine: every invocation decided its own entry).
 func spoolIdle(t *testing.T) {
 	t.Helper()
-	waitFor(t, time.Minute, "the spool to be empty", func() bool {
+	empty := func() bool {
 		queued, claimed, _, err := harness.SpoolDepth(defaultSpool)
 		return err == nil && queued+claimed == 0
-	})
+	}
+	if !poll(time.Minute, empty) {
+		// Which entries stayed, and whose: a leftover of another
+		// program's run on this machine reads differently from this
+		// test's own.
+		t.Fatalf("waited 1m0s for the spool to be empty; it holds:%s%s", harness.SpoolList(defaultSpool), spoolEntries(defaultSpool))
+	}
+}
+
+// spoolEntries describes the entries in new/ and claimed/ of dir: each
+// one's receipt time, source, event key and policy.
+func spoolEntries(dir string) string {
+	var b strings.Builder
+	for _, sub := range []string{"new", "claimed"} {
+		names, _ := filepath.Glob(filepath.Join(dir, sub, "*"))
+		for _, name := range names {
+			data, err := os.ReadFile(name)
+			var e struct {
+				Received, Source, Policy string
+				Event                    struct{ Key string }
+			}
+			if err == nil {
+				err = json.Unmarshal(data, &e)
+			}
+			if err != nil {
+				fmt.Fprintf(&b, "\n  %s: %v", filepath.Base(name), err)
+				continue
+			}
+			fmt.Fprintf(&b, "\n  %s: received %s from %s, key %s, policy %s", filepath.Base(name), e.Received, e.Source, e.Event.Key, e.Policy)
+		}
+	}
+	return b.String()
 }
 
 // agentsRunning lists the alert agents running as hacluster: notifier,
