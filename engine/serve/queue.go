@@ -69,9 +69,9 @@ func (s *Server) wants(policy, statePath string) (bool, string) {
 	return true, ""
 }
 
-// claiming is told of an entry a wake-up claimed and answered before
-// reading it (spool.ServeOptions.Claiming); the func it returns, once
-// the entry has been offered (or not: unusable, or not the line's).
+// claiming is told of an entry a wake-up claimed, before it is read
+// (spool.ServeOptions.Claiming); the func it returns, once the entry has
+// been offered (or not: unusable, or not the line's).
 func (s *Server) claiming(id string) func() {
 	s.mu.Lock()
 	s.loading[id] = true
@@ -88,9 +88,9 @@ func (s *Server) claiming(id string) func() {
 }
 
 // olderLoading says whether an entry received before id (ids sort by
-// receipt) is claimed and not yet offered; s.mu is held. Its drop has
-// been told "claimed" and may have exited, and the drop of id started
-// after: its key may be id's, so id waits (the load takes microseconds).
+// receipt) is claimed and not yet offered; s.mu is held. Its wake-up is
+// being answered beside id's: its key may be id's, so id waits (the read
+// takes microseconds).
 func (s *Server) olderLoading(id string) bool {
 	for l := range s.loading {
 		if l < id {

@@ -96,6 +96,15 @@ func (s *Spool) rename(id, owner string) (string, error) {
 
 // load reads and decodes claimed/name, moving it to bad/ if unusable.
 func (s *Spool) load(id, name, owner string) (*Claimed, error) {
+	c, err := s.read(id, name, owner)
+	if err != nil {
+		return nil, s.toBad(s.claimed, name, err)
+	}
+	return c, nil
+}
+
+// read reads and decodes claimed/name, leaving it where it is.
+func (s *Spool) read(id, name, owner string) (*Claimed, error) {
 	data, err := s.claimed.Read(name)
 	var e Entry
 	if err == nil {
@@ -105,7 +114,7 @@ func (s *Spool) load(id, name, owner string) (*Claimed, error) {
 		err = fmt.Errorf("entry: id %s in a file named %s", e.ID, id)
 	}
 	if err != nil {
-		return nil, s.toBad(s.claimed, name, err)
+		return nil, err
 	}
 	return &Claimed{Entry: e, Name: name, Owner: owner}, nil
 }
@@ -220,7 +229,12 @@ func (s *Spool) Done(c *Claimed) error {
 // Release puts a claimed entry back into new/ (a claimer that will not
 // decide it after all, such as an engine stopping), durably.
 func (s *Spool) Release(c *Claimed) error {
-	if err := s.claimed.MoveTo(c.Name, s.new, c.Entry.ID); err != nil {
+	return s.release(c.Name, c.Entry.ID)
+}
+
+// release moves claimed/name back to new/id, durably.
+func (s *Spool) release(name, id string) error {
+	if err := s.claimed.MoveTo(name, s.new, id); err != nil {
 		return fmt.Errorf("spool: releasing: %w", err)
 	}
 	if err := s.new.Sync(); err != nil {

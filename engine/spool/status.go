@@ -159,18 +159,18 @@ type ServeOptions struct {
 	// engine's. An entry the engine cannot read with Peek is left so too
 	// (the drop that wrote it can). It runs in the connection's goroutine
 	// while the drop waits, and must return at once. An entry it wants is
-	// answered "claimed" as soon as it is renamed into claimed/, before it
-	// is read: the drop waits for no read or decode. Then it is read
-	// (unusable: to bad/) and handed to accept; one accept declines (the
-	// engine stopping) is put back into new/, for the scans, the next
-	// engine or a flush.
+	// renamed into claimed/ and read once (no Peek before it, for a v2
+	// line); unusable (perhaps a newer drop's format) or not what the line
+	// said, it goes back into new/ and the answer is "no", for its drop to
+	// decide (should the drop have given up meanwhile, the entry waits in
+	// new/ for a flush); else accept decides, and the answer follows it.
 	Wants func(policy, statePath string) (ok bool, reason string)
 	// Claiming, if set, is told of each entry renamed into claimed/ by a
-	// wake-up, before the answer, and the func it returns once the entry
+	// wake-up, before it is read, and the func it returns once the entry
 	// has been handed to accept (or found unusable, or not the line's):
-	// with the answer before the read, a drop told "claimed" may exit and
-	// the next event's drop be answered before this entry reaches accept,
-	// so an engine that decides in receipt order waits for the claims in
+	// wake-ups are answered concurrently, so a newer entry of a key may
+	// reach accept before an older one claimed a moment earlier, and an
+	// engine that decides in receipt order waits for the claims in
 	// between (engine/serve).
 	Claiming func(id string) (handed func())
 	// Mismatch, if set, is told of an entry claimed on a wake-up line

@@ -21,9 +21,9 @@ import (
 // The protocol, over one stream connection per entry: the drop sends
 // the entry's id and a newline (v1), or the id, its entry's policy and
 // state path, both strconv.Quote'd, separated by spaces (v2, at most
-// maxRequestLine bytes); the engine claims new/<id> (its rename) and
-// answers one line, "claimed" when the rename succeeded and it takes the
-// entry, else "no" and a reason. The engine reads nothing but an id (ValidID: digits, dashes
+// maxRequestLine bytes); the engine claims new/<id> (its rename), reads
+// it and answers one line, "claimed" when it has the entry queued, else
+// "no" and a reason (the entry then back in new/ for the drop). The engine reads nothing but an id (ValidID: digits, dashes
 // and hex, bounded length, so no slash and no "..") and opens nothing but
 // that entry of its own spool, so no client can make it read another
 // file; the paths of a v2 line are only compared, never opened.
@@ -106,9 +106,7 @@ func (s *Spool) Listen() (net.Listener, error) {
 // the connection's goroutine while the drop waits: it must only look at
 // the entry and queue it. Serve returns when ctx ends (nil) or accepting
 // fails, after every connection is finished; l is closed. A status
-// request is answered "no: unsupported" (ServeWith answers it). With
-// ServeOptions.Wants (ServeWith), the answer comes before accept: see
-// there.
+// request is answered "no: unsupported" (ServeWith answers it).
 func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool) error {
 	return s.serve(ctx, l, owner, accept, ServeOptions{})
 }
@@ -215,8 +213,9 @@ func readRequest(conn net.Conn) ([]byte, error) {
 	}
 }
 
-// answer reads one wake-up line from conn, claims its entry, answers,
-// then lets accept decide; or reads the status request and answers it.
+// answer reads one wake-up line from conn, claims and reads its entry,
+// lets accept decide and answers; or reads the status request and
+// answers it.
 func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, opts ServeOptions) {
 	conn.SetDeadline(time.Now().Add(serverReadBound))
 	line, err := readRequest(conn)
@@ -248,16 +247,15 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 			return
 		}
 	}
-	// The rename is the claim: from here the entry is the engine's, in
-	// claimed/, whatever the drop does. With Wants, the engine has said
-	// it takes such entries, so the answer goes out before the entry is
-	// read. What comes of it next is as safe as a claim the engine made
-	// itself: unreadable, it goes to bad/ (as Claim would have put it);
-	// not the engine's after all (another policy than the line said, or
-	// the engine stopping), it goes back to new/ durably, for the scans
-	// and flushes to find; a crash leaves it in claimed/ for the next
-	// engine's Takeover. Without Wants, accept alone decides, and the
-	// answer waits for it.
+	// The rename is the claim. The entry is read once, after it (a v2
+	// line said what it is for, so no Peek first), and the answer waits
+	// until the engine has it queued: "claimed" is never said of an
+	// entry the engine could still fail to read or decline. Unreadable
+	// here (perhaps a newer drop's, whose format this engine does not
+	// know) or not what its line said (a lying client, or a path the
+	// entry's encoding changed), it goes back to new/ and the answer is
+	// "no": the drop, still waiting, claims and decides it itself, as it
+	// does when a v1 line's Peek fails.
 	name, err := s.rename(req.id, owner)
 	if refused(conn, err) {
 		return
@@ -265,16 +263,15 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 	if opts.Claiming != nil {
 		defer opts.Claiming(req.id)()
 	}
-	early := opts.Wants != nil
-	if early {
-		conn.Write([]byte("claimed\n"))
-		conn.Close()
-	}
-	c, err := s.load(req.id, name, owner)
+	c, err := s.read(req.id, name, owner)
 	if err != nil {
-		if !early {
-			refused(conn, err)
+		if rerr := s.release(name, req.id); rerr != nil {
+			// Not back in new/: as a claim that cannot be read, to bad/
+			// (the drop's own claim then finds it taken; bad/ makes
+			// `notifier status` unhealthy).
+			s.toBad(s.claimed, name, fmt.Errorf("%v; and putting it back in new/ failed: %v", err, rerr))
 		}
+		conn.Write([]byte("no: unusable\n"))
 		return
 	}
 	if req.known && (c.Entry.Policy != req.policy || c.Entry.StatePath != req.statePath) {
@@ -283,23 +280,17 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 			opts.Mismatch(req.id, fmt.Sprintf("the wake-up line said policy %.200q, state path %.200q; the entry has %.200q, %.200q",
 				req.policy, req.statePath, c.Entry.Policy, c.Entry.StatePath), released)
 		}
-		if !early {
-			conn.Write([]byte("no: declined\n"))
-		}
+		conn.Write([]byte("no: the entry is not what its wake-up line said\n"))
 		return
 	}
 	switch {
 	case accept(c):
-		if !early {
-			conn.Write([]byte("claimed\n"))
-		}
+		conn.Write([]byte("claimed\n"))
 	case s.Release(c) != nil:
 		// Left in claimed/ under a live owner: the drop's claim fails and
 		// the entry waits for the next engine's Takeover.
-		if !early {
-			conn.Write([]byte("no: declined, not released\n"))
-		}
-	case !early:
+		conn.Write([]byte("no: declined, not released\n"))
+	default:
 		conn.Write([]byte("no: declined\n"))
 	}
 }

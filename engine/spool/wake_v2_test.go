@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net"
 	"os"
@@ -109,9 +110,10 @@ func TestWakeV2Claims(t *testing.T) {
 	}
 }
 
-// A v2 line that lies about its entry's policy (or state path) gets the
-// entry claimed, but the engine does not decide it: it is put back into
-// new/ and the mismatch reported. Without Wants, the drop is told "no".
+// A v2 line that lies about its entry's policy (or state path): the
+// engine claims the entry, reads it, puts it back into new/, reports the
+// mismatch and answers "no" (so the drop decides it itself), with or
+// without Wants; it never decides it.
 func TestWakeV2LyingLine(t *testing.T) {
 	for _, early := range []bool{true, false} {
 		s := openSpool(t, t.TempDir())
@@ -143,12 +145,8 @@ func TestWakeV2LyingLine(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.WriteFile(filepath.Join(s.Path, NewDir, e.ID), data, 0o640)
-			want := "claimed\n"
-			if !early {
-				want = "no: declined\n"
-			}
-			if a := sendLine(t, s.Path, v2Line(&told)); a != want {
-				t.Errorf("early %v, lie %d: answer %q, want %q", early, i, a, want)
+			if a := sendLine(t, s.Path, v2Line(&told)); !strings.HasPrefix(a, "no: ") {
+				t.Errorf("early %v, lie %d: answer %q, want no", early, i, a)
 			}
 			r := <-reports
 			if r.id != e.ID || !r.released || !strings.Contains(r.why, "/etc/notifier/policy.yaml") {
@@ -207,28 +205,27 @@ func TestWakeV2Malformed(t *testing.T) {
 		t.Errorf("accepted %s", c.Name)
 	default:
 	}
-	// A line just within the bound is read whole and claimed (then put
-	// back: its entry's policy is not the line's).
+	// A line just within the bound is read whole and its entry claimed
+	// (then put back, answered no: its policy is not the line's).
 	long := e.ID + " " + strconv.Quote("/"+strings.Repeat("x", maxRequestLine-len(e.ID)-len(sp)-5)) + " " + sp
 	if len(long) != maxRequestLine {
 		t.Fatalf("long line of %d bytes", len(long))
 	}
-	if a := sendLine(t, s.Path, long+"\n"); a != "claimed\n" {
+	if a := sendLine(t, s.Path, long+"\n"); a != "no: the entry is not what its wake-up line said\n" {
 		t.Errorf("a line of %d bytes: answered %q", len(long), a)
 	}
 }
 
-// An engine that stops between the answer and accepting the entry puts
-// it back into new/: the drop was told "claimed", and the entry is safe
-// for the scans, the next engine or a flush.
-func TestWakeV2StoppingAfterTheAnswer(t *testing.T) {
+// An engine that stops between the claim and accepting the entry puts
+// it back into new/ and answers "no": the drop takes it back.
+func TestWakeV2StoppingAfterTheClaim(t *testing.T) {
 	s := openSpool(t, t.TempDir())
 	offered := make(chan string, 1)
 	stop := serveWith(t, s, func(c *Claimed) bool { offered <- c.Entry.ID; return false },
 		ServeOptions{Wants: func(string, string) (bool, string) { return true, "" }})
 	e := put(t, s, 1)
-	if a := sendLine(t, s.Path, v2Line(&e)); a != "claimed\n" {
-		t.Fatalf("answer %q, want claimed", a)
+	if a := sendLine(t, s.Path, v2Line(&e)); a != "no: declined\n" {
+		t.Fatalf("answer %q, want no: declined", a)
 	}
 	if id := <-offered; id != e.ID {
 		t.Errorf("offered %s", id)
@@ -242,21 +239,34 @@ func TestWakeV2StoppingAfterTheAnswer(t *testing.T) {
 	}
 }
 
-// An entry that cannot be read, claimed on a v2 line, goes to bad/ after
-// the answer, as Claim puts it; accept never sees it.
+// An entry that cannot be read (here: a newer drop's format), claimed on
+// a v2 line, goes back to new/ and the answer is "no: unusable", as a v1
+// line's Peek leaves it: its drop, still waiting, decides it. Never
+// "claimed" then bad/, which would lose a newer drop's every event while
+// an older engine runs.
 func TestWakeV2Unreadable(t *testing.T) {
 	s := openSpool(t, t.TempDir())
 	accepted := make(chan *Claimed, 1)
 	stop := serveWith(t, s, func(c *Claimed) bool { accepted <- c; return true },
 		ServeOptions{Wants: func(string, string) (bool, string) { return true, "" }})
 	e := put(t, s, 1)
-	os.WriteFile(filepath.Join(s.Path, NewDir, e.ID), []byte(`{"v":99}`), 0o640)
-	if a := sendLine(t, s.Path, v2Line(&e)); a != "claimed\n" {
-		t.Fatalf("answer %q, want claimed", a)
+	newer, err := e.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range [][]byte{[]byte(`{"v":99}`), bytes.Replace(newer, []byte(`"v":1`), []byte(`"v":2`), 1),
+		bytes.Replace(newer, []byte(`"event":{`), []byte(`"event":{"priority":"P1",`), 1)} {
+		os.WriteFile(filepath.Join(s.Path, NewDir, e.ID), data, 0o640)
+		if a := sendLine(t, s.Path, v2Line(&e)); a != "no: unusable\n" {
+			t.Fatalf("%.60s: answer %q, want no: unusable", data, a)
+		}
+		if ids, _ := s.List(); len(ids) != 1 || ids[0] != e.ID {
+			t.Errorf("%.60s: new/ holds %q, want %s back", data, ids, e.ID)
+		}
 	}
 	stop()
-	if st, _ := s.Stats(); st.New != 0 || st.Claimed != 0 || st.Bad != 2 {
-		t.Errorf("spool %+v, want the entry and its reason in bad/", st)
+	if st, _ := s.Stats(); st.New != 1 || st.Claimed != 0 || st.Bad != 0 {
+		t.Errorf("spool %+v, want the entry in new/ only", st)
 	}
 	select {
 	case c := <-accepted:
