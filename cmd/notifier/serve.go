@@ -51,6 +51,13 @@ func (a *app) serveCmd(args []string) error {
 		return problemErr(err)
 	}
 	defer sp.Close()
+	// All four now, not on first use: a subdirectory that is a link or
+	// someone else's stops the engine at start, loudly, instead of
+	// failing each entry later (an unreadable entry could not even be
+	// moved to bad/).
+	if err := sp.Prepare(spool.TmpDir, spool.NewDir, spool.ClaimedDir, spool.BadDir); err != nil {
+		return problemErr(err)
+	}
 	l, err := serve.Activated(a.env)
 	if err != nil {
 		return problemErr(err)

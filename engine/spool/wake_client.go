@@ -227,12 +227,24 @@ func offerLine(e *Entry) []byte {
 // after Put's failed fsync.
 func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResult, error) {
 	var sent error
+	offered := false
 	err := s.put(e, s.new, "", true, func() {
 		// The bound counts from here: the engine has not been asked yet.
 		conn.SetDeadline(time.Now().Add(bound))
 		sent = conn.send(offerLine(e))
+		offered = true
 		s.told("offer")
 	})
+	if err != nil && offered && sent == nil {
+		// Only new/'s fsync failed, after the engine was asked: the entry
+		// is in new/ and the engine may be claiming it. Reporting "not
+		// spooled" would have the caller decide it again beside the
+		// engine (a second page); instead the answer decides who has it —
+		// the engine, or the caller's own claim (ClaimUnlessWoken) — and
+		// that one's decision, committed to the state, is the durable
+		// record.
+		err = nil
+	}
 	if err != nil || sent != nil {
 		conn.Close()
 		return wakeFailed(sent), err

@@ -189,7 +189,19 @@ func mkdirShared(dir string) (op string, err error) {
 	if err := ignoringEINTR(func() error { return unix.Mkdir(dir, 0o700) }); err != nil {
 		return "mkdir", err
 	}
-	if err := ignoringEINTR(func() error { return unix.Chmod(dir, 0o770|unix.S_ISGID) }); err != nil {
+	// Through a descriptor of the directory just made, never its path:
+	// in a group-writable parent, someone could put a link in its place
+	// in between, and a chmod by path would follow it.
+	var fd int
+	err = ignoringEINTR(func() (err error) {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return "chmod", err
+	}
+	defer unix.Close(fd)
+	if err := ignoringEINTR(func() error { return unix.Fchmod(fd, 0o770|unix.S_ISGID) }); err != nil {
 		return "chmod", err
 	}
 	return "", nil
