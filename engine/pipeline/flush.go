@@ -94,7 +94,7 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology
 	// Each record is decoded once, here; the Claims and Settle below
 	// decode again only a record whose bytes changed since.
 	dec := state.NewDecoded()
-	entries := dec.Entries(found)
+	entries := dec.Heads(found) // ownBlocked reads no message
 	// Most runs find nothing they may take (another run's live lease, a
 	// retry not yet due): see that on the copy Scan returned, and skip the
 	// exclusive lock altogether — under a storm, every run pays it.

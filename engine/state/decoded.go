@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -49,13 +50,46 @@ func (d *Decoded) entry(id string, r *Record) (Entry, bool) {
 	// Not OutboxKind.Decode's prefix check: dead letters decode here too,
 	// and so do the occurrence records an older version kept under "o/"
 	// (they have no ID, and are skipped).
-	e, ok := OutboxKind.Decode(r)
-	ok = ok && e.ID != ""
-	if d != nil {
-		// A copy: a store may reuse the buffer once its transaction ends.
-		d.m[id] = decodedEntry{data: bytes.Clone(r.Data), e: e, ok: ok}
+	if d == nil {
+		e, ok := OutboxKind.Decode(r)
+		return e, ok && e.ID != ""
 	}
+	e, ok := decodeHead(r)
+	ok = ok && e.ID != ""
+	// A copy: a store may reuse the buffer once its transaction ends.
+	d.m[id] = decodedEntry{data: bytes.Clone(r.Data), e: e, ok: ok}
 	return e, ok
+}
+
+// headJSON is an outbox entry with its message left as stored.
+type headJSON struct {
+	Entry
+	Message json.RawMessage `json:"message"`
+}
+
+// decodeHead decodes r's entry but for its message, kept raw in it
+// until withMessage: what is not claimed — other runs' entries, retries
+// not yet due — is judged on its lease and times alone, and most of an
+// entry's decoding is its message. It decodes exactly what
+// OutboxKind.Decode would, false included: Message.UnmarshalJSON never
+// fails (it keeps an unreadable message in the entry instead).
+func decodeHead(r *Record) (Entry, bool) {
+	var h headJSON
+	if json.Unmarshal(r.Data, &h) != nil {
+		return Entry{}, false
+	}
+	e := h.Entry
+	e.message = h.Message // nil when the record has none: a zero Message
+	return e, true
+}
+
+// withMessage is e with its message decoded, if decodeHead left it raw.
+func (e Entry) withMessage() Entry {
+	if e.message != nil {
+		_ = e.Message.UnmarshalJSON(e.message) // never fails: see decodeHead
+		e.message = nil
+	}
+	return e
 }
 
 // claimed remembers the record Claim wrote for e, leased to owner, so
@@ -70,9 +104,11 @@ func (d *Decoded) claimed(e Entry, r *Record) {
 	}
 }
 
-// Entries is Entries (the outbox records' entries, oldest first),
-// through d.
-func (d *Decoded) Entries(recs map[string]*Record) []Entry {
+// Heads is Entries (the outbox records' entries, oldest first), through
+// d, with the messages not decoded: Message is zero in them until Claim
+// takes them. For seeing whose entries are and when they are due; never
+// for delivering or storing them.
+func (d *Decoded) Heads(recs map[string]*Record) []Entry {
 	out := make([]Entry, 0, len(recs))
 	for id, r := range recs {
 		if e, ok := d.entry(id, r); ok {
@@ -92,4 +128,22 @@ func (d *Decoded) settling(id string, r *Record) (Entry, bool) {
 		}
 	}
 	return d.entry(id, r)
+}
+
+// full is e, one of d's heads, with its message decoded — once: the
+// message is remembered with the head it came from (the same raw bytes,
+// not merely equal ones), for a Claim under the lock after the preview.
+func (d *Decoded) full(e Entry) Entry {
+	raw := e.message
+	if raw == nil {
+		return e
+	}
+	e = e.withMessage()
+	if d != nil {
+		if c, ok := d.m[e.ID]; ok && len(c.e.message) > 0 && &c.e.message[0] == &raw[0] {
+			c.e.Message, c.e.message = e.Message, nil
+			d.m[e.ID] = c
+		}
+	}
+	return e
 }

@@ -1,8 +1,13 @@
 package state
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
+	"notifier/channels"
+	"reflect"
 	"testing"
 )
 
@@ -24,7 +29,7 @@ func TestDecodedReusesOnlyUnchangedBytes(t *testing.T) {
 	)
 	d := NewDecoded()
 	scanned := map[string]*Opened{}
-	for _, e := range d.Entries(found) {
+	for _, e := range d.Heads(found) {
 		scanned[e.ID] = e.Opened
 	}
 	preview, changed, err := d.Claim(maps.Clone(found), "me", now, at(1), false, live)
@@ -123,5 +128,61 @@ func TestDecodedAvoidsDecodes(t *testing.T) {
 	}
 	if with, without := settle(d), settle(nil); with >= without {
 		t.Errorf("Settle through Decoded: %v allocations, decoding again: %v; want fewer", with, without)
+	}
+}
+
+// TestDecodedMessagesAsEntries: what a Claim through Decoded claims —
+// its message decoded after the rest — is what Claim decodes whole, for
+// every form a stored message takes, and it writes the same records.
+func TestDecodedMessagesAsEntries(t *testing.T) {
+	v1, err := json.Marshal(Message{V: MessageVersion, Key: "k", Action: "trigger", Summary: "db1 down", Details: map[string]string{"a": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v0, err := json.Marshal(channels.Message{Key: "k", Action: channels.Trigger, Summary: "written before Message"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := map[string]*Record{}
+	for i, msg := range []string{
+		`,"message":` + string(v1),
+		`,"message":` + string(v0),
+		`,"message":null`,
+		``, // none
+		`,"message":5`,
+		`,"message":{"v":-1}`,
+		`,"message":{"v":1,"summary":"first"},"message":{"v":1,"summary":"second"}`,
+		`,"Message":{"v":1,"summary":"any case"}`,
+	} {
+		id := fmt.Sprintf("o/%d", i)
+		recs[id] = &Record{Data: fmt.Appendf(nil, `{"id":%q,"key":"k%d","channel":"pager","created":"2026-01-01T00:00:00Z"%s}`, id, i, msg)}
+	}
+	whole, lazy := maps.Clone(recs), maps.Clone(recs)
+	want, _, err := Claim(whole, "me", at(0), at(1), true, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDecoded()
+	for _, e := range d.Heads(recs) {
+		if e.Message.V != 0 || e.Message.Summary != "" {
+			t.Errorf("%s: Heads decoded the message: %+v", e.ID, e.Message)
+		}
+	}
+	got, _, err := d.Claim(lazy, "me", at(0), at(1), true, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(got) != ids(want) || len(want) != len(recs) {
+		t.Fatalf("claimed %q, Claim claims %q", ids(got), ids(want))
+	}
+	for i := range want {
+		if w, g := want[i][0], got[i][0]; !reflect.DeepEqual(w, g) {
+			t.Errorf("%s: claimed %+v, Claim decodes %+v", w.ID, g, w)
+		}
+	}
+	for id := range recs {
+		if !bytes.Equal(whole[id].Data, lazy[id].Data) {
+			t.Errorf("%s: wrote %s, Claim writes %s", id, lazy[id].Data, whole[id].Data)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -50,6 +51,10 @@ type Entry struct {
 	// Opened is what the decision that queued it started in the state:
 	// undone if it becomes a dead letter (see Undo).
 	Opened *Opened `json:"opened,omitempty"`
+
+	// message is Message as stored, not decoded yet (Decoded.Heads); nil
+	// once it is, or when it was decoded with the rest.
+	message json.RawMessage
 }
 
 // NewEntryID makes an id that sorts in creation order.
@@ -100,10 +105,10 @@ func (e Entry) LeasedByOther(owner string, now time.Time, alive func(string) boo
 }
 
 // Record stores e under its id.
-func (e Entry) Record() (*Record, error) { return OutboxKind.Encode(e, time.Time{}) }
+func (e Entry) Record() (*Record, error) { return OutboxKind.Encode(e.withMessage(), time.Time{}) }
 
 // Entries decodes outbox records, oldest first.
-func Entries(recs map[string]*Record) []Entry { return (*Decoded)(nil).Entries(recs) }
+func Entries(recs map[string]*Record) []Entry { return (*Decoded)(nil).Heads(recs) }
 
 // Claim chooses what owner delivers now and leases it until until. Per
 // key and channel, entries go in creation order — a resolve never
@@ -127,7 +132,7 @@ func (d *Decoded) Claim(recs map[string]*Record, owner string, now, until time.T
 	type chainKey struct{ key, channel string }
 	byKey := map[chainKey][]Entry{}
 	var order []chainKey
-	for _, e := range d.Entries(recs) {
+	for _, e := range d.Heads(recs) {
 		k := chainKey{e.Key, e.Channel}
 		if _, seen := byKey[k]; !seen {
 			order = append(order, k)
@@ -150,6 +155,7 @@ func (d *Decoded) Claim(recs map[string]*Record, owner string, now, until time.T
 			}
 		}
 		for i := range chain {
+			chain[i] = d.full(chain[i]) // claimed: to be delivered
 			if chain[i].LeaseOwner == owner && chain[i].LeasedUntil.Equal(until) {
 				continue // already ours (queued by this run): no write, no fsync
 			}
