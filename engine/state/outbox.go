@@ -209,6 +209,7 @@ func (d *Decoded) Settle(recs map[string]*Record, e Entry, o Attempt, now time.T
 	if !ok || cur.LeaseOwner != owner {
 		return OutcomeSuperseded, nil
 	}
+	e = e.withMessage() // one of Decoded.Heads' would lose its message in a dead letter
 	e.LeaseOwner, e.LeasedUntil = "", time.Time{}
 	switch o.Status {
 	case AttemptDelivered:
