@@ -105,9 +105,9 @@ func (d *Decoded) claimed(e Entry, r *Record) {
 }
 
 // Heads is Entries (the outbox records' entries, oldest first), through
-// d, with the messages not decoded: Message is zero in them until Claim
-// takes them. For seeing whose entries are and when they are due; never
-// for delivering or storing them.
+// d, with the messages not decoded (but by a nil d, which decodes them
+// whole): Message is zero in them until Claim takes them. For seeing
+// whose entries are and when they are due; never for delivering them.
 func (d *Decoded) Heads(recs map[string]*Record) []Entry {
 	out := make([]Entry, 0, len(recs))
 	for id, r := range recs {
