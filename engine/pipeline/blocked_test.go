@@ -46,7 +46,7 @@ func TestOwnBlocked(t *testing.T) {
 		{"own claimed, another's held", records(held, mine1), [][]state.Entry{{mine1}}, false},
 		{"nothing found", records(), nil, false},
 	} {
-		if got := ownBlocked(c.found, c.claimed, me, now); got != c.want {
+		if got := ownBlocked(state.Entries(c.found), c.claimed, me, now); got != c.want {
 			t.Errorf("%s: ownBlocked %v, want %v", c.name, got, c.want)
 		}
 	}

@@ -91,14 +91,18 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology
 		return 0, 0, 0, false, err
 	}
 	deadline, _ := ctx.Deadline()
+	// Each record is decoded once, here; the Claims and Settle below
+	// decode again only a record whose bytes changed since.
+	dec := state.NewDecoded()
+	entries := dec.Heads(found) // ownBlocked reads no message
 	// Most runs find nothing they may take (another run's live lease, a
 	// retry not yet due): see that on the copy Scan returned, and skip the
 	// exclusive lock altogether — under a storm, every run pays it.
-	preview, changed, err := state.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive)
+	preview, changed, err := dec.Claim(maps.Clone(found), owner, now, deadline, force, state.OwnerAlive)
 	if err != nil {
 		return 0, 0, 0, false, err
 	}
-	blocked = ownBlocked(found, preview, owner, now)
+	blocked = ownBlocked(entries, preview, owner, now)
 	if len(preview) == 0 {
 		return 0, 0, 0, blocked, nil
 	}
@@ -108,7 +112,7 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology
 		// leased to us when they were queued, do not.
 		err = st.Shared().Update(ctx, slices.Sorted(maps.Keys(found)), func(recs map[string]*state.Record) error {
 			var err error
-			chains, _, err = state.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
+			chains, _, err = dec.Claim(recs, owner, now, deadline, force, state.OwnerAlive)
 			return err
 		})
 		if err != nil || len(chains) == 0 {
@@ -152,7 +156,7 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology
 		for i, c := range chains {
 			for j, e := range c {
 				o := outcomes[i][j]
-				what, err := state.Settle(recs, e, o, settleNow, owner)
+				what, err := dec.Settle(recs, e, o, settleNow, owner)
 				if err != nil {
 					return err
 				}
@@ -264,23 +268,23 @@ func entryKey(raw []byte) (key string, ok bool) {
 // ownBlocked reports whether one of owner's entries was left out only
 // because another live run is delivering the entries before it — worth
 // waiting for. Behind a failed delivery waiting for its retry it is not:
-// that wait is the outbox's job.
-func ownBlocked(found map[string]*state.Record, claimed [][]state.Entry, owner string, now time.Time) bool {
+// that wait is the outbox's job. entries are the outbox entries found,
+// oldest first (state.Entries).
+func ownBlocked(entries []state.Entry, claimed [][]state.Entry, owner string, now time.Time) bool {
 	in := map[string]bool{}
 	for _, c := range claimed {
 		for _, e := range c {
 			in[e.ID] = true
 		}
 	}
-	if len(in) == len(found) {
-		// Every record found was claimed (each claimed entry is one of
-		// them, decoded): none was left out. A run's usual case (its own
-		// entries, nothing else queued), and it spares decoding them all
-		// again.
+	if len(in) == len(entries) {
+		// Every entry found was claimed (each claimed entry is one of
+		// them): none was left out. A run's usual case (its own entries,
+		// nothing else queued).
 		return false
 	}
 	busy := map[[2]string]bool{} // key and channel with an entry a live run holds
-	for _, e := range state.Entries(found) {
+	for _, e := range entries {
 		k := [2]string{e.Key, e.Channel}
 		if e.LeasedByOther(owner, now, state.OwnerAlive) {
 			busy[k] = true

@@ -36,7 +36,7 @@ rules:
 
 // compile is the policy of yaml; channels are not checked (no channel
 // package is wired in: the test's recorders stand in for them).
-func compile(t *testing.T, yaml string) *engine.Policy {
+func compile(t testing.TB, yaml string) *engine.Policy {
 	t.Helper()
 	p, ps := engine.Compile([]policy.Source{{Name: "policy.yaml", Data: []byte(yaml)}}, policy.Options{})
 	if p == nil || len(ps.Errors()) > 0 {
@@ -82,7 +82,7 @@ type rig struct {
 	storeErr error // Open fails with it
 }
 
-func newRig(t *testing.T, policy string) *rig {
+func newRig(t testing.TB, policy string) *rig {
 	t.Helper()
 	r := &rig{chans: map[string]*recorder{}, unbuilt: map[string]error{}, clock: time.Now()}
 	r.store = mem.New(func() time.Time { return r.clock })

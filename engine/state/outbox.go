@@ -3,9 +3,9 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +51,10 @@ type Entry struct {
 	// Opened is what the decision that queued it started in the state:
 	// undone if it becomes a dead letter (see Undo).
 	Opened *Opened `json:"opened,omitempty"`
+
+	// message is Message as stored, not decoded yet (Decoded.Heads); nil
+	// once it is, or when it was decoded with the rest.
+	message json.RawMessage
 }
 
 // NewEntryID makes an id that sorts in creation order.
@@ -101,22 +105,10 @@ func (e Entry) LeasedByOther(owner string, now time.Time, alive func(string) boo
 }
 
 // Record stores e under its id.
-func (e Entry) Record() (*Record, error) { return OutboxKind.Encode(e, time.Time{}) }
+func (e Entry) Record() (*Record, error) { return OutboxKind.Encode(e.withMessage(), time.Time{}) }
 
 // Entries decodes outbox records, oldest first.
-func Entries(recs map[string]*Record) []Entry {
-	out := make([]Entry, 0, len(recs))
-	for _, r := range recs {
-		// Not OutboxKind.Decode's prefix check: dead letters decode here
-		// too, and so do the occurrence records an older version kept
-		// under "o/" (they have no ID, and are skipped).
-		if e, ok := OutboxKind.Decode(r); ok && e.ID != "" {
-			out = append(out, e)
-		}
-	}
-	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.ID, b.ID) })
-	return out
-}
+func Entries(recs map[string]*Record) []Entry { return (*Decoded)(nil).Heads(recs) }
 
 // Claim chooses what owner delivers now and leases it until until. Per
 // key and channel, entries go in creation order — a resolve never
@@ -131,10 +123,16 @@ func Entries(recs map[string]*Record) []Entry {
 // queued itself (leased to it until until) changes nothing, and needs no
 // lock.
 func Claim(recs map[string]*Record, owner string, now, until time.Time, force bool, alive func(string) bool) (chains [][]Entry, changed bool, err error) {
+	return (*Decoded)(nil).Claim(recs, owner, now, until, force, alive)
+}
+
+// Claim is Claim, decoding through d only the records it has not seen
+// with the same bytes; d remembers the records it writes (for Settle).
+func (d *Decoded) Claim(recs map[string]*Record, owner string, now, until time.Time, force bool, alive func(string) bool) (chains [][]Entry, changed bool, err error) {
 	type chainKey struct{ key, channel string }
 	byKey := map[chainKey][]Entry{}
 	var order []chainKey
-	for _, e := range Entries(recs) {
+	for _, e := range d.Heads(recs) {
 		k := chainKey{e.Key, e.Channel}
 		if _, seen := byKey[k]; !seen {
 			order = append(order, k)
@@ -157,6 +155,7 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 			}
 		}
 		for i := range chain {
+			chain[i] = d.full(chain[i]) // claimed: to be delivered
 			if chain[i].LeaseOwner == owner && chain[i].LeasedUntil.Equal(until) {
 				continue // already ours (queued by this run): no write, no fsync
 			}
@@ -166,6 +165,7 @@ func Claim(recs map[string]*Record, owner string, now, until time.Time, force bo
 				return nil, false, err
 			}
 			recs[chain[i].ID] = r
+			d.claimed(chain[i], r)
 			changed = true
 		}
 		chains = append(chains, chain)
@@ -198,10 +198,18 @@ type Attempt struct {
 // over must not bring back an entry another run already delivered. It
 // then returns OutcomeSuperseded and changes nothing.
 func Settle(recs map[string]*Record, e Entry, o Attempt, now time.Time, owner string) (Outcome, error) {
-	cur := Entries(map[string]*Record{e.ID: recs[e.ID]})
-	if len(cur) != 1 || cur[0].LeaseOwner != owner {
+	return (*Decoded)(nil).Settle(recs, e, o, now, owner)
+}
+
+// Settle is Settle, reading whose the entry is through d: the record
+// Claim left (wrote, or found already leased to owner) is not decoded
+// again while its bytes are unchanged.
+func (d *Decoded) Settle(recs map[string]*Record, e Entry, o Attempt, now time.Time, owner string) (Outcome, error) {
+	cur, ok := d.settling(e.ID, recs[e.ID])
+	if !ok || cur.LeaseOwner != owner {
 		return OutcomeSuperseded, nil
 	}
+	e = e.withMessage() // one of Decoded.Heads' would lose its message in a dead letter
 	e.LeaseOwner, e.LeasedUntil = "", time.Time{}
 	switch o.Status {
 	case AttemptDelivered:
