@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"notifier/engine/event"
+	"notifier/internal/jsonkeys"
 )
 
 // maxNesting is encoding/json's own bound on nesting: deeper input does
@@ -52,16 +53,7 @@ type keyScan struct {
 	keys [][]byte // the open unnamed objects' keys, innermost last
 }
 
-func (s *keyScan) ws() {
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case ' ', '\t', '\r', '\n':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *keyScan) ws() { s.i = jsonkeys.SkipSpace(s.data, s.i) }
 
 // str skips the string at s.i (its opening quote) and returns its body
 // as written.
@@ -163,20 +155,29 @@ func (s *keyScan) array(path string, depth int) error {
 		if err := s.value(elem, depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.data) {
-			return errSyntax
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errSyntax
+		if done, err := s.next(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// next steps over what follows a member of an array or object: a comma
+// (more follow: false) or its closer (done: true); anything else is not
+// JSON.
+func (s *keyScan) next(closer byte) (done bool, err error) {
+	s.ws()
+	if s.i >= len(s.data) {
+		return false, errSyntax
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closer:
+		s.i++
+		return true, nil
+	}
+	return false, errSyntax
 }
 
 // object walks the object at s.i (path names it in messages: "" for the
@@ -274,18 +275,8 @@ func (s *keyScan) object(path string, names *nameSet, depth int) error {
 		if err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.data) {
-			return errSyntax
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errSyntax
+		if done, err := s.next('}'); done || err != nil {
+			return err
 		}
 	}
 }

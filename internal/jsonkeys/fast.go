@@ -33,15 +33,21 @@ type fast struct {
 	dup  bool
 }
 
-func (s *fast) ws() {
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
+func (s *fast) ws() { s.i = SkipSpace(s.data, s.i) }
+
+// SkipSpace is the index of the first byte of data at or after i that is
+// not JSON whitespace (len(data) if none): for the other key scanners
+// (engine/spool's).
+func SkipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
 		case ' ', '\t', '\r', '\n':
-			s.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 // str skips a string (no escapes: see fastScan) and returns its body.
