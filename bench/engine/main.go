@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -20,7 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"notifier/bench/internal/wake"
+	spoolpkg "notifier/engine/spool"
+	"notifier/internal/harness"
 )
 
 func main() {
@@ -31,11 +33,12 @@ func main() {
 	var err error
 	switch flag.Arg(0) {
 	case "wait":
-		err = wake.WaitUp(*spool, *bound, nil)
+		_, err = harness.WaitStatus(*spool, *bound, nil)
 	case "status":
-		var line string
-		if line, err = wake.Status(*spool, time.Second); err == nil {
-			fmt.Println(line)
+		var st *spoolpkg.EngineStatus
+		if st, err = spoolpkg.AskStatus(*spool, time.Second); err == nil {
+			data, _ := json.Marshal(st)
+			fmt.Println(string(data))
 		}
 	case "mem":
 		var data []byte
@@ -47,12 +50,10 @@ func main() {
 			}
 		}
 	case "depth":
-		n := 0
-		for _, d := range []string{"new", "claimed"} {
-			names, _ := os.ReadDir(filepath.Join(*spool, d))
-			n += len(names)
+		var queued, claimed int
+		if queued, claimed, _, err = harness.SpoolDepth(*spool); err == nil {
+			fmt.Println(queued + claimed)
 		}
-		fmt.Println(n)
 	case "fake":
 		err = fake(*spool)
 	default:
@@ -67,7 +68,8 @@ func main() {
 // fake listens on the spool's wake socket and answers every line with
 // "claimed" at once (a status request too: its answer is one line).
 func fake(spool string) error {
-	path := filepath.Join(spool, wake.Socket)
+	path := filepath.Join(spool, spoolpkg.WakeSocket)
+	status, _ := json.Marshal(spoolpkg.EngineStatus{PID: os.Getpid(), Owner: "fake", Started: time.Now(), Version: "fake", Spool: spool})
 	os.Remove(path)
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -81,7 +83,12 @@ func fake(spool string) error {
 		go func() {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(2 * time.Second))
-			if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+			line, err := bufio.NewReader(c).ReadString('\n')
+			switch {
+			case err != nil:
+			case line == "status\n": // as the engine answers it (spool.AskStatus)
+				c.Write(append(status, '\n'))
+			default:
 				c.Write([]byte("claimed\n"))
 			}
 		}()

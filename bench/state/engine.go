@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"notifier/bench/internal/wake"
+	"notifier/internal/harness"
 )
 
 // engineUpWait bounds how long the engine may take to listen after it
@@ -52,7 +51,7 @@ func startEngine(bin, policy, spool string, env []string, logPath string, args .
 			return true
 		}
 	}
-	if err := wake.WaitUp(spool, engineUpWait, alive); err != nil {
+	if _, err := harness.WaitStatus(spool, engineUpWait, alive); err != nil {
 		if alive() {
 			e.stop()
 		}
@@ -124,17 +123,6 @@ func (e *engine) cpu() time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-// spoolDepth counts the entries in the spool's new/ and claimed/ and
-// the files in bad/.
-func spoolDepth(spool string) (queued, bad int) {
-	for _, d := range []string{"new", "claimed"} {
-		names, _ := os.ReadDir(filepath.Join(spool, d))
-		queued += len(names)
-	}
-	names, _ := os.ReadDir(filepath.Join(spool, "bad"))
-	return queued, len(names)
 }
 
 // tail is the last k lines of the engine's log, for messages.

@@ -54,9 +54,10 @@ import (
 	"strings"
 	"time"
 
-	"notifier/bench/internal/wake"
+	"notifier/engine/spool"
 	"notifier/engine/state"
 	"notifier/engine/state/bolt"
+	"notifier/internal/harness"
 )
 
 // routingKey is any 32 characters: the endpoint checks only the length.
@@ -316,17 +317,18 @@ func bench(c config) error {
 		// Its counts say how many invocations it took: the others timed
 		// out waiting for its answer (or were declined) and were
 		// decided in-process by their invocation.
-		if st, err := wake.Status(spoolDir, time.Second); err == nil {
-			fmt.Printf("engine status: %s\n", st)
+		if st, err := spool.AskStatus(spoolDir, time.Second); err == nil {
+			data, _ := json.Marshal(st)
+			fmt.Printf("engine status: %s\n", data)
 		}
 		err := eng.stop()
 		eng = nil
 		if err != nil {
 			return fmt.Errorf("notifier serve, stopped with SIGTERM: %v", err)
 		}
-		_, bad := spoolDepth(spoolDir)
+		_, _, bad, _ := harness.SpoolDepth(spoolDir)
 		logged, _ := os.ReadFile(filepath.Join(c.dir, "engine.log"))
-		fmt.Printf("engine: exited 0 on SIGTERM; spool bad/ %d files; its log %d lines, the last: %s\n", bad, bytes.Count(logged, []byte("\n")), lastLines(string(logged), 1))
+		fmt.Printf("engine: exited 0 on SIGTERM; spool bad/ %d entries; its log %d lines, the last: %s\n", bad, bytes.Count(logged, []byte("\n")), lastLines(string(logged), 1))
 	}
 	var wrong error
 	for _, f := range check {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"notifier/internal/harness"
 )
 
 // tailWait bounds how long tail waits for the endpoint to have every
@@ -115,7 +117,7 @@ func waitAccepted(ep *endpoint, keyOf func(string) string, ids []string) error {
 func drained(spool string) (time.Time, error) {
 	deadline := time.Now().Add(tailWait)
 	for {
-		if queued, _ := spoolDepth(spool); queued == 0 {
+		if queued, claimed, _, _ := harness.SpoolDepth(spool); queued+claimed == 0 {
 			return time.Now(), nil
 		}
 		if time.Now().After(deadline) {
@@ -139,7 +141,8 @@ func quiesce(ep *endpoint, spool string) error {
 		if s.Requests != last {
 			last, since = s.Requests, time.Now()
 		}
-		queued, _ := spoolDepth(spool)
+		queued, claimed, _, _ := harness.SpoolDepth(spool)
+		queued += claimed
 		if queued == 0 && time.Since(since) >= time.Second {
 			return nil
 		}

@@ -273,3 +273,25 @@ func SpoolList(dir string) string {
 	}
 	return b.String()
 }
+
+// WaitStatus polls the engine listening in the spool at dir until it
+// answers a status request, and returns that status; an error after
+// bound, or at once when alive (if set) reports the engine gone. For
+// programs that start an engine by other means than Engine (the
+// benchmarks).
+func WaitStatus(dir string, bound time.Duration, alive func() bool) (*spool.EngineStatus, error) {
+	deadline := time.Now().Add(bound)
+	for {
+		st, err := spool.AskStatus(dir, time.Second)
+		if err == nil {
+			return st, nil
+		}
+		if alive != nil && !alive() {
+			return nil, fmt.Errorf("the engine exited before it answered on %s", filepath.Join(dir, spool.WakeSocket))
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no engine answered on %s within %s: %w", filepath.Join(dir, spool.WakeSocket), bound, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
