@@ -154,6 +154,10 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 			err = drop.Reject(drop.RejectedDir(drop.StatePath(env)), ie.Input, err)
 		}
 		return fail(exitUsage, err)
+	case errors.Is(err, spool.ErrNotDurable):
+		// The engine has it (decided once), but exit 0 would claim it
+		// was on disk.
+		return fail(exitProblem, fmt.Errorf("%w (the engine has the event)", err))
 	case err != nil:
 		// Not spooled: the input is read and cannot be handed over, so
 		// say so loudly (the caller's exit status is how CMON and

@@ -62,6 +62,10 @@ func (a *app) runCmd(args []string) error {
 	}
 	defer s.Close()
 	c, _, err := drop.Put(s, e, state.NewOwner(), wait)
+	if errors.Is(err, spool.ErrNotDurable) {
+		// The engine has it: not decided again here, but not on disk.
+		return problemErr(fmt.Errorf("%w (the engine has the event)", err))
+	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "notifier: %v: deciding in-process\n", err)
 		return a.decideEntry(a.load(path), e, nil, nil, a.start)

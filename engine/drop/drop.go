@@ -10,6 +10,7 @@ package drop
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -176,9 +177,14 @@ func EnvStatePath(env map[string]string) (string, error) {
 //     straight into claimed/ for the Owner (Spool.PutClaimed); without
 //     an Owner it is written durably and left in new/.
 //
-// An error means nothing is spooled.
+// An error means nothing is spooled, except spool.ErrNotDurable: the
+// entry was offered to the engine, which has it, but was not made
+// durable (the caller must not decide it again).
 func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
-	var conn *spool.WakeConn
+	var (
+		conn       *spool.WakeConn
+		notDurable error
+	)
 	r := spool.WakeNoEngine
 	if wait > 0 {
 		conn, r = spool.DialWake(s.Path, time.Now().Add(wait))
@@ -195,14 +201,22 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 		// The engine is asked as soon as the entry is in new/, while new/
 		// is fsync'd (Spool.PutWake: it returns only after both).
 		var err error
-		if r, err = s.PutWake(e, conn, wait); err != nil {
+		if r, err = s.PutWake(e, conn, wait); err != nil && !errors.Is(err, spool.ErrNotDurable) {
 			return nil, r, err
 		}
+		notDurable = err
 	}
 	if owner == "" {
-		return nil, r, nil
+		return nil, r, notDurable
 	}
-	return s.ClaimUnlessWoken(r, e.ID, owner)
+	c, r, err := s.ClaimUnlessWoken(r, e.ID, owner)
+	if err == nil && c == nil && notDurable != nil {
+		// The engine has it, and its file was not made durable: the
+		// caller says so (exit 1) and does not decide it again. Claimed
+		// here instead, the caller's decision, committed, is its record.
+		return nil, r, notDurable
+	}
+	return c, r, err
 }
 
 // NewOwner makes a claimer's owner id as engine/state's NewOwner does

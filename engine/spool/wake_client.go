@@ -2,6 +2,7 @@ package spool
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -226,32 +227,35 @@ func offerLine(e *Entry) []byte {
 // for an entry the engine decides once, as a later claimer would have
 // after Put's failed fsync.
 func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResult, error) {
-	var sent error
-	offered := false
+	var (
+		sent    error
+		offered bool
+		line    []byte
+	)
 	err := s.put(e, s.new, "", true, func() {
 		// The bound counts from here: the engine has not been asked yet.
 		conn.SetDeadline(time.Now().Add(bound))
-		sent = conn.send(offerLine(e))
+		line = offerLine(e)
+		sent = conn.send(line)
 		offered = true
 		s.told("offer")
 	})
+	var notDurable error
 	if err != nil && offered && sent == nil {
 		// Only new/'s fsync failed, after the engine was asked: the entry
-		// is in new/ and the engine may be claiming it. Reporting "not
-		// spooled" would have the caller decide it again beside the
-		// engine (a second page); instead the answer decides who has it —
-		// the engine, or the caller's own claim (ClaimUnlessWoken) — and
-		// that one's decision, committed to the state, is the durable
-		// record.
-		err = nil
+		// is in new/ and the engine may be claiming it. "Not spooled"
+		// would have the caller decide it again beside the engine (a
+		// second page); instead the answer says who has it, and
+		// ErrNotDurable says the write was not made durable.
+		notDurable, err = fmt.Errorf("%w: %w", ErrNotDurable, err), nil
 	}
 	if err != nil || sent != nil {
 		conn.Close()
 		return wakeFailed(sent), err
 	}
 	deadline := conn.deadline
-	r, line := conn.answerLine()
-	if (line == v1Refusal || line == v1RefusalLong) && len(offerLine(e)) > len(e.ID)+1 {
+	r, answer := conn.answerLine()
+	if (answer == v1Refusal || answer == v1RefusalLong) && len(line) > len(e.ID)+1 {
 		// An engine that reads only v1 (one started before an upgrade):
 		// asked again in its protocol, within the same bound.
 		if conn, r = DialWake(s.Path, deadline); conn != nil {
@@ -259,8 +263,14 @@ func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResu
 		}
 	}
 	s.told("answer")
-	return r, nil
+	return r, notDurable
 }
+
+// ErrNotDurable is wrapped by PutWake's error when the entry was written
+// and offered, but new/'s fsync failed: the entry is in new/ (or the
+// engine's), not certainly on disk. The answer returned with it says
+// who has it; the caller must not decide it beside the engine.
+var ErrNotDurable = errors.New("spool entry offered but not made durable")
 
 // How an engine that reads only v1 requests answers a v2 one: its id
 // would have to be the whole line, which is longer than an id.
