@@ -77,6 +77,11 @@ type Message struct {
 	// original message (Slack: channel and ts), so it can be updated in
 	// place; "" when there is none.
 	Ref string `json:",omitempty"`
+	// Parts are the policy's templates rendered for this message, by
+	// option (see Template): a channel sends a part in place of its
+	// built-in text for that option, and its built-in text when the part
+	// is missing.
+	Parts map[string]string `json:",omitempty"`
 }
 
 // Referencer is a Channel whose messages can be found again: NotifyRef

@@ -46,6 +46,9 @@ type Config interface {
 	// Files lists every option that names a file, secret or not, in the
 	// order lint reports them.
 	Files() []File
+	// Templates lists every option that holds a message template (see
+	// Template), written or not, in a stable order; nil for none.
+	Templates() []Template
 }
 
 // Secret is one secret a config takes: inline in one option (lint warns:

@@ -19,6 +19,8 @@ func (c *fakeConfig) Lint() error     { return LintTimeout("timeout", c.Timeout)
 func (c *fakeConfig) Secrets() []Secret {
 	return []Secret{{Inline: "key", File: "key_file"}}
 }
+func (c *fakeConfig) Templates() []Template { return nil }
+
 func (c *fakeConfig) Files() []File {
 	return []File{{Option: "key_file", Path: &c.KeyFile}, {Option: "ca_file", Path: &c.CAFile}}
 }

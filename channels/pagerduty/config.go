@@ -134,3 +134,6 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// Templates: none yet.
+func (c *Config) Templates() []channels.Template { return nil }

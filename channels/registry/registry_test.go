@@ -282,7 +282,8 @@ func TestConformance(t *testing.T) {
 // wrongConfig is a Config of no registered type.
 type wrongConfig struct{}
 
-func (wrongConfig) Validate() error            { return nil }
-func (wrongConfig) Lint() error                { return nil }
-func (wrongConfig) Secrets() []channels.Secret { return nil }
-func (wrongConfig) Files() []channels.File     { return nil }
+func (wrongConfig) Validate() error                { return nil }
+func (wrongConfig) Lint() error                    { return nil }
+func (wrongConfig) Secrets() []channels.Secret     { return nil }
+func (wrongConfig) Files() []channels.File         { return nil }
+func (wrongConfig) Templates() []channels.Template { return nil }

@@ -123,3 +123,6 @@ func checkToken(field, tok string) error {
 	}
 	return nil
 }
+
+// Templates: none yet.
+func (c *Config) Templates() []channels.Template { return nil }

@@ -210,3 +210,6 @@ func addCA(roots *x509.CertPool, pem []byte) error {
 	}
 	return nil
 }
+
+// Templates: none yet.
+func (c *Config) Templates() []channels.Template { return nil }
