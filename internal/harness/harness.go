@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"go.yaml.in/yaml/v3"
@@ -123,23 +124,8 @@ func (h *Harness) writePolicy(policy string, o Options) error {
 		}
 		chans := top.Content[i+1]
 		for j := 1; j < len(chans.Content); j += 2 {
-			var spec struct{ Type string }
-			if err := chans.Content[j].Decode(&spec); err != nil {
-				return err
-			}
-			var local map[string]string
-			switch spec.Type {
-			case "pagerduty":
-				local = map[string]string{"type": "pagerduty", "routing_key_file": keyFile, "events_url": h.PagerDuty.URL()}
-			case "slack":
-				local = map[string]string{"type": "slack", "webhook_url_file": urlFile}
-			case "syslog":
-				local = map[string]string{"type": "syslog", "address": h.Syslog.Address()}
-			default:
-				return fmt.Errorf("%s: channel type %q has no local endpoint", policy, spec.Type)
-			}
-			if err := chans.Content[j].Encode(local); err != nil {
-				return err
+			if err := h.localChannel(chans.Content[j], keyFile, urlFile); err != nil {
+				return fmt.Errorf("%s: channels.%s: %w", policy, chans.Content[j-1].Value, err)
 			}
 		}
 	}
@@ -149,6 +135,48 @@ func (h *Harness) writePolicy(policy string, o Options) error {
 	}
 	h.Config = filepath.Join(h.Dir, "notifier.yaml")
 	return os.WriteFile(h.Config, out, 0o644)
+}
+
+// endpointOptions are, by channel type, the options that say where a
+// channel delivers and with which secret: the harness replaces them with
+// its local endpoint's and keeps every other option (timeouts, tags,
+// templates), so that what arrives is what the policy makes.
+var endpointOptions = map[string][]string{
+	"pagerduty": {"routing_key", "routing_key_file", "events_url"},
+	"slack":     {"webhook_url", "webhook_url_file", "token", "token_file", "channel", "api_url"},
+	"syslog":    {"address", "ca_file"},
+}
+
+// localChannel points the channel spec n at the harness's endpoint for
+// its type.
+func (h *Harness) localChannel(n *yaml.Node, keyFile, urlFile string) error {
+	var spec struct{ Type string }
+	if err := n.Decode(&spec); err != nil {
+		return err
+	}
+	var local [][2]string
+	switch spec.Type {
+	case "pagerduty":
+		local = [][2]string{{"routing_key_file", keyFile}, {"events_url", h.PagerDuty.URL()}}
+	case "slack":
+		local = [][2]string{{"webhook_url_file", urlFile}}
+	case "syslog":
+		local = [][2]string{{"address", h.Syslog.Address()}}
+	default:
+		return fmt.Errorf("channel type %q has no local endpoint", spec.Type)
+	}
+	drop := endpointOptions[spec.Type]
+	kept := n.Content[:0]
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if !slices.Contains(drop, n.Content[k].Value) {
+			kept = append(kept, n.Content[k], n.Content[k+1])
+		}
+	}
+	n.Content = kept
+	for _, kv := range local {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[0]}, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[1]})
+	}
+	return nil
 }
 
 // setState points settings.state.path at path (and redis.url at
