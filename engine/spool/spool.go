@@ -268,15 +268,17 @@ func NewID(t time.Time) string {
 }
 
 // Random4 is four random bytes, for the random parts of ids (NewID,
-// engine/drop's NewOwner): from getrandom(2), which never blocks once
-// the kernel's pool is ready (early boot is not when alarms come), else
-// /dev/urandom; all zero only if neither can be read, which leaves the
-// time and process id to tell ids apart. Not crypto/rand: its first use
-// costs every drop more than the read.
+// engine/drop's NewOwner): from getrandom(2) without blocking, else
+// /dev/urandom, which never blocks either. Early in boot, before the
+// kernel's pool is ready, getrandom would block, and a node that comes
+// up and joins its cluster raises alerts then: /dev/urandom's bytes are
+// good enough to tell file names apart. All zero only if neither can be
+// read, which leaves the time and process id to tell ids apart. Not
+// crypto/rand: its first use costs every drop more than the read.
 func Random4() [4]byte {
 	var b [4]byte
 	for {
-		n, err := unix.Getrandom(b[:], 0)
+		n, err := unix.Getrandom(b[:], unix.GRND_NONBLOCK)
 		if err == unix.EINTR {
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // WakeSocket is the engine's wake-up socket, in the spool directory.
@@ -318,7 +319,11 @@ func oneLine(reason string) string {
 		return r
 	}, reason)
 	if len(reason) > 200 {
-		reason = reason[:200]
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut-- // not in the middle of a character: the line stays valid UTF-8
+		}
+		reason = reason[:cut]
 	}
 	return reason
 }

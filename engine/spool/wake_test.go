@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"notifier/engine/state"
 )
@@ -351,5 +352,17 @@ func TestWakeWantsLooksBeforeClaiming(t *testing.T) {
 	stop() // Serve returns after every connection is finished: accept has run
 	if n := accepted.Load(); n != 1 {
 		t.Errorf("accept called %d times, want 1", n)
+	}
+}
+
+// TestOneLineCutsWholeCharacters: a reason cut to its bound is still
+// valid UTF-8, whatever the byte at the bound.
+func TestOneLineCutsWholeCharacters(t *testing.T) {
+	for pad := 0; pad < 4; pad++ {
+		in := strings.Repeat("a", pad) + strings.Repeat("é€😀\n", 80)
+		got := oneLine(in)
+		if !utf8.ValidString(got) || len(got) > 200 || strings.ContainsRune(got, '\n') {
+			t.Errorf("pad %d: oneLine gave %d bytes, valid UTF-8 %v: %q", pad, len(got), utf8.ValidString(got), got)
+		}
 	}
 }
