@@ -167,6 +167,14 @@ func (g schemaGen) typeSchema(t reflect.Type, path string) (object, error) {
 			return nil, err
 		}
 		s = object{{"type", "array"}, {"items", items}}
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		// Keys the user names, as in custom_details: any name, each
+		// value of the element's schema.
+		items, err := g.typeSchema(t.Elem(), path+".*")
+		if err != nil {
+			return nil, err
+		}
+		s = object{{"type", "object"}, {"additionalProperties", items}}
 	case t.Kind() == reflect.Pointer:
 		// The strict decoder leaves a pointer nil for an empty value.
 		elem, err := g.typeSchema(t.Elem(), path)

@@ -22,16 +22,18 @@ type testChannel struct {
 	TLS     *struct {
 		CAFile string `yaml:"ca_file"`
 	} `yaml:"tls"`
-	Every    *time.Duration `yaml:"every"`
-	Hosts    *[]string      `yaml:"hosts"`
-	Implicit string         // key "implicit", as yamlFields names it
-	Ignored  string         `yaml:"-"`
+	Every    *time.Duration    `yaml:"every"`
+	Hosts    *[]string         `yaml:"hosts"`
+	Labels   map[string]string `yaml:"labels"`
+	Implicit string            // key "implicit", as yamlFields names it
+	Ignored  string            `yaml:"-"`
 	private  string
 }
 
 var testChannelDocs = map[string]string{
 	"url": "u", "timeout": "t", "tags": "g", "retries": "r", "verbose": "v",
 	"tls": "s", "tls.ca_file": "c", "implicit": "i", "every": "e", "hosts": "h",
+	"labels": "l",
 }
 
 // testSchema generates the schema with testChannel and decodes it.
@@ -138,6 +140,7 @@ func TestSchemaTypes(t *testing.T) {
 		{"tls", `{"additionalProperties":false,"description":"s","properties":{"ca_file":{"description":"c","type":"string"}},"type":["object","null"]}`},
 		{"every", `{"anyOf":[{"$ref":"#/$defs/duration"},{"type":"null"}],"description":"e"}`},
 		{"hosts", `{"description":"h","items":{"type":"string"},"type":["array","null"]}`},
+		{"labels", `{"additionalProperties":{"type":"string"},"description":"l","type":"object"}`},
 		{"implicit", `{"description":"i","type":"string"}`},
 	}
 	props := at(t, def, "properties").(map[string]any)
@@ -198,8 +201,11 @@ func TestSchemaRefusesWhatTheLoaderCannotDecode(t *testing.T) {
 	}{
 		{"nil", nil},
 		{"not a struct", reflect.TypeFor[string]()},
-		{"map field", reflect.TypeFor[struct {
-			M map[string]string `yaml:"m"`
+		{"map field without string keys", reflect.TypeFor[struct {
+			M map[int]string `yaml:"m"`
+		}]()},
+		{"map of what the loader cannot decode", reflect.TypeFor[struct {
+			M map[string]float64 `yaml:"m"`
 		}]()},
 		{"float field", reflect.TypeFor[struct {
 			F float64 `yaml:"f"`

@@ -71,6 +71,11 @@ func (d *strictDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.structure(n, v, path)
 	case reflect.Slice:
 		d.slice(n, v, path)
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			panic(fmt.Sprintf("policy: strict decode of %s is not supported", v.Type()))
+		}
+		d.mapping(n, v, path)
 	case reflect.String:
 		if !d.scalar(n, path, "a string") {
 			return
@@ -132,6 +137,36 @@ func (d *strictDecoder) slice(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
 	}
 	v.Set(s)
+}
+
+// mapping decodes a mapping whose keys the user names (a channel's
+// custom_details: a name for each template) into a map with string
+// keys, each value strictly; a key given twice is a problem, as in a
+// struct, rather than the last one silently winning.
+func (d *strictDecoder) mapping(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.sink.Errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", path, KindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" || k.Tag == "!!merge" {
+			d.sink.Errorf(k.Line, k.Column, "type", "%s: want a name as the key, got %s", path, KindName(k))
+			continue
+		}
+		sub := path + "." + k.Value
+		if prev, dup := seen[k.Value]; dup {
+			d.sink.Errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", sub, k.Value, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, elem, sub)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+	}
+	v.Set(m)
 }
 
 func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
