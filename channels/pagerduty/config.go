@@ -3,6 +3,8 @@ package pagerduty
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +49,35 @@ type Config struct {
 	// ClientURL is the link PagerDuty shows next to Client, e.g. the
 	// ClusterControl UI.
 	ClientURL string `yaml:"client_url"`
+
+	// The templates (see channels.Template): each replaces one built-in
+	// text of a trigger (BuildEvent); "" keeps the built-in one. A
+	// resolve carries only the key, so they are not used for it.
+
+	// Summary is payload.summary, the line PagerDuty pages with; it must
+	// not render blank.
+	Summary string `yaml:"summary"`
+	// Source is payload.source, the affected host; it must not render
+	// blank (PagerDuty refuses an event without one).
+	Source string `yaml:"source"`
+	// Component, Group and Class are payload.component, .group and
+	// .class; blank leaves the field out.
+	Component string `yaml:"component"`
+	Group     string `yaml:"group"`
+	Class     string `yaml:"class"`
+	// CustomDetails are entries of payload.custom_details by name,
+	// added to the built-in ones or replacing the one of the same name;
+	// an entry that renders blank is left out.
+	CustomDetails map[string]string `yaml:"custom_details"`
+	// Links are the event's links (the Events API's links: href and
+	// text), in order; one whose href renders blank is left out.
+	Links []Link `yaml:"links"`
+}
+
+// Link is one link of a PagerDuty event, both parts templates.
+type Link struct {
+	Href string `yaml:"href"` // the URL; required
+	Text string `yaml:"text"` // what PagerDuty shows for it; default the URL
 }
 
 // Validate checks the configuration without touching the file system,
@@ -77,7 +108,30 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %q: must not be negative", c.Timeout.String()))
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.CustomDetails)) {
+		if err := checkDetailName(name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, l := range c.Links {
+		if strings.TrimSpace(l.Href) == "" {
+			errs = append(errs, fmt.Errorf("links[%d].href: required (the link's URL, a template)", i))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkDetailName refuses a custom_details name that cannot be told
+// apart in the option's dotted path (custom_details.NAME, how lint and
+// Message.Parts name the template).
+func checkDetailName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return errors.New("custom_details: a name is blank")
+	case strings.Contains(name, "."):
+		return fmt.Errorf("custom_details.%s: a name must not contain '.'", name)
+	}
+	return nil
 }
 
 // Lint reports what Validate lets through because policies running in
@@ -135,5 +189,32 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Templates: none yet.
-func (c *Config) Templates() []channels.Template { return nil }
+// Templates lists summary, source, component, group, class, each
+// custom_details entry by name, and each link's href and text. A
+// custom_details entry's Text points at a copy: a map's values cannot
+// be pointed at.
+func (c *Config) Templates() []channels.Template {
+	ts := []channels.Template{
+		{Option: "summary", Text: &c.Summary, Required: true},
+		{Option: "source", Text: &c.Source, Required: true},
+		{Option: "component", Text: &c.Component},
+		{Option: "group", Text: &c.Group},
+		{Option: "class", Text: &c.Class},
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.CustomDetails)) {
+		text := c.CustomDetails[name]
+		ts = append(ts, channels.Template{Option: detailsOption + "." + name, Text: &text})
+	}
+	for i := range c.Links {
+		ts = append(ts,
+			channels.Template{Option: fmt.Sprintf("%s.%d.href", linksOption, i), Text: &c.Links[i].Href},
+			channels.Template{Option: fmt.Sprintf("%s.%d.text", linksOption, i), Text: &c.Links[i].Text})
+	}
+	return ts
+}
+
+// The options whose templates are read back with PartsUnder.
+const (
+	detailsOption = "custom_details"
+	linksOption   = "links"
+)

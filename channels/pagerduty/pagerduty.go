@@ -72,6 +72,13 @@ var Type = channels.NewType("pagerduty",
 		"timeout":          "Bound on one request; default 10s. The run's deadline still bounds all attempts together.",
 		"client":           "The sender PagerDuty shows as the event's origin; default notifier.",
 		"client_url":       "The link PagerDuty shows next to client, e.g. the ClusterControl UI.",
+		"summary":          "Template of payload.summary, the line PagerDuty pages with; must not render blank. Default: notifier's one-line summary. Cut to 1024 bytes.",
+		"source":           "Template of payload.source, the affected host; must not render blank. Default: the node, else the controller, else notifier.",
+		"component":        "Template of payload.component; blank leaves it out. Default: the event's kind (alarm, node, resource, ...).",
+		"group":            "Template of payload.group; blank leaves it out. Default: the cluster's name, else cluster-<id>.",
+		"class":            "Template of payload.class; blank leaves it out. Default: the event type.",
+		"custom_details":   "Templates of custom_details entries by name (no '.' in a name): added to the built-in entries (the event's fields, rule, key, message, ...), replacing the one of the same name; one that renders blank is left out. Each value is cut to 4096 bytes.",
+		"links":            "Links shown on the incident, in order: a list of {href, text}, both templates; href is required, and a link whose href renders blank (or is over 2048 bytes) is left out; text defaults to the URL.",
 	}, New)
 
 // New validates c, reads the routing key (from routing_key_file when
@@ -185,6 +192,13 @@ func explain(body []byte) []byte {
 //     cluster_id, count, message, recommendation, controller and the rest
 //     of the normalised fields.
 //   - client, client_url: from c (client defaults to "notifier").
+//
+// Those are the built-in texts. The message's parts (the policy's
+// templates, rendered) replace them option by option: summary, source
+// (still never blank), component, group and class; custom_details.NAME
+// entries are added or replace the built-in entry NAME (blank: left
+// out); links.N.href and links.N.text become the event's links. The
+// same bounds apply to a part as to the text it replaces.
 func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
 	ev := &pd.V2Event{
 		RoutingKey: routingKey,
@@ -199,26 +213,32 @@ func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
 	if ev.Client == "" {
 		ev.Client = DefaultClient
 	}
-	summary := m.Summary
+	summary := m.PartOr("summary", m.Summary)
 	if strings.TrimSpace(summary) == "" {
 		summary = m.Key
 	}
-	pl := &pd.V2Payload{
-		Summary:   channels.Truncate(summary, maxSummaryLen),
-		Source:    channels.Truncate(channels.FirstNonEmpty(m.Node, m.Controller, defaultSource), maxFieldLen),
-		Severity:  severity(m.Severity),
-		Component: channels.Truncate(m.Kind, maxFieldLen),
-		Class:     channels.Truncate(m.EventType, maxFieldLen),
-		Group:     channels.Truncate(m.Cluster, maxFieldLen),
-		Details:   details(m),
+	group := m.Cluster
+	if group == "" && m.ClusterID > 0 {
+		group = "cluster-" + strconv.Itoa(m.ClusterID)
 	}
-	if pl.Group == "" && m.ClusterID > 0 {
-		pl.Group = "cluster-" + strconv.Itoa(m.ClusterID)
+	source, _ := m.Part("source")
+	pl := &pd.V2Payload{
+		Summary: channels.Truncate(summary, maxSummaryLen),
+		// A blank source is refused (400): the page would be lost.
+		Source:    channels.Truncate(channels.FirstNonEmpty(source, m.Node, m.Controller, defaultSource), maxFieldLen),
+		Severity:  severity(m.Severity),
+		Component: channels.Truncate(m.PartOr("component", m.Kind), maxFieldLen),
+		Class:     channels.Truncate(m.PartOr("class", m.EventType), maxFieldLen),
+		Group:     channels.Truncate(m.PartOr("group", group), maxFieldLen),
+		Details:   details(m),
 	}
 	if !m.Time.IsZero() {
 		pl.Timestamp = m.Time.UTC().Format(time.RFC3339Nano)
 	}
 	ev.Payload = pl
+	if ls := links(m); len(ls) > 0 {
+		ev.Links = ls
+	}
 	fit(ev, m)
 	return ev
 }
@@ -228,25 +248,33 @@ func BuildEvent(routingKey string, c Config, m *channels.Message) *pd.V2Event {
 // big, raw fields are left out, the largest first, and custom_details
 // says how many ("truncated"). The routing key, dedup_key, action,
 // severity, summary and the normalised fields (rule, key, message, ...)
-// are what the page is about and are kept; the message and the
-// recommendation go last, and only if the raw fields were not enough
-// (they cannot be: the rest is bounded far below the limit).
+// are what the page is about and are kept; the entries the policy's
+// templates wrote go only if the raw fields were not enough, and the
+// message and the recommendation last (they cannot be needed: the rest
+// is bounded far below the limit).
 func fit(ev *pd.V2Event, m *channels.Message) {
 	size := encodedSize(ev)
 	if size <= maxEventSize {
 		return
 	}
 	d := ev.Payload.Details.(map[string]any)
+	templated := templatedDetails(d, m)
 	raw := make(map[string]string, len(m.Details))
 	for k := range m.Details {
-		if v, ok := d[k].(string); ok && !normalised[k] {
-			raw[k] = v
+		if _, mine := templated[k]; !mine && !normalised[k] {
+			if v, ok := d[k].(string); ok {
+				raw[k] = v
+			}
 		}
+	}
+	final := last(d)
+	for k := range templated {
+		delete(final, k)
 	}
 	total, omitted := len(d), 0
 	// The note costs bytes too; reserve them before choosing.
 	const noteReserve = 200
-	for _, group := range []map[string]string{raw, last(d)} {
+	for _, group := range []map[string]string{raw, templated, final} {
 		drop := channels.Shed(group, size-maxEventSize+noteReserve, entrySize)
 		for _, k := range drop {
 			delete(d, k)
@@ -316,7 +344,8 @@ func severity(s string) string {
 
 // details builds custom_details: the raw fields first, then the
 // normalised ones, which win a name clash because they are what the
-// policy matched on.
+// policy matched on, then the policy's templated entries, which win
+// over both because the policy wrote them for this channel.
 func details(m *channels.Message) map[string]any {
 	d := make(map[string]any, len(m.Details)+12)
 	for k, v := range m.Details {
@@ -347,6 +376,13 @@ func details(m *channels.Message) map[string]any {
 	}
 	if m.Suppressed != 0 {
 		d["suppressed_since_last"] = m.Suppressed
+	}
+	for _, p := range m.PartsUnder(detailsOption) {
+		if strings.TrimSpace(p.Value) == "" {
+			delete(d, p.Name)
+			continue
+		}
+		d[p.Name] = channels.Truncate(p.Value, maxDetailLen)
 	}
 	return d
 }
