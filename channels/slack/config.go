@@ -3,6 +3,8 @@ package slack
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +31,13 @@ type Config struct {
 	Channel        string        `yaml:"channel"`          // channel ID or name; required with a token
 	APIURL         string        `yaml:"api_url"`          // Web API base; default DefaultAPIURL
 	Timeout        time.Duration `yaml:"timeout"`          // per HTTP attempt; default DefaultTimeout
+
+	// The templates (see channels.Template and BuildMessage): each
+	// replaces one built-in text; "" keeps it.
+	Title  string            `yaml:"title"`  // the header line, the message's top-level text; must not render blank
+	Text   string            `yaml:"text"`   // the attachment's text (the event's message)
+	Footer string            `yaml:"footer"` // the attachment's footer (key, rule, source)
+	Fields map[string]string `yaml:"fields"` // attachment fields by title: replaced or added; blank removes
 }
 
 // Validate checks the config without touching the file system, so lint
@@ -82,6 +91,14 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		add("timeout: must not be negative, got %s", c.Timeout)
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+		switch {
+		case strings.TrimSpace(name) == "":
+			add("fields: a title is blank")
+		case strings.Contains(name, "."):
+			add("fields.%s: a title must not contain '.'", name)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -124,5 +141,21 @@ func checkToken(field, tok string) error {
 	return nil
 }
 
-// Templates: none yet.
-func (c *Config) Templates() []channels.Template { return nil }
+// fieldsOption is the map option whose templates are read back with
+// PartsUnder.
+const fieldsOption = "fields"
+
+// Templates lists title, text, footer and each field by title. A
+// field's Text points at a copy: a map's values cannot be pointed at.
+func (c *Config) Templates() []channels.Template {
+	ts := []channels.Template{
+		{Option: "title", Text: &c.Title, Required: true},
+		{Option: "text", Text: &c.Text},
+		{Option: "footer", Text: &c.Footer},
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+		text := c.Fields[name]
+		ts = append(ts, channels.Template{Option: fieldsOption + "." + name, Text: &text})
+	}
+	return ts
+}

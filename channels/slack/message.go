@@ -3,6 +3,7 @@ package slack
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,12 +60,24 @@ var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // footer. channels.Trigger and channels.Inform look alike: Slack keeps
 // no incident, and both are news of a problem or a notice. It is pure,
 // and the same payload goes to a webhook and to chat.postMessage.
+//
+// Those are the built-in texts. The message's parts (the policy's
+// templates, rendered) replace them: title the whole header line
+// ("Resolved: " included: a title template branches on .delivery),
+// text the attachment's text, footer the footer, and fields.NAME the
+// field titled NAME (any case) or, when there is none, a new one; a
+// field that renders blank is left out. A part is escaped and bounded
+// as the text it replaces. The colour stays the severity's, green on a
+// resolve.
 func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 	header := fmt.Sprintf("[%s] %s", strings.ToUpper(m.Severity), m.Summary)
 	color := severityColor(m.Severity)
 	if m.Action == channels.Resolve {
 		header = "Resolved: " + header
 		color = colorResolved
+	}
+	if title, ok := m.Part("title"); ok && strings.TrimSpace(title) != "" {
+		header = title
 	}
 
 	var fields []goslack.AttachmentField
@@ -87,6 +100,7 @@ func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 			Title: "Recommendation", Value: clip(m.Recommendation, maxFieldValueLen),
 		})
 	}
+	fields = templatedFields(fields, m)
 
 	// A long key keeps its hashed form (as PagerDuty's dedup_key and
 	// syslog's key=) rather than being cut where the footer ends, so
@@ -102,9 +116,9 @@ func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 	att := goslack.Attachment{
 		Color:    color,
 		Fallback: fallback(header, m),
-		Text:     clip(m.Text, maxAttachmentTextLen),
+		Text:     clip(m.PartOr("text", m.Text), maxAttachmentTextLen),
 		Fields:   fields,
-		Footer:   clip(footer, maxFooterLen),
+		Footer:   clip(m.PartOr("footer", footer), maxFooterLen),
 	}
 	if !m.Time.IsZero() {
 		att.Ts = json.Number(strconv.FormatInt(m.Time.Unix(), 10))
@@ -114,6 +128,37 @@ func BuildMessage(m *channels.Message) goslack.WebhookMessage {
 
 		Attachments: []goslack.Attachment{att},
 	}
+}
+
+// maxShortFieldLen is the longest value a templated field shows beside
+// another (Short): longer ones, and ones of several lines, take the
+// attachment's whole width, as the recommendation does.
+const maxShortFieldLen = 40
+
+// templatedFields applies the fields.NAME parts to the built-in fields:
+// a part replaces the value (and the title's spelling) of the field
+// titled NAME in any case, keeping its place and width, or is added
+// after them in the order of the names; a blank one removes the field.
+func templatedFields(fields []goslack.AttachmentField, m *channels.Message) []goslack.AttachmentField {
+	for _, p := range m.PartsUnder(fieldsOption) {
+		title := clip(p.Name, maxFieldValueLen)
+		i := slices.IndexFunc(fields, func(f goslack.AttachmentField) bool { return strings.EqualFold(f.Title, title) })
+		if strings.TrimSpace(p.Value) == "" {
+			if i >= 0 {
+				fields = slices.Delete(fields, i, i+1)
+			}
+			continue
+		}
+		f := goslack.AttachmentField{Title: title, Value: clip(p.Value, maxFieldValueLen),
+			Short: len(p.Value) <= maxShortFieldLen && !strings.Contains(p.Value, "\n")}
+		if i >= 0 {
+			f.Short = fields[i].Short
+			fields[i] = f
+			continue
+		}
+		fields = append(fields, f)
+	}
+	return fields
 }
 
 func severityColor(severity string) string {

@@ -57,6 +57,10 @@ var Type = channels.NewType("slack",
 		"channel":          "The channel ID or name to post to with a token, like #db-alerts. Not used with a webhook.",
 		"api_url":          "The Web API base URL, with a token only; default https://slack.com/api/.",
 		"timeout":          "Bound on one HTTP attempt; default 10s.",
+		"title":            "Template of the header line, the message's top-level text (what notifications show); must not render blank. Default: [SEVERITY] summary, prefixed Resolved: on a resolve; a title replaces all of it, so branch on .delivery. Cut to 1024 bytes.",
+		"text":             "Template of the attachment's text. Default: the event's message. Cut to 8000 bytes.",
+		"footer":           "Template of the attachment's footer. Default: key KEY · rule RULE · SOURCE. Cut to 300 bytes.",
+		"fields":           "Templates of attachment fields by title (no '.' in a title): one replaces the built-in field of that title in any case (Cluster, Node, Type, Count, Suppressed since the last message, Recommendation), else is added after them; one that renders blank is left out. Values are cut to 2000 bytes; a new one of up to 40 bytes on one line shows beside another.",
 	}, New)
 
 // New validates c, reads its secret file and returns a Notifier. Errors
