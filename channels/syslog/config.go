@@ -58,6 +58,49 @@ type Config struct {
 	// Timeout bounds dial plus write of one message; default 5s. The
 	// run's own deadline still applies when it is shorter.
 	Timeout time.Duration `yaml:"timeout"`
+	// Message is a template of the line's human text, the value of
+	// summary=; it must not render blank. "" keeps the summary.
+	Message string `yaml:"message"`
+	// Fields are templates of NAME=value pairs added to the line before
+	// summary= (env, team, runbook ...), for collectors that extract
+	// key=value; one that renders blank is left out. They cannot
+	// replace the line's own pairs (builtInKeys), which correlate a
+	// resolve with its trigger.
+	Fields map[string]string `yaml:"fields"`
+}
+
+// The template options read back from Message.Parts.
+const (
+	messageOption = "message"
+	fieldsOption  = "fields"
+)
+
+// builtInKeys are the keys FormatLine writes itself: no field may take
+// one of them, or a collector would find the key twice.
+var builtInKeys = map[string]bool{
+	"severity": true, "action": true, "key": true, "source": true, "cluster": true, "cluster_id": true,
+	"node": true, "type": true, "count": true, "suppressed": true, "rule": true, "summary": true, "truncated": true,
+}
+
+// maxFieldName bounds a field's name: a key in a line of key=value pairs,
+// short like the line's own.
+const maxFieldName = 32
+
+// checkFieldName accepts a name that needs no quoting as a key
+// (letters, digits, '_' and '-') and is not one of the line's own.
+func checkFieldName(name string) error {
+	if name == "" || len(name) > maxFieldName {
+		return fmt.Errorf("syslog: fields: name %q must be 1 to %d characters", name, maxFieldName)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("syslog: fields.%s: a name is letters, digits, '_' and '-' only", name)
+		}
+	}
+	if builtInKeys[name] {
+		return fmt.Errorf("syslog: fields.%s: the line's own key: correlation relies on it", name)
+	}
+	return nil
 }
 
 // endpoint is a parsed Address.
@@ -93,6 +136,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("syslog: timeout %s is negative", c.Timeout))
+	}
+	names := make([]string, 0, len(c.Fields))
+	for n := range c.Fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := checkFieldName(n); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -211,5 +264,18 @@ func addCA(roots *x509.CertPool, pem []byte) error {
 	return nil
 }
 
-// Templates: none yet.
-func (c *Config) Templates() []channels.Template { return nil }
+// Templates lists message and each field by name. A field's Text
+// points at a copy: a map's values cannot be pointed at.
+func (c *Config) Templates() []channels.Template {
+	ts := []channels.Template{{Option: messageOption, Text: &c.Message, Required: true}}
+	names := make([]string, 0, len(c.Fields))
+	for n := range c.Fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		text := c.Fields[n]
+		ts = append(ts, channels.Template{Option: fieldsOption + "." + n, Text: &text})
+	}
+	return ts
+}

@@ -3,6 +3,7 @@ package syslog
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ func TestValidateDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c != (Config{}) {
+	if !reflect.DeepEqual(c, Config{}) {
 		t.Errorf("Validate changed the config: %+v", c)
 	}
 	n, err := New(c)
@@ -24,7 +25,7 @@ func TestValidateDefaults(t *testing.T) {
 	}
 	defer n.Close()
 	want := Config{Facility: "daemon", Tag: "notifier", Timeout: 5 * time.Second}
-	if n.cfg != want {
+	if !reflect.DeepEqual(n.cfg, want) {
 		t.Errorf("got %+v, want %+v", n.cfg, want)
 	}
 }

@@ -78,18 +78,38 @@ func severityCode(s string) int {
 
 // FormatLine renders m as one line of key=value pairs in a fixed order:
 // severity, action, key, source, cluster, cluster_id, node, type, count,
-// rule, summary. Action is m.Action as it is: trigger, message
-// (channels.Inform) or resolve. Severity, action, key and summary are
-// always present; the rest only when set (cluster_id and count when
-// non-zero). Values that are empty or hold anything but printable ASCII
-// other than '"', '=' and '\' are quoted with Go's escaping; whitespace
-// runs, newlines included, collapse to one space first, so the line
-// never breaks.
+// suppressed, rule, the policy's fields (by name), summary. Action is
+// m.Action as it is: trigger, message (channels.Inform) or resolve.
+// Severity, action, key and summary are always present; the rest only
+// when set (cluster_id, count and suppressed when non-zero). Values that
+// are empty or hold anything but printable ASCII other than '"', '='
+// and '\' are quoted with Go's escaping; whitespace runs, newlines
+// included, collapse to one space first, so the line never breaks.
+//
+// summary is m.Summary, or the message part (the policy's template,
+// rendered) when there is one; the fields.NAME parts add NAME=value
+// pairs (blank: left out). The pairs the line is correlated by stay
+// notifier's own: a template cannot change them (Config.Validate refuses
+// a field of their names).
 func FormatLine(m *channels.Message) string {
-	return formatLine(m, m.Summary)
+	return formatLine(m, lineSummary(m), extraFields(m))
 }
 
-func formatLine(m *channels.Message, summary string) string {
+// lineSummary is the text of summary=: the message part, unless it is
+// missing or blank.
+func lineSummary(m *channels.Message) string {
+	if s, ok := m.Part(messageOption); ok && strings.TrimSpace(s) != "" {
+		return s
+	}
+	return m.Summary
+}
+
+// extraFields are the fields.NAME parts, by name.
+func extraFields(m *channels.Message) []channels.Part {
+	return m.PartsUnder(fieldsOption)
+}
+
+func formatLine(m *channels.Message, summary string, extra []channels.Part) string {
 	var b strings.Builder
 	pair := func(k, v string, always bool) {
 		v = channels.OneLine(v)
@@ -119,20 +139,26 @@ func formatLine(m *channels.Message, summary string) string {
 	num("count", m.Count)
 	num("suppressed", m.Suppressed)
 	pair("rule", m.Rule, false)
+	for _, f := range extra {
+		if !builtInKeys[f.Name] {
+			pair(f.Name, f.Value, false)
+		}
+	}
 	pair("summary", summary, true)
 	return b.String()
 }
 
 // fitLine is FormatLine bounded to max bytes, cutting the least useful
-// first: when the line is too long, every field but the summary is
-// bounded to maxFieldLen (the key in its hashed form, so that the
+// first: when the line is too long, every field but the summary (the
+// policy's fields too) is bounded to maxFieldLen (the key in its hashed form, so that the
 // resolve still names the key the trigger did), then the summary, which
 // comes last, is shortened to what is left, and "truncated=true" ends
 // the line to say so. Only when even that does not fit is the line
 // itself cut.
 func fitLine(m *channels.Message, max int) string {
-	summary := channels.OneLine(m.Summary)
-	line := formatLine(m, summary)
+	summary := channels.OneLine(lineSummary(m))
+	extra := extraFields(m)
+	line := formatLine(m, summary, extra)
 	if len(line) <= max {
 		return line
 	}
@@ -141,15 +167,18 @@ func fitLine(m *channels.Message, max int) string {
 	for _, f := range []*string{&b.Severity, &b.Source, &b.Cluster, &b.Node, &b.EventType, &b.Rule} {
 		*f = channels.Truncate(channels.OneLine(*f), maxFieldLen)
 	}
+	for i := range extra {
+		extra[i].Value = channels.Truncate(channels.OneLine(extra[i].Value), maxFieldLen)
+	}
 	const mark = " truncated=true"
 	// Escapes make the quoted length a poor guide to the raw cut, so
 	// search for the longest summary prefix that fits: a dozen passes
 	// over a line of a few kilobytes, once per message.
 	lo, hi := 0, len(summary) // formatLine with Truncate(summary, lo) fits, or lo is 0
-	best := formatLine(&b, "") + mark
+	best := formatLine(&b, "", extra) + mark
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if l := formatLine(&b, channels.Truncate(summary, mid)) + mark; len(l) <= max {
+		if l := formatLine(&b, channels.Truncate(summary, mid), extra) + mark; len(l) <= max {
 			lo, best = mid, l
 		} else {
 			hi = mid - 1

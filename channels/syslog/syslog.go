@@ -49,6 +49,8 @@ var Type = channels.NewType("syslog",
 		"tag":      "The program name (RFC 5424 APP-NAME); default notifier. At most 48 printable ASCII characters, no ':', '[' or ']'.",
 		"ca_file":  "PEM roots added to the system pool, for tls:// addresses only; relative to the policy file.",
 		"timeout":  "Bound on dial plus write of one message; default 5s.",
+		"message":  "Template of the line's human text, the value of summary=; must not render blank. Default: notifier's one-line summary. The key=value pairs before it (severity, action, key, ...) stay as they are, so a resolve still matches its trigger. Cut, with the rest of the line, to fit the transport (4096 bytes at most).",
+		"fields":   "Templates of NAME=value pairs added before summary= (env, team, runbook, ...) for collectors that extract key=value; a name is letters, digits, '_' and '-' and not one of the line's own keys; one that renders blank is left out. When the line is too long each is cut to 128 bytes.",
 	}, New)
 
 // New validates c, fills in defaults and reads the ca_file; it does
