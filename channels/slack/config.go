@@ -91,13 +91,20 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		add("timeout: must not be negative, got %s", c.Timeout)
 	}
+	seen := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+		fold := strings.ToLower(name)
 		switch {
 		case strings.TrimSpace(name) == "":
 			add("fields: a title is blank")
 		case strings.Contains(name, "."):
 			add("fields.%s: a title must not contain '.'", name)
+		case seen[fold] != "":
+			// Both would replace the same field: which one shows
+			// would depend on the order of the names.
+			add("fields.%s: the same title as fields.%s (titles match in any case)", name, seen[fold])
 		}
+		seen[fold] = name
 	}
 	return errors.Join(errs...)
 }

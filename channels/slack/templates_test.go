@@ -167,8 +167,8 @@ func TestConfigTemplates(t *testing.T) {
 }
 
 func TestConfigValidateFields(t *testing.T) {
-	c := Config{WebhookURLFile: "f", Fields: map[string]string{"Owner": "o", "v1.2": "x", "": "y"}}
-	want := "fields: a title is blank\nfields.v1.2: a title must not contain '.'"
+	c := Config{WebhookURLFile: "f", Fields: map[string]string{"Owner": "o", "v1.2": "x", "": "y", "owner": "o2"}}
+	want := "fields: a title is blank\nfields.owner: the same title as fields.Owner (titles match in any case)\nfields.v1.2: a title must not contain '.'"
 	if err := c.Validate(); err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v\nwant %s", err, want)
 	}
