@@ -140,7 +140,9 @@ func formatLine(m *channels.Message, summary string, extra []channels.Part) stri
 	num("suppressed", m.Suppressed)
 	pair("rule", m.Rule, false)
 	for _, f := range extra {
-		if !builtInKeys[f.Name] {
+		// Validate refuses such names in the config; a part is checked
+		// again, as a name is written unquoted.
+		if checkFieldName(f.Name) == nil {
 			pair(f.Name, f.Value, false)
 		}
 	}

@@ -22,6 +22,7 @@ func TestTemplatedPartsOnEveryTransport(t *testing.T) {
 		"fields.team":    "dba on call",
 		"fields.empty":   " ",
 		"fields.key":     "a part no config can name: ignored",
+		"fields.a b":     "ignored too: the name would need quoting",
 	}
 	want := `severity=critical action=%s key=cmon/ctl1/7/42 source=cmon cluster=prod-db cluster_id=7 node=db1 type=MySqlDisconnected count=3 rule=critical ` +
 		`env=prod runbook=https://wiki.example.com/r/42 team="dba on call" summary="[prod-db] MySqlDisconnected on db1: see https://wiki.example.com/r/42"`
