@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -109,7 +110,8 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	text := a.text
 	if a.echo {
-		text = req.URL.String() + "\n" + headerText(req.Header) + "\n" + string(body)
+		segs := strings.Split(req.URL.Path, "/")
+		text = segs[len(segs)-1] + " " + req.URL.String() + "\n" + headerText(req.Header) + "\n" + string(body)
 	}
 	w.WriteHeader(a.status)
 	io.WriteString(w, text)

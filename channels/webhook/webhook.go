@@ -151,7 +151,7 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 		return n.fail(m, fmt.Sprintf("HTTP %d: redirected, and redirects are not followed: set the url to the address it leads to", rec.Status()), nil)
 	case errors.As(err, &ue):
 		// The client's error quotes the URL, which may be the secret.
-		msg := fmt.Sprintf("%s %s: %v", ue.Op, channels.RedactURL(n.url), ue.Err)
+		msg := fmt.Sprintf("%s %q: %v", ue.Op, channels.RedactURL(n.url), ue.Err)
 		return channels.Retryable(n.fail(m, msg, ue.Err), 0)
 	case err != nil:
 		return channels.Retryable(n.fail(m, err.Error(), nil), 0)
@@ -205,8 +205,8 @@ func (e *safeError) Unwrap() error { return e.cause }
 
 // urlForms lists the ways the URL, or the part of it that is secret,
 // can be spelled in an error or echoed by a receiver: whole, as net/url
-// writes it, its path, its query, each query value and the user's
-// password.
+// writes it, its path and each long segment of it, its query, each
+// query value, and the user's name and password.
 func urlForms(s string) []string {
 	forms := []string{s}
 	u, err := url.Parse(s)
@@ -214,6 +214,11 @@ func urlForms(s string) []string {
 		return forms
 	}
 	forms = append(forms, u.String(), u.EscapedPath(), u.Path, u.RawQuery)
+	for _, seg := range strings.Split(u.Path, "/") {
+		if len(seg) >= 8 { // a token, or a word too long to matter
+			forms = append(forms, seg)
+		}
+	}
 	for _, vs := range u.Query() {
 		forms = append(forms, vs...)
 	}
