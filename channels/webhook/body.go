@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"notifier/channels"
 	"notifier/internal/keys"
@@ -105,10 +106,12 @@ func NewPayload(m *channels.Message) *Payload {
 }
 
 // Body is what is sent for m: the policy's body part when it is one
-// JSON value within MaxBody, as rendered; otherwise the default body,
-// fitted to MaxBody.
+// JSON value in UTF-8 (as RFC 8259 requires; a template that wrote an
+// event's text without the json function may pass on invalid bytes)
+// within MaxBody, as rendered; otherwise the default body, fitted to
+// MaxBody.
 func Body(m *channels.Message) []byte {
-	if part, ok := m.Part("body"); ok && len(part) <= MaxBody && json.Valid([]byte(part)) {
+	if part, ok := m.Part("body"); ok && len(part) <= MaxBody && utf8.ValidString(part) && json.Valid([]byte(part)) {
 		return []byte(part)
 	}
 	return DefaultBody(m)

@@ -91,9 +91,9 @@ func New(c Config) (*Notifier, error) {
 		n.header.Set(h.Name, h.Value)
 	}
 	for _, h := range c.HeaderFiles {
-		v, err := channels.ReadSecret("header_files", "", h.File)
+		v, err := channels.ReadSecret("header", "", h.File)
 		if err != nil {
-			return nil, fmt.Errorf("webhook: %s: %w", h.Name, err)
+			return nil, fmt.Errorf("webhook: header_files: %s: %w", h.Name, err)
 		}
 		if err := checkValue(fmt.Sprintf("header_files: %s: %q", h.Name, h.File), v); err != nil {
 			return nil, fmt.Errorf("webhook: %w", err)

@@ -257,6 +257,7 @@ func TestBodyTemplatePart(t *testing.T) {
 		{"any JSON value", `"just a string"`, `"just a string"`},
 		{"not JSON: the default body", `{"text": "db1 down",}`, fullBody("message")},
 		{"blank: the default body", "  ", fullBody("message")},
+		{"not UTF-8: the default body", "{\"text\": \"db1 \xff down\"}", fullBody("message")},
 		{"over the limit: the default body", `"` + strings.Repeat("x", MaxBody) + `"`, fullBody("message")},
 	}
 	for _, tt := range tests {
