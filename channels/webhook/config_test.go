@@ -242,3 +242,48 @@ func TestExampleDecodes(t *testing.T) {
 		t.Errorf("decoded %+v\nwant    %+v", c, want)
 	}
 }
+
+// TestCheckSecrets runs what lint --check-secrets runs on each secret
+// file the config declares: every file a run could not use, or should
+// not, is a problem, and none quotes the content.
+func TestCheckSecrets(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := &Config{
+		URLFile: write("url", "hooks.example.com/s3cr3t\n", 0o600),
+		HeaderFiles: []HeaderFile{
+			{Name: "Authorization", File: write("tok", "Bearer s3cr3t\n", 0o644)},
+			{Name: "X-Key", File: write("key", "s3cr3t\ns3cr3t\n", 0o600)},
+		},
+		HMACSecretFile: write("hmac", "\n", 0o600),
+	}
+	var got []string
+	for _, f := range c.Files() {
+		if !channels.IsSecretFile(c, f.Option) {
+			t.Errorf("%s is not declared a secret", f.Option)
+		}
+		for _, p := range channels.SecretFileProblems(*f.Path, f.Check) {
+			got = append(got, f.Option+": "+strings.TrimPrefix(p, dir+"/"))
+		}
+	}
+	want := []string{
+		`url_file: url: url: scheme "" is not http or https`,
+		"header_files: tok is readable by every user (mode 0644); chmod o-r it",
+		"header_files: key: X-Key: the value contains a line break or a control character",
+		"hmac_secret_file: hmac is empty",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, p := range got {
+		if strings.Contains(p, "s3cr3t") {
+			t.Errorf("%q quotes the secret", p)
+		}
+	}
+}
