@@ -9,6 +9,7 @@ import (
 	"notifier/channels/pagerduty"
 	"notifier/channels/slack"
 	"notifier/channels/syslog"
+	"notifier/channels/webhook"
 )
 
 // Types are the channel types, sorted by name.
@@ -16,6 +17,7 @@ var Types = []channels.Type{
 	pagerduty.Type,
 	slack.Type,
 	syslog.Type,
+	webhook.Type,
 }
 
 // Lookup returns the type a policy calls name.
