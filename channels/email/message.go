@@ -1,0 +1,195 @@
+package email
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"notifier/channels"
+	"notifier/internal/keys"
+)
+
+// Size bounds of what one message carries.
+const (
+	// maxSubjectLen bounds the subject: one line a mail client shows in
+	// a list; RFC 5322 (section 2.1.1) asks for lines under 78
+	// characters, which go-mail folds to, and this keeps the folded
+	// header short.
+	maxSubjectLen = 256
+	// maxBodyLen bounds the body, built in or rendered: an alarm is read
+	// on a phone, and some relays refuse messages over a few MB.
+	maxBodyLen = 256 << 10
+	// maxFieldLen bounds each field of the built-in body, so one huge
+	// raw field cannot push the rest out.
+	maxFieldLen = 2048
+	// maxKeyLen bounds the key in the X-Notifier-Key header and the
+	// body; a longer one keeps its hashed form, as PagerDuty's dedup_key
+	// and syslog's key= do.
+	maxKeyLen = 200
+)
+
+// Mail is one notification as an email, before go-mail encodes it.
+type Mail struct {
+	Subject string
+	Body    string // plain text
+	// MessageID is this message's own Message-ID, "<...@domain>".
+	MessageID string
+	// InReplyTo and References thread the message (see BuildMail).
+	InReplyTo  string
+	References []string
+}
+
+// BuildMail renders m as an email from the sender from (an address
+// Validate accepted). It is pure: the whole mapping is tested without a
+// server.
+//
+//   - Subject: the "subject" template's part, else "[CRITICAL] <summary>"
+//     ("[RESOLVED] <summary>" for a resolve), one line, cut to 256 bytes.
+//   - Body: the "body" template's part, else the built-in plain text
+//     (BuiltInBody), cut to 256 KB.
+//   - Message-ID: unique per notification and the same on every retry of
+//     it: "<notifier.K.M@domain>", K the hash of the sender and the key,
+//     M the hash of the message (Ref left out), domain the sender's. A
+//     retry that reaches a mailbox the earlier attempt also reached
+//     (an answer lost after the data went through) is then a duplicate
+//     mail clients hide; a reminder or a re-opened incident is a new
+//     message, not one Gmail hides as a duplicate of the first.
+//   - References: the key's thread, "<notifier.K@domain>", a Message-ID
+//     no message has: clients that thread by References (Thunderbird,
+//     Apple Mail, mutt) put every message about the key under it. A
+//     resolve also names, in In-Reply-To and References, the message it
+//     resolves: Ref, the Message-ID NotifyRef returned for the trigger
+//     (the last one sent about the key), or the thread's when there is
+//     none (a trigger sent before the channel kept refs).
+func BuildMail(from string, m *channels.Message) Mail {
+	domain := idDomain(from)
+	keyHash := hash(from + "\x00" + m.Key)[:24]
+	mm := *m
+	mm.Ref = ""               // a retry may carry a ref the first attempt did not
+	b, _ := json.Marshal(&mm) // strings, numbers and maps of them: cannot fail
+	thread := "<notifier." + keyHash + "@" + domain + ">"
+	out := Mail{
+		Subject:    channels.Truncate(channels.OneLine(m.PartOr("subject", BuiltInSubject(m))), maxSubjectLen),
+		Body:       channels.Truncate(m.PartOr("body", BuiltInBody(m)), maxBodyLen),
+		MessageID:  "<notifier." + keyHash + "." + hash(string(b))[:16] + "@" + domain + ">",
+		References: []string{thread},
+	}
+	if m.Action == channels.Resolve {
+		parent := thread
+		if msgID.MatchString(m.Ref) {
+			parent = m.Ref
+		}
+		out.InReplyTo = parent
+		if parent != thread {
+			out.References = append(out.References, parent)
+		}
+	}
+	return out
+}
+
+// msgID is a Message-ID as NotifyRef returns it: anything else in Ref
+// (another channel type's reference, after a channel was retyped) is
+// ignored.
+var msgID = regexp.MustCompile(`^<[!#-'*+\-/-9=?A-Z^-~.]+@[!#-'*+\-/-9=?A-Z^-~.\[\]]+>$`)
+
+// domainRe is what idDomain keeps of the sender's domain: a host name
+// or an address literal, ASCII only.
+var domainRe = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])$`)
+
+// idDomain is the right-hand side of the Message-IDs: the sender's
+// domain, which the sender controls, so the IDs are unique to it;
+// "notifier.invalid" when it cannot be used as it is (an
+// internationalised domain).
+func idDomain(from string) string {
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return "notifier.invalid"
+	}
+	_, d, _ := strings.Cut(a.Address, "@")
+	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	if !domainRe.MatchString(d) {
+		return "notifier.invalid"
+	}
+	return d
+}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// BuiltInSubject is the subject without a template: "[CRITICAL]
+// <summary>", or "[RESOLVED] <summary>" for a resolve; the key when the
+// summary is blank.
+func BuiltInSubject(m *channels.Message) string {
+	summary := channels.FirstNonEmpty(m.Summary, m.Key)
+	if m.Action == channels.Resolve {
+		return "[RESOLVED] " + summary
+	}
+	return "[" + strings.ToUpper(m.Severity) + "] " + summary
+}
+
+// BuiltInBody is the plain-text body without a template: a headline,
+// the event's text and recommendation, where and what it was, the
+// suppressed count, the key and the rule, and the event's raw fields.
+// Empty fields are left out.
+func BuiltInBody(m *channels.Message) string {
+	var b strings.Builder
+	head := strings.ToUpper(m.Severity)
+	if m.Action == channels.Resolve {
+		head = "RESOLVED (was " + strings.ToLower(m.Severity) + ")"
+	}
+	fmt.Fprintf(&b, "%s: %s\n", head, clip(channels.OneLine(channels.FirstNonEmpty(m.Summary, m.Key))))
+	if m.Text != "" {
+		fmt.Fprintf(&b, "\n%s\n", clip(m.Text))
+	}
+	if m.Recommendation != "" {
+		fmt.Fprintf(&b, "\nRecommendation: %s\n", clip(m.Recommendation))
+	}
+	b.WriteString("\n")
+	field := func(name, value string) {
+		if value != "" {
+			fmt.Fprintf(&b, "%-12s %s\n", name+":", clip(channels.OneLine(value)))
+		}
+	}
+	field("Cluster", m.ClusterLabel())
+	field("Node", m.Node)
+	field("Type", channels.FirstNonEmpty(m.EventType, m.Kind))
+	field("Name", m.Name)
+	field("Source", m.Source)
+	field("Observed by", m.Controller)
+	if m.Count > 0 {
+		field("Count", strconv.Itoa(m.Count))
+	}
+	if !m.Time.IsZero() {
+		field("Time", m.Time.UTC().Format(time.RFC3339))
+	}
+	if m.Suppressed > 0 {
+		fmt.Fprintf(&b, "\n%d more like it were suppressed since the last message.\n", m.Suppressed)
+	}
+	b.WriteString("\n")
+	field("Key", keys.Bound(m.Key, maxKeyLen))
+	field("Rule", m.Rule)
+	if len(m.Details) > 0 {
+		b.WriteString("\nFields:\n")
+		names := make([]string, 0, len(m.Details))
+		for k := range m.Details {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			fmt.Fprintf(&b, "  %s: %s\n", clip(channels.OneLine(k)), clip(channels.OneLine(m.Details[k])))
+		}
+	}
+	b.WriteString("\n-- \nSent by notifier.\n")
+	return b.String()
+}
+
+func clip(s string) string { return channels.Truncate(s, maxFieldLen) }
