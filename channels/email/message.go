@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -138,57 +139,59 @@ func BuiltInSubject(m *channels.Message) string {
 
 // BuiltInBody is the plain-text body without a template: a headline,
 // the event's text and recommendation, where and what it was, the
-// suppressed count, the key and the rule, and the event's raw fields.
-// Empty fields are left out.
+// suppressed count, the key and the rule, and the event's raw fields,
+// in paragraphs. Empty fields and paragraphs are left out.
 func BuiltInBody(m *channels.Message) string {
-	var b strings.Builder
 	head := strings.ToUpper(m.Severity)
 	if m.Action == channels.Resolve {
 		head = "RESOLVED (was " + strings.ToLower(m.Severity) + ")"
 	}
-	fmt.Fprintf(&b, "%s: %s\n", head, clip(channels.OneLine(channels.FirstNonEmpty(m.Summary, m.Key))))
+	paras := []string{head + ": " + clip(channels.OneLine(channels.FirstNonEmpty(m.Summary, m.Key))) + "\n"}
+	add := func(p string) {
+		if p != "" {
+			paras = append(paras, p)
+		}
+	}
 	if m.Text != "" {
-		fmt.Fprintf(&b, "\n%s\n", clip(m.Text))
+		add(clip(m.Text) + "\n")
 	}
 	if m.Recommendation != "" {
-		fmt.Fprintf(&b, "\nRecommendation: %s\n", clip(m.Recommendation))
+		add("Recommendation: " + clip(m.Recommendation) + "\n")
 	}
-	b.WriteString("\n")
-	field := func(name, value string) {
-		if value != "" {
-			fmt.Fprintf(&b, "%-12s %s\n", name+":", clip(channels.OneLine(value)))
-		}
-	}
-	field("Cluster", m.ClusterLabel())
-	field("Node", m.Node)
-	field("Type", channels.FirstNonEmpty(m.EventType, m.Kind))
-	field("Name", m.Name)
-	field("Source", m.Source)
-	field("Observed by", m.Controller)
+	var count, at string
 	if m.Count > 0 {
-		field("Count", strconv.Itoa(m.Count))
+		count = strconv.Itoa(m.Count)
 	}
 	if !m.Time.IsZero() {
-		field("Time", m.Time.UTC().Format(time.RFC3339))
+		at = m.Time.UTC().Format(time.RFC3339)
 	}
+	add(fields("Cluster", m.ClusterLabel(), "Node", m.Node, "Type", channels.FirstNonEmpty(m.EventType, m.Kind),
+		"Name", m.Name, "Source", m.Source, "Observed by", m.Controller, "Count", count, "Time", at))
 	if m.Suppressed > 0 {
-		fmt.Fprintf(&b, "\n%d more like it were suppressed since the last message.\n", m.Suppressed)
+		add(fmt.Sprintf("%d more like it were suppressed since the last message.\n", m.Suppressed))
 	}
-	b.WriteString("\n")
-	field("Key", keys.Bound(m.Key, maxKeyLen))
-	field("Rule", m.Rule)
+	add(fields("Key", keys.Bound(m.Key, maxKeyLen), "Rule", m.Rule))
 	if len(m.Details) > 0 {
-		b.WriteString("\nFields:\n")
-		names := make([]string, 0, len(m.Details))
-		for k := range m.Details {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-		for _, k := range names {
+		var b strings.Builder
+		b.WriteString("Fields:\n")
+		for _, k := range slices.Sorted(maps.Keys(m.Details)) {
 			fmt.Fprintf(&b, "  %s: %s\n", clip(channels.OneLine(k)), clip(channels.OneLine(m.Details[k])))
 		}
+		add(b.String())
 	}
-	b.WriteString("\n-- \nSent by notifier.\n")
+	add("-- \nSent by notifier.\n")
+	return strings.Join(paras, "\n")
+}
+
+// fields is a paragraph of "Name:       value" lines, one per pair
+// whose value is not empty; "" when all are.
+func fields(pairs ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if v := pairs[i+1]; v != "" {
+			fmt.Fprintf(&b, "%-12s %s\n", pairs[i]+":", clip(channels.OneLine(v)))
+		}
+	}
 	return b.String()
 }
 

@@ -57,7 +57,7 @@ Sent by notifier.
 	if s := BuiltInSubject(bare); s != "[INFO] k1" {
 		t.Errorf("bare subject = %q", s)
 	}
-	if b := BuiltInBody(bare); b != "INFO: k1\n\n\nKey:         k1\n\n-- \nSent by notifier.\n" {
+	if b := BuiltInBody(bare); b != "INFO: k1\n\nKey:         k1\n\n-- \nSent by notifier.\n" {
 		t.Errorf("bare body = %q", b)
 	}
 }
