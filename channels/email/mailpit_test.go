@@ -73,6 +73,7 @@ func mailpitPath(t *testing.T) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("mailpit: %v (CI=true, so this is a failure)", mailpitBuild.err)
 		}
+		t.Log(mailpitBuild.err)
 		// One fixed reason: make test's summary counts the SMTP tests under it.
 		t.Skip("mailpit: cannot build the SMTP test server from tools/go.mod (go -C tools mod download, then run the tests again)")
 	}
