@@ -77,8 +77,8 @@ func BuildMail(from string, m *channels.Message) Mail {
 	b, _ := json.Marshal(&mm) // strings, numbers and maps of them: cannot fail
 	thread := "<notifier." + keyHash + "@" + domain + ">"
 	out := Mail{
-		Subject:    channels.Truncate(channels.OneLine(m.PartOr("subject", BuiltInSubject(m))), maxSubjectLen),
-		Body:       channels.Truncate(m.PartOr("body", BuiltInBody(m)), maxBodyLen),
+		Subject:    channels.Truncate(channels.OneLine(part(m, "subject", BuiltInSubject)), maxSubjectLen),
+		Body:       channels.Truncate(part(m, "body", BuiltInBody), maxBodyLen),
 		MessageID:  "<notifier." + keyHash + "." + hash(string(b))[:16] + "@" + domain + ">",
 		References: []string{thread},
 	}
@@ -93,6 +93,17 @@ func BuildMail(from string, m *channels.Message) Mail {
 		}
 	}
 	return out
+}
+
+// part is the rendered template for option, or the built-in text when
+// there is none or it is blank: the pipeline never hands a blank
+// required part on, and an email without a subject or body must not
+// go out should it ever.
+func part(m *channels.Message, option string, builtIn func(*channels.Message) string) string {
+	if p, ok := m.Part(option); ok && strings.TrimSpace(p) != "" {
+		return p
+	}
+	return builtIn(m)
 }
 
 // msgID is a Message-ID as NotifyRef returns it: anything else in Ref

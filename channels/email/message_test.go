@@ -78,6 +78,10 @@ func TestBuildMailBounds(t *testing.T) {
 	if got.Subject != "a b" || len(got.Body) > maxBodyLen {
 		t.Errorf("parts: subject %q, body of %d bytes", got.Subject, len(got.Body))
 	}
+	m.Parts = map[string]string{"subject": " \n", "body": ""}
+	if got = BuildMail(from, m); !strings.HasPrefix(got.Subject, "[CRITICAL] éé") || got.Body != channels.Truncate(BuiltInBody(m), maxBodyLen) {
+		t.Errorf("blank parts: subject %q, body of %d bytes, not the built-in texts", got.Subject, len(got.Body))
+	}
 }
 
 // Message-IDs: the same on a retry of a notification, different for
