@@ -36,7 +36,7 @@ import (
 // holds, these only stop a test that would otherwise wait forever.
 const (
 	startAttempts = 3   // a free port may be taken before mailpit binds it
-	readyTries    = 200 // polls of a starting mailpit
+	readyTries    = 600 // polls, about 30s: a loaded CI machine is slow
 	pollMax       = 50 * time.Millisecond
 )
 
@@ -99,7 +99,7 @@ func buildMailpit() (string, error) {
 	out := filepath.Join(dir, "mailpit")
 	cmd := exec.Command(goBin, "-C", tools, "build", "-o", out, "github.com/axllent/mailpit")
 	// Never the network: the tests talk to 127.0.0.1 only.
-	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=readonly", "GOWORK=off", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=readonly -buildvcs=false", "GOWORK=off", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build github.com/axllent/mailpit: %v: %s", err, strings.TrimSpace(string(b)))
 	}
