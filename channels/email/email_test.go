@@ -29,7 +29,7 @@ func trigger() *channels.Message {
 		Cluster: "prod-db", ClusterID: 7, Node: "db1", Controller: "cmon1", Name: "DiskFull",
 		Text: "/var/lib/mysql is 97% full", Recommendation: "Free some space.", Count: 3,
 		Time: time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC), Suppressed: 2,
-		Details: map[string]string{"alarm_id": "42"},
+		Details: map[string]string{"alarm_id": "42", "hostname": ""},
 	}
 }
 

@@ -150,8 +150,9 @@ func BuiltInSubject(m *channels.Message) string {
 
 // BuiltInBody is the plain-text body without a template: a headline,
 // the event's text and recommendation, where and what it was, the
-// suppressed count, the key and the rule, and the event's raw fields,
-// in paragraphs. Empty fields and paragraphs are left out.
+// suppressed count, the key and the rule, and the event's raw fields
+// (sorted by name), in paragraphs. Empty fields and paragraphs are left
+// out.
 func BuiltInBody(m *channels.Message) string {
 	head := strings.ToUpper(m.Severity)
 	if m.Action == channels.Resolve {
@@ -182,13 +183,14 @@ func BuiltInBody(m *channels.Message) string {
 		add(fmt.Sprintf("%d more like it were suppressed since the last message.\n", m.Suppressed))
 	}
 	add(fields("Key", keys.Bound(m.Key, maxKeyLen), "Rule", m.Rule))
-	if len(m.Details) > 0 {
-		var b strings.Builder
-		b.WriteString("Fields:\n")
-		for _, k := range slices.Sorted(maps.Keys(m.Details)) {
-			fmt.Fprintf(&b, "  %s: %s\n", clip(channels.OneLine(k)), clip(channels.OneLine(m.Details[k])))
+	var raw strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(m.Details)) {
+		if v := channels.OneLine(m.Details[k]); v != "" {
+			fmt.Fprintf(&raw, "  %s: %s\n", clip(channels.OneLine(k)), clip(v))
 		}
-		add(b.String())
+	}
+	if raw.Len() > 0 {
+		add("Fields:\n" + raw.String())
 	}
 	add("-- \nSent by notifier.\n")
 	return strings.Join(paras, "\n")
