@@ -68,18 +68,15 @@ type Mail struct {
 //     resolve also names, in In-Reply-To and References, the message it
 //     resolves: Ref, the Message-ID NotifyRef returned for the trigger
 //     (the last one sent about the key), or the thread's when there is
-//     none (a trigger sent before the channel kept refs).
+//     none.
 func BuildMail(from string, m *channels.Message) Mail {
 	domain := idDomain(from)
 	keyHash := hash(from + "\x00" + m.Key)[:24]
-	mm := *m
-	mm.Ref = ""               // a retry may carry a ref the first attempt did not
-	b, _ := json.Marshal(&mm) // strings, numbers and maps of them: cannot fail
 	thread := "<notifier." + keyHash + "@" + domain + ">"
 	out := Mail{
 		Subject:    channels.Truncate(channels.OneLine(part(m, "subject", BuiltInSubject)), maxSubjectLen),
 		Body:       channels.Truncate(part(m, "body", BuiltInBody), maxBodyLen),
-		MessageID:  "<notifier." + keyHash + "." + hash(string(b))[:16] + "@" + domain + ">",
+		MessageID:  "<notifier." + keyHash + "." + hash(canonical(m))[:16] + "@" + domain + ">",
 		References: []string{thread},
 	}
 	if m.Action == channels.Resolve {
@@ -93,6 +90,23 @@ func BuildMail(from string, m *channels.Message) Mail {
 		}
 	}
 	return out
+}
+
+// canonical is m as the Message-ID's hash sees it: what a retry of it
+// read back from the outbox has too (not Ref, which a retry may have
+// gained; empty maps as none; the time in UTC).
+func canonical(m *channels.Message) string {
+	c := *m
+	c.Ref = ""
+	c.Time = c.Time.UTC()
+	if len(c.Details) == 0 {
+		c.Details = nil
+	}
+	if len(c.Parts) == 0 {
+		c.Parts = nil
+	}
+	b, _ := json.Marshal(&c) // strings, numbers, a time and maps of strings: cannot fail
+	return string(b)
 }
 
 // part is the rendered template for option, or the built-in text when

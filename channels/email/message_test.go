@@ -3,6 +3,7 @@ package email
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"notifier/channels"
 )
@@ -93,6 +94,8 @@ func TestMessageIDs(t *testing.T) {
 	a := BuildMail(from, m)
 	retry := *m
 	retry.Ref = "<whatever@example.com>"
+	retry.Time = m.Time.In(time.FixedZone("CET", 3600))
+	retry.Parts = map[string]string{}
 	if b := BuildMail(from, &retry); b.MessageID != a.MessageID {
 		t.Errorf("a retry has another Message-ID: %s, was %s", b.MessageID, a.MessageID)
 	}
