@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"notifier/channels"
+	"notifier/channels/email"
 	"notifier/channels/pagerduty"
 	"notifier/channels/slack"
 	"notifier/channels/syslog"
@@ -14,6 +15,7 @@ import (
 
 // Types are the channel types, sorted by name.
 var Types = []channels.Type{
+	email.Type,
 	pagerduty.Type,
 	slack.Type,
 	syslog.Type,
