@@ -7,6 +7,7 @@ import (
 
 	"notifier/channels"
 	"notifier/channels/email"
+	"notifier/channels/msteams"
 	"notifier/channels/pagerduty"
 	"notifier/channels/slack"
 	"notifier/channels/syslog"
@@ -16,6 +17,7 @@ import (
 // Types are the channel types, sorted by name.
 var Types = []channels.Type{
 	email.Type,
+	msteams.Type,
 	pagerduty.Type,
 	slack.Type,
 	syslog.Type,

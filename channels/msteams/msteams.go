@@ -1,0 +1,197 @@
+// Package msteams posts messages to a Microsoft Teams channel through a
+// Workflows webhook ("Post to a channel when a webhook request is
+// received"), as one Adaptive Card each: coloured by severity, with the
+// event's facts, and a new green card for a resolve (a webhook cannot
+// update what it posted). It classifies failures for channels.Deliver
+// (429, 5xx and network trouble are retryable; other refusals are not,
+// with the service's own text) and keeps the webhook URL, whose sig=
+// parameter is the secret, out of every error.
+package msteams
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"notifier/channels"
+)
+
+// maxErrorBody bounds what is read of a refusal: room for the service's
+// error object, not a proxy's whole error page.
+const maxErrorBody = 16 << 10
+
+// maxDrain bounds what is read of an answer nobody needs, so that the
+// connection can carry the next request.
+const maxDrain = 64 << 10
+
+// Notifier posts to one Workflows webhook. It is safe for concurrent
+// use. It keeps one HTTP client for its life, whose connections stay
+// open between messages (HTTP/2 where offered); Close drops them.
+type Notifier struct {
+	url     string
+	http    *http.Client
+	secrets []string // every form in which the URL's secret may show in an error
+}
+
+var _ channels.Channel = (*Notifier)(nil)
+
+// Type is the msteams channel type, for channels/registry.
+var Type = channels.NewType("msteams",
+	"Microsoft Teams: an Adaptive Card posted to a channel through a Workflows webhook (webhook_url_file); a resolve is a new, green card.",
+	map[string]string{
+		"webhook_url":      "A Workflows webhook URL, inline. Lint warns: its sig= parameter is the secret, prefer webhook_url_file.",
+		"webhook_url_file": "A file holding the URL of a Teams Workflows webhook (template \"Post to a channel when a webhook request is received\"); relative to the policy file.",
+		"timeout":          "Bound on one HTTP attempt; default 10s.",
+		"title":            "A template for the card's heading, under the severity line; default the event's summary. Must not render blank.",
+		"text":             "A template for the card's text, under the heading (Adaptive Card markdown); default the event's message.",
+		"facts":            "Facts to add, NAME: template; one named like a built-in fact (Cluster, Node, Event type, Key, Rule, Time, Count, Suppressed) replaces it, and one that renders blank leaves it out.",
+	}, New)
+
+// New validates c, reads its secret file and returns a Notifier. It does
+// no network I/O. Errors name the option and the file, never the URL.
+func New(c Config) (*Notifier, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("msteams: %w", err)
+	}
+	u, err := channels.ReadSecret("webhook_url", c.WebhookURL, c.WebhookURLFile)
+	if err != nil {
+		return nil, fmt.Errorf("msteams: %w", err)
+	}
+	field := "webhook_url"
+	if c.WebhookURLFile != "" {
+		field = fmt.Sprintf("webhook_url_file %q", c.WebhookURLFile)
+	}
+	if err := checkURL(field, u); err != nil {
+		return nil, fmt.Errorf("msteams: %w", err)
+	}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return &Notifier{url: u, http: channels.NewHTTPClient(timeout), secrets: urlForms(u)}, nil
+}
+
+// Close closes the connections kept open for the next message. A
+// Notify after Close still works, on a new connection.
+func (n *Notifier) Close() error {
+	n.http.CloseIdleConnections()
+	return nil
+}
+
+// Notify posts m as one card. It does not retry: failures worth retrying
+// come back wrapped by channels.Retryable, with the service's
+// Retry-After.
+func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
+	if err := n.post(ctx, Encode(BuildPayload(m))); err != nil {
+		return fmt.Errorf("msteams: post %q: %w", m.Key, err)
+	}
+	return nil
+}
+
+// post sends body and classifies the outcome. Any 2xx is success: a
+// Workflows webhook answers 202 Accepted and runs the flow afterwards.
+func (n *Notifier) post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
+	if err != nil {
+		// The URL passed checkURL, so this is hardly reachable; its text
+		// may quote the URL.
+		return n.safe("build the request: "+err.Error(), nil)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.http.Do(req)
+	if err != nil {
+		// Refused, reset, timed out, ctx done: worth another try. The
+		// client's url.Error quotes the URL; the transport's own error
+		// under it, kept for errors.As (net.Error's Timeout), does not.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			msg := fmt.Sprintf("%s %q: %v", ue.Op, channels.RedactURL(ue.URL), ue.Err)
+			return channels.Retryable(n.safe(msg, ue.Err), 0)
+		}
+		return channels.Retryable(n.safe(err.Error(), nil), 0)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		io.CopyN(io.Discard, resp.Body, maxDrain)
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	io.CopyN(io.Discard, resp.Body, maxDrain)
+	err = channels.HTTPStatusError(resp.StatusCode, resp.Header, explain(b))
+	safe := n.safe(err.Error(), nil)
+	if retry, after := channels.IsRetryable(err); retry {
+		return channels.Retryable(safe, after)
+	}
+	return safe
+}
+
+// explain reduces the Azure error object a flow's trigger answers with,
+// {"error":{"code":"...","message":"..."}}, to "code: message"; other
+// bodies pass as they are.
+func explain(body []byte) []byte {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || (e.Error.Code == "" && e.Error.Message == "") {
+		return body
+	}
+	if e.Error.Code == "" || e.Error.Message == "" {
+		return []byte(e.Error.Code + e.Error.Message)
+	}
+	return []byte(e.Error.Code + ": " + e.Error.Message)
+}
+
+// safe builds a returned error: msg with every form of the secret
+// removed, unwrapping to cause only when cause's own text holds none.
+func (n *Notifier) safe(msg string, cause error) error {
+	if cause != nil && channels.Redact(cause.Error(), n.secrets...) != cause.Error() {
+		cause = nil
+	}
+	return &safeError{msg: channels.Redact(msg, n.secrets...), cause: cause}
+}
+
+type safeError struct {
+	msg   string
+	cause error
+}
+
+func (e *safeError) Error() string { return e.msg }
+func (e *safeError) Unwrap() error { return e.cause }
+
+// urlForms lists the ways the webhook URL's secret can be spelled in an
+// error, longest first so the whole URL is replaced when it shows whole:
+// as configured, as net/url writes it again, its query, and the
+// signature alone, raw and escaped.
+func urlForms(s string) []string {
+	forms := []string{s}
+	u, err := url.Parse(s)
+	if err != nil {
+		return forms
+	}
+	forms = append(forms, u.String())
+	if u.RawQuery != "" {
+		forms = append(forms, u.RawQuery)
+	}
+	// sig= is the signature; another long value (an Azure Functions
+	// code=) may be a key too. Short ones (api-version=1, sv=1.0) are
+	// not secret and would blank out innocent text.
+	for k, vs := range u.Query() {
+		for _, v := range vs {
+			if k == "sig" || len(v) >= 16 {
+				forms = append(forms, v, url.QueryEscape(v))
+			}
+		}
+	}
+	if u.User != nil {
+		forms = append(forms, u.User.String())
+	}
+	return forms
+}
