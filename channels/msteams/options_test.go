@@ -101,3 +101,15 @@ func TestNoPartsNoChange(t *testing.T) {
 		t.Errorf("built-in title missing: %s", want)
 	}
 }
+
+// TestBlankTitlePart: title is Required, so the pipeline drops a blank
+// rendering; should one arrive all the same, the built-in title is sent
+// rather than a card without a heading.
+func TestBlankTitlePart(t *testing.T) {
+	m := sampleMessage()
+	m.Parts = map[string]string{"title": " \n "}
+	h := BuildPayload(m).Attachments[0].Content.Body[0]
+	if len(h.Items) != 2 || h.Items[1].Text != m.Summary {
+		t.Errorf("header %+v, want the summary", h.Items)
+	}
+}
