@@ -135,7 +135,7 @@ func (t *Template) Render(data map[string]any) (out string, err error) {
 		if w.over {
 			return "", errTooLong
 		}
-		return "", fmt.Errorf("%s", cleanExecError(err))
+		return "", t.execError(err)
 	}
 	return w.b.String(), nil
 }
@@ -156,20 +156,50 @@ func (w *capped) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
+// RenderError is why a render failed, with where in the template's
+// text (a byte offset) when text/template says so: Render's error but
+// for an output over MaxOutput (IsTooLong).
+type RenderError struct {
+	Offset  int
+	Message string
+}
+
+func (e *RenderError) Error() string { return e.Message }
+
 // execPrefix is how text/template starts an execution error:
 // `template: NAME:LINE:COL: executing "NAME" at <.x>: `.
 var execPrefix = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^template: [^\n]*?:\d+:\d+: executing "[^"]*" at (<[^\n]*?>): `)
+	return regexp.MustCompile(`^template: [^\n]*?:(\d+):(\d+): executing "[^"]*" at (<[^\n]*?>): `)
 })
 
-// cleanExecError is the error without text/template's prefix but for
-// what it was executing: "at <humanize .message>: humanize: ...".
-func cleanExecError(err error) string {
+// execError is text/template's error without its prefix but for what
+// it was executing ("at <humanize .message>: humanize: ..."), placed at
+// the line and byte column (0-based) it names.
+func (t *Template) execError(err error) *RenderError {
 	msg := err.Error()
+	e := &RenderError{}
 	if m := execPrefix().FindStringSubmatchIndex(msg); m != nil {
-		msg = "at " + msg[m[2]:m[3]] + ": " + msg[m[1]:]
+		line, _ := strconv.Atoi(msg[m[2]:m[3]])
+		col, _ := strconv.Atoi(msg[m[4]:m[5]])
+		e.Offset = lineStart(t.text, line) + col
+		msg = "at " + msg[m[6]:m[7]] + ": " + msg[m[1]:]
 	}
-	return strings.Join(strings.Fields(msg), " ")
+	e.Offset = min(max(e.Offset, 0), len(t.text))
+	e.Message = strings.Join(strings.Fields(msg), " ")
+	return e
+}
+
+// lineStart is the byte offset of line (1-based) in text.
+func lineStart(text string, line int) int {
+	start := 0
+	for i := 1; i < line; i++ {
+		nl := strings.IndexByte(text[start:], '\n')
+		if nl < 0 {
+			break
+		}
+		start += nl + 1
+	}
+	return start
 }
 
 // parseErrorRE is a parse error: `template: NAME:LINE: message`.
@@ -186,14 +216,7 @@ func syntaxProblem(text string, err error) Problem {
 	}
 	line, _ := strconv.Atoi(m[1])
 	msg = m[2]
-	start := 0
-	for i := 1; i < line; i++ {
-		nl := strings.IndexByte(text[start:], '\n')
-		if nl < 0 {
-			break
-		}
-		start += nl + 1
-	}
+	start := lineStart(text, line)
 	end := len(text)
 	if nl := strings.IndexByte(text[start:], '\n'); nl >= 0 {
 		end = start + nl

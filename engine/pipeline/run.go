@@ -51,14 +51,15 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	owner := p.owner()
 	p.importKept(ctx, r, st, owner)
 	var marks map[string]state.Failure // read by the commit, when it can (decide)
-	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks)
+	var partErrs []error
+	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs)
 	p.reportShared(r, ev, res)
 	if err != nil && st.Separate() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries
 		// are still queued durably (and suppressed per node), and say so.
 		p.problem(r, "shared state unusable, deciding with this node's state only: %v", err)
 		st = st.LocalOnly()
-		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks)
+		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs)
 		r.Degraded = true
 	}
 	r.Plan = res
@@ -71,6 +72,7 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 		return r
 	}
 	p.markDecided(r) // committed: the outbox holds it
+	p.partProblems(r, partErrs)
 	if marks == nil {
 		marks, err = p.failureMarks(ctx, st)
 	}
@@ -113,6 +115,10 @@ func (p *Pipeline) Decide(ctx context.Context, ev *event.Event) *Report {
 	r := &Report{Decision: d}
 	p.dryRun(ctx, r, ev, d)
 	for _, s := range r.Plan.Send {
+		m, errs := p.message(ev, s.Delivery, s.Suppressed, s.Ref)
+		r.Messages, r.PartErrs = append(r.Messages, m), append(r.PartErrs, errs...)
+	}
+	for _, s := range r.Plan.Send {
 		if _, seen := r.ChannelErrs[s.Channel]; seen {
 			continue
 		}
@@ -143,7 +149,7 @@ func (p *Pipeline) dryRun(ctx context.Context, r *Report, ev *event.Event, d *en
 		return
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil, nil)
+	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil, nil, nil)
 	if err != nil {
 		stateless(err)
 		return
@@ -173,7 +179,7 @@ func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*R
 		return nil, err
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, record, "", "", check, nil)
+	res, err := p.decide(ctx, st, ev, d, record, "", "", check, nil, nil)
 	if err != nil {
 		return nil, err
 	}
