@@ -166,10 +166,11 @@ func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node
 		ps = append(ps, policy.Problem{File: r.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "template",
 			Message: fmt.Sprintf("%s.%s: not a template option of a %s channel (%s): a rule overrides only templates", label, opt, spec.Type, want)})
 	}
-	if len(ps) > 0 {
+	cs, tps := compileOptions(cfg, r.File, r.Sink.Data, node, label)
+	if ps = append(ps, tps...); len(ps) > 0 {
 		return nil, ps
 	}
-	return compileOptions(cfg, r.File, r.Sink.Data, node, label)
+	return cs, nil
 }
 
 // forDelivery is the templates a message of rule to channel renders: the
