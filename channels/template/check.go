@@ -149,10 +149,10 @@ func (c *checker) pipe(p *parse.PipeNode, s scope) kind {
 	}
 	for _, v := range p.Decl {
 		name := v.Ident[0]
-		if p.IsAssign {
-			if old, ok := s.vars[name]; ok && old != k {
-				k = kindAny
-			}
+		if old, ok := s.vars[name]; ok && p.IsAssign && rangeable(old) && old != k {
+			// A loop could run a range over the variable after the
+			// assignment (range $x ... {{ $x = 1000000000 }}).
+			c.problem(int(v.Position()), "%s holds .members or .fields: it may not be given anything else", name)
 		}
 		s.vars[name] = k
 	}
@@ -288,6 +288,9 @@ func (c *checker) field(k kind, id string, at int) kind {
 	}
 	return kindAny
 }
+
+// rangeable says a range may go over a value of kind k.
+func rangeable(k kind) bool { return k == kindMembers || k == kindFields }
 
 // eventKind is the kind of an event field.
 func eventKind(name string) kind {

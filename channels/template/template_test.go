@@ -127,6 +127,8 @@ func TestCompileProblems(t *testing.T) {
 		{`{{ .members.node }}`, []string{"node"}, []string{`"node": .members is a list`}},
 		{"ok\n{{ .node }\n", []string{"}\n"}, []string{`syntax: unexpected "}" in operand`}},
 		{`{{ .node "x" }}`, []string{`"x"`}, []string{".node is not a function"}},
+		{`{{ $x := .fields }}{{ range .members }}{{ range $x }}{{ end }}{{ $x = 1000000000 }}{{ end }}`, []string{"$x = 1"},
+			[]string{"$x holds .members or .fields: it may not be given anything else"}},
 	} {
 		_, err := Compile("t", c.text, eventNames)
 		var ps Problems
