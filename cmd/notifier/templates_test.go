@@ -172,6 +172,7 @@ rules:
       runtime:
         links: [{href: "{{ bogus }}"}]
         record: /tmp/x
+      sq: {summry: x}
 `)
 	code, stdout, stderr := runInProcess(t, "", nil, "lint", "--format", "json", path)
 	var ps []policy.Problem
@@ -187,16 +188,17 @@ rules:
 	}
 	// plain is no template at all: YAML reads {{ as a flow mapping.
 	want := []string{
-		"5:14 error type",      // plain: {{ .sevrity }} is a YAML mapping
-		"6:48 error template",  // dq: after the escapes
-		"7:44 error template",  // sq: after ''
-		"12:13 error template", // block: second line, indented
-		"17:16 error template", // folded: the range
-		"29:28 error template", // override: bogus
-		"30:17 error template", // override: record is no template
-		"20:15 error template", // runtime: .rsc blank for a cmon alarm
-		"21:12 error template", // runtime: a message with quotes is no JSON
-		"22:19 error template", // runtime: humanize fails, at the call
+		"5:14 error type",         // plain: {{ .sevrity }} is a YAML mapping
+		"6:48 error template",     // dq: after the escapes
+		"7:44 error template",     // sq: after ''
+		"12:13 error template",    // block: second line, indented
+		"17:16 error template",    // folded: the range
+		"29:28 error template",    // override: bogus
+		"30:17 error template",    // override: record is no template
+		"31:12 error unknown-key", // override: summry
+		"20:15 error template",    // runtime: .rsc blank for a cmon alarm
+		"21:12 error template",    // runtime: a message with quotes is no JSON
+		"22:19 error template",    // runtime: humanize fails, at the call
 	}
 	slices.Sort(got)
 	slices.Sort(want)

@@ -140,12 +140,14 @@ func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node
 	label := fmt.Sprintf("rule %q: templates.%s", r.Label(), spec.Name)
 	cfg := t.NewConfig()
 	ps := policy.DecodeNode(r.File, node, cfg)
+	var said []string // the options the decoder said something about
 	for i := range ps {
+		path, _, _ := strings.Cut(ps[i].Message, ":")
+		said = append(said, path)
 		ps[i].Message = label + "." + ps[i].Message
 	}
-	if len(ps) > 0 {
-		return nil, ps
-	}
+	// What did decode is checked and compiled all the same: every
+	// problem is said at once.
 	known := map[string]bool{}
 	var names []string
 	for _, tp := range cfg.Templates() {
@@ -155,10 +157,10 @@ func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node
 	leaves := map[string]*yaml.Node{}
 	leafOptions(node, "", leaves)
 	for _, opt := range slices.Sorted(maps.Keys(leaves)) {
-		if known[opt] {
+		n := leaves[opt]
+		if known[opt] || slices.ContainsFunc(said, func(p string) bool { return opt == p || strings.HasPrefix(opt, p+".") }) {
 			continue
 		}
-		n := leaves[opt]
 		want := "it has none"
 		if len(names) > 0 {
 			want = "they are " + strings.Join(names, ", ")
