@@ -53,31 +53,34 @@ func sameList(elem bool) func([]kind) kind {
 // and text/template's builtins but call (which calls a function value:
 // nothing a message needs). print, printf, println, html, js and
 // urlquery are replaced by versions that refuse to make more than
-// MaxOutput bytes, so no pipeline can grow a value without bound.
-var functions = map[string]function{
-	"upper":    {1, 1, value},
-	"lower":    {1, 1, value},
-	"truncate": {2, 2, value},
-	"join":     {2, 2, value},
-	"default":  {2, 2, anyKind},
-	"humanize": {1, 1, value},
-	"inzone":   {2, 2, func([]kind) kind { return kindTime }},
-	"date":     {2, 2, value},
-	"json":     {1, 1, value},
+// MaxOutput bytes, so no pipeline can grow a value without bound. Made
+// on first use: every run pays package initialisation.
+var functions = sync.OnceValue(func() map[string]function {
+	return map[string]function{
+		"upper":    {1, 1, value},
+		"lower":    {1, 1, value},
+		"truncate": {2, 2, value},
+		"join":     {2, 2, value},
+		"default":  {2, 2, anyKind},
+		"humanize": {1, 1, value},
+		"inzone":   {2, 2, func([]kind) kind { return kindTime }},
+		"date":     {2, 2, value},
+		"json":     {1, 1, value},
 
-	"and": {1, -1, anyKind}, "or": {1, -1, anyKind}, "not": {1, 1, value},
-	"len": {1, 1, value}, "index": {1, -1, sameList(true)}, "slice": {1, 4, sameList(false)},
-	"eq": {2, -1, value}, "ne": {2, 2, value}, "lt": {2, 2, value}, "le": {2, 2, value}, "gt": {2, 2, value}, "ge": {2, 2, value},
-	"print": {0, -1, value}, "printf": {1, -1, value}, "println": {0, -1, value},
-	"html": {0, -1, value}, "js": {0, -1, value}, "urlquery": {0, -1, value},
-}
+		"and": {1, -1, anyKind}, "or": {1, -1, anyKind}, "not": {1, 1, value},
+		"len": {1, 1, value}, "index": {1, -1, sameList(true)}, "slice": {1, 4, sameList(false)},
+		"eq": {2, -1, value}, "ne": {2, 2, value}, "lt": {2, 2, value}, "le": {2, 2, value}, "gt": {2, 2, value}, "ge": {2, 2, value},
+		"print": {0, -1, value}, "printf": {1, -1, value}, "println": {0, -1, value},
+		"html": {0, -1, value}, "js": {0, -1, value}, "urlquery": {0, -1, value},
+	}
+})
 
 // call checks a call of the function id with nargs arguments.
 func (c *checker) call(id *parse.IdentifierNode, nargs int, args []kind) kind {
-	f, ok := functions[id.Ident]
+	f, ok := functions()[id.Ident]
 	if !ok {
-		names := make([]string, 0, len(functions))
-		for n := range functions {
+		names := make([]string, 0, len(functions()))
+		for n := range functions() {
 			names = append(names, n)
 		}
 		c.problem(int(id.Position()), "unknown function %q%s", id.Ident, hint.Suggest(id.Ident, names))
@@ -97,33 +100,35 @@ func (c *checker) call(id *parse.IdentifierNode, nargs int, args []kind) kind {
 }
 
 // funcs are the functions as text/template calls them.
-var funcs = gotemplate.FuncMap{
-	"upper":    func(v any) (string, error) { return capped1("upper", strings.ToUpper(text(v))) },
-	"lower":    func(v any) (string, error) { return capped1("lower", strings.ToLower(text(v))) },
-	"truncate": truncate,
-	"join":     join,
-	"default":  defaultValue,
-	"humanize": humanize,
-	"inzone":   inzone,
-	"date":     date,
-	"json":     jsonText,
-	"print": func(args ...any) (string, error) {
-		if err := argsFit("print", args); err != nil {
-			return "", err
-		}
-		return capped1("print", fmt.Sprint(args...))
-	},
-	"println": func(args ...any) (string, error) {
-		if err := argsFit("println", args); err != nil {
-			return "", err
-		}
-		return capped1("println", fmt.Sprintln(args...))
-	},
-	"printf":   printf,
-	"html":     escaper("html", gotemplate.HTMLEscaper),
-	"js":       escaper("js", gotemplate.JSEscaper),
-	"urlquery": escaper("urlquery", gotemplate.URLQueryEscaper),
-}
+var funcs = sync.OnceValue(func() gotemplate.FuncMap {
+	return gotemplate.FuncMap{
+		"upper":    func(v any) (string, error) { return capped1("upper", strings.ToUpper(text(v))) },
+		"lower":    func(v any) (string, error) { return capped1("lower", strings.ToLower(text(v))) },
+		"truncate": truncate,
+		"join":     join,
+		"default":  defaultValue,
+		"humanize": humanize,
+		"inzone":   inzone,
+		"date":     date,
+		"json":     jsonText,
+		"print": func(args ...any) (string, error) {
+			if err := argsFit("print", args); err != nil {
+				return "", err
+			}
+			return capped1("print", fmt.Sprint(args...))
+		},
+		"println": func(args ...any) (string, error) {
+			if err := argsFit("println", args); err != nil {
+				return "", err
+			}
+			return capped1("println", fmt.Sprintln(args...))
+		},
+		"printf":   printf,
+		"html":     escaper("html", gotemplate.HTMLEscaper),
+		"js":       escaper("js", gotemplate.JSEscaper),
+		"urlquery": escaper("urlquery", gotemplate.URLQueryEscaper),
+	}
+})
 
 var errTooBig = errors.New("result is over the output limit")
 

@@ -113,7 +113,7 @@ func Compile(name, text string, event []string) (*Template, error) {
 	if len(c.problems) > 0 {
 		return nil, c.problems.sorted()
 	}
-	t, err := gotemplate.New(name).Funcs(funcs).Option("missingkey=zero").AddParseTree(name, tree)
+	t, err := gotemplate.New(name).Funcs(funcs()).Option("missingkey=zero").AddParseTree(name, tree)
 	if err != nil { // not expected: the tree parsed
 		return nil, Problems{{Message: err.Error()}}
 	}
