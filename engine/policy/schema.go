@@ -121,11 +121,11 @@ func PolicySchema(channelTypes map[string]SchemaChannel) ([]byte, error) {
 // channel's template options (text, or mappings and lists of text as the
 // channel's options nest); which options a channel has is lint's check.
 func templatesSchema(docs map[string]string) object {
-	text := object{{"$ref", "#/$defs/template-options"}}
+	options := object{{"type", []string{"object", "null"}}, {"additionalProperties", object{{"$ref", "#/$defs/template-options"}}}}
 	return object{
 		{"description", docs["rules[].templates"]},
 		{"type", []string{"object", "null"}},
-		{"additionalProperties", withDoc(docs["rules[].templates.*"], text)},
+		{"additionalProperties", withDoc(docs["rules[].templates.*"], options)},
 	}
 }
 
