@@ -63,6 +63,7 @@ channels:
     footer: 'runbook: https://runbooks.example/{{ .event_type | lower }}'
     links:
       - {href: "https://cc.example/clusters/{{ .cluster_id }}", text: "{{ default \"cluster\" .cluster }}"}
+    details: {owner: dba, since: '{{ date "15:04" .time }}'}
   chat: {type: tmplfake}
 rules:
   - name: critical
@@ -91,13 +92,18 @@ func TestTemplatesRenderIntoParts(t *testing.T) {
 		t.Fatalf("pager got %d messages", len(got))
 	}
 	want := map[string]string{
-		"summary":      "WARNING MySqlDisconnected on db1 (the-rest via pager, message)",
-		"footer":       "runbook: https://runbooks.example/mysqldisconnected",
-		"links.0.href": "https://cc.example/clusters/1",
-		"links.0.text": "prod",
+		"details.owner": "dba",
+		"details.since": r.clock.Format("15:04"),
+		"summary":       "WARNING MySqlDisconnected on db1 (the-rest via pager, message)",
+		"footer":        "runbook: https://runbooks.example/mysqldisconnected",
+		"links.0.href":  "https://cc.example/clusters/1",
+		"links.0.text":  "prod",
 	}
 	if fmt.Sprint(got[0].Parts) != fmt.Sprint(want) {
 		t.Errorf("parts:\n got %v\nwant %v", got[0].Parts, want)
+	}
+	if ds := got[0].PartsUnder("details"); len(ds) != 2 || ds[0].Name != "owner" || ds[1].Name != "since" {
+		t.Errorf("details: %+v", ds)
 	}
 
 	// The rule's override replaces the channel's summary; the channel's
@@ -181,7 +187,7 @@ func TestTemplatePartsQueuedAndFailOpen(t *testing.T) {
 		t.Fatalf("outbox: %+v", out)
 	}
 	m, err := out[0].Message.Channels()
-	if err != nil || !strings.HasPrefix(m.Parts["summary"], "WARNING MySqlDisconnected on db1") || len(m.Parts) != 4 {
+	if err != nil || !strings.HasPrefix(m.Parts["summary"], "WARNING MySqlDisconnected on db1") || len(m.Parts) != 6 {
 		t.Errorf("queued parts %v, %v", m.Parts, err)
 	}
 

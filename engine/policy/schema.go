@@ -187,6 +187,12 @@ func (g schemaGen) typeSchema(t reflect.Type, path string) (object, error) {
 			return nil, err
 		}
 		s = object{{"type", "array"}, {"items", items}}
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		elem, err := g.typeSchema(t.Elem(), path+".*")
+		if err != nil {
+			return nil, err
+		}
+		s = object{{"type", []string{"object", "null"}}, {"additionalProperties", elem}}
 	case t.Kind() == reflect.Pointer:
 		// The strict decoder leaves a pointer nil for an empty value.
 		elem, err := g.typeSchema(t.Elem(), path)

@@ -22,16 +22,17 @@ type testChannel struct {
 	TLS     *struct {
 		CAFile string `yaml:"ca_file"`
 	} `yaml:"tls"`
-	Every    *time.Duration `yaml:"every"`
-	Hosts    *[]string      `yaml:"hosts"`
-	Implicit string         // key "implicit", as yamlFields names it
-	Ignored  string         `yaml:"-"`
+	Every    *time.Duration    `yaml:"every"`
+	Hosts    *[]string         `yaml:"hosts"`
+	Details  map[string]string `yaml:"details"`
+	Implicit string            // key "implicit", as yamlFields names it
+	Ignored  string            `yaml:"-"`
 	private  string
 }
 
 var testChannelDocs = map[string]string{
 	"url": "u", "timeout": "t", "tags": "g", "retries": "r", "verbose": "v",
-	"tls": "s", "tls.ca_file": "c", "implicit": "i", "every": "e", "hosts": "h",
+	"tls": "s", "tls.ca_file": "c", "implicit": "i", "every": "e", "hosts": "h", "details": "d",
 }
 
 // testSchema generates the schema with testChannel and decodes it.
@@ -149,6 +150,7 @@ func TestSchemaTypes(t *testing.T) {
 		{"tls", `{"additionalProperties":false,"description":"s","properties":{"ca_file":{"description":"c","type":"string"}},"type":["object","null"]}`},
 		{"every", `{"anyOf":[{"$ref":"#/$defs/duration"},{"type":"null"}],"description":"e"}`},
 		{"hosts", `{"description":"h","items":{"type":"string"},"type":["array","null"]}`},
+		{"details", `{"additionalProperties":{"type":"string"},"description":"d","type":["object","null"]}`},
 		{"implicit", `{"description":"i","type":"string"}`},
 	}
 	props := at(t, def, "properties").(map[string]any)
@@ -209,8 +211,8 @@ func TestSchemaRefusesWhatTheLoaderCannotDecode(t *testing.T) {
 	}{
 		{"nil", nil},
 		{"not a struct", reflect.TypeFor[string]()},
-		{"map field", reflect.TypeFor[struct {
-			M map[string]string `yaml:"m"`
+		{"map field not keyed by text", reflect.TypeFor[struct {
+			M map[int]string `yaml:"m"`
 		}]()},
 		{"float field", reflect.TypeFor[struct {
 			F float64 `yaml:"f"`

@@ -96,6 +96,11 @@ func (d *strictDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		b, _ := strconv.ParseBool(strings.ToLower(n.Value))
 		v.SetBool(b)
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			panic(fmt.Sprintf("policy: strict decode of %s is not supported", v.Type()))
+		}
+		d.mapping(n, v, path)
 	default:
 		panic(fmt.Sprintf("policy: strict decode of %s is not supported", v.Type()))
 	}
@@ -160,6 +165,41 @@ func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d.decode(val, v.Field(idx), sub)
 	}
+}
+
+// mapping decodes a mapping with keys of the author's choosing (a
+// channel's custom details, the parts a policy test expects): any key,
+// each once, each value of the map's element type. Null leaves the map
+// nil.
+func (d *strictDecoder) mapping(n *yaml.Node, v reflect.Value, path string) {
+	if n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.sink.Errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", strings.TrimPrefix(path, "."), KindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		sub := strings.TrimPrefix(path+"."+k.Value, ".")
+		if k.Kind != yaml.ScalarNode {
+			d.sink.Errorf(k.Line, k.Column, "type", "%s: a key is %s, not text", strings.TrimPrefix(path, "."), KindName(k))
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			d.sink.Errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", sub, k.Value, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		elem := reflect.New(v.Type().Elem()).Elem()
+		before := len(*d.sink.List)
+		if d.decode(val, elem, sub); len(*d.sink.List) == before { // what did not decode is not there
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+		}
+	}
+	v.Set(m)
 }
 
 // yamlFields maps yaml key names to struct field indexes.

@@ -10,7 +10,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -27,14 +29,16 @@ type Link struct {
 }
 
 // Config has template options of every kind: a required one (summary),
-// a JSON one (body), an optional one (footer), and a list of them
-// (links.N.href, links.N.text); record is not a template.
+// a JSON one (body), an optional one (footer), a list of them
+// (links.N.href, links.N.text) and a map of them (details.KEY); record
+// is not a template.
 type Config struct {
-	Summary string `yaml:"summary"`
-	Body    string `yaml:"body"`
-	Footer  string `yaml:"footer"`
-	Links   []Link `yaml:"links"`
-	Record  string `yaml:"record"`
+	Summary string            `yaml:"summary"`
+	Body    string            `yaml:"body"`
+	Footer  string            `yaml:"footer"`
+	Links   []Link            `yaml:"links"`
+	Details map[string]string `yaml:"details"`
+	Record  string            `yaml:"record"`
 }
 
 // Validate accepts everything.
@@ -49,7 +53,8 @@ func (c *Config) Secrets() []channels.Secret { return nil }
 // Files declares none.
 func (c *Config) Files() []channels.File { return nil }
 
-// Templates lists summary, body, footer and each link's href and text.
+// Templates lists summary, body, footer, each link's href and text, and
+// each detail (by key, sorted).
 func (c *Config) Templates() []channels.Template {
 	out := []channels.Template{
 		{Option: "summary", Text: &c.Summary, Required: true},
@@ -60,6 +65,10 @@ func (c *Config) Templates() []channels.Template {
 		n := strconv.Itoa(i)
 		out = append(out, channels.Template{Option: "links." + n + ".href", Text: &c.Links[i].Href},
 			channels.Template{Option: "links." + n + ".text", Text: &c.Links[i].Text})
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Details)) {
+		text := c.Details[k] // a map's value has no address: the template is read, never written
+		out = append(out, channels.Template{Option: "details." + k, Text: &text})
 	}
 	return out
 }
@@ -95,7 +104,7 @@ func (ch *channel) Close() error { return nil }
 // Type is the channel type.
 var Type = channels.NewType(Name, "A test channel with template options.", map[string]string{
 	"summary": "A required template.", "body": "A JSON template.", "footer": "A template.",
-	"links": "Templates in a list.", "links.href": "A template.", "links.text": "A template.",
+	"links": "Templates in a list.", "links.href": "A template.", "links.text": "A template.", "details": "Templates by name.",
 	"record": "The file each message is appended to, as JSON.",
 }, func(c Config) (*channel, error) { return &channel{path: c.Record}, nil })
 
