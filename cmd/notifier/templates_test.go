@@ -211,3 +211,41 @@ rules:
 		}
 	}
 }
+
+// A policy test can expect what a delivery's templates render; a
+// template that fails fails the step, as it makes a run exit 1.
+func TestPolicyTestExpectsParts(t *testing.T) {
+	withTemplateChannel(t)
+	env, _, path := templateEnv(t, templatesPolicy)
+	alarm, err := filepath.Abs("../../examples/events/cmon/alarm-new-critical.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, parts string) string {
+		test := filepath.Join(filepath.Dir(path), name)
+		os.WriteFile(test, []byte(`policy: policy.yaml
+tests:
+  - name: parts
+    steps:
+      - cmon_file: `+alarm+`
+        expect:
+          deliveries: [{channel: pager, parts: `+parts+`}]
+`), 0o644)
+		return test
+	}
+	good := write("good_test.yaml", `{summary: "MySqlDisconnected on cluster ? (message)", footer: "runbook: https://runbooks.example/mysqldisconnected\nowner: dba\n"}`)
+	if code, stdout, stderr := runInProcess(t, "", env, "test", good); code != 0 {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	bad := write("bad_test.yaml", `{summary: "something else"}`)
+	code, stdout, stderr := runInProcess(t, "", env, "test", bad)
+	if code != exitProblem || !strings.Contains(stdout+stderr, `want: pager summary="something else"`) ||
+		!strings.Contains(stdout+stderr, `summary="MySqlDisconnected on cluster ? (message)"`) {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	os.WriteFile(path, []byte(strings.Replace(templatesPolicy, "{{ .delivery }}", "{{ humanize .message }}", 1)), 0o644)
+	code, stdout, stderr = runInProcess(t, "", env, "test", good)
+	if code != exitProblem || !strings.Contains(stdout+stderr, `template summary (rule "db") failed`) {
+		t.Errorf("a failing template: exit %d\n%s%s", code, stdout, stderr)
+	}
+}

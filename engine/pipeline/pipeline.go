@@ -125,7 +125,7 @@ type Report struct {
 	// ChannelErrs (Decide only) are the channels of Plan.Send that cannot
 	// be built: a run would leave their deliveries queued.
 	ChannelErrs map[string]error
-	// Messages (Decide only) are the messages of Plan.Send, in its order,
+	// Messages (Decide and Record only) are the messages of Plan.Send, in its order,
 	// with their templates rendered (Parts); PartErrs the templates that
 	// failed (a run would send the channel's built-in text for them and
 	// exit 1).

@@ -114,10 +114,7 @@ func (p *Pipeline) Decide(ctx context.Context, ev *event.Event) *Report {
 	d := p.Policy.Evaluate(ev)
 	r := &Report{Decision: d}
 	p.dryRun(ctx, r, ev, d)
-	for _, s := range r.Plan.Send {
-		m, errs := p.message(ev, s.Delivery, s.Suppressed, s.Ref)
-		r.Messages, r.PartErrs = append(r.Messages, m), append(r.PartErrs, errs...)
-	}
+	p.render(r, ev)
 	for _, s := range r.Plan.Send {
 		if _, seen := r.ChannelErrs[s.Channel]; seen {
 			continue
@@ -169,9 +166,10 @@ type Check func(d *engine.Decision, bad []BadSilence) error
 // Record decides ev as Run does — silences, rules and the state, in one
 // Update through Run's decide — and keeps the decision in the state
 // (windows, incidents, occurrences), but queues and delivers nothing:
-// policy tests, at virtual times. check, if not nil, runs before the
-// state is touched (the silences that do not compile are then not
-// noted: check decides about them).
+// policy tests, at virtual times. With Templates, the messages of
+// Plan.Send are rendered (Messages, PartErrs) as a run would queue them.
+// check, if not nil, runs before the state is touched (the silences
+// that do not compile are then not noted: check decides about them).
 func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*Report, error) {
 	d := p.Policy.Evaluate(ev)
 	st, err := p.Open()
@@ -183,7 +181,11 @@ func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*R
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Decision: d, Plan: res}, nil
+	r := &Report{Decision: d, Plan: res}
+	if p.Templates != nil {
+		p.render(r, ev)
+	}
+	return r, nil
 }
 
 // reportDecision notes what an operator must hear about even when
@@ -210,6 +212,15 @@ func (p *Pipeline) reportShared(r *Report, ev *event.Event, res state.Result) {
 		path := state.PolicyPath(other)
 		p.problem(r, "%s: the state %s is also used by the policy %s, which decided this key before: they suppress and resolve each other's alerts; give each policy its own settings.state.path",
 			ev.Key, p.StatePath, path)
+	}
+}
+
+// render fills r.Messages and r.PartErrs: the messages of r.Plan.Send,
+// their templates rendered, as a run would queue them.
+func (p *Pipeline) render(r *Report, ev *event.Event) {
+	for _, s := range r.Plan.Send {
+		m, errs := p.message(ev, s.Delivery, s.Suppressed, s.Ref)
+		r.Messages, r.PartErrs = append(r.Messages, m), append(r.PartErrs, errs...)
 	}
 }
 
