@@ -2,15 +2,18 @@
 // policy: Go text/template over a notification's data (the event's
 // fields by their policy names, and the notification's own: rule,
 // channel, delivery, suppressed, summary, members), with a small
-// function set (see Funcs) and none of what could loop or recurse
-// without bound: no define, template or block, range only over
+// function set (README.md, "Templates") and none of what could loop or
+// recurse without bound: no define, template or block, range only over
 // .members or .fields, and the output capped at MaxOutput.
 //
 // Compile checks every field and function a template names against the
 // names the caller gives (the event's, engine/event.Names) and reports
 // each problem with its byte offset in the template text, so a caller
 // can place it in the file the text came from. The data a template is
-// rendered with is the caller's to build (see Data's doc).
+// rendered with is the caller's to build (engine/pipeline.Data): every
+// event field by its name (fields a map[string]string, time a
+// time.Time), the Notification names, and members a []map[string]any
+// of event fields.
 package template
 
 import (
@@ -58,9 +61,10 @@ type Problem struct {
 	Message string
 }
 
-// Problems are every problem Compile found; as an error, the first.
+// Problems are every problem Compile found, in the order of the text.
 type Problems []Problem
 
+// Error joins the problems' messages.
 func (ps Problems) Error() string {
 	if len(ps) == 0 {
 		return "no problem"
@@ -164,6 +168,7 @@ type RenderError struct {
 	Message string
 }
 
+// Error is the message, one line.
 func (e *RenderError) Error() string { return e.Message }
 
 // execPrefix is how text/template starts an execution error:

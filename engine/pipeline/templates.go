@@ -199,11 +199,13 @@ type PartError struct {
 	Err                   error
 }
 
+// Error says channel, option, rule and why, in one line.
 func (e *PartError) Error() string {
 	return fmt.Sprintf("channel %q: template %s (rule %q) failed, its built-in text is sent instead: %s",
 		e.Channel, e.Option, e.Rule, channels.OneLine(e.Err.Error()))
 }
 
+// Unwrap is why the template failed.
 func (e *PartError) Unwrap() error { return e.Err }
 
 // render renders the templates of m's delivery (rule m.Rule, channel)
