@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,8 +28,9 @@ type explanation struct {
 	Rules   []engine.RuleResult `json:"rules"`
 	Dropped bool                `json:"dropped"`
 	// Deliveries are what would be sent, each with its reason (first,
-	// first after N suppressed, escalated, resolves the incident ...).
-	Deliveries []state.Planned `json:"deliveries"`
+	// first after N suppressed, escalated, resolves the incident ...) and
+	// its rendered templates.
+	Deliveries []explained `json:"deliveries"`
 	// NotSent are deliveries a rule chose that would not be made, and why
 	// (suppressed until T, silenced by ID, muted by a window ...).
 	NotSent []state.Planned `json:"not_sent"`
@@ -40,6 +43,14 @@ type explanation struct {
 	// nothing is lost: a channel that cannot be built (its deliveries
 	// would be queued, not sent).
 	Problems []string `json:"problems,omitempty"`
+}
+
+// explained is one delivery that would be made, with the parts its
+// templates render (by option; a template that fails is not among them,
+// and is one of the problems).
+type explained struct {
+	state.Planned
+	Parts map[string]string `json:"parts,omitempty"`
 }
 
 // policyInfo says which policy decided.
@@ -90,7 +101,7 @@ func (a *app) explainCmd(args []string) error {
 	if errors.Is(err, errIgnored) {
 		// Not an error: the run would exit 0 without telling anyone.
 		x := explanation{Policy: policyInfo{Files: p.Files}, Rules: []engine.RuleResult{},
-			Deliveries: []state.Planned{}, NotSent: []state.Planned{}, Ignored: err.Error()}
+			Deliveries: []explained{}, NotSent: []state.Planned{}, Ignored: err.Error()}
 		if *format == "json" {
 			return writeJSON(a.stdout, x)
 		}
@@ -111,15 +122,19 @@ func (a *app) explainCmd(args []string) error {
 	d, res := r.Decision, r.Plan
 	stateNote, failing := a.explainState(p, r)
 	x := explanation{Policy: policyInfo{Files: p.Files}, Event: ev, Summary: event.Summary(ev), Key: d.Key,
-		Rules: d.Rules, Dropped: d.Dropped, Deliveries: res.Send, NotSent: res.Skip, State: stateNote,
+		Rules: d.Rules, Dropped: d.Dropped, NotSent: res.Skip, State: stateNote,
 		Problems: append(explainChannels(res.Send, r.ChannelErrs), failing...)}
+	x.Deliveries = make([]explained, len(res.Send))
+	for i, s := range res.Send {
+		x.Deliveries[i] = explained{Planned: s, Parts: r.Messages[i].Parts}
+	}
+	for _, err := range r.PartErrs { // the run sends the built-in text, says so and exits 1
+		x.Problems = append(x.Problems, err.Error()+"; the run would say so and exit 1")
+	}
 	for _, r := range d.Rules {
 		if r.Error != "" { // the run reports it and exits 1 (reportDecision)
 			x.Problems = append(x.Problems, fmt.Sprintf("rule %q failed on %s: %s", r.Name, ev.Key, r.Error))
 		}
-	}
-	if x.Deliveries == nil {
-		x.Deliveries = []state.Planned{}
 	}
 	if x.NotSent == nil {
 		x.NotSent = []state.Planned{}
@@ -233,6 +248,13 @@ func writeExplanation(out io.Writer, x *explanation) {
 		fmt.Fprintln(out, "would send:")
 		for _, d := range x.Deliveries {
 			fmt.Fprintf(out, "  %s (%s): %s, by rule %q: %s\n", d.Channel, d.Type, d.Action, d.Rule, d.Reason)
+			for _, option := range slices.Sorted(maps.Keys(d.Parts)) {
+				text := d.Parts[option]
+				if strings.ContainsAny(text, "\r\n") || text != strings.TrimSpace(text) {
+					text = strconv.Quote(text)
+				}
+				fmt.Fprintf(out, "    %s: %s\n", option, text)
+			}
 		}
 		if len(x.Deliveries) == 0 {
 			fmt.Fprintln(out, "  nothing")

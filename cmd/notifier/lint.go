@@ -11,6 +11,7 @@ import (
 	"notifier/channels"
 	"notifier/channels/registry"
 	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/policy"
 )
 
@@ -52,8 +53,19 @@ func (a *app) lintCmd(args []string) error {
 			continue
 		}
 		files += len(srcs)
-		p, ps := engine.Lint(srcs, lintOptions(*checkSecrets))
+		opts, w := lintOptions(*checkSecrets)
+		p, ps := engine.Lint(srcs, opts)
 		all = append(all, ps...)
+		var cluster event.ClusterDefaults
+		if p != nil {
+			cluster = p.Settings.Cluster
+		}
+		// Every template that compiled, rendered as a run would.
+		samples, err := templateSamples(cluster)
+		if err != nil {
+			return err
+		}
+		all = append(all, w.w.Templates().Lint(samples)...)
 		if *checkSecrets || defaulted {
 			all = append(all, a.stateDirProblems(srcs, p)...)
 		}
@@ -82,13 +94,15 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// lintOptions are the run's channel checks plus the checks that only
-// lint makes: inline secrets always, the config's own advice (Lint) for
-// a valid channel, and files with --check-secrets.
-func lintOptions(checkFiles bool) policy.Options {
+// lintOptions are the run's channel and template checks plus the checks
+// that only lint makes: inline secrets always, the config's own advice
+// (Lint) for a valid channel, and files with --check-secrets. The
+// wiring has the templates the load compiled.
+func lintOptions(checkFiles bool) (policy.Options, *wiring) {
 	w := newWiring()
-	check := w.loadOptions().CheckChannel
-	opts := policy.Options{CheckChannel: func(spec *policy.ChannelSpec) policy.Problems {
+	load := w.loadOptions()
+	check := load.CheckChannel
+	opts := policy.Options{CheckTemplates: load.CheckTemplates, CheckChannel: func(spec *policy.ChannelSpec) policy.Problems {
 		ps := check(spec)
 		if t, ok := registry.Lookup(spec.Type); ok {
 			ps = append(ps, inlineSecrets(spec, t.NewConfig())...)
@@ -105,7 +119,7 @@ func lintOptions(checkFiles bool) policy.Options {
 		// A Redis password file is read as a channel's secret is.
 		opts.CheckSecretFile = func(path string) []string { return channels.SecretFileProblems(path, nil) }
 	}
-	return opts
+	return opts, w
 }
 
 // inlineSecrets warns about every secret the config declares that is

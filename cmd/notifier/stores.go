@@ -43,6 +43,7 @@ func (a *app) newPipeline(p *engine.Policy, w *wiring) *pipeline.Pipeline {
 		Host:       drop.Hostname(),
 		StatePath:  a.statePath(p),
 		Occurrence: func(ev *event.Event, _ time.Time) string { return pacemaker.OccurrenceOf(ev) },
+		Templates:  w.w.Templates(),
 		Note:       func(line string) { fmt.Fprintf(a.stderr, "notifier: %s\n", line) },
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"notifier/engine/pipeline"
 	"notifier/engine/policytest"
 )
 
@@ -29,7 +30,8 @@ func (a *app) testCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := policytest.Options{Load: newWiring().loadOptions(), DefaultPolicy: a.configPath(*configFlag)}
+	opts := policytest.Options{Load: newWiring().loadOptions(), DefaultPolicy: a.configPath(*configFlag),
+		Wiring: func() *pipeline.Wiring { return newWiring().w }} // each file's policy its own, templates rendered
 	if *runRE != "" {
 		if opts.Filter, err = regexp.Compile(*runRE); err != nil {
 			return usageErr("test: --run: %v", err)

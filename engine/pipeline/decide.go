@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/event"
 	"notifier/engine/state"
@@ -52,7 +53,11 @@ type BadSilence struct {
 // named is a lock of its own, which every run would then wait for
 // (state.SettleIDs): there the caller reads them without a lock, as
 // before.
-func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner, entry string, check Check, marks *map[string]state.Failure) (state.Result, error) {
+//
+// partErrs, when not nil, gets the templates that failed to render for
+// the messages queued (see Pipeline.message): the caller says them once
+// the decision stands.
+func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner, entry string, check Check, marks *map[string]state.Failure, partErrs *[]error) (state.Result, error) {
 	now := p.now()
 	sil, bad, err := p.activeSilence(ctx, st, ev, now)
 	if err != nil {
@@ -90,7 +95,14 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, markIDs...))))
 	}
 	var read map[string]state.Failure
+	var failed []error // the templates that failed, of the last apply
+	message := func(d engine.Delivery, suppressed int, ref string) *channels.Message {
+		msg, errs := p.message(ev, d, suppressed, ref)
+		failed = append(failed, errs...)
+		return msg
+	}
 	apply := func(recs map[string]*state.Record) error {
+		failed = nil // a store may run it again
 		// The clock is read under the lock: outbox ids sort by it, and a
 		// resolve decided after its trigger must sort after it even when
 		// its run started first and waited for the lock.
@@ -99,7 +111,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		if res, err = state.Apply(in, recs); err != nil || m == record || res.AlreadyDecided {
 			return err
 		}
-		if queue, hist, err = outboxRecords(ev, d, res, in.Now, owner, deadline); err != nil {
+		if queue, hist, err = outboxRecords(ev, d, res, in.Now, owner, deadline, message); err != nil {
 			return err
 		}
 		maps.Copy(recs, queue)
@@ -120,6 +132,9 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	}
 	if marks != nil {
 		*marks = read
+	}
+	if partErrs != nil {
+		*partErrs = failed
 	}
 	p.addHistory(ctx, st, hist)
 	return res, nil
@@ -156,12 +171,14 @@ func (p *Pipeline) addHistory(ctx context.Context, st *state.Topology, hist map[
 	}
 }
 
-// outboxRecords turns the deliveries to make into outbox entries, plus a
-// history line per decision (sent or not).
-func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time) (queue, hist map[string]*state.Record, err error) {
+// outboxRecords turns the deliveries to make into outbox entries (each
+// message made by message), plus a history line per decision (sent or
+// not).
+func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time,
+	message func(d engine.Delivery, suppressed int, ref string) *channels.Message) (queue, hist map[string]*state.Record, err error) {
 	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
-		msg := state.MessageOf(*Message(ev, p.Delivery, p.Suppressed, p.Ref))
+		msg := state.MessageOf(*message(p.Delivery, p.Suppressed, p.Ref))
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
 			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
 		if p.Opened != (state.Opened{}) {

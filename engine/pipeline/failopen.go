@@ -20,7 +20,13 @@ func (p *Pipeline) failOpen(ctx context.Context, r *Report, ev *event.Event, d *
 	p.problem(r, "state unusable, delivering without suppression: %w", cause)
 	// Kept before delivering: a run killed while it delivers (Pacemaker
 	// kills at 30 s) must leave behind what it had not delivered.
-	dir, names, kerr := p.keepPending(ev, ds)
+	msgs := make([]*channels.Message, len(ds))
+	for i, d := range ds {
+		var errs []error
+		msgs[i], errs = p.message(ev, d, 0, "")
+		p.partProblems(r, errs)
+	}
+	dir, names, kerr := p.keepPending(ev, ds, msgs)
 	r.PendingErr = kerr
 	if kerr == nil {
 		p.markDecided(r) // kept: the next run or flush delivers it
@@ -28,7 +34,7 @@ func (p *Pipeline) failOpen(ctx context.Context, r *Report, ev *event.Event, d *
 	if kerr != nil {
 		p.note("%d notification(s) could not be kept for the next run (kept only if delivered now): %v", len(ds), kerr)
 	}
-	errs := p.deliver(ctx, r, ev, ds)
+	errs := p.deliver(ctx, r, ev, ds, msgs)
 	var delivered []string
 	undelivered := 0
 	for i, err := range errs {
@@ -63,9 +69,9 @@ func withoutState(ds []engine.Delivery) state.Result {
 	return res
 }
 
-// deliver tells every channel of ds concurrently and notes each failure.
-// It returns each delivery's error (nil: delivered).
-func (p *Pipeline) deliver(ctx context.Context, r *Report, ev *event.Event, ds []engine.Delivery) []error {
+// deliver tells every channel of ds concurrently (msgs[i] for ds[i]) and
+// notes each failure. It returns each delivery's error (nil: delivered).
+func (p *Pipeline) deliver(ctx context.Context, r *Report, ev *event.Event, ds []engine.Delivery, msgs []*channels.Message) []error {
 	errs := make([]error, len(ds))
 	var wg sync.WaitGroup
 	for i, d := range ds {
@@ -75,7 +81,7 @@ func (p *Pipeline) deliver(ctx context.Context, r *Report, ev *event.Event, ds [
 				errs[i] = err
 				return
 			}
-			_, errs[i] = channels.Deliver(ctx, ch, Message(ev, d, 0, ""), channels.DefaultBackoff)
+			_, errs[i] = channels.Deliver(ctx, ch, msgs[i], channels.DefaultBackoff)
 		})
 	}
 	wg.Wait()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/event"
 	"notifier/engine/state"
@@ -33,8 +34,9 @@ func PendingDir(statePath string) string { return statePath + ".pending" }
 // durably: temporary file, fsync, rename, fsync of the directory. A run
 // that fails open keeps them before it delivers (a run killed while it
 // delivers has kept them) and removes each one delivered (dropPending).
-// It returns the directory and the file of each delivery.
-func (p *Pipeline) keepPending(ev *event.Event, ds []engine.Delivery) (string, []string, error) {
+// It returns the directory and the file of each delivery. msgs[i] is
+// ds[i]'s message, its templates rendered.
+func (p *Pipeline) keepPending(ev *event.Event, ds []engine.Delivery, msgs []*channels.Message) (string, []string, error) {
 	dir, err := safedir.Open(PendingDir(p.StatePath), true)
 	if err != nil {
 		return "", nil, err
@@ -42,8 +44,8 @@ func (p *Pipeline) keepPending(ev *event.Event, ds []engine.Delivery) (string, [
 	defer dir.Close()
 	now := p.now()
 	var names []string
-	for _, d := range ds {
-		msg := state.MessageOf(*Message(ev, d, 0, ""))
+	for i, d := range ds {
+		msg := state.MessageOf(*msgs[i])
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: d.Channel, Type: d.Type, Action: d.Action,
 			Rule: d.Rule, Reason: "kept while the state was unusable", Message: msg, Created: now}
 		now = now.Add(time.Nanosecond) // ids keep the plan's order

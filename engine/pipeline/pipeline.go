@@ -67,6 +67,10 @@ type Pipeline struct {
 	// for the resident engine, which flushes the rest on its own timer,
 	// so that each decision of a storm does not read the whole outbox.
 	KeyFlush bool
+	// Templates are the policy's compiled message templates
+	// (Wiring.Templates): each delivery's are rendered into its message's
+	// Parts when it is decided, and kept with it in the outbox. Nil: none.
+	Templates *Templates
 	// Note receives, as it happens, each line an operator must read (the
 	// command prints it as "notifier: <line>" on stderr), from one
 	// goroutine at a time. Nil discards.
@@ -121,6 +125,12 @@ type Report struct {
 	// ChannelErrs (Decide only) are the channels of Plan.Send that cannot
 	// be built: a run would leave their deliveries queued.
 	ChannelErrs map[string]error
+	// Messages (Decide and Record only) are the messages of Plan.Send, in its order,
+	// with their templates rendered (Parts); PartErrs the templates that
+	// failed (a run would send the channel's built-in text for them and
+	// exit 1).
+	Messages []*channels.Message
+	PartErrs []error
 	// NeedsPerson are the problems someone must look at though the run
 	// did what it could (a rule that failed, a delivery given up, the
 	// state unusable, a channel that cannot be built): the command exits
@@ -161,6 +171,24 @@ type Delivery struct {
 // OutcomeUndelivered is a delivery made without state that failed: it
 // is kept in the pending directory for the next run, if it could be.
 const OutcomeUndelivered state.Outcome = "undelivered"
+
+// message is Message with the delivery's templates rendered into its
+// Parts; a template that failed is left out (the channel sends its
+// built-in text) and returned as a *PartError.
+func (p *Pipeline) message(ev *event.Event, d engine.Delivery, suppressed int, ref string) (*channels.Message, []error) {
+	m := Message(ev, d, suppressed, ref)
+	parts, errs := p.Templates.render(ev, m, d.Channel)
+	m.Parts = parts
+	return m, errs
+}
+
+// partProblems says each template that failed: the message went with
+// the channel's built-in text, and the run needs a person (exit 1).
+func (p *Pipeline) partProblems(r *Report, errs []error) {
+	for _, err := range errs {
+		p.problem(r, "%w", err)
+	}
+}
 
 // note gives a line to Note.
 func (p *Pipeline) note(format string, args ...any) {

@@ -51,14 +51,15 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	owner := p.owner()
 	p.importKept(ctx, r, st, owner)
 	var marks map[string]state.Failure // read by the commit, when it can (decide)
-	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks)
+	var partErrs []error
+	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs)
 	p.reportShared(r, ev, res)
 	if err != nil && st.Separate() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries
 		// are still queued durably (and suppressed per node), and say so.
 		p.problem(r, "shared state unusable, deciding with this node's state only: %v", err)
 		st = st.LocalOnly()
-		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks)
+		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs)
 		r.Degraded = true
 	}
 	r.Plan = res
@@ -71,6 +72,7 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 		return r
 	}
 	p.markDecided(r) // committed: the outbox holds it
+	p.partProblems(r, partErrs)
 	if marks == nil {
 		marks, err = p.failureMarks(ctx, st)
 	}
@@ -112,6 +114,7 @@ func (p *Pipeline) Decide(ctx context.Context, ev *event.Event) *Report {
 	d := p.Policy.Evaluate(ev)
 	r := &Report{Decision: d}
 	p.dryRun(ctx, r, ev, d)
+	p.render(r, ev)
 	for _, s := range r.Plan.Send {
 		if _, seen := r.ChannelErrs[s.Channel]; seen {
 			continue
@@ -143,7 +146,7 @@ func (p *Pipeline) dryRun(ctx context.Context, r *Report, ev *event.Event, d *en
 		return
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil, nil)
+	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil, nil, nil)
 	if err != nil {
 		stateless(err)
 		return
@@ -163,9 +166,10 @@ type Check func(d *engine.Decision, bad []BadSilence) error
 // Record decides ev as Run does — silences, rules and the state, in one
 // Update through Run's decide — and keeps the decision in the state
 // (windows, incidents, occurrences), but queues and delivers nothing:
-// policy tests, at virtual times. check, if not nil, runs before the
-// state is touched (the silences that do not compile are then not
-// noted: check decides about them).
+// policy tests, at virtual times. With Templates, the messages of
+// Plan.Send are rendered (Messages, PartErrs) as a run would queue them.
+// check, if not nil, runs before the state is touched (the silences
+// that do not compile are then not noted: check decides about them).
 func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*Report, error) {
 	d := p.Policy.Evaluate(ev)
 	st, err := p.Open()
@@ -173,11 +177,15 @@ func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*R
 		return nil, err
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, record, "", "", check, nil)
+	res, err := p.decide(ctx, st, ev, d, record, "", "", check, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Decision: d, Plan: res}, nil
+	r := &Report{Decision: d, Plan: res}
+	if p.Templates != nil {
+		p.render(r, ev)
+	}
+	return r, nil
 }
 
 // reportDecision notes what an operator must hear about even when
@@ -204,6 +212,15 @@ func (p *Pipeline) reportShared(r *Report, ev *event.Event, res state.Result) {
 		path := state.PolicyPath(other)
 		p.problem(r, "%s: the state %s is also used by the policy %s, which decided this key before: they suppress and resolve each other's alerts; give each policy its own settings.state.path",
 			ev.Key, p.StatePath, path)
+	}
+}
+
+// render fills r.Messages and r.PartErrs: the messages of r.Plan.Send,
+// their templates rendered, as a run would queue them.
+func (p *Pipeline) render(r *Report, ev *event.Event) {
+	for _, s := range r.Plan.Send {
+		m, errs := p.message(ev, s.Delivery, s.Suppressed, s.Ref)
+		r.Messages, r.PartErrs = append(r.Messages, m), append(r.PartErrs, errs...)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"notifier/channels/registry"
 	"notifier/engine"
 	"notifier/engine/policy"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // CheckChannel decodes spec's options strictly into a config of type t
@@ -58,24 +60,35 @@ func ValidationProblems(spec *policy.ChannelSpec, err error) policy.Problems {
 // only builds (explain) gets its channels from it, and Close closes them
 // all once. A command uses one Wiring; the engine one per loaded policy.
 type Wiring struct {
-	configs map[string]channels.Config
+	configs   map[string]channels.Config
+	templates *Templates // the last load's
+	// lookup finds a channel type: registry.Lookup (tests add fakes).
+	lookup func(name string) (channels.Type, bool)
 
 	mu  sync.Mutex
 	set *channels.Set // made by the first Channel call
 }
 
 // NewWiring returns a Wiring with nothing checked or built yet.
-func NewWiring() *Wiring { return &Wiring{configs: map[string]channels.Config{}} }
+func NewWiring() *Wiring {
+	return &Wiring{configs: map[string]channels.Config{}, templates: newTemplates(), lookup: registry.Lookup}
+}
 
 // Fork is a new Wiring with w's checked channel configurations and none
 // of its channels: it builds and closes its own.
-func (w *Wiring) Fork() *Wiring { return &Wiring{configs: w.configs} }
+func (w *Wiring) Fork() *Wiring {
+	return &Wiring{configs: w.configs, templates: w.templates, lookup: w.lookup}
+}
 
-// LoadOptions plugs the channel checks into the engine's loader. A load
-// through them must finish before Channel is called.
+// LoadOptions plugs the channel checks into the engine's loader, and
+// the compiling of the templates (the channels' and the rules'
+// overrides: Templates). A load through them must finish before Channel
+// or Templates is called; each load starts with no templates.
 func (w *Wiring) LoadOptions() policy.Options {
+	ts := newTemplates()
+	w.templates = ts
 	return policy.Options{CheckChannel: func(spec *policy.ChannelSpec) policy.Problems {
-		t, ok := registry.Lookup(spec.Type)
+		t, ok := w.lookup(spec.Type)
 		if !ok {
 			n := policy.MappingValue(spec.Node, "type")
 			return policy.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
@@ -84,10 +97,28 @@ func (w *Wiring) LoadOptions() policy.Options {
 		cfg, ps := CheckChannel(t, spec)
 		if cfg != nil {
 			w.configs[spec.Name] = cfg
+			cs, tps := compileOptions(cfg, spec.File, spec.Data, spec.Node, "channels."+spec.Name)
+			ts.channel[spec.Name] = cs
+			ps = append(ps, tps...)
 		}
+		return ps
+	}, CheckTemplates: func(r *policy.Rule, spec *policy.ChannelSpec, node *yaml.Node) policy.Problems {
+		t, ok := w.lookup(spec.Type)
+		if !ok {
+			return nil // said at the channel
+		}
+		cs, ps := compileRule(t, r, spec, node)
+		if ts.rule[r.Name] == nil {
+			ts.rule[r.Name] = map[string][]*compiled{}
+		}
+		ts.rule[r.Name][spec.Name] = cs
 		return ps
 	}}
 }
+
+// Templates are the templates the last load through LoadOptions
+// compiled, for Pipeline.Templates.
+func (w *Wiring) Templates() *Templates { return w.templates }
 
 // Config is the config the load checked for the channel called name,
 // if it was valid.
@@ -132,7 +163,7 @@ func (w *Wiring) build(p *engine.Policy, name string) (channels.Channel, error) 
 	if !ok { // an entry queued before the policy changed
 		return nil, errChannelGone
 	}
-	t, ok := registry.Lookup(spec.Type)
+	t, ok := w.lookup(spec.Type)
 	if !ok {
 		return nil, fmt.Errorf("channels.%s: unknown channel type %q", name, spec.Type)
 	}

@@ -25,6 +25,10 @@ type Options struct {
 	// a secret file of the settings (settings.state.redis.password_file)
 	// from being used; each reason becomes a secret-file error there.
 	CheckSecretFile func(path string) []string
+	// CheckTemplates checks a rule's template options for one channel
+	// (`templates: {CHANNEL: {OPTION: TEXT}}`): node is the mapping of
+	// options, decoded per spec's type. Nil accepts any.
+	CheckTemplates func(r *Rule, spec *ChannelSpec, node *yaml.Node) Problems
 	// Lint keeps what Parsed.Lint needs besides the policy: the ignore
 	// directives. A run's load leaves it false.
 	Lint bool
@@ -347,10 +351,10 @@ func (l *loader) parseChannels(sink Sink, v *yaml.Node) {
 		if t == cv || t.Kind != yaml.ScalarNode || t.Value == "" {
 			sink.Errorf(k.Line, k.Column, "channel-type", "channels.%s: type is missing (pagerduty, slack or syslog)", k.Value)
 			// Defined all the same: the rules naming it are not wrong.
-			l.parsed.Channels[k.Value] = &ChannelSpec{Name: k.Value, File: sink.File, Node: cv}
+			l.parsed.Channels[k.Value] = &ChannelSpec{Name: k.Value, File: sink.File, Data: sink.Data, Node: cv}
 			return
 		}
-		spec := &ChannelSpec{Name: k.Value, Type: t.Value, File: sink.File, Node: cv}
+		spec := &ChannelSpec{Name: k.Value, Type: t.Value, File: sink.File, Data: sink.Data, Node: cv}
 		if l.opts.CheckChannel != nil {
 			*l.problems = append(*l.problems, l.opts.CheckChannel(spec)...)
 		}
@@ -380,7 +384,7 @@ func (l *loader) parseRules(sink Sink, v *yaml.Node) []*Rule {
 	out := make([]*Rule, 0, len(v.Content))
 	for i, rv := range v.Content {
 		r := &Rule{File: sink.File, Line: rv.Line, Col: rv.Column, Node: rv, Sink: sink, keys: map[string]*yaml.Node{}}
-		ps := DecodeNode(sink.File, rv, &r.RuleSpec)
+		ps := DecodeNode(sink.File, rv, &r.RuleSpec, "templates") // see checkTemplates
 		*l.problems = append(*l.problems, prefixPaths(ps, fmt.Sprintf("rules[%d].", i))...)
 		r.broken = len(ps) > 0
 		if rv.Kind == yaml.MappingNode {

@@ -38,7 +38,7 @@ var Checks = []string{
 	"drop-notify", "drop-suppress", "duplicate-channel", "duplicate-key", "duplicate-rule", "duplicate-settings",
 	"duplicate-window", "duration", "escalate-after", "escalate-notify", "escalate-within", "expr", "fails-always",
 	"impossible-value", "inline-secret", "never-matches", "no-rules", "notifies-nobody", "read", "redis-url",
-	"rule-name", "rule-when", "secret-file", "state-dir", "suppress", "text-order", "time-range", "timeout", "timezone", "type",
+	"rule-name", "rule-when", "secret-file", "state-dir", "suppress", "template", "template-channel", "text-order", "time-range", "timeout", "timezone", "type",
 	"undefined-channel", "undefined-window", "unknown-key", "unreachable-rule", "unused-channel", "unused-ignore",
 	"unused-window", "weekday", "yaml",
 }

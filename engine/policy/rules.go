@@ -35,6 +35,7 @@ func (l *loader) checkRule(r *Rule) {
 			sink.Errorf(n.Line, n.Column, "undefined-channel", "rule %q: channel %q is not defined%s", label, ch, hint.Suggest(ch, MapKeys(l.parsed.Channels)))
 		}
 	}
+	l.checkTemplates(r, label)
 	for _, key := range []string{"active_during", "muted_during"} {
 		list := r.ActiveDuring
 		if key == "muted_during" {

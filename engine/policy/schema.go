@@ -49,7 +49,15 @@ func PolicySchema(channelTypes map[string]SchemaChannel) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defs := object{{"duration", durationSchema()}}
+	// templates is decoded per channel type (Options.CheckTemplates), not
+	// into RuleSpec: its options are the channel's template options.
+	rule.set("properties", append(rule.get("properties").(object), member{"templates", templatesSchema(docs)}))
+	defs := object{{"duration", durationSchema()}, {"template-options", object{
+		{"description", docs["template-options"]},
+		{"type", []string{"object", "array", "string", "null"}},
+		{"additionalProperties", object{{"$ref", "#/$defs/template-options"}}},
+		{"items", object{{"$ref", "#/$defs/template-options"}}},
+	}}}
 	names := slices.Sorted(maps.Keys(channelTypes))
 	var branches []any
 	for _, name := range names {
@@ -107,6 +115,18 @@ func PolicySchema(channelTypes map[string]SchemaChannel) ([]byte, error) {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// templatesSchema is a rule's `templates`: channel names to the
+// channel's template options (text, or mappings and lists of text as the
+// channel's options nest); which options a channel has is lint's check.
+func templatesSchema(docs map[string]string) object {
+	options := object{{"type", []string{"object", "null"}}, {"additionalProperties", object{{"$ref", "#/$defs/template-options"}}}}
+	return object{
+		{"description", docs["rules[].templates"]},
+		{"type", []string{"object", "null"}},
+		{"additionalProperties", withDoc(docs["rules[].templates.*"], options)},
+	}
 }
 
 // channelSchema is one channel type's mapping: `type` plus the config's keys.
@@ -168,13 +188,11 @@ func (g schemaGen) typeSchema(t reflect.Type, path string) (object, error) {
 		}
 		s = object{{"type", "array"}, {"items", items}}
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
-		// Keys the user names, as in custom_details: any name, each
-		// value of the element's schema.
-		items, err := g.typeSchema(t.Elem(), path+".*")
+		elem, err := g.typeSchema(t.Elem(), path+".*")
 		if err != nil {
 			return nil, err
 		}
-		s = object{{"type", "object"}, {"additionalProperties", items}}
+		s = object{{"type", []string{"object", "null"}}, {"additionalProperties", elem}}
 	case t.Kind() == reflect.Pointer:
 		// The strict decoder leaves a pointer nil for an empty value.
 		elem, err := g.typeSchema(t.Elem(), path)
@@ -346,6 +364,12 @@ func policyDocs() map[string]string {
 		"rules[].escalate.after":  "Which occurrence escalates: 2 or more. Suppressed occurrences count.",
 		"rules[].escalate.within": "How far back occurrences are counted, like 30m.",
 		"rules[].escalate.notify": "The channels told on escalation, by name.",
+		"rules[].templates": "Templates this rule's notifications use in place of the channel's own, by channel name: " +
+			"templates: {pager: {summary: \"{{ .node }} down\"}}. Only a channel's template options may be given; the rule should notify the channel.",
+		"rules[].templates.*": "The channel's template options, as they are written in the channel: text (Go text/template over the event's fields), " +
+			"or mappings and lists of text where the channel's options nest.",
+		"template-options": "A template (Go text/template over the event's fields and rule, channel, delivery, suppressed, summary, members), " +
+			"or mappings and lists of templates.",
 	}
 }
 

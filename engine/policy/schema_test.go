@@ -24,7 +24,7 @@ type testChannel struct {
 	} `yaml:"tls"`
 	Every    *time.Duration    `yaml:"every"`
 	Hosts    *[]string         `yaml:"hosts"`
-	Labels   map[string]string `yaml:"labels"`
+	Details  map[string]string `yaml:"details"`
 	Implicit string            // key "implicit", as yamlFields names it
 	Ignored  string            `yaml:"-"`
 	private  string
@@ -32,8 +32,7 @@ type testChannel struct {
 
 var testChannelDocs = map[string]string{
 	"url": "u", "timeout": "t", "tags": "g", "retries": "r", "verbose": "v",
-	"tls": "s", "tls.ca_file": "c", "implicit": "i", "every": "e", "hosts": "h",
-	"labels": "l",
+	"tls": "s", "tls.ca_file": "c", "implicit": "i", "every": "e", "hosts": "h", "details": "d",
 }
 
 // testSchema generates the schema with testChannel and decodes it.
@@ -82,7 +81,7 @@ func TestSchemaKeysAreTheLoaders(t *testing.T) {
 	}{
 		{"settings", reflect.TypeFor[SettingsSpec](), props["settings"]},
 		{"window", reflect.TypeFor[WindowSpec](), at(t, props, "windows", "additionalProperties")},
-		{"rule", reflect.TypeFor[RuleSpec](), at(t, props, "rules", "items")},
+		{"rule", ruleKeys(), at(t, props, "rules", "items")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { sameKeys(t, tt.name, tt.typ, tt.schema) })
@@ -93,6 +92,17 @@ func TestSchemaKeysAreTheLoaders(t *testing.T) {
 	if s["additionalProperties"] != false {
 		t.Error("top level allows unknown keys")
 	}
+}
+
+// ruleKeys is a struct with RuleSpec's keys and the one a rule decodes
+// apart (templates, per channel type: Options.CheckTemplates).
+func ruleKeys() reflect.Type {
+	t := reflect.TypeFor[RuleSpec]()
+	fields := make([]reflect.StructField, 0, t.NumField()+1)
+	for i := range t.NumField() {
+		fields = append(fields, t.Field(i))
+	}
+	return reflect.StructOf(append(fields, reflect.StructField{Name: "Templates", Type: reflect.TypeFor[map[string]any](), Tag: `yaml:"templates"`}))
 }
 
 func sameKeys(t *testing.T, path string, typ reflect.Type, schema any) {
@@ -140,7 +150,7 @@ func TestSchemaTypes(t *testing.T) {
 		{"tls", `{"additionalProperties":false,"description":"s","properties":{"ca_file":{"description":"c","type":"string"}},"type":["object","null"]}`},
 		{"every", `{"anyOf":[{"$ref":"#/$defs/duration"},{"type":"null"}],"description":"e"}`},
 		{"hosts", `{"description":"h","items":{"type":"string"},"type":["array","null"]}`},
-		{"labels", `{"additionalProperties":{"type":"string"},"description":"l","type":"object"}`},
+		{"details", `{"additionalProperties":{"type":"string"},"description":"d","type":["object","null"]}`},
 		{"implicit", `{"description":"i","type":"string"}`},
 	}
 	props := at(t, def, "properties").(map[string]any)
@@ -201,11 +211,8 @@ func TestSchemaRefusesWhatTheLoaderCannotDecode(t *testing.T) {
 	}{
 		{"nil", nil},
 		{"not a struct", reflect.TypeFor[string]()},
-		{"map field without string keys", reflect.TypeFor[struct {
+		{"map field not keyed by text", reflect.TypeFor[struct {
 			M map[int]string `yaml:"m"`
-		}]()},
-		{"map of what the loader cannot decode", reflect.TypeFor[struct {
-			M map[string]float64 `yaml:"m"`
 		}]()},
 		{"float field", reflect.TypeFor[struct {
 			F float64 `yaml:"f"`

@@ -54,6 +54,7 @@ type ChannelSpec struct {
 	Name string
 	Type string
 	File string
+	Data []byte     // the file's text, to place what is inside a scalar (a template)
 	Node *yaml.Node // the channel's mapping, `type` included
 }
 

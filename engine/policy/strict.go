@@ -139,36 +139,6 @@ func (d *strictDecoder) slice(n *yaml.Node, v reflect.Value, path string) {
 	v.Set(s)
 }
 
-// mapping decodes a mapping whose keys the user names (a channel's
-// custom_details: a name for each template) into a map with string
-// keys, each value strictly; a key given twice is a problem, as in a
-// struct, rather than the last one silently winning.
-func (d *strictDecoder) mapping(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.sink.Errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", path, KindName(n))
-		return
-	}
-	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-	seen := make(map[string]*yaml.Node, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" || k.Tag == "!!merge" {
-			d.sink.Errorf(k.Line, k.Column, "type", "%s: want a name as the key, got %s", path, KindName(k))
-			continue
-		}
-		sub := path + "." + k.Value
-		if prev, dup := seen[k.Value]; dup {
-			d.sink.Errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", sub, k.Value, prev.Line)
-			continue
-		}
-		seen[k.Value] = k
-		elem := reflect.New(v.Type().Elem()).Elem()
-		d.decode(val, elem, sub)
-		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
-	}
-	v.Set(m)
-}
-
 func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.sink.Errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", strings.TrimPrefix(path, "."), KindName(n))
@@ -195,6 +165,43 @@ func (d *strictDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d.decode(val, v.Field(idx), sub)
 	}
+}
+
+// mapping decodes a mapping with keys of the author's choosing (a
+// channel's custom details, the parts a policy test expects) into a map
+// with string keys: each key a name, given once (a key given twice is a
+// problem, as in a struct, rather than the last one silently winning),
+// each value strictly of the map's element type. Null leaves the map
+// nil.
+func (d *strictDecoder) mapping(n *yaml.Node, v reflect.Value, path string) {
+	if n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.sink.Errorf(n.Line, n.Column, "type", "%s: want a mapping, got %s", strings.TrimPrefix(path, "."), KindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		sub := strings.TrimPrefix(path+"."+k.Value, ".")
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" || k.Tag == "!!merge" {
+			d.sink.Errorf(k.Line, k.Column, "type", "%s: want a name as the key, got %s", strings.TrimPrefix(path, "."), KindName(k))
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			d.sink.Errorf(k.Line, k.Column, "duplicate-key", "%s: key %q already defined at line %d", sub, k.Value, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		elem := reflect.New(v.Type().Elem()).Elem()
+		before := len(*d.sink.List)
+		if d.decode(val, elem, sub); len(*d.sink.List) == before { // what did not decode is not there
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+		}
+	}
+	v.Set(m)
 }
 
 // yamlFields maps yaml key names to struct field indexes.

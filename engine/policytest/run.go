@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	chans "notifier/channels" // channels names this package's list of channels
 	"notifier/engine"
 	"notifier/engine/cmon"
 	"notifier/engine/event"
@@ -36,6 +38,11 @@ const DefaultHost = "notifier-test"
 type Options struct {
 	// Load checks channels as a run would (cmd/notifier wires them).
 	Load policy.Options
+	// Wiring, when set, makes the wiring each file's policy loads
+	// through instead of Load (pipeline.NewWiring): its channel checks,
+	// and its templates, rendered for each delivery so that a step can
+	// expect their text (parts).
+	Wiring func() *pipeline.Wiring
 	// DefaultPolicy is the policy of a file that names none.
 	DefaultPolicy string
 	// Filter, when set, runs only the tests whose name it matches.
@@ -96,14 +103,21 @@ func RunFile(path string, opts Options) *Result {
 		res.Problems = policy.Problems{{File: path, Line: f.policyLine, Col: f.policyCol, Severity: "error", Check: "policy", Message: err.Error()}}
 		return res
 	}
-	p, _ := engine.Compile(srcs, opts.Load)
+	load := opts.Load
+	var templates *pipeline.Templates
+	if opts.Wiring != nil {
+		w := opts.Wiring()
+		load = w.LoadOptions()
+		templates = w.Templates()
+	}
+	p, _ := engine.Compile(srcs, load)
 	if p == nil {
 		// Said as lint says it, lint's errors included.
-		_, pps := engine.Lint(srcs, opts.Load)
+		_, pps := engine.Lint(srcs, load)
 		res.Problems, res.PolicyBroken = pps.Errors(), true
 		return res
 	}
-	r := runner{file: path, spec: f, policy: p, matched: map[string]bool{}}
+	r := runner{file: path, spec: f, policy: p, templates: templates, matched: map[string]bool{}}
 	for _, t := range f.Tests {
 		tr := TestResult{Name: t.Name, Line: t.line}
 		if opts.Filter != nil && !opts.Filter.MatchString(t.Name) {
@@ -138,6 +152,8 @@ type runner struct {
 	spec    *parsedFile
 	policy  *engine.Policy
 	matched map[string]bool // rules some step matched
+	// templates are the policy's, rendered for each delivery (nil: none)
+	templates *pipeline.Templates
 }
 
 // run runs one test on a fresh store and returns its failures.
@@ -149,9 +165,10 @@ func (r *runner) run(t parsedTest) []string {
 	// and the state, through the run's own decide path), on this test's
 	// store at the virtual clock; nothing is queued or delivered.
 	pl := &pipeline.Pipeline{
-		Policy: r.policy,
-		Open:   func() (*state.Topology, error) { return topology, nil }, // closing it closes nothing
-		Clock:  func() time.Time { return clock },
+		Policy:    r.policy,
+		Templates: r.templates,
+		Open:      func() (*state.Topology, error) { return topology, nil }, // closing it closes nothing
+		Clock:     func() time.Time { return clock },
 		Occurrence: func(ev *event.Event, now time.Time) string {
 			if occ := pacemaker.OccurrenceOf(ev); occ != "" {
 				// A file replayed at another offset is another alert; two
@@ -197,6 +214,7 @@ type outcome struct {
 	summary  string // the event, for failure messages
 	decision *engine.Decision
 	result   state.Result
+	messages []*chans.Message // of result.Send, with their parts (Pipeline.Record), when templates render
 }
 
 // step decodes a step's event and decides it as a run would.
@@ -228,12 +246,16 @@ func (r *runner) step(ctx context.Context, pl *pipeline.Pipeline, s stepSpec, no
 	if err != nil {
 		return nil, err
 	}
+	if len(rep.PartErrs) > 0 {
+		// A run would send the channel's built-in text and exit 1.
+		return nil, rep.PartErrs[0]
+	}
 	d, res := rep.Decision, rep.Plan
 	summary := event.Summary(ev)
 	if summary == "" {
 		summary = fmt.Sprintf("%s %s %s %s", ev.Source, ev.Kind, ev.Severity, ev.Action)
 	}
-	return &outcome{summary: summary + ", key " + ev.Key, decision: d, result: res}, nil
+	return &outcome{summary: summary + ", key " + ev.Key, decision: d, result: res, messages: rep.Messages}, nil
 }
 
 // event decodes the step's event with the decoder a run would use.
@@ -314,14 +336,14 @@ func compare(want *expectSpec, got *outcome) string {
 			fmt.Fprintf(&b, "\n    %s:\n      want: %s\n      got:  %s", name, orNone(want), orNone(got))
 		}
 	}
-	if miss, extra := matchDeliveries(want.Deliveries, got.result.Send, got.decision.Key); len(miss)+len(extra) > 0 {
+	if miss, extra := matchDeliveries(want.Deliveries, got.result.Send, got.messages, got.decision.Key); len(miss)+len(extra) > 0 {
 		var w []string
 		for _, d := range want.Deliveries {
 			w = append(w, d.String())
 		}
 		var g []string
-		for _, p := range got.result.Send {
-			g = append(g, fmt.Sprintf("%s %s key=%s outcome=%s rule=%s (%s)", p.Channel, p.Action, got.decision.Key, p.Outcome, p.Rule, p.Reason))
+		for i, p := range got.result.Send {
+			g = append(g, fmt.Sprintf("%s %s key=%s outcome=%s rule=%s%s (%s)", p.Channel, p.Action, got.decision.Key, p.Outcome, p.Rule, partsText(got.messages, i), p.Reason))
 		}
 		fmt.Fprintf(&b, "\n    deliveries:\n      want: %s\n      got:  %s", orNone(w), orNone(g))
 		if len(miss) > 0 {
@@ -370,22 +392,56 @@ func (d deliverySpec) String() string {
 			s += " " + f.name + f.v
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(d.Parts)) {
+		s += fmt.Sprintf(" %s=%q", k, d.Parts[k])
+	}
 	return s
 }
 
-func (d deliverySpec) matches(p state.Planned, key string) bool {
-	return d.Channel == p.Channel && (d.Action == "" || d.Action == p.Action) && (d.Key == "" || d.Key == key) &&
-		(d.Rule == "" || d.Rule == p.Rule) && (d.Outcome == "" || d.Outcome == string(p.Outcome))
+// partsText is the rendered parts of message i, for a failure message.
+func partsText(ms []*chans.Message, i int) string {
+	if i >= len(ms) {
+		return ""
+	}
+	var s string
+	for _, k := range slices.Sorted(maps.Keys(ms[i].Parts)) {
+		s += fmt.Sprintf(" %s=%q", k, ms[i].Parts[k])
+	}
+	return s
 }
 
-// matchDeliveries pairs each expected delivery with a distinct one made;
-// it returns the expected ones not made and the made ones not expected.
-func matchDeliveries(want []deliverySpec, got []state.Planned, key string) (missing, extra []string) {
+// matches says delivery p (its message m, nil without templates) is
+// the one d expects: every field d gives, and every part d gives
+// rendered to exactly that text.
+func (d deliverySpec) matches(p state.Planned, m *chans.Message, key string) bool {
+	if d.Channel != p.Channel || (d.Action != "" && d.Action != p.Action) || (d.Key != "" && d.Key != key) ||
+		(d.Rule != "" && d.Rule != p.Rule) || (d.Outcome != "" && d.Outcome != string(p.Outcome)) {
+		return false
+	}
+	for k, want := range d.Parts {
+		if m == nil {
+			return false
+		}
+		if got, ok := m.Parts[k]; !ok || got != want {
+			return false
+		}
+	}
+	return true
+}
+
+// matchDeliveries pairs each expected delivery with a distinct one made
+// (msgs[i] is got[i]'s message, when templates render); it returns the
+// expected ones not made and the made ones not expected.
+func matchDeliveries(want []deliverySpec, got []state.Planned, msgs []*chans.Message, key string) (missing, extra []string) {
 	used := make([]bool, len(got))
 	for _, w := range want {
 		found := false
 		for i, g := range got {
-			if !used[i] && w.matches(g, key) {
+			var m *chans.Message
+			if i < len(msgs) {
+				m = msgs[i]
+			}
+			if !used[i] && w.matches(g, m, key) {
 				used[i], found = true, true
 				break
 			}

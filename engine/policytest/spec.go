@@ -88,4 +88,7 @@ type deliverySpec struct {
 	Key     string `yaml:"key"`
 	Rule    string `yaml:"rule"`
 	Outcome string `yaml:"outcome"`
+	// Parts are the texts the channel's templates must render, by
+	// option ("summary"); options not named are not compared.
+	Parts map[string]string `yaml:"parts"`
 }

@@ -156,6 +156,9 @@ func (s *Server) newLoaded(path string, p *engine.Policy, w Wiring) *loaded {
 		// concurrent decisions of this process never take each other's
 		// deliveries as their own.
 	}
+	if t, ok := w.(interface{ Templates() *pipeline.Templates }); ok {
+		l.pipeline.Templates = t.Templates() // pipeline.Wiring's; tests' recorders have none
+	}
 	return l
 }
 

@@ -135,7 +135,8 @@ func TestDecodedAvoidsDecodes(t *testing.T) {
 // its message decoded after the rest — is what Claim decodes whole, for
 // every form a stored message takes, and it writes the same records.
 func TestDecodedMessagesAsEntries(t *testing.T) {
-	v1, err := json.Marshal(Message{V: MessageVersion, Key: "k", Action: "trigger", Summary: "db1 down", Details: map[string]string{"a": "b"}})
+	v1, err := json.Marshal(Message{V: MessageVersion, Key: "k", Action: "trigger", Summary: "db1 down", Details: map[string]string{"a": "b"},
+		Parts: map[string]string{"summary": "DB1 DOWN", "custom_details.runbook": "https://runbooks/db"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +153,8 @@ func TestDecodedMessagesAsEntries(t *testing.T) {
 		`,"message":5`,
 		`,"message":{"v":-1}`,
 		`,"message":{"v":1,"summary":"first"},"message":{"v":1,"summary":"second"}`,
+		`,"message":{"v":1,"summary":"s","parts":{"summary":"rendered"}}`,
+		`,"message":{"v":1,"summary":"s","parts":{"summary":5}}`, // unreadable: kept, delivery fails
 		`,"Message":{"v":1,"summary":"any case"}`,
 	} {
 		id := fmt.Sprintf("o/%d", i)

@@ -43,6 +43,10 @@ type Message struct {
 	Details        map[string]string `json:"details,omitempty"`
 	Suppressed     int               `json:"suppressed,omitempty"`
 	Ref            string            `json:"ref,omitempty"`
+	// Parts are the policy's templates as rendered when the delivery was
+	// decided (channels.Message.Parts): a retry sends what was decided,
+	// whatever the policy says by then.
+	Parts map[string]string `json:"parts,omitempty"`
 
 	// unreadable keeps a stored message that does not decode, as it was,
 	// with why: the entry still decodes, and its delivery fails (see
@@ -56,7 +60,7 @@ func MessageOf(m channels.Message) Message {
 	return Message{V: MessageVersion, Key: m.Key, Action: string(m.Action), Severity: m.Severity, Summary: m.Summary, Rule: m.Rule,
 		Source: m.Source, Kind: m.Kind, EventType: m.EventType, Cluster: m.Cluster, ClusterID: m.ClusterID, Node: m.Node,
 		Controller: m.Controller, Name: m.Name, Text: m.Text, Recommendation: m.Recommendation, Count: m.Count, Time: m.Time,
-		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref}
+		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref, Parts: m.Parts}
 }
 
 // Channels is the message to deliver, or why the stored one is
@@ -75,7 +79,7 @@ func (m Message) Channels() (channels.Message, error) {
 	return channels.Message{Key: m.Key, Action: channels.Action(m.Action), Severity: m.Severity, Summary: m.Summary, Rule: m.Rule,
 		Source: m.Source, Kind: m.Kind, EventType: m.EventType, Cluster: m.Cluster, ClusterID: m.ClusterID, Node: m.Node,
 		Controller: m.Controller, Name: m.Name, Text: m.Text, Recommendation: m.Recommendation, Count: m.Count, Time: m.Time,
-		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref}, nil
+		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref, Parts: m.Parts}, nil
 }
 
 // messageJSON is Message without its methods, for encoding/json.

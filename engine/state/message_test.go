@@ -40,7 +40,7 @@ func TestMessageCarriesEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), `"v":1`) || !strings.Contains(string(data), `"cluster_id":`) {
+	if !strings.Contains(string(data), `"v":1`) || !strings.Contains(string(data), `"cluster_id":`) || !strings.Contains(string(data), `"parts":{`) {
 		t.Errorf("encoding %s: want a version and tagged names", data)
 	}
 	var m Message
@@ -137,5 +137,33 @@ func TestMissingMessage(t *testing.T) {
 				t.Errorf("message %s delivered as %+v", name, m)
 			}
 		})
+	}
+}
+
+// The rendered parts are kept with the queued entry: a retry sends what
+// was decided, as it was decided.
+func TestEntryKeepsParts(t *testing.T) {
+	parts := map[string]string{"summary": "DB1 DOWN <now>", "custom_details.runbook": "https://runbooks.example/db?x=1&y=2"}
+	e := Entry{ID: "o/00000001795230245000000000-0a1b2c3d", Key: "k", Channel: "pager",
+		Message: MessageOf(channels.Message{Key: "k", Action: channels.Trigger, Summary: "db1 down", Parts: parts})}
+	r, err := e.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(r.Data), `"parts":{"custom_details.runbook":`) {
+		t.Errorf("record %s: no parts", r.Data)
+	}
+	es := Entries(map[string]*Record{e.ID: r})
+	if len(es) != 1 {
+		t.Fatalf("entries: %+v", es)
+	}
+	m, err := es[0].Message.Channels()
+	if err != nil || !reflect.DeepEqual(m.Parts, parts) {
+		t.Errorf("parts read back: %v, %v; want %v", m.Parts, err, parts)
+	}
+	// No parts: nothing written, as before templates.
+	e.Message = MessageOf(channels.Message{Key: "k", Action: channels.Trigger, Summary: "db1 down"})
+	if r, _ := e.Record(); strings.Contains(string(r.Data), "parts") {
+		t.Errorf("no parts, but %s", r.Data)
 	}
 }

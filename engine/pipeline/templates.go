@@ -1,0 +1,281 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"notifier/channels"
+	"notifier/channels/template"
+	"notifier/engine/event"
+	"notifier/engine/policy"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Templates are a policy's compiled message templates: each channel's
+// (its config's template options), and each rule's overrides of them
+// (`templates: {CHANNEL: {OPTION: TEXT}}`). The Wiring's load fills
+// them; a Pipeline renders them into each message's Parts.
+type Templates struct {
+	channel map[string][]*compiled            // by channel
+	rule    map[string]map[string][]*compiled // by rule, then channel
+}
+
+// compiled is one template option, compiled, with where it was written.
+type compiled struct {
+	option   string
+	required bool
+	json     bool
+	t        *template.Template
+	// where it was written, for lint's findings
+	label string // "channels.pager.summary", `rule "db": templates.pager.summary`
+	file  string
+	data  []byte
+	node  *yaml.Node
+}
+
+func newTemplates() *Templates {
+	return &Templates{channel: map[string][]*compiled{}, rule: map[string]map[string][]*compiled{}}
+}
+
+// eventNames are the names a template may use of an event.
+var eventNames = sync.OnceValue(event.Names)
+
+// compileOptions compiles the template options of cfg that are written,
+// each placed in file at the node of its option below root; label
+// prefixes the option in messages ("channels.pager").
+func compileOptions(cfg channels.Config, file string, data []byte, root *yaml.Node, label string) ([]*compiled, policy.Problems) {
+	var out []*compiled
+	var ps policy.Problems
+	for _, tp := range cfg.Templates() {
+		if tp.Text == nil || *tp.Text == "" {
+			continue
+		}
+		c := &compiled{option: tp.Option, required: tp.Required, json: tp.JSON, label: label + "." + tp.Option,
+			file: file, data: data, node: optionNode(root, tp.Option)}
+		t, err := template.Compile(tp.Option, *tp.Text, eventNames())
+		if err != nil {
+			var tps template.Problems
+			if !errors.As(err, &tps) {
+				tps = template.Problems{{Message: err.Error()}}
+			}
+			for _, p := range tps {
+				ps = append(ps, c.problemAt(*tp.Text, p.Offset, "error", p.Message))
+			}
+			continue
+		}
+		c.t = t
+		out = append(out, c)
+	}
+	return out, ps
+}
+
+// problemAt is a problem about c at byte offset off of its text, placed
+// where that byte is written in the YAML (plain, quoted or block).
+func (c *compiled) problemAt(text string, off int, severity, msg string) policy.Problem {
+	off = min(max(off, 0), len(text))
+	line, col := c.node.Line, c.node.Column
+	if c.node.Kind == yaml.ScalarNode && c.node.Value == text {
+		line, col = policy.ScalarPos(c.node, policy.SplitLines(c.data), utf8.RuneCountInString(text[:off]))
+	}
+	return policy.Problem{File: c.file, Line: line, Col: col, Severity: severity, Check: "template",
+		Message: fmt.Sprintf("%s: template: %s", c.label, channels.OneLine(msg))}
+}
+
+// optionNode is the node of a dotted option ("custom_details.runbook",
+// "links.0.href") below root, or the deepest one found.
+func optionNode(root *yaml.Node, option string) *yaml.Node {
+	n := root
+	for part := range strings.SplitSeq(option, ".") {
+		next := n
+		switch n.Kind {
+		case yaml.MappingNode:
+			next = policy.MappingValue(n, part)
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(part); err == nil && i >= 0 {
+				next = policy.ItemNode(n, i)
+			}
+		}
+		if next == n {
+			return n
+		}
+		n = next
+	}
+	return n
+}
+
+// leafOptions are the dotted paths of every value below n that is not a
+// mapping or a list: the options a rule's override writes.
+func leafOptions(n *yaml.Node, prefix string, out map[string]*yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			leafOptions(n.Content[i+1], prefix+n.Content[i].Value+".", out)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			leafOptions(item, prefix+strconv.Itoa(i)+".", out)
+		}
+	case yaml.AliasNode:
+		if n.Alias != nil {
+			leafOptions(n.Alias, prefix, out)
+		}
+	default:
+		out[strings.TrimSuffix(prefix, ".")] = n
+	}
+}
+
+// compileRule decodes rule r's override of spec's templates (node, a
+// mapping of options) as a config of the channel's type: only its
+// template options may be written; each is compiled.
+func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node *yaml.Node) ([]*compiled, policy.Problems) {
+	label := fmt.Sprintf("rule %q: templates.%s", r.Label(), spec.Name)
+	cfg := t.NewConfig()
+	ps := policy.DecodeNode(r.File, node, cfg)
+	var said []string // the options the decoder said something about
+	for i := range ps {
+		path, _, _ := strings.Cut(ps[i].Message, ":")
+		said = append(said, path)
+		ps[i].Message = label + "." + ps[i].Message
+	}
+	// What did decode is checked and compiled all the same: every
+	// problem is said at once.
+	known := map[string]bool{}
+	var names []string
+	for _, tp := range cfg.Templates() {
+		known[tp.Option] = true
+		names = append(names, tp.Option)
+	}
+	leaves := map[string]*yaml.Node{}
+	leafOptions(node, "", leaves)
+	for _, opt := range slices.Sorted(maps.Keys(leaves)) {
+		n := leaves[opt]
+		if known[opt] || slices.ContainsFunc(said, func(p string) bool { return opt == p || strings.HasPrefix(opt, p+".") }) {
+			continue
+		}
+		want := "it has none"
+		if len(names) > 0 {
+			want = "they are " + strings.Join(names, ", ")
+		}
+		ps = append(ps, policy.Problem{File: r.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "template",
+			Message: fmt.Sprintf("%s.%s: not a template option of a %s channel (%s): a rule overrides only templates", label, opt, spec.Type, want)})
+	}
+	cs, tps := compileOptions(cfg, r.File, r.Sink.Data, node, label)
+	if ps = append(ps, tps...); len(ps) > 0 {
+		return nil, ps
+	}
+	return cs, nil
+}
+
+// forDelivery is the templates a message of rule to channel renders: the
+// channel's, each replaced by the rule's override of the same option,
+// and the rule's other overrides.
+func (ts *Templates) forDelivery(rule, channel string) []*compiled {
+	own, over := ts.channel[channel], ts.rule[rule][channel]
+	if len(over) == 0 {
+		return own
+	}
+	out := slices.Clone(over)
+	for _, c := range own {
+		if !slices.ContainsFunc(over, func(o *compiled) bool { return o.option == c.option }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// PartError is a template that failed for one message: its part is left
+// out, and the channel sends its built-in text instead.
+type PartError struct {
+	Channel, Option, Rule string
+	Err                   error
+}
+
+// Error says channel, option, rule and why, in one line.
+func (e *PartError) Error() string {
+	return fmt.Sprintf("channel %q: template %s (rule %q) failed, its built-in text is sent instead: %s",
+		e.Channel, e.Option, e.Rule, channels.OneLine(e.Err.Error()))
+}
+
+// Unwrap is why the template failed.
+func (e *PartError) Unwrap() error { return e.Err }
+
+// render renders the templates of m's delivery (rule m.Rule, channel)
+// for ev: the parts that rendered, and an error for each that did not —
+// a render error, a blank Required part, not one JSON value for a JSON
+// part. Nil receiver: no templates.
+func (ts *Templates) render(ev *event.Event, m *channels.Message, channel string) (map[string]string, []error) {
+	if ts == nil {
+		return nil, nil
+	}
+	list := ts.forDelivery(m.Rule, channel)
+	if len(list) == 0 {
+		return nil, nil
+	}
+	data := Data(ev, m, channel)
+	var parts map[string]string
+	var errs []error
+	for _, c := range list {
+		out, err := c.renderChecked(data)
+		if err != nil {
+			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: m.Rule, Err: err})
+			continue
+		}
+		if parts == nil {
+			parts = map[string]string{}
+		}
+		parts[c.option] = out
+	}
+	return parts, errs
+}
+
+// renderChecked renders c and checks what a part must be.
+func (c *compiled) renderChecked(data map[string]any) (string, error) {
+	out, err := c.t.Render(data)
+	switch {
+	case err != nil:
+		return "", err
+	case c.required && strings.TrimSpace(out) == "":
+		return "", errors.New("it rendered blank")
+	case c.json && !json.Valid([]byte(out)):
+		return "", fmt.Errorf("it rendered no valid JSON value: %.80q", out)
+	}
+	return out, nil
+}
+
+// fieldIndex is, for each name of event.Names, its field's index.
+var fieldIndex = sync.OnceValue(func() []int {
+	t := reflect.TypeFor[event.Event]()
+	var idx []int
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("expr") != "-" {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+})
+
+// Data is what a template of m's delivery to channel sees: ev's fields
+// by their policy names, and rule, channel, delivery (trigger, message,
+// resolve), suppressed, summary and members (the event alone, until
+// grouping).
+func Data(ev *event.Event, m *channels.Message, channel string) map[string]any {
+	names, v := eventNames(), reflect.ValueOf(ev).Elem()
+	member := make(map[string]any, len(names))
+	for i, fi := range fieldIndex() {
+		member[names[i]] = v.Field(fi).Interface()
+	}
+	data := make(map[string]any, len(names)+len(template.Notification))
+	maps.Copy(data, member)
+	data["rule"], data["channel"], data["delivery"] = m.Rule, channel, string(m.Action)
+	data["suppressed"], data["summary"], data[template.Members] = m.Suppressed, m.Summary, []map[string]any{member}
+	return data
+}
