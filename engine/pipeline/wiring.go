@@ -113,7 +113,7 @@ func (w *Wiring) LoadOptions() policy.Options {
 		}
 		ts.rule[r.Name][spec.Name] = cs
 		return ps
-	}}
+	}, ChannelTypes: registry.Names()}
 }
 
 // Templates are the templates the last load through LoadOptions

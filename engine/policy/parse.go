@@ -21,6 +21,9 @@ type Options struct {
 	// the concrete channel packages are wired in (cmd/notifier). Nil
 	// accepts any channel.
 	CheckChannel func(spec *ChannelSpec) Problems
+	// ChannelTypes names the channel types there are, for the error about
+	// a channel without a type; nil names none.
+	ChannelTypes []string
 	// CheckSecretFile, when set (lint --check-secrets), says what keeps
 	// a secret file of the settings (settings.state.redis.password_file)
 	// from being used; each reason becomes a secret-file error there.
@@ -349,7 +352,11 @@ func (l *loader) parseChannels(sink Sink, v *yaml.Node) {
 		}
 		t := MappingValue(cv, "type")
 		if t == cv || t.Kind != yaml.ScalarNode || t.Value == "" {
-			sink.Errorf(k.Line, k.Column, "channel-type", "channels.%s: type is missing (pagerduty, slack or syslog)", k.Value)
+			types := ""
+			if len(l.opts.ChannelTypes) > 0 {
+				types = " (one of " + strings.Join(l.opts.ChannelTypes, ", ") + ")"
+			}
+			sink.Errorf(k.Line, k.Column, "channel-type", "channels.%s: type is missing%s", k.Value, types)
 			// Defined all the same: the rules naming it are not wrong.
 			l.parsed.Channels[k.Value] = &ChannelSpec{Name: k.Value, File: sink.File, Data: sink.Data, Node: cv}
 			return
