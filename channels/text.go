@@ -114,3 +114,55 @@ func Shed(entries map[string]string, excess int, cost func(k, v string) int) []s
 func OmittedNote(omitted, total int, what, limit string) string {
 	return fmt.Sprintf("%d of %d %s left out (largest first) to fit %s", omitted, total, what, limit)
 }
+
+// SecretForms lists the ways a URL that holds a secret (a webhook with
+// its token in the path or a signature in the query) can be spelled in
+// an error or echoed back by a server, longest first so that the whole
+// URL is replaced where it shows whole: as configured, as net/url writes
+// it again, its path (escaped and not) and each long segment of it (a
+// token), its query, each query value (raw and escaped), and the user
+// information. Redact skips the forms too short to be a secret.
+func SecretForms(rawURL string) []string {
+	forms := []string{rawURL}
+	u, err := url.Parse(rawURL)
+	if err == nil {
+		forms = append(forms, u.String(), u.EscapedPath(), u.Path, u.RawQuery)
+		for _, seg := range strings.Split(u.Path, "/") {
+			if len(seg) >= 8 { // a token, or a word too long to matter
+				forms = append(forms, seg)
+			}
+		}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				forms = append(forms, v, url.QueryEscape(v))
+			}
+		}
+		if u.User != nil {
+			forms = append(forms, u.User.String(), u.User.Username())
+			if p, ok := u.User.Password(); ok {
+				forms = append(forms, p)
+			}
+		}
+	}
+	slices.SortStableFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	return slices.Compact(forms)
+}
+
+// SafeError is the error a channel returns about a failure: msg with
+// every form of its secrets removed, unwrapping to cause (so that
+// errors.As still finds a library's error) only when cause's own text
+// holds none of them, since a caller may print what it unwraps to.
+func SafeError(msg string, cause error, secrets []string) error {
+	if cause != nil && Redact(cause.Error(), secrets...) != cause.Error() {
+		cause = nil
+	}
+	return &safeError{msg: Redact(msg, secrets...), cause: cause}
+}
+
+type safeError struct {
+	msg   string
+	cause error
+}
+
+func (e *safeError) Error() string { return e.msg }
+func (e *safeError) Unwrap() error { return e.cause }

@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -136,5 +137,37 @@ func TestShed(t *testing.T) {
 		if got := Shed(entries, tt.excess, size); !slices.Equal(got, tt.want) {
 			t.Errorf("Shed(excess %d) = %v, want %v", tt.excess, got, tt.want)
 		}
+	}
+}
+
+// TestSecretForms: every spelling of a secret URL a server or a library
+// may echo is replaced, whichever part holds the secret.
+func TestSecretForms(t *testing.T) {
+	raw := "https://user:pa55word@hooks.example.net/services/T0KEN1234/x?sig=S1G%2Fabc%3D&api-version=1"
+	forms := SecretForms(raw)
+	for i := 1; i < len(forms); i++ {
+		if len(forms[i]) > len(forms[i-1]) {
+			t.Fatalf("not longest first: %q", forms)
+		}
+	}
+	for _, echo := range []string{raw, "/services/T0KEN1234/x", "T0KEN1234", "sig=S1G%2Fabc%3D&api-version=1", "S1G/abc=", "S1G%2Fabc%3D", "pa55word", "user:pa55word"} {
+		if got := Redact("server said: "+echo+" is wrong", forms...); strings.Contains(got, echo) {
+			t.Errorf("%q survives: %s", echo, got)
+		}
+	}
+}
+
+// TestSafeError: the message loses the secret, and the error unwraps to
+// its cause only when the cause's text does not hold it.
+func TestSafeError(t *testing.T) {
+	secrets := []string{"t0psecret"}
+	clean := errors.New("connection refused")
+	err := SafeError("post to t0psecret: refused", clean, secrets)
+	if strings.Contains(err.Error(), "t0psecret") || !errors.Is(err, clean) {
+		t.Errorf("got %q, unwraps to the clean cause: %v", err, errors.Is(err, clean))
+	}
+	dirty := errors.New("dial https://x/t0psecret: refused")
+	if err := SafeError("post: refused", dirty, secrets); errors.Unwrap(err) != nil {
+		t.Errorf("unwraps to a cause that holds the secret: %v", errors.Unwrap(err))
 	}
 }

@@ -73,7 +73,7 @@ func New(c Config) (*Notifier, error) {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	return &Notifier{url: u, http: channels.NewHTTPClient(timeout), secrets: urlForms(u)}, nil
+	return &Notifier{url: u, http: channels.NewHTTPClient(timeout), secrets: channels.SecretForms(u)}, nil
 }
 
 // Close closes the connections kept open for the next message. A
@@ -152,46 +152,5 @@ func explain(body []byte) []byte {
 // safe builds a returned error: msg with every form of the secret
 // removed, unwrapping to cause only when cause's own text holds none.
 func (n *Notifier) safe(msg string, cause error) error {
-	if cause != nil && channels.Redact(cause.Error(), n.secrets...) != cause.Error() {
-		cause = nil
-	}
-	return &safeError{msg: channels.Redact(msg, n.secrets...), cause: cause}
-}
-
-type safeError struct {
-	msg   string
-	cause error
-}
-
-func (e *safeError) Error() string { return e.msg }
-func (e *safeError) Unwrap() error { return e.cause }
-
-// urlForms lists the ways the webhook URL's secret can be spelled in an
-// error, longest first so the whole URL is replaced when it shows whole:
-// as configured, as net/url writes it again, its query, and the
-// signature alone, raw and escaped.
-func urlForms(s string) []string {
-	forms := []string{s}
-	u, err := url.Parse(s)
-	if err != nil {
-		return forms
-	}
-	forms = append(forms, u.String())
-	if u.RawQuery != "" {
-		forms = append(forms, u.RawQuery)
-	}
-	// sig= is the signature; another long value (an Azure Functions
-	// code=) may be a key too. Short ones (api-version=1, sv=1.0) are
-	// not secret and would blank out innocent text.
-	for k, vs := range u.Query() {
-		for _, v := range vs {
-			if k == "sig" || len(v) >= 16 {
-				forms = append(forms, v, url.QueryEscape(v))
-			}
-		}
-	}
-	if u.User != nil {
-		forms = append(forms, u.User.String())
-	}
-	return forms
+	return channels.SafeError(msg, cause, n.secrets)
 }

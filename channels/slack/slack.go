@@ -97,7 +97,7 @@ func New(c Config) (*Notifier, error) {
 			return nil, fmt.Errorf("slack: %w", err)
 		}
 		n.webhook = u
-		n.secrets = urlForms(u)
+		n.secrets = channels.SecretForms(u)
 		return n, nil
 	}
 	tok, err := channels.ReadSecret("token", c.Token, c.TokenFile)
@@ -256,28 +256,5 @@ func errorText(body []byte) []byte {
 // safe builds the returned error: msg with every form of the secret
 // removed, unwrapping only to cause, which must not carry the secret.
 func (n *Notifier) safe(msg string, cause error) error {
-	return &safeError{msg: channels.Redact(msg, n.secrets...), cause: cause}
-}
-
-type safeError struct {
-	msg   string
-	cause error
-}
-
-func (e *safeError) Error() string { return e.msg }
-func (e *safeError) Unwrap() error { return e.cause }
-
-// urlForms lists the ways a webhook URL can be spelled in an error: as
-// configured, as net/url re-serialises it, and its path alone (the path
-// is the secret), longest first so the whole URL is replaced when it
-// appears whole.
-func urlForms(s string) []string {
-	forms := []string{s}
-	if u, err := url.Parse(s); err == nil {
-		forms = append(forms, u.String(), u.EscapedPath(), u.Path)
-		if u.RawQuery != "" {
-			forms = append(forms, u.RawQuery)
-		}
-	}
-	return forms
+	return channels.SafeError(msg, cause, n.secrets)
 }

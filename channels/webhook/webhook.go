@@ -80,7 +80,7 @@ func New(c Config) (*Notifier, error) {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	n := &Notifier{cfg: c, url: u, header: http.Header{}, http: channels.NewHTTPClient(c.Timeout), now: time.Now}
-	n.secrets = urlForms(u)
+	n.secrets = channels.SecretForms(u)
 	// A redirect is not followed: a 301-303 would resend the request as
 	// a GET without its body, and any redirect would take the body and
 	// the header files' tokens where the policy does not say.
@@ -181,11 +181,10 @@ func Sign(key []byte, t time.Time, body []byte) (timestamp, signature string) {
 	return timestamp, "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// fail is the error for m: msg with every secret removed, unwrapping
-// only to cause, which must not carry one.
+// fail is the error for m: msg with every secret removed (see
+// channels.SafeError).
 func (n *Notifier) fail(m *channels.Message, msg string, cause error) error {
-	msg = fmt.Sprintf("webhook: %s %q: %s", m.Action, m.Key, msg)
-	return &safeError{msg: channels.Redact(msg, n.secrets...), cause: cause}
+	return channels.SafeError(fmt.Sprintf("webhook: %s %q: %s", m.Action, m.Key, msg), cause, n.secrets)
 }
 
 // redact removes the secrets from a failed answer's body before it is
@@ -193,42 +192,6 @@ func (n *Notifier) fail(m *channels.Message, msg string, cause error) error {
 // cut through it.
 func (n *Notifier) redact(body []byte) []byte {
 	return []byte(channels.Redact(string(body), n.secrets...))
-}
-
-type safeError struct {
-	msg   string
-	cause error
-}
-
-func (e *safeError) Error() string { return e.msg }
-func (e *safeError) Unwrap() error { return e.cause }
-
-// urlForms lists the ways the URL, or the part of it that is secret,
-// can be spelled in an error or echoed by a receiver: whole, as net/url
-// writes it, its path and each long segment of it, its query, each
-// query value, and the user's name and password.
-func urlForms(s string) []string {
-	forms := []string{s}
-	u, err := url.Parse(s)
-	if err != nil {
-		return forms
-	}
-	forms = append(forms, u.String(), u.EscapedPath(), u.Path, u.RawQuery)
-	for _, seg := range strings.Split(u.Path, "/") {
-		if len(seg) >= 8 { // a token, or a word too long to matter
-			forms = append(forms, seg)
-		}
-	}
-	for _, vs := range u.Query() {
-		forms = append(forms, vs...)
-	}
-	if p, ok := u.User.Password(); ok {
-		forms = append(forms, p, u.User.String())
-	}
-	if u.User != nil {
-		forms = append(forms, u.User.Username())
-	}
-	return forms
 }
 
 // valueForms lists a header file's value and each of its words long
