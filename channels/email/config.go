@@ -1,7 +1,6 @@
 package email
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -212,7 +211,7 @@ func (c *Config) Secrets() []channels.Secret {
 func (c *Config) Files() []channels.File {
 	return []channels.File{
 		{Option: "ca_file", Path: &c.CAFile,
-			Check: func(content string) error { return addCA(x509.NewCertPool(), []byte(content)) }},
+			Check: channels.CheckCA},
 		{Option: "username_file", Path: &c.UsernameFile,
 			Check: func(user string) error { return checkUser("username", user) }},
 		{Option: "password_file", Path: &c.PasswordFile,
@@ -226,14 +225,6 @@ func (c *Config) Templates() []channels.Template {
 		{Option: "subject", Text: &c.Subject, Required: true},
 		{Option: "body", Text: &c.Body, Required: true},
 	}
-}
-
-// addCA adds the PEM certificates in pem to roots; none is an error.
-func addCA(roots *x509.CertPool, pem []byte) error {
-	if !roots.AppendCertsFromPEM(pem) {
-		return errors.New("holds no PEM certificate")
-	}
-	return nil
 }
 
 // withDefaults returns c with every empty field given its default.

@@ -10,13 +10,11 @@ package email
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/textproto"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -101,20 +99,11 @@ func New(c Config) (*Notifier, error) {
 		n.secrets = secretForms(user, pw, c.UsernameFile != "")
 	}
 	if c.TLS != TLSNone {
-		roots, err := x509.SystemCertPool()
+		cfg, err := channels.TLSConfig(c.Host, "ca_file", c.CAFile)
 		if err != nil {
-			roots = x509.NewCertPool() // no system pool: ca_file is all we trust
+			return nil, fmt.Errorf("email: %w", err)
 		}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("email: ca_file: %w", err)
-			}
-			if err := addCA(roots, pem); err != nil {
-				return nil, fmt.Errorf("email: ca_file %q %w", c.CAFile, err)
-			}
-		}
-		n.tls = &tls.Config{RootCAs: roots, ServerName: c.Host, MinVersion: tls.VersionTLS12}
+		n.tls = cfg
 	}
 	return n, nil
 }

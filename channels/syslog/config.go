@@ -1,7 +1,6 @@
 package syslog
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -174,7 +173,7 @@ func (c *Config) Secrets() []channels.Secret { return nil }
 // and a run agree.
 func (c *Config) Files() []channels.File {
 	return []channels.File{{Option: "ca_file", Path: &c.CAFile,
-		Check: func(content string) error { return addCA(x509.NewCertPool(), []byte(content)) }}}
+		Check: channels.CheckCA}}
 }
 
 func facilityCode(name string) (int, error) {
@@ -254,14 +253,6 @@ func parseAddress(s string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("syslog: address %q: port %q is not 1-65535", s, port)
 	}
 	return endpoint{scheme: u.Scheme, host: host, addr: net.JoinHostPort(host, port)}, nil
-}
-
-// addCA adds the PEM certificates in pem to roots; none is an error.
-func addCA(roots *x509.CertPool, pem []byte) error {
-	if !roots.AppendCertsFromPEM(pem) {
-		return errors.New("holds no PEM certificate")
-	}
-	return nil
 }
 
 // Templates lists message and each field by name. A field's Text

@@ -10,7 +10,6 @@ package syslog
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -65,20 +64,11 @@ func New(c Config) (*Notifier, error) {
 	fac, _ := facilityCode(c.Facility)
 	n := &Notifier{cfg: c, ep: ep, facility: fac}
 	if ep.scheme == "tls" {
-		roots, err := x509.SystemCertPool()
+		cfg, err := channels.TLSConfig(ep.host, "ca_file", c.CAFile)
 		if err != nil {
-			roots = x509.NewCertPool() // no system pool: ca_file is all we trust
+			return nil, fmt.Errorf("syslog: %w", err)
 		}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("syslog: ca_file: %w", err)
-			}
-			if err := addCA(roots, pem); err != nil {
-				return nil, fmt.Errorf("syslog: ca_file %q %w", c.CAFile, err)
-			}
-		}
-		n.tls = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
+		n.tls = cfg
 	}
 	return n, nil
 }
