@@ -61,7 +61,7 @@ type loaded struct {
 	problems    int
 	lastProblem string
 	problemAt   time.Time
-	due       time.Time  // the outbox's first retry, zero if none (Server.mu)
+	due         time.Time // the outbox's first retry, zero if none (Server.mu)
 }
 
 // topology opens the stores the first time they are asked for, and
