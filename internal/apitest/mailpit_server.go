@@ -186,7 +186,9 @@ func (mp *Mailpit) start(bin string, extra []string) error {
 	cmd := exec.Command(bin, args...)
 	// Its own environment: mailpit reads MP_* variables.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + mp.dir, "TMPDIR=" + mp.dir}
-	var out lockedText
+	// One writer for both: exec then writes from one goroutine, and out
+	// is read only once mailpit has exited.
+	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", bin, err)
@@ -206,25 +208,6 @@ func (mp *Mailpit) start(bin string, extra []string) error {
 	}
 	mp.stop = stop
 	return nil
-}
-
-// lockedText is mailpit's output, written by exec's copying goroutine
-// and read when it fails to start.
-type lockedText struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedText) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedText) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitReady polls until the API says ready and the SMTP port accepts a
