@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -171,6 +172,18 @@ func TestSixChannelTypes(t *testing.T) {
 	}
 	if from, to, cc := m.Header.Get("From"), m.Header.Get("To"), m.Header.Get("Cc"); !strings.Contains(from, "notifier@example.com") || !strings.Contains(to, "oncall@example.com") || !strings.Contains(cc, "dba@example.com") {
 		t.Errorf("From %q To %q Cc %q, want the policy's", from, to, cc)
+	}
+
+	// Close stops the endpoints, mailpit included (the deferred Close
+	// then does nothing more).
+	h.Close()
+	if c, err := net.Dial("tcp", h.Mail.Addr()); err == nil {
+		c.Close()
+		t.Error("mailpit still accepts connections after Close")
+	}
+	if resp, err := http.Post(h.Teams.URL(), "application/json", strings.NewReader("{}")); err == nil {
+		resp.Body.Close()
+		t.Error("the Teams endpoint still answers after Close")
 	}
 }
 
