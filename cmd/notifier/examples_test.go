@@ -29,3 +29,14 @@ func TestDefaultPolicyTemplateExamples(t *testing.T) {
 		t.Errorf("uncommented: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 }
+
+// TestExamplePolicyTests runs the complete example's policy tests: who
+// is told of what, in and out of its windows, and what its templates
+// render (the email fallback, the cluster's name, the runbook link).
+func TestExamplePolicyTests(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := exitCode(run([]string{"test", "../../examples/config/tests"}, nil, &stdout, &stderr, nil), &stderr); code != exitOK ||
+		!bytes.Contains(stdout.Bytes(), []byte("PASS: ")) {
+		t.Errorf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+}
