@@ -204,7 +204,17 @@ func (s *Teams) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.requests = append(s.requests, rec)
 		s.mu.Unlock()
 		if status == http.StatusAccepted {
+			// No body, its end sent after the headers rather than with
+			// them (both are HTTP): a client that reads the answer to its
+			// end then knows the exchange is over when it returns, and a
+			// Close right after finds the connection idle. Ended with the
+			// headers, Go's HTTP/2 client returns before it forgets the
+			// stream, and Close may keep the connection (a test's race,
+			// nothing a user sees).
 			w.WriteHeader(status)
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
