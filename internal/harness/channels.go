@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -97,6 +98,45 @@ func (h *Harness) localChannel(n *yaml.Node, f secretFiles) error {
 	n.Content = kept
 	for _, kv := range local {
 		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[0]}, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[1]})
+	}
+	seen := map[string]bool{}
+	for _, kv := range local {
+		seen[kv[1]] = true // the local endpoint's own files
+	}
+	return h.localSecretFiles(n, seen)
+}
+
+// localSecretFiles points every other file option left in n (a webhook's
+// header_files entries and hmac_secret_file: `file` or `*_file` keys, at
+// any depth) at a file of the harness's directory holding a made-up
+// secret, so a policy naming /etc/notifier/... runs as written here.
+func (h *Harness) localSecretFiles(n *yaml.Node, seen map[string]bool) error {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := h.localSecretFiles(c, seen); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			key, val := n.Content[k].Value, n.Content[k+1]
+			if val.Kind != yaml.ScalarNode {
+				if err := h.localSecretFiles(val, seen); err != nil {
+					return err
+				}
+				continue
+			}
+			if key != "file" && !strings.HasSuffix(key, "_file") || seen[val.Value] {
+				continue
+			}
+			local := filepath.Join(h.Dir, "secret-"+strconv.Itoa(len(seen)))
+			if err := os.WriteFile(local, []byte("harness-secret-"+strconv.Itoa(len(seen))+"\n"), 0o600); err != nil {
+				return err
+			}
+			seen[local] = true
+			val.Value = local
+		}
 	}
 	return nil
 }

@@ -209,6 +209,8 @@ type PlannedDelivery struct {
 	Action  string `json:"action"`
 	Rule    string `json:"rule"`
 	Reason  string `json:"reason"`
+	// Parts are the delivery's templates as rendered, by option.
+	Parts map[string]string `json:"parts"`
 }
 
 // Explain asks the binary what it would do with eventFile.
