@@ -179,6 +179,14 @@ func (c *checker) command(cmd *parse.CommandNode, s scope, piped bool) kind {
 	}
 	if len(cmd.Args) > 1 {
 		c.problem(int(cmd.Args[1].Position()), "%s is not a function: it takes no arguments", strings.TrimSpace(first.String()))
+	} else if piped {
+		// A method given the piped value ("x" | .time.Format) would do
+		// work no budget counts.
+		name, off := strings.TrimSpace(first.String()), int(first.Position())
+		if i := strings.LastIndex(c.text[:min(len(c.text), off+len(name))], name); i >= 0 {
+			off = i // a field's position is its last name's
+		}
+		c.problem(off, "%s is not a function: nothing may be piped into it", name)
 	}
 	return c.arg(first, s)
 }

@@ -99,36 +99,95 @@ func (c *checker) call(id *parse.IdentifierNode, nargs int, args []kind) kind {
 	return f.result(args)
 }
 
-// funcs are the functions as text/template calls them.
-var funcs = sync.OnceValue(func() gotemplate.FuncMap {
-	return gotemplate.FuncMap{
-		"upper":    func(v any) (string, error) { return capped1("upper", strings.ToUpper(text(v))) },
-		"lower":    func(v any) (string, error) { return capped1("lower", strings.ToLower(text(v))) },
-		"truncate": truncate,
-		"join":     join,
-		"default":  defaultValue,
-		"humanize": humanize,
-		"inzone":   inzone,
-		"date":     date,
-		"json":     jsonText,
-		"print": func(args ...any) (string, error) {
-			if err := argsFit("print", args); err != nil {
+// funcs are the functions as text/template calls them, each taking
+// from b the steps of its call and of the bytes it reads or makes before
+// it does the work (b.read), so no function runs past the budget.
+func funcs(b *budget) gotemplate.FuncMap {
+	fm := gotemplate.FuncMap{
+		"upper": func(v any) (string, error) {
+			if err := b.read(v); err != nil {
 				return "", err
 			}
-			return capped1("print", fmt.Sprint(args...))
+			return capped1("upper", strings.ToUpper(text(v)))
+		},
+		"lower": func(v any) (string, error) {
+			if err := b.read(v); err != nil {
+				return "", err
+			}
+			return capped1("lower", strings.ToLower(text(v)))
+		},
+		"truncate": func(n int, v any) (string, error) {
+			if err := b.read(v); err != nil {
+				return "", err
+			}
+			return truncate(n, v)
+		},
+		"join": func(sep string, list any) (string, error) { return join(b, sep, list) },
+		"default": func(def, v any) (any, error) {
+			if err := b.read(v); err != nil {
+				return nil, err
+			}
+			return defaultValue(def, v), nil
+		},
+		"humanize": func(v any) (string, error) {
+			if err := b.read(v); err != nil {
+				return "", err
+			}
+			return humanize(v)
+		},
+		"inzone": func(zone string, v any) (time.Time, error) {
+			if err := b.read(zone, v); err != nil {
+				return time.Time{}, err
+			}
+			return inzone(zone, v)
+		},
+		"date": func(layout string, v any) (string, error) {
+			// What Format makes grows with the layout: the layout
+			// twice.
+			if err := b.read(layout, layout, v); err != nil {
+				return "", err
+			}
+			return date(layout, v)
+		},
+		"json": func(v any) (string, error) {
+			if err := b.read(v, v); err != nil {
+				return "", err
+			}
+			return jsonText(v)
+		},
+		"print": func(args ...any) (string, error) {
+			if err := argsFit(b, "print", args); err != nil {
+				return "", err
+			}
+			return made(b, "print", fmt.Sprint(args...))
 		},
 		"println": func(args ...any) (string, error) {
-			if err := argsFit("println", args); err != nil {
+			if err := argsFit(b, "println", args); err != nil {
 				return "", err
 			}
-			return capped1("println", fmt.Sprintln(args...))
+			return made(b, "println", fmt.Sprintln(args...))
 		},
-		"printf":   printf,
-		"html":     escaper("html", gotemplate.HTMLEscaper),
-		"js":       escaper("js", gotemplate.JSEscaper),
-		"urlquery": escaper("urlquery", gotemplate.URLQueryEscaper),
+		"printf":   func(format string, args ...any) (string, error) { return printf(b, format, args...) },
+		"html":     escaper(b, "html", gotemplate.HTMLEscaper),
+		"js":       escaper(b, "js", gotemplate.JSEscaper),
+		"urlquery": escaper(b, "urlquery", gotemplate.URLQueryEscaper),
+		stepFunc:   func(n int) (string, error) { return "", b.spend(n) },
+		rangeFunc:  b.ranged,
 	}
-})
+	for name, f := range builtins(b) {
+		fm[name] = f
+	}
+	return fm
+}
+
+// made is capped1 of what a function made, taking the steps of its
+// bytes: what print and printf make may be more than they read.
+func made(b *budget, fn, s string) (string, error) {
+	if err := b.bytes(len(s)); err != nil {
+		return "", err
+	}
+	return capped1(fn, s)
+}
 
 var errTooBig = errors.New("result is over the output limit")
 
@@ -193,23 +252,26 @@ func size(v any) int {
 }
 
 // argsFit refuses arguments that together are over MaxOutput, before
-// any formatting makes something bigger of them.
-func argsFit(fn string, args []any) error {
+// any formatting makes something bigger of them, and takes their steps.
+func argsFit(b *budget, fn string, args []any) error {
 	n := 0
 	for _, a := range args {
 		if n += size(a); n > MaxOutput {
+			if err := b.bytes(n); err != nil {
+				return err
+			}
 			return fmt.Errorf("%s: arguments are %w (%d bytes)", fn, errTooBig, MaxOutput)
 		}
 	}
-	return nil
+	return b.read(args...)
 }
 
-func escaper(fn string, esc func(...any) string) func(...any) (string, error) {
+func escaper(b *budget, fn string, esc func(...any) string) func(...any) (string, error) {
 	return func(args ...any) (string, error) {
-		if err := argsFit(fn, args); err != nil {
+		if err := argsFit(b, fn, args); err != nil {
 			return "", err
 		}
-		return capped1(fn, esc(args...))
+		return made(b, fn, esc(args...))
 	}
 }
 
@@ -217,14 +279,14 @@ func escaper(fn string, esc func(...any) string) func(...any) (string, error) {
 // megabyte of padding out of one verb.
 const maxWidth = 256
 
-func printf(format string, args ...any) (string, error) {
+func printf(b *budget, format string, args ...any) (string, error) {
+	if err := argsFit(b, "printf", append([]any{format}, args...)); err != nil {
+		return "", err
+	}
 	if err := checkFormat(format); err != nil {
 		return "", err
 	}
-	if err := argsFit("printf", append([]any{format}, args...)); err != nil {
-		return "", err
-	}
-	return capped1("printf", fmt.Sprintf(format, args...))
+	return made(b, "printf", fmt.Sprintf(format, args...))
 }
 
 // checkFormat refuses a printf format with a width or precision over
@@ -262,8 +324,9 @@ func truncate(n int, v any) (string, error) {
 	return channels.Truncate(text(v), n), nil
 }
 
-// join joins a list's elements with sep.
-func join(sep string, list any) (string, error) {
+// join joins a list's elements with sep, taking from bud the steps of
+// each element before printing it.
+func join(bud *budget, sep string, list any) (string, error) {
 	rv := reflect.ValueOf(list)
 	if list == nil || (rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array) {
 		return "", fmt.Errorf("join: %T is not a list", list)
@@ -273,7 +336,11 @@ func join(sep string, list any) (string, error) {
 		if i > 0 {
 			b.WriteString(sep)
 		}
-		b.WriteString(text(rv.Index(i).Interface()))
+		v := rv.Index(i).Interface()
+		if err := bud.read(sep, v); err != nil {
+			return "", err
+		}
+		b.WriteString(text(v))
 		if b.Len() > MaxOutput {
 			return "", fmt.Errorf("join: %w (%d bytes)", errTooBig, MaxOutput)
 		}
@@ -366,8 +433,11 @@ func inzone(zone string, v any) (time.Time, error) {
 	if l, ok := zones.Load(zone); ok {
 		return t.In(l.(*time.Location)), nil
 	}
+	if len(zone) > 64 {
+		return time.Time{}, fmt.Errorf("inzone: unknown time zone %q", channels.Truncate(zone, 64))
+	}
 	l, err := time.LoadLocation(zone)
-	if err != nil || len(zone) > 64 {
+	if err != nil {
 		return time.Time{}, fmt.Errorf("inzone: unknown time zone %q", channels.Truncate(zone, 64))
 	}
 	zones.Store(zone, l)

@@ -5,8 +5,8 @@ import (
 )
 
 // FuzzTemplate: whatever the text, Compile and Render return (no panic,
-// no hang: Go's fuzzer fails an input that runs for long) and a render
-// never exceeds MaxOutput.
+// no hang: Go's fuzzer fails an input that runs for long), a render
+// never exceeds MaxOutput nor MaxWork.
 func FuzzTemplate(f *testing.F) {
 	for _, s := range []string{
 		`{{ .severity | upper }} on {{ .node }}`,
@@ -18,6 +18,7 @@ func FuzzTemplate(f *testing.F) {
 		`{{ humanize .count }} {{ inzone "UTC" .time | date "2006" }} {{ default "x" .rsc }} {{ join "," .members }}`,
 		`{{ with $m := index .members 0 }}{{ $m.fields.host }}{{ end }}`,
 		`{{ if and .ok (eq .severity "critical") }}{{ truncate 5 .name }}{{ else }}{{ len .fields }}{{ end }}`,
+		`{{ $x := printf "%256s" "x" }}{{ $x = print $x $x $x $x $x $x $x $x }}{{ range .fields }}{{ $x = upper $x }}{{ range $.members }}{{ end }}{{ end }}`,
 	} {
 		f.Add(s)
 	}
@@ -34,9 +35,9 @@ func FuzzTemplate(f *testing.F) {
 			}
 			return
 		}
-		out, err := tp.Render(data)
-		if len(out) > MaxOutput || (err != nil && out != "") {
-			t.Fatalf("%d bytes, %v", len(out), err)
+		out, steps, err := tp.render(data)
+		if len(out) > MaxOutput || (err != nil && out != "") || steps > MaxWork {
+			t.Fatalf("%d bytes, %d steps, %v", len(out), steps, err)
 		}
 	})
 }

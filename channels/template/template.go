@@ -4,7 +4,12 @@
 // channel, delivery, suppressed, summary, members), with a small
 // function set (README.md, "Templates") and none of what could loop or
 // recurse without bound: no define, template or block, range only over
-// .members or .fields, and the output capped at MaxOutput.
+// .members or .fields, and the output capped at MaxOutput. As renders
+// happen inside the state transaction, each has a work budget too:
+// every value evaluated, function call, range turn and write, and every
+// BytesPerStep bytes a function reads or makes, is a step, and a render
+// stops with an error past MaxWork steps (or MaxRenderTime), so no
+// template and no event makes one cost more than a few milliseconds.
 //
 // Compile checks every field and function a template names against the
 // names the caller gives (the event's, engine/event.Names) and reports
@@ -26,6 +31,8 @@ import (
 	"sync"
 	gotemplate "text/template"
 	"text/template/parse"
+
+	"notifier/channels"
 )
 
 // MaxOutput caps what one template renders: a template that writes more
@@ -79,7 +86,10 @@ func (ps Problems) Error() string {
 // Template is a compiled template, safe for concurrent Render.
 type Template struct {
 	text string
-	t    *gotemplate.Template
+	tree *parse.Tree // instrumented: each range's turn takes its steps
+	// weight is the steps of what the template evaluates outside the
+	// bodies of its ranges, taken once at the start of a render.
+	weight int
 }
 
 // Text is the template's text as written.
@@ -117,42 +127,88 @@ func Compile(name, text string, event []string) (*Template, error) {
 	if len(c.problems) > 0 {
 		return nil, c.problems.sorted()
 	}
-	t, err := gotemplate.New(name).Funcs(funcs()).Option("missingkey=zero").AddParseTree(name, tree)
-	if err != nil { // not expected: the tree parsed
+	t := &Template{text: text, tree: tree, weight: instrument(tree)}
+	if _, err := t.executable(newBudget()); err != nil { // not expected: the tree parsed
 		return nil, Problems{{Message: err.Error()}}
 	}
-	return &Template{text: text, t: t}, nil
+	return t, nil
+}
+
+// executable is the template with its functions taking their steps
+// from b: made for each render, as the budget is the render's.
+func (t *Template) executable(b *budget) (*gotemplate.Template, error) {
+	name := t.tree.Name
+	return gotemplate.New(name).Funcs(funcs(b)).Option("missingkey=zero").AddParseTree(name, t.tree)
 }
 
 // Render executes the template with data (see Data) and returns its
 // text, or why it failed: an error of a function or of text/template
-// (a field of a value that has none), or an output over MaxOutput.
+// (a field of a value that has none), an output over MaxOutput, or
+// work over its budget (MaxWork steps, MaxRenderTime; IsOverBudget):
+// whatever the template and the data, a render stops within the budget.
 // Never panics: a panic inside (not expected) is an error too.
-func (t *Template) Render(data map[string]any) (out string, err error) {
+func (t *Template) Render(data map[string]any) (string, error) {
+	out, _, err := t.render(data)
+	return out, err
+}
+
+// render is Render, saying too how many steps it took.
+func (t *Template) render(data map[string]any) (out string, steps int, err error) {
+	b := newBudget()
+	defer func() { steps = MaxWork - max(b.left, 0) }()
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = "", fmt.Errorf("template panicked: %v", r)
 		}
 	}()
-	w := &capped{}
-	if err := t.t.Execute(w, data); err != nil {
-		if w.over {
-			return "", errTooLong
-		}
-		return "", t.execError(err)
+	if err := b.spend(t.weight); err != nil { // not expected: the text is at most MaxText
+		return "", 0, &RenderError{Message: err.Error(), err: err}
 	}
-	return w.b.String(), nil
+	x, err := t.executable(b)
+	if err != nil {
+		return "", 0, err
+	}
+	w := &capped{budget: b}
+	if err := x.Execute(w, data); err != nil {
+		if w.over {
+			return "", 0, errTooLong
+		}
+		e := t.execError(err)
+		if IsOverBudget(err) {
+			// Where the budget ran out, and why, without what was
+			// executing: inside a range it is the range's own count.
+			e.Message, e.err = unwrapAll(err).Error(), err
+		}
+		return "", 0, e
+	}
+	return w.b.String(), 0, nil
+}
+
+// unwrapAll is the innermost error err wraps.
+func unwrapAll(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
 }
 
 var errTooLong = fmt.Errorf("output is over %d bytes", MaxOutput)
 
-// capped is a writer that refuses what goes past MaxOutput.
+// capped is a writer that refuses what goes past MaxOutput, each write
+// taking its steps from the render's budget.
 type capped struct {
-	b    bytes.Buffer
-	over bool
+	b      bytes.Buffer
+	over   bool
+	budget *budget
 }
 
 func (w *capped) Write(p []byte) (int, error) {
+	if err := w.budget.bytes(len(p)); err != nil {
+		return 0, err
+	}
 	if w.b.Len()+len(p) > MaxOutput {
 		w.over = true
 		return 0, errTooLong
@@ -166,10 +222,14 @@ func (w *capped) Write(p []byte) (int, error) {
 type RenderError struct {
 	Offset  int
 	Message string
+	err     error // what the render failed of, for IsOverBudget
 }
 
 // Error is the message, one line.
 func (e *RenderError) Error() string { return e.Message }
+
+// Unwrap is what the render failed of, when it was over its budget.
+func (e *RenderError) Unwrap() error { return e.err }
 
 // execPrefix is how text/template starts an execution error:
 // `template: NAME:LINE:COL: executing "NAME" at <.x>: `.
@@ -190,9 +250,14 @@ func (t *Template) execError(err error) *RenderError {
 		msg = "at " + msg[m[6]:m[7]] + ": " + msg[m[1]:]
 	}
 	e.Offset = min(max(e.Offset, 0), len(t.text))
-	e.Message = strings.Join(strings.Fields(msg), " ")
+	// An error may quote a value of the data (text/template's eq
+	// does): the message stays one short line.
+	e.Message = channels.Truncate(strings.Join(strings.Fields(msg), " "), maxMessage)
 	return e
 }
+
+// maxMessage caps a RenderError's message, in bytes.
+const maxMessage = 512
 
 // lineStart is the byte offset of line (1-based) in text.
 func lineStart(text string, line int) int {

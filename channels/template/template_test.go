@@ -87,18 +87,18 @@ func TestJoin(t *testing.T) {
 		list any
 		want string
 	}{{[]string{"a", "b"}, "a,b"}, {[]any{1, "x"}, "1,x"}, {[]string{}, ""}} {
-		if got, err := join(",", c.list); err != nil || got != c.want {
+		if got, err := join(newBudget(), ",", c.list); err != nil || got != c.want {
 			t.Errorf("join(%v) = %q, %v", c.list, got, err)
 		}
 	}
-	if _, err := join(",", "abc"); err == nil {
+	if _, err := join(newBudget(), ",", "abc"); err == nil {
 		t.Error("join of a string: no error")
 	}
 	big := make([]string, 20)
 	for i := range big {
 		big[i] = strings.Repeat("x", 4096)
 	}
-	if _, err := join(",", big); !errors.Is(err, errTooBig) {
+	if _, err := join(newBudget(), ",", big); !errors.Is(err, errTooBig) {
 		t.Errorf("join over the cap: %v", err)
 	}
 }
@@ -127,6 +127,7 @@ func TestCompileProblems(t *testing.T) {
 		{`{{ .members.node }}`, []string{"node"}, []string{`"node": .members is a list`}},
 		{"ok\n{{ .node }\n", []string{"}\n"}, []string{`syntax: unexpected "}" in operand`}},
 		{`{{ .node "x" }}`, []string{`"x"`}, []string{".node is not a function"}},
+		{`{{ "2006" | .time.Format }}`, []string{".time.Format"}, []string{".time.Format is not a function: nothing may be piped into it"}},
 		{`{{ $x := .fields }}{{ range .members }}{{ range $x }}{{ end }}{{ $x = 1000000000 }}{{ end }}`, []string{"$x = 1"},
 			[]string{"$x holds .members or .fields: it may not be given anything else"}},
 	} {
