@@ -14,8 +14,8 @@ import (
 // function call), one turn of a range, one write of output, or
 // BytesPerStep bytes a function reads or makes. Renders happen inside
 // the state transaction, so no template and no event may make one cost
-// more than a few milliseconds: a digest of 1,000 members with a few
-// fields each takes less than half of it.
+// more than some tens of milliseconds of CPU; a digest of 1,000 members
+// with a few fields each takes less than half of it (TestBudgetFitsDigest).
 const MaxWork = 250_000
 
 // BytesPerStep is how many bytes a function reads or makes for a step;

@@ -256,3 +256,24 @@ func BenchmarkDigest(b *testing.B) {
 		}
 	}
 }
+
+// The README's examples render, each well within the budget.
+func TestBudgetFitsReadmeExamples(t *testing.T) {
+	for text, want := range map[string]string{
+		`{{ .severity | upper }} {{ .event_type }} on {{ .node }} ({{ default "cluster 1" .cluster }})`: "CRITICAL MySqlDisconnected on db1 (prod-db)",
+		`{{ .node }}: MySQL down, see https://runbooks.example/db ({{ .suppressed }} held back)`:        "db1: MySQL down, see https://runbooks.example/db (2 held back)",
+		`{{ if eq .delivery "resolve" }}ok{{ else }}{{ truncate 20 .message }}{{ end }}`:                `said "no" <now>`,
+		`{{ $names := slice .members 0 }}{{ range $names }}{{ .node }}{{ end }} {{ humanize 90061 }}`:   "db1 1d 1h 1m 1s",
+		`{{ inzone "Europe/Paris" .time | date "Mon 15:04 MST" }}`:                                      "Sun 15:05 CET",
+		`{"node": {{ json .node }}}`: `{"node": "db1"}`,
+	} {
+		tp, err := Compile("t", text, eventNames)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		got, steps, err := tp.render(sample())
+		if err != nil || got != want || steps > MaxWork/100 {
+			t.Errorf("%s: %q, %d steps, %v; want %q", text, got, steps, err, want)
+		}
+	}
+}
