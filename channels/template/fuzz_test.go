@@ -35,7 +35,7 @@ func FuzzTemplate(f *testing.F) {
 			}
 			return
 		}
-		out, steps, err := tp.render(data)
+		out, steps, err := tp.render(data, newBudget())
 		if len(out) > MaxOutput || (err != nil && out != "") || steps > MaxWork {
 			t.Fatalf("%d bytes, %d steps, %v", len(out), steps, err)
 		}

@@ -150,13 +150,12 @@ func (t *Template) executable(b *budget) (*gotemplate.Template, error) {
 // whatever the template and the data, a render stops within the budget.
 // Never panics: a panic inside (not expected) is an error too.
 func (t *Template) Render(data map[string]any) (string, error) {
-	out, _, err := t.render(data)
+	out, _, err := t.render(data, newBudget())
 	return out, err
 }
 
-// render is Render, saying too how many steps it took.
-func (t *Template) render(data map[string]any) (out string, steps int, err error) {
-	b := newBudget()
+// render is Render within b, saying too how many steps it took.
+func (t *Template) render(data map[string]any, b *budget) (out string, steps int, err error) {
 	defer func() { steps = MaxWork - max(b.left, 0) }()
 	defer func() {
 		if r := recover(); r != nil {
