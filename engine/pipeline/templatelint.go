@@ -53,7 +53,7 @@ func (c *compiled) lint(rule, channel string, samples []Sample) (policy.Problem,
 			action = engine.DeliverResolve
 		}
 		m := Message(s.Event, engine.Delivery{Channel: channel, Rule: rule, Action: action}, 0, "")
-		_, err := c.renderChecked(Data(s.Event, m, channel))
+		_, err := c.renderChecked(Data(s.Event, m, channel, rule))
 		if err == nil {
 			continue
 		}

@@ -208,25 +208,27 @@ func (e *PartError) Error() string {
 // Unwrap is why the template failed.
 func (e *PartError) Unwrap() error { return e.Err }
 
-// render renders the templates of m's delivery (rule m.Rule, channel)
-// for ev: the parts that rendered, and an error for each that did not —
-// a render error, a blank Required part, not one JSON value for a JSON
-// part. Nil receiver: no templates.
-func (ts *Templates) render(ev *event.Event, m *channels.Message, channel string) (map[string]string, []error) {
+// render renders the templates of m's delivery to channel, rule's
+// overrides first, for ev: the parts that rendered, and an error for
+// each that did not — a render error, a blank Required part, not one
+// JSON value for a JSON part. rule is the delivery's rule, but for a
+// resolve the rule that told the channel (m.Rule is "resolve"), "" for
+// the channel's templates alone. Nil receiver: no templates.
+func (ts *Templates) render(ev *event.Event, m *channels.Message, channel, rule string) (map[string]string, []error) {
 	if ts == nil {
 		return nil, nil
 	}
-	list := ts.forDelivery(m.Rule, channel)
+	list := ts.forDelivery(rule, channel)
 	if len(list) == 0 {
 		return nil, nil
 	}
-	data := Data(ev, m, channel)
+	data := Data(ev, m, channel, rule)
 	var parts map[string]string
 	var errs []error
 	for _, c := range list {
 		out, err := c.renderChecked(data)
 		if err != nil {
-			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: m.Rule, Err: err})
+			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: data["rule"].(string), Err: err})
 			continue
 		}
 		if parts == nil {
@@ -266,8 +268,10 @@ var fieldIndex = sync.OnceValue(func() []int {
 // Data is what a template of m's delivery to channel sees: ev's fields
 // by their policy names, and rule, channel, delivery (trigger, message,
 // resolve), suppressed, summary and members (the event alone, until
-// grouping).
-func Data(ev *event.Event, m *channels.Message, channel string) map[string]any {
+// grouping). rule is the rule whose templates render it — for a resolve,
+// the rule that told the channel, not m.Rule ("resolve"), so that a
+// resolve says what its trigger said — or "" for m.Rule.
+func Data(ev *event.Event, m *channels.Message, channel, rule string) map[string]any {
 	names, v := eventNames(), reflect.ValueOf(ev).Elem()
 	member := make(map[string]any, len(names))
 	for i, fi := range fieldIndex() {
@@ -275,7 +279,10 @@ func Data(ev *event.Event, m *channels.Message, channel string) map[string]any {
 	}
 	data := make(map[string]any, len(names)+len(template.Notification))
 	maps.Copy(data, member)
-	data["rule"], data["channel"], data["delivery"] = m.Rule, channel, string(m.Action)
+	if rule == "" {
+		rule = m.Rule
+	}
+	data["rule"], data["channel"], data["delivery"] = rule, channel, string(m.Action)
 	data["suppressed"], data["summary"], data[template.Members] = m.Suppressed, m.Summary, []map[string]any{member}
 	return data
 }

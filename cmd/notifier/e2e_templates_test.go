@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// hookReceiver is a webhook receiver on 127.0.0.1 that keeps every body.
+type hookReceiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	bodies []string
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	t.Helper()
+	h := &hookReceiver{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.bodies = append(h.bodies, string(b))
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) received() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.bodies...)
+}
+
+// binaryEnv writes policy (URL_FILE replaced by a file holding url) and
+// is the environment the built binary runs it with.
+func binaryEnv(t *testing.T, policy, url string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "hook.url")
+	path := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(urlFile, []byte(url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(policy, "URL_FILE", urlFile)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"NOTIFIER_CONFIG=" + path, "NOTIFIER_CACHE_DIR=off", "NOTIFIER_STATE_PATH=" + filepath.Join(dir, "state.db"),
+		"NOTIFIER_SPOOL=" + filepath.Join(dir, "spool")}
+}
+
+// runBinary runs the built binary as CMON does, with the example event
+// file on stdin.
+func runBinary(t *testing.T, env []string, eventFile string) (int, string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(examples, eventFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(testCtx(t), binary)
+	cmd.Env, cmd.Stdin = env, bytes.NewReader(data)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), stderr.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stderr.String()
+}
+
+// A resolve renders with the templates of the rule that told the
+// channel, as its trigger did: a receiver that parses the rule's body
+// gets the resolve in the same shape, and closes the incident.
+func TestE2EResolveUsesTheRulesTemplates(t *testing.T) {
+	hook := newHookReceiver(t)
+	env := binaryEnv(t, `
+channels:
+  hook: {type: webhook, url_file: URL_FILE}
+rules:
+  - name: resolve
+    when: 'node == "elsewhere"'
+    notify: [hook]
+    templates:
+      hook: {body: '{"wrong": "the rule named resolve"}'}
+  - name: db
+    when: 'true'
+    notify: [hook]
+    templates:
+      hook:
+        body: '{"custom": "v2", "rule": {{ json .rule }}, "delivery": {{ json .delivery }}, "key": {{ json .key }}}'
+`, hook.srv.URL)
+	for _, f := range []string{"cmon/alarm-new-critical.json", "cmon/alarm-remove-critical.json"} {
+		if code, stderr := runBinary(t, env, f); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", f, code, stderr)
+		}
+	}
+	got := hook.received()
+	if len(got) != 2 {
+		t.Fatalf("the receiver got %d bodies, want a message and its resolve: %q", len(got), got)
+	}
+	for i, want := range []string{"message", "resolve"} {
+		var b struct{ Custom, Rule, Delivery, Key string }
+		if err := json.Unmarshal([]byte(got[i]), &b); err != nil || b.Custom != "v2" || b.Rule != "db" || b.Delivery != want || b.Key == "" {
+			t.Errorf("body %d: %s (%v); want the rule db's body for a %s", i, got[i], err, want)
+		}
+	}
+}
