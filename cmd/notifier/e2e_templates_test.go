@@ -116,3 +116,35 @@ rules:
 		}
 	}
 }
+
+// A JSON part that is not valid UTF-8 — an event text pasted without
+// the json function, from a Pacemaker environment carrying such bytes —
+// is a failed template: the webhook sends its default body, and the run
+// exits 1 saying so, instead of the receiver silently getting another
+// shape.
+func TestE2EJSONPartNotUTF8ExitsOne(t *testing.T) {
+	hook := newHookReceiver(t)
+	env := binaryEnv(t, `
+channels:
+  hook: {type: webhook, url_file: URL_FILE, body: '{"desc": "{{ .desc }}"}'}
+rules:
+  - {name: all, when: 'true', notify: [hook]}
+`, hook.srv.URL)
+	cmd := exec.CommandContext(testCtx(t), binary)
+	cmd.Env = append(env, "CRM_alert_version=2.1.5", "CRM_alert_kind=node", "CRM_alert_node=db2", "CRM_alert_nodeid=2",
+		"CRM_alert_desc=lost \xff\xfe", "CRM_alert_recipient=", "CRM_alert_node_sequence=3", "CRM_alert_timestamp_epoch=1772373909",
+		"CRM_alert_timestamp_usec=000001")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitProblem {
+		t.Errorf("exit %v, want %d\n%s", err, exitProblem, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `channel "hook": template body (rule "all") failed`) || !strings.Contains(stderr.String(), "UTF-8") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	got := hook.received()
+	if len(got) != 1 || !strings.Contains(got[0], `"version":1`) {
+		t.Errorf("the receiver got %q, want the default body", got)
+	}
+}

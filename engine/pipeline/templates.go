@@ -249,6 +249,12 @@ func (c *compiled) renderChecked(data map[string]any) (string, error) {
 		return "", errors.New("it rendered blank")
 	case c.json && !json.Valid([]byte(out)):
 		return "", fmt.Errorf("it rendered no valid JSON value: %.80q", out)
+	case c.json && !utf8.ValidString(out):
+		// json.Valid passes invalid bytes inside a string, which RFC 8259
+		// does not (a channel sends its built-in body instead): a text
+		// pasted without the json function, from an event that carried
+		// them (Pacemaker's environment is not checked).
+		return "", fmt.Errorf("it rendered JSON that is not valid UTF-8 (write the text with the json function): %.80q", out)
 	}
 	return out, nil
 }
