@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"notifier/internal/apitest"
+	"notifier/internal/harness"
 )
 
 // hookReceiver is a webhook receiver on 127.0.0.1 that keeps every body.
@@ -146,5 +150,39 @@ rules:
 	got := hook.received()
 	if len(got) != 1 || !strings.Contains(got[0], `"version":1`) {
 		t.Errorf("the receiver got %q, want the default body", got)
+	}
+}
+
+// A rule's links replace the channel's: PagerDuty gets the rule's list,
+// not the channel's with its first item's href replaced.
+func TestE2ERuleLinksReplaceTheChannels(t *testing.T) {
+	pd := apitest.NewPagerDuty()
+	t.Cleanup(pd.Close)
+	env := binaryEnv(t, `
+channels:
+  pager:
+    type: pagerduty
+    routing_key_file: URL_FILE
+    events_url: `+pd.URL()+`
+    links:
+      - {href: "https://grafana.example/d/{{ .node }}", text: Grafana dashboard}
+      - {href: "https://cc.example/clusters/{{ .cluster_id }}", text: ClusterControl}
+rules:
+  - name: db
+    when: 'true'
+    notify: [pager]
+    templates:
+      pager:
+        links: [{href: "https://runbooks.example/{{ .event_type }}"}]
+`, harness.RoutingKey)
+	if code, stderr := runBinary(t, env, "cmon/alarm-new-critical.json"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	got := pd.Events()
+	if len(got) != 1 {
+		t.Fatalf("PagerDuty got %d events", len(got))
+	}
+	if l := got[0].Event.Links; fmt.Sprint(l) != "[map[href:https://runbooks.example/MySqlDisconnected]]" {
+		t.Errorf("links %v, want the rule's one link", l)
 	}
 }

@@ -31,7 +31,11 @@ type Templates struct {
 
 // compiled is one template option, compiled, with where it was written.
 type compiled struct {
-	option   string
+	option string
+	// list is the outermost list option is an item of ("links" for
+	// "links.0.href"), "" for none: a rule's override of a list
+	// replaces the channel's whole list (see forDelivery).
+	list     string
 	required bool
 	json     bool
 	t        *template.Template
@@ -59,8 +63,8 @@ func compileOptions(cfg channels.Config, file string, data []byte, root *yaml.No
 		if tp.Text == nil || *tp.Text == "" {
 			continue
 		}
-		c := &compiled{option: tp.Option, required: tp.Required, json: tp.JSON, label: label + "." + tp.Option,
-			file: file, data: data, node: optionNode(root, tp.Option)}
+		c := &compiled{option: tp.Option, list: listOf(root, tp.Option), required: tp.Required, json: tp.JSON,
+			label: label + "." + tp.Option, file: file, data: data, node: optionNode(root, tp.Option)}
 		t, err := template.Compile(tp.Option, *tp.Text, eventNames())
 		if err != nil {
 			var tps template.Problems
@@ -110,6 +114,32 @@ func optionNode(root *yaml.Node, option string) *yaml.Node {
 		n = next
 	}
 	return n
+}
+
+// listOf is the outermost list a dotted option is an item of below
+// root, as written ("links" for "links.0.href"), or "" when none is on
+// its path (a map key that reads as a number is no list index).
+func listOf(root *yaml.Node, option string) string {
+	n := root
+	parts := strings.Split(option, ".")
+	for i, part := range parts {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		switch n.Kind {
+		case yaml.SequenceNode:
+			return strings.Join(parts[:i], ".")
+		case yaml.MappingNode:
+			next := policy.MappingValue(n, part)
+			if next == n {
+				return ""
+			}
+			n = next
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // leafOptions are the dotted paths of every value below n that is not a
@@ -176,8 +206,11 @@ func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node
 }
 
 // forDelivery is the templates a message of rule to channel renders: the
-// channel's, each replaced by the rule's override of the same option,
-// and the rule's other overrides.
+// rule's overrides, and the channel's options the rule does not
+// override. A map merges by entry (a rule's custom_details.runbook
+// leaves the channel's other details); a list is replaced whole (a
+// rule's links are the links, none of the channel's is merged into
+// them item by item).
 func (ts *Templates) forDelivery(rule, channel string) []*compiled {
 	own, over := ts.channel[channel], ts.rule[rule][channel]
 	if len(over) == 0 {
@@ -185,7 +218,7 @@ func (ts *Templates) forDelivery(rule, channel string) []*compiled {
 	}
 	out := slices.Clone(over)
 	for _, c := range own {
-		if !slices.ContainsFunc(over, func(o *compiled) bool { return o.option == c.option }) {
+		if !slices.ContainsFunc(over, func(o *compiled) bool { return o.option == c.option || (c.list != "" && o.list == c.list) }) {
 			out = append(out, c)
 		}
 	}
