@@ -186,3 +186,47 @@ rules:
 		t.Errorf("links %v, want the rule's one link", l)
 	}
 }
+
+// A rule's override is validated as the channel validates its own
+// options: a syslog field's or a Teams fact's name that the channel
+// refuses is refused in a rule's templates too, at the name, instead of
+// being dropped at run time.
+func TestE2ELintValidatesRuleOverrides(t *testing.T) {
+	env := binaryEnv(t, `
+channels:
+  log: {type: syslog, address: "udp://127.0.0.1:514"}
+  teams: {type: msteams, webhook_url_file: URL_FILE}
+rules:
+  - name: db
+    when: 'true'
+    notify: [log, teams]
+    templates:
+      log:
+        fields: {key: x, "bad name": y}
+      teams:
+        facts: {"a.b": x}
+`, "https://example.invalid/hook")
+	cmd := exec.CommandContext(testCtx(t), binary, "lint", "--format", "json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	var ps []struct {
+		Line, Col int
+		Check     string
+		Message   string
+	}
+	if jerr := json.Unmarshal(out, &ps); jerr != nil {
+		t.Fatalf("%v, %v\n%s", err, jerr, out)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, fmt.Sprintf("%d:%d %s", p.Line, p.Col, p.Message))
+	}
+	want := []string{
+		`11:18 rule "db": templates.log: fields.key: the line's own key: correlation relies on it`,
+		`11:26 rule "db": templates.log: fields.bad name: a name is letters, digits, '_' and '-' only`,
+		`13:17 rule "db": templates.teams: facts.a.b: a fact's name cannot hold a dot`,
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitProblem || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("exit %v, findings:\n%s\nwant\n%s", err, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

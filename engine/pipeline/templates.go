@@ -202,6 +202,9 @@ func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node
 	if ps = append(ps, tps...); len(ps) > 0 {
 		return nil, ps
 	}
+	if ps = checkOverride(t, r, spec, node, cfg, label); len(ps) > 0 {
+		return nil, ps
+	}
 	return cs, nil
 }
 
