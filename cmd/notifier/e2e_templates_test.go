@@ -230,3 +230,36 @@ rules:
 		t.Errorf("exit %v, findings:\n%s\nwant\n%s", err, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Lint renders each template as the run does: as the delivery each
+// channel gets (a Teams channel gets a message, never a trigger; a
+// resolve for a clear) and with the name of each rule that uses it. A
+// title that is blank for every message fails lint; a summary of the
+// rule's name passes.
+func TestE2ELintRendersAsTheRunDoes(t *testing.T) {
+	env := binaryEnv(t, `
+channels:
+  pager: {type: pagerduty, routing_key_file: URL_FILE, summary: '{{ .rule }}'}
+  teams:
+    type: msteams
+    webhook_url_file: URL_FILE
+    title: '{{ if eq .delivery "resolve" }}RESOLVED {{ .node }}{{ else if eq .delivery "trigger" }}FIRING {{ .node }}{{ end }}'
+rules:
+  - {name: db, when: 'true', notify: [pager, teams]}
+`, "x")
+	cmd := exec.CommandContext(testCtx(t), binary, "lint", "--format", "json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	var ps []struct {
+		Line, Col int
+		Message   string
+	}
+	if jerr := json.Unmarshal(out, &ps); jerr != nil {
+		t.Fatalf("%v, %v\n%s", err, jerr, out)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitProblem || len(ps) != 1 || ps[0].Line != 7 ||
+		!strings.Contains(ps[0].Message, `channels.teams.title: template: fails for a cmon alarm raise as a message of rule "db"`) ||
+		!strings.Contains(ps[0].Message, "rendered blank") {
+		t.Errorf("exit %v, findings %+v", err, ps)
+	}
+}

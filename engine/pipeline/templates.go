@@ -27,6 +27,7 @@ import (
 type Templates struct {
 	channel map[string][]*compiled            // by channel
 	rule    map[string]map[string][]*compiled // by rule, then channel
+	types   map[string]string                 // each channel's type, by channel
 }
 
 // compiled is one template option, compiled, with where it was written.
@@ -47,7 +48,7 @@ type compiled struct {
 }
 
 func newTemplates() *Templates {
-	return &Templates{channel: map[string][]*compiled{}, rule: map[string]map[string][]*compiled{}}
+	return &Templates{channel: map[string][]*compiled{}, rule: map[string]map[string][]*compiled{}, types: map[string]string{}}
 }
 
 // eventNames are the names a template may use of an event.
