@@ -29,7 +29,7 @@ test: fmt-check vet policy-check
 ## policy-check: what users' CI runs on their policies, on ours.
 policy-check: build
 	$(BIN) lint --strict policies/default.yaml examples/config/notifier.yaml
-	$(BIN) test policies/tests
+	$(BIN) test policies/tests examples/config/tests
 
 ## schema: regenerate the policy format's JSON Schema (a test fails when it is stale).
 schema: build

@@ -2,6 +2,7 @@ package channels
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 )
 
@@ -30,4 +31,24 @@ func CheckHTTPURL(field, value string) error {
 		return fmt.Errorf("%s: no host", field)
 	}
 	return nil
+}
+
+// CheckCleartext reports a URL whose secret (a webhook's token or
+// signature) would cross the network in clear text: http to a host other
+// than this one. Validate accepts it, so tests and a local relay work;
+// lint refuses it, and `lint --check-secrets` for a URL in a file. The
+// error never contains the URL.
+func CheckCleartext(field, value string) error {
+	u, err := url.Parse(value)
+	if err != nil || u.Scheme != "http" {
+		return nil
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s: http would send the URL, and the secret in it, in clear text: use https", field)
 }

@@ -171,3 +171,22 @@ func TestSafeError(t *testing.T) {
 		t.Errorf("unwraps to a cause that holds the secret: %v", errors.Unwrap(err))
 	}
 }
+
+// TestCheckCleartext: http to another host sends a URL's secret in clear
+// text; https, and http to this host (tests, a local relay), do not.
+func TestCheckCleartext(t *testing.T) {
+	for u, bad := range map[string]bool{
+		"http://hooks.example.net/x?sig=abc": true,
+		"http://10.0.0.1:8080/x":             true,
+		"https://hooks.example.net/x":        false,
+		"http://127.0.0.1:4321/x":            false,
+		"http://[::1]:4321/x":                false,
+		"http://localhost/x":                 false,
+		"":                                   false,
+	} {
+		err := CheckCleartext("webhook_url", u)
+		if (err != nil) != bad || (err != nil && strings.Contains(err.Error(), "example")) {
+			t.Errorf("%q: %v, want an error %v (never quoting the URL)", u, err, bad)
+		}
+	}
+}

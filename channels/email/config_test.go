@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"notifier/channels"
+	"notifier/internal/apitest"
 )
 
 func valid() Config {
@@ -112,7 +113,10 @@ func TestFileChecks(t *testing.T) {
 	for _, f := range c.Files() {
 		checks[f.Option] = f.Check
 	}
-	cert := selfSigned(t, t.TempDir())
+	cert, _, err := apitest.WriteSelfSigned(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	pem, err := os.ReadFile(cert)
 	if err != nil {
 		t.Fatal(err)

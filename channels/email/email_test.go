@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"notifier/channels"
+	"notifier/internal/apitest"
 )
 
 const (
@@ -41,9 +42,9 @@ func resolveOf(m *channels.Message, ref string) *channels.Message {
 }
 
 // config is a channel to mp as the test server needs it.
-func config(mp *mailpit) Config {
+func config(mp *apitest.Mailpit) Config {
 	return Config{
-		Host: mp.host, Port: mp.port, CAFile: mp.caFile,
+		Host: mp.Host(), Port: mp.Port(), CAFile: mp.CAFile(),
 		From: "Notifier <notifier@example.com>", To: []string{"oncall@example.com", "Backup <backup@example.com>"},
 		Cc: []string{"dba@example.com"}, Timeout: 10 * time.Second,
 	}
@@ -101,7 +102,7 @@ func references(m *mail.Message) []string { return strings.Fields(m.Header.Get("
 // arrived came over TLS): every header as received, the built-in texts,
 // and the resolve threaded under the trigger through the ref.
 func TestSTARTTLSTriggerAndResolveThread(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{tls: "starttls"})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitSTARTTLS})
 	n := newNotifier(t, config(mp))
 	m := trigger()
 	ref := send(t, n, m)
@@ -110,7 +111,7 @@ func TestSTARTTLSTriggerAndResolveThread(t *testing.T) {
 	later.Time = later.Time.Add(time.Minute)
 	noRef := send(t, n, later)
 
-	got := mp.messages(t, 3)
+	got := messages(t, mp, 3)
 	trig, res, fallback := got[0], got[1], got[2]
 	want := BuildMail(config(mp).From, m)
 
@@ -190,7 +191,7 @@ func TestSTARTTLSTriggerAndResolveThread(t *testing.T) {
 // server's requirement, not luck; and its refusal is permanent, with its
 // text.
 func TestSTARTTLSServerRefusesPlainText(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{tls: "starttls"})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitSTARTTLS})
 	c := config(mp)
 	c.TLS, c.CAFile = TLSNone, ""
 	_, err := newNotifier(t, c).NotifyRef(context.Background(), trigger())
@@ -200,16 +201,16 @@ func TestSTARTTLSServerRefusesPlainText(t *testing.T) {
 	if retry, _ := channels.IsRetryable(err); retry || !strings.Contains(err.Error(), "530") {
 		t.Errorf("err = %v (retryable %v), want permanent with the server's 530", err, retry)
 	}
-	mp.messages(t, 0)
+	messages(t, mp, 0)
 }
 
 // Implicit TLS: the server speaks only TLS (--smtp-require-tls).
 func TestImplicitTLS(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{tls: "implicit"})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitImplicit})
 	c := config(mp)
 	c.TLS = TLSImplicit
 	ref := send(t, newNotifier(t, c), trigger())
-	got := mp.messages(t, 1)
+	got := messages(t, mp, 1)
 	if id := got[0].Header.Get("Message-ID"); id != ref {
 		t.Errorf("Message-ID = %q, want %q", id, ref)
 	}
@@ -219,7 +220,7 @@ func TestImplicitTLS(t *testing.T) {
 // server offers PLAIN and LOGIN only over TLS); a wrong password is a
 // permanent failure with the server's text and without the password.
 func TestAuth(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{tls: "starttls", auth: testUser + ":" + testPassword})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitSTARTTLS, Auth: testUser + ":" + testPassword})
 	dir := t.TempDir()
 	file := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -235,7 +236,7 @@ func TestAuth(t *testing.T) {
 	c = config(mp)
 	c.UsernameFile, c.Password = file("user", testUser), testPassword
 	send(t, newNotifier(t, c), trigger())
-	mp.messages(t, 2)
+	messages(t, mp, 2)
 
 	c = config(mp)
 	c.Username, c.PasswordFile = testUser, file("wrong", testPassword+"-wrong")
@@ -247,7 +248,7 @@ func TestAuth(t *testing.T) {
 		t.Errorf("err = %v (retryable %v), want permanent with the server's 535", err, retry)
 	}
 	noSecret(t, err, testPassword)
-	mp.messages(t, 2)
+	messages(t, mp, 2)
 
 	// Without AUTH the server refuses the sender.
 	_, err = newNotifier(t, config(mp)).NotifyRef(context.Background(), trigger())
@@ -280,7 +281,7 @@ func TestReplyClassification(t *testing.T) {
 		{"Sender:554:100", false},
 	} {
 		t.Run(tc.chaos, func(t *testing.T) {
-			mp := startMailpit(t, mailpitOpts{tls: "starttls", chaos: tc.chaos})
+			mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitSTARTTLS, Chaos: tc.chaos})
 			_, err := newNotifier(t, config(mp)).NotifyRef(context.Background(), trigger())
 			if err == nil {
 				t.Fatal("delivered")
@@ -297,18 +298,18 @@ func TestReplyClassification(t *testing.T) {
 // text in its place), permanently; tls: none then reaches it, on the
 // given port, saying the given HELO.
 func TestNoSTARTTLSOffered(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{})
 	c := config(mp)
 	c.CAFile = ""
 	_, err := newNotifier(t, c).NotifyRef(context.Background(), trigger())
 	if retry, _ := channels.IsRetryable(err); err == nil || retry || !strings.Contains(err.Error(), "does not support STARTTLS") {
 		t.Fatalf("err = %v (retryable %v), want a permanent refusal naming STARTTLS", err, retry)
 	}
-	mp.messages(t, 0)
+	messages(t, mp, 0)
 
 	c.TLS, c.HELO = TLSNone, "notifier-test.example"
 	send(t, newNotifier(t, c), trigger())
-	got := mp.messages(t, 1)
+	got := messages(t, mp, 1)
 	if rcv := got[0].Header.Get("Received"); !strings.Contains(rcv, "from notifier-test.example") {
 		t.Errorf("Received = %q, want the HELO name", rcv)
 	}
@@ -316,7 +317,7 @@ func TestNoSTARTTLSOffered(t *testing.T) {
 
 // A certificate the channel does not trust is a permanent failure.
 func TestUntrustedCertificate(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{tls: "implicit"})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitImplicit})
 	c := config(mp)
 	c.TLS, c.CAFile = TLSImplicit, ""
 	_, err := newNotifier(t, c).NotifyRef(context.Background(), trigger())
@@ -327,11 +328,11 @@ func TestUntrustedCertificate(t *testing.T) {
 
 // Templates' rendered parts replace the built-in subject and body.
 func TestPartsReplaceSubjectAndBody(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{tls: "starttls"})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitSTARTTLS})
 	m := trigger()
 	m.Parts = map[string]string{"subject": "DB1 disk — runbook inside\n", "body": "See https://runbooks.example.com/disk\nOwner: dba\n"}
 	send(t, newNotifier(t, config(mp)), m)
-	got := mp.messages(t, 1)[0]
+	got := messages(t, mp, 1)[0]
 	s := got.Header.Get("Subject")
 	if dec, err := new(mime.WordDecoder).DecodeHeader(s); err != nil || dec != "DB1 disk — runbook inside" {
 		t.Errorf("Subject = %q (%q, %v)", s, dec, err)
@@ -344,7 +345,7 @@ func TestPartsReplaceSubjectAndBody(t *testing.T) {
 // A server that offers no SMTP AUTH, to a channel with a password: a
 // permanent refusal, not the message sent without AUTH.
 func TestAuthNotOffered(t *testing.T) {
-	mp := startMailpit(t, mailpitOpts{tls: "starttls"})
+	mp := apitest.StartMailpit(t, apitest.MailpitOptions{TLS: apitest.MailpitSTARTTLS})
 	c := config(mp)
 	c.Username, c.Password = testUser, testPassword
 	_, err := newNotifier(t, c).NotifyRef(context.Background(), trigger())
@@ -352,5 +353,5 @@ func TestAuthNotOffered(t *testing.T) {
 		t.Fatalf("err = %v (retryable %v), want a permanent refusal naming AUTH", err, retry)
 	}
 	noSecret(t, err, testPassword)
-	mp.messages(t, 0)
+	messages(t, mp, 0)
 }

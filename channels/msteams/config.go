@@ -75,7 +75,9 @@ func (c *Config) Validate() error {
 }
 
 // Lint warns about a timeout under a second.
-func (c *Config) Lint() error { return channels.LintTimeout("timeout", c.Timeout) }
+func (c *Config) Lint() error {
+	return errors.Join(channels.LintTimeout("timeout", c.Timeout), channels.CheckCleartext("webhook_url", c.WebhookURL))
+}
 
 // Secrets declares the webhook URL: inline (lint warns) or in a file.
 func (c *Config) Secrets() []channels.Secret {
@@ -86,7 +88,9 @@ func (c *Config) Secrets() []channels.Secret {
 // so lint --check-secrets and a run agree on what is usable.
 func (c *Config) Files() []channels.File {
 	return []channels.File{{Option: "webhook_url_file", Path: &c.WebhookURLFile,
-		Check: func(secret string) error { return checkURL("webhook URL", secret) }}}
+		Check: func(secret string) error {
+			return errors.Join(checkURL("webhook URL", secret), channels.CheckCleartext("webhook URL", secret))
+		}}}
 }
 
 // Templates lists title (which must not render blank), text and each

@@ -110,7 +110,10 @@ func (c *Config) Validate() error {
 }
 
 // Lint warns about a timeout under a second.
-func (c *Config) Lint() error { return channels.LintTimeout("timeout", c.Timeout) }
+func (c *Config) Lint() error {
+	return errors.Join(channels.LintTimeout("timeout", c.Timeout), channels.CheckCleartext("webhook_url", c.WebhookURL),
+		channels.CheckCleartext("api_url", c.APIURL))
+}
 
 // Secrets declares the webhook URL and the bot token: each inline (lint
 // warns) or in a file.
@@ -127,7 +130,9 @@ func (c *Config) Secrets() []channels.Secret {
 func (c *Config) Files() []channels.File {
 	return []channels.File{
 		{Option: "webhook_url_file", Path: &c.WebhookURLFile,
-			Check: func(secret string) error { return channels.CheckHTTPURL("webhook URL", secret) }},
+			Check: func(secret string) error {
+				return errors.Join(channels.CheckHTTPURL("webhook URL", secret), channels.CheckCleartext("webhook URL", secret))
+			}},
 		{Option: "token_file", Path: &c.TokenFile,
 			Check: func(secret string) error { return checkToken("token", secret) }},
 	}

@@ -39,7 +39,7 @@ func TestOversizedBodyFits(t *testing.T) {
 	if err := notifier(t, r.URL(), Config{}).Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	got := r.only(t)
+	got := only(t, r)
 	if len(got.Body) > MaxBody {
 		t.Errorf("body of %d bytes, want ≤ %d", len(got.Body), MaxBody)
 	}

@@ -19,41 +19,41 @@ const msgKey = "cmon/cc1/7/18446744073709551615"
 func TestStatuses(t *testing.T) {
 	tests := []struct {
 		name      string
-		answer    answer
+		answer    apitest.WebhookAnswer
 		want      string // "" for success
 		retryable bool
 		after     time.Duration
 	}{
-		{name: "200", answer: answer{status: 200, text: "ok"}},
-		{name: "202", answer: answer{status: 202}},
-		{name: "204", answer: answer{status: 204}},
+		{name: "200", answer: apitest.WebhookAnswer{Status: 200, Text: "ok"}},
+		{name: "202", answer: apitest.WebhookAnswer{Status: 202}},
+		{name: "204", answer: apitest.WebhookAnswer{Status: 204}},
 		{name: "400 is permanent, with the receiver's text on one line",
-			answer: answer{status: 400, text: "invalid payload:\n  field \"severity\"\tunknown\n"},
+			answer: apitest.WebhookAnswer{Status: 400, Text: "invalid payload:\n  field \"severity\"\tunknown\n"},
 			want:   `webhook: message "` + msgKey + `": HTTP 400: invalid payload: field "severity" unknown`},
 		{name: "400 without a text",
-			answer: answer{status: 400},
+			answer: apitest.WebhookAnswer{Status: 400},
 			want:   `webhook: message "` + msgKey + `": HTTP 400 Bad Request`},
-		{name: "404 is permanent", answer: answer{status: 404, text: "no such hook"},
+		{name: "404 is permanent", answer: apitest.WebhookAnswer{Status: 404, Text: "no such hook"},
 			want: `webhook: message "` + msgKey + `": HTTP 404: no such hook`},
-		{name: "a long text is cut", answer: answer{status: 422, text: strings.Repeat("why ", 1000)},
+		{name: "a long text is cut", answer: apitest.WebhookAnswer{Status: 422, Text: strings.Repeat("why ", 1000)},
 			want: `webhook: message "` + msgKey + `": HTTP 422: ` + strings.Repeat("why ", 127) + "w…"},
-		{name: "429 honours Retry-After", answer: answer{status: 429, retryAfter: "3", text: "slow down"},
+		{name: "429 honours Retry-After", answer: apitest.WebhookAnswer{Status: 429, RetryAfter: "3", Text: "slow down"},
 			want: `webhook: message "` + msgKey + `": HTTP 429: slow down`, retryable: true, after: 3 * time.Second},
-		{name: "503 is retryable", answer: answer{status: 503, text: "maintenance"},
+		{name: "503 is retryable", answer: apitest.WebhookAnswer{Status: 503, Text: "maintenance"},
 			want: `webhook: message "` + msgKey + `": HTTP 503: maintenance`, retryable: true},
-		{name: "503 with Retry-After", answer: answer{status: 503, retryAfter: "7"},
+		{name: "503 with Retry-After", answer: apitest.WebhookAnswer{Status: 503, RetryAfter: "7"},
 			want: `webhook: message "` + msgKey + `": HTTP 503 Service Unavailable`, retryable: true, after: 7 * time.Second},
-		{name: "500 is retryable", answer: answer{status: 500, text: "boom"},
+		{name: "500 is retryable", answer: apitest.WebhookAnswer{Status: 500, Text: "boom"},
 			want: `webhook: message "` + msgKey + `": HTTP 500: boom`, retryable: true},
-		{name: "a redirect is not followed", answer: answer{status: 302, location: "/elsewhere?token=other", text: "moved"},
+		{name: "a redirect is not followed", answer: apitest.WebhookAnswer{Status: 302, Location: "/elsewhere?token=other", Text: "moved"},
 			want: `webhook: message "` + msgKey + `": HTTP 302: redirected, and redirects are not followed: set the url to the address it leads to`},
-		{name: "nor a 307", answer: answer{status: 307, location: "/elsewhere"},
+		{name: "nor a 307", answer: apitest.WebhookAnswer{Status: 307, Location: "/elsewhere"},
 			want: `webhook: message "` + msgKey + `": HTTP 307: redirected, and redirects are not followed: set the url to the address it leads to`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newReceiver(t, false)
-			r.program(tt.answer)
+			r.Program(tt.answer)
 			err := notifier(t, r.URL()+"/hook", Config{}).Notify(context.Background(), fullMessage())
 			got := ""
 			if err != nil {
@@ -66,7 +66,7 @@ func TestStatuses(t *testing.T) {
 			if retry != tt.retryable || after != tt.after {
 				t.Errorf("retryable = %v after %v, want %v after %v", retry, after, tt.retryable, tt.after)
 			}
-			if reqs := r.requests(); len(reqs) != 1 || reqs[0].Path != "/hook" {
+			if reqs := r.Requests(); len(reqs) != 1 || reqs[0].Path != "/hook" {
 				t.Errorf("requests %+v, want one to /hook (no redirect followed)", reqs)
 			}
 		})
@@ -93,7 +93,7 @@ func TestConnectionRefusedIsRetryable(t *testing.T) {
 
 func TestTimeoutIsRetryable(t *testing.T) {
 	r := newReceiver(t, false)
-	r.program(answer{stall: true})
+	r.Program(apitest.WebhookAnswer{Stall: true})
 	const token = "t0k3n-in-the-path"
 	n := notifier(t, r.URL()+"/"+token, Config{Timeout: 50 * time.Millisecond})
 	// The run's deadline, far longer than the channel's timeout, tells
@@ -129,7 +129,7 @@ func TestNoSecretInErrors(t *testing.T) {
 	for _, status := range []int{400, 503} {
 		for pad := 0; pad < 510; pad += 5 { // moves each secret across the cut at 512 bytes
 			r := newReceiver(t, false)
-			r.program(answer{status: status, echo: true})
+			r.Program(apitest.WebhookAnswer{Status: status, Echo: true})
 			u := strings.Replace(r.URL(), "http://", "http://user:"+userPass+"@", 1) + "/" + strings.Repeat("p", pad) + "/hook/" + pathTok + "?token=" + queryTok
 			n := notifier(t, "", Config{URLFile: secretFile(t, "url", u),
 				HeaderFiles:    []HeaderFile{{Name: "Authorization", File: secretFile(t, "tok", "Bearer "+headTok)}},
@@ -159,7 +159,7 @@ func TestDeliverRetriesWithTheSameID(t *testing.T) {
 	if err != nil || attempts != 3 {
 		t.Fatalf("Deliver() = %d, %v; want success on attempt 3", attempts, err)
 	}
-	reqs := r.requests()
+	reqs := r.Requests()
 	var ids []string
 	for _, q := range reqs {
 		ids = append(ids, q.Header.Get("Idempotency-Key"))
@@ -174,7 +174,7 @@ func TestDeliverRetriesWithTheSameID(t *testing.T) {
 
 func TestDeliverStopsAtARejection(t *testing.T) {
 	r := newReceiver(t, false)
-	r.program(answer{status: 400, text: "bad"})
+	r.Program(apitest.WebhookAnswer{Status: 400, Text: "bad"})
 	attempts, err := channels.Deliver(context.Background(), notifier(t, r.URL(), Config{}), fullMessage(), channels.Backoff{Initial: time.Millisecond, Max: time.Millisecond})
 	if err == nil || attempts != 1 || !strings.HasSuffix(err.Error(), "HTTP 400: bad") {
 		t.Fatalf("Deliver() = %d, %v; want one attempt and the 400", attempts, err)

@@ -19,7 +19,7 @@ func TestKeepAlive(t *testing.T) {
 			r := newReceiver(t, overTLS)
 			n := notifier(t, r.URL()+"/hook", Config{})
 			if overTLS {
-				r.trust(n)
+				trust(n, r)
 			}
 			send := func(i int) error {
 				m := fullMessage()

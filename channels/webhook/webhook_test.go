@@ -88,7 +88,7 @@ func TestDefaultBodyOnTheWire(t *testing.T) {
 	if err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	reqs := r.requests()
+	reqs := r.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("got %d requests, want 2", len(reqs))
 	}
@@ -122,7 +122,7 @@ func TestTriggerAction(t *testing.T) {
 	if err := notifier(t, r.URL(), Config{}).Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(r.only(t).Body); got != fullBody("trigger") {
+	if got := string(only(t, r).Body); got != fullBody("trigger") {
 		t.Errorf("body:\n got %s\nwant %s", got, fullBody("trigger"))
 	}
 }
@@ -145,7 +145,7 @@ func TestMethodPut(t *testing.T) {
 			if err := notifier(t, r.URL(), Config{Method: method}).Notify(context.Background(), fullMessage()); err != nil {
 				t.Fatal(err)
 			}
-			got := r.only(t)
+			got := only(t, r)
 			if got.Method != strings.ToUpper(method) || string(got.Body) != fullBody("message") {
 				t.Errorf("%s with body %s, want %s with the default body", got.Method, got.Body, strings.ToUpper(method))
 			}
@@ -159,7 +159,7 @@ func TestURLFileReachesTheWire(t *testing.T) {
 	if err := notifier(t, "", Config{URLFile: file}).Notify(context.Background(), fullMessage()); err != nil {
 		t.Fatal(err)
 	}
-	got := r.only(t)
+	got := only(t, r)
 	if got.Path != "/services/T0/B0/s3cr3tp4th" || got.RawQuery != "token=q5ecr3tvalue" {
 		t.Errorf("request to %s?%s, want the file's URL", got.Path, got.RawQuery)
 	}
@@ -177,7 +177,7 @@ func TestHeadersReachTheWire(t *testing.T) {
 	if err := n.Notify(context.Background(), fullMessage()); err != nil {
 		t.Fatal(err)
 	}
-	got := r.only(t)
+	got := only(t, r)
 	for k, want := range map[string]string{"X-Team": "dba", "Content-Type": "application/vnd.alert+json", "User-Agent": "cc-alerts",
 		"Authorization": "Bearer abcdefghijklmnop", "X-Api-Key": "k-123456789"} {
 		if v := got.Header.Values(k); len(v) != 1 || v[0] != want {
@@ -223,7 +223,7 @@ func TestSignatureVerifies(t *testing.T) {
 			if err := n.Notify(context.Background(), m); err != nil {
 				t.Fatal(err)
 			}
-			got := r.only(t)
+			got := only(t, r)
 			if ts := got.Header.Get("X-Notifier-Timestamp"); ts != "1767323045" {
 				t.Errorf("timestamp %q, want the Unix time of the send", ts)
 			}
@@ -268,7 +268,7 @@ func TestBodyTemplatePart(t *testing.T) {
 			if err := notifier(t, r.URL(), Config{Body: "{{ json .summary }}"}).Notify(context.Background(), m); err != nil {
 				t.Fatal(err)
 			}
-			got := r.only(t)
+			got := only(t, r)
 			if string(got.Body) != tt.want {
 				t.Errorf("body:\n got %.300s\nwant %.300s", got.Body, tt.want)
 			}

@@ -26,6 +26,13 @@ const statusEngineBound = time.Second
 // nothing is taking entries (no engine, no invocation, no flush).
 const statusSpoolMaxAge = 2 * time.Minute
 
+// statusProblemAge is how long a problem the engine met in a decision
+// (what makes an invocation exit 1: a template that failed, a delivery
+// neither made nor queued) keeps `notifier status` unhealthy: long
+// enough for a check that runs every few minutes to see it, short enough
+// that one that passed clears without a restart.
+const statusProblemAge = time.Hour
+
 // statusReport is what `notifier status` finds; --format json prints it
 // as is.
 type statusReport struct {
@@ -249,6 +256,10 @@ func (r *statusReport) judge() {
 			if p.LastGood {
 				ps = append(ps, fmt.Sprintf("the engine's policy %s does not load, it decides with the last good one: %s", p.Path, oneLine(p.Error)))
 			}
+			if p.Problems > 0 && r.now.Sub(p.LastProblemAt) < statusProblemAge {
+				ps = append(ps, fmt.Sprintf("the engine's policy %s: %d problem(s) needed a person since it was loaded, the last %v ago: %s (the engine's log has each)",
+					p.Path, p.Problems, r.now.Sub(p.LastProblemAt).Round(time.Second), oneLine(p.LastProblem)))
+			}
 		}
 	}
 	r.Problems, r.Healthy = ps, len(ps) == 0
@@ -272,6 +283,9 @@ func (r *statusReport) writeText(out io.Writer) {
 				line("engine_policy", "%s (last good: %s)", p.Path, oneLine(p.Error))
 			} else {
 				line("engine_policy", "%s (loaded %s)", p.Path, p.LoadedAt.UTC().Format(time.RFC3339))
+			}
+			if p.Problems > 0 {
+				line("engine_policy_problems", "%d (the last at %s: %s)", p.Problems, p.LastProblemAt.UTC().Format(time.RFC3339), oneLine(p.LastProblem))
 			}
 		}
 		line("engine_in_flight", "%d", st.InFlight)

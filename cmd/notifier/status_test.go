@@ -231,6 +231,26 @@ func TestStatusEngineUp(t *testing.T) {
 		t.Errorf("engine on its last good policy: exit %d, stderr %q\n%s", code, stderr, stdout)
 	}
 	wantLines(t, stdout, "engine_policy: "+s.policy+" (last good: line 3: oops)")
+
+	// A problem in a decision (a template that failed): unhealthy for an
+	// hour after it, then healthy again without a restart.
+	mu.Lock()
+	st.Policies[0].LastGood, st.Policies[0].Error = false, ""
+	st.Policies[0].Problems, st.Policies[0].LastProblem, st.Policies[0].LastProblemAt = 2, `channel "pager": template summary (rule "r") failed`, time.Now()
+	mu.Unlock()
+	code, stdout, stderr = s.status(t)
+	if code != 1 || !strings.Contains(stderr, "2 problem(s) needed a person") || !strings.Contains(stderr, `template summary (rule "r") failed`) {
+		t.Errorf("engine with problems: exit %d, stderr %q\n%s", code, stderr, stdout)
+	}
+	if !strings.Contains(stdout, "engine_policy_problems: 2 (the last at ") {
+		t.Errorf("no engine_policy_problems line:\n%s", stdout)
+	}
+	mu.Lock()
+	st.Policies[0].LastProblemAt = time.Now().Add(-statusProblemAge - time.Minute)
+	mu.Unlock()
+	if code, stdout, stderr = s.status(t); code != 0 || stderr != "" {
+		t.Errorf("a problem over %v old: exit %d, stderr %q\n%s", statusProblemAge, code, stderr, stdout)
+	}
 }
 
 // An engine that accepts and never answers: status gives up after its

@@ -53,7 +53,15 @@ type loaded struct {
 
 	flushMu   sync.Mutex // one flush of it at a time
 	nextFlush time.Time  // Server.mu
-	due       time.Time  // the outbox's first retry, zero if none (Server.mu)
+
+	// problems counts what needed a person in its decisions and flushes
+	// (a template that failed, a delivery neither made nor queued,
+	// deciding without state): an invocation would have exited 1; the
+	// engine logs each and `notifier status` reports them. Server.mu.
+	problems    int
+	lastProblem string
+	problemAt   time.Time
+	due         time.Time // the outbox's first retry, zero if none (Server.mu)
 }
 
 // topology opens the stores the first time they are asked for, and

@@ -273,6 +273,7 @@ func (s *Server) decide(c *spool.Claimed) {
 		s.release(c)
 	}
 	s.note("%s", summary(c, ev.Key, r))
+	s.needsPerson(l, r)
 	if r.Queued > 0 {
 		s.mu.Lock()
 		l.nextFlush = time.Time{} // see what is due at the next tick
@@ -281,6 +282,19 @@ func (s *Server) decide(c *spool.Claimed) {
 	if s.decided != nil {
 		s.decided(c, r)
 	}
+}
+
+// needsPerson counts r's problems against l, for `notifier status`
+// (each was noted in the log as it happened).
+func (s *Server) needsPerson(l *loaded, r *pipeline.Report) {
+	if r == nil || len(r.NeedsPerson) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l.problems += len(r.NeedsPerson)
+	l.lastProblem = oneLine(r.NeedsPerson[len(r.NeedsPerson)-1])
+	l.problemAt = time.Now()
 }
 
 // done removes a decided entry from the spool.

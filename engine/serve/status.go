@@ -18,6 +18,9 @@ func (s *Server) Status() spool.EngineStatus {
 		p := spool.PolicyStatus{Path: path}
 		if ps := s.policies[path]; ps != nil {
 			p.LoadedAt, p.LastGood = ps.loadedAt, ps.lastGood
+			if l := ps.cur; l != nil && l.problems > 0 {
+				p.Problems, p.LastProblem, p.LastProblemAt = l.problems, l.lastProblem, l.problemAt
+			}
 			if ps.err != nil {
 				p.Error = oneLine(ps.err)
 			}

@@ -98,6 +98,7 @@ func (s *Server) flush(l *loaded) {
 	if r.Delivered+r.Failed > 0 {
 		s.note("outbox of %s: %d delivered, %d queued, %d given up", l.path, r.Delivered, r.Queued, r.Failed)
 	}
+	s.needsPerson(l, r)
 	if s.flushed != nil {
 		s.flushed(r)
 	}

@@ -58,6 +58,14 @@ type PolicyStatus struct {
 	// deciding with the last version that did; Error says why.
 	LastGood bool   `json:"last_good"`
 	Error    string `json:"error,omitempty"`
+	// Problems counts what needed a person in the decisions and flushes
+	// made with the policy since it was loaded (a template that failed,
+	// a delivery neither made nor queued, deciding without state: what
+	// makes an invocation exit 1); LastProblem is the last one's line,
+	// at LastProblemAt. A reload starts again from zero.
+	Problems      int       `json:"problems,omitempty"`
+	LastProblem   string    `json:"last_problem,omitempty"`
+	LastProblemAt time.Time `json:"last_problem_at,omitzero"`
 }
 
 // Errors of AskStatus, for callers to tell apart (errors.Is).

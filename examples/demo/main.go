@@ -1,7 +1,9 @@
 // Command demo runs the real notifier binary over every example event with
 // the shipped policy, against PagerDuty- and Slack-compatible endpoints and
 // a syslog collector that it starts on 127.0.0.1, and prints what each
-// endpoint received. `make demo` runs it; it needs no account and fakes
+// endpoint received; then a few events through the complete example
+// policy (templates, email, webhook, Teams), against those endpoints and
+// a webhook receiver, a Teams endpoint and an SMTP server (mailpit). `make demo` runs it; it needs no account and fakes
 // nothing inside the binary. It exits non-zero when what arrived differs
 // from what `notifier explain` predicted.
 package main
@@ -23,9 +25,17 @@ func main() {
 	bin := flag.String("bin", "bin/notifier", "the notifier binary")
 	policy := flag.String("policy", "policies/default.yaml", "the policy to run")
 	events := flag.String("events", "examples/events", "directory of example events (cmon/*.json, pacemaker/*.env)")
+	examplePolicy := flag.String("example", "examples/config/notifier.yaml", "the complete example policy, run in the second part (\"\": none)")
 	flag.Parse()
 	if err := demo(*bin, *policy, *events); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+	if *examplePolicy == "" {
+		return
+	}
+	if err := example(*bin, *examplePolicy, *events); err != nil {
+		fmt.Fprintf(os.Stderr, "demo, part 2: %v\n", err)
 		os.Exit(1)
 	}
 }

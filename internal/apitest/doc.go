@@ -1,5 +1,7 @@
-// Package apitest runs local servers that speak the real PagerDuty, Slack
-// and syslog contracts, for tests, the demo and benchmarks.
+// Package apitest runs local servers that speak the real PagerDuty, Slack,
+// syslog and Teams Workflows contracts, a generic webhook receiver, and a
+// real SMTP server (mailpit, built from tools/go.mod), for tests, the
+// demo and benchmarks.
 //
 // Each server answers the way the real service does — status codes, error
 // bodies, Retry-After — so the channels are exercised through their real

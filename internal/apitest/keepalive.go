@@ -8,7 +8,7 @@ import (
 )
 
 // KeepAliveServer is what CheckKeepAlive needs of a fake: programmed
-// failures and its connection counts (PagerDuty, Slack).
+// failures and its connection counts (PagerDuty, Slack, Webhook, Teams).
 type KeepAliveServer interface {
 	FailNext(n, status int, retryAfter string)
 	Conns() int

@@ -1,8 +1,9 @@
 // Package harness runs the real notifier binary the way its callers do —
 // CMON with JSON on stdin, no arguments and an empty environment;
 // Pacemaker with the alert in the environment and stdin on /dev/null —
-// against local PagerDuty, Slack and syslog endpoints. The demo and the
-// end-to-end tests share it, so what the demo shows is what CI proves.
+// against local PagerDuty, Slack, syslog, webhook, Teams and SMTP
+// (mailpit) endpoints. The demo and the end-to-end tests share it, so
+// what the demo shows is what CI proves.
 package harness
 
 import (
@@ -12,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 
 	"go.yaml.in/yaml/v3"
@@ -24,6 +24,13 @@ import (
 // the real Events API requires.
 const RoutingKey = "demo0routing0key0000000000000001"
 
+// SMTPUser and SMTPPassword are the SMTP AUTH account of the harness's
+// mailpit: email channels log in with them, over STARTTLS.
+const (
+	SMTPUser     = "notifier@demo.example"
+	SMTPPassword = "demo-smtp-password-0001"
+)
+
 // Harness owns the endpoints and the generated policy.
 type Harness struct {
 	Bin       string // the notifier binary
@@ -34,6 +41,12 @@ type Harness struct {
 	PagerDuty *apitest.PagerDuty
 	Slack     *apitest.Slack
 	Syslog    *apitest.Syslog
+	Webhook   *apitest.Webhook // every webhook channel posts here, at WebhookPath
+	Teams     *apitest.Teams
+	// Mail is the SMTP server email channels send to: a mailpit started
+	// only when the policy has an email channel (nil otherwise), with
+	// STARTTLS required and SMTP AUTH as SMTPUser.
+	Mail *apitest.Mailpit
 
 	policy string // the policy the generated one was made from
 	node   bool   // made by Node: the endpoints belong to another Harness
@@ -51,18 +64,26 @@ type Options struct {
 	RedisURL string
 }
 
+// WebhookPath is the path of the URL every webhook channel is given.
+const WebhookPath = "/notifier"
+
 // New starts the endpoints and writes a copy of policy whose channels
 // point at them: every pagerduty channel at the local Events API, every
 // slack channel at the local webhook, every syslog channel at the local
-// RFC 5424 collector over TCP. Rules and settings are kept as they are,
-// but for settings.state, which points at state.db in dir.
+// RFC 5424 collector over TCP, every webhook channel at h.Webhook, every
+// msteams channel at h.Teams and every email channel at h.Mail (started
+// for it). Rules and settings are kept as they are, but for
+// settings.state, which points at state.db in dir. When the policy has
+// an email channel and mailpit cannot be had, the error wraps
+// apitest.ErrNoMailpit.
 func New(bin, policy, dir string) (*Harness, error) {
 	return NewWithOptions(bin, policy, dir, Options{})
 }
 
 // NewWithOptions is New with the state settings o.
 func NewWithOptions(bin, policy, dir string, o Options) (*Harness, error) {
-	h := &Harness{Bin: bin, Dir: dir, Spool: filepath.Join(dir, "spool"), policy: policy, PagerDuty: apitest.NewPagerDuty(), Slack: apitest.NewSlack(), Syslog: apitest.NewSyslogTCP()}
+	h := &Harness{Bin: bin, Dir: dir, Spool: filepath.Join(dir, "spool"), policy: policy, PagerDuty: apitest.NewPagerDuty(), Slack: apitest.NewSlack(), Syslog: apitest.NewSyslogTCP(),
+		Webhook: apitest.NewWebhook(), Teams: apitest.NewTeams()}
 	if err := h.writePolicy(policy, o); err != nil {
 		h.Close()
 		return nil, err
@@ -75,7 +96,8 @@ func NewWithOptions(bin, policy, dir string, o Options) (*Harness, error) {
 // receiving the same alerts. Closing the node leaves h's endpoints
 // running.
 func (h *Harness) Node(dir string, o Options) (*Harness, error) {
-	n := &Harness{Bin: h.Bin, Dir: dir, Spool: filepath.Join(dir, "spool"), policy: h.policy, PagerDuty: h.PagerDuty, Slack: h.Slack, Syslog: h.Syslog, node: true}
+	n := &Harness{Bin: h.Bin, Dir: dir, Spool: filepath.Join(dir, "spool"), policy: h.policy, PagerDuty: h.PagerDuty, Slack: h.Slack, Syslog: h.Syslog,
+		Webhook: h.Webhook, Teams: h.Teams, Mail: h.Mail, node: true}
 	if err := n.writePolicy(h.policy, o); err != nil {
 		return nil, err
 	}
@@ -91,6 +113,11 @@ func (h *Harness) Close() {
 	h.PagerDuty.Close()
 	h.Slack.Close()
 	h.Syslog.Close()
+	h.Webhook.Close()
+	h.Teams.Close()
+	if h.Mail != nil {
+		h.Mail.Close()
+	}
 }
 
 func (h *Harness) writePolicy(policy string, o Options) error {
@@ -102,12 +129,8 @@ func (h *Harness) writePolicy(policy string, o Options) error {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("%s: %w", policy, err)
 	}
-	keyFile := filepath.Join(h.Dir, "pagerduty.key")
-	urlFile := filepath.Join(h.Dir, "slack.url")
-	if err := os.WriteFile(keyFile, []byte(RoutingKey+"\n"), 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(urlFile, []byte(h.Slack.WebhookURL()+"\n"), 0o600); err != nil {
+	files, err := h.writeSecrets()
+	if err != nil {
 		return err
 	}
 	top := doc.Content[0]
@@ -124,7 +147,7 @@ func (h *Harness) writePolicy(policy string, o Options) error {
 		}
 		chans := top.Content[i+1]
 		for j := 1; j < len(chans.Content); j += 2 {
-			if err := h.localChannel(chans.Content[j], keyFile, urlFile); err != nil {
+			if err := h.localChannel(chans.Content[j], files); err != nil {
 				return fmt.Errorf("%s: channels.%s: %w", policy, chans.Content[j-1].Value, err)
 			}
 		}
@@ -135,48 +158,6 @@ func (h *Harness) writePolicy(policy string, o Options) error {
 	}
 	h.Config = filepath.Join(h.Dir, "notifier.yaml")
 	return os.WriteFile(h.Config, out, 0o644)
-}
-
-// endpointOptions are, by channel type, the options that say where a
-// channel delivers and with which secret: the harness replaces them with
-// its local endpoint's and keeps every other option (timeouts, tags,
-// templates), so that what arrives is what the policy makes.
-var endpointOptions = map[string][]string{
-	"pagerduty": {"routing_key", "routing_key_file", "events_url"},
-	"slack":     {"webhook_url", "webhook_url_file", "token", "token_file", "channel", "api_url"},
-	"syslog":    {"address", "ca_file"},
-}
-
-// localChannel points the channel spec n at the harness's endpoint for
-// its type.
-func (h *Harness) localChannel(n *yaml.Node, keyFile, urlFile string) error {
-	var spec struct{ Type string }
-	if err := n.Decode(&spec); err != nil {
-		return err
-	}
-	var local [][2]string
-	switch spec.Type {
-	case "pagerduty":
-		local = [][2]string{{"routing_key_file", keyFile}, {"events_url", h.PagerDuty.URL()}}
-	case "slack":
-		local = [][2]string{{"webhook_url_file", urlFile}}
-	case "syslog":
-		local = [][2]string{{"address", h.Syslog.Address()}}
-	default:
-		return fmt.Errorf("channel type %q has no local endpoint", spec.Type)
-	}
-	drop := endpointOptions[spec.Type]
-	kept := n.Content[:0]
-	for k := 0; k+1 < len(n.Content); k += 2 {
-		if !slices.Contains(drop, n.Content[k].Value) {
-			kept = append(kept, n.Content[k], n.Content[k+1])
-		}
-	}
-	n.Content = kept
-	for _, kv := range local {
-		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[0]}, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[1]})
-	}
-	return nil
 }
 
 // setState points settings.state.path at path (and redis.url at
@@ -228,6 +209,8 @@ type PlannedDelivery struct {
 	Action  string `json:"action"`
 	Rule    string `json:"rule"`
 	Reason  string `json:"reason"`
+	// Parts are the delivery's templates as rendered, by option.
+	Parts map[string]string `json:"parts"`
 }
 
 // Explain asks the binary what it would do with eventFile.
