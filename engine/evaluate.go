@@ -118,7 +118,7 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 				continue
 			}
 			ch := p.Channels[name]
-			del := Delivery{Channel: name, Type: ch.Type, Action: deliveryAction(ch.Type, ev.Action), Rule: r.Name}
+			del := Delivery{Channel: name, Type: ch.Type, Action: DeliveryAction(ch.Type, ev.Action), Rule: r.Name}
 			if res.Muted != "" {
 				// A muted rule must not stop a later rule from telling
 				// the same channel.
@@ -155,7 +155,7 @@ func (p *Policy) hit(r *Rule, ev *event.Event, muted string, machine *vm.VM, ste
 		h.EscalateAfter, h.EscalateWithin = e.After, e.Within
 		for _, name := range e.Notify {
 			ch := p.Channels[name]
-			h.Escalation = append(h.Escalation, Delivery{Channel: name, Type: ch.Type, Action: deliveryAction(ch.Type, ev.Action), Rule: r.Name})
+			h.Escalation = append(h.Escalation, Delivery{Channel: name, Type: ch.Type, Action: DeliveryAction(ch.Type, ev.Action), Rule: r.Name})
 		}
 	}
 	return h
@@ -186,10 +186,10 @@ func (p *Policy) muted(r *Rule, ev *event.Event) string {
 	return fmt.Sprintf("outside active windows %s", strings.Join(r.ActiveDuring, ", "))
 }
 
-// deliveryAction names what a channel of type chType does with an event
+// DeliveryAction names what a channel of type chType does with an event
 // of the given action: only PagerDuty keeps incidents that a trigger
 // opens; every channel is told when a problem clears.
-func deliveryAction(chType, action string) string {
+func DeliveryAction(chType, action string) string {
 	switch {
 	case action == event.ActionRemove:
 		return DeliverResolve

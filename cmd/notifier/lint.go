@@ -65,7 +65,7 @@ func (a *app) lintCmd(args []string) error {
 		if err != nil {
 			return err
 		}
-		all = append(all, w.w.Templates().Lint(samples)...)
+		all = append(all, w.w.Templates().Lint(p, samples)...)
 		if *checkSecrets || defaulted {
 			all = append(all, a.stateDirProblems(srcs, p)...)
 		}

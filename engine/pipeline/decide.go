@@ -96,8 +96,8 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	}
 	var read map[string]state.Failure
 	var failed []error // the templates that failed, of the last apply
-	message := func(d engine.Delivery, suppressed int, ref string) *channels.Message {
-		msg, errs := p.message(ev, d, suppressed, ref)
+	message := func(s state.Planned) *channels.Message {
+		msg, errs := p.message(ev, s.Delivery, s.Templates(), s.Suppressed, s.Ref)
 		failed = append(failed, errs...)
 		return msg
 	}
@@ -175,10 +175,10 @@ func (p *Pipeline) addHistory(ctx context.Context, st *state.Topology, hist map[
 // message made by message), plus a history line per decision (sent or
 // not).
 func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now time.Time, owner string, until time.Time,
-	message func(d engine.Delivery, suppressed int, ref string) *channels.Message) (queue, hist map[string]*state.Record, err error) {
+	message func(state.Planned) *channels.Message) (queue, hist map[string]*state.Record, err error) {
 	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
-		msg := state.MessageOf(*message(p.Delivery, p.Suppressed, p.Ref))
+		msg := state.MessageOf(*message(p))
 		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
 			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
 		if p.Opened != (state.Opened{}) {

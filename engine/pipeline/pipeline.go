@@ -172,12 +172,13 @@ type Delivery struct {
 // is kept in the pending directory for the next run, if it could be.
 const OutcomeUndelivered state.Outcome = "undelivered"
 
-// message is Message with the delivery's templates rendered into its
+// message is Message with the templates of rule (state.Planned.Templates:
+// for a resolve, the rule that told the channel) rendered into its
 // Parts; a template that failed is left out (the channel sends its
 // built-in text) and returned as a *PartError.
-func (p *Pipeline) message(ev *event.Event, d engine.Delivery, suppressed int, ref string) (*channels.Message, []error) {
+func (p *Pipeline) message(ev *event.Event, d engine.Delivery, rule string, suppressed int, ref string) (*channels.Message, []error) {
 	m := Message(ev, d, suppressed, ref)
-	parts, errs := p.Templates.render(ev, m, d.Channel)
+	parts, errs := p.Templates.render(ev, m, d.Channel, rule)
 	m.Parts = parts
 	return m, errs
 }

@@ -219,7 +219,7 @@ func (p *Pipeline) reportShared(r *Report, ev *event.Event, res state.Result) {
 // their templates rendered, as a run would queue them.
 func (p *Pipeline) render(r *Report, ev *event.Event) {
 	for _, s := range r.Plan.Send {
-		m, errs := p.message(ev, s.Delivery, s.Suppressed, s.Ref)
+		m, errs := p.message(ev, s.Delivery, s.Templates(), s.Suppressed, s.Ref)
 		r.Messages, r.PartErrs = append(r.Messages, m), append(r.PartErrs, errs...)
 	}
 }

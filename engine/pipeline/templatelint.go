@@ -20,49 +20,86 @@ type Sample struct {
 	Event *event.Event
 }
 
-// Lint renders every template against each sample — as a trigger for a
-// problem, as a resolve for one that cleared (ev.OK) — and reports,
-// once per template, the first sample it fails for (an error, a blank
-// required part, no JSON where JSON is due), at the template's place
-// in the policy.
-func (ts *Templates) Lint(samples []Sample) policy.Problems {
+// Lint renders every template against each sample as the run would
+// render it: as the delivery the channel gets for the sample
+// (engine.DeliveryAction, as the rules choose it; a resolve for a
+// clear) and with the name of each rule whose messages use it (a rule's
+// override: that rule; a channel's template: each rule of p that
+// notifies or escalates to the channel and does not override it, or
+// none when no rule does). It reports, once per template, the first
+// sample it fails for (an error, a blank required part, no JSON where
+// JSON is due), at the template's place in the policy. p may be nil (a
+// policy that did not load): a channel's templates are rendered without
+// a rule.
+func (ts *Templates) Lint(p *engine.Policy, samples []Sample) policy.Problems {
 	var ps policy.Problems
-	check := func(rule, channel string, list []*compiled) {
-		for _, c := range list {
-			if p, failed := c.lint(rule, channel, samples); failed {
-				ps = append(ps, p)
+	for _, ch := range slices.Sorted(maps.Keys(ts.channel)) {
+		for _, c := range ts.channel[ch] {
+			var rules []string
+			for _, r := range users(p, ch) {
+				if slices.Contains(ts.forDelivery(r, ch), c) {
+					rules = append(rules, r)
+				}
+			}
+			if len(rules) == 0 {
+				rules = []string{""}
+			}
+			if pr, failed := c.lint(rules, ch, ts.types[ch], samples); failed {
+				ps = append(ps, pr)
 			}
 		}
 	}
-	for _, ch := range slices.Sorted(maps.Keys(ts.channel)) {
-		check("", ch, ts.channel[ch])
-	}
 	for _, rule := range slices.Sorted(maps.Keys(ts.rule)) {
 		for _, ch := range slices.Sorted(maps.Keys(ts.rule[rule])) {
-			check(rule, ch, ts.rule[rule][ch])
+			for _, c := range ts.rule[rule][ch] {
+				if pr, failed := c.lint([]string{rule}, ch, ts.types[ch], samples); failed {
+					ps = append(ps, pr)
+				}
+			}
 		}
 	}
 	return ps
 }
 
-// lint renders c for each sample until one fails.
-func (c *compiled) lint(rule, channel string, samples []Sample) (policy.Problem, bool) {
+// users are the names of p's rules that notify or escalate to channel.
+func users(p *engine.Policy, channel string) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range p.Rules {
+		if slices.Contains(r.Notify, channel) || (r.Escalate != nil && slices.Contains(r.Escalate.Notify, channel)) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// lint renders c for each sample, as each of rules, as the delivery a
+// channel of type chType gets for it, until one fails.
+func (c *compiled) lint(rules []string, channel, chType string, samples []Sample) (policy.Problem, bool) {
 	for _, s := range samples {
-		action := engine.DeliverTrigger
-		if s.Event.OK {
-			action = engine.DeliverResolve
+		action := engine.DeliveryAction(chType, s.Event.Action)
+		for _, rule := range rules {
+			d := engine.Delivery{Channel: channel, Type: chType, Rule: rule, Action: action}
+			if action == engine.DeliverResolve {
+				d.Rule = "resolve" // as a resolve's message says (see state.Planned.Templates)
+			}
+			_, err := c.renderChecked(Data(s.Event, Message(s.Event, d, 0, ""), channel, rule))
+			if err == nil {
+				continue
+			}
+			off := 0
+			var re *template.RenderError
+			if errors.As(err, &re) {
+				off = re.Offset
+			}
+			as := "as a " + action
+			if rule != "" {
+				as += fmt.Sprintf(" of rule %q", rule)
+			}
+			return c.problemAt(c.t.Text(), off, "error", fmt.Sprintf("fails for %s %s (at run time its built-in text would be sent): %v", s.Name, as, err)), true
 		}
-		m := Message(s.Event, engine.Delivery{Channel: channel, Rule: rule, Action: action}, 0, "")
-		_, err := c.renderChecked(Data(s.Event, m, channel))
-		if err == nil {
-			continue
-		}
-		off := 0
-		var re *template.RenderError
-		if errors.As(err, &re) {
-			off = re.Offset
-		}
-		return c.problemAt(c.t.Text(), off, "error", fmt.Sprintf("fails for %s (at run time its built-in text would be sent): %v", s.Name, err)), true
 	}
 	return policy.Problem{}, false
 }

@@ -27,11 +27,16 @@ import (
 type Templates struct {
 	channel map[string][]*compiled            // by channel
 	rule    map[string]map[string][]*compiled // by rule, then channel
+	types   map[string]string                 // each channel's type, by channel
 }
 
 // compiled is one template option, compiled, with where it was written.
 type compiled struct {
-	option   string
+	option string
+	// list is the outermost list option is an item of ("links" for
+	// "links.0.href"), "" for none: a rule's override of a list
+	// replaces the channel's whole list (see forDelivery).
+	list     string
 	required bool
 	json     bool
 	t        *template.Template
@@ -43,7 +48,7 @@ type compiled struct {
 }
 
 func newTemplates() *Templates {
-	return &Templates{channel: map[string][]*compiled{}, rule: map[string]map[string][]*compiled{}}
+	return &Templates{channel: map[string][]*compiled{}, rule: map[string]map[string][]*compiled{}, types: map[string]string{}}
 }
 
 // eventNames are the names a template may use of an event.
@@ -59,8 +64,8 @@ func compileOptions(cfg channels.Config, file string, data []byte, root *yaml.No
 		if tp.Text == nil || *tp.Text == "" {
 			continue
 		}
-		c := &compiled{option: tp.Option, required: tp.Required, json: tp.JSON, label: label + "." + tp.Option,
-			file: file, data: data, node: optionNode(root, tp.Option)}
+		c := &compiled{option: tp.Option, list: listOf(root, tp.Option), required: tp.Required, json: tp.JSON,
+			label: label + "." + tp.Option, file: file, data: data, node: optionNode(root, tp.Option)}
 		t, err := template.Compile(tp.Option, *tp.Text, eventNames())
 		if err != nil {
 			var tps template.Problems
@@ -110,6 +115,32 @@ func optionNode(root *yaml.Node, option string) *yaml.Node {
 		n = next
 	}
 	return n
+}
+
+// listOf is the outermost list a dotted option is an item of below
+// root, as written ("links" for "links.0.href"), or "" when none is on
+// its path (a map key that reads as a number is no list index).
+func listOf(root *yaml.Node, option string) string {
+	n := root
+	parts := strings.Split(option, ".")
+	for i, part := range parts {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		switch n.Kind {
+		case yaml.SequenceNode:
+			return strings.Join(parts[:i], ".")
+		case yaml.MappingNode:
+			next := policy.MappingValue(n, part)
+			if next == n {
+				return ""
+			}
+			n = next
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // leafOptions are the dotted paths of every value below n that is not a
@@ -172,12 +203,18 @@ func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node
 	if ps = append(ps, tps...); len(ps) > 0 {
 		return nil, ps
 	}
+	if ps = checkOverride(t, r, spec, node, cfg, label); len(ps) > 0 {
+		return nil, ps
+	}
 	return cs, nil
 }
 
 // forDelivery is the templates a message of rule to channel renders: the
-// channel's, each replaced by the rule's override of the same option,
-// and the rule's other overrides.
+// rule's overrides, and the channel's options the rule does not
+// override. A map merges by entry (a rule's custom_details.runbook
+// leaves the channel's other details); a list is replaced whole (a
+// rule's links are the links, none of the channel's is merged into
+// them item by item).
 func (ts *Templates) forDelivery(rule, channel string) []*compiled {
 	own, over := ts.channel[channel], ts.rule[rule][channel]
 	if len(over) == 0 {
@@ -185,7 +222,7 @@ func (ts *Templates) forDelivery(rule, channel string) []*compiled {
 	}
 	out := slices.Clone(over)
 	for _, c := range own {
-		if !slices.ContainsFunc(over, func(o *compiled) bool { return o.option == c.option }) {
+		if !slices.ContainsFunc(over, func(o *compiled) bool { return o.option == c.option || (c.list != "" && o.list == c.list) }) {
 			out = append(out, c)
 		}
 	}
@@ -208,25 +245,27 @@ func (e *PartError) Error() string {
 // Unwrap is why the template failed.
 func (e *PartError) Unwrap() error { return e.Err }
 
-// render renders the templates of m's delivery (rule m.Rule, channel)
-// for ev: the parts that rendered, and an error for each that did not —
-// a render error, a blank Required part, not one JSON value for a JSON
-// part. Nil receiver: no templates.
-func (ts *Templates) render(ev *event.Event, m *channels.Message, channel string) (map[string]string, []error) {
+// render renders the templates of m's delivery to channel, rule's
+// overrides first, for ev: the parts that rendered, and an error for
+// each that did not — a render error, a blank Required part, not one
+// JSON value for a JSON part. rule is the delivery's rule, but for a
+// resolve the rule that told the channel (m.Rule is "resolve"), "" for
+// the channel's templates alone. Nil receiver: no templates.
+func (ts *Templates) render(ev *event.Event, m *channels.Message, channel, rule string) (map[string]string, []error) {
 	if ts == nil {
 		return nil, nil
 	}
-	list := ts.forDelivery(m.Rule, channel)
+	list := ts.forDelivery(rule, channel)
 	if len(list) == 0 {
 		return nil, nil
 	}
-	data := Data(ev, m, channel)
+	data := Data(ev, m, channel, rule)
 	var parts map[string]string
 	var errs []error
 	for _, c := range list {
 		out, err := c.renderChecked(data)
 		if err != nil {
-			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: m.Rule, Err: err})
+			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: data["rule"].(string), Err: err})
 			continue
 		}
 		if parts == nil {
@@ -247,6 +286,12 @@ func (c *compiled) renderChecked(data map[string]any) (string, error) {
 		return "", errors.New("it rendered blank")
 	case c.json && !json.Valid([]byte(out)):
 		return "", fmt.Errorf("it rendered no valid JSON value: %.80q", out)
+	case c.json && !utf8.ValidString(out):
+		// json.Valid passes invalid bytes inside a string, which RFC 8259
+		// does not (a channel sends its built-in body instead): a text
+		// pasted without the json function, from an event that carried
+		// them (Pacemaker's environment is not checked).
+		return "", fmt.Errorf("it rendered JSON that is not valid UTF-8 (write the text with the json function): %.80q", out)
 	}
 	return out, nil
 }
@@ -266,8 +311,10 @@ var fieldIndex = sync.OnceValue(func() []int {
 // Data is what a template of m's delivery to channel sees: ev's fields
 // by their policy names, and rule, channel, delivery (trigger, message,
 // resolve), suppressed, summary and members (the event alone, until
-// grouping).
-func Data(ev *event.Event, m *channels.Message, channel string) map[string]any {
+// grouping). rule is the rule whose templates render it — for a resolve,
+// the rule that told the channel, not m.Rule ("resolve"), so that a
+// resolve says what its trigger said — or "" for m.Rule.
+func Data(ev *event.Event, m *channels.Message, channel, rule string) map[string]any {
 	names, v := eventNames(), reflect.ValueOf(ev).Elem()
 	member := make(map[string]any, len(names))
 	for i, fi := range fieldIndex() {
@@ -275,7 +322,10 @@ func Data(ev *event.Event, m *channels.Message, channel string) map[string]any {
 	}
 	data := make(map[string]any, len(names)+len(template.Notification))
 	maps.Copy(data, member)
-	data["rule"], data["channel"], data["delivery"] = m.Rule, channel, string(m.Action)
+	if rule == "" {
+		rule = m.Rule
+	}
+	data["rule"], data["channel"], data["delivery"] = rule, channel, string(m.Action)
 	data["suppressed"], data["summary"], data[template.Members] = m.Suppressed, m.Summary, []map[string]any{member}
 	return data
 }

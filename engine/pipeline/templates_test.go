@@ -224,3 +224,33 @@ func TestDecideRendersParts(t *testing.T) {
 		t.Errorf("parts %v", rep.Messages[0].Parts)
 	}
 }
+
+// A rule's override of a list option replaces the channel's whole list;
+// a map merges by entry.
+func TestRuleOverrideReplacesListsMergesMaps(t *testing.T) {
+	r := templateRig(t, `
+channels:
+  pager:
+    type: tmplfake
+    links:
+      - {href: "https://grafana.example/{{ .node }}", text: Grafana dashboard}
+      - {href: "https://cc.example/{{ .cluster_id }}", text: ClusterControl}
+    details: {owner: dba, runbook: general}
+rules:
+  - name: db
+    when: 'true'
+    notify: [pager]
+    templates:
+      pager:
+        links: [{href: "https://runbooks.example/{{ .event_type }}"}]
+        details: {runbook: db}
+`)
+	if rep := r.run(t, alarm("new", "critical")); !rep.OK() {
+		t.Fatalf("needs a person: %v", rep.NeedsPerson)
+	}
+	got := r.chans["pager"].messages()
+	want := "map[details.owner:dba details.runbook:db links.0.href:https://runbooks.example/MySqlDisconnected]"
+	if len(got) != 1 || fmt.Sprint(got[0].Parts) != want {
+		t.Errorf("parts %v\nwant %s", got, want)
+	}
+}

@@ -94,6 +94,7 @@ func (w *Wiring) LoadOptions() policy.Options {
 			return policy.Problems{{File: spec.File, Line: n.Line, Col: n.Column, Severity: "error", Check: "channel-type",
 				Message: fmt.Sprintf("channels.%s.type: unknown channel type %q (want one of %v)", spec.Name, spec.Type, registry.Names())}}
 		}
+		ts.types[spec.Name] = spec.Type
 		cfg, ps := CheckChannel(t, spec)
 		if cfg != nil {
 			w.configs[spec.Name] = cfg

@@ -196,13 +196,24 @@ func ScalarPos(n *yaml.Node, lines []string, offset int) (int, int) {
 		quote = '\''
 	}
 	li := n.Line - 1
+	col := runeIndexToByte(lines[li], n.Column-1)
+	// The node starts at its properties (an anchor, a tag), which may
+	// even end the line: the value is after them.
+	li, col = skipProperties(lines, li, col)
 	line := lines[li]
-	col := runeIndexToByte(line, n.Column-1)
 	if quote != 0 {
 		col++
 	}
 	decoded := 0
 	for {
+		if quote == '"' && col == len(line)-1 && line[col] == '\\' && li+1 < len(lines) {
+			// An escaped line break: it and the next line's indentation
+			// are nothing in the value.
+			li++
+			line = lines[li]
+			col = len(line) - len(strings.TrimLeft(line, " \t"))
+			continue
+		}
 		if col >= len(line) {
 			// line break inside the scalar folds to one space
 			if decoded == offset || li+1 >= len(lines) {
@@ -217,6 +228,10 @@ func ScalarPos(n *yaml.Node, lines []string, offset int) (int, int) {
 		if decoded == offset {
 			return li + 1, utf8.RuneCountInString(line[:col]) + 1
 		}
+		if li+1 < len(lines) && strings.Trim(line[col:], " \t") == "" {
+			col = len(line) // white space before a line break folds with it
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(line[col:])
 		switch {
 		case quote == '"' && r == '\\':
@@ -227,6 +242,27 @@ func ScalarPos(n *yaml.Node, lines []string, offset int) (int, int) {
 		col += size
 		decoded++
 	}
+}
+
+// skipProperties skips, from byte col of lines[li], a node's
+// properties (an anchor "&a", a tag "!!str") and the white space, line
+// breaks and comments after them, to where its value is written.
+func skipProperties(lines []string, li, col int) (int, int) {
+	line := lines[li]
+	for col < len(line) && (line[col] == '&' || line[col] == '!') {
+		for col < len(line) && line[col] != ' ' && line[col] != '\t' {
+			col++
+		}
+		for col < len(line) && (line[col] == ' ' || line[col] == '\t') {
+			col++
+		}
+		for (col >= len(line) || line[col] == '#') && li+1 < len(lines) {
+			li++
+			line = lines[li]
+			col = len(line) - len(strings.TrimLeft(line, " \t"))
+		}
+	}
+	return li, col
 }
 
 // escapeLen is the length of a YAML double-quoted escape after the backslash.

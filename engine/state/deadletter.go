@@ -115,7 +115,7 @@ func delivered(recs map[string]*Record, e Entry) {
 	}
 	changed := uncount(&inc, e)
 	if !slices.ContainsFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel }) {
-		inc.Told, changed = append(inc.Told, Told{Channel: e.Channel, Type: e.Type}), true
+		inc.Told, changed = append(inc.Told, Told{Channel: e.Channel, Type: e.Type, Rule: e.Rule}), true
 	}
 	if changed {
 		_ = IncidentKind.Put(recs, id, inc, recs[id].Expires) // an Incident always encodes

@@ -97,6 +97,21 @@ type Planned struct {
 	// Opened is what this notification started in the state, kept with
 	// its outbox entry so that a dead letter undoes it (see Undo).
 	Opened Opened `json:"-"`
+	// Told is, for a resolve, the rule that last told the channel
+	// (Told.Rule): see Templates.
+	Told string `json:"-"`
+}
+
+// Templates names the rule whose templates render the message: the
+// delivery's own rule, but for a resolve the rule whose notification it
+// resolves — Delivery.Rule is "resolve" there, for what channels show —
+// and "" (the channel's own templates) when the incident's record did
+// not say (written before Told.Rule existed).
+func (p Planned) Templates() string {
+	if p.Outcome == OutcomeResolved {
+		return p.Told
+	}
+	return p.Rule
 }
 
 // Input is everything the stateful decision depends on besides records.
@@ -249,7 +264,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			res.Send = append(res.Send, Planned{
 				Outcome:  OutcomeResolved,
 				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
-				Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref,
+				Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref, Told: t.Rule,
 			})
 		}
 		for _, id := range inc.Windows {

@@ -332,3 +332,42 @@ func TestApplySharedWith(t *testing.T) {
 		t.Errorf("unmarked input: shared with %v", got)
 	}
 }
+
+// A resolve renders with the templates of the rule that last told its
+// channel (Planned.Templates), while its Delivery.Rule stays "resolve";
+// an incident written before Told.Rule existed resolves with the
+// channel's own templates ("").
+func TestApplyResolveKeepsTheTellingRule(t *testing.T) {
+	recs := map[string]*Record{}
+	ev, d := hitPolicy(0, 0)
+	res, _ := Apply(Input{Event: ev, Decision: d, Now: at(0)}, recs)
+	if res.Send[0].Templates() != "crit" {
+		t.Errorf("a trigger renders with %q's templates, want crit's", res.Send[0].Templates())
+	}
+	later := *d
+	later.Deliveries = []engine.Delivery{{Channel: "ops", Type: "slack", Action: "message", Rule: "later"}}
+	later.Hits = []engine.Hit{{Rule: "later"}}
+	Apply(Input{Event: ev, Decision: &later, Now: at(1)}, recs)
+	rm := *ev
+	rm.Action = event.ActionRemove
+	res, _ = Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(2)}, recs)
+	var got []string
+	for _, p := range res.Send {
+		got = append(got, p.Channel+":"+p.Rule+":"+p.Templates())
+	}
+	if strings.Join(got, " ") != "pager:resolve:crit ops:resolve:later" {
+		t.Errorf("resolves (channel:rule:templates) %v, want pager's by crit, ops's by later", got)
+	}
+
+	// A record without "rule": the channel's own templates.
+	recs = map[string]*Record{}
+	old, err := IncidentKind.Encode(Incident{Key: ev.Key, Opened: at(0), Told: []Told{{Channel: "pager", Type: "pagerduty"}}}, at(100))
+	if err != nil || strings.Contains(string(old.Data), `"rule"`) {
+		t.Fatalf("%s, %v", old.Data, err)
+	}
+	recs[IncidentID(ev.Key)] = old
+	res, _ = Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(3)}, recs)
+	if len(res.Send) != 1 || res.Send[0].Rule != "resolve" || res.Send[0].Templates() != "" {
+		t.Errorf("an old incident's resolve %+v (templates %q)", res.Send, res.Send[0].Templates())
+	}
+}

@@ -100,6 +100,7 @@ func (inc *Incident) appendJSON(b []byte) ([]byte, bool) {
 			b = appendStringField(b, "type", t.Type)
 			b = appendStringOmitEmpty(b, "ref", t.Ref)
 			b = appendIntOmitEmpty(b, "queued", t.Queued)
+			b = appendStringOmitEmpty(b, "rule", t.Rule)
 			b = append(b, '}')
 		}
 		b = append(b, ']')

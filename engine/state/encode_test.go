@@ -92,7 +92,7 @@ func TestEncodeJSONIsJSONMarshal(t *testing.T) {
 			inc.Told = []Told{}
 		default:
 			for range 1 + rng.IntN(3) {
-				inc.Told = append(inc.Told, Told{Channel: str(), Type: str(), Ref: str(), Queued: num()})
+				inc.Told = append(inc.Told, Told{Channel: str(), Type: str(), Ref: str(), Queued: num(), Rule: str()})
 			}
 		}
 		got, err = encodeJSON(&inc)

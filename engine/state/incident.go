@@ -27,6 +27,12 @@ type Told struct {
 	// are neither delivered nor given up, whichever run queued them (see
 	// Opened.Counted).
 	Queued int `json:"queued,omitempty"`
+	// Rule is the rule of the last notification the channel was sent
+	// about the key: the resolve renders with its templates, so that a
+	// receiver that parses the rule's own shape also gets the resolve in
+	// it. "" in a record written before it existed: the resolve renders
+	// with the channel's own templates.
+	Rule string `json:"rule,omitempty"`
 }
 
 // IncidentTTL bounds how long an unresolved incident is remembered.
@@ -46,6 +52,9 @@ func (inc *Incident) tell(send []Planned) {
 		// notification to the channel is queued, a dead letter leaves
 		// the channel in the incident.
 		inc.Told[j].Queued++
+		if p.Rule != "" && p.Outcome != OutcomeResolved {
+			inc.Told[j].Rule = p.Rule
+		}
 		send[i].Opened.Counted = inc.Opened
 	}
 }
