@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"notifier/channels"
-	"notifier/internal/harness"
 )
 
 // exampleEvents are the events the second part runs through the complete
@@ -34,16 +33,11 @@ var exampleEvents = []string{
 // (mailpit) included. Like the first part it fails when what arrived
 // differs from what explain predicted.
 func example(bin, policy, eventsDir string) error {
-	dir, err := os.MkdirTemp("", "notifier-demo-example-")
+	h, stop, err := start(bin, policy)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	h, err := harness.New(bin, policy, dir)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 

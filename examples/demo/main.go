@@ -40,21 +40,29 @@ func main() {
 	}
 }
 
-func demo(bin, policy, eventsDir string) error {
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		return err
+// start runs the local endpoints and writes policy's copy pointing at
+// them; stop closes them and removes its directory.
+func start(bin, policy string) (h *harness.Harness, stop func(), err error) {
+	if bin, err = filepath.Abs(bin); err != nil {
+		return nil, nil, err
 	}
 	dir, err := os.MkdirTemp("", "notifier-demo-")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(dir)
-	h, err := harness.New(bin, policy, dir)
+	if h, err = harness.New(bin, policy, dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return h, func() { h.Close(); os.RemoveAll(dir) }, nil
+}
+
+func demo(bin, policy, eventsDir string) error {
+	h, stop, err := start(bin, policy)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer stop()
 	files, err := harness.Events(eventsDir)
 	if err != nil {
 		return err
