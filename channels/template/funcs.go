@@ -290,7 +290,11 @@ func printf(b *budget, format string, args ...any) (string, error) {
 }
 
 // checkFormat refuses a printf format with a width or precision over
-// maxWidth, or one taken from the arguments (*).
+// maxWidth, or one taken from the arguments (*), and explicit argument
+// indexes (%[1]s): a verb repeated with one index formats its argument
+// again each time, K times the argument inside one Sprintf, before
+// anything could count it. Without them every argument is formatted at
+// most once and padded at most maxWidth per verb.
 func checkFormat(format string) error {
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' {
@@ -300,6 +304,8 @@ func checkFormat(format string) error {
 			switch c := format[i]; {
 			case c == '*':
 				return errors.New("printf: a width or precision from the arguments (*) is not allowed")
+			case c == '[':
+				return errors.New("printf: explicit argument indexes (%[n]) are not allowed")
 			case c >= '1' && c <= '9':
 				j := i
 				for j < len(format) && format[j] >= '0' && format[j] <= '9' {

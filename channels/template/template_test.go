@@ -153,14 +153,15 @@ func TestCompileProblems(t *testing.T) {
 // executing; nothing is half-written.
 func TestRenderErrors(t *testing.T) {
 	for text, want := range map[string]string{
-		`{{ humanize .message }}`:        `at <humanize .message>: error calling humanize: humanize: "said \"no\" <now>" is neither`,
-		`{{ inzone "Mars/Base" .time }}`: `unknown time zone "Mars/Base"`,
-		`{{ printf "%999d" 1 }}`:         "width or precision 999 is over 256",
-		`{{ printf "%*d" 999999 1 }}`:    "(*) is not allowed",
-		`{{ slice .node 2 10 }}`:         "out of range",
-		`{{ truncate -1 .node }}`:        "negative",
-		`{{ date "2006" .node }}`:        "date: string is not a time",
-		`{{ index .members 5 }}`:         "out of range",
+		`{{ humanize .message }}`:         `at <humanize .message>: error calling humanize: humanize: "said \"no\" <now>" is neither`,
+		`{{ inzone "Mars/Base" .time }}`:  `unknown time zone "Mars/Base"`,
+		`{{ printf "%999d" 1 }}`:          "width or precision 999 is over 256",
+		`{{ printf "%*d" 999999 1 }}`:     "(*) is not allowed",
+		`{{ printf "%[1]s%[1]s" .node }}`: "explicit argument indexes",
+		`{{ slice .node 2 10 }}`:          "out of range",
+		`{{ truncate -1 .node }}`:         "negative",
+		`{{ date "2006" .node }}`:         "date: string is not a time",
+		`{{ index .members 5 }}`:          "out of range",
 	} {
 		got, err := render(t, text)
 		if want == "" {
