@@ -15,7 +15,10 @@ import (
 // per source and kind, raised and cleared, decoded from what CMON and
 // Pacemaker send, as a run decodes them. The CMON message holds quotes
 // and a line break, so a JSON template that pastes text unquoted fails
-// here rather than at 3 a.m.
+// here rather than at 3 a.m. A second CMON alarm has what real ones often
+// have: no host name (a cluster-wide alarm: .node is empty), no
+// controller name, and a cluster id the settings give no name, so a
+// template that needs a node or a cluster name fails lint too.
 func templateSamples(cluster event.ClusterDefaults) ([]pipeline.Sample, error) {
 	now := time.Date(2026, 3, 1, 14, 5, 9, 0, time.UTC)
 	alarm := func(action string) string {
@@ -23,13 +26,23 @@ func templateSamples(cluster event.ClusterDefaults) ([]pipeline.Sample, error) {
 			`"message":"Server reports: \"MySQL server has gone away\".\nCheck db1.","name":"MySQL server disconnected","nodeid":1,` +
 			`"recommendation":"Check error log of failed mysql server.","severity":"ALARM_CRITICAL","type":"MySqlDisconnected"},"cmon_hostname":"cc1.example"}`
 	}
+	hostless := func(action string) string {
+		return `{"type":"alarm","action":"` + action + `","alarm":{"cid":987654,"count":1,"hostid":0,"hostname":"","id":42,` +
+			`"message":"Cluster failure.","name":"Cluster failure","nodeid":0,` +
+			`"recommendation":"","severity":"ALARM_WARNING","type":"ClusterFailure"},"cmon_hostname":""}`
+	}
 	var out []pipeline.Sample
 	for _, c := range []struct{ name, action string }{{"raise", "new"}, {"clear", "remove"}} {
-		ev, err := cmon.Decode([]byte(alarm(c.action)), cmon.Options{Now: now, Host: "cc1.example", Cluster: cluster})
-		if err != nil {
-			return nil, fmt.Errorf("lint: the cmon sample does not decode: %w", err)
+		for _, a := range []struct {
+			name string
+			json func(string) string
+		}{{"a cmon alarm ", alarm}, {"a cmon alarm of no host and an unnamed cluster, ", hostless}} {
+			ev, err := cmon.Decode([]byte(a.json(c.action)), cmon.Options{Now: now, Host: "cc1.example", Cluster: cluster})
+			if err != nil {
+				return nil, fmt.Errorf("lint: the cmon sample does not decode: %w", err)
+			}
+			out = append(out, pipeline.Sample{Name: a.name + c.name, Event: &ev})
 		}
-		out = append(out, pipeline.Sample{Name: "a cmon alarm " + c.name, Event: &ev})
 	}
 	for _, c := range []struct{ name, env string }{
 		{"node raise", "kind=node node=db2 nodeid=2 desc=lost"},
