@@ -206,7 +206,30 @@ func compileRule(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, node
 	if ps = checkOverride(t, r, spec, node, cfg, label); len(ps) > 0 {
 		return nil, ps
 	}
-	return cs, nil
+	return append(cs, emptyLists(node, "")...), nil
+}
+
+// emptyLists are markers for the lists an override writes empty
+// (`links: []`): a list is replaced whole, by nothing then, so each
+// marker takes the place of the channel's items of its list and renders
+// nothing.
+func emptyLists(n *yaml.Node, prefix string) []*compiled {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	var out []*compiled
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			out = append(out, emptyLists(n.Content[i+1], prefix+n.Content[i].Value+".")...)
+		}
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			list := strings.TrimSuffix(prefix, ".")
+			out = append(out, &compiled{option: list, list: list})
+		}
+	}
+	return out
 }
 
 // forDelivery is the templates a message of rule to channel renders: the
@@ -263,6 +286,9 @@ func (ts *Templates) render(ev *event.Event, m *channels.Message, channel, rule 
 	var parts map[string]string
 	var errs []error
 	for _, c := range list {
+		if c.t == nil {
+			continue // an empty list's marker: nothing to render
+		}
 		out, err := c.renderChecked(data)
 		if err != nil {
 			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: data["rule"].(string), Err: err})

@@ -254,3 +254,29 @@ rules:
 		t.Errorf("parts %v\nwant %s", got, want)
 	}
 }
+
+// A rule's empty list replaces the channel's list with nothing: `links:
+// []` leaves out every link the channel's templates make.
+func TestRuleOverrideEmptyListRemoves(t *testing.T) {
+	r := templateRig(t, `
+channels:
+  pager:
+    type: tmplfake
+    links:
+      - {href: "https://grafana.example/{{ .node }}", text: Grafana dashboard}
+    details: {owner: dba}
+rules:
+  - name: db
+    when: 'true'
+    notify: [pager]
+    templates:
+      pager: {links: []}
+`)
+	if rep := r.run(t, alarm("new", "critical")); !rep.OK() {
+		t.Fatalf("needs a person: %v", rep.NeedsPerson)
+	}
+	got := r.chans["pager"].messages()
+	if want := "map[details.owner:dba]"; len(got) != 1 || fmt.Sprint(got[0].Parts) != want {
+		t.Errorf("parts %v\nwant %s", got, want)
+	}
+}
