@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"notifier/channels"
@@ -81,7 +82,7 @@ func BuildMail(from string, m *channels.Message) Mail {
 	}
 	if m.Action == channels.Resolve {
 		parent := thread
-		if msgID.MatchString(m.Ref) {
+		if msgID().MatchString(m.Ref) {
 			parent = m.Ref
 		}
 		out.InReplyTo = parent
@@ -122,12 +123,17 @@ func part(m *channels.Message, option string, builtIn func(*channels.Message) st
 
 // msgID is a Message-ID as NotifyRef returns it: anything else in Ref
 // (another channel type's reference, after a channel was retyped) is
-// ignored.
-var msgID = regexp.MustCompile(`^<[!#-'*+\-/-9=?A-Z^-~.]+@[!#-'*+\-/-9=?A-Z^-~.\[\]]+>$`)
+// ignored. Compiled on first use: every run of the binary would pay for
+// it at start-up, email or not.
+var msgID = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^<[!#-'*+\-/-9=?A-Z^-~.]+@[!#-'*+\-/-9=?A-Z^-~.\[\]]+>$`)
+})
 
 // domainRe is what idDomain keeps of the sender's domain: a host name
-// or an address literal, ASCII only.
-var domainRe = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])$`)
+// or an address literal, ASCII only. Compiled on first use.
+var domainRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])$`)
+})
 
 // idDomain is the right-hand side of the Message-IDs: the sender's
 // domain, which the sender controls, so the IDs are unique to it;
@@ -140,7 +146,7 @@ func idDomain(from string) string {
 	}
 	_, d, _ := strings.Cut(a.Address, "@")
 	d = strings.ToLower(strings.TrimSuffix(d, "."))
-	if !domainRe.MatchString(d) {
+	if !domainRe().MatchString(d) {
 		return "notifier.invalid"
 	}
 	return d

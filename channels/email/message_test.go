@@ -112,7 +112,7 @@ func TestMessageIDs(t *testing.T) {
 		t.Errorf("threads: %v, reminder %v, other key %v", a.References, r.References, o.References)
 	}
 	for _, id := range []string{a.MessageID, a.References[0]} {
-		if !msgID.MatchString(id) || !strings.HasSuffix(id, "@example.com>") || strings.Contains(id, m.Key) {
+		if !msgID().MatchString(id) || !strings.HasSuffix(id, "@example.com>") || strings.Contains(id, m.Key) {
 			t.Errorf("%q is not a Message-ID of the sender's domain hiding the key", id)
 		}
 	}

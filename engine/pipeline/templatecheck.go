@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"notifier/channels"
 	"notifier/engine/policy"
@@ -39,7 +40,7 @@ func checkOverride(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, no
 		msg = strings.TrimPrefix(msg, spec.Type+": ")
 		at := node
 		if end := strings.Index(msg, ":"); end > 0 {
-			at = writtenAt(node, strings.Split(indexRE.ReplaceAllString(msg[:end], ".$1"), "."))
+			at = writtenAt(node, strings.Split(indexRE().ReplaceAllString(msg[:end], ".$1"), "."))
 		}
 		ps = append(ps, policy.Problem{File: r.File, Line: at.Line, Col: at.Column, Severity: "error", Check: "channel",
 			Message: fmt.Sprintf("%s: %s", label, msg)})
@@ -77,8 +78,9 @@ func writtenAt(n *yaml.Node, path []string) *yaml.Node {
 }
 
 // indexRE is a list index as a channel's message writes it ("links[0]"),
-// for the dotted path of an option ("links.0").
-var indexRE = regexp.MustCompile(`\[(\d+)\]`)
+// for the dotted path of an option ("links.0"). Compiled on first use:
+// every run would pay for it at start-up.
+var indexRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[(\d+)\]`) })
 
 // overlay writes onto dst what src — a rule's override, decoded alone
 // into a config of the same type — sets, as the override is used at run
