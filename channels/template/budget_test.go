@@ -285,3 +285,18 @@ func TestBudgetFitsReadmeExamples(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSummary is what a typical template costs a delivery: a
+// PagerDuty summary of the README's kind.
+func BenchmarkSummary(b *testing.B) {
+	tp, err := Compile("t", `{{ .severity | upper }} {{ .event_type }} on {{ .node }} ({{ default "cluster 1" .cluster }})`, eventNames)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := sample()
+	for b.Loop() {
+		if _, err := tp.Render(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
