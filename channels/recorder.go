@@ -30,6 +30,10 @@ type Recorder struct {
 	// showing, such as an API error object into its message; nil keeps
 	// the body as it is.
 	Explain func(body []byte) []byte
+	// Secrets are removed from the body (Redact) before it is explained
+	// and cut to what an error shows: redacted after the cut, a secret
+	// the server echoed across it would survive in part.
+	Secrets []string
 
 	status int
 	header http.Header
@@ -116,6 +120,9 @@ func (r *Recorder) Err() error {
 		return nil
 	}
 	body := r.body
+	if len(r.Secrets) > 0 {
+		body = []byte(Redact(string(body), r.Secrets...))
+	}
 	if r.Explain != nil {
 		body = r.Explain(body)
 	}

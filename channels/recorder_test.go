@@ -244,3 +244,33 @@ func TestRecorderUsesTheClient(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestRecorderRedactsBeforeTheCut: a secret a server echoes across the
+// point where HTTPStatusError cuts its body does not survive in part.
+func TestRecorderRedactsBeforeTheCut(t *testing.T) {
+	secret := "SuperSecretSignature0123456789abcdef"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, strings.Repeat("x", 500)+secret+strings.Repeat("y", 100))
+	}))
+	defer srv.Close()
+	rec := &Recorder{Client: srv.Client(), Secrets: []string{secret}}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rec.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := rec.Err()
+	if rec.Status() != http.StatusBadRequest || got == nil {
+		t.Fatalf("status %d, error %v; want the 400 recorded", rec.Status(), got)
+	}
+	for i := 6; i <= len(secret); i++ {
+		if strings.Contains(got.Error(), secret[:i]) {
+			t.Fatalf("%d bytes of the secret survive: %v", i, got)
+		}
+	}
+}

@@ -224,9 +224,10 @@ func (n *Notifier) clientOptions(s *session) []gomail.Option {
 // fail gives err its context, one line and bounded, with every secret
 // redacted (at the cost of the error chain, keeping retryability).
 func (n *Notifier) fail(m *channels.Message, err error) error {
-	text := fmt.Sprintf("email: %s %q via %s: %s", m.Action, keys.Bound(m.Key, maxKeyLen), n.addr,
-		channels.Truncate(channels.OneLine(err.Error()), maxErrorText))
-	text = channels.Redact(text, n.secrets...)
+	// Redacted before the cut: a secret the server echoed across it
+	// would survive in part.
+	reply := channels.Truncate(channels.OneLine(channels.Redact(err.Error(), n.secrets...)), maxErrorText)
+	text := fmt.Sprintf("email: %s %q via %s: %s", m.Action, keys.Bound(m.Key, maxKeyLen), n.addr, reply)
 	if retry, after := channels.IsRetryable(err); retry {
 		return channels.Retryable(errors.New(text), after)
 	}

@@ -14,20 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 
 	"notifier/channels"
 )
-
-// maxErrorBody bounds what is read of a refusal: room for the service's
-// error object, not a proxy's whole error page.
-const maxErrorBody = 16 << 10
-
-// maxDrain bounds what is read of an answer nobody needs, so that the
-// connection can carry the next request.
-const maxDrain = 64 << 10
 
 // Notifier posts to one Workflows webhook. It is safe for concurrent
 // use. It keeps one HTTP client for its life, whose connections stay
@@ -103,26 +94,25 @@ func (n *Notifier) post(ctx context.Context, body []byte) error {
 		return n.safe("build the request: "+err.Error(), nil)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.http.Do(req)
-	if err != nil {
+	// The Recorder keeps a refusal's body with the URL's secret forms
+	// removed before it is cut to what an error shows.
+	rec := &channels.Recorder{Client: n.http, Explain: explain, Secrets: n.secrets}
+	resp, err := rec.Do(req)
+	if resp != nil {
+		resp.Body.Close() // drains what is left, so the connection is reused
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
 		// Refused, reset, timed out, ctx done: worth another try. The
 		// client's url.Error quotes the URL; the transport's own error
 		// under it, kept for errors.As (net.Error's Timeout), does not.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			msg := fmt.Sprintf("%s %q: %v", ue.Op, channels.RedactURL(ue.URL), ue.Err)
-			return channels.Retryable(n.safe(msg, ue.Err), 0)
-		}
-		return channels.Retryable(n.safe(err.Error(), nil), 0)
+		msg := fmt.Sprintf("%s %q: %v", ue.Op, channels.RedactURL(ue.URL), ue.Err)
+		return channels.Retryable(n.safe(msg, ue.Err), 0)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		io.CopyN(io.Discard, resp.Body, maxDrain)
-		return nil
+	err = rec.Err()
+	if err == nil {
+		return nil // any 2xx: a Workflows webhook answers 202 Accepted
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	io.CopyN(io.Discard, resp.Body, maxDrain)
-	err = channels.HTTPStatusError(resp.StatusCode, resp.Header, explain(b))
 	safe := n.safe(err.Error(), nil)
 	if retry, after := channels.IsRetryable(err); retry {
 		return channels.Retryable(safe, after)

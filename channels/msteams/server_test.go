@@ -14,9 +14,8 @@ import (
 // schema), so that a test passing means Teams can show the card.
 
 const (
-	teamsMaxMessage = apitest.TeamsMaxMessage
-	teamsSig        = apitest.TeamsSignature
-	teamsPath       = apitest.TeamsPath
+	teamsSig  = apitest.TeamsSignature
+	teamsPath = apitest.TeamsPath
 )
 
 // teams is apitest.Teams with its accepted cards read back as Card.

@@ -139,7 +139,7 @@ func (n *Notifier) NotifyRef(ctx context.Context, m *channels.Message) (string, 
 	msg := BuildMessage(m)
 	// A recorder per call, so it sees only this call's response;
 	// connections are still pooled by the Notifier's client.
-	rec := &channels.Recorder{Client: n.http, Explain: errorText}
+	rec := &channels.Recorder{Client: n.http, Explain: errorText, Secrets: n.secrets}
 	hc := rec.HTTPClient()
 	var (
 		op  string
@@ -165,7 +165,7 @@ func (n *Notifier) NotifyRef(ctx context.Context, m *channels.Message) (string, 
 				ch = ""
 			}
 			if ch == "" {
-				rec = &channels.Recorder{Client: n.http, Explain: errorText}
+				rec = &channels.Recorder{Client: n.http, Explain: errorText, Secrets: n.secrets}
 				api = goslack.New(n.token, goslack.OptionAPIURL(n.apiURL), goslack.OptionHTTPClient(rec.HTTPClient()))
 			}
 			if err == nil && ch == "" {

@@ -166,6 +166,12 @@ func (c *Config) Lint() error {
 	if err := channels.LintTimeout("timeout", c.Timeout); err != nil {
 		errs = append(errs, err)
 	}
+	// A warning, not an error as for Slack and Teams: a receiver inside
+	// the network may well speak plain http, but its URL and the header
+	// files' tokens then cross it in clear text.
+	if err := channels.CheckCleartext("url", c.URL); err != nil {
+		errs = append(errs, &channels.Advice{Option: "url", Check: "cleartext", Message: strings.TrimPrefix(err.Error(), "url: ")})
+	}
 	for _, h := range c.Headers {
 		if credential(h.Name) && h.Value != "" {
 			errs = append(errs, &channels.Advice{Option: "headers", Check: "inline-secret",

@@ -287,3 +287,16 @@ func TestCheckSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestLintCleartext: a URL that would cross the network in clear text is
+// a warning; https, or http to this host, is not.
+func TestLintCleartext(t *testing.T) {
+	for u, warn := range map[string]bool{"http://hooks.example.net/x": true, "https://hooks.example.net/x": false, "http://127.0.0.1:8080/x": false} {
+		err := (&Config{URL: u}).Lint()
+		var adv *channels.Advice
+		got := errors.As(err, &adv) && adv.Check == "cleartext"
+		if got != warn || (err != nil && strings.Contains(err.Error(), "example")) {
+			t.Errorf("%s: %v; want a cleartext warning %v, never quoting the URL", u, err, warn)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 		req.Header.Set(TimestampHeader, ts)
 		req.Header.Set(n.cfg.SignatureHeader, sig)
 	}
-	rec := &channels.Recorder{Client: n.http, Explain: n.redact}
+	rec := &channels.Recorder{Client: n.http, Secrets: n.secrets}
 	resp, err := rec.Do(req)
 	if resp != nil {
 		resp.Body.Close() // reads what is left, so the connection carries the next request
@@ -185,13 +185,6 @@ func Sign(key []byte, t time.Time, body []byte) (timestamp, signature string) {
 // channels.SafeError).
 func (n *Notifier) fail(m *channels.Message, msg string, cause error) error {
 	return channels.SafeError(fmt.Sprintf("webhook: %s %q: %s", m.Action, m.Key, msg), cause, n.secrets)
-}
-
-// redact removes the secrets from a failed answer's body before it is
-// cut to the length an error shows, so that no part of one survives a
-// cut through it.
-func (n *Notifier) redact(body []byte) []byte {
-	return []byte(channels.Redact(string(body), n.secrets...))
 }
 
 // valueForms lists a header file's value and each of its words long

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/event"
 	"notifier/engine/pipeline"
@@ -168,7 +169,7 @@ func explainChannels(send []state.Planned, errs map[string]error) []string {
 		if err == nil {
 			continue
 		}
-		why := fmt.Sprintf("channel %q cannot be built: %s", d.Channel, oneLine(err.Error()))
+		why := fmt.Sprintf("channel %q cannot be built: %s", d.Channel, channels.OneLine(err.Error()))
 		if !said[d.Channel] {
 			said[d.Channel] = true
 			problems = append(problems, why+"; its deliveries would be queued and retried, not sent, and the run would exit 1")

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/pipeline"
 	"notifier/engine/state"
-	"slices"
-	"strings"
-	"text/tabwriter"
-	"time"
 )
 
 // historyCmd shows recent decisions and deliveries, and the dead letters.
@@ -108,7 +109,7 @@ func writeHistory(out io.Writer, hist []state.HistoryEntry, queued, dead []state
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tKEY\tCHANNEL\tDELIVERY\tOUTCOME\tREASON")
 	for _, h := range hist {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.Local().Format(time.DateTime), h.Key, h.Channel, h.Delivery, h.Outcome, oneLine(h.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Time.Local().Format(time.DateTime), h.Key, h.Channel, h.Delivery, h.Outcome, channels.OneLine(h.Reason))
 	}
 	tw.Flush()
 	for _, sec := range []struct {
@@ -125,10 +126,8 @@ func writeHistory(out io.Writer, hist []state.HistoryEntry, queued, dead []state
 			if !e.NextAttempt.IsZero() {
 				next = "next " + e.NextAttempt.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d attempts\t%s\t%s\n", e.Created.Local().Format(time.DateTime), e.Key, e.Channel+" "+e.Action, e.Attempts, next, oneLine(e.LastError))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d attempts\t%s\t%s\n", e.Created.Local().Format(time.DateTime), e.Key, e.Channel+" "+e.Action, e.Attempts, next, channels.OneLine(e.LastError))
 		}
 		tw.Flush()
 	}
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/drop"
 	"notifier/engine/lastgood"
@@ -137,7 +138,7 @@ func engineStatus(dir string) engineReport {
 	case errors.Is(err, spool.ErrNoAnswer):
 		return engineReport{State: "not answering", Error: fmt.Sprintf("no answer within %v: hung, or stopped", statusEngineBound)}
 	}
-	return engineReport{State: "unknown", Error: oneLine(err.Error())}
+	return engineReport{State: "unknown", Error: channels.OneLine(err.Error())}
 }
 
 // spoolStatus counts the spool's entries without making the spool: a
@@ -150,7 +151,7 @@ func spoolStatus(dir string, now time.Time) spoolReport {
 	r.Exists = true
 	st, err := spool.ReadStats(dir)
 	if err != nil {
-		r.Error = oneLine(err.Error())
+		r.Error = channels.OneLine(err.Error())
 		return r
 	}
 	r.New, r.Claimed, r.Bad, r.Oldest = st.New, st.Claimed, st.Bad, st.Oldest
@@ -169,12 +170,12 @@ func (a *app) policyAndState(path string, r *statusReport) {
 	defer w.close()
 	p, err := a.loadPolicy(path, w)
 	if err != nil {
-		r.Policy.Error = oneLine(err.Error())
+		r.Policy.Error = channels.OneLine(err.Error())
 		lg, notes := lastgood.Fallback(path, a.cacheDir(), err, w.loadOptions())
 		if lg == nil {
 			// Only why a kept copy was refused, if one was.
 			for _, n := range notes {
-				r.Policy.Error += "; " + oneLine(n)
+				r.Policy.Error += "; " + channels.OneLine(n)
 			}
 			r.State.Error = "not looked at: no policy says where it is"
 			return
@@ -187,7 +188,7 @@ func (a *app) policyAndState(path string, r *statusReport) {
 	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(p.Settings.Deadline))
 	defer cancel()
 	if err := a.readState(ctx, p, &r.State, &r.marks); err != nil {
-		r.State.Error = oneLine(err.Error())
+		r.State.Error = channels.OneLine(err.Error())
 	}
 }
 
@@ -254,11 +255,11 @@ func (r *statusReport) judge() {
 	if st := r.Engine.Status; st != nil {
 		for _, p := range st.Policies {
 			if p.LastGood {
-				ps = append(ps, fmt.Sprintf("the engine's policy %s does not load, it decides with the last good one: %s", p.Path, oneLine(p.Error)))
+				ps = append(ps, fmt.Sprintf("the engine's policy %s does not load, it decides with the last good one: %s", p.Path, channels.OneLine(p.Error)))
 			}
 			if p.Problems > 0 && r.now.Sub(p.LastProblemAt) < statusProblemAge {
 				ps = append(ps, fmt.Sprintf("the engine's policy %s: %d problem(s) needed a person since it was loaded, the last %v ago: %s (the engine's log has each)",
-					p.Path, p.Problems, r.now.Sub(p.LastProblemAt).Round(time.Second), oneLine(p.LastProblem)))
+					p.Path, p.Problems, r.now.Sub(p.LastProblemAt).Round(time.Second), channels.OneLine(p.LastProblem)))
 			}
 		}
 	}
@@ -280,12 +281,12 @@ func (r *statusReport) writeText(out io.Writer) {
 		line("engine_version", "%s", st.Version)
 		for _, p := range st.Policies {
 			if p.LastGood {
-				line("engine_policy", "%s (last good: %s)", p.Path, oneLine(p.Error))
+				line("engine_policy", "%s (last good: %s)", p.Path, channels.OneLine(p.Error))
 			} else {
 				line("engine_policy", "%s (loaded %s)", p.Path, p.LoadedAt.UTC().Format(time.RFC3339))
 			}
 			if p.Problems > 0 {
-				line("engine_policy_problems", "%d (the last at %s: %s)", p.Problems, p.LastProblemAt.UTC().Format(time.RFC3339), oneLine(p.LastProblem))
+				line("engine_policy_problems", "%d (the last at %s: %s)", p.Problems, p.LastProblemAt.UTC().Format(time.RFC3339), channels.OneLine(p.LastProblem))
 			}
 		}
 		line("engine_in_flight", "%d", st.InFlight)
