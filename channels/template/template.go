@@ -156,7 +156,7 @@ func (t *Template) Render(data map[string]any) (string, error) {
 
 // render is Render within b, saying too how many steps it took.
 func (t *Template) render(data map[string]any, b *budget) (out string, steps int, err error) {
-	defer func() { steps = MaxWork - max(b.left, 0) }()
+	defer func() { steps = MaxWork - b.left }() // over MaxWork only when the budget ran out
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = "", fmt.Errorf("template panicked: %v", r)

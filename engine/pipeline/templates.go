@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"notifier/channels"
@@ -252,6 +253,15 @@ func (ts *Templates) forDelivery(rule, channel string) []*compiled {
 	return out
 }
 
+// MaxDeliveryRender bounds the time one delivery's templates may take
+// together (each has its own work budget as well, see
+// channels/template.MaxWork).
+const MaxDeliveryRender = 100 * time.Millisecond
+
+// errRenderSpent is a part not rendered because the delivery's parts
+// before it took MaxDeliveryRender.
+var errRenderSpent = fmt.Errorf("not rendered: this delivery's templates took their %v", MaxDeliveryRender)
+
 // PartError is a template that failed for one message: its part is left
 // out, and the channel sends its built-in text instead.
 type PartError struct {
@@ -282,16 +292,29 @@ func (ts *Templates) render(ev *event.Event, m *channels.Message, channel, rule 
 	if len(list) == 0 {
 		return nil, nil
 	}
+	if rule == "" {
+		rule = m.Rule // as Data names it
+	}
 	data := Data(ev, m, channel, rule)
 	var parts map[string]string
 	var errs []error
+	// Rendering happens inside the state transaction: each part has its
+	// work budget, and a delivery's parts together this much time, so
+	// that a channel with many heavy templates (custom_details is a map)
+	// cannot hold the lock long. What is left when it is spent is sent
+	// with the built-in text, and said.
+	spent := time.Now().Add(MaxDeliveryRender)
 	for _, c := range list {
 		if c.t == nil {
 			continue // an empty list's marker: nothing to render
 		}
+		if time.Now().After(spent) {
+			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: rule, Err: errRenderSpent})
+			continue
+		}
 		out, err := c.renderChecked(data)
 		if err != nil {
-			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: data["rule"].(string), Err: err})
+			errs = append(errs, &PartError{Channel: channel, Option: c.option, Rule: rule, Err: err})
 			continue
 		}
 		if parts == nil {

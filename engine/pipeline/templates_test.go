@@ -280,3 +280,44 @@ rules:
 		t.Errorf("parts %v\nwant %s", got, want)
 	}
 }
+
+// A delivery's templates together may take MaxDeliveryRender, however
+// many there are (custom_details is a map): rendered inside the state
+// transaction, they must not hold its lock long. Each of these 60 runs
+// out of its own work budget (milliseconds each); the parts after the
+// delivery's time is spent are not rendered at all, and say why.
+func TestDeliveryRenderTimeBounded(t *testing.T) {
+	heavy := `'` + strings.Repeat(`{{ range .fields }}{{ $y := upper . }}{{ end }}`, 20) + `'`
+	var details strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&details, "      d%02d: %s\n", i, heavy)
+	}
+	r := templateRig(t, `
+channels:
+  pager:
+    type: tmplfake
+    details:
+`+details.String()+`rules:
+  - name: db
+    when: 'true'
+    notify: [pager]
+`)
+	ev := alarm("new", "critical")
+	ev.Fields = map[string]string{}
+	for i := range 1000 {
+		ev.Fields[fmt.Sprintf("f%04d", i)] = strings.Repeat("x", 1024)
+	}
+	rep := r.run(t, ev)
+	spent := 0
+	for _, err := range rep.NeedsPerson {
+		if errors.Is(err, errRenderSpent) {
+			spent++
+		}
+	}
+	if len(rep.NeedsPerson) != 60 || spent == 0 {
+		t.Errorf("%d problems, %d of them parts left unrendered; want all 60 said, some left for time: %v", len(rep.NeedsPerson), spent, rep.NeedsPerson)
+	}
+	if got := r.chans["pager"].messages(); len(got) != 1 || len(got[0].Parts) != 0 {
+		t.Errorf("delivered %d messages, parts %v; want the one, with the built-in texts", len(got), got)
+	}
+}

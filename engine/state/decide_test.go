@@ -367,7 +367,10 @@ func TestApplyResolveKeepsTheTellingRule(t *testing.T) {
 	}
 	recs[IncidentID(ev.Key)] = old
 	res, _ = Apply(Input{Event: &rm, Decision: &engine.Decision{}, Now: at(3)}, recs)
-	if len(res.Send) != 1 || res.Send[0].Rule != "resolve" || res.Send[0].Templates() != "" {
+	if len(res.Send) != 1 {
+		t.Fatalf("an old incident's resolve sends %+v, want one", res.Send)
+	}
+	if res.Send[0].Rule != "resolve" || res.Send[0].Templates() != "" {
 		t.Errorf("an old incident's resolve %+v (templates %q)", res.Send, res.Send[0].Templates())
 	}
 }
