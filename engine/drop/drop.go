@@ -178,8 +178,10 @@ func EnvStatePath(env map[string]string) (string, error) {
 //     an Owner it is written durably and left in new/.
 //
 // An error means nothing is spooled, except spool.ErrNotDurable: the
-// entry was offered to the engine, which has it, but was not made
-// durable (the caller must not decide it again).
+// entry is in new/, or the engine's, but was not made durable. Claimed
+// here, it is returned with no error (the caller's committed decision is
+// its record); otherwise the error says the engine or a later claimer
+// has it, and the caller must not decide it again.
 func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
 	var (
 		conn       *spool.WakeConn
@@ -195,7 +197,10 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 	}
 	if conn == nil {
 		if err := s.Put(e); err != nil {
-			return nil, r, err
+			if !errors.Is(err, spool.ErrNotDurable) {
+				return nil, r, err
+			}
+			notDurable = err // in new/: decided only by its claimer
 		}
 	} else {
 		// The engine is asked as soon as the entry is in new/, while new/

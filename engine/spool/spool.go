@@ -96,6 +96,9 @@ type Spool struct {
 	// step, if set, is told each durability step of Put as it completes
 	// (tests observe their order).
 	step func(string)
+	// syncDir, if set, stands for a directory's fsync in put (tests make
+	// it fail: ErrNotDurable).
+	syncDir func(*dir) error
 }
 
 // Open opens the spool at path, making it when missing, and its
@@ -158,7 +161,10 @@ func (s *Spool) told(step string) {
 // Put writes e durably into new/: a new file in tmp/ (exclusive, never
 // through a link), written, fsync'd, closed, renamed into new/, and new/
 // fsync'd. It sets e's V, ID and (when zero) Received. Only a nil error
-// means the entry is on disk; on an error nothing is left in new/.
+// means the entry is on disk. On an error nothing is left in new/, but
+// for one wrapping ErrNotDurable: the entry is in new/, its fsync failed,
+// and whoever claims it decides it once (the caller must not decide it
+// beside new/).
 func (s *Spool) Put(e *Entry) error {
 	return s.put(e, s.new, "", true, nil)
 }
@@ -236,10 +242,15 @@ func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func(
 	if !durable {
 		return nil
 	}
-	if err := to.Sync(); err != nil {
+	sync := (*dir).Sync
+	if s.syncDir != nil {
+		sync = s.syncDir
+	}
+	if err := sync(to); err != nil {
 		// The entry is in new/ but may not survive a crash: the caller
-		// must not report success, and a later claimer decides it once.
-		return fmt.Errorf("spool: %w", err)
+		// must not report success, nor decide it beside new/; whoever
+		// claims it decides it once.
+		return fmt.Errorf("spool: %w: %w", ErrNotDurable, err)
 	}
 	s.told("fsync new")
 	return nil

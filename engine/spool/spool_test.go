@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -362,5 +363,28 @@ func TestNewIDLayout(t *testing.T) {
 	}
 	if a, b := NewID(time.Unix(0, 5)), NewID(time.Unix(0, 5)); a == b {
 		t.Errorf("two ids alike: %q", a)
+	}
+}
+
+// A failed fsync of new/ after the rename is ErrNotDurable, not "nothing
+// spooled": the entry is in new/, so the caller must neither report
+// success nor decide it beside new/; one claimer takes it, once.
+func TestPutNotDurable(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	s.syncDir = func(*dir) error { return errors.New("EIO") }
+	e := testEntry(1)
+	err := s.Put(&e)
+	if !errors.Is(err, ErrNotDurable) || !strings.Contains(err.Error(), "EIO") {
+		t.Fatalf("Put: %v, want ErrNotDurable with the cause", err)
+	}
+	ids, err := s.List()
+	if err != nil || len(ids) != 1 || ids[0] != e.ID {
+		t.Fatalf("new/ holds %v (%v), want the entry %s", ids, err, e.ID)
+	}
+	if c, err := s.Claim(e.ID, "h/1/a"); err != nil || c == nil {
+		t.Fatalf("claim: %v, %v", c, err)
+	}
+	if c, err := s.Claim(e.ID, "h/2/b"); c != nil {
+		t.Errorf("claimed twice: %v, %v", c, err)
 	}
 }

@@ -2,7 +2,6 @@ package spool
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -228,29 +227,30 @@ func offerLine(e *Entry) []byte {
 // after Put's failed fsync.
 func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResult, error) {
 	var (
-		sent    error
-		offered bool
-		line    []byte
+		sent error
+		line []byte
 	)
 	err := s.put(e, s.new, "", true, func() {
 		// The bound counts from here: the engine has not been asked yet.
 		conn.SetDeadline(time.Now().Add(bound))
 		line = offerLine(e)
 		sent = conn.send(line)
-		offered = true
 		s.told("offer")
 	})
 	var notDurable error
-	if err != nil && offered && sent == nil {
-		// Only new/'s fsync failed, after the engine was asked: the entry
-		// is in new/ and the engine may be claiming it. "Not spooled"
-		// would have the caller decide it again beside the engine (a
-		// second page); instead the answer says who has it, and
-		// ErrNotDurable says the write was not made durable.
-		notDurable, err = fmt.Errorf("%w: %w", ErrNotDurable, err), nil
+	if errors.Is(err, ErrNotDurable) {
+		// Only new/'s fsync failed: the entry is in new/, and the engine,
+		// if it was asked, may be claiming it. "Not spooled" would have
+		// the caller decide it again beside the engine (a second page);
+		// instead the answer says who has it, and ErrNotDurable says the
+		// write was not made durable.
+		notDurable, err = err, nil
 	}
 	if err != nil || sent != nil {
 		conn.Close()
+		if err == nil {
+			err = notDurable
+		}
 		return wakeFailed(sent), err
 	}
 	deadline := conn.deadline
@@ -266,10 +266,11 @@ func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResu
 	return r, notDurable
 }
 
-// ErrNotDurable is wrapped by PutWake's error when the entry was written
-// and offered, but new/'s fsync failed: the entry is in new/ (or the
-// engine's), not certainly on disk. The answer returned with it says
-// who has it; the caller must not decide it beside the engine.
+// ErrNotDurable is wrapped by Put's and PutWake's error when the entry
+// was written into new/ but new/'s fsync failed: the entry is in new/ (or
+// the engine's), not certainly on disk. The caller must not report
+// success, nor decide it beside new/: it decides it only once it has
+// claimed it (drop.Put), or leaves it to whoever claims it.
 var ErrNotDurable = errors.New("spool entry offered but not made durable")
 
 // How an engine that reads only v1 requests answers a v2 one: its id
