@@ -79,3 +79,21 @@ func TestLyingWakeLineNotDecided(t *testing.T) {
 		t.Errorf("decided %v", r.decided)
 	}
 }
+
+// An older claim that never reaches the queue (its read hangs on a bad
+// disk) holds a newer entry of the key back only handOffWait: then the
+// newer one is decided, rather than every drain waiting on the read.
+func TestHandOffWaitIsBounded(t *testing.T) {
+	r := newRig(t, nil)
+	r.start()
+	older := r.put("cmon/ctl/1/hung", "critical")
+	newer := r.put("cmon/ctl/1/hung", "warning")
+	handed := r.srv.claiming(older) // and never offered, until the end
+	defer handed()
+	if got := r.wake(newer); got != spool.WakeClaimed {
+		t.Fatalf("wake: %v", got)
+	}
+	if got := wait(t, r.done, "the newer entry to be decided"); got != newer {
+		t.Errorf("decided %s, want %s", got, newer)
+	}
+}

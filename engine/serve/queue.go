@@ -141,6 +141,10 @@ func (s *Server) offer(c *spool.Claimed) bool {
 	return true
 }
 
+// handOffWait bounds how long a drain waits for an older claim to be
+// queued before it decides what it has (see drain).
+const handOffWait = time.Second
+
 // drain decides key's queued entries in order, each in a worker slot,
 // until none is left; stopping, it releases what it has not started.
 func (s *Server) drain(key string) {
@@ -154,11 +158,27 @@ func (s *Server) drain(key string) {
 		}
 		s.mu.Lock()
 		q := s.pending[key]
-		for !s.stopping && len(q) > 0 && s.olderLoading(q[0].Entry.ID) {
+		var give *time.Timer
+		for waited := time.Now(); !s.stopping && len(q) > 0 && s.olderLoading(q[0].Entry.ID); q = s.pending[key] {
 			// Receipt order: an older entry, perhaps of this key, is on its
-			// way to the queue (claiming).
+			// way to the queue (claiming: a read of microseconds). Waited
+			// for at most handOffWait: on a disk that hangs the read, the
+			// entries queued go on being decided (out of receipt order,
+			// at worst), rather than every key's drain waiting on it.
+			if time.Since(waited) >= handOffWait {
+				break
+			}
+			if give == nil {
+				give = time.AfterFunc(handOffWait, func() {
+					s.mu.Lock()
+					s.handedOff.Broadcast()
+					s.mu.Unlock()
+				})
+			}
 			s.handedOff.Wait()
-			q = s.pending[key]
+		}
+		if give != nil {
+			give.Stop()
 		}
 		if s.stopping || len(q) == 0 {
 			delete(s.pending, key)
