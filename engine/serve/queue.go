@@ -19,7 +19,7 @@ import (
 // and it was dropped with the engine's state path. It reads nothing:
 // the engine never opens a path an entry names.
 func (s *Server) serves(e *spool.Entry) bool {
-	ok, _ := s.servesWhy(e.Policy, entryStatePath(e))
+	ok, _ := s.servesWhy(e.Policy, e.StatePath)
 	return ok
 }
 
@@ -40,7 +40,7 @@ func (s *Server) servesWhy(policy, statePath string) (ok bool, reason string) {
 
 // foreign says e is for a policy or state path this engine never serves.
 func (s *Server) foreign(e *spool.Entry) bool {
-	return !s.served[e.Policy] || entryStatePath(e) != s.cfg.StatePath
+	return !s.served[e.Policy] || e.StatePath != s.cfg.StatePath
 }
 
 // maxQueued bounds what a wake-up may wait behind: with more waiting
@@ -458,6 +458,3 @@ func (s *Server) loadPath(path string, first bool) {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
-
-// entryStatePath is the $NOTIFIER_STATE_PATH the entry was dropped with.
-func entryStatePath(e *spool.Entry) string { return e.StatePath }
