@@ -51,7 +51,11 @@ func checkOverride(t channels.Type, r *policy.Rule, spec *policy.ChannelSpec, no
 // writtenAt is where the dotted option path is written below n: the key
 // of its entry in a mapping (a name may hold dots: "facts.a.b" is the
 // fact "a.b"), the item of a list, or the deepest node found.
-func writtenAt(n *yaml.Node, path []string) *yaml.Node {
+func writtenAt(n *yaml.Node, path []string) *yaml.Node { return optionAt(n, path, true) }
+
+// optionAt walks the dotted option path below n as writtenAt says, and
+// gives a mapping entry's key (key) or its value.
+func optionAt(n *yaml.Node, path []string, key bool) *yaml.Node {
 	if len(path) == 0 {
 		return n
 	}
@@ -63,15 +67,15 @@ func writtenAt(n *yaml.Node, path []string) *yaml.Node {
 				if n.Content[i].Value != name {
 					continue
 				}
-				if j == len(path) {
+				if j == len(path) && key {
 					return n.Content[i]
 				}
-				return writtenAt(n.Content[i+1], path[j:])
+				return optionAt(n.Content[i+1], path[j:], key)
 			}
 		}
 	case yaml.SequenceNode:
 		if i, err := strconv.Atoi(path[0]); err == nil && i >= 0 && i < len(n.Content) {
-			return writtenAt(n.Content[i], path[1:])
+			return optionAt(n.Content[i], path[1:], key)
 		}
 	}
 	return n

@@ -99,23 +99,7 @@ func (c *compiled) problemAt(text string, off int, severity, msg string) policy.
 // optionNode is the node of a dotted option ("custom_details.runbook",
 // "links.0.href") below root, or the deepest one found.
 func optionNode(root *yaml.Node, option string) *yaml.Node {
-	n := root
-	for part := range strings.SplitSeq(option, ".") {
-		next := n
-		switch n.Kind {
-		case yaml.MappingNode:
-			next = policy.MappingValue(n, part)
-		case yaml.SequenceNode:
-			if i, err := strconv.Atoi(part); err == nil && i >= 0 {
-				next = policy.ItemNode(n, i)
-			}
-		}
-		if next == n {
-			return n
-		}
-		n = next
-	}
-	return n
+	return optionAt(root, strings.Split(option, "."), false)
 }
 
 // listOf is the outermost list a dotted option is an item of below
