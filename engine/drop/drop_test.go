@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,10 +193,16 @@ func TestPutWithAndWithoutEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	accept := make(chan bool, 2)
+	var wants atomic.Bool
+	wants.Store(true)
+	handed := make(chan string, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- s.Serve(ctx, l, "host/2/engine", func(*spool.Claimed) bool { return <-accept })
+		served <- s.ServeWith(ctx, l, "host/2/engine", func(*spool.Claimed) bool { return <-accept }, spool.ServeOptions{
+			Wants:    func(string, string) (bool, string) { return wants.Load(), "busy" },
+			Claiming: func(id string) func() { return func() { handed <- id } },
+		})
 	}()
 	defer func() {
 		cancel()
@@ -205,10 +212,23 @@ func TestPutWithAndWithoutEngine(t *testing.T) {
 	}()
 	accept <- true
 	c, r, err = Put(s, take(), "host/1/a", time.Minute)
+	<-handed
 	if err != nil || c != nil || r != spool.WakeClaimed || stats().Claimed != 1 {
 		t.Fatalf("engine takes it: %+v, %v, %v; %+v", c, r, err, stats())
 	}
+	// Declined after its answer (an engine stopping): the drop is done,
+	// and the entry back in new/ for the next engine's scan or a flush.
 	accept <- false
+	c, r, err = Put(s, take(), "host/1/a", time.Minute)
+	id := <-handed
+	if err != nil || c != nil || r != spool.WakeClaimed {
+		t.Fatalf("engine declines after answering: %+v, %v, %v", c, r, err)
+	}
+	if ids, _ := s.List(); len(ids) != 1 || ids[0] != id {
+		t.Fatalf("engine declines after answering: new/ holds %q, want %s", ids, id)
+	}
+	// Declined before (busy): the drop's.
+	wants.Store(false)
 	c, r, err = Put(s, take(), "host/1/a", time.Minute)
 	if err != nil || c == nil || r != spool.WakeDeclined || c.Owner != "host/1/a" {
 		t.Fatalf("engine declines: %+v, %v, %v", c, r, err)

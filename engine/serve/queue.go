@@ -112,6 +112,13 @@ func (s *Server) mismatch(id, why string, released bool) {
 	s.note("spool entry %s: %s; not decided here, put back into new/", id, why)
 }
 
+// lost is told of an entry answered "claimed" (a v3 wake-up) that the
+// engine then could not take (spool.ServeOptions.Lost): the error says
+// where it is, for a flush or an operator.
+func (s *Server) lost(id string, err error) {
+	s.note("spool entry %s: answered claimed, then not taken: %v", id, err)
+}
+
 // offer queues a claimed entry when the engine serves it (Spool.Serve's
 // accept, and the scan's). Declined (false), the caller releases it.
 // Entries of one event key are decided one at a time in id (receipt)

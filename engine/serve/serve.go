@@ -238,7 +238,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- s.cfg.Spool.ServeWith(serveCtx, l, s.cfg.Owner, s.offer, spool.ServeOptions{Status: s.Status, Wants: s.wants, Claiming: s.claiming, Mismatch: s.mismatch})
+		serveErr <- s.cfg.Spool.ServeWith(serveCtx, l, s.cfg.Owner, s.offer, spool.ServeOptions{Status: s.Status, Wants: s.wants, Claiming: s.claiming, Mismatch: s.mismatch, Lost: s.lost})
 	}()
 	s.note("engine started: pid %d, spool %s, serving %s", os.Getpid(), s.cfg.Spool.Path, strings.Join(s.cfg.Policies, ", "))
 

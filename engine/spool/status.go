@@ -166,12 +166,15 @@ type ServeOptions struct {
 	// a release, which a drop that gave up in between would take for the
 	// engine's. An entry the engine cannot read with Peek is left so too
 	// (the drop that wrote it can). It runs in the connection's goroutine
-	// while the drop waits, and must return at once. An entry it wants is
-	// renamed into claimed/ and read once (no Peek before it, for a v2
-	// line); unusable (perhaps a newer drop's format) or not what the line
-	// said, it goes back into new/ and the answer is "no", for its drop to
-	// decide (should the drop have given up meanwhile, the entry waits in
-	// new/ for a flush); else accept decides, and the answer follows it.
+	// while the drop waits, and must return at once. An entry it wants
+	// on a v3 line is answered "claimed" at once, then renamed into
+	// claimed/, read once and handed to accept (see Lost and Mismatch for
+	// what becomes of one it cannot take after all). On a v1 or v2 line
+	// it is renamed and read first (no Peek before it, for v2); unusable
+	// (perhaps a newer drop's format) or not what the line said, it goes
+	// back into new/ and the answer is "no", for its drop to decide
+	// (should the drop have given up meanwhile, the entry waits in new/
+	// for a flush); else accept decides, and the answer follows it.
 	Wants func(policy, statePath string) (ok bool, reason string)
 	// Claiming, if set, is told of each entry renamed into claimed/ by a
 	// wake-up, before it is read, and the func it returns once the entry
@@ -186,6 +189,12 @@ type ServeOptions struct {
 	// drop): it has been put back into new/ (released is false if that
 	// failed) and the engine does not decide it. why says what differed.
 	Mismatch func(id, why string, released bool)
+	// Lost, if set, is told of an entry a v3 wake-up answered "claimed"
+	// that the engine then could not take: err says why and where the
+	// entry is (new/, for a flush; bad/; claimed/ for the next engine's
+	// takeover). An entry another claimer took first is not told: it is
+	// theirs, and decided once. A mismatch is told to Mismatch.
+	Lost func(id string, err error)
 }
 
 // ServeWith is Serve with options: with opts.Status set, the engine also

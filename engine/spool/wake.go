@@ -20,14 +20,26 @@ import (
 // WakeSocket is the engine's wake-up socket, in the spool directory.
 //
 // The protocol, over one stream connection per entry: the drop sends
-// the entry's id and a newline (v1), or the id, its entry's policy and
-// state path, both strconv.Quote'd, separated by spaces (v2, at most
-// maxRequestLine bytes); the engine claims new/<id> (its rename), reads
-// it and answers one line, "claimed" when it has the entry queued, else
-// "no" and a reason (the entry then back in new/ for the drop). The engine reads nothing but an id (ValidID: digits, dashes
-// and hex, bounded length, so no slash and no "..") and opens nothing but
-// that entry of its own spool, so no client can make it read another
-// file; the paths of a v2 line are only compared, never opened.
+// the entry's id and a newline (v1); or the id, its entry's policy and
+// state path, both strconv.Quote'd, separated by spaces (v2); or those
+// and the entry's format version (v3), each line at most maxRequestLine
+// bytes. The engine answers one line, "claimed" or "no: " and a reason
+// (the entry then untouched, or back, in new/ for the drop):
+//
+//   - v1 and v2: it claims new/<id> (its rename) and reads it, and only
+//     then answers "claimed", once it has the entry queued;
+//   - v3: the line says all the engine needs to know that it can take
+//     the entry (its policy and state path, a format it reads), so the
+//     answer "claimed" comes first, while the drop fsyncs new/, and the
+//     claim and the read follow. An entry the engine then cannot take
+//     after all is never lost: taken by another claimer, it is theirs;
+//     not what its line said, it goes back to new/ for a flush; unusable,
+//     to bad/, where `notifier status` reports it (ServeOptions.Lost).
+//
+// The engine reads nothing but an id (ValidID: digits, dashes and hex,
+// bounded length, so no slash and no "..") and opens nothing but that
+// entry of its own spool, so no client can make it read another file;
+// the paths of a v2 or v3 line are only compared, never opened.
 const WakeSocket = "wake.sock"
 
 // DefaultWakeBound is how long a drop waits for the engine's answer by
@@ -143,16 +155,22 @@ func (s *Spool) serve(ctx context.Context, l net.Listener, owner string, accept 
 const maxRequestLine = 16 << 10
 
 // request is one wake-up line: an id alone (protocol v1), or an id with
-// the policy and state path of its entry (v2, known set).
+// the policy and state path of its entry (v2, known set), and its
+// entry's format version (v3, version > 0).
 type request struct {
 	id                string
 	policy, statePath string
 	known             bool
+	version           int
 }
+
+// maxVersionDigits bounds a v3 line's version field.
+const maxVersionDigits = 4
 
 // parseRequest reads a wake-up line without its newline: `<id>`, or
 // `<id> <policy> <statepath>` with both paths strconv.Quote'd (statepath
-// "" when the entry has none). Anything else is an error.
+// "" when the entry has none), optionally followed by ` <version>`, the
+// entry's format version in decimal. Anything else is an error.
 func parseRequest(line []byte) (request, error) {
 	id, rest, v2 := strings.Cut(string(line), " ")
 	if !ValidID(id) {
@@ -161,15 +179,25 @@ func parseRequest(line []byte) (request, error) {
 	if !v2 {
 		return request{id: id}, nil
 	}
+	malformed := errors.New("malformed wake-up line")
 	policy, rest, err := unquotePrefix(rest)
 	if err != nil || !strings.HasPrefix(rest, " ") {
-		return request{}, errors.New("malformed wake-up line")
+		return request{}, malformed
 	}
 	statePath, rest, err := unquotePrefix(rest[1:])
-	if err != nil || rest != "" {
-		return request{}, errors.New("malformed wake-up line")
+	if err != nil {
+		return request{}, malformed
 	}
-	return request{id: id, policy: policy, statePath: statePath, known: true}, nil
+	req := request{id: id, policy: policy, statePath: statePath, known: true}
+	if rest == "" {
+		return req, nil
+	}
+	v, ok := strings.CutPrefix(rest, " ")
+	if !ok || v == "" || len(v) > maxVersionDigits || v[0] == '0' || strings.Trim(v, "0123456789") != "" {
+		return request{}, malformed
+	}
+	req.version, _ = strconv.Atoi(v)
+	return req, nil
 }
 
 // unquotePrefix unquotes the double-quoted Go string s starts with and
@@ -233,6 +261,11 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 		conn.Write([]byte("no: " + err.Error() + "\n"))
 		return
 	}
+	if req.version > Version {
+		// A newer drop's entry: left untouched for that drop to decide.
+		conn.Write([]byte("no: entry format " + strconv.Itoa(req.version) + ", this engine reads " + strconv.Itoa(Version) + "\n"))
+		return
+	}
 	if opts.Wants != nil {
 		if !req.known {
 			// A v1 line: the entry says what it is for. One it cannot
@@ -247,6 +280,10 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 			conn.Write([]byte("no: " + oneLine(reason) + "\n"))
 			return
 		}
+	}
+	if req.version > 0 {
+		s.answerFirst(conn, req, owner, accept, opts)
+		return
 	}
 	// The rename is the claim. The entry is read once, after it (a v2
 	// line said what it is for, so no Peek first), and the answer waits
@@ -278,8 +315,7 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 	if req.known && (c.Entry.Policy != req.policy || c.Entry.StatePath != req.statePath) {
 		released := s.Release(c) == nil
 		if opts.Mismatch != nil {
-			opts.Mismatch(req.id, fmt.Sprintf("the wake-up line said policy %.200q, state path %.200q; the entry has %.200q, %.200q",
-				req.policy, req.statePath, c.Entry.Policy, c.Entry.StatePath), released)
+			opts.Mismatch(req.id, mismatchWhy(req, c), released)
 		}
 		conn.Write([]byte("no: the entry is not what its wake-up line said\n"))
 		return
@@ -294,6 +330,60 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 	default:
 		conn.Write([]byte("no: declined\n"))
 	}
+}
+
+// answerFirst takes the entry of a v3 line, which Wants has taken:
+// "claimed" is answered before the claim (the drop fsyncs new/ while
+// the engine renames and reads the entry), then the entry is claimed,
+// read once and handed to accept. Nobody waits for what follows, so an
+// entry that cannot be taken after all is told to opts.Lost, with where
+// it is: another claimer's (a flush got there first: decided once, by
+// them, and not told), back in new/ (not what its line said, or
+// declined by accept), or in bad/ (unreadable). Claiming is told before
+// the answer, so a newer entry of the key answered meanwhile waits for
+// this one (receipt order).
+func (s *Spool) answerFirst(conn net.Conn, req request, owner string, accept func(*Claimed) bool, opts ServeOptions) {
+	if opts.Claiming != nil {
+		defer opts.Claiming(req.id)()
+	}
+	conn.Write([]byte("claimed\n"))
+	conn.Close()
+	lost := func(err error) {
+		if opts.Lost != nil {
+			opts.Lost(req.id, err)
+		}
+	}
+	name, err := s.rename(req.id, owner)
+	switch {
+	case errors.Is(err, ErrTaken):
+		return
+	case err != nil:
+		lost(fmt.Errorf("%w; it stays in new/ for a flush", err))
+		return
+	}
+	c, err := s.read(req.id, name, owner)
+	if err != nil {
+		lost(s.toBad(s.claimed, name, err))
+		return
+	}
+	if c.Entry.Policy != req.policy || c.Entry.StatePath != req.statePath {
+		released := s.Release(c) == nil
+		if opts.Mismatch != nil {
+			opts.Mismatch(req.id, mismatchWhy(req, c), released)
+		}
+		return
+	}
+	if !accept(c) {
+		if err := s.Release(c); err != nil {
+			lost(fmt.Errorf("declined after the answer, and %w: it waits in claimed/ for the next engine", err))
+		}
+	}
+}
+
+// mismatchWhy says how an entry differs from its wake-up line.
+func mismatchWhy(req request, c *Claimed) string {
+	return fmt.Sprintf("the wake-up line said policy %.200q, state path %.200q; the entry has %.200q, %.200q",
+		req.policy, req.statePath, c.Entry.Policy, c.Entry.StatePath)
 }
 
 // refused answers a failed Peek or Claim "no", saying why, and reports

@@ -20,13 +20,17 @@ import (
 //	v1: <id>\n
 //	v2: <id> <policy> <statepath>\n   (both strconv.Quote'd: the entry's
 //	    Policy and StatePath, "" when it has none)
+//	v3: <id> <policy> <statepath> <version>\n   (and the entry's V)
 //
-// The engine answers one line: "claimed" or "no: <reason>". A v2
+// The engine answers one line: "claimed" or "no: <reason>". A v3
 // request tells the engine all it needs to decide whether it takes the
 // entry without reading it first, so a drop sends it as soon as the
-// entry is in new/, before new/'s fsync (Spool.PutWake).
+// entry is in new/, before new/'s fsync (Spool.PutWake), and the engine
+// answers before it claims and reads the entry (WakeSocket). A drop
+// sends v3; an engine from before v3 refuses it as malformed (and one
+// from before v2, as not an id), and is asked again in v1.
 
-// offerLineMax bounds a v2 request line; a drop whose line would be
+// offerLineMax bounds a v3 request line; a drop whose line would be
 // longer sends v1 (the engine reads the entry to learn the same).
 const offerLineMax = 16 << 10
 
@@ -195,15 +199,17 @@ func wakeFailed(err error) WakeResult {
 	return WakeDeclined
 }
 
-// offerLine is the request offering e: v2, or v1 when v2's line would be
+// offerLine is the request offering e: v3, or v1 when v3's line would be
 // longer than offerLineMax.
 func offerLine(e *Entry) []byte {
-	line := make([]byte, 0, len(e.ID)+len(e.Policy)+len(e.StatePath)+8)
+	line := make([]byte, 0, len(e.ID)+len(e.Policy)+len(e.StatePath)+16)
 	line = append(line, e.ID...)
 	line = append(line, ' ')
 	line = strconv.AppendQuote(line, e.Policy)
 	line = append(line, ' ')
 	line = strconv.AppendQuote(line, e.StatePath)
+	line = append(line, ' ')
+	line = strconv.AppendInt(line, int64(e.V), 10)
 	line = append(line, '\n')
 	if len(line) > offerLineMax {
 		return []byte(e.ID + "\n")
@@ -213,7 +219,7 @@ func offerLine(e *Entry) []byte {
 
 // PutWake is Put with the wake-up over conn (from DialWake) overlapped
 // with new/'s fsync: the file is written, fsync'd and renamed into new/
-// as Put does; then the v2 request is sent, new/ fsync'd while the
+// as Put does; then the v3 request is sent, new/ fsync'd while the
 // engine handles it, and its answer read (waiting at most bound from
 // the request). Only a nil error means the entry is on disk, as for
 // Put; conn is closed.
@@ -255,9 +261,10 @@ func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResu
 	}
 	deadline := conn.deadline
 	r, answer := conn.answerLine()
-	if (answer == v1Refusal || answer == v1RefusalLong) && len(line) > len(e.ID)+1 {
-		// An engine that reads only v1 (one started before an upgrade):
-		// asked again in its protocol, within the same bound.
+	if (answer == v1Refusal || answer == v1RefusalLong || answer == v2Refusal) && len(line) > len(e.ID)+1 {
+		// An engine from before v3 (one started before an upgrade):
+		// asked again in v1, which every engine answers, within the same
+		// bound.
 		if conn, r = DialWake(s.Path, deadline); conn != nil {
 			r = WakeOn(conn, e.ID, deadline)
 		}
@@ -273,11 +280,13 @@ func (s *Spool) PutWake(e *Entry, conn *WakeConn, bound time.Duration) (WakeResu
 // claimed it (drop.Put), or leaves it to whoever claims it.
 var ErrNotDurable = errors.New("spool entry offered but not made durable")
 
-// How an engine that reads only v1 requests answers a v2 one: its id
-// would have to be the whole line, which is longer than an id.
+// How an engine that reads only v1 requests answers a v2 or v3 one (its
+// id would have to be the whole line, which is longer than an id), and
+// how one that reads v2 answers v3 (a line with more than two paths).
 const (
 	v1Refusal     = "no: not a spool id\n"
 	v1RefusalLong = "no: not an id line\n"
+	v2Refusal     = "no: malformed wake-up line\n"
 )
 
 // HandOff offers entry id to the engine (Wake, waiting at most bound)

@@ -45,7 +45,7 @@ func fakeEngine(t *testing.T, dir string, answers ...string) <-chan string {
 }
 
 // PutWake keeps Put's durability order and overlaps only new/'s fsync
-// with the engine: the v2 request goes out once the entry is in new/,
+// with the engine: the v3 request goes out once the entry is in new/,
 // and PutWake returns (the drop exits) only after new/'s fsync and the
 // answer.
 func TestPutWakeOrder(t *testing.T) {
@@ -67,7 +67,7 @@ func TestPutWakeOrder(t *testing.T) {
 	if !slices.Equal(steps, want) {
 		t.Errorf("steps %q, want %q", steps, want)
 	}
-	if line, want := <-lines, e.ID+" "+strconv.Quote(e.Policy)+" "+strconv.Quote(e.StatePath)+"\n"; line != want {
+	if line, want := <-lines, v3Line(&e); line != want {
 		t.Errorf("request %q, want %q", line, want)
 	}
 	if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
@@ -75,12 +75,12 @@ func TestPutWakeOrder(t *testing.T) {
 	}
 }
 
-// The v2 request quotes what needs it, writes "" for no state path, and
+// The v3 request quotes what needs it, writes "" for no state path, and
 // falls back to v1 when it would be too long.
 func TestOfferLine(t *testing.T) {
 	e := testEntry(1)
-	e.ID, e.Policy, e.StatePath = "01796443860123456789-3462-f6e9217c", "/etc/my \"policy\"\n.yaml", ""
-	if got, want := string(offerLine(&e)), e.ID+` "/etc/my \"policy\"\n.yaml" ""`+"\n"; got != want {
+	e.ID, e.Policy, e.StatePath, e.V = "01796443860123456789-3462-f6e9217c", "/etc/my \"policy\"\n.yaml", "", Version
+	if got, want := string(offerLine(&e)), e.ID+` "/etc/my \"policy\"\n.yaml" "" `+strconv.Itoa(Version)+"\n"; got != want {
 		t.Errorf("%q, want %q", got, want)
 	}
 	e.Policy = "/" + strings.Repeat("p", offerLineMax)
@@ -89,10 +89,11 @@ func TestOfferLine(t *testing.T) {
 	}
 }
 
-// An engine that reads only v1 refuses the v2 line as not an id; the
-// drop asks it again in v1 within the same bound.
+// An engine that reads only v1 refuses the v3 line as not an id, and
+// one that reads v2 as malformed; the drop asks it again in v1 within
+// the same bound.
 func TestPutWakeV1Engine(t *testing.T) {
-	for _, refusal := range []string{v1Refusal, v1RefusalLong} {
+	for _, refusal := range []string{v1Refusal, v1RefusalLong, v2Refusal} {
 		dir := t.TempDir()
 		s := openSpool(t, dir)
 		lines := fakeEngine(t, dir, refusal, "claimed\n")
