@@ -4,17 +4,21 @@ package cmon
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
 	"os"
-	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// readPipe reads a pipe (how CMON feeds plugins) in the calling goroutine,
-// with the deadline enforced by the runtime's poller instead of a reader
-// goroutine: handing the read to another thread and back cost more than
-// the rest of the decoding. ok is false when r is not a pipe, or the pipe
-// cannot be polled; ReadInput then falls back to its goroutine.
+// readPipe reads a pipe (how CMON feeds plugins) in the calling
+// goroutine, with the deadline kept by poll(2) on the descriptor itself:
+// no reader goroutine (handing the read to another thread and back cost
+// more than the rest of the decoding) and not the runtime's poller
+// either (its epoll instance, eventfd and timers cost a one-event
+// process more than the read). ok is false when r is not a pipe;
+// ReadInput then falls back to its goroutine.
 //
 // Once the bytes read form a complete JSON value it stops waiting: it
 // takes what the writer has already sent, without blocking, and returns.
@@ -26,79 +30,92 @@ func readPipe(ctx context.Context, r io.Reader) (data []byte, ok bool, err error
 	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
 		return nil, false, nil
 	}
-	// O_NONBLOCK belongs to the open pipe, shared with whoever else holds
-	// it: set it only for the read, and put it back.
-	fd := int(f.Fd())
-	dup, err := syscall.Dup(fd)
+	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, false, nil
 	}
-	if err := syscall.SetNonblock(dup, true); err != nil {
-		syscall.Close(dup)
+	deadline, _ := ctx.Deadline()
+	var rerr error
+	if cerr := rc.Control(func(fd uintptr) { data, ok, rerr = readPipeFD(int(fd), deadline) }); cerr != nil {
 		return nil, false, nil
 	}
-	defer syscall.SetNonblock(fd, false)
-	pf := os.NewFile(uintptr(dup), f.Name())
-	defer pf.Close()
-	if dl, has := ctx.Deadline(); has {
-		if pf.SetReadDeadline(dl) != nil {
-			return nil, false, nil // not pollable: the goroutine path copes
+	return data, ok, rerr
+}
+
+// readPipeFD is readPipe on the descriptor fd, until deadline (none when
+// zero). O_NONBLOCK belongs to the open pipe, shared with whoever else
+// holds it: it is set only for the read, and put back.
+func readPipeFD(fd int, deadline time.Time) (data []byte, ok bool, err error) {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return nil, false, nil
+	}
+	if flags&unix.O_NONBLOCK == 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_NONBLOCK); err != nil {
+			return nil, false, nil
 		}
+		defer unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
 	}
 	var sc scanner
 	buf := make([]byte, readChunk)
+	complete := false
 	for len(data) <= MaxInput {
-		n, err := pf.Read(buf)
-		data = append(data, buf[:n]...)
+		n, err := unix.Read(fd, buf)
 		switch {
-		case errors.Is(err, io.EOF):
-			data, err = capped(data, nil)
-			return data, true, err
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			data, err = gaveUp(data, context.DeadlineExceeded)
-			return data, true, err
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if complete {
+				// All the writer has sent so far, after a whole value.
+				data, err = capped(data, nil)
+				return data, true, err
+			}
+			if err := waitReadable(fd, deadline); err != nil {
+				if err == context.DeadlineExceeded {
+					data, err = gaveUp(data, err)
+				} else {
+					data, err = capped(data, err)
+				}
+				return data, true, err
+			}
+			continue
 		case err != nil:
 			data, err = capped(data, err)
 			return data, true, err
-		}
-		if sc.feed(buf[:n]) {
-			data, err = drain(pf, data)
-			data, err = capped(data, err)
+		case n == 0:
+			data, err = capped(data, nil)
 			return data, true, err
+		}
+		data = append(data, buf[:n]...)
+		if !complete && sc.feed(buf[:n]) {
+			complete = true // take what is there already, never wait for more
 		}
 	}
 	data, err = capped(data, nil)
 	return data, true, err
 }
 
-// drain appends what the pipe holds now, never waiting for more: the
-// rest of a write that carried the end of the value, or the trailing
-// data of a writer that then closed.
-func drain(pf *os.File, data []byte) ([]byte, error) {
-	rc, err := pf.SyscallConn()
-	if err != nil {
-		return data, nil
-	}
-	buf := make([]byte, readChunk)
-	for len(data) <= MaxInput {
-		var n int
-		var rerr error
-		if err := rc.Read(func(fd uintptr) bool {
-			n, rerr = syscall.Read(int(fd), buf)
-			return true // never park: EAGAIN means nothing more for now
-		}); err != nil {
-			return data, nil
-		}
-		if errors.Is(rerr, syscall.EINTR) {
-			continue
-		}
-		if n <= 0 || rerr != nil {
-			if rerr != nil && !errors.Is(rerr, syscall.EAGAIN) {
-				return data, rerr
+// waitReadable polls fd until it is readable (or hung up, or in error:
+// the read that follows says which); context.DeadlineExceeded once
+// deadline has passed, or poll's own error.
+func waitReadable(fd int, deadline time.Time) error {
+	for {
+		ms := -1
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return context.DeadlineExceeded
 			}
-			return data, nil
+			ms = int((left + time.Millisecond - 1) / time.Millisecond)
 		}
-		data = append(data, buf[:n]...)
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		switch {
+		case err == unix.EINTR, err == nil && n == 0:
+			// the loop checks the deadline again
+		case err != nil:
+			return fmt.Errorf("poll: %w", err)
+		default:
+			return nil
+		}
 	}
-	return data, nil
 }
