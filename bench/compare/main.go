@@ -10,6 +10,11 @@
 // program watching the file sees it changed since the last run (issue
 // 11's "policy changed since the last event"). FILE is put back as it
 // was at the end.
+//
+// With -gap DUR it pauses that long, untimed, before every run: a
+// resident process that works after an invocation exits (the engine
+// deciding the event it claimed) is then idle when the next one starts,
+// which tells its share of a back-to-back ratio from the invocation's own.
 package main
 
 import (
@@ -31,6 +36,7 @@ func main() {
 	candidate := flag.String("candidate", "", "candidate command (split on spaces)")
 	max := flag.Float64("max-ratio", 0, "exit 1 when median(candidate)/median(baseline) exceeds this (0: report only)")
 	touch := flag.String("touch", "", "rewrite this file (a comment line added) before every candidate run, untimed")
+	gap := flag.Duration("gap", 0, "pause this long before every run, untimed (lets a resident engine finish the last event first)")
 	flag.Parse()
 	if *baseline == "" || *candidate == "" {
 		fmt.Fprintln(os.Stderr, "compare: -baseline and -candidate are required")
@@ -67,6 +73,7 @@ func main() {
 					os.Exit(1)
 				}
 			}
+			time.Sleep(*gap)
 			d, cpu, err := timeOnce(c, input)
 			if err != nil {
 				restore()
