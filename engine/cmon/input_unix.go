@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -34,7 +35,12 @@ func readPipe(ctx context.Context, r io.Reader) (data []byte, ok bool, err error
 	if err != nil {
 		return nil, false, nil
 	}
-	deadline, _ := ctx.Deadline()
+	deadline, has := ctx.Deadline()
+	if !has && ctx.Done() != nil {
+		// Cancellable but with no deadline: poll(2) cannot wait on a
+		// channel, the goroutine path can.
+		return nil, false, nil
+	}
 	var rerr error
 	if cerr := rc.Control(func(fd uintptr) { data, ok, rerr = readPipeFD(int(fd), deadline) }); cerr != nil {
 		return nil, false, nil
@@ -106,7 +112,7 @@ func waitReadable(fd int, deadline time.Time) error {
 			if left <= 0 {
 				return context.DeadlineExceeded
 			}
-			ms = int((left + time.Millisecond - 1) / time.Millisecond)
+			ms = int(min((left+time.Millisecond-1)/time.Millisecond, math.MaxInt32))
 		}
 		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
 		switch {

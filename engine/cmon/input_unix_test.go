@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // openPipes are the ways a writer that never closes reaches ReadInput: a
@@ -105,5 +107,38 @@ func TestReadInputPartialKept(t *testing.T) {
 				t.Errorf("data = %q, want %q", data, partial)
 			}
 		})
+	}
+}
+
+// A pipe as CMON hands it over is blocking (os.Pipe's are not): the
+// read sets O_NONBLOCK only for itself and puts the flags back, on a
+// whole message and on a deadline alike.
+func TestReadInputBlockingPipeFlagsRestored(t *testing.T) {
+	for _, whole := range []bool{true, false} {
+		var p [2]int
+		if err := syscall.Pipe(p[:]); err != nil {
+			t.Fatal(err)
+		}
+		r, w := os.NewFile(uintptr(p[0]), "r"), os.NewFile(uintptr(p[1]), "w")
+		before, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFL, 0)
+		if err != nil || before&unix.O_NONBLOCK != 0 {
+			t.Fatalf("flags %#x, %v: want a blocking pipe", before, err)
+		}
+		msg := `{"type":"alarm"`
+		if whole {
+			msg += `}`
+		}
+		w.Write([]byte(msg))
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		data, err := ReadInput(ctx, r)
+		cancel()
+		if string(data) != msg || (err == nil) != whole {
+			t.Errorf("whole %v: %q, %v", whole, data, err)
+		}
+		if after, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFL, 0); err != nil || after != before {
+			t.Errorf("whole %v: flags %#x after the read, %#x before (%v)", whole, after, before, err)
+		}
+		r.Close()
+		w.Close()
 	}
 }
