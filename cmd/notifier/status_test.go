@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"notifier/engine/spool"
+	"notifier/engine/spool/spoolnet"
 	"notifier/engine/state"
 	"notifier/engine/state/bolt"
 )
@@ -174,7 +175,7 @@ func TestStatusEngineUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	l, err := sp.Listen()
+	l, err := spoolnet.Listen(sp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestStatusEngineWithoutStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	l, err := sp.Listen()
+	l, err := spoolnet.Listen(sp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"notifier/engine/event"
 	"notifier/engine/policy"
 	"notifier/engine/spool"
+	"notifier/engine/spool/spoolnet"
 	"notifier/engine/state"
 )
 
@@ -188,7 +189,7 @@ func TestPutWithAndWithoutEngine(t *testing.T) {
 	}
 	s.Done(old)
 
-	l, err := s.Listen()
+	l, err := spoolnet.Listen(s)
 	if err != nil {
 		t.Fatal(err)
 	}

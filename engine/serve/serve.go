@@ -30,6 +30,7 @@ import (
 	"notifier/engine/event"
 	"notifier/engine/pipeline"
 	"notifier/engine/spool"
+	"notifier/engine/spool/spoolnet"
 	"notifier/engine/state"
 )
 
@@ -228,12 +229,12 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, path := range s.cfg.Policies {
 		s.loadPath(path, true)
 	}
-	l := s.cfg.Listener
-	if l == nil {
-		if l, err = s.cfg.Spool.Listen(); err != nil {
-			s.stop()
-			return err
-		}
+	var l spool.Listener
+	if s.cfg.Listener != nil {
+		l = spoolnet.Wrap(s.cfg.Listener)
+	} else if l, err = spoolnet.Listen(s.cfg.Spool); err != nil {
+		s.stop()
+		return err
 	}
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	serveErr := make(chan error, 1)

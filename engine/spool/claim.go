@@ -1,12 +1,10 @@
 package spool
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -39,7 +37,66 @@ func claimedName(id, owner string) (string, error) {
 	if owner == "" || len(owner) > maxOwnerLen {
 		return "", fmt.Errorf("spool: owner id of %d bytes: want 1 to %d", len(owner), maxOwnerLen)
 	}
-	return id + "." + url.PathEscape(owner), nil
+	return id + "." + escapeOwner(owner), nil
+}
+
+// escapeOwner is url.PathEscape(owner), byte for byte (a test holds it
+// to it): package net/url would bring net/netip's start-up into every
+// notifier-drop for these few lines.
+func escapeOwner(owner string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(owner) + 16)
+	for i := 0; i < len(owner); i++ {
+		c := owner[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~:@&=+$", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
+}
+
+// unhex is the value of one hex digit.
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// unescapeOwner is url.PathUnescape(esc) (a test holds it to it): ok is
+// false for a malformed escape.
+func unescapeOwner(esc string) (owner string, ok bool) {
+	if !strings.Contains(esc, "%") {
+		return esc, true
+	}
+	b := make([]byte, 0, len(esc))
+	for i := 0; i < len(esc); i++ {
+		if esc[i] != '%' {
+			b = append(b, esc[i])
+			continue
+		}
+		if i+2 >= len(esc) {
+			return "", false
+		}
+		hi, ok1 := unhex(esc[i+1])
+		lo, ok2 := unhex(esc[i+2])
+		if !ok1 || !ok2 {
+			return "", false
+		}
+		b = append(b, hi<<4|lo)
+		i += 2
+	}
+	return string(b), true
 }
 
 // claimName checks id and owner and makes the entry's name in claimed/.
@@ -56,8 +113,8 @@ func parseClaimed(name string) (id, owner string, ok bool) {
 	if !ok || !ValidID(id) {
 		return "", "", false
 	}
-	owner, err := url.PathUnescape(esc)
-	if err != nil || owner == "" {
+	owner, ok = unescapeOwner(esc)
+	if !ok || owner == "" {
 		return "", "", false
 	}
 	return id, owner, true
@@ -123,8 +180,7 @@ func (s *Spool) read(id, name, owner string) (*Claimed, error) {
 // and returns the error to report. Nothing is deleted: an operator may
 // want to see what a drop wrote.
 func (s *Spool) toBad(d *dir, name string, reason error) error {
-	var b [4]byte
-	rand.Read(b[:])
+	b := Random4()
 	// A suffix of its own: names in bad/ never replace one another.
 	base := name + "-" + hex.EncodeToString(b[:])
 	if err := d.MoveTo(name, s.bad, base); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,5 +337,31 @@ func TestAdopt(t *testing.T) {
 	}
 	if _, err := s.Adopt("../x", "host/7/a"); err == nil {
 		t.Error("Adopt of a bad id succeeded")
+	}
+}
+
+// escapeOwner and unescapeOwner are net/url's PathEscape and
+// PathUnescape, which claimed/ names were made with before.
+func TestOwnerEscapeIsURLs(t *testing.T) {
+	for _, owner := range []string{"vm/1234/abcd0123", "node1.example.com/1/ff", "a b%c/d?e#f;g,h:i@j&k=l+m$n~o", "é/\x00/\xff", "%", "%2", "%zz", "%2f", ""} {
+		checkOwnerEscape(t, owner)
+	}
+}
+
+func FuzzOwnerEscape(f *testing.F) {
+	for _, s := range []string{"vm/1234/abcd0123", "%41", "%", "a%2"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkOwnerEscape)
+}
+
+func checkOwnerEscape(t *testing.T, s string) {
+	if got, want := escapeOwner(s), url.PathEscape(s); got != want {
+		t.Errorf("escapeOwner(%q) = %q, want %q", s, got, want)
+	}
+	got, ok := unescapeOwner(s)
+	want, err := url.PathUnescape(s)
+	if ok != (err == nil) || ok && got != want {
+		t.Errorf("unescapeOwner(%q) = %q, %v; PathUnescape %q, %v", s, got, ok, want, err)
 	}
 }

@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"path/filepath"
 	"slices"
 	"time"
@@ -85,22 +83,20 @@ var (
 // JSON object of the EngineStatus fields and nothing else).
 func AskStatus(dir string, bound time.Duration) (*EngineStatus, error) {
 	deadline := time.Now().Add(bound)
-	path := filepath.Join(dir, WakeSocket)
-	conn, err := (&net.Dialer{Deadline: deadline}).Dial("unix", path)
+	conn, _, err := dialWake(dir, deadline)
 	if errors.Is(err, fs.ErrPermission) {
 		// There is a socket, not for this user: not "no engine".
 		return nil, fmt.Errorf("spool: asking the engine's status: %w", err)
 	}
-	if err != nil {
+	if conn == nil {
 		// As in Wake: any other failure to connect means no engine to ask.
-		return nil, fmt.Errorf("%w on %s", ErrNoEngine, path)
+		return nil, fmt.Errorf("%w on %s", ErrNoEngine, filepath.Join(dir, WakeSocket))
 	}
 	defer conn.Close()
-	conn.SetDeadline(deadline)
-	if _, err := conn.Write([]byte(statusRequest + "\n")); err != nil {
+	if err := conn.send([]byte(statusRequest + "\n")); err != nil {
 		return nil, askFailed(err)
 	}
-	line, err := readLine(conn, maxStatusLine)
+	line, err := conn.readLine(maxStatusLine)
 	if err != nil {
 		return nil, askFailed(err)
 	}
@@ -111,21 +107,6 @@ func AskStatus(dir string, bound time.Duration) (*EngineStatus, error) {
 		return nil, fmt.Errorf("spool: the engine refused the status request: %.80q", rest)
 	}
 	return decodeStatus(line)
-}
-
-// readLine reads one newline-terminated line of at most max bytes (the
-// newline not counted, nor returned).
-func readLine(r io.Reader, max int) ([]byte, error) {
-	line, err := bufio.NewReaderSize(r, max+1).ReadSlice('\n')
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		return nil, fmt.Errorf("spool: status answer longer than %d bytes", max)
-	case err == io.EOF:
-		return nil, errors.New("spool: the engine hung up without a complete answer")
-	case err != nil:
-		return nil, err
-	}
-	return line[:len(line)-1], nil
 }
 
 // decodeStatus decodes an engine's status line strictly: unknown fields,
@@ -144,8 +125,7 @@ func decodeStatus(line []byte) (*EngineStatus, error) {
 }
 
 func askFailed(err error) error {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if err == errWakeTimeout {
 		return ErrNoAnswer
 	}
 	return fmt.Errorf("spool: asking the engine's status: %w", err)
@@ -191,21 +171,22 @@ type ServeOptions struct {
 	Mismatch func(id, why string, released bool)
 	// Lost, if set, is told of an entry a v3 wake-up answered "claimed"
 	// that the engine then could not take: err says why and where the
-	// entry is (new/, for a flush; bad/; claimed/ for the next engine's
-	// takeover). An entry another claimer took first is not told: it is
-	// theirs, and decided once. A mismatch is told to Mismatch.
+	// entry is (back in new/, for the engine's scan or a flush; bad/;
+	// claimed/ for the next engine's takeover). An entry another claimer
+	// took first is not told: it is theirs, and decided once. A mismatch
+	// is told to Mismatch. Without Wants, no answer comes first.
 	Lost func(id string, err error)
 }
 
 // ServeWith is Serve with options: with opts.Status set, the engine also
 // answers status requests.
-func (s *Spool) ServeWith(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool, opts ServeOptions) error {
+func (s *Spool) ServeWith(ctx context.Context, l Listener, owner string, accept func(*Claimed) bool, opts ServeOptions) error {
 	return s.serve(ctx, l, owner, accept, opts)
 }
 
 // answerStatus answers a status request on conn with one line of JSON,
 // or "no: unsupported" when the engine has no status to give.
-func answerStatus(conn net.Conn, status func() EngineStatus) {
+func answerStatus(conn Conn, status func() EngineStatus) {
 	if status == nil {
 		conn.Write([]byte("no: unsupported\n"))
 		return

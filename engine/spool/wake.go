@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -85,29 +84,36 @@ func (r WakeResult) String() string {
 	return fmt.Sprintf("WakeResult(%d)", int(r))
 }
 
-// Listen makes the wake-up socket in the spool, replacing a stale one
-// (nothing answering on it) but never one an engine answers on. The
-// socket is group-writable, so that the drops of the spool's group can
-// connect.
-func (s *Spool) Listen() (net.Listener, error) {
+// Conn is one connection to the wake-up socket, the engine's side: a
+// net.Conn. Listener is the socket the engine accepts them on: a
+// net.Listener whose Accept returns a Conn (engine/spool/spoolnet makes
+// and wraps them). This package names neither net type, so that
+// notifier-drop, which is only ever a client, links no package net.
+type (
+	Conn interface {
+		io.ReadWriteCloser
+		SetDeadline(time.Time) error
+	}
+	Listener interface {
+		Accept() (Conn, error)
+		Close() error
+	}
+)
+
+// ClearSocket makes way for the engine's wake-up socket in the spool:
+// it removes a stale one (nothing answering on it) but never one an
+// engine answers on, and returns the path to listen on. spoolnet.Listen
+// binds it.
+func (s *Spool) ClearSocket() (string, error) {
 	path := filepath.Join(s.Path, WakeSocket)
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+	if c, _ := DialWake(s.Path, time.Now().Add(time.Second)); c != nil {
 		c.Close()
-		return nil, fmt.Errorf("spool: an engine already listens on %s", path)
+		return "", fmt.Errorf("spool: an engine already listens on %s", path)
 	}
 	if err := s.root.Remove(WakeSocket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("spool: removing the stale wake-up socket: %w", err)
+		return "", fmt.Errorf("spool: removing the stale wake-up socket: %w", err)
 	}
-	// Made 0660 by the umask as it is bound, not by a chmod of its path
-	// after: the spool is writable by the haclient group, and a chmod
-	// would follow a link put in its place in between.
-	old := syscall.Umask(0o117)
-	l, err := net.Listen("unix", path)
-	syscall.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	return l, nil
+	return path, nil
 }
 
 // Serve answers wake-ups on l until ctx ends: for each valid id it
@@ -120,11 +126,11 @@ func (s *Spool) Listen() (net.Listener, error) {
 // the entry and queue it. Serve returns when ctx ends (nil) or accepting
 // fails, after every connection is finished; l is closed. A status
 // request is answered "no: unsupported" (ServeWith answers it).
-func (s *Spool) Serve(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool) error {
+func (s *Spool) Serve(ctx context.Context, l Listener, owner string, accept func(*Claimed) bool) error {
 	return s.serve(ctx, l, owner, accept, ServeOptions{})
 }
 
-func (s *Spool) serve(ctx context.Context, l net.Listener, owner string, accept func(*Claimed) bool, opts ServeOptions) error {
+func (s *Spool) serve(ctx context.Context, l Listener, owner string, accept func(*Claimed) bool, opts ServeOptions) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -135,8 +141,7 @@ func (s *Spool) serve(ctx context.Context, l net.Listener, owner string, accept 
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if timeout(err) {
 				continue
 			}
 			l.Close()
@@ -218,7 +223,7 @@ func unquotePrefix(s string) (string, string, error) {
 // newline, which it drops; bytes after the newline are ignored. A drop
 // sends its line in one write, so this is one read, into a buffer
 // sized for the usual line and grown only for a longer one.
-func readRequest(conn net.Conn) ([]byte, error) {
+func readRequest(conn Conn) ([]byte, error) {
 	buf := make([]byte, 0, 512)
 	for {
 		if len(buf) == cap(buf) {
@@ -245,7 +250,7 @@ func readRequest(conn net.Conn) ([]byte, error) {
 // answer reads one wake-up line from conn, claims and reads its entry,
 // lets accept decide and answers; or reads the status request and
 // answers it.
-func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, opts ServeOptions) {
+func (s *Spool) answer(conn Conn, owner string, accept func(*Claimed) bool, opts ServeOptions) {
 	conn.SetDeadline(time.Now().Add(serverReadBound))
 	line, err := readRequest(conn)
 	if err != nil {
@@ -261,8 +266,9 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 		conn.Write([]byte("no: " + err.Error() + "\n"))
 		return
 	}
-	if req.version > Version {
-		// A newer drop's entry: left untouched for that drop to decide.
+	if req.version != 0 && req.version != Version {
+		// Another drop's format (DecodeEntry reads only Version): left
+		// untouched for that drop to decide.
 		conn.Write([]byte("no: entry format " + strconv.Itoa(req.version) + ", this engine reads " + strconv.Itoa(Version) + "\n"))
 		return
 	}
@@ -281,7 +287,11 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 			return
 		}
 	}
-	if req.version > 0 {
+	if req.version > 0 && opts.Wants != nil && utf8.ValidString(req.policy) && utf8.ValidString(req.statePath) {
+		// Wants has taken it from the line, which says all that decides
+		// (the entry records its paths as JSON, which cannot hold a path
+		// that is not UTF-8: such a line is answered after the read, as
+		// v2, which then finds the mismatch while the drop waits).
 		s.answerFirst(conn, req, owner, accept, opts)
 		return
 	}
@@ -336,13 +346,14 @@ func (s *Spool) answer(conn net.Conn, owner string, accept func(*Claimed) bool, 
 // "claimed" is answered before the claim (the drop fsyncs new/ while
 // the engine renames and reads the entry), then the entry is claimed,
 // read once and handed to accept. Nobody waits for what follows, so an
-// entry that cannot be taken after all is told to opts.Lost, with where
-// it is: another claimer's (a flush got there first: decided once, by
-// them, and not told), back in new/ (not what its line said, or
-// declined by accept), or in bad/ (unreadable). Claiming is told before
-// the answer, so a newer entry of the key answered meanwhile waits for
-// this one (receipt order).
-func (s *Spool) answerFirst(conn net.Conn, req request, owner string, accept func(*Claimed) bool, opts ServeOptions) {
+// entry that cannot be taken after all is told to opts.Lost (or, not
+// what its line said, to opts.Mismatch), with where it is: back in new/
+// (unreadable now, declined by accept, not its line's), or in bad/ (not
+// even that worked). One another claimer renamed first (a flush) is
+// theirs, decided once, and not told. Claiming is told before the
+// answer, so a newer entry of the key answered meanwhile waits for this
+// one (receipt order).
+func (s *Spool) answerFirst(conn Conn, req request, owner string, accept func(*Claimed) bool, opts ServeOptions) {
 	if opts.Claiming != nil {
 		defer opts.Claiming(req.id)()
 	}
@@ -363,7 +374,14 @@ func (s *Spool) answerFirst(conn net.Conn, req request, owner string, accept fun
 	}
 	c, err := s.read(req.id, name, owner)
 	if err != nil {
-		lost(s.toBad(s.claimed, name, err))
+		// Perhaps passing (out of descriptors, an I/O error): back into
+		// new/, for the engine's scan, which moves to bad/ what it
+		// cannot read; where even that fails, to bad/ now.
+		if rerr := s.release(name, req.id); rerr != nil {
+			lost(s.toBad(s.claimed, name, fmt.Errorf("%v; and putting it back in new/ failed: %v", err, rerr)))
+			return
+		}
+		lost(fmt.Errorf("reading it: %w; put back into new/ for the engine's scan", err))
 		return
 	}
 	if c.Entry.Policy != req.policy || c.Entry.StatePath != req.statePath {
@@ -376,7 +394,9 @@ func (s *Spool) answerFirst(conn net.Conn, req request, owner string, accept fun
 	if !accept(c) {
 		if err := s.Release(c); err != nil {
 			lost(fmt.Errorf("declined after the answer, and %w: it waits in claimed/ for the next engine", err))
+			return
 		}
+		lost(errors.New("declined after the answer (stopping?): put back into new/ for the next engine or a flush"))
 	}
 }
 
@@ -388,7 +408,7 @@ func mismatchWhy(req request, c *Claimed) string {
 
 // refused answers a failed Peek or Claim "no", saying why, and reports
 // whether it did.
-func refused(conn net.Conn, err error) bool {
+func refused(conn Conn, err error) bool {
 	switch {
 	case errors.Is(err, ErrTaken):
 		conn.Write([]byte("no: taken\n"))
@@ -398,6 +418,12 @@ func refused(conn net.Conn, err error) bool {
 		return false
 	}
 	return true
+}
+
+// timeout reports whether err is a deadline's (net.Error's Timeout).
+func timeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // oneLine keeps a reason to one short line of the protocol.

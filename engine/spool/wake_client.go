@@ -1,10 +1,14 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,12 +64,18 @@ func Wake(dir, id string, bound time.Duration) WakeResult {
 // listens. A drop dials before it writes its entry, so that it knows
 // whether there is an engine to hand it to (see Spool.PutClaimed).
 func DialWake(dir string, deadline time.Time) (*WakeConn, WakeResult) {
+	c, r, _ := dialWake(dir, deadline)
+	return c, r
+}
+
+// dialWake is DialWake, also returning why it did not connect.
+func dialWake(dir string, deadline time.Time) (*WakeConn, WakeResult, error) {
 	if !time.Now().Before(deadline) {
-		return nil, WakeTimedOut
+		return nil, WakeTimedOut, errWakeTimeout
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, WakeNoEngine
+		return nil, WakeNoEngine, err
 	}
 	c := &WakeConn{fd: fd, deadline: deadline}
 	// Any failure to connect is "no engine": ENOENT (no socket),
@@ -88,11 +98,11 @@ func DialWake(dir string, deadline time.Time) (*WakeConn, WakeResult) {
 		if err == errWakeTimeout {
 			// Something listens, but the deadline came before the
 			// connection was made (a loaded host): not answered in time.
-			return nil, WakeTimedOut
+			return nil, WakeTimedOut, err
 		}
-		return nil, WakeNoEngine
+		return nil, WakeNoEngine, err
 	}
-	return c, WakeClaimed
+	return c, WakeClaimed, nil
 }
 
 // SetDeadline sets when c gives up waiting for the engine.
@@ -138,6 +148,37 @@ func (c *WakeConn) send(line []byte) error {
 		}
 	}
 	return nil
+}
+
+// readLine reads one newline-terminated line of at most max bytes (the
+// newline not counted, nor returned) by c's deadline.
+func (c *WakeConn) readLine(max int) ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(2*cap(buf), max+1)-len(buf))
+		}
+		n, err := unix.Read(c.fd, buf[len(buf):min(cap(buf), max+1)])
+		switch {
+		case err == unix.EAGAIN:
+			if err := c.wait(unix.POLLIN); err != nil {
+				return nil, err
+			}
+			continue
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, err
+		case n == 0:
+			return nil, errors.New("spool: the engine hung up without a complete answer")
+		}
+		if i := bytes.IndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
+			return buf[:len(buf)+i], nil
+		}
+		if buf = buf[:len(buf)+n]; len(buf) > max {
+			return nil, fmt.Errorf("spool: answer longer than %d bytes", max)
+		}
+	}
 }
 
 // answer reads the engine's one-line answer by c's deadline, and closes
@@ -200,7 +241,7 @@ func wakeFailed(err error) WakeResult {
 }
 
 // offerLine is the request offering e: v3, or v1 when v3's line would be
-// longer than offerLineMax.
+// longer than offerLineMax or a path is not UTF-8.
 func offerLine(e *Entry) []byte {
 	line := make([]byte, 0, len(e.ID)+len(e.Policy)+len(e.StatePath)+16)
 	line = append(line, e.ID...)
@@ -211,7 +252,9 @@ func offerLine(e *Entry) []byte {
 	line = append(line, ' ')
 	line = strconv.AppendInt(line, int64(e.V), 10)
 	line = append(line, '\n')
-	if len(line) > offerLineMax {
+	if len(line) > offerLineMax || !utf8.ValidString(e.Policy) || !utf8.ValidString(e.StatePath) {
+		// Too long; or a path the entry, in JSON, cannot record as it
+		// is: the engine must read the entry to see what it is for.
 		return []byte(e.ID + "\n")
 	}
 	return line

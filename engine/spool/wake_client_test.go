@@ -76,7 +76,7 @@ func TestPutWakeOrder(t *testing.T) {
 }
 
 // The v3 request quotes what needs it, writes "" for no state path, and
-// falls back to v1 when it would be too long.
+// falls back to v1 when it would be too long or a path is not UTF-8.
 func TestOfferLine(t *testing.T) {
 	e := testEntry(1)
 	e.ID, e.Policy, e.StatePath, e.V = "01796443860123456789-3462-f6e9217c", "/etc/my \"policy\"\n.yaml", "", Version
@@ -86,6 +86,11 @@ func TestOfferLine(t *testing.T) {
 	e.Policy = "/" + strings.Repeat("p", offerLineMax)
 	if got := string(offerLine(&e)); got != e.ID+"\n" {
 		t.Errorf("long policy: %.80q, want the v1 line", got)
+	}
+	for _, e.Policy = range []string{"/etc/p\xff.yaml", "/etc/\xed\xa0\x80.yaml"} {
+		if got := string(offerLine(&e)); got != e.ID+"\n" {
+			t.Errorf("policy %q: %q, want the v1 line (the entry cannot record it as it is)", e.Policy, got)
+		}
 	}
 }
 

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"notifier/engine/state"
 )
 
 // serve runs the engine side of the wake-up socket on s until the test
@@ -253,24 +251,6 @@ func TestWakeRefusesBogusIDs(t *testing.T) {
 	case c := <-claimed:
 		t.Errorf("engine claimed %s", c.Name)
 	default:
-	}
-}
-
-// A second engine may not take the socket of one that is running.
-func TestListenRefusesRunningEngine(t *testing.T) {
-	dir := t.TempDir()
-	s := openSpool(t, dir)
-	serve(t, s, state.NewOwner())
-	if l, err := s.Listen(); err == nil {
-		l.Close()
-		t.Fatal("second Listen succeeded")
-	}
-	st, err := os.Stat(filepath.Join(dir, WakeSocket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o660 {
-		t.Errorf("socket mode %v, want a 0660 socket", st.Mode())
 	}
 }
 

@@ -1,9 +1,9 @@
 package spool
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -107,11 +107,12 @@ func TestWakeV3Malformed(t *testing.T) {
 }
 
 // After a v3 answer nobody waits, and an entry the engine cannot take
-// after all is never lost: unreadable, it goes to bad/ (which `notifier
-// status` reports) and Lost says so; not what its line said, back to
-// new/ for a flush, told to Mismatch; declined by accept (an engine
-// stopping), back to new/; already taken by another claimer (a flush),
-// theirs, and nothing is told.
+// after all is never lost: unreadable (here for good; perhaps only
+// passing, out of descriptors), it goes back to new/ for the engine's
+// scan (which moves to bad/ what it cannot read) and Lost says so; not
+// what its line said, back to new/ for a flush, told to Mismatch;
+// declined by accept (an engine stopping), back to new/, told to Lost;
+// already taken by another claimer (a flush), theirs, and nothing told.
 func TestWakeV3AfterTheAnswer(t *testing.T) {
 	s := openSpool(t, t.TempDir())
 	lost := make(chan lostReport, 4)
@@ -124,18 +125,19 @@ func TestWakeV3AfterTheAnswer(t *testing.T) {
 		accepted <- c.Entry.ID
 		return c.Entry.ID != decline.Load()
 	}, ServeOptions{
+		Wants:    func(string, string) (bool, string) { return true, "" },
 		Lost:     func(id string, err error) { lost <- lostReport{id, err} },
 		Mismatch: func(id, why string, released bool) { mismatched <- id },
 		Claiming: func(id string) func() { return func() { handed <- id } },
 	})
 
-	// Unreadable: to bad/.
+	// Unreadable: back to new/.
 	bad := put(t, s, 1)
 	os.WriteFile(filepath.Join(s.Path, NewDir, bad.ID), []byte(`{"v":1,"nope":true}`), 0o640)
 	if a := sendLine(t, s.Path, v3Line(&bad)); a != "claimed\n" {
 		t.Fatalf("unreadable: answer %q", a)
 	}
-	if r := <-lost; r.id != bad.ID || !errors.Is(r.err, ErrBadEntry) || !strings.Contains(r.err.Error(), "bad/") {
+	if r := <-lost; r.id != bad.ID || !strings.Contains(r.err.Error(), "put back into new/") {
 		t.Errorf("unreadable: lost %s: %v", r.id, r.err)
 	}
 	<-handed
@@ -161,6 +163,9 @@ func TestWakeV3AfterTheAnswer(t *testing.T) {
 	if id := <-accepted; id != declined.ID {
 		t.Errorf("accepted %s", id)
 	}
+	if r := <-lost; r.id != declined.ID || !strings.Contains(r.err.Error(), "declined after the answer") {
+		t.Errorf("declined: lost %s: %v", r.id, r.err)
+	}
 	<-handed
 
 	// Taken by another claimer before the engine's rename.
@@ -180,10 +185,40 @@ func TestWakeV3AfterTheAnswer(t *testing.T) {
 	default:
 	}
 	ids, _ := s.List()
-	if strings.Join(ids, ",") != lie.ID+","+declined.ID {
-		t.Errorf("new/ holds %q, want %s and %s back", ids, lie.ID, declined.ID)
+	if strings.Join(ids, ",") != bad.ID+","+lie.ID+","+declined.ID {
+		t.Errorf("new/ holds %q, want %s, %s and %s back", ids, bad.ID, lie.ID, declined.ID)
 	}
-	if st, _ := s.Stats(); st.Claimed != 1 || st.Bad != 2 {
-		t.Errorf("spool %+v, want the flush's claim and the unreadable entry with its reason in bad/", st)
+	if st, _ := s.Stats(); st.Claimed != 1 || st.Bad != 0 {
+		t.Errorf("spool %+v, want only the flush's claim", st)
+	}
+}
+
+// The answer comes first only when Wants has looked at the line, and
+// for paths an entry can record: without Wants (accept alone decides),
+// or with a path that is not UTF-8 (which the entry's JSON cannot hold
+// as it is, so the entry would never match its line), a v3 line is
+// answered after the read, as v2: "no" while the drop still waits.
+func TestWakeV3AnswersAfterTheReadWhenItMustDecide(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	stop := serveWith(t, s, func(c *Claimed) bool { return false }, ServeOptions{})
+	e := put(t, s, 1)
+	if a := sendLine(t, s.Path, v3Line(&e)); a != "no: declined\n" {
+		t.Errorf("without Wants: answer %q, want no: declined", a)
+	}
+	stop()
+
+	s = openSpool(t, t.TempDir())
+	serveWith(t, s, func(c *Claimed) bool { return true },
+		ServeOptions{Wants: func(string, string) (bool, string) { return true, "" }})
+	e = put(t, s, 2)
+	e.Policy = "/etc/notifier/p\xff.yaml" // the file says "p\ufffd.yaml"
+	if err := s.Put(&e); err != nil {
+		t.Fatal(err)
+	}
+	if a := sendLine(t, s.Path, v3Line(&e)); a != "no: the entry is not what its wake-up line said\n" {
+		t.Errorf("a path not UTF-8: answer %q", a)
+	}
+	if ids, _ := s.List(); !slices.Contains(ids, e.ID) {
+		t.Errorf("new/ holds %q, want %s back for its drop", ids, e.ID)
 	}
 }
