@@ -343,8 +343,8 @@ func (s *Spool) answer(conn Conn, owner string, accept func(*Claimed) bool, opts
 }
 
 // answerFirst takes the entry of a v3 line, which Wants has taken:
-// "claimed" is answered before the claim (the drop fsyncs new/ while
-// the engine renames and reads the entry), then the entry is claimed,
+// "claimed" is answered before the claim, while the drop fsyncs new/;
+// once the drop has hung up (awaitHangUp) the entry is claimed,
 // read once and handed to accept. Nobody waits for what follows, so an
 // entry that cannot be taken after all is told to opts.Lost (or, not
 // what its line said, to opts.Mismatch), with where it is: back in new/
@@ -358,7 +358,7 @@ func (s *Spool) answerFirst(conn Conn, req request, owner string, accept func(*C
 		defer opts.Claiming(req.id)()
 	}
 	conn.Write([]byte("claimed\n"))
-	conn.Close()
+	awaitHangUp(conn)
 	lost := func(err error) {
 		if opts.Lost != nil {
 			opts.Lost(req.id, err)
@@ -397,6 +397,27 @@ func (s *Spool) answerFirst(conn Conn, req request, owner string, accept func(*C
 			return
 		}
 		lost(errors.New("declined after the answer (stopping?): put back into new/ for the next engine or a flush"))
+	}
+}
+
+// hangUpBound is how long the engine waits, after answering a v3 line,
+// for its drop to hang up before it claims the entry (awaitHangUp).
+const hangUpBound = time.Second
+
+// awaitHangUp waits, at most hangUpBound, for the drop to close conn: it
+// does once its fsync of new/ is done and it has read the answer, so the
+// engine's claim (a rename in new/) and its decision's writes do not
+// compete with that fsync, which the invocation's caller waits for; and
+// the entry is renamed only once its place in new/ is on disk. A drop
+// killed meanwhile has hung up; one stopped (SIGSTOP) is waited for no
+// longer than the bound.
+func awaitHangUp(conn Conn) {
+	conn.SetDeadline(time.Now().Add(hangUpBound))
+	var b [1]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			return
+		}
 	}
 }
 

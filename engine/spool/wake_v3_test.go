@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"bufio"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -220,5 +222,41 @@ func TestWakeV3AnswersAfterTheReadWhenItMustDecide(t *testing.T) {
 	}
 	if ids, _ := s.List(); !slices.Contains(ids, e.ID) {
 		t.Errorf("new/ holds %q, want %s back for its drop", ids, e.ID)
+	}
+}
+
+// After answering a v3 line the engine leaves the entry in new/ until
+// its drop hangs up (its fsync of new/ done), then claims it; a drop
+// that never hangs up (stopped) holds it back only hangUpBound.
+func TestWakeV3ClaimsOnceTheDropHangsUp(t *testing.T) {
+	s := openSpool(t, t.TempDir())
+	got := make(chan string, 2)
+	serveWith(t, s, func(c *Claimed) bool { got <- c.Entry.ID; return true },
+		ServeOptions{Wants: func(string, string) (bool, string) { return true, "" }})
+	for _, hangUp := range []bool{true, false} {
+		e := put(t, s, 1)
+		c, err := net.Dial("unix", filepath.Join(s.Path, WakeSocket))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(v3Line(&e)))
+		if a, _ := bufio.NewReader(c).ReadString('\n'); a != "claimed\n" {
+			t.Fatalf("answer %q", a)
+		}
+		if ids, _ := s.List(); !slices.Contains(ids, e.ID) {
+			t.Errorf("hang up %v: claimed before the drop hung up (new/ holds %q)", hangUp, ids)
+		}
+		if hangUp {
+			c.Close()
+		}
+		select {
+		case id := <-got:
+			if id != e.ID {
+				t.Errorf("hang up %v: accepted %s", hangUp, id)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("hang up %v: never claimed", hangUp)
+		}
+		c.Close()
 	}
 }
