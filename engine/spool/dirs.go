@@ -74,6 +74,22 @@ func (d *dir) CreateFile(name string, perm uint32) (*os.File, error) {
 	return sd.CreateFile(name, perm)
 }
 
+func (d *dir) CreateUnnamed(perm uint32) (*os.File, error) {
+	sd, err := d.open()
+	if err != nil {
+		return nil, err
+	}
+	return sd.CreateUnnamed(perm)
+}
+
+func (d *dir) Link(f *os.File, name string) error {
+	sd, err := d.open()
+	if err != nil {
+		return err
+	}
+	return sd.Link(f, name)
+}
+
 func (d *dir) Rename(old, name string) error {
 	sd, err := d.open()
 	if err != nil {

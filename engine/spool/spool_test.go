@@ -86,63 +86,69 @@ func TestOpenMakesLayout(t *testing.T) {
 }
 
 // Put's durability steps happen in order, none skipped, and the entry
-// reaches new/ only at the rename.
+// reaches new/ only at the rename (the link of an unnamed file, or the
+// rename of a named one out of tmp/).
 func TestPutStepsInOrder(t *testing.T) {
-	dir := t.TempDir()
-	s := openSpool(t, dir)
-	var steps []string
-	s.step = func(step string) {
-		inNew := len(names(t, filepath.Join(dir, NewDir))) > 0
-		if before := !slices.Contains(steps, "close"); before == inNew {
-			t.Errorf("at %q: entry in new/ is %v", step, inNew)
+	for _, named := range []bool{false, true} {
+		dir := t.TempDir()
+		s := openSpool(t, dir)
+		s.namedOnly = named
+		var steps []string
+		s.step = func(step string) {
+			inNew := len(names(t, filepath.Join(dir, NewDir))) > 0
+			if after := step == "rename" || slices.Contains(steps, "rename"); after != inNew {
+				t.Errorf("named %v, at %q: entry in new/ is %v", named, step, inNew)
+			}
+			steps = append(steps, step)
 		}
-		steps = append(steps, step)
-	}
-	e := put(t, s, 1)
-	want := []string{"create", "write", "fsync file", "close", "rename", "fsync new"}
-	if !slices.Equal(steps, want) {
-		t.Fatalf("steps %q, want %q", steps, want)
-	}
-	if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
-		t.Errorf("new/ holds %q, want %q", got, e.ID)
-	}
-	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
-		t.Errorf("tmp/ holds %q", got)
-	}
-	st, err := os.Stat(filepath.Join(dir, NewDir, e.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode().Perm()&^0o640 != 0 {
-		t.Errorf("entry mode %v, want at most 0640", st.Mode())
-	}
-	data, err := os.ReadFile(filepath.Join(dir, NewDir, e.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeEntry(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != e.ID || got.V != Version || got.Policy != e.Policy || got.Occurrence != "occ-1" ||
-		got.Event.Key != "cmon/42" || got.Event.Count != 1 || !got.Received.Equal(e.Received) {
-		t.Errorf("read back %+v, want %+v", got, e)
+		e := put(t, s, 1)
+		if want := []string{"create", "write", "fsync file", "rename", "fsync new"}; !slices.Equal(steps, want) {
+			t.Fatalf("named %v: steps %q, want %q", named, steps, want)
+		}
+		if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
+			t.Errorf("named %v: new/ holds %q, want %q", named, got, e.ID)
+		}
+		if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
+			t.Errorf("named %v: tmp/ holds %q", named, got)
+		}
+		st, err := os.Stat(filepath.Join(dir, NewDir, e.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm()&^0o640 != 0 {
+			t.Errorf("named %v: entry mode %v, want at most 0640", named, st.Mode())
+		}
+		data, err := os.ReadFile(filepath.Join(dir, NewDir, e.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeEntry(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != e.ID || got.V != Version || got.Policy != e.Policy || got.Occurrence != "occ-1" ||
+			got.Event.Key != "cmon/42" || got.Event.Count != 1 || !got.Received.Equal(e.Received) {
+			t.Errorf("named %v: read back %+v, want %+v", named, got, e)
+		}
 	}
 }
 
 // A Put that cannot rename into new/ fails and leaves nothing behind.
 func TestPutFailureLeavesNothing(t *testing.T) {
-	dir := t.TempDir()
-	s := openSpool(t, dir)
-	if err := os.Remove(filepath.Join(dir, NewDir)); err != nil {
-		t.Fatal(err)
-	}
-	e := testEntry(1)
-	if err := s.Put(&e); err == nil {
-		t.Fatal("Put succeeded without new/")
-	}
-	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
-		t.Errorf("tmp/ holds %q", got)
+	for _, named := range []bool{false, true} {
+		dir := t.TempDir()
+		s := openSpool(t, dir)
+		s.namedOnly = named
+		if err := os.Remove(filepath.Join(dir, NewDir)); err != nil {
+			t.Fatal(err)
+		}
+		e := testEntry(1)
+		if err := s.Put(&e); err == nil {
+			t.Fatalf("named %v: Put succeeded without new/", named)
+		}
+		if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
+			t.Errorf("named %v: tmp/ holds %q", named, got)
+		}
 	}
 }
 
@@ -183,6 +189,8 @@ func TestOpenRefusesLinkedSubdirectory(t *testing.T) {
 		}
 		// Used without Prepare, the same: nothing is written through it
 		// (bad/ is written only by a claimer: Stats reads it).
+		// (tmp/ is used only where unnamed files cannot be made.)
+		s.namedOnly = true
 		e := testEntry(1)
 		err = s.Put(&e)
 		if _, cerr := s.PutClaimed(&e, "host/1/x"); sub != BadDir && err == nil && cerr == nil {
@@ -208,21 +216,26 @@ func TestOpenRefusesLinkedSubdirectory(t *testing.T) {
 }
 
 // Open makes only the spool directory; a drop's Put makes (and opens)
-// only tmp/ and new/, PutClaimed only tmp/ and claimed/.
+// only new/, PutClaimed only claimed/ (and tmp/ where unnamed files
+// cannot be made).
 func TestOpenIsLazy(t *testing.T) {
 	for _, c := range []struct {
-		put  func(*Spool) error
-		want []string
+		named bool
+		put   func(*Spool) error
+		want  []string
 	}{
-		{func(*Spool) error { return nil }, nil},
-		{func(s *Spool) error { e := testEntry(1); return s.Put(&e) }, []string{NewDir, TmpDir}},
-		{func(s *Spool) error { e := testEntry(1); _, err := s.PutClaimed(&e, "host/1/x"); return err }, []string{ClaimedDir, TmpDir}},
+		{false, func(*Spool) error { return nil }, nil},
+		{false, func(s *Spool) error { e := testEntry(1); return s.Put(&e) }, []string{NewDir}},
+		{false, func(s *Spool) error { e := testEntry(1); _, err := s.PutClaimed(&e, "host/1/x"); return err }, []string{ClaimedDir}},
+		{true, func(s *Spool) error { e := testEntry(1); return s.Put(&e) }, []string{NewDir, TmpDir}},
+		{true, func(s *Spool) error { e := testEntry(1); _, err := s.PutClaimed(&e, "host/1/x"); return err }, []string{ClaimedDir, TmpDir}},
 	} {
 		dir := filepath.Join(t.TempDir(), "spool")
 		s, err := Open(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.namedOnly = c.named
 		if err := c.put(s); err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +348,7 @@ func TestPutClaimed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"create", "write", "close", "rename"}; !slices.Equal(steps, want) {
+	if want := []string{"create", "write", "rename"}; !slices.Equal(steps, want) {
 		t.Errorf("PutClaimed steps %q, want %q", steps, want)
 	}
 	if got := names(t, filepath.Join(dir, ClaimedDir)); !slices.Equal(got, []string{c.Name}) || c.Entry.ID != e2.ID || c.Owner != "host/99/dead" {

@@ -63,7 +63,7 @@ func TestPutWakeOrder(t *testing.T) {
 	if err != nil || r != WakeClaimed {
 		t.Fatalf("PutWake: %v, %v", r, err)
 	}
-	want := []string{"create", "write", "fsync file", "close", "rename", "offer", "fsync new", "answer"}
+	want := []string{"create", "write", "fsync file", "rename", "offer", "fsync new", "answer"}
 	if !slices.Equal(steps, want) {
 		t.Errorf("steps %q, want %q", steps, want)
 	}

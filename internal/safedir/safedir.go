@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -247,4 +248,54 @@ func (d *Dir) MoveTo(old string, to *Dir, name string) error {
 		return &os.PathError{Op: "rename", Path: d.Join(old), Err: err}
 	}
 	return nil
+}
+
+// ErrNoUnnamed is CreateUnnamed's error where d's file system (or the
+// kernel) makes no unnamed files: the caller writes a named temporary
+// file instead.
+var ErrNoUnnamed = errors.New("no unnamed files here")
+
+// CreateUnnamed makes an unnamed file in d (O_TMPFILE), open for
+// writing: it has no name, so nobody sees it, until Link gives it one,
+// and it is gone with the last descriptor if that never happens (a
+// process killed meanwhile leaves nothing behind).
+func (d *Dir) CreateUnnamed(perm uint32) (*os.File, error) {
+	fd, err := unix.Openat(d.fd, ".", unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, perm)
+	if err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL {
+		return nil, ErrNoUnnamed
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "create", Path: d.Path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), d.Path), nil
+}
+
+// Link gives f, a file CreateUnnamed made in d, the name name in d; it
+// fails if name exists. It links through /proc/self/fd (linkat with
+// AT_EMPTY_PATH needs a capability): ErrNoUnnamed where /proc is not
+// there, and f is then of no use.
+func (d *Dir) Link(f *os.File, name string) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		lerr = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(fd)), d.fd, name, unix.AT_SYMLINK_FOLLOW)
+	}); err != nil {
+		return err
+	}
+	switch {
+	case lerr == unix.ENOENT && !procMounted():
+		return ErrNoUnnamed
+	case lerr != nil:
+		return &os.PathError{Op: "link", Path: d.Join(name), Err: lerr}
+	}
+	return nil
+}
+
+// procMounted reports whether /proc/self/fd is there.
+func procMounted() bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/self/fd", &st) == nil
 }

@@ -122,3 +122,44 @@ func TestReadRefusesLink(t *testing.T) {
 		t.Errorf("Read of a missing file: %v, want not-exist", err)
 	}
 }
+
+// An unnamed file is seen by nobody until Link names it; Link never
+// replaces a name; one never linked leaves nothing behind.
+func TestUnnamed(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	f, err := d.CreateUnnamed(0o640)
+	if errors.Is(err, ErrNoUnnamed) {
+		t.Skip("no unnamed files on this file system") // the spool then writes named ones (its own tests cover both)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("entry"))
+	if got, _ := d.Names(); len(got) != 0 {
+		t.Errorf("before the link: %q", got)
+	}
+	if err := d.Link(f, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Link(f, "a"); err == nil {
+		t.Error("a second link replaced the name")
+	}
+	f.Close()
+	if data, err := d.Read("a"); err != nil || string(data) != "entry" {
+		t.Errorf("read back %q, %v", data, err)
+	}
+	g, err := d.CreateUnnamed(0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Write([]byte("never named"))
+	g.Close()
+	if got, _ := d.Names(); len(got) != 1 || got[0] != "a" {
+		t.Errorf("after an unlinked file closed: %q", got)
+	}
+}
