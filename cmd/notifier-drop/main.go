@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -139,7 +140,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 	// Claimed, when the engine does not take it, for this process, whose
 	// pid the notifier it execs keeps: that one adopts the claim, and
 	// nobody else can take the entry from under it meanwhile.
-	owner := drop.NewOwner()
+	owner := sync.OnceValue(drop.NewOwner)
 	e, c, _, err := drop.Drop(ctx, s, drop.Options{Policy: path, Env: env, Stdin: stdin, Source: *source, Hint: stderr, Received: start, Wait: wait, Owner: owner})
 	var ue *drop.UsageError
 	var ie *drop.InputError
@@ -177,7 +178,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 		}
 		return fail(exitProblem, fmt.Errorf("%w: the event stays in the spool for notifier flush", err))
 	}
-	argv := []string{bin, "run", "--spooled", e.ID, "--owner", owner, "--spool", dir}
+	argv := []string{bin, "run", "--spooled", e.ID, "--owner", owner(), "--spool", dir}
 	if *configFlag != "" {
 		argv = append(argv, "--config", *configFlag)
 	}

@@ -61,7 +61,7 @@ func (a *app) runCmd(args []string) error {
 		return a.decideEntry(a.load(path), e, nil, nil, a.start)
 	}
 	defer s.Close()
-	c, _, err := drop.Put(s, e, state.NewOwner(), wait)
+	c, _, err := drop.Put(s, e, state.NewOwner, wait)
 	if errors.Is(err, spool.ErrNotDurable) {
 		// The engine has it: not decided again here, but not on disk.
 		return problemErr(fmt.Errorf("%w (the engine has the event)", err))

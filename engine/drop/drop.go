@@ -94,11 +94,13 @@ type Options struct {
 	Hint io.Writer
 	// Received is the receipt time (the process's start).
 	Received time.Time
-	// Owner, when set, claims the entry for the caller when the engine
-	// does not (Spool.HandOff); when empty the entry is only offered
+	// Owner, when set, is asked for the caller's owner id when the entry
+	// is to be claimed for the caller because the engine does not take
+	// it (Spool.HandOff's rule; never asked when the engine does: making
+	// an id costs a drop measurably); when nil the entry is only offered
 	// (Spool.Wake) and, unclaimed, stays in new/ for whoever the caller
 	// hands it to.
-	Owner string
+	Owner func() string
 	// Wait bounds the wait for the engine (ClaimWait); 0 asks no engine.
 	Wait time.Duration
 }
@@ -182,7 +184,7 @@ func EnvStatePath(env map[string]string) (string, error) {
 // here, it is returned with no error (the caller's committed decision is
 // its record); otherwise the error says the engine or a later claimer
 // has it, and the caller must not decide it again.
-func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
+func Put(s *spool.Spool, e *spool.Entry, owner func() string, wait time.Duration) (*spool.Claimed, spool.WakeResult, error) {
 	var (
 		conn       *spool.WakeConn
 		notDurable error
@@ -191,8 +193,8 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 	if wait > 0 {
 		conn, r = spool.DialWake(s.Path, time.Now().Add(wait))
 	}
-	if conn == nil && r == spool.WakeNoEngine && owner != "" {
-		c, err := s.PutClaimed(e, owner)
+	if conn == nil && r == spool.WakeNoEngine && owner != nil {
+		c, err := s.PutClaimed(e, owner())
 		return c, r, err
 	}
 	if conn == nil {
@@ -211,10 +213,10 @@ func Put(s *spool.Spool, e *spool.Entry, owner string, wait time.Duration) (*spo
 		}
 		notDurable = err
 	}
-	if owner == "" {
+	if owner == nil || r == spool.WakeClaimed {
 		return nil, r, notDurable
 	}
-	c, r, err := s.ClaimUnlessWoken(r, e.ID, owner)
+	c, r, err := s.ClaimUnlessWoken(r, e.ID, owner())
 	if err == nil && c == nil && notDurable != nil {
 		// The engine has it, and its file was not made durable: the
 		// caller says so (exit 1) and does not decide it again. Claimed

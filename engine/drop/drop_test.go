@@ -80,7 +80,7 @@ func TestDropAndEventOf(t *testing.T) {
 	defer s.Close()
 	received := time.Date(2026, 12, 5, 1, 2, 3, 4, time.UTC)
 	env := map[string]string{"NOTIFIER_STATE_PATH": filepath.Join(dir, "state.db")}
-	e, c, r, err := Drop(context.Background(), s, Options{Policy: "p/../notifier.yaml", Env: env, Stdin: strings.NewReader(string(alarm(t))), Received: received, Owner: "host/1/x", Wait: 0})
+	e, c, r, err := Drop(context.Background(), s, Options{Policy: "p/../notifier.yaml", Env: env, Stdin: strings.NewReader(string(alarm(t))), Received: received, Owner: func() string { return "host/1/x" }, Wait: 0})
 	if err != nil || c == nil || r != spool.WakeNoEngine {
 		t.Fatalf("Drop: %v, %v, %v", c, r, err)
 	}
@@ -173,12 +173,12 @@ func TestPutWithAndWithoutEngine(t *testing.T) {
 		return st
 	}
 
-	c, r, err := Put(s, take(), "host/1/a", time.Second)
+	c, r, err := Put(s, take(), ownerA, time.Second)
 	if err != nil || c == nil || r != spool.WakeNoEngine || stats().Claimed != 1 || stats().New != 0 {
 		t.Fatalf("no engine, owner: %+v, %v, %v; %+v", c, r, err, stats())
 	}
 	s.Done(c)
-	c, r, err = Put(s, take(), "", time.Second)
+	c, r, err = Put(s, take(), nil, time.Second)
 	if err != nil || c != nil || r != spool.WakeNoEngine || stats().New != 1 {
 		t.Fatalf("no engine, no owner: %+v, %v, %v; %+v", c, r, err, stats())
 	}
@@ -212,15 +212,19 @@ func TestPutWithAndWithoutEngine(t *testing.T) {
 		}
 	}()
 	accept <- true
-	c, r, err = Put(s, take(), "host/1/a", time.Minute)
+	asked := 0
+	c, r, err = Put(s, take(), func() string { asked++; return "host/1/a" }, time.Minute)
 	<-handed
+	if asked != 0 {
+		t.Errorf("engine takes it: the owner id was made %d times, for nothing", asked)
+	}
 	if err != nil || c != nil || r != spool.WakeClaimed || stats().Claimed != 1 {
 		t.Fatalf("engine takes it: %+v, %v, %v; %+v", c, r, err, stats())
 	}
 	// Declined after its answer (an engine stopping): the drop is done,
 	// and the entry back in new/ for the next engine's scan or a flush.
 	accept <- false
-	c, r, err = Put(s, take(), "host/1/a", time.Minute)
+	c, r, err = Put(s, take(), ownerA, time.Minute)
 	id := <-handed
 	if err != nil || c != nil || r != spool.WakeClaimed {
 		t.Fatalf("engine declines after answering: %+v, %v, %v", c, r, err)
@@ -230,11 +234,14 @@ func TestPutWithAndWithoutEngine(t *testing.T) {
 	}
 	// Declined before (busy): the drop's.
 	wants.Store(false)
-	c, r, err = Put(s, take(), "host/1/a", time.Minute)
+	c, r, err = Put(s, take(), ownerA, time.Minute)
 	if err != nil || c == nil || r != spool.WakeDeclined || c.Owner != "host/1/a" {
 		t.Fatalf("engine declines: %+v, %v, %v", c, r, err)
 	}
 }
+
+// ownerA is a claimer's owner id, for Put.
+func ownerA() string { return "host/1/a" }
 
 // TestNewOwner: notifier-drop's owner ids are engine/state's, so that a
 // flush's Takeover tells a live one from a dead one the same way.
