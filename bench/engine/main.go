@@ -5,9 +5,10 @@
 //	engine -spool DIR status              print its one-line status (JSON)
 //	engine -pid PID mem                   print VmRSS and VmHWM (KiB) from /proc
 //	engine -spool DIR depth               print the entries in new/ and claimed/
-//	engine -spool DIR fake                answer "claimed" to every wake-up (v1 or v2) at once, claiming
-//	                                      nothing (until killed): what a drop costs without
-//	                                      the real engine's claim (entries pile up in new/)
+//	engine -spool DIR fake                answer "claimed" to every wake-up at once and, once
+//	                                      the drop has hung up, delete its entry from new/ (until
+//	                                      killed): what a drop costs without the real engine's
+//	                                      claim and decision, its directory kept as small as theirs
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -90,6 +92,13 @@ func fake(spool string) error {
 				c.Write(append(status, '\n'))
 			default:
 				c.Write([]byte("claimed\n"))
+				// As the engine: nothing until the drop hangs up, then
+				// the entry leaves new/ (a rename and, once decided, a
+				// delete there; here only the delete).
+				io.Copy(io.Discard, c)
+				if id, _, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " "); spoolpkg.ValidID(id) {
+					os.Remove(filepath.Join(spool, spoolpkg.NewDir, id))
+				}
 			}
 		}()
 	}
