@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -100,11 +101,57 @@ type (
 	}
 )
 
-// ClearSocket makes way for the engine's wake-up socket in the spool:
+// ListenerOf makes l a Listener: a listener whose Accept returns some
+// Conn type C (a net.Listener: C is net.Conn).
+func ListenerOf[C Conn](l interface {
+	Accept() (C, error)
+	Close() error
+}) Listener {
+	return listenerOf[C]{l}
+}
+
+type listenerOf[C Conn] struct {
+	l interface {
+		Accept() (C, error)
+		Close() error
+	}
+}
+
+func (a listenerOf[C]) Accept() (Conn, error) {
+	c, err := a.l.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (a listenerOf[C]) Close() error { return a.l.Close() }
+
+// ListenWith makes the wake-up socket in the spool with listen (which
+// binds a unix socket at path: spoolnet.Listen's net.Listen), replacing
+// a stale one (nothing answering on it) but never one an engine answers
+// on. The socket is made group-writable (0660) by the umask as it is
+// bound, not by a chmod of its path after: the spool is writable by the
+// haclient group, and a chmod would follow a link put in its place in
+// between.
+func (s *Spool) ListenWith(listen func(path string) (Listener, error)) (Listener, error) {
+	path, err := s.clearSocket()
+	if err != nil {
+		return nil, err
+	}
+	old := syscall.Umask(0o117)
+	l, err := listen(path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return l, nil
+}
+
+// clearSocket makes way for the engine's wake-up socket in the spool:
 // it removes a stale one (nothing answering on it) but never one an
-// engine answers on, and returns the path to listen on. spoolnet.Listen
-// binds it.
-func (s *Spool) ClearSocket() (string, error) {
+// engine answers on, and returns the path to listen on.
+func (s *Spool) clearSocket() (string, error) {
 	path := filepath.Join(s.Path, WakeSocket)
 	if c, _ := DialWake(s.Path, time.Now().Add(time.Second)); c != nil {
 		c.Close()
