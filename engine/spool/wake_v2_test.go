@@ -62,6 +62,20 @@ func sendLine(t *testing.T, dir, line string) string {
 	return answer
 }
 
+// untouched fails t unless new/ holds entry id alone and accept was
+// handed nothing.
+func untouched(t *testing.T, s *Spool, id string, accepted <-chan *Claimed) {
+	t.Helper()
+	if ids, _ := s.List(); len(ids) != 1 || ids[0] != id {
+		t.Errorf("new/ holds %q, want %s untouched", ids, id)
+	}
+	select {
+	case c := <-accepted:
+		t.Errorf("accepted %s", c.Name)
+	default:
+	}
+}
+
 // wantsPolicy is the Wants of an engine serving one policy and state path.
 func wantsPolicy(policy, statePath string) func(string, string) (bool, string) {
 	return func(p, sp string) (bool, string) {
@@ -197,14 +211,7 @@ func TestWakeV2Malformed(t *testing.T) {
 			t.Errorf("%.60q: answered %q", line, a)
 		}
 	}
-	if ids, _ := s.List(); len(ids) != 1 || ids[0] != e.ID {
-		t.Errorf("new/ holds %q, want %s untouched", ids, e.ID)
-	}
-	select {
-	case c := <-accepted:
-		t.Errorf("accepted %s", c.Name)
-	default:
-	}
+	untouched(t, s, e.ID, accepted)
 	// A line just within the bound is read whole and its entry claimed
 	// (then put back, answered no: its policy is not the line's).
 	long := e.ID + " " + strconv.Quote("/"+strings.Repeat("x", maxRequestLine-len(e.ID)-len(sp)-5)) + " " + sp

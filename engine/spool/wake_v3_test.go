@@ -81,14 +81,7 @@ func TestWakeV3RefusesFirst(t *testing.T) {
 			t.Errorf("%q: answer %q, want %q", line, a, want)
 		}
 	}
-	if ids, _ := s.List(); len(ids) != 1 || ids[0] != e.ID {
-		t.Errorf("new/ holds %q, want %s untouched", ids, e.ID)
-	}
-	select {
-	case c := <-accepted:
-		t.Errorf("accepted %s", c.Name)
-	default:
-	}
+	untouched(t, s, e.ID, accepted)
 }
 
 // Malformed version fields are refused before anything is claimed, as
