@@ -119,10 +119,11 @@ func run(args []string, stdin io.Reader, stderr io.Writer, environ []string, sta
 		// Every directory the drop may write (new/ or claimed/ for its
 		// entry, claimed/ when the engine declines it), checked before
 		// the input is read: an unusable spool must still leave it to
-		// the full binary to read. bad/ is the engine's and flush's;
-		// tmp/ is used only where unnamed files cannot be made (opened
-		// then, on first use).
-		if err = s.Prepare(spool.NewDir, spool.ClaimedDir); err != nil {
+		// the full binary to read. bad/ is the engine's and flush's.
+		// tmp/ is written only where unnamed files cannot be made or
+		// linked, which is known only once the input is read: checked
+		// all the same, so that such a spool never costs an event.
+		if err = s.Prepare(spool.TmpDir, spool.NewDir, spool.ClaimedDir); err != nil {
 			s.Close()
 		}
 	}

@@ -54,6 +54,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,8 +98,11 @@ type Spool struct {
 	// (tests observe their order).
 	step func(string)
 	// namedOnly writes entries as named files in tmp/ even where unnamed
-	// files can be made (tests and benchmarks of that path).
-	namedOnly bool
+	// files can be made (tests and benchmarks of that path);
+	// failUnnamed, if set, is what making an unnamed file fails with
+	// (tests of the fallback).
+	namedOnly   bool
+	failUnnamed error
 	// syncDir, if set, stands for a directory's fsync in put (tests make
 	// it fail: ErrNotDurable).
 	syncDir func(*dir) error
@@ -216,7 +220,11 @@ func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func(
 	if !s.namedOnly {
 		err = s.putUnnamed(data, to, name, durable)
 	}
-	if errors.Is(err, safedir.ErrNoUnnamed) {
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		// Whatever kept the unnamed file from being made or linked (no
+		// such files here, no /proc, a security policy refusing the
+		// link), the named file may still be written: nothing of the
+		// unnamed one is left.
 		err = s.putNamed(data, e.ID, to, name, durable)
 	}
 	if err != nil {
@@ -251,8 +259,12 @@ func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func(
 // is one directory write where a rename out of tmp/ is two: measured,
 // 45-50 µs of a drop's 440-570 (docs/BENCHMARKS.md). safedir.ErrNoUnnamed
 // where unnamed files cannot be made or linked (an old kernel, a file
-// system without them, no /proc): putNamed then.
+// system without them, no /proc): putNamed then, as after any other
+// error but an existing name.
 func (s *Spool) putUnnamed(data []byte, to *dir, name string, durable bool) error {
+	if s.failUnnamed != nil {
+		return s.failUnnamed
+	}
 	f, err := to.CreateUnnamed(entryPerm)
 	if err != nil {
 		return err

@@ -401,3 +401,27 @@ func TestPutNotDurable(t *testing.T) {
 		t.Errorf("claimed twice: %v, %v", c, err)
 	}
 }
+
+// Whatever keeps an unnamed file from being made or linked (here a
+// refusal, as a security policy may give), the entry is written as a
+// named file all the same; an existing name is an error, never replaced.
+func TestPutFallsBackToNamed(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir)
+	s.failUnnamed = &os.PathError{Op: "link", Path: "/proc/self/fd/3", Err: syscall.EACCES}
+	e := put(t, s, 1)
+	if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
+		t.Errorf("new/ holds %q, want %s", got, e.ID)
+	}
+	if got := names(t, filepath.Join(dir, TmpDir)); len(got) != 0 {
+		t.Errorf("tmp/ holds %q", got)
+	}
+	s.failUnnamed = &os.PathError{Op: "link", Path: "new/x", Err: syscall.EEXIST}
+	e2 := testEntry(2)
+	if err := s.Put(&e2); err == nil {
+		t.Error("Put over an existing name succeeded")
+	}
+	if got := names(t, filepath.Join(dir, NewDir)); !slices.Equal(got, []string{e.ID}) {
+		t.Errorf("new/ holds %q, want %s alone", got, e.ID)
+	}
+}
