@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"notifier/engine/spool"
 )
@@ -95,5 +96,33 @@ func TestHandOffWaitIsBounded(t *testing.T) {
 	}
 	if got := wait(t, r.done, "the newer entry to be decided"); got != newer {
 		t.Errorf("decided %s, want %s", got, newer)
+	}
+}
+
+// A drain waiting for an older claim to reach the queue holds no worker
+// slot: with one worker, an entry of another key that is not behind the
+// claim is decided while the wait goes on (here it would be an hour).
+func TestWaitForOlderClaimHoldsNoSlot(t *testing.T) {
+	old := handOffWait
+	handOffWait = time.Hour
+	t.Cleanup(func() { handOffWait = old })
+	r := newRig(t, func(c *Config) { c.Workers = 1 })
+	r.start()
+	first := r.put("cmon/ctl/1/first", "critical")
+	claimed := r.put("cmon/ctl/1/claimed", "critical")
+	behind := r.put("cmon/ctl/1/behind", "critical")
+	handed := r.srv.claiming(claimed) // between its answer and its read
+	if got := r.wake(behind); got != spool.WakeClaimed {
+		t.Fatalf("wake behind: %v", got)
+	}
+	if got := r.wake(first); got != spool.WakeClaimed {
+		t.Fatalf("wake first: %v", got)
+	}
+	if got := wait(t, r.done, "the entry older than the claim"); got != first {
+		t.Errorf("decided %s first, want %s", got, first)
+	}
+	handed()
+	if got := wait(t, r.done, "the entry behind the claim"); got != behind {
+		t.Errorf("decided %s, want %s", got, behind)
 	}
 }

@@ -149,14 +149,31 @@ func (s *Server) offer(c *spool.Claimed) bool {
 }
 
 // handOffWait bounds how long a drain waits for an older claim to be
-// queued before it decides what it has (see drain).
-const handOffWait = time.Second
+// queued before it decides what it has (see drain): longer than the
+// spool's wait for a drop to hang up (250 ms) and the read after it. A
+// variable for tests.
+var handOffWait = time.Second
 
 // drain decides key's queued entries in order, each in a worker slot,
 // until none is left; stopping, it releases what it has not started.
+//
+// Receipt order: an entry older than the one at the queue's head, of
+// any key (its key is known only once read), may be on its way to the
+// queue (claiming: its drop's fsync of new/, then a read; well under a
+// millisecond). The drain waits for it, holding no worker slot (the
+// other keys' drains go on), at most handOffWait for one head: on a
+// disk that hangs the read, the entries queued go on being decided (out
+// of receipt order, at worst) rather than every drain waiting on it.
 func (s *Server) drain(key string) {
 	defer s.wg.Done()
+	var (
+		head  string    // the head entry being waited for
+		since time.Time // when that wait began
+	)
 	for {
+		s.mu.Lock()
+		s.awaitOlder(key, &head, &since)
+		s.mu.Unlock()
 		slot := false
 		select {
 		case s.sem <- struct{}{}:
@@ -165,27 +182,12 @@ func (s *Server) drain(key string) {
 		}
 		s.mu.Lock()
 		q := s.pending[key]
-		var give *time.Timer
-		for waited := time.Now(); !s.stopping && len(q) > 0 && s.olderLoading(q[0].Entry.ID); q = s.pending[key] {
-			// Receipt order: an older entry, perhaps of this key, is on its
-			// way to the queue (claiming: a read of microseconds). Waited
-			// for at most handOffWait: on a disk that hangs the read, the
-			// entries queued go on being decided (out of receipt order,
-			// at worst), rather than every key's drain waiting on it.
-			if time.Since(waited) >= handOffWait {
-				break
-			}
-			if give == nil {
-				give = time.AfterFunc(handOffWait, func() {
-					s.mu.Lock()
-					s.handedOff.Broadcast()
-					s.mu.Unlock()
-				})
-			}
-			s.handedOff.Wait()
-		}
-		if give != nil {
-			give.Stop()
+		if slot && !s.stopping && len(q) > 0 && s.olderLoading(q[0].Entry.ID) && !(q[0].Entry.ID == head && time.Since(since) >= handOffWait) {
+			// An older claim began while this drain waited for its slot:
+			// the slot back, and wait for it.
+			s.mu.Unlock()
+			<-s.sem
+			continue
 		}
 		if s.stopping || len(q) == 0 {
 			delete(s.pending, key)
@@ -212,6 +214,36 @@ func (s *Server) drain(key string) {
 		s.lastBusy = time.Now()
 		s.mu.Unlock()
 		<-s.sem
+	}
+}
+
+// awaitOlder waits, s.mu held, while an entry older than the head of
+// key's queue is claimed and not yet queued: at most handOffWait for
+// one head (*head and *since carry that wait across calls).
+func (s *Server) awaitOlder(key string, head *string, since *time.Time) {
+	var give *time.Timer
+	defer func() {
+		if give != nil {
+			give.Stop()
+		}
+	}()
+	for q := s.pending[key]; !s.stopping && len(q) > 0 && s.olderLoading(q[0].Entry.ID); q = s.pending[key] {
+		if id := q[0].Entry.ID; id != *head {
+			*head, *since = id, time.Now()
+		}
+		left := handOffWait - time.Since(*since)
+		if left <= 0 {
+			return
+		}
+		if give != nil {
+			give.Stop()
+		}
+		give = time.AfterFunc(left, func() {
+			s.mu.Lock()
+			s.handedOff.Broadcast()
+			s.mu.Unlock()
+		})
+		s.handedOff.Wait()
 	}
 }
 

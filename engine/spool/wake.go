@@ -448,8 +448,11 @@ func (s *Spool) answerFirst(conn Conn, req request, owner string, accept func(*C
 }
 
 // hangUpBound is how long the engine waits, after answering a v3 line,
-// for its drop to hang up before it claims the entry (awaitHangUp).
-const hangUpBound = time.Second
+// for its drop to hang up before it claims the entry (awaitHangUp): a
+// drop hangs up after one fsync, a millisecond or two; one stopped
+// (SIGSTOP) holds its entry, and the newer entries a receipt-ordered
+// engine keeps behind it (engine/serve), no longer than this.
+const hangUpBound = 250 * time.Millisecond
 
 // awaitHangUp waits, at most hangUpBound, for the drop to close conn: it
 // does once its fsync of new/ is done and it has read the answer, so the

@@ -192,7 +192,7 @@ func (c *WakeConn) answer() WakeResult {
 // not "claimed".
 func (c *WakeConn) answerLine() (WakeResult, string) {
 	defer c.Close()
-	var buf [64]byte
+	var buf [256]byte // "no: " and a reason of at most 200 bytes (oneLine)
 	n := 0
 	for {
 		m, err := unix.Read(c.fd, buf[n:])
