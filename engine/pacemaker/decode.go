@@ -3,6 +3,7 @@ package pacemaker
 import (
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -243,7 +244,12 @@ func OccurrenceOf(ev *event.Event) string {
 // start-up) out of notifier-drop. (Before 2026-12 it was SHA-256 cut to
 // 128 bits: an alert whose recipients straddle that upgrade is told
 // once per side.)
-func Occurrence(fields map[string]string) string {
+func Occurrence(fields map[string]string) string { return OccurrenceWith(fields, fnv.New128a()) }
+
+// OccurrenceWith is Occurrence with the hash h, of whose sum the first
+// 16 bytes are kept: sha256.New() makes the identity versions before
+// 2026-12 gave the same alert (engine/state reads their records too).
+func OccurrenceWith(fields map[string]string, h hash.Hash) string {
 	prefix := alertPrefix
 	if _, ok := fields[alertPrefix+"kind"]; !ok {
 		prefix = notifyPrefix
@@ -264,7 +270,6 @@ func Occurrence(fields map[string]string) string {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	h := fnv.New128a()
 	for _, name := range names {
 		fmt.Fprintf(h, "%s=%s\x00", name, fields[name])
 	}

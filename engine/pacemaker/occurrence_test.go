@@ -1,6 +1,7 @@
 package pacemaker
 
 import (
+	"crypto/sha256"
 	"maps"
 	"os"
 	"path/filepath"
@@ -67,5 +68,26 @@ func TestOccurrence(t *testing.T) {
 	}
 	if got := OccurrenceOf(&event.Event{Source: event.SourceCMON}); got != "" {
 		t.Errorf("CMON event: occurrence %q", got)
+	}
+}
+
+// OccurrenceWith(…, sha256.New()) is the identity versions before
+// 2026-12 gave an alert (the value below is theirs, printed by the
+// version at dbf580e), which engine/state still reads for an hour after
+// an upgrade; Occurrence is now FNV-1a's, of the same fields.
+func TestOccurrenceBothHashes(t *testing.T) {
+	fields := map[string]string{"CRM_alert_kind": "node", "CRM_alert_node": "node2", "CRM_alert_desc": "lost",
+		"CRM_alert_timestamp_epoch": "1764900000", "CRM_alert_timestamp": "x", "CRM_alert_recipient": "r1", "CRM_alert_node_sequence": "7"}
+	if got, want := OccurrenceWith(fields, sha256.New()), "pacemaker/8bdecd520e780836dcaa4438e5fbc11f"; got != want {
+		t.Errorf("SHA-256 identity %s, want the former version's %s", got, want)
+	}
+	fnv := Occurrence(fields)
+	if len(fnv) != len("pacemaker/")+32 || fnv == OccurrenceWith(fields, sha256.New()) {
+		t.Errorf("FNV identity %q", fnv)
+	}
+	other := maps.Clone(fields)
+	other["CRM_alert_recipient"] = "r2" // another recipient's process: the same alert
+	if Occurrence(other) != fnv {
+		t.Error("the recipients of one alert have different identities")
 	}
 }

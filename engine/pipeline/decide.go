@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"maps"
 	"slices"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/pacemaker"
 	"notifier/engine/state"
 )
 
@@ -85,6 +87,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	}
 	if p.Occurrence != nil {
 		in.Occurrence = p.Occurrence(ev, now)
+		in.FormerOccurrence = formerOccurrence(ev, in.Occurrence)
 	}
 	deadline, _ := ctx.Deadline()
 	var res state.Result
@@ -231,4 +234,19 @@ func decisionHistory(ev *event.Event, d *engine.Decision, res state.Result, now 
 		out = append(out, h)
 	}
 	return out
+}
+
+// formerOccurrence is the identity the other version gives the alert
+// whose identity is occ: engine/pacemaker's hash was SHA-256 before
+// 2026-12 and is FNV-1a now, and invocations of one alert may be of
+// both (an upgrade between them, or an entry spooled before it), so
+// each reads the other's record too (state.Input.FormerOccurrence).
+func formerOccurrence(ev *event.Event, occ string) string {
+	if occ == "" || ev.Source != event.SourcePacemaker {
+		return ""
+	}
+	if sha := pacemaker.OccurrenceWith(ev.Fields, sha256.New()); sha != occ {
+		return sha
+	}
+	return pacemaker.Occurrence(ev.Fields)
 }

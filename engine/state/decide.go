@@ -126,6 +126,12 @@ type Input struct {
 	// already acted are "duplicate", not a second notification and not a
 	// second count toward suppression or escalation. "" for none.
 	Occurrence string
+	// FormerOccurrence is the same alert's identity as the other version
+	// makes it (engine/pacemaker's hash was SHA-256 before 2026-12, and
+	// is FNV-1a since): its record is read, never written, so that for
+	// OccurrenceTTL after an upgrade an alert that invocations of both
+	// versions decide is told once. "" for none.
+	FormerOccurrence string
 	// Policy is the deciding policy's PolicyID, kept in the records it
 	// writes; "" leaves them unmarked (explain, tests).
 	Policy string
@@ -187,6 +193,9 @@ func IDs(in Input) []string {
 	}
 	if in.Occurrence != "" {
 		ids = append(ids, OccurrenceID(in.Occurrence), legacyOccurrenceID(in.Occurrence))
+		if in.FormerOccurrence != "" {
+			ids = append(ids, OccurrenceID(in.FormerOccurrence), legacyOccurrenceID(in.FormerOccurrence))
+		}
 	}
 	for _, h := range in.Decision.Hits {
 		if id := windowOf(h, in.Event); id != "" {
@@ -237,7 +246,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		// (A resolve needs no such guard: the first invocation closes the
 		// incident, the others find none.)
 		var dup []Planned
-		d, dup = firstInvocation(d, recs, in.Occurrence, in.Now)
+		d, dup = firstInvocation(d, recs, in.Occurrence, in.FormerOccurrence, in.Now)
 		res.Skip = append(res.Skip, dup...)
 	}
 	incID := IncidentID(ev.Key)

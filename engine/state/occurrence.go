@@ -36,13 +36,20 @@ type Occurrence struct {
 const duplicateReason = "already decided for this alert by another invocation (one per Pacemaker recipient)"
 
 // firstInvocation removes from d what the rules that already acted on
-// this alert (in another invocation) chose, returning those deliveries as
+// this alert (in another invocation, perhaps of a version before: its
+// record under former, or under "o/") chose, returning those deliveries as
 // duplicates, and records the rules acting now. d itself is not changed.
-func firstInvocation(d *engine.Decision, recs map[string]*Record, occ string, now time.Time) (*engine.Decision, []Planned) {
+func firstInvocation(d *engine.Decision, recs map[string]*Record, occ, former string, now time.Time) (*engine.Decision, []Planned) {
 	id := OccurrenceID(occ)
 	seen, ok := OccurrenceKind.Get(recs, id) // unreadable: nothing seen
+	if !ok && former != "" {
+		seen, ok = OccurrenceKind.Get(recs, OccurrenceID(former))
+	}
 	if !ok {
-		seen, _ = OccurrenceKind.Decode(recs[legacyOccurrenceID(occ)])
+		seen, ok = OccurrenceKind.Decode(recs[legacyOccurrenceID(occ)])
+	}
+	if !ok && former != "" {
+		seen, _ = OccurrenceKind.Decode(recs[legacyOccurrenceID(former)])
 	}
 	prior := slices.Clone(seen.Rules)
 	acted := func(rule string) bool { return slices.Contains(prior, rule) }

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 
 	t.Run("long keys", func(t *testing.T) { longKeys(t, open) })
 	t.Run("records of the previous version", func(t *testing.T) { upgrade(t, open) })
+	t.Run("an alert's identity by the other hash", func(t *testing.T) { formerOccurrence(t, open) })
 	t.Run("a spool entry is decided once", func(t *testing.T) { decidedEntries(t, open) })
 
 	t.Run("write read delete", func(t *testing.T) {

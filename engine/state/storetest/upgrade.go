@@ -91,3 +91,43 @@ func upgrade(t *testing.T, open func(t *testing.T) state.Store) {
 		t.Errorf("delivered entry still queued: %v", left)
 	}
 }
+
+// formerOccurrence: invocations of one Pacemaker alert by versions on
+// either side of the occurrence hash's change (SHA-256 before 2026-12,
+// FNV-1a since) act on it once: the record the first one wrote under
+// its identity is found by the second through FormerOccurrence, both
+// ways round.
+func formerOccurrence(t *testing.T, open func(t *testing.T) state.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	ev := &event.Event{Key: "pacemaker/c/node/n1", Action: event.ActionNew, Severity: "critical"}
+	d := &engine.Decision{Key: ev.Key, Hits: []engine.Hit{{Rule: "crit"}},
+		Deliveries: []engine.Delivery{{Channel: "pager", Type: "pagerduty", Action: "trigger", Rule: "crit"}}}
+	decide := func(s state.Store, in state.Input) state.Result {
+		var res state.Result
+		err := s.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
+			var err error
+			res, err = state.Apply(in, recs)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	const sha, fnv = "pacemaker/5ha5ha", "pacemaker/f7f7f7"
+	for _, order := range [][2]state.Input{
+		{{Occurrence: sha}, {Occurrence: fnv, FormerOccurrence: sha}},                        // old version first
+		{{Occurrence: fnv, FormerOccurrence: sha}, {Occurrence: sha, FormerOccurrence: fnv}}, // new first, then an old entry
+	} {
+		s := open(t)
+		for i, in := range order {
+			in.Event, in.Decision, in.Now = ev, d, now
+			res := decide(s, in)
+			dup := len(res.Send) == 0 && len(res.Skip) == 1 && res.Skip[0].Outcome == state.OutcomeDuplicate
+			if first := i == 0; first == dup || first && len(res.Send) != 1 {
+				t.Errorf("%s then %s, invocation %d: send %+v skip %+v", order[0].Occurrence, order[1].Occurrence, i+1, res.Send, res.Skip)
+			}
+		}
+	}
+}
