@@ -242,8 +242,10 @@ func OccurrenceOf(ev *event.Event) string {
 // The hash is FNV-1a, 128 bits: it tells apart alerts that Pacemaker,
 // not an adversary, writes, and it keeps crypto's packages (and their
 // start-up) out of notifier-drop. (Before 2026-12 it was SHA-256 cut to
-// 128 bits: an alert whose recipients straddle that upgrade is told
-// once per side.)
+// 128 bits, OccurrenceWith(fields, sha256.New()): a decision reads the
+// record of either identity, engine/state's FormerOccurrence, so an
+// alert whose recipients straddle the upgrade is told once where the
+// later invocation is of the new version.)
 func Occurrence(fields map[string]string) string { return OccurrenceWith(fields, fnv.New128a()) }
 
 // OccurrenceWith is Occurrence with the hash h, of whose sum the first

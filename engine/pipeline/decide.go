@@ -245,8 +245,11 @@ func formerOccurrence(ev *event.Event, occ string) string {
 	if occ == "" || ev.Source != event.SourcePacemaker {
 		return ""
 	}
-	if sha := pacemaker.OccurrenceWith(ev.Fields, sha256.New()); sha != occ {
+	switch fnv, sha := pacemaker.Occurrence(ev.Fields), pacemaker.OccurrenceWith(ev.Fields, sha256.New()); occ {
+	case fnv:
 		return sha
+	case sha:
+		return fnv
 	}
-	return pacemaker.Occurrence(ev.Fields)
+	return "" // an identity of another making (a policy test's): no other
 }

@@ -25,6 +25,9 @@ func TestFormerOccurrence(t *testing.T) {
 	if got := formerOccurrence(ev, ""); got != "" {
 		t.Errorf("no identity: %q", got)
 	}
+	if got := formerOccurrence(ev, fnv+"@2026-12-05T10:00:00Z"); got != "" {
+		t.Errorf("an identity of neither hash: %q", got)
+	}
 	ev.Source = event.SourceCMON
 	if got := formerOccurrence(ev, fnv); got != "" {
 		t.Errorf("a CMON event: %q", got)

@@ -126,3 +126,27 @@ func TestWaitForOlderClaimHoldsNoSlot(t *testing.T) {
 		t.Errorf("decided %s, want %s", got, behind)
 	}
 }
+
+// An engine idle for a while is not stuck the moment its queue fills:
+// with entries waiting behind an older claim that has not reached the
+// queue (a stopped drop between its answer and its hang-up), a wake-up
+// is still answered "claimed", until the workers have really begun
+// nothing for StallAfter since the queue filled.
+func TestIdleEngineNotBusyWhenItFills(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.Workers = 2; c.StallAfter = time.Hour })
+	r.start()
+	r.srv.mu.Lock()
+	r.srv.lastStart = time.Now().Add(-2 * time.Hour) // long idle
+	r.srv.mu.Unlock()
+	stuck := r.put("cmon/ctl/1/stuck", "critical")
+	a := r.put("cmon/ctl/1/a", "critical")
+	b := r.put("cmon/ctl/1/b", "critical")
+	c := r.put("cmon/ctl/1/c", "critical")
+	handed := r.srv.claiming(stuck)
+	defer handed()
+	for _, id := range []string{a, b, c} {
+		if got := r.wake(id); got != spool.WakeClaimed {
+			t.Fatalf("wake of %s with the queue filling after a long idle: %v, want claimed", id, got)
+		}
+	}
+}

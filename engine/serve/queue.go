@@ -62,7 +62,7 @@ func (s *Server) wants(policy, statePath string) (bool, string) {
 	case s.stopping:
 		return false, "stopping"
 	case s.queued >= maxQueued,
-		s.queued >= s.cfg.Workers && time.Since(s.lastStart) > s.cfg.StallAfter:
+		s.queued >= s.cfg.Workers && time.Since(later(s.lastStart, s.fullSince)) > s.cfg.StallAfter:
 		s.declined.Add(1)
 		return false, "busy"
 	}
@@ -140,6 +140,9 @@ func (s *Server) offer(c *spool.Claimed) bool {
 	s.pending[key] = slices.Insert(q, i, c)
 	s.queued++
 	s.lastBusy = time.Now()
+	if s.queued == s.cfg.Workers {
+		s.fullSince = s.lastBusy
+	}
 	if !s.active[key] {
 		s.active[key] = true
 		s.wg.Add(1)
@@ -148,9 +151,17 @@ func (s *Server) offer(c *spool.Claimed) bool {
 	return true
 }
 
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // handOffWait bounds how long a drain waits for an older claim to be
 // queued before it decides what it has (see drain): longer than the
-// spool's wait for a drop to hang up (250 ms) and the read after it. A
+// spool's wait for a drop to hang up (100 ms) and the read after it. A
 // variable for tests.
 var handOffWait = time.Second
 

@@ -152,6 +152,10 @@ type Server struct {
 	// stuck (a channel that hangs until the deadline) and wake-ups are
 	// answered busy, so that their drops decide in-process.
 	lastStart time.Time
+	// fullSince is when the queue last reached Workers entries: the
+	// workers are stuck only if none has begun one since then either (an
+	// engine idle for a while is not stuck the moment a storm fills it).
+	fullSince time.Time
 	panics    map[string]int // entry id -> decisions that panicked
 
 	declinedIDs map[string]bool // the scan's: foreign entries seen in new/

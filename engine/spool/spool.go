@@ -225,7 +225,13 @@ func (s *Spool) put(e *Entry, to *dir, owner string, durable bool, renamed func(
 		// such files here, no /proc, a security policy refusing the
 		// link), the named file may still be written: nothing of the
 		// unnamed one is left.
-		err = s.putNamed(data, e.ID, to, name, durable)
+		if nerr := s.putNamed(data, e.ID, to, name, durable); nerr != nil && s.namedOnly {
+			err = nerr
+		} else if nerr != nil {
+			err = fmt.Errorf("%w (and as an unnamed file: %v)", nerr, err) // one line
+		} else {
+			err = nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("spool: writing entry: %w", err)

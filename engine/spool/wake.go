@@ -451,8 +451,11 @@ func (s *Spool) answerFirst(conn Conn, req request, owner string, accept func(*C
 // for its drop to hang up before it claims the entry (awaitHangUp): a
 // drop hangs up after one fsync, a millisecond or two; one stopped
 // (SIGSTOP) holds its entry, and the newer entries a receipt-ordered
-// engine keeps behind it (engine/serve), no longer than this.
-const hangUpBound = 250 * time.Millisecond
+// engine keeps behind it (engine/serve), no longer than this: well
+// under the engine's stall rule (250 ms), so that such a drop never
+// makes it answer busy. A drop slower than this is claimed from all
+// the same (safe: the claim is the same atomic rename).
+const hangUpBound = 100 * time.Millisecond
 
 // awaitHangUp waits, at most hangUpBound, for the drop to close conn: it
 // does once its fsync of new/ is done and it has read the answer, so the
