@@ -28,17 +28,7 @@ func decidedEntries(t *testing.T, open func(t *testing.T) state.Store) {
 	const entry = "00000001795230245000000000-4242-0a1b2c3d"
 	decide := func(entry string, at time.Time) state.Result {
 		t.Helper()
-		in := state.Input{Event: ev, Decision: d, Now: at, Entry: entry}
-		var res state.Result
-		err := s.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
-			var err error
-			res, err = state.Apply(in, recs)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+		return apply(t, s, state.Input{Event: ev, Decision: d, Now: at, Entry: entry})
 	}
 	window := func() state.Window {
 		t.Helper()

@@ -35,17 +35,7 @@ func longKeys(t *testing.T, open func(t *testing.T) state.Store) {
 				d := &engine.Decision{Key: key,
 					Hits:       []engine.Hit{{Rule: rule, SuppressFor: time.Hour, EscalateAfter: 3, EscalateWithin: time.Hour, Escalation: []engine.Delivery{{Channel: "boss", Type: "pagerduty", Action: "trigger", Rule: rule}}}},
 					Deliveries: []engine.Delivery{{Channel: "pager", Type: "pagerduty", Action: "trigger", Rule: rule}}}
-				in := state.Input{Event: ev, Decision: d, Now: at, Occurrence: occ}
-				var res state.Result
-				err := s.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
-					var err error
-					res, err = state.Apply(in, recs)
-					return err
-				})
-				if err != nil {
-					t.Fatalf("%s: %.200v", action, err)
-				}
-				return res
+				return apply(t, s, state.Input{Event: ev, Decision: d, Now: at, Occurrence: occ})
 			}
 			if r := apply(event.ActionNew, now, strings.Repeat("o", 40_000)); len(r.Send) != 1 || r.Send[0].Outcome != state.OutcomeFirst {
 				t.Fatalf("first occurrence: send %+v", r.Send)

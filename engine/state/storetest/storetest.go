@@ -198,3 +198,19 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		}
 	})
 }
+
+// apply decides in on s as a run does: the records state.IDs names, in
+// one Update, Apply on them. A failure fails t.
+func apply(t *testing.T, s state.Store, in state.Input) state.Result {
+	t.Helper()
+	var res state.Result
+	err := s.Update(context.Background(), state.IDs(in), func(recs map[string]*state.Record) error {
+		var err error
+		res, err = state.Apply(in, recs)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("deciding %s: %.200v", in.Event.Key, err)
+	}
+	return res
+}

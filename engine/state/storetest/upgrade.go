@@ -43,15 +43,7 @@ func upgrade(t *testing.T, open func(t *testing.T) state.Store) {
 	ev := &event.Event{Key: "cmon/cc/1/42", Action: event.ActionNew, Severity: "critical"}
 	d := &engine.Decision{Key: ev.Key, Hits: []engine.Hit{{Rule: "crit"}},
 		Deliveries: []engine.Delivery{{Channel: "pager", Type: "pagerduty", Action: "trigger", Rule: "crit"}}}
-	in := state.Input{Event: ev, Decision: d, Now: now, Occurrence: occ}
-	var res state.Result
-	err = s.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
-		res, err = state.Apply(in, recs)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apply(t, s, state.Input{Event: ev, Decision: d, Now: now, Occurrence: occ})
 	if len(res.Send) != 0 || len(res.Skip) != 1 || res.Skip[0].Outcome != state.OutcomeDuplicate {
 		t.Fatalf("an invocation after the old version's: send %+v skip %+v, want a duplicate", res.Send, res.Skip)
 	}
@@ -98,23 +90,10 @@ func upgrade(t *testing.T, open func(t *testing.T) state.Store) {
 // its identity is found by the second through FormerOccurrence, both
 // ways round.
 func formerOccurrence(t *testing.T, open func(t *testing.T) state.Store) {
-	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	ev := &event.Event{Key: "pacemaker/c/node/n1", Action: event.ActionNew, Severity: "critical"}
 	d := &engine.Decision{Key: ev.Key, Hits: []engine.Hit{{Rule: "crit"}},
 		Deliveries: []engine.Delivery{{Channel: "pager", Type: "pagerduty", Action: "trigger", Rule: "crit"}}}
-	decide := func(s state.Store, in state.Input) state.Result {
-		var res state.Result
-		err := s.Update(ctx, state.IDs(in), func(recs map[string]*state.Record) error {
-			var err error
-			res, err = state.Apply(in, recs)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
 	const sha, fnv = "pacemaker/5ha5ha", "pacemaker/f7f7f7"
 	for _, order := range [][2]state.Input{
 		{{Occurrence: sha}, {Occurrence: fnv, FormerOccurrence: sha}},                        // old version first
@@ -123,7 +102,7 @@ func formerOccurrence(t *testing.T, open func(t *testing.T) state.Store) {
 		s := open(t)
 		for i, in := range order {
 			in.Event, in.Decision, in.Now = ev, d, now
-			res := decide(s, in)
+			res := apply(t, s, in)
 			dup := len(res.Send) == 0 && len(res.Skip) == 1 && res.Skip[0].Outcome == state.OutcomeDuplicate
 			if first := i == 0; first == dup || first && len(res.Send) != 1 {
 				t.Errorf("%s then %s, invocation %d: send %+v skip %+v", order[0].Occurrence, order[1].Occurrence, i+1, res.Send, res.Skip)
