@@ -31,10 +31,13 @@ import (
 //   - v3: the line says all the engine needs to know that it can take
 //     the entry (its policy and state path, a format it reads), so the
 //     answer "claimed" comes first, while the drop fsyncs new/, and the
-//     claim and the read follow. An entry the engine then cannot take
-//     after all is never lost: taken by another claimer, it is theirs;
-//     not what its line said, it goes back to new/ for a flush; unusable,
-//     to bad/, where `notifier status` reports it (ServeOptions.Lost).
+//     claim (once the drop hangs up) and the read follow. An entry the
+//     engine then cannot take after all is never lost: taken by another
+//     claimer, it is theirs; unreadable now, not what its line said or
+//     declined, it goes back to new/, for the engine's scan or a flush
+//     (which move to bad/ what they cannot read, where `notifier status`
+//     reports it); where even that fails, to bad/ (ServeOptions.Lost,
+//     Mismatch).
 //
 // The engine reads nothing but an id (ValidID: digits, dashes and hex,
 // bounded length, so no slash and no "..") and opens nothing but that
