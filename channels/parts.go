@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -29,6 +30,16 @@ type Template struct {
 	// JSON parts must render one valid JSON value (a webhook body); what
 	// does not parse counts as a failure.
 	JSON bool
+}
+
+// MapTemplates appends to ts a template for each entry of m (a map
+// option such as Slack's fields), as "option.name", in name order.
+func MapTemplates(ts []Template, option string, m map[string]string) []Template {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		text := m[name]
+		ts = append(ts, Template{Option: option + "." + name, Text: &text})
+	}
+	return ts
 }
 
 // Part is one rendered template of a message.

@@ -58,6 +58,15 @@ func IsRetryable(err error) (bool, time.Duration) {
 	return false, 0
 }
 
+// RetryableAs is safe (an error rewritten to hide a secret, which loses
+// the chain) retryable when orig was, with orig's Retry-After.
+func RetryableAs(orig, safe error) error {
+	if retry, after := IsRetryable(orig); retry {
+		return Retryable(safe, after)
+	}
+	return safe
+}
+
 // HTTPStatusError builds the error for a non-2xx response: 429 and 5xx
 // (and 408) are retryable, honouring Retry-After; everything else is a
 // permanent failure carrying the server's own text, which is what tells

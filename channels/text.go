@@ -1,7 +1,9 @@
 package channels
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -166,3 +168,16 @@ type safeError struct {
 
 func (e *safeError) Error() string { return e.msg }
 func (e *safeError) Unwrap() error { return e.cause }
+
+// MarshalJSON is v as compact JSON with <, > and & as they are (a
+// receiver shows text, not HTML, and \u003c costs six bytes), without
+// json.Encoder's trailing newline; invalid UTF-8 becomes U+FFFD.
+func MarshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

@@ -110,12 +110,12 @@ func (c *Config) Validate() error {
 		add("tls: none would send the SMTP AUTH password in plain text: use starttls or implicit")
 	}
 	if c.Username != "" {
-		if err := checkUser("username", c.Username); err != nil {
+		if err := checkCredential("username", c.Username); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if c.Password != "" {
-		if err := checkPassword("password", c.Password); err != nil {
+		if err := checkCredential("password", c.Password); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -168,20 +168,12 @@ func checkAddresses(option string, list []string) []error {
 	return errs
 }
 
-// checkUser refuses a user name SMTP AUTH cannot carry: a line break or
-// a control character (a file of two lines).
-func checkUser(field, user string) error {
-	if strings.IndexFunc(user, unicode.IsControl) >= 0 {
-		return fmt.Errorf("%s: contains a control character (a line break?)", field)
-	}
-	return nil
-}
-
-// checkPassword refuses a password with a line break or other control
-// character inside: a file of two lines, surely not the password. It
-// never quotes the password. Spaces are allowed: passwords have them.
-func checkPassword(field, pw string) error {
-	if strings.IndexFunc(pw, unicode.IsControl) >= 0 {
+// checkCredential refuses a user name or password SMTP AUTH cannot
+// carry: a line break or other control character (a file of two lines,
+// surely not the credential). It never quotes the value. Spaces are
+// allowed: passwords have them.
+func checkCredential(field, value string) error {
+	if strings.IndexFunc(value, unicode.IsControl) >= 0 {
 		return fmt.Errorf("%s: contains a line break or control character", field)
 	}
 	return nil
@@ -213,9 +205,9 @@ func (c *Config) Files() []channels.File {
 		{Option: "ca_file", Path: &c.CAFile,
 			Check: channels.CheckCA},
 		{Option: "username_file", Path: &c.UsernameFile,
-			Check: func(user string) error { return checkUser("username", user) }},
+			Check: func(user string) error { return checkCredential("username", user) }},
 		{Option: "password_file", Path: &c.PasswordFile,
-			Check: func(pw string) error { return checkPassword("password", pw) }},
+			Check: func(pw string) error { return checkCredential("password", pw) }},
 	}
 }
 

@@ -85,14 +85,14 @@ func New(c Config) (*Notifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
-		if err := checkUser("username_file", user); err != nil {
+		if err := checkCredential("username_file", user); err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
 		pw, err := channels.ReadSecret("password", c.Password, c.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
-		if err := checkPassword("password_file", pw); err != nil {
+		if err := checkCredential("password_file", pw); err != nil {
 			return nil, fmt.Errorf("email: %w", err)
 		}
 		n.user, n.password = user, pw
@@ -228,10 +228,7 @@ func (n *Notifier) fail(m *channels.Message, err error) error {
 	// would survive in part.
 	reply := channels.Truncate(channels.OneLine(channels.Redact(err.Error(), n.secrets...)), maxErrorText)
 	text := fmt.Sprintf("email: %s %q via %s: %s", m.Action, keys.Bound(m.Key, maxKeyLen), n.addr, reply)
-	if retry, after := channels.IsRetryable(err); retry {
-		return channels.Retryable(errors.New(text), after)
-	}
-	return errors.New(text)
+	return channels.RetryableAs(err, errors.New(text))
 }
 
 // classify says whether a failed session is worth trying again: a 4xx

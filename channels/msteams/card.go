@@ -1,8 +1,6 @@
 package msteams
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -301,13 +299,8 @@ func cutEncoded(s string, n int) string {
 // Encode is the request body: the payload as JSON, with <, > and & as
 // they are (Teams shows text, not HTML, and \u003c costs six bytes).
 func Encode(p any) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
-		return nil // cannot happen: strings, bools and slices of them
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	b, _ := channels.MarshalJSON(p) // cannot fail: strings, bools and slices of them
+	return b
 }
 
 func encodedSize(v any) int { return len(Encode(v)) }

@@ -97,15 +97,10 @@ func (c *Config) Files() []channels.File {
 // fact, by name. A fact's Text points at a copy: a map's values cannot
 // be pointed at.
 func (c *Config) Templates() []channels.Template {
-	ts := []channels.Template{
+	return channels.MapTemplates([]channels.Template{
 		{Option: "title", Text: &c.Title, Required: true},
 		{Option: "text", Text: &c.Text},
-	}
-	for _, name := range slices.Sorted(maps.Keys(c.Facts)) {
-		text := c.Facts[name]
-		ts = append(ts, channels.Template{Option: "facts." + name, Text: &text})
-	}
-	return ts
+	}, "facts", c.Facts)
 }
 
 // checkURL refuses what cannot be a webhook URL: not http(s), or white

@@ -113,11 +113,7 @@ func (n *Notifier) post(ctx context.Context, body []byte) error {
 	if err == nil {
 		return nil // any 2xx: a Workflows webhook answers 202 Accepted
 	}
-	safe := n.safe(err.Error(), nil)
-	if retry, after := channels.IsRetryable(err); retry {
-		return channels.Retryable(safe, after)
-	}
-	return safe
+	return channels.RetryableAs(err, n.safe(err.Error(), nil))
 }
 
 // explain reduces the Azure error object a flow's trigger answers with,

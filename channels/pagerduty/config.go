@@ -201,10 +201,7 @@ func (c *Config) Templates() []channels.Template {
 		{Option: "group", Text: &c.Group},
 		{Option: "class", Text: &c.Class},
 	}
-	for _, name := range slices.Sorted(maps.Keys(c.CustomDetails)) {
-		text := c.CustomDetails[name]
-		ts = append(ts, channels.Template{Option: detailsOption + "." + name, Text: &text})
-	}
+	ts = channels.MapTemplates(ts, detailsOption, c.CustomDetails)
 	for i := range c.Links {
 		ts = append(ts,
 			channels.Template{Option: fmt.Sprintf("%s.%d.href", linksOption, i), Text: &c.Links[i].Href},

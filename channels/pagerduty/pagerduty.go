@@ -145,11 +145,7 @@ func (n *Notifier) wrap(ev *pd.V2Event, err error) error {
 	wrapped := fmt.Errorf("pagerduty: %s %q: %w", ev.Action, ev.DedupKey, err)
 	msg := wrapped.Error()
 	if red := channels.Redact(msg, n.routingKey); red != msg {
-		var r *channels.RetryableError
-		if errors.As(err, &r) {
-			return channels.Retryable(errors.New(red), r.After)
-		}
-		return errors.New(red)
+		return channels.RetryableAs(err, errors.New(red))
 	}
 	return wrapped
 }

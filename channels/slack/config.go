@@ -160,14 +160,9 @@ const fieldsOption = "fields"
 // Templates lists title, text, footer and each field by title. A
 // field's Text points at a copy: a map's values cannot be pointed at.
 func (c *Config) Templates() []channels.Template {
-	ts := []channels.Template{
+	return channels.MapTemplates([]channels.Template{
 		{Option: "title", Text: &c.Title, Required: true},
 		{Option: "text", Text: &c.Text},
 		{Option: "footer", Text: &c.Footer},
-	}
-	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
-		text := c.Fields[name]
-		ts = append(ts, channels.Template{Option: fieldsOption + "." + name, Text: &text})
-	}
-	return ts
+	}, fieldsOption, c.Fields)
 }

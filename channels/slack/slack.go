@@ -197,12 +197,7 @@ func (n *Notifier) classify(op string, err error, rec *channels.Recorder) error 
 			// channel_is_archived) and reads Retry-After only as
 			// seconds; the recorded response has both. 429 and 5xx
 			// are retryable.
-			retry, after := channels.IsRetryable(e)
-			safe := n.safe(op+": "+e.Error(), nil)
-			if retry {
-				return channels.Retryable(safe, after)
-			}
-			return safe
+			return channels.RetryableAs(e, n.safe(op+": "+e.Error(), nil))
 		}
 	}
 	var (

@@ -258,15 +258,5 @@ func parseAddress(s string) (endpoint, error) {
 // Templates lists message and each field by name. A field's Text
 // points at a copy: a map's values cannot be pointed at.
 func (c *Config) Templates() []channels.Template {
-	ts := []channels.Template{{Option: messageOption, Text: &c.Message, Required: true}}
-	names := make([]string, 0, len(c.Fields))
-	for n := range c.Fields {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		text := c.Fields[n]
-		ts = append(ts, channels.Template{Option: fieldsOption + "." + n, Text: &text})
-	}
-	return ts
+	return channels.MapTemplates([]channels.Template{{Option: messageOption, Text: &c.Message, Required: true}}, fieldsOption, c.Fields)
 }

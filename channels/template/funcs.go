@@ -1,8 +1,6 @@
 package template
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -463,11 +461,9 @@ func jsonText(v any) (string, error) {
 	if size(v) > MaxOutput {
 		return "", fmt.Errorf("json: %w (%d bytes)", errTooBig, MaxOutput)
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := channels.MarshalJSON(v)
+	if err != nil {
 		return "", fmt.Errorf("json: %w", err)
 	}
-	return capped1("json", strings.TrimSuffix(b.String(), "\n"))
+	return capped1("json", string(b))
 }

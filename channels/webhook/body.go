@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -165,11 +164,6 @@ func fit(p *Payload) []byte {
 // it is) and without the encoder's trailing newline. Invalid UTF-8
 // becomes U+FFFD, so the result is always valid JSON.
 func encode(v any) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil // cannot happen for strings, ints and maps of them
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	b, _ := channels.MarshalJSON(v) // cannot fail for strings, ints and maps of them
+	return b
 }

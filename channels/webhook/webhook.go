@@ -157,11 +157,7 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 		return channels.Retryable(n.fail(m, err.Error(), nil), 0)
 	}
 	if rerr := rec.Err(); rerr != nil {
-		safe := n.fail(m, rerr.Error(), nil)
-		if retry, after := channels.IsRetryable(rerr); retry {
-			return channels.Retryable(safe, after)
-		}
-		return safe
+		return channels.RetryableAs(rerr, n.fail(m, rerr.Error(), nil))
 	}
 	return nil
 }

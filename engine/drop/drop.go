@@ -96,7 +96,7 @@ type Options struct {
 	Received time.Time
 	// Owner, when set, is asked for the caller's owner id when the entry
 	// is to be claimed for the caller because the engine does not take
-	// it (Spool.HandOff's rule; never asked when the engine does: making
+	// it (Spool.ClaimUnlessWoken's rule; never asked when the engine does: making
 	// an id costs a drop measurably); when nil the entry is only offered
 	// (Spool.Wake) and, unclaimed, stays in new/ for whoever the caller
 	// hands it to.
@@ -171,7 +171,7 @@ func EnvStatePath(env map[string]string) (string, error) {
 //
 //   - an engine listens: e is written durably (Spool.Put: exit 0 means on
 //     disk) and offered; with an Owner, claimed for it unless the engine
-//     took it (Spool.HandOff's rule); without, only offered;
+//     took it (Spool.ClaimUnlessWoken's rule); without, only offered;
 //   - no engine (or wait is 0: do not wait for one): the caller decides
 //     e itself and reports success only once its decision committed,
 //     which makes it durable, so e is written without the spool's fsyncs

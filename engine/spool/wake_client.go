@@ -332,20 +332,14 @@ const (
 	v2Refusal     = "no: malformed wake-up line\n"
 )
 
-// HandOff offers entry id to the engine (Wake, waiting at most bound)
-// and, unless the engine claimed it, claims it for owner. A nil Claimed
-// with a nil error means another claimer has it (the engine, or a flush
-// that got there first): either way it is decided once, not here. After a timeout the two
-// claims race, and that is safe: the engine claims by the same rename,
-// so exactly one succeeds; if the engine claimed it after the bound, the
-// caller's rename fails with ENOENT (ErrTaken) and HandOff reports the
-// engine has it.
-func (s *Spool) HandOff(id, owner string, bound time.Duration) (*Claimed, WakeResult, error) {
-	return s.ClaimUnlessWoken(Wake(s.Path, id, bound), id, owner)
-}
-
-// ClaimUnlessWoken is the end of HandOff, for a caller that woke the
-// engine itself (DialWake, WakeOn, PutWake): r is how that went.
+// ClaimUnlessWoken claims entry id for owner unless the engine took it:
+// r is how the caller's wake-up went (DialWake, WakeOn, PutWake). A nil
+// Claimed with a nil error means another claimer has it (the engine, or
+// a flush that got there first): either way it is decided once, not
+// here. After a timeout the two claims race, and that is safe: the
+// engine claims by the same rename, so exactly one succeeds; if the
+// engine claimed it after the bound, this rename fails with ENOENT
+// (ErrTaken) and the engine has it.
 func (s *Spool) ClaimUnlessWoken(r WakeResult, id, owner string) (*Claimed, WakeResult, error) {
 	if r == WakeClaimed {
 		return nil, r, nil

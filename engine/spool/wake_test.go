@@ -346,3 +346,10 @@ func TestOneLineCutsWholeCharacters(t *testing.T) {
 		}
 	}
 }
+
+// HandOff offers entry id to the engine (Wake, waiting at most bound)
+// and, unless the engine claimed it, claims it for owner: a v1 drop, as
+// the wake-up tests drive one (drops use PutWake and ClaimUnlessWoken).
+func (s *Spool) HandOff(id, owner string, bound time.Duration) (*Claimed, WakeResult, error) {
+	return s.ClaimUnlessWoken(Wake(s.Path, id, bound), id, owner)
+}

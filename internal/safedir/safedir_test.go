@@ -134,6 +134,9 @@ func TestUnnamed(t *testing.T) {
 	defer d.Close()
 	f, err := d.CreateUnnamed(0o640)
 	if errors.Is(err, ErrNoUnnamed) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v: CI's file system (ext4) has them, so this is a failure", err)
+		}
 		t.Skip("no unnamed files on this file system") // the spool then writes named ones (its own tests cover both)
 	}
 	if err != nil {
