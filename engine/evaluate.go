@@ -2,10 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"notifier/engine/event"
+	"notifier/engine/policy"
 
 	"github.com/expr-lang/expr/vm"
 )
@@ -29,6 +31,25 @@ type Decision struct {
 	// Muted lists deliveries that a matching rule would have made but a
 	// time window silenced.
 	Muted []Delivery `json:"muted,omitempty"`
+	// Inhibits are the policy's inhibit entries as they bear on the event
+	// (every entry: a resolve must find what its problem registered).
+	Inhibits []InhibitHit `json:"-"`
+	// MutedUntil is, when Muted is not empty, when the first of its
+	// windows stops muting them (zero: not known within a week): the
+	// incident is notified then if still open.
+	MutedUntil time.Time `json:"-"`
+	// FlapTracked says the policy damps flapping: the state keeps the
+	// event key's changes.
+	FlapTracked bool `json:"-"`
+}
+
+// InhibitHit is one inhibit entry's verdict on an event.
+type InhibitHit struct {
+	Name string
+	// Scope names the values of the entry's equal fields in the event:
+	// a source inhibits the targets of its own scope.
+	Scope          string
+	Source, Target bool // the event matches source, target
 }
 
 // Hit is a matching rule that notifies: its deliveries (by Delivery.Rule)
@@ -41,6 +62,8 @@ type Hit struct {
 	EscalateWithin time.Duration
 	Escalation     []Delivery // escalate.notify, built like the rule's own
 	Muted          string     // why the rule's notifications are muted, or ""
+	// Flapping is the rule's flap damping, nil without.
+	Flapping *policy.FlappingSpec
 }
 
 // Matched names the rules that matched, in order (never nil).
@@ -78,9 +101,20 @@ type Delivery struct {
 // swallow a page.
 func (p *Policy) Evaluate(ev *event.Event) *Decision {
 	d := &Decision{Key: ev.Key, Deliveries: []Delivery{}, Rules: make([]RuleResult, 0, len(p.Rules))}
-	told := map[string]bool{}
-	var machine vm.VM // one VM for every rule: its stack is reused
+	var machine vm.VM // one VM for every expression: its stack is reused
 	steps := meter{left: EventSteps, until: evalUntil()}
+	p.rules(ev, d, &machine, &steps)
+	d.FlapTracked = p.flaps
+	p.inhibits(ev, d, &machine, &steps)
+	if len(d.Muted) > 0 && ev.Action != event.ActionRemove {
+		d.MutedUntil = p.unmuted(d, ev.Time)
+	}
+	return d
+}
+
+// rules is Evaluate's pass over the rules.
+func (p *Policy) rules(ev *event.Event, d *Decision, machine *vm.VM, steps *meter) {
+	told := map[string]bool{}
 	for _, r := range p.Rules {
 		res := RuleResult{Name: r.Name}
 		if r.program == nil { // Compile never lets this happen; a panic here would lose the event
@@ -88,7 +122,7 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 			d.Rules = append(d.Rules, res)
 			continue
 		}
-		out, err := steps.run(&machine, r.program, ev, EvalSteps)
+		out, err := steps.run(machine, r.program, ev, EvalSteps)
 		if err != nil {
 			res.Error = runtimeError(err)
 			d.Rules = append(d.Rules, res)
@@ -104,13 +138,13 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 			// still happens (an audit rule first, noise dropped after).
 			d.Rules = append(d.Rules, res)
 			d.Dropped = true
-			return d
+			return
 		}
 		res.Muted = p.muted(r, ev)
 		if len(r.Notify) > 0 || r.Escalate != nil {
 			// A rule with only escalate tells nobody until the Nth
 			// occurrence: it needs its hit to be counted.
-			d.Hits = append(d.Hits, p.hit(r, ev, res.Muted, &machine, &steps))
+			d.Hits = append(d.Hits, p.hit(r, ev, res.Muted, machine, steps))
 		}
 		d.Rules = append(d.Rules, res)
 		for _, name := range r.Notify {
@@ -130,15 +164,15 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 			d.Deliveries = append(d.Deliveries, del)
 		}
 		if !r.Continue {
-			return d
+			return
 		}
 	}
-	return d
+	return
 }
 
 // hit collects what state needs about a matching rule.
 func (p *Policy) hit(r *Rule, ev *event.Event, muted string, machine *vm.VM, steps *meter) Hit {
-	h := Hit{Rule: r.Name, Muted: muted}
+	h := Hit{Rule: r.Name, Muted: muted, Flapping: r.Flapping}
 	if s := r.Suppress; s != nil {
 		h.SuppressKey, h.SuppressFor = ev.Key, s.For
 		if r.keyProg != nil {
@@ -159,6 +193,76 @@ func (p *Policy) hit(r *Rule, ev *event.Event, muted string, machine *vm.VM, ste
 		}
 	}
 	return h
+}
+
+// inhibits records how each inhibit entry bears on ev. An expression
+// that fails is false: an event wrongly taken as a source or a target
+// would hold back pages.
+func (p *Policy) inhibits(ev *event.Event, d *Decision, machine *vm.VM, steps *meter) {
+	for _, in := range p.Inhibits {
+		h := InhibitHit{Name: in.Name, Scope: Scope(ev, in.Equal)}
+		if out, err := steps.run(machine, in.source, ev, EvalSteps); err == nil {
+			h.Source, _ = out.(bool)
+		}
+		if out, err := steps.run(machine, in.target, ev, EvalSteps); err == nil {
+			h.Target, _ = out.(bool)
+		}
+		d.Inhibits = append(d.Inhibits, h)
+	}
+}
+
+// Scope is the values of fields in ev, as one text: the events an inhibit
+// entry relates are those of one scope.
+func Scope(ev *event.Event, fields []string) string {
+	var b strings.Builder
+	for i, f := range fields {
+		v, _ := ev.Text(f)
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(strconv.Quote(v))
+	}
+	return b.String()
+}
+
+// unmuted is when the first muted rule of d tells its channels again
+// after t: the first minute none of its muted_during windows holds and
+// one of its active_during windows does. Zero when that is more than a
+// week away (a window that always mutes).
+func (p *Policy) unmuted(d *Decision, t time.Time) time.Time {
+	var first time.Time
+	for _, rr := range d.Rules {
+		if rr.Muted == "" {
+			continue
+		}
+		r := p.rule(rr.Name)
+		if r == nil {
+			continue
+		}
+		at := t.Truncate(time.Minute)
+		for range 8 * 24 * 60 {
+			at = at.Add(time.Minute)
+			if first.IsZero() || at.Before(first) {
+				if p.muted(r, &event.Event{Time: at}) == "" {
+					first = at
+					break
+				}
+				continue
+			}
+			break
+		}
+	}
+	return first
+}
+
+// rule is the rule called name, or nil.
+func (p *Policy) rule(name string) *Rule {
+	for _, r := range p.Rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
 }
 
 // runtimeError describes a rule's failure at run time on one line.

@@ -5,6 +5,7 @@ import (
 
 	"notifier/engine/policy"
 
+	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 )
 
@@ -83,6 +84,20 @@ func build(parsed *policy.Parsed, ps *policy.Problems, lint *policy.Problems) (*
 			}
 		}
 		p.Rules = append(p.Rules, r)
+		p.flaps = p.flaps || r.Flapping != nil
+	}
+	for _, pi := range parsed.Inhibits {
+		if !pi.Decoded {
+			continue
+		}
+		in := &Inhibit{InhibitSpec: pi.InhibitSpec, File: pi.Sink.File, Line: pi.Node.Line, Col: pi.Node.Column}
+		sink := pi.Sink
+		sink.List = ps
+		in.source = c.compileExpr(in.Source, pi.At("source"), sink, pi.Label()+": source", expr.AsBool())
+		in.target = c.compileExpr(in.Target, pi.At("target"), sink, pi.Label()+": target", expr.AsBool())
+		if in.source != nil && in.target != nil {
+			p.Inhibits = append(p.Inhibits, in)
+		}
 	}
 	*ps = append(*ps, parsed.NoRules(*ps)...)
 	return p, c

@@ -13,6 +13,9 @@ type Policy struct {
 	Channels map[string]*policy.ChannelSpec
 	Windows  map[string]*Window
 	Rules    []*Rule
+	// Inhibits are the `inhibit` entries, in order.
+	Inhibits []*Inhibit
+	flaps    bool     // a rule has flapping
 	Files    []string // the files it was loaded from, in order
 	// LastGood says the policy files did not load and this is the last
 	// policy from them that did (see engine/lastgood).
@@ -26,4 +29,12 @@ type Rule struct {
 	Line, Col int
 	program   *vm.Program
 	keyProg   *vm.Program // suppress.key, when given
+}
+
+// Inhibit is a compiled `inhibit` entry.
+type Inhibit struct {
+	policy.InhibitSpec
+	File           string
+	Line, Col      int
+	source, target *vm.Program
 }

@@ -34,8 +34,10 @@ rules:
 		member := filepath.Join(examples, "pacemaker/node-member-cluster-node.env")
 		seq := 0
 		run := func(file string) (harness.Result, error) {
-			seq++ // each its own alert, not another recipient's copy of one
-			return h.RunPacemaker(testCtx(t), file, "CRM_alert_node="+node, fmt.Sprintf("CRM_alert_timestamp_epoch=%d", 1795302001+seq))
+			// Each its own alert, not another recipient's copy of one, nor
+			// another node's report of it (settings.dedup_window).
+			seq++
+			return h.RunPacemaker(testCtx(t), file, "CRM_alert_node="+node, fmt.Sprintf("CRM_alert_timestamp_epoch=%d", 1795302001+300*seq))
 		}
 		longKeySequence(t, h, "pacemaker/default/node/"+node, run, []string{lost, lost, member})
 	})

@@ -6,7 +6,11 @@
 package event
 
 import (
+	"maps"
 	"reflect"
+	"slices"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -136,3 +140,42 @@ func Names() []string {
 	}
 	return names
 }
+
+// fieldIndex maps the expression names of the fields with one plain
+// value (text, number, truth) to their index in Event.
+var fieldIndex = sync.OnceValue(func() map[string]int {
+	t := reflect.TypeFor[Event]()
+	idx := map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		switch f.Type.Kind() {
+		case reflect.String, reflect.Int, reflect.Bool:
+			if name := f.Tag.Get("expr"); name != "" && name != "-" {
+				idx[name] = i
+			}
+		}
+	}
+	return idx
+})
+
+// Text is the value of the plain field expressions call name, as text
+// (numbers in decimal, truth as true or false); false for a name that is
+// no such field.
+func (ev *Event) Text(name string) (string, bool) {
+	i, ok := fieldIndex()[name]
+	if !ok {
+		return "", false
+	}
+	v := reflect.ValueOf(ev).Elem().Field(i)
+	switch v.Kind() {
+	case reflect.Int:
+		return strconv.FormatInt(v.Int(), 10), true
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool()), true
+	}
+	return v.String(), true
+}
+
+// PlainNames lists, sorted, the fields Text reads: those with one plain
+// value, which two events can share (inhibit's equal).
+func PlainNames() []string { return slices.Sorted(maps.Keys(fieldIndex())) }

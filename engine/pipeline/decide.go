@@ -59,7 +59,12 @@ type BadSilence struct {
 // partErrs, when not nil, gets the templates that failed to render for
 // the messages queued (see Pipeline.message): the caller says them once
 // the decision stands.
-func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner, entry string, check Check, marks *map[string]state.Failure, partErrs *[]error) (state.Result, error) {
+//
+// rel, when set, is a held event decided again (releaseHeld): its Held
+// record must still be the one read, or nothing is decided (errStale);
+// it is deleted in the same transaction, and the decision may hold the
+// event again.
+func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Event, d *engine.Decision, m mode, owner, entry string, check Check, marks *map[string]state.Failure, partErrs *[]error, rel *state.Release) (state.Result, error) {
 	now := p.now()
 	sil, bad, err := p.activeSilence(ctx, st, ev, now)
 	if err != nil {
@@ -74,7 +79,8 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 			p.note("silence %s no longer compiles, ignored: %v", b.Silence.ID, b.Err)
 		}
 	}
-	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry}
+	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry,
+		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel}
 	if m == dryRun {
 		// No occurrence: a dry run shows what the rules and the state
 		// decide for this alert, not that a saved copy of it was already
@@ -85,7 +91,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		}
 		return state.Apply(in, recs) // on the copy View returned
 	}
-	if p.Occurrence != nil {
+	if p.Occurrence != nil && rel == nil {
 		in.Occurrence = p.Occurrence(ev, now)
 		in.FormerOccurrence = formerOccurrence(ev, in.Occurrence)
 	}
@@ -100,7 +106,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	var read map[string]state.Failure
 	var failed []error // the templates that failed, of the last apply
 	message := func(s state.Planned) *channels.Message {
-		msg, errs := p.message(ev, s.Delivery, s.Templates(), s.Suppressed, s.Ref)
+		msg, errs := p.message(ev, s)
 		failed = append(failed, errs...)
 		return msg
 	}
@@ -110,6 +116,13 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		// resolve decided after its trigger must sort after it even when
 		// its run started first and waited for the lock.
 		in.Now = p.now()
+		if rel != nil {
+			id := state.HeldID(ev.Key)
+			if cur, ok := state.HeldKind.Get(recs, id); !ok || !cur.Due.Equal(rel.Held.Due) || cur.Why != rel.Held.Why || !cur.Since.Equal(rel.Held.Since) {
+				return errStale // released by another run, or held anew
+			}
+			recs[id] = nil
+		}
 		var err error
 		if res, err = state.Apply(in, recs); err != nil || m == record || res.AlreadyDecided {
 			return err

@@ -23,7 +23,7 @@ func (p *Pipeline) failOpen(ctx context.Context, r *Report, ev *event.Event, d *
 	msgs := make([]*channels.Message, len(ds))
 	for i, d := range ds {
 		var errs []error
-		msgs[i], errs = p.message(ev, d, d.Rule, 0, "")
+		msgs[i], errs = p.message(ev, state.Planned{Delivery: d})
 		p.partProblems(r, errs)
 	}
 	dir, names, kerr := p.keepPending(ev, ds, msgs)

@@ -106,6 +106,13 @@ type Report struct {
 	// Delivered, Queued and Failed count the outbox entries this run
 	// delivered, left queued (to be retried) and gave up.
 	Delivered, Queued, Failed int
+	// Released counts the held events (state.Held) this run decided
+	// again: due, or released by its own decision.
+	Released int
+	// Releases are those decisions, in the order made.
+	Releases []Released
+	// NextHeld (Flush) is when the next held event is due; zero for none.
+	NextHeld time.Time
 	// FailedOpen says the state could not be used: the rules' deliveries
 	// were made without suppression (StateErr says why).
 	FailedOpen bool
@@ -172,13 +179,18 @@ type Delivery struct {
 // is kept in the pending directory for the next run, if it could be.
 const OutcomeUndelivered state.Outcome = "undelivered"
 
-// message is Message with the templates of rule (state.Planned.Templates:
-// for a resolve, the rule that told the channel) rendered into its
-// Parts; a template that failed is left out (the channel sends its
-// built-in text) and returned as a *PartError.
-func (p *Pipeline) message(ev *event.Event, d engine.Delivery, rule string, suppressed int, ref string) (*channels.Message, []error) {
-	m := Message(ev, d, suppressed, ref)
-	parts, errs := p.Templates.render(ev, m, d.Channel, rule)
+// message is Message for the planned delivery s, with the templates of
+// its rule (state.Planned.Templates: for a resolve, the rule that told
+// the channel) rendered into its Parts; a template that failed is left
+// out (the channel sends its built-in text) and returned as a
+// *PartError. The plan's note (flapping, what cleared meanwhile) follows
+// the summary.
+func (p *Pipeline) message(ev *event.Event, s state.Planned) (*channels.Message, []error) {
+	m := Message(ev, s.Delivery, s.Suppressed, s.Ref)
+	if s.Note != "" {
+		m.Summary += " (" + s.Note + ")"
+	}
+	parts, errs := p.Templates.render(ev, m, s.Channel, s.Templates())
 	m.Parts = parts
 	return m, errs
 }

@@ -52,14 +52,14 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	p.importKept(ctx, r, st, owner)
 	var marks map[string]state.Failure // read by the commit, when it can (decide)
 	var partErrs []error
-	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs)
+	res, err := p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs, nil)
 	p.reportShared(r, ev, res)
 	if err != nil && st.Separate() && len(res.Send) == 0 && errors.Is(err, state.ErrUnavailable) {
 		// Redis is down: decide with this node's own state, so deliveries
 		// are still queued durably (and suppressed per node), and say so.
 		p.problem(r, "shared state unusable, deciding with this node's state only: %v", err)
 		st = st.LocalOnly()
-		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs)
+		res, err = p.decide(ctx, st, ev, d, commit, owner, entry, nil, &marks, &partErrs, nil)
 		r.Degraded = true
 	}
 	r.Plan = res
@@ -73,6 +73,10 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	}
 	p.markDecided(r) // committed: the outbox holds it
 	p.partProblems(r, partErrs)
+	if !p.KeyFlush || res.Released > 0 {
+		// The engine releases on its timer; without it, every run does.
+		p.releaseHeld(ctx, r, st, owner, commit)
+	}
 	if marks == nil {
 		marks, err = p.failureMarks(ctx, st)
 	}
@@ -146,7 +150,7 @@ func (p *Pipeline) dryRun(ctx context.Context, r *Report, ev *event.Event, d *en
 		return
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil, nil, nil)
+	res, err := p.decide(ctx, st, ev, d, dryRun, "", "", nil, nil, nil, nil)
 	if err != nil {
 		stateless(err)
 		return
@@ -177,7 +181,7 @@ func (p *Pipeline) Record(ctx context.Context, ev *event.Event, check Check) (*R
 		return nil, err
 	}
 	defer st.Close()
-	res, err := p.decide(ctx, st, ev, d, record, "", "", check, nil, nil)
+	res, err := p.decide(ctx, st, ev, d, record, "", "", check, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +223,7 @@ func (p *Pipeline) reportShared(r *Report, ev *event.Event, res state.Result) {
 // their templates rendered, as a run would queue them.
 func (p *Pipeline) render(r *Report, ev *event.Event) {
 	for _, s := range r.Plan.Send {
-		m, errs := p.message(ev, s.Delivery, s.Templates(), s.Suppressed, s.Ref)
+		m, errs := p.message(ev, s)
 		r.Messages, r.PartErrs = append(r.Messages, m), append(r.PartErrs, errs...)
 	}
 }

@@ -46,6 +46,7 @@ type Parsed struct {
 	Channels map[string]*ChannelSpec
 	Windows  []*WindowDef // in the order defined
 	Rules    []*Rule      // every file's, in order
+	Inhibits []*Inhibit   // every file's `inhibit` entries, in order
 
 	settings     *settingsAt
 	defs         []definition       // channels and windows in the order defined
@@ -135,7 +136,7 @@ type definition struct {
 func Parse(srcs []Source, opts Options) (*Parsed, Problems) {
 	var ps Problems
 	p := &Parsed{
-		Settings:    Settings{Deadline: DefaultDeadline},
+		Settings:    Settings{Deadline: DefaultDeadline, DedupWindow: DefaultDedupWindow},
 		Channels:    map[string]*ChannelSpec{},
 		defined:     map[string]string{},
 		windowNames: map[string]bool{},
@@ -227,8 +228,10 @@ func (l *loader) parseFile(src Source) []*Rule {
 			l.parseWindows(sink, v)
 		case "rules":
 			rules = append(rules, l.parseRules(sink, v)...)
+		case "inhibit":
+			l.parseInhibits(sink, v)
 		default:
-			sink.Errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", k.Value, hint.Suggest(k.Value, []string{"settings", "channels", "windows", "rules"}))
+			sink.Errorf(k.Line, k.Column, "unknown-key", "%s: unknown key%s", k.Value, hint.Suggest(k.Value, []string{"settings", "channels", "windows", "inhibit", "rules"}))
 		}
 	}
 	return rules
@@ -260,6 +263,9 @@ func (l *loader) parseSettings(sink Sink, k, v *yaml.Node) {
 	s.Cluster = event.ClusterDefaults{ID: spec.Cluster.ID, Name: spec.Cluster.Name}
 	s.StatePath, s.RedisURL, s.AuditLog = spec.State.Path, spec.State.Redis.URL, spec.AuditLog
 	s.RedisPasswordFile = spec.State.Redis.PasswordFile
+	if spec.DedupWindow != nil { // the decoder refuses a negative one
+		s.DedupWindow = *spec.DedupWindow
+	}
 	// Relative paths are the policy file's, as *_file options are: runs
 	// start anywhere (Pacemaker's in /var/lib/pacemaker/cores, the flush
 	// timer in /, an operator's silence in a home directory), and they

@@ -86,6 +86,24 @@ func (l *loader) checkStateful(r *Rule, label string) {
 			sink.Errorf(n.Line, n.Column, "drop-escalate", "rule %q: drop with escalate: a dropped event is never notified", label)
 		}
 	}
+	if f := r.Flapping; f != nil {
+		n := r.At("flapping")
+		if f.Changes < 2 {
+			at := MappingValue(n, "changes")
+			sink.Errorf(at.Line, at.Column, "flapping", "rule %q: flapping.changes is %d; it must be 2 or more (raised and cleared N times within `within`)", label, f.Changes)
+		}
+		for _, d := range []struct {
+			key string
+			v   time.Duration
+		}{{"within", f.Within}, {"quiet", f.Quiet}} {
+			if at := MappingValue(n, d.key); d.v <= 0 && !badDuration(at) {
+				sink.Errorf(at.Line, at.Column, "flapping", "rule %q: flapping.%s must be a duration above 0, like 10m", label, d.key)
+			}
+		}
+		if r.Drop {
+			sink.Errorf(n.Line, n.Column, "drop-flapping", "rule %q: drop with flapping: a dropped event is never notified", label)
+		}
+	}
 }
 
 // badDuration reports whether n is a value the strict decoder already

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"notifier/engine/event"
 )
 
 // SchemaChannel is what PolicySchema needs to know about one channel type.
@@ -46,6 +48,10 @@ func PolicySchema(channelTypes map[string]SchemaChannel) ([]byte, error) {
 		return nil, err
 	}
 	rule, err := g.typeSchema(reflect.TypeFor[RuleSpec](), "rules[]")
+	if err != nil {
+		return nil, err
+	}
+	inhibit, err := g.typeSchema(reflect.TypeFor[InhibitSpec](), "inhibit[]")
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +103,11 @@ func PolicySchema(channelTypes map[string]SchemaChannel) ([]byte, error) {
 				{"description", docs["windows"]},
 				{"type", []string{"object", "null"}},
 				{"additionalProperties", withDoc(docs["windows.*"], window)},
+			}},
+			{"inhibit", object{
+				{"description", docs["inhibit"]},
+				{"type", []string{"array", "null"}},
+				{"items", withDoc(docs["inhibit[]"], inhibit)},
 			}},
 			{"rules", object{
 				{"description", docs["rules"]},
@@ -339,10 +350,19 @@ func policyDocs() map[string]string {
 		"settings.state.redis.url":           "redis://host:port/db, rediss://host:port/db for TLS, or unix:///path/to/socket. Give the password in password_file, not here.",
 		"settings.state.redis.password_file": "A file holding the Redis password (surrounding white space ignored), readable by root and hacluster only; relative to the policy file.",
 		"settings.audit_log":                 "A file that gets one JSON line per decision.",
-		"channels":                           "Named destinations that rules notify.",
-		"channels.*":                         "A channel: its type, then that type's options.",
-		"channels.*.type":                    "The channel type.",
-		"windows":                            "Named time windows, for active_during, muted_during and in_window(\"name\").",
+		"settings.dedup_window": "How far apart, in event time, the reports of one Pacemaker node or fencing alert from the nodes of a cluster are one occurrence: " +
+			"the first is decided, the others are duplicates, with or without suppress; default 2m, 0s turns it off.",
+		"inhibit": "Inhibitions, like Alertmanager's inhibit_rules: while an incident opened by a source event is open, target events with the same equal fields are held, " +
+			"counted and not sent; when the source resolves, targets still open are notified, and those that cleared are named in its resolve.",
+		"inhibit[]":        "One inhibition: a name, a source and a target expression, and the fields both must share.",
+		"inhibit[].name":   "A unique name: history and explain say \"inhibited by <name>, <source key>\".",
+		"inhibit[].source": "An expression over the event: an open incident of an event like this holds back targets (e.g. kind == \"node\" && severity == \"critical\").",
+		"inhibit[].target": "An expression over the event: events like this are held while a source of the same equal fields is open. An event never inhibits itself.",
+		"inhibit[].equal":  "Event fields (cluster, node, ...) whose values source and target must share; none: any source holds every target.",
+		"channels":         "Named destinations that rules notify.",
+		"channels.*":       "A channel: its type, then that type's options.",
+		"channels.*.type":  "The channel type.",
+		"windows":          "Named time windows, for active_during, muted_during and in_window(\"name\").",
 		"windows.*": "A time window: weekdays and times of day in a time zone. A range that ends before it starts " +
 			"(22:00-06:00) spans midnight and belongs to the day it starts on.",
 		"windows.*.timezone":      "An IANA time zone, like Europe/Stockholm; default UTC.",
@@ -364,6 +384,11 @@ func policyDocs() map[string]string {
 		"rules[].escalate.after":  "Which occurrence escalates: 2 or more. Suppressed occurrences count.",
 		"rules[].escalate.within": "How far back occurrences are counted, like 30m.",
 		"rules[].escalate.notify": "The channels told on escalation, by name.",
+		"rules[].flapping": "Flap damping: a key that is raised and cleared `changes` times within `within` is flapping. One notification says so, " +
+			"then its raises and clears are held until it has stayed in one state for `quiet`; then its final state is told (a trigger if raised, a resolve if cleared).",
+		"rules[].flapping.changes": "How many changes (raised to cleared or back) within `within` make a key flap: 2 or more.",
+		"rules[].flapping.within":  "How far back changes are counted, like 30m.",
+		"rules[].flapping.quiet":   "How long a flapping key must stay in one state before that state is told, like 10m.",
 		"rules[].templates": "Templates this rule's notifications use in place of the channel's own, by channel name: " +
 			"templates: {pager: {summary: \"{{ .node }} down\"}}. Only a channel's template options may be given; the rule should notify the channel.",
 		"rules[].templates.*": "The channel's template options, as they are written in the channel: text (Go text/template over the event's fields), " +
@@ -400,10 +425,16 @@ func policyExtras() map[string]object {
 		"windows.*.times[]": {{"pattern", `^\s*` + clock + `\s*-\s*(` + clock + `|24:00)\s*$`}},
 		"rules[]":           {{"required", []string{"name", "when"}}},
 		// The loader reads an unquoted `when: true` as the text "true".
-		"rules[].when":            {{"type", []string{"string", "boolean"}}, {"pattern", `\S`}},
-		"rules[].suppress":        {{"required", []string{"for"}}},
-		"rules[].escalate":        {{"required", []string{"after", "within", "notify"}}},
-		"rules[].escalate.after":  {{"minimum", 2}},
-		"rules[].escalate.notify": {{"minItems", 1}},
+		"rules[].when":             {{"type", []string{"string", "boolean"}}, {"pattern", `\S`}},
+		"rules[].suppress":         {{"required", []string{"for"}}},
+		"rules[].escalate":         {{"required", []string{"after", "within", "notify"}}},
+		"rules[].escalate.after":   {{"minimum", 2}},
+		"rules[].escalate.notify":  {{"minItems", 1}},
+		"rules[].flapping":         {{"required", []string{"changes", "within", "quiet"}}},
+		"rules[].flapping.changes": {{"minimum", 2}},
+		"inhibit[]":                {{"required", []string{"name", "source", "target"}}},
+		"inhibit[].source":         {{"pattern", `\S`}},
+		"inhibit[].target":         {{"pattern", `\S`}},
+		"inhibit[].equal[]":        {{"enum", event.PlainNames()}},
 	}
 }

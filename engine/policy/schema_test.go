@@ -82,11 +82,12 @@ func TestSchemaKeysAreTheLoaders(t *testing.T) {
 		{"settings", reflect.TypeFor[SettingsSpec](), props["settings"]},
 		{"window", reflect.TypeFor[WindowSpec](), at(t, props, "windows", "additionalProperties")},
 		{"rule", ruleKeys(), at(t, props, "rules", "items")},
+		{"inhibit", reflect.TypeFor[InhibitSpec](), at(t, props, "inhibit", "items")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { sameKeys(t, tt.name, tt.typ, tt.schema) })
 	}
-	if got := slices.Sorted(maps.Keys(props)); !slices.Equal(got, []string{"channels", "rules", "settings", "windows"}) {
+	if got := slices.Sorted(maps.Keys(props)); !slices.Equal(got, []string{"channels", "inhibit", "rules", "settings", "windows"}) {
 		t.Errorf("top-level keys %v", got)
 	}
 	if s["additionalProperties"] != false {

@@ -27,6 +27,9 @@ type Settings struct {
 	RedisPasswordFile string
 	// AuditLog, when set, gets one JSON line per decision.
 	AuditLog string
+	// DedupWindow is settings.dedup_window (DefaultDedupWindow unless
+	// given); 0 turns cross-node dedup off.
+	DedupWindow time.Duration
 }
 
 // SettingsSpec is the `settings` section as written.
@@ -44,7 +47,16 @@ type SettingsSpec struct {
 		} `yaml:"redis"`
 	} `yaml:"state"`
 	AuditLog string `yaml:"audit_log"`
+	// DedupWindow is how far apart, in event time, the copies of one
+	// Pacemaker node or fencing alert that several nodes report are
+	// still one occurrence; nil: the default, DefaultDedupWindow.
+	DedupWindow *time.Duration `yaml:"dedup_window"`
 }
+
+// DefaultDedupWindow is settings.dedup_window when a policy gives none:
+// every node of a cluster reports a node loss or a fencing within
+// moments of the others.
+const DefaultDedupWindow = 2 * time.Minute
 
 // ChannelSpec is one entry of `channels`: its type and the raw YAML of its
 // options. This package never interprets the options: the caller decodes
@@ -69,6 +81,27 @@ type RuleSpec struct {
 	MutedDuring  []string      `yaml:"muted_during"`
 	Suppress     *SuppressSpec `yaml:"suppress"`
 	Escalate     *EscalateSpec `yaml:"escalate"`
+	Flapping     *FlappingSpec `yaml:"flapping"`
+}
+
+// FlappingSpec: a key whose state changes (raised <-> cleared) Changes
+// times within Within is flapping: one notification says so, then its
+// raises and clears are held until it has stayed in one state for Quiet,
+// and that final state is notified.
+type FlappingSpec struct {
+	Changes int           `yaml:"changes"`
+	Within  time.Duration `yaml:"within"`
+	Quiet   time.Duration `yaml:"quiet"`
+}
+
+// InhibitSpec is one entry of the top-level `inhibit` list: while an
+// incident opened by an event matching Source is open, events matching
+// Target whose Equal fields have the same values are held.
+type InhibitSpec struct {
+	Name   string   `yaml:"name"`
+	Source string   `yaml:"source"`
+	Target string   `yaml:"target"`
+	Equal  []string `yaml:"equal"`
 }
 
 // SuppressSpec: after a rule notified about a key, repeats within For are

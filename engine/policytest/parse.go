@@ -120,13 +120,13 @@ func parseData(path string, data []byte) (*parsedFile, policy.Problems) {
 			last = s.At
 			checks = checks || policy.MappingValue(sn, "expect") != sn
 			what := 0
-			for _, set := range []bool{s.CMONFile != "", s.cmon != nil, s.PacemakerFile != "", s.pacemaker != nil, s.event != nil, s.Silence != nil} {
+			for _, set := range []bool{s.CMONFile != "", s.cmon != nil, s.PacemakerFile != "", s.pacemaker != nil, s.event != nil, s.Silence != nil, s.Release} {
 				if set {
 					what++
 				}
 			}
 			if what != 1 {
-				fail(sn, "step", "test %q step %d: give exactly one of cmon, cmon_file, pacemaker, pacemaker_file, event or silence (got %d)", t.Name, j+1, what)
+				fail(sn, "step", "test %q step %d: give exactly one of cmon, cmon_file, pacemaker, pacemaker_file, event, silence or release (got %d)", t.Name, j+1, what)
 			}
 			if s.pacemaker != nil && s.pacemaker.Kind != yaml.MappingNode {
 				fail(s.pacemaker, "type", "test %q step %d: pacemaker: want a mapping of CRM_alert_* variables", t.Name, j+1)

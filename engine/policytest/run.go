@@ -195,6 +195,25 @@ func (r *runner) run(t parsedTest) []string {
 			}
 			continue
 		}
+		rel, err := r.release(ctx, pl)
+		if err != nil {
+			failures = append(failures, where+": "+err.Error())
+			continue
+		}
+		if s.Release {
+			if s.Expect != nil {
+				if diff := compare(s.Expect, rel); diff != "" {
+					failures = append(failures, where+" ("+rel.summary+"):"+diff)
+				}
+			}
+			continue
+		}
+		if len(rel.result.Send) > 0 {
+			// Exact, as every expectation is: a release nothing checks
+			// could page anyone.
+			failures = append(failures, fmt.Sprintf("%s: held events released before this step sent %s: check them with a step `release: true` at or before this time",
+				where, strings.Join(sendList(rel), "; ")))
+		}
 		got, err := r.step(ctx, pl, s, clock)
 		if err != nil {
 			failures = append(failures, where+": "+err.Error())
@@ -215,6 +234,48 @@ type outcome struct {
 	decision *engine.Decision
 	result   state.Result
 	messages []*chans.Message // of result.Send, with their parts (Pipeline.Record), when templates render
+	keys     []string         // the key of each of result.Send, when not all the decision's (releases)
+}
+
+// release decides again the held events due at the clock, together.
+func (r *runner) release(ctx context.Context, pl *pipeline.Pipeline) (*outcome, error) {
+	rep, err := pl.ReleaseDue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.PartErrs) > 0 {
+		return nil, rep.PartErrs[0]
+	}
+	got := &outcome{decision: &engine.Decision{}}
+	var keys []string
+	for _, rel := range rep.Releases {
+		keys = append(keys, rel.Event.Key)
+		got.result.Send = append(got.result.Send, rel.Plan.Send...)
+		got.result.Skip = append(got.result.Skip, rel.Plan.Skip...)
+		got.messages = append(got.messages, rel.Messages...)
+		for range rel.Plan.Send {
+			got.keys = append(got.keys, rel.Event.Key)
+		}
+	}
+	got.summary = "release of the held events due: " + orNone(keys)
+	return got, nil
+}
+
+// sendList names what an outcome sends, for a failure message.
+func sendList(o *outcome) []string {
+	var out []string
+	for i, p := range o.result.Send {
+		out = append(out, fmt.Sprintf("%s %s key=%s outcome=%s (%s)", p.Channel, p.Action, o.key(i), p.Outcome, p.Reason))
+	}
+	return out
+}
+
+// key is the key of the outcome's delivery i.
+func (o *outcome) key(i int) string {
+	if i < len(o.keys) {
+		return o.keys[i]
+	}
+	return o.decision.Key
 }
 
 // step decodes a step's event and decides it as a run would.
@@ -336,14 +397,14 @@ func compare(want *expectSpec, got *outcome) string {
 			fmt.Fprintf(&b, "\n    %s:\n      want: %s\n      got:  %s", name, orNone(want), orNone(got))
 		}
 	}
-	if miss, extra := matchDeliveries(want.Deliveries, got.result.Send, got.messages, got.decision.Key); len(miss)+len(extra) > 0 {
+	if miss, extra := matchDeliveries(want.Deliveries, got); len(miss)+len(extra) > 0 {
 		var w []string
 		for _, d := range want.Deliveries {
 			w = append(w, d.String())
 		}
 		var g []string
 		for i, p := range got.result.Send {
-			g = append(g, fmt.Sprintf("%s %s key=%s outcome=%s rule=%s%s (%s)", p.Channel, p.Action, got.decision.Key, p.Outcome, p.Rule, partsText(got.messages, i), p.Reason))
+			g = append(g, fmt.Sprintf("%s %s key=%s outcome=%s rule=%s%s (%s)", p.Channel, p.Action, got.key(i), p.Outcome, p.Rule, partsText(got.messages, i), p.Reason))
 		}
 		fmt.Fprintf(&b, "\n    deliveries:\n      want: %s\n      got:  %s", orNone(w), orNone(g))
 		if len(miss) > 0 {
@@ -358,6 +419,8 @@ func compare(want *expectSpec, got *outcome) string {
 	list("muted", want.Muted, channels(got.result.Skip, state.OutcomeMuted))
 	list("escalated", want.Escalated, channels(got.result.Send, state.OutcomeEscalated))
 	list("duplicate", want.Duplicate, channels(got.result.Skip, state.OutcomeDuplicate))
+	list("inhibited", want.Inhibited, channels(got.result.Skip, state.OutcomeInhibited))
+	list("flapping", want.Flapping, channels(got.result.Skip, state.OutcomeFlapping))
 	if want.Dropped != got.decision.Dropped {
 		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
 	}
@@ -430,9 +493,10 @@ func (d deliverySpec) matches(p state.Planned, m *chans.Message, key string) boo
 }
 
 // matchDeliveries pairs each expected delivery with a distinct one made
-// (msgs[i] is got[i]'s message, when templates render); it returns the
-// expected ones not made and the made ones not expected.
-func matchDeliveries(want []deliverySpec, got []state.Planned, msgs []*chans.Message, key string) (missing, extra []string) {
+// (messages[i] is Send[i]'s message, when templates render); it returns
+// the expected ones not made and the made ones not expected.
+func matchDeliveries(want []deliverySpec, o *outcome) (missing, extra []string) {
+	got, msgs := o.result.Send, o.messages
 	used := make([]bool, len(got))
 	for _, w := range want {
 		found := false
@@ -441,7 +505,7 @@ func matchDeliveries(want []deliverySpec, got []state.Planned, msgs []*chans.Mes
 			if i < len(msgs) {
 				m = msgs[i]
 			}
-			if !used[i] && w.matches(g, m, key) {
+			if !used[i] && w.matches(g, m, o.key(i)) {
 				used[i], found = true, true
 				break
 			}

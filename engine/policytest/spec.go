@@ -48,7 +48,12 @@ type stepSpec struct {
 	CMONFile      string        `yaml:"cmon_file"`
 	PacemakerFile string        `yaml:"pacemaker_file"`
 	Silence       *silenceSpec  `yaml:"silence"`
-	Expect        *expectSpec   `yaml:"expect"`
+	// Release decides again the held events due at the step's time
+	// (silences and mutes that ended, flapping keys gone quiet,
+	// inhibitions whose source resolved), as the engine's timer or the
+	// next run does; expect is what they cause, together.
+	Release bool        `yaml:"release"`
+	Expect  *expectSpec `yaml:"expect"`
 	// cmon, pacemaker and event are inline documents, taken as nodes.
 	cmon, pacemaker, event *yaml.Node
 	node                   *yaml.Node
@@ -75,7 +80,9 @@ type expectSpec struct {
 	Silenced   []string       `yaml:"silenced"`
 	Muted      []string       `yaml:"muted"`
 	Escalated  []string       `yaml:"escalated"`
-	Duplicate  []string       `yaml:"duplicate"` // another invocation of the same alert (a second Pacemaker recipient) decided these
+	Duplicate  []string       `yaml:"duplicate"` // another invocation of the same alert (a second Pacemaker recipient, another node) decided these
+	Inhibited  []string       `yaml:"inhibited"` // held by an inhibition
+	Flapping   []string       `yaml:"flapping"`  // held while the key flaps
 	Dropped    bool           `yaml:"dropped"`
 	Matched    []string       `yaml:"matched"`
 }

@@ -344,7 +344,9 @@ func (s *Server) decide(c *spool.Claimed) {
 	}
 	s.note("%s", summary(c, ev.Key, r))
 	s.needsPerson(l, r)
-	if r.Queued > 0 {
+	if r.Queued > 0 || r.Released > 0 || r.Plan.Released > 0 || heldNow(r) {
+		// Queued, or released held events (queued for other keys), or
+		// held one: see what is due at the next tick.
 		s.mu.Lock()
 		l.nextFlush = time.Time{} // see what is due at the next tick
 		s.mu.Unlock()
@@ -508,3 +510,15 @@ func (s *Server) loadPath(path string, first bool) {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// heldNow says r's decision held its event (silenced, muted, flapping,
+// inhibited): the flush after it learns when it is due.
+func heldNow(r *pipeline.Report) bool {
+	for _, p := range r.Plan.Skip {
+		switch p.Outcome {
+		case state.OutcomeSilenced, state.OutcomeMuted, state.OutcomeFlapping:
+			return true
+		}
+	}
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"notifier/engine/pipeline"
 	"notifier/engine/policy"
 	"notifier/engine/state"
 )
@@ -102,7 +103,7 @@ func (s *Server) flush(l *loaded) {
 	if s.flushed != nil {
 		s.flushed(r)
 	}
-	next, ok := nextDue(ctx, l)
+	next, ok := nextDue(ctx, l, r)
 	now := time.Now()
 	if ok { // in the pipeline's time: made wall-clock time for the timers
 		next = now.Add(next.Sub(s.clock()))
@@ -132,9 +133,10 @@ func (s *Server) clock() time.Time {
 }
 
 // nextDue is when the first delivery queued in l's outbox may be tried
-// again (its next attempt, or the end of another run's lease); false
-// when the outbox is empty or cannot be read.
-func nextDue(ctx context.Context, l *loaded) (time.Time, bool) {
+// again (its next attempt, or the end of another run's lease), or the
+// first held event is due (r.NextHeld), if sooner; false when there is
+// neither or the outbox cannot be read.
+func nextDue(ctx context.Context, l *loaded, r *pipeline.Report) (time.Time, bool) {
 	top, err := l.topology()
 	if err != nil {
 		return time.Time{}, false
@@ -143,7 +145,7 @@ func nextDue(ctx context.Context, l *loaded) (time.Time, bool) {
 	if err != nil {
 		return time.Time{}, false
 	}
-	var next time.Time
+	next := r.NextHeld // passed in: the flush just scanned the held events
 	for _, e := range state.Entries(recs) {
 		at := e.NextAttempt
 		if e.LeasedUntil.After(at) {

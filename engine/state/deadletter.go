@@ -80,7 +80,7 @@ func SettleIDs(e Entry, o Attempt, now time.Time, marked bool) []string {
 	case givesUp(e, o, now):
 		if op := e.Opened; op != nil {
 			if (op.Incident || !op.Counted.IsZero()) && e.Action != "resolve" {
-				ids = append(ids, IncidentID(e.Key))
+				ids = append(ids, IncidentID(e.Key), SeenID(e.Key))
 			}
 			if op.Window != "" {
 				ids = append(ids, op.Window)
@@ -179,6 +179,11 @@ func Undo(recs map[string]*Record, e Entry, now time.Time) {
 			i := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == e.Channel })
 			if i >= 0 && o.Incident && inc.Told[i].Queued == 0 && !e.Uncertain && !queuedBehind(recs, e) {
 				inc.Told, changed = slices.Delete(inc.Told, i, i+1), true
+				if len(inc.Told) == 0 {
+					// Nobody heard of it: the other nodes' reports of the
+					// same alert are no longer duplicates of a page.
+					recs[SeenID(e.Key)] = nil
+				}
 			}
 			if changed {
 				_ = IncidentKind.Put(recs, id, inc, recs[id].Expires) // an Incident always encodes

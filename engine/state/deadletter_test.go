@@ -164,8 +164,8 @@ func TestSettleIDs(t *testing.T) {
 		want   string
 	}{
 		{"retryable, stays queued", retry, at(1), false, ""},
-		{"retryable past GiveUpAfter", retry, at(0).Add(GiveUpAfter), false, "i/k w/r/k f/pager"},
-		{"permanent", rejected, at(1), false, "i/k w/r/k f/pager"},
+		{"retryable past GiveUpAfter", retry, at(0).Add(GiveUpAfter), false, "i/k x/k w/r/k f/pager"},
+		{"permanent", rejected, at(1), false, "i/k x/k w/r/k f/pager"},
 		{"delivered", ok, at(1), false, "i/k"},
 		{"delivered, channel marked", ok, at(1), true, "i/k f/pager"},
 		{"not attempted", Attempt{}, at(1), true, ""},

@@ -100,6 +100,9 @@ type Planned struct {
 	// Told is, for a resolve, the rule that last told the channel
 	// (Told.Rule): see Templates.
 	Told string `json:"-"`
+	// Note is what the message says before its summary: why it is sent
+	// now ("flapping: 4 changes within 30m").
+	Note string `json:"note,omitempty"`
 }
 
 // Templates names the rule whose templates render the message: the
@@ -135,6 +138,13 @@ type Input struct {
 	// Policy is the deciding policy's PolicyID, kept in the records it
 	// writes; "" leaves them unmarked (explain, tests).
 	Policy string
+	// DedupWindow is settings.dedup_window: a Pacemaker node or fencing
+	// alert another node reported within it is a duplicate. 0: off.
+	DedupWindow time.Duration
+	// Release, when set, says the event is a held one decided again
+	// (Held): it is no new occurrence, and what held it is over or is
+	// held again.
+	Release *Release
 	// Entry is the id of the spool entry the event came from: the
 	// decision records it (DecidedID), and a decision of an entry already
 	// recorded is none (Result.AlreadyDecided). "" for none.
@@ -149,6 +159,10 @@ type Result struct {
 	// this decision read: two policies sharing a state file suppress and
 	// resolve each other's alerts (see PolicyID).
 	SharedWith []string
+	// Released counts the held events this decision released, due now
+	// (the targets of an inhibition whose last source resolved): they are
+	// decided again by the run's releaseHeld.
+	Released int
 	// AlreadyDecided says Input.Entry was decided before (claimed again
 	// after a crash between its decision's commit and its delete): Send
 	// and Skip are empty, and no record was changed.
@@ -202,6 +216,7 @@ func IDs(in Input) []string {
 			ids = append(ids, id)
 		}
 	}
+	ids = append(ids, stormIDs(in)...)
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }
@@ -249,6 +264,15 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		d, dup = firstInvocation(d, recs, in.Occurrence, in.FormerOccurrence, in.Now)
 		res.Skip = append(res.Skip, dup...)
 	}
+	if in.DedupWindow > 0 && crossNode(ev) && in.Release == nil {
+		// Every node of the cluster reports a node loss or a fencing:
+		// the first report is the occurrence, with or without suppress.
+		if at, dup := seenBefore(recs, ev, in.DedupWindow, in.Now); dup {
+			reason := fmt.Sprintf("already reported by another node (%s at %s)", ev.Action, at.UTC().Format(time.RFC3339Nano))
+			res.Skip = append(res.Skip, heldFor(d, OutcomeDuplicate, reason)...)
+			return res, nil
+		}
+	}
 	incID := IncidentID(ev.Key)
 	var inc *Incident
 	if v, ok := IncidentKind.Get(recs, incID); ok {
@@ -256,31 +280,14 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		res.noteShared(in.Policy, inc.Policy)
 	}
 	if ev.Action == event.ActionRemove {
-		// A recovery resolves exactly what the problem told, whatever the
-		// rules, silences and windows say now; a key never told gets no
-		// resolve.
-		if inc == nil || len(inc.Told) == 0 {
-			// Never told, or told only by notifications that were given
-			// up (Undo): there is no alert to resolve.
-			for _, del := range d.Deliveries {
-				res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: OutcomeSkipped, Reason: "no open incident to resolve"})
-			}
-			if inc == nil {
-				return res, nil
-			}
+		return applyClear(in, d, recs, inc, res)
+	}
+	if in.Silence == nil {
+		// Silences first, then inhibitions, then the rules' own mutes.
+		if name, source, id := inhibitedBy(d, recs, ev.Key); name != "" && len(d.Hits) > 0 {
+			res.Skip = append(res.Skip, heldFor(d, OutcomeInhibited, "inhibited by "+name+", "+source)...)
+			return res, holdTarget(recs, id, ev, in.Now)
 		}
-		for _, t := range inc.Told {
-			res.Send = append(res.Send, Planned{
-				Outcome:  OutcomeResolved,
-				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
-				Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref, Told: t.Rule,
-			})
-		}
-		for _, id := range inc.Windows {
-			recs[id] = nil
-		}
-		recs[incID] = nil
-		return res, nil
 	}
 	for _, m := range d.Muted {
 		res.Skip = append(res.Skip, Planned{Delivery: m, Outcome: OutcomeMuted, Reason: m.Reason})
@@ -292,7 +299,15 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		for _, h := range d.Hits {
 			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeSilenced, "silenced by "+s.ID)...)
 		}
+		if len(d.Deliveries) > 0 && !s.Expires.IsZero() {
+			// Told when the silence ends, if still open then.
+			return res, hold(recs, ev, HeldSilenced, "silenced by "+s.ID, in.Now, s.Expires)
+		}
 		return res, nil
+	}
+	flap, err := flapOnRaise(in, d, recs, &res)
+	if err != nil || flap.held {
+		return res, err
 	}
 	told := map[string]bool{}
 	var windows []string
@@ -310,6 +325,12 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 				res.noteShared(in.Policy, w.Policy)
 			}
 			v, w = Decide(w, in.Now, h.SuppressFor, h.EscalateAfter, h.EscalateWithin)
+			if !v.Notify && flap.force {
+				// What flap damping tells is told: a suppression window
+				// must not swallow it.
+				v.Notify, v.Suppressed = true, w.Suppressed-1
+				w.LastNotified, w.Suppressed = in.Now, 0
+			}
 			w.Policy = in.Policy
 			if v.Notify {
 				w.Live = 0 // counted below, per notification sent
@@ -343,6 +364,9 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			default:
 				p.Reason = "first" + toward
 			}
+			if flap.note != "" {
+				p.Outcome, p.Reason, p.Note = flap.outcome, flap.reason, flap.note
+			}
 			told[del.Channel] = true
 			if p.Opened.Window != "" {
 				w.Live++
@@ -371,6 +395,13 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			}
 		}
 	}
+	if len(res.Send) == 0 && len(d.Muted) > 0 && !d.MutedUntil.IsZero() {
+		// Nobody was told: told when the mute ends, if still open then.
+		if err := hold(recs, ev, HeldMuted, d.Muted[0].Reason, in.Now, d.MutedUntil); err != nil {
+			return res, err
+		}
+	}
+	released(in, &res)
 	if len(res.Send) == 0 && len(windows) == 0 {
 		return res, nil
 	}
@@ -389,7 +420,79 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		// nothing to resolve later, but the windows must still clear.
 		inc.Told = []Told{}
 	}
+	if err := registerSource(d, recs, ev.Key, in.Now); err != nil {
+		return res, err
+	}
 	return res, IncidentKind.Put(recs, incID, *inc, in.Now.Add(IncidentTTL))
+}
+
+// released says, in each notification of a held event decided again,
+// what held it and since when.
+func released(in Input, res *Result) {
+	if in.Release == nil {
+		return
+	}
+	h := in.Release.Held
+	for i := range res.Send {
+		res.Send[i].Reason += fmt.Sprintf("; held since %s (%s)", h.Since.UTC().Format(time.RFC3339), h.Reason)
+	}
+}
+
+// applyClear is Apply for a recovery: it resolves exactly what the
+// problem told, whatever the rules, silences and windows say now; a key
+// never told gets no resolve. A flapping key's clear is held; a target
+// held by an inhibition was never told; a source's resolve ends its
+// inhibition.
+func applyClear(in Input, d *engine.Decision, recs map[string]*Record, inc *Incident, res Result) (Result, error) {
+	ev := in.Event
+	held, flapNote, err := flapOnClear(in, recs, inc, &res)
+	if err != nil || held {
+		return res, err
+	}
+	if h, ok := HeldKind.Get(recs, HeldID(ev.Key)); ok && h.Why != HeldFlapping {
+		// Held (silenced, muted, inhibited) and never told: it cleared
+		// before anyone needed to hear of it.
+		recs[HeldID(ev.Key)] = nil
+	}
+	wasHeld, note, err := inhibitionOnClear(d, recs, ev.Key, in.Now, &res)
+	if err != nil {
+		return res, err
+	}
+	if flapNote != "" {
+		note = strings.TrimPrefix(note+"; "+flapNote, "; ")
+	}
+	if inc == nil || len(inc.Told) == 0 {
+		// Never told, or told only by notifications that were given
+		// up (Undo): there is no alert to resolve.
+		reason, outcome := "no open incident to resolve", OutcomeSkipped
+		if wasHeld {
+			reason, outcome = "cleared while inhibited: never told", OutcomeInhibited
+		}
+		for _, del := range d.Deliveries {
+			res.Skip = append(res.Skip, Planned{Delivery: del, Outcome: outcome, Reason: reason})
+		}
+		if inc == nil {
+			return res, nil
+		}
+	}
+	for _, t := range inc.Told {
+		p := Planned{
+			Outcome:  OutcomeResolved,
+			Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
+			Reason:   "resolves the incident opened " + inc.Opened.UTC().Format(time.RFC3339), Ref: t.Ref, Told: t.Rule,
+		}
+		if note != "" {
+			p.Reason += "; " + note
+			p.Note = note
+		}
+		res.Send = append(res.Send, p)
+	}
+	released(in, &res)
+	for _, id := range inc.Windows {
+		recs[id] = nil
+	}
+	recs[IncidentID(ev.Key)] = nil
+	return res, nil
 }
 
 // escalationOnly is how a rule that only escalates (no notify of its

@@ -27,6 +27,10 @@ const (
 	SilencePrefix    = "s/"
 	HistoryPrefix    = "h/"
 	DecidedPrefix    = "e/"
+	HeldPrefix       = "t/"
+	FlapPrefix       = "p/"
+	InhibitionPrefix = "n/"
+	SeenPrefix       = "x/"
 )
 
 // Kind is one kind of record: its records' ids start with its prefix and
@@ -65,6 +69,10 @@ var (
 	SilenceKind    = register[Silence]("silence", SilencePrefix)
 	HistoryKind    = register[HistoryEntry]("history entry", HistoryPrefix)
 	DecidedKind    = register[Decided]("decided spool entry", DecidedPrefix)
+	HeldKind       = register[Held]("held event", HeldPrefix)
+	FlapKind       = register[Flap]("flap history", FlapPrefix)
+	InhibitionKind = register[Inhibition]("inhibition", InhibitionPrefix)
+	SeenKind       = register[Seen]("cross-node report", SeenPrefix)
 )
 
 // Prefix is where the kind's records live.

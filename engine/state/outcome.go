@@ -20,6 +20,8 @@ const (
 	OutcomeUnmatched    Outcome = "unmatched"    // no rule matched
 	OutcomeDropped      Outcome = "dropped"      // a rule dropped the event
 	OutcomeNobody       Outcome = "nobody"       // the deciding rule notifies nobody
+	OutcomeInhibited    Outcome = "inhibited"    // held back while an inhibiting incident is open
+	OutcomeFlapping     Outcome = "flapping"     // the notice that a key flaps, or a change held while it does
 )
 
 // What settling an attempt made of a queued entry (Settle).

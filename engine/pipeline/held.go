@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"notifier/channels"
+	"notifier/engine"
+	"notifier/engine/event"
+	"notifier/engine/state"
+)
+
+// errStale aborts the decision of a held event whose Held record is no
+// longer the one read: another run released it, or a newer event of the
+// key is held in its place. Nothing is written.
+var errStale = errors.New("held event released elsewhere")
+
+// releaseHeld decides again, each in its own transaction, the held
+// events that are due (state.Held: a silence or mute that ended, a
+// flapping key gone quiet, an inhibition whose source resolved), queueing
+// what they now send for the flush that follows. It returns when the
+// next held event is due (zero for none). Without an engine the next
+// run or flush does this; the engine does it on its timer.
+func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) time.Time {
+	recs, err := st.Shared().Scan(ctx, state.HeldPrefix)
+	if err != nil || len(recs) == 0 {
+		return time.Time{}
+	}
+	now := p.now()
+	var due []state.Held
+	var next time.Time
+	for _, rec := range recs {
+		h, ok := state.HeldKind.Decode(rec)
+		if !ok {
+			continue
+		}
+		if h.Due.After(now) {
+			if next.IsZero() || h.Due.Before(next) {
+				next = h.Due
+			}
+			continue
+		}
+		due = append(due, h)
+	}
+	slices.SortFunc(due, func(a, b state.Held) int { return a.Due.Compare(b.Due) })
+	for _, h := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		p.release(ctx, r, st, owner, h, m)
+	}
+	return next
+}
+
+// release decides one held event again: the rules at the time of its
+// release (a mute that ended must show as ended), the state as it is
+// now.
+func (p *Pipeline) release(ctx context.Context, r *Report, st *state.Topology, owner string, h state.Held, m mode) {
+	var ev event.Event
+	if err := json.Unmarshal(h.Event, &ev); err != nil {
+		p.problem(r, "held event %s does not decode, dropped from the hold: %v", h.Key, err)
+		_ = st.Shared().Update(ctx, []string{state.HeldID(h.Key)}, func(recs map[string]*state.Record) error {
+			if cur, ok := state.HeldKind.Get(recs, state.HeldID(h.Key)); ok && cur.Since.Equal(h.Since) && cur.Due.Equal(h.Due) {
+				recs[state.HeldID(h.Key)] = nil
+			}
+			return nil
+		})
+		return
+	}
+	at := ev
+	at.Time = p.now()
+	d := p.Policy.Evaluate(&at)
+	var partErrs []error
+	res, err := p.decide(ctx, st, &ev, d, m, owner, "", nil, nil, &partErrs, &state.Release{Held: h})
+	if errors.Is(err, errStale) {
+		return
+	}
+	if err != nil {
+		p.problem(r, "releasing the held event %s: %v (retried by the next run)", h.Key, err)
+		return
+	}
+	r.Released++
+	rel := Released{Event: &ev, Decision: d, Plan: res}
+	for _, s := range res.Send {
+		msg, _ := p.message(&ev, s) // what failed is in partErrs
+		rel.Messages = append(rel.Messages, msg)
+	}
+	r.Releases = append(r.Releases, rel)
+	p.partProblems(r, partErrs)
+	if m == commit {
+		p.audit(&ev, d, res, nil)
+	}
+}
+
+// Released is one held event decided again.
+type Released struct {
+	Event    *event.Event
+	Decision *engine.Decision
+	Plan     state.Result
+	Messages []*channels.Message // of Plan.Send, their templates rendered
+}
+
+// ReleaseDue decides again the held events due at the clock, as a run or
+// flush does before anything else, and records each decision without
+// queueing or delivering it: `notifier test` on its virtual clock.
+func (p *Pipeline) ReleaseDue(ctx context.Context) (*Report, error) {
+	st, err := p.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	r := &Report{}
+	r.NextHeld = p.releaseHeld(ctx, r, st, "", record)
+	return r, nil
+}
