@@ -9,7 +9,9 @@ package channels
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,6 +84,34 @@ type Message struct {
 	// built-in text for that option, and its built-in text when the part
 	// is missing.
 	Parts map[string]string `json:",omitempty"`
+	// Members, for a group's notification (a digest), are its alerts:
+	// the open ones first, the most severe first. Channels list them
+	// where they can (PagerDuty's custom_details, Slack's text, a syslog
+	// line each); Summary says how many. Nil for one alert's message.
+	Members []Member `json:",omitempty"`
+}
+
+// Member is one alert of a digest.
+type Member struct {
+	Key       string `json:"key"`
+	Severity  string `json:"severity,omitempty"`
+	Summary   string `json:"summary,omitempty"`
+	Node      string `json:"node,omitempty"`
+	EventType string `json:"event_type,omitempty"`
+	Open      bool   `json:"open"`
+	Count     int    `json:"count,omitempty"`
+}
+
+// Line is how a digest lists m: one line, the severity first.
+func (m Member) Line() string {
+	s := strings.ToUpper(m.Severity) + " " + m.Summary
+	if !m.Open {
+		s = "cleared: " + s
+	}
+	if m.Count > 1 {
+		s += fmt.Sprintf(" (x%d)", m.Count)
+	}
+	return strings.TrimSpace(s)
 }
 
 // Referencer is a Channel whose messages can be found again: NotifyRef

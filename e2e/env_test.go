@@ -317,6 +317,26 @@ func policySetup(t *testing.T, name string, e *endpoints) (policy, audit string)
 		"ops":   map[string]string{"type": "slack", "token_file": secret("slack.token", e.slack.Token()), "channel": "#" + apitest.SlackChannelName, "api_url": e.slack.APIURL()},
 		"local": map[string]string{"type": "syslog"},
 	})
+	// Each test counts what one event caused, engine or not: the
+	// shipped policy's groups tell at once here (a group's wait of 30 s
+	// would land one event's page in the next one's count).
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "rules" {
+			continue
+		}
+		for _, rule := range top.Content[i+1].Content {
+			for j := 0; j+1 < len(rule.Content); j += 2 {
+				if rule.Content[j].Value != "group" {
+					continue
+				}
+				for k := 0; k+1 < len(rule.Content[j+1].Content); k += 2 {
+					if rule.Content[j+1].Content[k].Value == "wait" {
+						rule.Content[j+1].Content[k+1].Value = "0s"
+					}
+				}
+			}
+		}
+	}
 	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,9 @@ type Decision struct {
 	// FlapTracked says the policy damps flapping: the state keeps the
 	// event key's changes.
 	FlapTracked bool `json:"-"`
+	// Grouping says the policy groups: a member's clear must find its
+	// group.
+	Grouping bool `json:"-"`
 }
 
 // InhibitHit is one inhibit entry's verdict on an event.
@@ -64,6 +67,15 @@ type Hit struct {
 	Muted          string     // why the rule's notifications are muted, or ""
 	// Flapping is the rule's flap damping, nil without.
 	Flapping *policy.FlappingSpec
+	// Group is the rule's grouping of this event, nil without (or when
+	// its group.by failed on the event: it is then told on its own).
+	Group *GroupHit
+}
+
+// GroupHit is the group an event joins.
+type GroupHit struct {
+	By             string // the group key: group.by's value
+	Wait, Interval time.Duration
 }
 
 // Matched names the rules that matched, in order (never nil).
@@ -105,6 +117,7 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 	steps := meter{left: EventSteps, until: evalUntil()}
 	p.rules(ev, d, &machine, &steps)
 	d.FlapTracked = p.flaps
+	d.Grouping = p.groups
 	p.inhibits(ev, d, &machine, &steps)
 	if len(d.Muted) > 0 && ev.Action != event.ActionRemove {
 		d.MutedUntil = p.unmuted(d, ev.Time)
@@ -181,6 +194,21 @@ func (p *Policy) hit(r *Rule, ev *event.Event, muted string, machine *vm.VM, ste
 			if out, err := steps.run(machine, r.keyProg, ev, EvalSteps); err == nil {
 				if k, ok := out.(string); ok && k != "" {
 					h.SuppressKey = k
+				}
+			}
+		}
+	}
+	if g := r.Group; g != nil && r.groupProg != nil {
+		// A group key that fails or is blank tells the event on its own:
+		// one notification too many is the safe side of an error.
+		if out, err := steps.run(machine, r.groupProg, ev, EvalSteps); err == nil {
+			if by, ok := out.(string); ok && strings.TrimSpace(by) != "" {
+				h.Group = &GroupHit{By: by, Wait: policy.DefaultGroupWait, Interval: policy.DefaultGroupInterval}
+				if g.Wait != nil {
+					h.Group.Wait = *g.Wait
+				}
+				if g.Interval != nil {
+					h.Group.Interval = *g.Interval
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"reflect"
 	"strings"
 
 	"notifier/engine/policy"
@@ -82,9 +83,13 @@ func build(parsed *policy.Parsed, ps *policy.Problems, lint *policy.Problems) (*
 			if r.Suppress != nil && !blank(r.Suppress.Key) {
 				r.keyProg = c.compileKey(r.Suppress.Key, policy.MappingValue(pr.At("suppress"), "key"), sink)
 			}
+			if r.Group != nil && !blank(r.Group.By) {
+				r.groupProg = c.compileExpr(r.Group.By, policy.MappingValue(pr.At("group"), "by"), sink, "group.by", expr.AsKind(reflect.String))
+			}
 		}
 		p.Rules = append(p.Rules, r)
 		p.flaps = p.flaps || r.Flapping != nil
+		p.groups = p.groups || r.Group != nil
 	}
 	for _, pi := range parsed.Inhibits {
 		if !pi.Decoded {

@@ -16,6 +16,7 @@ type Policy struct {
 	// Inhibits are the `inhibit` entries, in order.
 	Inhibits []*Inhibit
 	flaps    bool     // a rule has flapping
+	groups   bool     // a rule has group
 	Files    []string // the files it was loaded from, in order
 	// LastGood says the policy files did not load and this is the last
 	// policy from them that did (see engine/lastgood).
@@ -29,6 +30,7 @@ type Rule struct {
 	Line, Col int
 	program   *vm.Program
 	keyProg   *vm.Program // suppress.key, when given
+	groupProg *vm.Program // group.by, when given
 }
 
 // Inhibit is a compiled `inhibit` entry.

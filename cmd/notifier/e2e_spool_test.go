@@ -136,7 +136,7 @@ func TestE2ESpoolKilledRunThenFlush(t *testing.T) {
 		t.Errorf("flush printed %q", out.Stdout)
 	}
 	mustCommand(t, h, 0, "flush")
-	if got := harness.Accepted(h.PagerDuty.Events()); len(got) != 1 || got[0].Event.DedupKey != cmonKey(criticalID) {
+	if got := harness.Accepted(h.PagerDuty.Events()); len(got) != 1 || got[0].Event.DedupKey != shippedGroupKey() {
 		t.Errorf("PagerDuty accepted %s, want the trigger once", harness.DescribePagerDuty(got))
 	}
 	if n := append(spoolNames(t, h, spool.ClaimedDir), spoolNames(t, h, spool.NewDir)...); len(n) != 0 {

@@ -61,6 +61,13 @@ func cmonKey(id string) string {
 	return "cmon/" + host + "/1/" + id
 }
 
+// shippedGroupKey is the key the shipped policy pages a CMON critical of
+// cluster 1 from this host under: its cluster's group.
+func shippedGroupKey() string {
+	host, _ := os.Hostname()
+	return "group/critical/" + host + "/1"
+}
+
 // stateHarness runs policy against local endpoints, with state as o says.
 func stateHarness(t *testing.T, policy string, o harness.Options) *harness.Harness {
 	t.Helper()

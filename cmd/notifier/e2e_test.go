@@ -75,7 +75,9 @@ func mustRun(t *testing.T, h *harness.Harness, file string, wantExit int) harnes
 func TestE2ECMONTriggerAndExactResolve(t *testing.T) {
 	h := newHarness(t)
 	host, _ := os.Hostname()
-	wantKey := "cmon/" + host + "/1/10736685724696984427"
+	// The shipped policy pages a cluster's criticals as one group: a
+	// group of one reads as its alarm, keyed by the group.
+	wantKey := "group/critical/" + host + "/1"
 
 	mustRun(t, h, "cmon/alarm-new-critical.json", 0)
 	mustRun(t, h, "cmon/alarm-remove-critical.json", 0)
@@ -128,10 +130,11 @@ func TestE2EPacemaker(t *testing.T) {
 	mustRun(t, h, "pacemaker/resource-monitor-fail.env", 0)
 	mustRun(t, h, "pacemaker/resource-recovery-start-after-monitor-fail.env", 0)
 
-	// The second copy of the node loss is the same incident: suppressed.
+	// The second copy of the node loss is the same incident: a duplicate.
+	// The shipped policy pages it as its cluster's group.
 	pd := h.PagerDuty.Events()
-	if len(pd) != 1 || pd[0].Event.DedupKey != "pacemaker/default/node/vm2" {
-		t.Fatalf("PagerDuty = %+v, want one trigger with key pacemaker/default/node/vm2", pd)
+	if len(pd) != 1 || pd[0].Event.DedupKey != "group/critical/pacemaker/default" {
+		t.Fatalf("PagerDuty = %s, want one trigger with key group/critical/pacemaker/default", harness.DescribePagerDuty(pd))
 	}
 	// The monitor failure went to Slack only, so its recovery resolves
 	// exactly there: a green message, nothing to PagerDuty or syslog.

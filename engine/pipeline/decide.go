@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"maps"
 	"slices"
 	"time"
@@ -80,7 +81,12 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		}
 	}
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry,
-		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel}
+		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel, Engine: p.Engine}
+	if d.Grouping && ev.Action == event.ActionRemove {
+		if in.GroupIDs, err = p.groupIDs(ctx, st, ev); err != nil {
+			return state.Result{}, err
+		}
+	}
 	if m == dryRun {
 		// No occurrence: a dry run shows what the rules and the state
 		// decide for this alert, not that a saved copy of it was already
@@ -89,7 +95,26 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		if err != nil {
 			return state.Result{}, err
 		}
-		return state.Apply(in, recs) // on the copy View returned
+		res, err := state.Apply(in, recs) // on the copy View returned
+		if err != nil || len(res.Groups) == 0 {
+			return res, err
+		}
+		// What the run would send right after: the notification of a
+		// group its event made due now (the first, without an engine).
+		for _, id := range res.Groups {
+			g, _ := state.GroupKind.Get(recs, id)
+			more, err := st.Shared().View(ctx, state.SendGroupIDs(id, g.Key))
+			if err != nil {
+				return res, err
+			}
+			more[id] = recs[id]
+			sent, err := state.SendGroup(more, id, in.Now)
+			if err != nil {
+				return res, err
+			}
+			res.Send = append(res.Send, sent.Send...)
+		}
+		return res, nil
 	}
 	if p.Occurrence != nil && rel == nil {
 		in.Occurrence = p.Occurrence(ev, now)
@@ -134,15 +159,30 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		hist = st.AddHistory(recs, hist)
 		return nil
 	}
-	err = st.Shared().Update(ctx, ids, func(recs map[string]*state.Record) error {
-		err := apply(recs)
-		if err == nil && markIDs != nil {
-			// As the transaction leaves them: what a read right after
-			// its commit would find.
-			read = marksOf(p.Policy, recs, markIDs)
+	update := func() error {
+		return st.Shared().Update(ctx, ids, func(recs map[string]*state.Record) error {
+			err := apply(recs)
+			if err == nil && markIDs != nil {
+				// As the transaction leaves them: what a read right after
+				// its commit would find.
+				read = marksOf(p.Policy, recs, markIDs)
+			}
+			return err
+		})
+	}
+	err = update()
+	for range 3 {
+		if !errors.Is(err, state.ErrGroupUnread) {
+			break
 		}
-		return err
-	})
+		// The key joined a group after its incident was read: read it
+		// again, with its group, and decide again.
+		if in.GroupIDs, err = p.groupIDs(ctx, st, ev); err != nil {
+			return res, err
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, in.GroupIDs...))))
+		err = update()
+	}
 	if err != nil {
 		return res, err
 	}
@@ -154,6 +194,17 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	}
 	p.addHistory(ctx, st, hist)
 	return res, nil
+}
+
+// groupIDs are the group records a clear of ev's key needs: read from
+// its incident record without the lock (state.GroupIDs).
+func (p *Pipeline) groupIDs(ctx context.Context, st *state.Topology, ev *event.Event) ([]string, error) {
+	id := state.IncidentID(ev.Key)
+	recs, err := st.Shared().View(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return state.GroupIDs(recs[id]), nil
 }
 
 // activeSilence is the first active silence matching ev at now, and the
@@ -195,7 +246,7 @@ func outboxRecords(ev *event.Event, d *engine.Decision, res state.Result, now ti
 	out, hist := map[string]*state.Record{}, map[string]*state.Record{}
 	for _, p := range res.Send {
 		msg := state.MessageOf(*message(p))
-		e := state.Entry{ID: state.NewEntryID(now), Key: ev.Key, Channel: p.Channel, Type: p.Type, Action: p.Action,
+		e := state.Entry{ID: state.NewEntryID(now), Key: p.KeyOr(ev.Key), Channel: p.Channel, Type: p.Type, Action: p.Action,
 			Rule: p.Rule, Reason: p.Reason, Message: msg, Created: now, LeaseOwner: owner, LeasedUntil: until}
 		if p.Opened != (state.Opened{}) {
 			e.Opened = &p.Opened

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -26,7 +27,7 @@ var errStale = errors.New("held event released elsewhere")
 // run or flush does this; the engine does it on its timer.
 func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) time.Time {
 	recs, err := st.Shared().Scan(ctx, state.HeldPrefix)
-	if err != nil || len(recs) == 0 {
+	if err != nil {
 		return time.Time{}
 	}
 	now := p.now()
@@ -52,7 +53,95 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 		}
 		p.release(ctx, r, st, owner, h, m)
 	}
+	if g := p.sendGroups(ctx, r, st, owner, m); !g.IsZero() && (next.IsZero() || g.Before(next)) {
+		next = g
+	}
 	return next
+}
+
+// sendGroups queues the notifications of the groups that are due (a
+// group's wait or interval ended with something new to tell), each in its
+// own transaction, and returns when the next group is due (zero for
+// none).
+func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) time.Time {
+	recs, err := st.Shared().Scan(ctx, state.GroupPrefix)
+	if err != nil || len(recs) == 0 {
+		return time.Time{}
+	}
+	now := p.now()
+	var next time.Time
+	for id, rec := range recs {
+		g, ok := state.GroupKind.Decode(rec)
+		if !ok || g.Due.IsZero() {
+			continue
+		}
+		if g.Due.After(now) {
+			if next.IsZero() || g.Due.Before(next) {
+				next = g.Due
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		p.sendGroup(ctx, r, st, owner, id, g, m)
+	}
+	return next
+}
+
+// sendGroup queues group id's digest (state.SendGroup) with its history
+// lines, in one transaction.
+func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology, owner, id string, g state.Group, m mode) {
+	deadline, _ := ctx.Deadline()
+	var res state.Result
+	var hist map[string]*state.Record
+	var failed []error
+	err := st.Shared().Update(ctx, state.SendGroupIDs(id, g.Key), func(recs map[string]*state.Record) error {
+		failed = nil
+		now := p.now()
+		var err error
+		if res, err = state.SendGroup(recs, id, now); err != nil || m == record || len(res.Send) == 0 {
+			return err
+		}
+		// The group's history lines and outbox entries are about the
+		// group's key; its lead member's event makes the messages.
+		lead := &event.Event{Key: g.Key}
+		if d := res.Send[0].Digest; d != nil && len(d.Events) > 0 {
+			lead = d.Events[0]
+		}
+		var queue map[string]*state.Record
+		queue, hist, err = outboxRecords(&event.Event{Key: g.Key, Source: lead.Source, EventType: lead.EventType, Severity: lead.Severity, Action: event.ActionNew},
+			&engine.Decision{Key: g.Key}, res, now, owner, deadline, func(s state.Planned) *channels.Message {
+				msg, errs := p.message(lead, s)
+				failed = append(failed, errs...)
+				return msg
+			})
+		if err != nil {
+			return err
+		}
+		maps.Copy(recs, queue)
+		hist = st.AddHistory(recs, hist)
+		return nil
+	})
+	if err != nil {
+		p.problem(r, "sending group %s: %v (retried by the next run)", g.Key, err)
+		return
+	}
+	if len(res.Send) == 0 {
+		return
+	}
+	p.addHistory(ctx, st, hist)
+	rel := Released{Event: &event.Event{Key: g.Key}, Decision: &engine.Decision{Key: g.Key}, Plan: res}
+	if d := res.Send[0].Digest; d != nil && len(d.Events) > 0 {
+		rel.Event = d.Events[0]
+	}
+	for _, s := range res.Send {
+		msg, _ := p.message(rel.Event, s)
+		rel.Messages = append(rel.Messages, msg)
+	}
+	r.Released++
+	r.Releases = append(r.Releases, rel)
+	p.partProblems(r, failed)
 }
 
 // release decides one held event again: the rules at the time of its

@@ -71,6 +71,10 @@ type Pipeline struct {
 	// (Wiring.Templates): each delivery's are rendered into its message's
 	// Parts when it is decided, and kept with it in the outbox. Nil: none.
 	Templates *Templates
+	// Engine says the resident engine runs this pipeline: it keeps the
+	// timers, so a group's first notification waits for the group's
+	// wait (state.Input.Engine). Without it, the first is sent at once.
+	Engine bool
 	// Note receives, as it happens, each line an operator must read (the
 	// command prints it as "notifier: <line>" on stderr), from one
 	// goroutine at a time. Nil discards.
@@ -186,11 +190,21 @@ const OutcomeUndelivered state.Outcome = "undelivered"
 // *PartError. The plan's note (flapping, what cleared meanwhile) follows
 // the summary.
 func (p *Pipeline) message(ev *event.Event, s state.Planned) (*channels.Message, []error) {
+	var members []*event.Event
+	if s.Digest != nil && len(s.Digest.Events) > 0 {
+		ev, members = s.Digest.Events[0], s.Digest.Events // the lead member speaks for the group
+	}
 	m := Message(ev, s.Delivery, s.Suppressed, s.Ref)
+	if s.Key != "" {
+		m.Key = s.Key
+	}
+	if s.Digest != nil {
+		digestMessage(m, s.Digest)
+	}
 	if s.Note != "" {
 		m.Summary += " (" + s.Note + ")"
 	}
-	parts, errs := p.Templates.render(ev, m, s.Channel, s.Templates())
+	parts, errs := p.Templates.render(ev, m, s.Channel, s.Templates(), members)
 	m.Parts = parts
 	return m, errs
 }

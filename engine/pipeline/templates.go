@@ -268,7 +268,7 @@ func (e *PartError) Unwrap() error { return e.Err }
 // JSON value for a JSON part. rule is the delivery's rule, but for a
 // resolve the rule that told the channel (m.Rule is "resolve"), "" for
 // the channel's templates alone. Nil receiver: no templates.
-func (ts *Templates) render(ev *event.Event, m *channels.Message, channel, rule string) (map[string]string, []error) {
+func (ts *Templates) render(ev *event.Event, m *channels.Message, channel, rule string, members []*event.Event) (map[string]string, []error) {
 	if ts == nil {
 		return nil, nil
 	}
@@ -279,7 +279,7 @@ func (ts *Templates) render(ev *event.Event, m *channels.Message, channel, rule 
 	if rule == "" {
 		rule = m.Rule // as Data names it
 	}
-	data := Data(ev, m, channel, rule)
+	data := Data(ev, m, channel, rule, members...)
 	var parts map[string]string
 	var errs []error
 	// Rendering happens inside the state transaction: each part has its
@@ -343,22 +343,37 @@ var fieldIndex = sync.OnceValue(func() []int {
 
 // Data is what a template of m's delivery to channel sees: ev's fields
 // by their policy names, and rule, channel, delivery (trigger, message,
-// resolve), suppressed, summary and members (the event alone, until
-// grouping). rule is the rule whose templates render it — for a resolve,
-// the rule that told the channel, not m.Rule ("resolve"), so that a
-// resolve says what its trigger said — or "" for m.Rule.
-func Data(ev *event.Event, m *channels.Message, channel, rule string) map[string]any {
+// resolve), suppressed, summary and members: a digest's alerts (each
+// with the fields of its event, open first, the most severe first; ev
+// is the first), or the event alone. rule is the rule whose templates
+// render it — for a resolve, the rule that told the channel, not m.Rule
+// ("resolve"), so that a resolve says what its trigger said — or "" for
+// m.Rule.
+func Data(ev *event.Event, m *channels.Message, channel, rule string, members ...*event.Event) map[string]any {
+	member := fieldsOf(ev)
+	data := make(map[string]any, len(member)+len(template.Notification))
+	maps.Copy(data, member)
+	list := []map[string]any{member}
+	if len(members) > 0 {
+		list = make([]map[string]any, len(members))
+		for i, mev := range members {
+			list[i] = fieldsOf(mev)
+		}
+	}
+	if rule == "" {
+		rule = m.Rule
+	}
+	data["rule"], data["channel"], data["delivery"] = rule, channel, string(m.Action)
+	data["suppressed"], data["summary"], data[template.Members] = m.Suppressed, m.Summary, list
+	return data
+}
+
+// fieldsOf is ev's fields by their policy names.
+func fieldsOf(ev *event.Event) map[string]any {
 	names, v := eventNames(), reflect.ValueOf(ev).Elem()
 	member := make(map[string]any, len(names))
 	for i, fi := range fieldIndex() {
 		member[names[i]] = v.Field(fi).Interface()
 	}
-	data := make(map[string]any, len(names)+len(template.Notification))
-	maps.Copy(data, member)
-	if rule == "" {
-		rule = m.Rule
-	}
-	data["rule"], data["channel"], data["delivery"] = rule, channel, string(m.Action)
-	data["suppressed"], data["summary"], data[template.Members] = m.Suppressed, m.Summary, []map[string]any{member}
-	return data
+	return member
 }

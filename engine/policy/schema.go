@@ -389,6 +389,13 @@ func policyDocs() map[string]string {
 		"rules[].flapping.changes": "How many changes (raised to cleared or back) within `within` make a key flap: 2 or more.",
 		"rules[].flapping.within":  "How far back changes are counted, like 30m.",
 		"rules[].flapping.quiet":   "How long a flapping key must stay in one state before that state is told, like 10m.",
+		"rules[].group": "One notification for a storm: the rule's notifications about events with the same group key within `wait` of the group's first are one digest " +
+			"(PagerDuty: one incident keyed by the group; Slack: one message, updated in place with the Web API; syslog: a line per member and a summary line). " +
+			"Members that join or clear later are sent as one update at most every `interval`; the group resolves when its last open member clears. " +
+			"Suppression and escalation still work per member. Without a running engine the first event of a group is sent at once.",
+		"rules[].group.by":       "An expression giving the group key (a string), like 'controller + \"/\" + string(cluster_id)'; one that fails or is blank tells the event on its own.",
+		"rules[].group.wait":     "How long the first notification waits for more members; default 30s (0s: at once).",
+		"rules[].group.interval": "How often an open group's updates go out at most; default 5m.",
 		"rules[].templates": "Templates this rule's notifications use in place of the channel's own, by channel name: " +
 			"templates: {pager: {summary: \"{{ .node }} down\"}}. Only a channel's template options may be given; the rule should notify the channel.",
 		"rules[].templates.*": "The channel's template options, as they are written in the channel: text (Go text/template over the event's fields), " +
@@ -432,6 +439,8 @@ func policyExtras() map[string]object {
 		"rules[].escalate.notify":  {{"minItems", 1}},
 		"rules[].flapping":         {{"required", []string{"changes", "within", "quiet"}}},
 		"rules[].flapping.changes": {{"minimum", 2}},
+		"rules[].group":            {{"required", []string{"by"}}},
+		"rules[].group.by":         {{"pattern", `\S`}},
 		"inhibit[]":                {{"required", []string{"name", "source", "target"}}},
 		"inhibit[].source":         {{"pattern", `\S`}},
 		"inhibit[].target":         {{"pattern", `\S`}},

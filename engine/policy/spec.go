@@ -82,7 +82,24 @@ type RuleSpec struct {
 	Suppress     *SuppressSpec `yaml:"suppress"`
 	Escalate     *EscalateSpec `yaml:"escalate"`
 	Flapping     *FlappingSpec `yaml:"flapping"`
+	Group        *GroupSpec    `yaml:"group"`
 }
+
+// GroupSpec: the rule's notifications about events with the same group
+// key (By, an expression giving a string) within Wait of the group's
+// first are one digest; members that join or clear later are sent as one
+// update at most every Interval.
+type GroupSpec struct {
+	By       string         `yaml:"by"`
+	Wait     *time.Duration `yaml:"wait"`
+	Interval *time.Duration `yaml:"interval"`
+}
+
+// Group defaults, as Alertmanager's group_wait and group_interval.
+const (
+	DefaultGroupWait     = 30 * time.Second
+	DefaultGroupInterval = 5 * time.Minute
+)
 
 // FlappingSpec: a key whose state changes (raised <-> cleared) Changes
 // times within Within is flapping: one notification says so, then its

@@ -169,6 +169,9 @@ func (r *runner) run(t parsedTest) []string {
 		Templates: r.templates,
 		Open:      func() (*state.Topology, error) { return topology, nil }, // closing it closes nothing
 		Clock:     func() time.Time { return clock },
+		// As the engine decides: a group's first notification waits for
+		// its wait (a run without an engine sends it at once).
+		Engine: true,
 		Occurrence: func(ev *event.Event, now time.Time) string {
 			if occ := pacemaker.OccurrenceOf(ev); occ != "" {
 				// A file replayed at another offset is another alert; two
@@ -253,8 +256,8 @@ func (r *runner) release(ctx context.Context, pl *pipeline.Pipeline) (*outcome, 
 		got.result.Send = append(got.result.Send, rel.Plan.Send...)
 		got.result.Skip = append(got.result.Skip, rel.Plan.Skip...)
 		got.messages = append(got.messages, rel.Messages...)
-		for range rel.Plan.Send {
-			got.keys = append(got.keys, rel.Event.Key)
+		for _, s := range rel.Plan.Send {
+			got.keys = append(got.keys, s.KeyOr(rel.Event.Key))
 		}
 	}
 	got.summary = "release of the held events due: " + orNone(keys)
@@ -275,7 +278,7 @@ func (o *outcome) key(i int) string {
 	if i < len(o.keys) {
 		return o.keys[i]
 	}
-	return o.decision.Key
+	return o.result.Send[i].KeyOr(o.decision.Key)
 }
 
 // step decodes a step's event and decides it as a run would.
@@ -421,6 +424,7 @@ func compare(want *expectSpec, got *outcome) string {
 	list("duplicate", want.Duplicate, channels(got.result.Skip, state.OutcomeDuplicate))
 	list("inhibited", want.Inhibited, channels(got.result.Skip, state.OutcomeInhibited))
 	list("flapping", want.Flapping, channels(got.result.Skip, state.OutcomeFlapping))
+	list("grouped", want.Grouped, channels(got.result.Skip, state.OutcomeGrouped))
 	if want.Dropped != got.decision.Dropped {
 		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
 	}
@@ -458,10 +462,14 @@ func (d deliverySpec) String() string {
 	for _, k := range slices.Sorted(maps.Keys(d.Parts)) {
 		s += fmt.Sprintf(" %s=%q", k, d.Parts[k])
 	}
+	if d.Members != nil {
+		s += " members=" + strings.Join(d.Members, ",")
+	}
 	return s
 }
 
-// partsText is the rendered parts of message i, for a failure message.
+// partsText is the rendered parts of message i, and its members, for a
+// failure message.
 func partsText(ms []*chans.Message, i int) string {
 	if i >= len(ms) {
 		return ""
@@ -469,6 +477,13 @@ func partsText(ms []*chans.Message, i int) string {
 	var s string
 	for _, k := range slices.Sorted(maps.Keys(ms[i].Parts)) {
 		s += fmt.Sprintf(" %s=%q", k, ms[i].Parts[k])
+	}
+	if len(ms[i].Members) > 0 {
+		var keys []string
+		for _, m := range ms[i].Members {
+			keys = append(keys, m.Key)
+		}
+		s += " members=" + strings.Join(keys, ",")
 	}
 	return s
 }
@@ -486,6 +501,19 @@ func (d deliverySpec) matches(p state.Planned, m *chans.Message, key string) boo
 			return false
 		}
 		if got, ok := m.Parts[k]; !ok || got != want {
+			return false
+		}
+	}
+	if d.Members != nil {
+		var got []string
+		if m != nil {
+			for _, mem := range m.Members {
+				got = append(got, mem.Key)
+			}
+		}
+		want := slices.Sorted(slices.Values(d.Members))
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
 			return false
 		}
 	}

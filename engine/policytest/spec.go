@@ -83,6 +83,7 @@ type expectSpec struct {
 	Duplicate  []string       `yaml:"duplicate"` // another invocation of the same alert (a second Pacemaker recipient, another node) decided these
 	Inhibited  []string       `yaml:"inhibited"` // held by an inhibition
 	Flapping   []string       `yaml:"flapping"`  // held while the key flaps
+	Grouped    []string       `yaml:"grouped"`   // joined (or cleared in) a group: told with its next notification
 	Dropped    bool           `yaml:"dropped"`
 	Matched    []string       `yaml:"matched"`
 }
@@ -98,4 +99,7 @@ type deliverySpec struct {
 	// Parts are the texts the channel's templates must render, by
 	// option ("summary"); options not named are not compared.
 	Parts map[string]string `yaml:"parts"`
+	// Members are, for a group's notification, the keys of the alerts
+	// it lists (open and cleared), in any order; nil: not compared.
+	Members []string `yaml:"members"`
 }

@@ -159,6 +159,7 @@ func (s *Server) newLoaded(path string, p *engine.Policy, w Wiring) *loaded {
 		// Each decision delivers its own key's deliveries; the rest that
 		// is due, the engine's flush (timers.go) delivers.
 		KeyFlush: true,
+		Engine:   true,
 		// Owner stays "": each decision and flush leases the outbox
 		// under an owner of its own (state.NewOwner), so that two
 		// concurrent decisions of this process never take each other's

@@ -512,11 +512,12 @@ func (s *Server) loadPath(path string, first bool) {
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // heldNow says r's decision held its event (silenced, muted, flapping,
-// inhibited): the flush after it learns when it is due.
+// inhibited) or grouped it: the flush after it learns when it is due,
+// or sends it.
 func heldNow(r *pipeline.Report) bool {
 	for _, p := range r.Plan.Skip {
 		switch p.Outcome {
-		case state.OutcomeSilenced, state.OutcomeMuted, state.OutcomeFlapping:
+		case state.OutcomeSilenced, state.OutcomeMuted, state.OutcomeFlapping, state.OutcomeGrouped, state.OutcomeInhibited:
 			return true
 		}
 	}

@@ -100,9 +100,23 @@ type Planned struct {
 	// Told is, for a resolve, the rule that last told the channel
 	// (Told.Rule): see Templates.
 	Told string `json:"-"`
-	// Note is what the message says before its summary: why it is sent
+	// Note is what the message says after its summary: why it is sent
 	// now ("flapping: 4 changes within 30m").
 	Note string `json:"note,omitempty"`
+	// Key, when set, is the key the notification is about instead of
+	// the event's: a group's (GroupKey).
+	Key string `json:"key,omitempty"`
+	// Digest, for a group's notification, is what it tells.
+	Digest *Digest `json:"-"`
+}
+
+// KeyOr is the key the notification is about: Key, else the event's,
+// key.
+func (p Planned) KeyOr(key string) string {
+	if p.Key != "" {
+		return p.Key
+	}
+	return key
 }
 
 // Templates names the rule whose templates render the message: the
@@ -141,6 +155,12 @@ type Input struct {
 	// DedupWindow is settings.dedup_window: a Pacemaker node or fencing
 	// alert another node reported within it is a duplicate. 0: off.
 	DedupWindow time.Duration
+	// GroupIDs are, for a clear of a key told as a group's member, the
+	// group's records (GroupIDs of its incident record, read before).
+	GroupIDs []string
+	// Engine says a resident engine keeps the timers: a group's first
+	// notification waits for its wait. Without one it is sent at once.
+	Engine bool
 	// Release, when set, says the event is a held one decided again
 	// (Held): it is no new occurrence, and what held it is over or is
 	// held again.
@@ -159,6 +179,9 @@ type Result struct {
 	// this decision read: two policies sharing a state file suppress and
 	// resolve each other's alerts (see PolicyID).
 	SharedWith []string
+	// Groups are the records of the groups the event joined: a group's
+	// notification may be due at once (no engine).
+	Groups []string
 	// Released counts the held events this decision released, due now
 	// (the targets of an inhibition whose last source resolved): they are
 	// decided again by the run's releaseHeld.
@@ -311,6 +334,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 	}
 	told := map[string]bool{}
 	var windows []string
+	var group, groupKey string // the group the event joined
 	for _, h := range d.Hits {
 		if h.Muted != "" {
 			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeMuted, h.Muted)...)
@@ -345,6 +369,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		if h.EscalateAfter > 0 && !v.Escalate && v.Occurrence > 0 {
 			toward = fmt.Sprintf("; occurrence %d of %d toward escalation within %s", v.Occurrence, h.EscalateAfter, h.EscalateWithin)
 		}
+		var grouped []Planned // the rule's notifications, told by its group
 		for _, del := range d.Deliveries {
 			if del.Rule != h.Rule {
 				continue
@@ -367,11 +392,40 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			if flap.note != "" {
 				p.Outcome, p.Reason, p.Note = flap.outcome, flap.reason, flap.note
 			}
+			if h.Group != nil {
+				if flap.note != "" {
+					// The group tells the member's state; that it flaps
+					// (or stopped) is said on its own, on the group's
+					// incident.
+					n := p
+					n.Key, n.Opened = GroupKey(h.Rule, h.Group.By), Opened{}
+					res.Send = append(res.Send, n)
+				}
+				grouped = append(grouped, p)
+				continue
+			}
 			told[del.Channel] = true
 			if p.Opened.Window != "" {
 				w.Live++
 			}
 			res.Send = append(res.Send, p)
+		}
+		if len(grouped) > 0 {
+			dels := make([]engine.Delivery, len(grouped))
+			for i, p := range grouped {
+				dels[i] = p.Delivery
+			}
+			id, key, due, err := joinGroup(in, h, dels, recs)
+			if err != nil {
+				return res, err
+			}
+			group, groupKey = id, key
+			res.Groups = append(res.Groups, id)
+			for _, p := range grouped {
+				p.Outcome, p.Key = OutcomeGrouped, key
+				p.Reason = fmt.Sprintf("grouped into %s (%s); told with its next notification, due %s", key, p.Reason, due.UTC().Format(time.RFC3339))
+				res.Skip = append(res.Skip, p)
+			}
 		}
 		if v.Escalate {
 			w.EscalationLive = 0
@@ -402,13 +456,16 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		}
 	}
 	released(in, &res)
-	if len(res.Send) == 0 && len(windows) == 0 {
+	if len(res.Send) == 0 && len(windows) == 0 && group == "" {
 		return res, nil
 	}
 	if inc == nil {
 		inc = &Incident{Key: ev.Key, Opened: in.Now}
 	}
 	inc.Policy = in.Policy
+	if group != "" {
+		inc.Group, inc.GroupKey = group, groupKey
+	}
 	inc.tell(res.Send)
 	for _, id := range windows {
 		if !slices.Contains(inc.Windows, id) {
@@ -461,7 +518,15 @@ func applyClear(in Input, d *engine.Decision, recs map[string]*Record, inc *Inci
 	if flapNote != "" {
 		note = strings.TrimPrefix(note+"; "+flapNote, "; ")
 	}
-	if inc == nil || len(inc.Told) == 0 {
+	if inc != nil && inc.Group != "" {
+		if err := clearMember(in, inc, recs, &res); err != nil {
+			return res, err
+		}
+	}
+	if inc != nil && inc.Group != "" && len(inc.Told) == 0 {
+		// Told only as a member of its group: what it cleared is said
+		// there.
+	} else if inc == nil || len(inc.Told) == 0 {
 		// Never told, or told only by notifications that were given
 		// up (Undo): there is no alert to resolve.
 		reason, outcome := "no open incident to resolve", OutcomeSkipped

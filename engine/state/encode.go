@@ -116,6 +116,8 @@ func (inc *Incident) appendJSON(b []byte) ([]byte, bool) {
 		b = append(b, ']')
 	}
 	b = appendStringOmitEmpty(b, "policy", inc.Policy)
+	b = appendStringOmitEmpty(b, "group", inc.Group)
+	b = appendStringOmitEmpty(b, "group_key", inc.GroupKey)
 	return append(b, '}'), ok
 }
 

@@ -15,6 +15,11 @@ type Incident struct {
 	Told    []Told    `json:"told"`
 	Windows []string  `json:"windows,omitempty"` // window records to clear when it resolves
 	Policy  string    `json:"policy,omitempty"`  // the PolicyID that wrote it last
+	// Group, for a key told only as a member of a group, is the group's
+	// record id, and GroupKey its incident key: the key's clear clears
+	// the member there.
+	Group    string `json:"group,omitempty"`
+	GroupKey string `json:"group_key,omitempty"`
 }
 
 // Told is one channel an incident reached, with the channel's reference
@@ -42,6 +47,9 @@ const IncidentTTL = 30 * 24 * time.Hour
 // those in their Opened.Incident, so a dead letter undoes just that.
 func (inc *Incident) tell(send []Planned) {
 	for i, p := range send {
+		if p.Key != "" && p.Key != inc.Key {
+			continue // about another key's incident (a group's)
+		}
 		j := slices.IndexFunc(inc.Told, func(t Told) bool { return t.Channel == p.Channel })
 		if j < 0 {
 			inc.Told = append(inc.Told, Told{Channel: p.Channel, Type: p.Type})

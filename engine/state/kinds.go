@@ -31,6 +31,7 @@ const (
 	FlapPrefix       = "p/"
 	InhibitionPrefix = "n/"
 	SeenPrefix       = "x/"
+	GroupPrefix      = "g/"
 )
 
 // Kind is one kind of record: its records' ids start with its prefix and
@@ -73,6 +74,7 @@ var (
 	FlapKind       = register[Flap]("flap history", FlapPrefix)
 	InhibitionKind = register[Inhibition]("inhibition", InhibitionPrefix)
 	SeenKind       = register[Seen]("cross-node report", SeenPrefix)
+	GroupKind      = register[Group]("group", GroupPrefix)
 )
 
 // Prefix is where the kind's records live.

@@ -47,6 +47,10 @@ type Message struct {
 	// decided (channels.Message.Parts): a retry sends what was decided,
 	// whatever the policy says by then.
 	Parts map[string]string `json:"parts,omitempty"`
+	// Members are a digest's (channels.Message.Members); a field an
+	// older binary's decoder ignores only loses the list, never the
+	// message.
+	Members []channels.Member `json:"members,omitempty"`
 
 	// unreadable keeps a stored message that does not decode, as it was,
 	// with why: the entry still decodes, and its delivery fails (see
@@ -60,7 +64,7 @@ func MessageOf(m channels.Message) Message {
 	return Message{V: MessageVersion, Key: m.Key, Action: string(m.Action), Severity: m.Severity, Summary: m.Summary, Rule: m.Rule,
 		Source: m.Source, Kind: m.Kind, EventType: m.EventType, Cluster: m.Cluster, ClusterID: m.ClusterID, Node: m.Node,
 		Controller: m.Controller, Name: m.Name, Text: m.Text, Recommendation: m.Recommendation, Count: m.Count, Time: m.Time,
-		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref, Parts: m.Parts}
+		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref, Parts: m.Parts, Members: m.Members}
 }
 
 // Channels is the message to deliver, or why the stored one is
@@ -79,7 +83,7 @@ func (m Message) Channels() (channels.Message, error) {
 	return channels.Message{Key: m.Key, Action: channels.Action(m.Action), Severity: m.Severity, Summary: m.Summary, Rule: m.Rule,
 		Source: m.Source, Kind: m.Kind, EventType: m.EventType, Cluster: m.Cluster, ClusterID: m.ClusterID, Node: m.Node,
 		Controller: m.Controller, Name: m.Name, Text: m.Text, Recommendation: m.Recommendation, Count: m.Count, Time: m.Time,
-		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref, Parts: m.Parts}, nil
+		Details: m.Details, Suppressed: m.Suppressed, Ref: m.Ref, Parts: m.Parts, Members: m.Members}, nil
 }
 
 // messageJSON is Message without its methods, for encoding/json.

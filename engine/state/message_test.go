@@ -27,6 +27,8 @@ func fullMessage(t *testing.T) channels.Message {
 			f.Set(reflect.ValueOf(map[string]string{"alarm_id": "42", "host": "db1"}))
 		case reflect.Struct:
 			f.Set(reflect.ValueOf(time.Date(2026, 11, 22, 3, 4, 5, 6, time.UTC)))
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]channels.Member{{Key: "cmon/cc/1/42", Severity: "critical", Summary: "db1 down", Node: "db1", EventType: "MySqlDown", Open: true, Count: 2}}))
 		default:
 			t.Fatalf("channels.Message.%s is a %s: teach fullMessage and Message about it", v.Type().Field(i).Name, f.Kind())
 		}

@@ -22,6 +22,8 @@ const (
 	OutcomeNobody       Outcome = "nobody"       // the deciding rule notifies nobody
 	OutcomeInhibited    Outcome = "inhibited"    // held back while an inhibiting incident is open
 	OutcomeFlapping     Outcome = "flapping"     // the notice that a key flaps, or a change held while it does
+	OutcomeGrouped      Outcome = "grouped"      // joined (or cleared in) a group: told with the group's notification
+	OutcomeDigest       Outcome = "digest"       // a group's notification: its members
 )
 
 // What settling an attempt made of a queued entry (Settle).

@@ -189,7 +189,12 @@ func stormIDs(in Input) []string {
 	if in.DedupWindow > 0 && crossNode(ev) && in.Release == nil {
 		ids = append(ids, SeenID(ev.Key))
 	}
-	return ids
+	for _, h := range d.Hits {
+		if h.Group != nil {
+			ids = append(ids, GroupID(h.Rule, h.Group.By))
+		}
+	}
+	return append(ids, in.GroupIDs...)
 }
 
 // heldFor is the Planned of every delivery d would make, not made for
@@ -410,6 +415,16 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 	}
 	if !f.Flapping {
 		f.Flapping, f.Since, f.Count = true, in.Now, len(f.Changes)
+		if g, ok := groupOf(in, inc, recs); ok {
+			// A member of a group: that it flaps is said on the group's
+			// incident; its clear is held in the group.
+			for _, d := range g.Deliveries {
+				d.Action = engine.DeliveryAction(d.Type, event.ActionNew)
+				res.Send = append(res.Send, Planned{Delivery: d, Outcome: OutcomeFlapping, Key: g.Key,
+					Reason: fmt.Sprintf("flapping: %d changes within %s; raises and clears held until quiet for %s", f.Count, f.Spec.Within, f.Spec.Quiet),
+					Note:   fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)})
+			}
+		}
 		var send []Planned
 		for _, t := range told {
 			send = append(send, Planned{
@@ -433,8 +448,23 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 			Outcome:  OutcomeFlapping, Reason: fmt.Sprintf("%s; the resolve is held until quiet for %s", f.describe(), f.Spec.Quiet),
 		})
 	}
+	if g, ok := groupOf(in, inc, recs); ok {
+		for _, d := range g.Deliveries {
+			d.Action = engine.DeliverResolve
+			res.Skip = append(res.Skip, Planned{Delivery: d, Outcome: OutcomeFlapping, Key: g.Key,
+				Reason: fmt.Sprintf("%s; its clear is held in group %s until quiet for %s", f.describe(), g.By, f.Spec.Quiet)})
+		}
+	}
 	if err := hold(recs, ev, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
 		return false, "", err
 	}
 	return true, "", FlapKind.Put(recs, id, f, f.expires())
+}
+
+// groupOf is the group inc's key is a member of, when it is named.
+func groupOf(in Input, inc *Incident, recs map[string]*Record) (Group, bool) {
+	if inc == nil || inc.Group == "" || !slices.Contains(in.GroupIDs, inc.Group) {
+		return Group{}, false
+	}
+	return GroupKind.Get(recs, inc.Group)
 }
