@@ -147,3 +147,24 @@ func (m *Message) ClusterLabel() string {
 	}
 	return ""
 }
+
+// MaxMemberLine bounds one member's line in a digest.
+const MaxMemberLine = 300
+
+// MemberList is a digest's members, one line each (Member.Line, at most
+// MaxMemberLine bytes), at most max of them and then a line saying how
+// many more; nil for one alert's message.
+func (m *Message) MemberList(max int) []string {
+	if len(m.Members) == 0 {
+		return nil
+	}
+	n := min(len(m.Members), max)
+	out := make([]string, 0, n+1)
+	for _, mem := range m.Members[:n] {
+		out = append(out, Truncate(OneLine(mem.Line()), MaxMemberLine))
+	}
+	if more := len(m.Members) - n; more > 0 {
+		out = append(out, fmt.Sprintf("... and %d more", more))
+	}
+	return out
+}

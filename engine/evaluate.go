@@ -41,7 +41,7 @@ type Decision struct {
 	// FlapTracked says the policy damps flapping: the state keeps the
 	// event key's changes.
 	FlapTracked bool `json:"-"`
-	// Grouping says the policy groups: a member's clear must find its
+	// Grouping says the policy groups (a rule, or a rate cap): a member's clear must find its
 	// group.
 	Grouping bool `json:"-"`
 }
@@ -117,7 +117,7 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 	steps := meter{left: EventSteps, until: evalUntil()}
 	p.rules(ev, d, &machine, &steps)
 	d.FlapTracked = p.flaps
-	d.Grouping = p.groups
+	d.Grouping = p.groups || len(p.Rates) > 0 // a rate cap groups what it holds
 	p.inhibits(ev, d, &machine, &steps)
 	if len(d.Muted) > 0 && ev.Action != event.ActionRemove {
 		d.MutedUntil = p.unmuted(d, ev.Time)

@@ -19,6 +19,10 @@ func FuzzCompile(f *testing.F) {
 	more, _ := filepath.Glob("../examples/config/*.yaml")
 	ignores, _ := filepath.Glob("../cmd/notifier/testdata/lint/ignore*.yaml")
 	seeds = append(append(seeds, more...), ignores...)
+	for _, storm := range []string{"inhibit", "duplicate-inhibit", "flapping", "group", "rate"} {
+		seeds = append(seeds, "../cmd/notifier/testdata/lint/"+storm+".yaml")
+	}
+	seeds = append(seeds, "policytest/testdata/storm_policy.yaml")
 	for _, s := range append(seeds, "../bench/policy-100.yaml") {
 		if data, err := os.ReadFile(s); err == nil {
 			f.Add(data)

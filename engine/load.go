@@ -70,6 +70,14 @@ func build(parsed *policy.Parsed, ps *policy.Problems, lint *policy.Problems) (*
 		}
 		p.Windows[def.Name] = compileWindow(def, ps)
 	}
+	for name, ch := range parsed.Channels {
+		if ch.Rate != nil {
+			if p.Rates == nil {
+				p.Rates = map[string]policy.RateSpec{}
+			}
+			p.Rates[name] = *ch.Rate
+		}
+	}
 	c := newCompiler(p, lint)
 	p.Rules = make([]*Rule, 0, len(parsed.Rules))
 	for _, pr := range parsed.Rules {

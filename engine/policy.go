@@ -13,6 +13,8 @@ type Policy struct {
 	Channels map[string]*policy.ChannelSpec
 	Windows  map[string]*Window
 	Rules    []*Rule
+	// Rates are the channels' rate caps (`rate`), by channel.
+	Rates map[string]policy.RateSpec
 	// Inhibits are the `inhibit` entries, in order.
 	Inhibits []*Inhibit
 	flaps    bool     // a rule has flapping

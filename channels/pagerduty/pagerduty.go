@@ -36,6 +36,8 @@ const (
 )
 
 const (
+	// maxMembers bounds the members a group's custom_details lists.
+	maxMembers = 200
 	// maxDetailLen bounds each custom_details value so a huge raw field
 	// cannot push the event past the API's 512 KB limit.
 	maxDetailLen = 4096
@@ -372,6 +374,9 @@ func details(m *channels.Message) map[string]any {
 	}
 	if m.Suppressed != 0 {
 		d["suppressed_since_last"] = m.Suppressed
+	}
+	if list := m.MemberList(maxMembers); list != nil {
+		d["members"] = list // a group's alerts, the most severe first
 	}
 	for _, p := range m.PartsUnder(detailsOption) {
 		if strings.TrimSpace(p.Value) == "" {

@@ -131,9 +131,10 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 }
 
 // NotifyRef is Notify returning, for the Web API, where the message went
-// ("<channel id>/<ts>"). A resolve whose Ref names an earlier message
-// updates that message in place (chat.update) instead of posting a new
-// one; if Slack no longer has it, a new message is posted. A webhook
+// ("<channel id>/<ts>"). A resolve, or a group's update, whose Ref names
+// an earlier message updates that message in place (chat.update)
+// instead of posting a new one; if Slack no longer has it, a new message
+// is posted. A webhook
 // cannot be updated: a resolve is a new, green message, and the ref "".
 func (n *Notifier) NotifyRef(ctx context.Context, m *channels.Message) (string, error) {
 	msg := BuildMessage(m)
@@ -156,7 +157,9 @@ func (n *Notifier) NotifyRef(ctx context.Context, m *channels.Message) (string, 
 			goslack.MsgOptionAttachments(msg.Attachments...),
 		}
 		var channel, ts string
-		if ch, t, ok := strings.Cut(m.Ref, "/"); ok && m.Action == channels.Resolve {
+		// A resolve, or a group's update (its members changed), updates
+		// the message it follows in place.
+		if ch, t, ok := strings.Cut(m.Ref, "/"); ok && (m.Action == channels.Resolve || len(m.Members) > 0) {
 			op = "chat.update"
 			channel, ts, _, err = api.UpdateMessageContext(ctx, ch, t, opts...)
 			var se goslack.SlackErrorResponse

@@ -82,13 +82,18 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	sev := severityCode(m.Severity)
 	var err error
-	switch n.ep.scheme {
-	case "", "unix":
-		err = n.notifyLocal(ctx, sev, fitLine(m, min(maxLine, maxLocal-maxLocalHeader)))
-	default:
-		err = n.notifyRemote(ctx, sev, m)
+	for _, line := range lines(m) {
+		sev := severityCode(line.Severity)
+		switch n.ep.scheme {
+		case "", "unix":
+			err = n.notifyLocal(ctx, sev, fitLine(line, min(maxLine, maxLocal-maxLocalHeader)))
+		default:
+			err = n.notifyRemote(ctx, sev, line)
+		}
+		if err != nil {
+			break
+		}
 	}
 	if err == nil {
 		return nil
@@ -102,6 +107,29 @@ func (n *Notifier) Notify(ctx context.Context, m *channels.Message) error {
 		return err
 	}
 	return channels.Retryable(err, 0)
+}
+
+// maxMemberLines bounds the lines a group's notification writes.
+const maxMemberLines = 1000
+
+// lines are the messages Notify writes for m: m itself, or for a
+// group's notification one line per member (its own key, severity and
+// summary, open or cleared) and then m's, the summary line. A retry
+// writes them all again.
+func lines(m *channels.Message) []*channels.Message {
+	if len(m.Members) == 0 {
+		return []*channels.Message{m}
+	}
+	out := make([]*channels.Message, 0, min(len(m.Members), maxMemberLines)+1)
+	for _, mem := range m.Members[:min(len(m.Members), maxMemberLines)] {
+		l := &channels.Message{Key: mem.Key, Action: m.Action, Severity: mem.Severity, Summary: mem.Line(), Rule: m.Rule,
+			Source: m.Source, Cluster: m.Cluster, ClusterID: m.ClusterID, Node: mem.Node, EventType: mem.EventType, Count: mem.Count, Time: m.Time}
+		if !mem.Open && m.Action != channels.Resolve {
+			l.Action = channels.Resolve
+		}
+		out = append(out, l)
+	}
+	return append(out, m)
 }
 
 // Close closes the local writer if one was opened. Notify fails after

@@ -27,6 +27,9 @@ const (
 	// over MaxBody: only a pathological event (a node name of megabytes)
 	// gets there.
 	maxText = 1024
+	// maxMembers bounds the members of a group's notification the
+	// default body lists.
+	maxMembers = 1000
 	// limitName is how the note in "truncated" names MaxBody.
 	limitName = "the webhook's 1 MiB body limit"
 )
@@ -44,6 +47,9 @@ type Payload struct {
 	Rule       string `json:"rule"`       // the policy rule that chose this channel
 	Suppressed int    `json:"suppressed"` // occurrences suppressed since the last notification about key
 	Event      Event  `json:"event"`
+	// Members are, for a group's notification only, its alerts: the
+	// open ones first, the most severe first (at most maxMembers).
+	Members []channels.Member `json:"members,omitempty"`
 	// Truncated says what was left out to fit MaxBody; absent when
 	// nothing was.
 	Truncated string `json:"truncated,omitempty"`
@@ -101,6 +107,7 @@ func NewPayload(m *channels.Message) *Payload {
 	for k, v := range m.Details {
 		p.Event.Fields[k] = v
 	}
+	p.Members = m.Members[:min(len(m.Members), maxMembers)]
 	return p
 }
 

@@ -81,7 +81,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		}
 	}
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry,
-		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel, Engine: p.Engine}
+		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel, Engine: p.Engine, Rates: p.Policy.Rates}
 	if d.Grouping && ev.Action == event.ActionRemove {
 		if in.GroupIDs, err = p.groupIDs(ctx, st, ev); err != nil {
 			return state.Result{}, err
@@ -103,12 +103,12 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		// group its event made due now (the first, without an engine).
 		for _, id := range res.Groups {
 			g, _ := state.GroupKind.Get(recs, id)
-			more, err := st.Shared().View(ctx, state.SendGroupIDs(id, g.Key))
+			more, err := st.Shared().View(ctx, state.SendGroupIDs(id, g, p.Policy.Rates))
 			if err != nil {
 				return res, err
 			}
 			more[id] = recs[id]
-			sent, err := state.SendGroup(more, id, in.Now)
+			sent, err := state.SendGroup(more, id, in.Now, p.Policy.Rates)
 			if err != nil {
 				return res, err
 			}

@@ -39,7 +39,7 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 	if sev != "" {
 		m.Severity = sev
 	}
-	if len(d.Members) == 1 {
+	if len(d.Members) == 1 && d.RateCap == "" {
 		// A group of one reads as that alert: its summary, text and
 		// fields, as if it were told on its own.
 		if m.Action == channels.Resolve {
@@ -47,10 +47,17 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 		}
 		return
 	}
-	m.Details, m.Count, m.Node, m.Name, m.Text, m.Recommendation = nil, len(d.Members), strings.Join(clip(nodes, 5), ","), "", "", ""
+	// Every channel shows the text: it lists the members (PagerDuty,
+	// syslog and the webhook also get them one by one).
+	m.Details, m.Count, m.Node, m.Name, m.Recommendation = nil, len(d.Members), strings.Join(clip(nodes, 5), ","), "", ""
+	m.Text = strings.Join(m.MemberList(maxTextMembers), "\n")
 	cleared := len(d.Members) - open
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d %s in %s", open, plural(open, "alert", "alerts"), d.Group)
+	if d.RateCap != "" {
+		fmt.Fprintf(&b, "%d more %s held by the rate cap of %s", open, plural(open, "alert", "alerts"), d.RateCap)
+	} else {
+		fmt.Fprintf(&b, "%d %s in %s", open, plural(open, "alert", "alerts"), d.Group)
+	}
 	if len(types) > 0 {
 		fmt.Fprintf(&b, ": %s", strings.Join(clip(types, 3), ", "))
 	}
@@ -66,6 +73,9 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 	}
 	m.Summary = b.String()
 }
+
+// maxTextMembers bounds the members a digest's text lists.
+const maxTextMembers = 50
 
 // summaryOf is ev's one line, as a single alert's message has it.
 func summaryOf(ev *event.Event) string {

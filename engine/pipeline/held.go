@@ -96,11 +96,11 @@ func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology,
 	var res state.Result
 	var hist map[string]*state.Record
 	var failed []error
-	err := st.Shared().Update(ctx, state.SendGroupIDs(id, g.Key), func(recs map[string]*state.Record) error {
+	err := st.Shared().Update(ctx, state.SendGroupIDs(id, g, p.Policy.Rates), func(recs map[string]*state.Record) error {
 		failed = nil
 		now := p.now()
 		var err error
-		if res, err = state.SendGroup(recs, id, now); err != nil || m == record || len(res.Send) == 0 {
+		if res, err = state.SendGroup(recs, id, now, p.Policy.Rates); err != nil || m == record || len(res.Send) == 0 {
 			return err
 		}
 		// The group's history lines and outbox entries are about the

@@ -20,7 +20,7 @@ import (
 // the policy file.
 func CheckChannel(t channels.Type, spec *policy.ChannelSpec) (channels.Config, policy.Problems) {
 	cfg := t.NewConfig()
-	ps := policy.DecodeNode(spec.File, spec.Node, cfg, "type")
+	ps := policy.DecodeNode(spec.File, spec.Node, cfg, policy.ChannelKeys...)
 	for i := range ps {
 		ps[i].Message = "channels." + spec.Name + "." + ps[i].Message
 	}

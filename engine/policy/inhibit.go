@@ -50,7 +50,7 @@ func (l *loader) parseInhibits(sink Sink, v *yaml.Node) {
 		in.Decoded = len(ps) == 0
 		label := in.Label()
 		if in.Name == "" {
-			sink.Errorf(iv.Line, iv.Column, "inhibit-name", "%s: name is missing (history and explain say what held an event by it)", label)
+			sink.Errorf(iv.Line, iv.Column, "inhibit", "%s: name is missing (history and explain say what held an event by it)", label)
 		} else if prev := l.inhibitAt(in.Name); prev != "" {
 			n := in.At("name")
 			sink.Errorf(n.Line, n.Column, "duplicate-inhibit", "inhibit %q: already defined at %s", in.Name, prev)
@@ -63,17 +63,17 @@ func (l *loader) parseInhibits(sink Sink, v *yaml.Node) {
 				text = in.Target
 			}
 			if n == iv {
-				sink.Errorf(iv.Line, iv.Column, "inhibit-"+key, "%s: %s is missing (an expression over the event)", label, key)
+				sink.Errorf(iv.Line, iv.Column, "inhibit", "%s: %s is missing (an expression over the event)", label, key)
 				in.Decoded = false
 			} else if strings.TrimSpace(text) == "" && n.Kind == yaml.ScalarNode {
-				sink.Errorf(n.Line, n.Column, "inhibit-"+key, "%s: %s is empty (an expression over the event)", label, key)
+				sink.Errorf(n.Line, n.Column, "inhibit", "%s: %s is empty (an expression over the event)", label, key)
 				in.Decoded = false
 			}
 		}
 		for j, f := range in.Equal {
 			if !slices.Contains(fields, f) {
 				n := ItemNode(in.At("equal"), j)
-				sink.Errorf(n.Line, n.Column, "inhibit-equal", "%s: equal: %q is not an event field with one value%s", label, f, hint.Suggest(f, fields))
+				sink.Errorf(n.Line, n.Column, "inhibit", "%s: equal: %q is not an event field with one value%s", label, f, hint.Suggest(f, fields))
 				in.Decoded = false
 			}
 		}

@@ -368,11 +368,39 @@ func (l *loader) parseChannels(sink Sink, v *yaml.Node) {
 			return
 		}
 		spec := &ChannelSpec{Name: k.Value, Type: t.Value, File: sink.File, Data: sink.Data, Node: cv}
+		spec.Rate = l.parseRate(sink, k.Value, cv)
 		if l.opts.CheckChannel != nil {
 			*l.problems = append(*l.problems, l.opts.CheckChannel(spec)...)
 		}
 		l.parsed.Channels[k.Value] = spec
 	})
+}
+
+// parseRate decodes a channel's `rate`, if it has one.
+func (l *loader) parseRate(sink Sink, name string, cv *yaml.Node) *RateSpec {
+	n := MappingValue(cv, "rate")
+	if n == cv {
+		return nil
+	}
+	var r RateSpec
+	ps := DecodeNode(sink.File, n, &r)
+	*l.problems = append(*l.problems, prefixPaths(ps, "channels."+name+".rate.")...)
+	if len(ps) > 0 {
+		return nil
+	}
+	ok := true
+	if at := MappingValue(n, "max"); r.Max < 1 {
+		sink.Errorf(at.Line, at.Column, "rate", "channels.%s: rate.max must be 1 or more (what is over it is held, then sent as one digest)", name)
+		ok = false
+	}
+	if at := MappingValue(n, "per"); r.Per <= 0 && !badDuration(at) {
+		sink.Errorf(at.Line, at.Column, "rate", "channels.%s: rate.per must be a duration above 0, like 1m", name)
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return &r
 }
 
 func (l *loader) parseWindows(sink Sink, v *yaml.Node) {

@@ -100,25 +100,22 @@ func (l *loader) checkStateful(r *Rule, label string) {
 				sink.Errorf(at.Line, at.Column, "flapping", "rule %q: flapping.%s must be a duration above 0, like 10m", label, d.key)
 			}
 		}
-		if r.Drop {
-			sink.Errorf(n.Line, n.Column, "drop-flapping", "rule %q: drop with flapping: a dropped event is never notified", label)
+		if len(r.Notify) == 0 && r.Escalate == nil {
+			sink.Errorf(n.Line, n.Column, "flapping", "rule %q: flapping on a rule that tells nobody (no notify, no escalate)", label)
 		}
 	}
 	if g := r.Group; g != nil {
 		n := r.At("group")
 		if at := MappingValue(n, "by"); at == n {
-			sink.Errorf(n.Line, n.Column, "group-by", "rule %q: group.by is missing: an expression giving the group key, like 'cluster' or 'controller + \"/\" + string(cluster_id)'", label)
+			sink.Errorf(n.Line, n.Column, "group", "rule %q: group.by is missing: an expression giving the group key, like 'cluster' or 'controller + \"/\" + string(cluster_id)'", label)
 		} else if strings.TrimSpace(g.By) == "" && at.Kind == yaml.ScalarNode {
-			sink.Errorf(at.Line, at.Column, "group-by", "rule %q: group.by is empty", label)
+			sink.Errorf(at.Line, at.Column, "group", "rule %q: group.by is empty", label)
 		}
 		if at := MappingValue(n, "interval"); g.Interval != nil && *g.Interval <= 0 {
-			sink.Errorf(at.Line, at.Column, "group-interval", "rule %q: group.interval must be a duration above 0, like 5m", label)
-		}
-		if r.Drop {
-			sink.Errorf(n.Line, n.Column, "drop-group", "rule %q: drop with group: a dropped event is never notified", label)
+			sink.Errorf(at.Line, at.Column, "group", "rule %q: group.interval must be a duration above 0, like 5m", label)
 		}
 		if len(r.Notify) == 0 {
-			sink.Errorf(n.Line, n.Column, "group-notify", "rule %q: group without notify: a group is a notification to the rule's channels", label)
+			sink.Errorf(n.Line, n.Column, "group", "rule %q: group without notify: a group is a notification to the rule's channels", label)
 		}
 	}
 }

@@ -58,7 +58,11 @@ func PolicySchema(channelTypes map[string]SchemaChannel) ([]byte, error) {
 	// templates is decoded per channel type (Options.CheckTemplates), not
 	// into RuleSpec: its options are the channel's template options.
 	rule.set("properties", append(rule.get("properties").(object), member{"templates", templatesSchema(docs)}))
-	defs := object{{"duration", durationSchema()}, {"template-options", object{
+	rate, err := g.typeSchema(reflect.TypeFor[RateSpec](), "channels.*.rate")
+	if err != nil {
+		return nil, err
+	}
+	defs := object{{"duration", durationSchema()}, {"rate", withDoc(docs["channels.*.rate"], rate)}, {"template-options", object{
 		{"description", docs["template-options"]},
 		{"type", []string{"object", "array", "string", "null"}},
 		{"additionalProperties", object{{"$ref", "#/$defs/template-options"}}},
@@ -152,9 +156,13 @@ func channelSchema(name string, ch SchemaChannel, typeDoc string) (object, error
 	}
 	typ := object{{"description", strings.TrimSpace(typeDoc + " " + ch.Doc)}, {"const", name}}
 	props := body.get("properties").(object)
-	body.set("properties", append(object{{"type", typ}}, props...))
+	body.set("properties", append(object{{"type", typ}, {"rate", object{{"$ref", "#/$defs/rate"}, {"description", rateDoc}}}}, props...))
 	return withDoc(ch.Doc, body), nil
 }
+
+// rateDoc describes `rate`, which every channel type has.
+const rateDoc = "A rate cap, for any channel: at most max notifications per `per`. What is over the cap is held and sent as one digest when the window allows " +
+	"(\"N more alerts held by the rate cap of <channel>\"), never dropped; resolves of what was sent are never held. A Retry-After from the service (a 429) holds everything new until it has passed."
 
 // durationSchema matches what time.ParseDuration accepts for a duration
 // that is not negative; a bare 0 is a YAML integer, which the loader
@@ -354,15 +362,18 @@ func policyDocs() map[string]string {
 			"the first is decided, the others are duplicates, with or without suppress; default 2m, 0s turns it off.",
 		"inhibit": "Inhibitions, like Alertmanager's inhibit_rules: while an incident opened by a source event is open, target events with the same equal fields are held, " +
 			"counted and not sent; when the source resolves, targets still open are notified, and those that cleared are named in its resolve.",
-		"inhibit[]":        "One inhibition: a name, a source and a target expression, and the fields both must share.",
-		"inhibit[].name":   "A unique name: history and explain say \"inhibited by <name>, <source key>\".",
-		"inhibit[].source": "An expression over the event: an open incident of an event like this holds back targets (e.g. kind == \"node\" && severity == \"critical\").",
-		"inhibit[].target": "An expression over the event: events like this are held while a source of the same equal fields is open. An event never inhibits itself.",
-		"inhibit[].equal":  "Event fields (cluster, node, ...) whose values source and target must share; none: any source holds every target.",
-		"channels":         "Named destinations that rules notify.",
-		"channels.*":       "A channel: its type, then that type's options.",
-		"channels.*.type":  "The channel type.",
-		"windows":          "Named time windows, for active_during, muted_during and in_window(\"name\").",
+		"inhibit[]":           "One inhibition: a name, a source and a target expression, and the fields both must share.",
+		"inhibit[].name":      "A unique name: history and explain say \"inhibited by <name>, <source key>\".",
+		"inhibit[].source":    "An expression over the event: an open incident of an event like this holds back targets (e.g. kind == \"node\" && severity == \"critical\").",
+		"inhibit[].target":    "An expression over the event: events like this are held while a source of the same equal fields is open. An event never inhibits itself.",
+		"inhibit[].equal":     "Event fields (cluster, node, ...) whose values source and target must share; none: any source holds every target.",
+		"channels":            "Named destinations that rules notify.",
+		"channels.*":          "A channel: its type, then that type's options.",
+		"channels.*.type":     "The channel type.",
+		"channels.*.rate":     rateDoc,
+		"channels.*.rate.max": "How many notifications a window allows: 1 or more.",
+		"channels.*.rate.per": "The window, like 1m.",
+		"windows":             "Named time windows, for active_during, muted_during and in_window(\"name\").",
 		"windows.*": "A time window: weekdays and times of day in a time zone. A range that ends before it starts " +
 			"(22:00-06:00) spans midnight and belongs to the day it starts on.",
 		"windows.*.timezone":      "An IANA time zone, like Europe/Stockholm; default UTC.",
@@ -440,6 +451,8 @@ func policyExtras() map[string]object {
 		"rules[].flapping":         {{"required", []string{"changes", "within", "quiet"}}},
 		"rules[].flapping.changes": {{"minimum", 2}},
 		"rules[].group":            {{"required", []string{"by"}}},
+		"channels.*.rate":          {{"required", []string{"max", "per"}}},
+		"channels.*.rate.max":      {{"minimum", 1}},
 		"rules[].group.by":         {{"pattern", `\S`}},
 		"inhibit[]":                {{"required", []string{"name", "source", "target"}}},
 		"inhibit[].source":         {{"pattern", `\S`}},

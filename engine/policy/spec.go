@@ -68,7 +68,21 @@ type ChannelSpec struct {
 	File string
 	Data []byte     // the file's text, to place what is inside a scalar (a template)
 	Node *yaml.Node // the channel's mapping, `type` included
+	// Rate is the channel's rate cap (`rate`, any channel type), nil
+	// without.
+	Rate *RateSpec
 }
+
+// RateSpec caps a channel: at most Max notifications per Per; what is
+// over is held and sent as one digest when the window allows.
+type RateSpec struct {
+	Max int           `yaml:"max"`
+	Per time.Duration `yaml:"per"`
+}
+
+// ChannelKeys are the keys every channel has besides its type's
+// options.
+var ChannelKeys = []string{"type", "rate"}
 
 // RuleSpec is one entry of `rules` as written.
 type RuleSpec struct {

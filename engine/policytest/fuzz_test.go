@@ -9,7 +9,7 @@ import (
 // FuzzParseFile: any test file either parses or yields problems, each
 // one line with a position inside the file; never a panic.
 func FuzzParseFile(f *testing.F) {
-	for _, name := range []string{"testdata/good_test.yaml", "../../policies/tests/default_test.yaml"} {
+	for _, name := range []string{"testdata/good_test.yaml", "testdata/storm_test.yaml", "../../policies/tests/default_test.yaml"} {
 		if data, err := os.ReadFile(name); err == nil {
 			f.Add(data)
 		}

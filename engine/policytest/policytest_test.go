@@ -33,6 +33,18 @@ func TestGoodFile(t *testing.T) {
 	}
 }
 
+// The storm features — rate caps, inhibition, groups, flap damping —
+// on the virtual clock, with their own policy.
+func TestStormFile(t *testing.T) {
+	r := RunFile("testdata/storm_test.yaml", Options{})
+	if r.Failed() {
+		t.Fatalf("problems %v, tests %+v", r.Problems, r.Tests)
+	}
+	if len(r.Tests) != 4 || len(r.Uncovered) != 0 {
+		t.Errorf("tests %d, uncovered %v", len(r.Tests), r.Uncovered)
+	}
+}
+
 // A wrong expectation fails, at the step, with what was expected and
 // what happened.
 func TestFailureShowsWantAndGot(t *testing.T) {

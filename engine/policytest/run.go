@@ -425,6 +425,7 @@ func compare(want *expectSpec, got *outcome) string {
 	list("inhibited", want.Inhibited, channels(got.result.Skip, state.OutcomeInhibited))
 	list("flapping", want.Flapping, channels(got.result.Skip, state.OutcomeFlapping))
 	list("grouped", want.Grouped, channels(got.result.Skip, state.OutcomeGrouped))
+	list("rate_limited", want.RateLimited, channels(got.result.Skip, state.OutcomeRateLimited))
 	if want.Dropped != got.decision.Dropped {
 		fmt.Fprintf(&b, "\n    dropped:\n      want: %v\n      got:  %v", want.Dropped, got.decision.Dropped)
 	}

@@ -84,8 +84,11 @@ type expectSpec struct {
 	Inhibited  []string       `yaml:"inhibited"` // held by an inhibition
 	Flapping   []string       `yaml:"flapping"`  // held while the key flaps
 	Grouped    []string       `yaml:"grouped"`   // joined (or cleared in) a group: told with its next notification
-	Dropped    bool           `yaml:"dropped"`
-	Matched    []string       `yaml:"matched"`
+	// RateLimited are the channels whose rate cap held the notification
+	// (told in the cap's digest).
+	RateLimited []string `yaml:"rate_limited"`
+	Dropped     bool     `yaml:"dropped"`
+	Matched     []string `yaml:"matched"`
 }
 
 // deliverySpec is one expected delivery; fields left empty are not

@@ -87,6 +87,10 @@ func SettleIDs(e Entry, o Attempt, now time.Time, marked bool) []string {
 			}
 		}
 		ids = append(ids, FailureID(e.Channel))
+	case o.Status == AttemptRetryable && o.RetryAfter > 0:
+		// The service said when to come back (a 429): a rate-capped
+		// channel takes nothing new until then (see throttle).
+		ids = append(ids, RateID(e.Channel))
 	}
 	return ids
 }

@@ -8,6 +8,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/policy"
 )
 
 // Window is one rule's suppression and escalation state for one key.
@@ -158,6 +159,8 @@ type Input struct {
 	// GroupIDs are, for a clear of a key told as a group's member, the
 	// group's records (GroupIDs of its incident record, read before).
 	GroupIDs []string
+	// Rates are the policy's channel rate caps, by channel.
+	Rates map[string]policy.RateSpec
 	// Engine says a resident engine keeps the timers: a group's first
 	// notification waits for its wait. Without one it is sent at once.
 	Engine bool
@@ -454,6 +457,13 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		if err := hold(recs, ev, HeldMuted, d.Muted[0].Reason, in.Now, d.MutedUntil); err != nil {
 			return res, err
 		}
+	}
+	rg, rkey, err := capRates(in, &res, recs)
+	if err != nil {
+		return res, err
+	}
+	if group == "" {
+		group, groupKey = rg, rkey
 	}
 	released(in, &res)
 	if len(res.Send) == 0 && len(windows) == 0 && group == "" {

@@ -9,6 +9,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/policy"
 )
 
 // A rule with group makes one notification of the events with the same
@@ -34,6 +35,9 @@ type Group struct {
 	Sent       time.Time         `json:"sent,omitzero"` // the last notification queued
 	Due        time.Time         `json:"due,omitzero"`  // the next; zero: nothing new to tell
 	Policy     string            `json:"policy,omitempty"`
+	// RateCap, for the group of what a channel's rate cap held, is the
+	// channel.
+	RateCap string `json:"rate_cap,omitempty"`
 }
 
 // Member is one event key of a group.
@@ -51,7 +55,10 @@ type Member struct {
 // Digest is what a group's notification tells: its members, the open
 // ones first, the most severe first.
 type Digest struct {
-	Group   string   `json:"group"` // group.by's value
+	Group   string `json:"group"` // group.by's value
+	// RateCap is the channel whose rate cap held the members, for the
+	// digest of a rate group.
+	RateCap string   `json:"rate_cap,omitempty"`
 	Members []Member `json:"members"`
 	Events  []*event.Event `json:"-"` // Members' events, decoded
 }
@@ -211,7 +218,7 @@ func groupSkips(g Group, action, reason string) []Planned {
 // digestOf is what a notification of g tells: the members, open first,
 // the most severe first, then in the order they joined.
 func digestOf(g Group) *Digest {
-	d := &Digest{Group: g.By, Members: slices.Clone(g.Members)}
+	d := &Digest{Group: g.By, RateCap: g.RateCap, Members: slices.Clone(g.Members)}
 	d.Events = make([]*event.Event, len(d.Members))
 	for i, m := range d.Members {
 		ev := &event.Event{Key: m.Key}
@@ -246,11 +253,17 @@ func digestOf(g Group) *Digest {
 // next where the channel can). The members cleared since are told once
 // and then leave the group. It returns nothing to send when the group is
 // gone or not due (another run sent it).
-func SendGroup(recs map[string]*Record, id string, now time.Time) (Result, error) {
+func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[string]policy.RateSpec) (Result, error) {
 	var res Result
 	g, ok := GroupKind.Get(recs, id)
 	if !ok || g.Due.IsZero() || g.Due.After(now) {
 		return res, nil
+	}
+	if ok, err := rateAllows(&g, rates, recs, now); err != nil || !ok {
+		if err == nil {
+			err = GroupKind.Put(recs, id, g, groupExpires(now)) // waits for the window
+		}
+		return res, err
 	}
 	gincID := IncidentID(g.Key)
 	inc, ok := IncidentKind.Get(recs, gincID)
@@ -288,6 +301,14 @@ func SendGroup(recs map[string]*Record, id string, now time.Time) (Result, error
 	return res, GroupKind.Put(recs, id, g, groupExpires(now))
 }
 
-// SendGroupIDs are the records SendGroup reads and writes for the group
-// whose record is id and incident key is key.
-func SendGroupIDs(id, key string) []string { return []string{id, IncidentID(key)} }
+// SendGroupIDs are the records SendGroup reads and writes for group g,
+// whose record is id.
+func SendGroupIDs(id string, g Group, rates map[string]policy.RateSpec) []string {
+	ids := []string{id, IncidentID(g.Key)}
+	for _, d := range g.Deliveries {
+		if _, capped := rates[d.Channel]; capped {
+			ids = append(ids, RateID(d.Channel))
+		}
+	}
+	return ids
+}

@@ -32,6 +32,7 @@ const (
 	InhibitionPrefix = "n/"
 	SeenPrefix       = "x/"
 	GroupPrefix      = "g/"
+	RatePrefix       = "r/"
 )
 
 // Kind is one kind of record: its records' ids start with its prefix and
@@ -75,6 +76,7 @@ var (
 	InhibitionKind = register[Inhibition]("inhibition", InhibitionPrefix)
 	SeenKind       = register[Seen]("cross-node report", SeenPrefix)
 	GroupKind      = register[Group]("group", GroupPrefix)
+	RateKind       = register[RateWindow]("rate window", RatePrefix)
 )
 
 // Prefix is where the kind's records live.

@@ -228,6 +228,9 @@ func (d *Decoded) Settle(recs map[string]*Record, e Entry, o Attempt, now time.T
 		wait := firstRetry << min(e.Attempts-1, 10)
 		wait = min(wait, maxRetry)
 		wait = max(wait, o.RetryAfter)
+		if o.RetryAfter > 0 {
+			throttle(recs, e.Channel, now.Add(o.RetryAfter))
+		}
 		e.NextAttempt = now.Add(wait)
 		r, err := e.Record()
 		recs[e.ID] = r

@@ -24,6 +24,7 @@ const (
 	OutcomeFlapping     Outcome = "flapping"     // the notice that a key flaps, or a change held while it does
 	OutcomeGrouped      Outcome = "grouped"      // joined (or cleared in) a group: told with the group's notification
 	OutcomeDigest       Outcome = "digest"       // a group's notification: its members
+	OutcomeRateLimited  Outcome = "rate-limited" // held by the channel's rate cap: told in its digest
 )
 
 // What settling an attempt made of a queued entry (Settle).

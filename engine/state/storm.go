@@ -194,6 +194,7 @@ func stormIDs(in Input) []string {
 			ids = append(ids, GroupID(h.Rule, h.Group.By))
 		}
 	}
+	ids = append(ids, rateIDs(in)...)
 	return append(ids, in.GroupIDs...)
 }
 
@@ -434,12 +435,17 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 				Note:     fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within),
 			})
 		}
-		if len(send) > 0 {
-			inc.tell(send)
+		capped := Result{Send: send}
+		if _, _, err := capRates(in, &capped, recs); err != nil {
+			return false, "", err
+		}
+		res.Skip = append(res.Skip, capped.Skip...)
+		if len(capped.Send) > 0 {
+			inc.tell(capped.Send)
 			if err := IncidentKind.Put(recs, IncidentID(ev.Key), *inc, in.Now.Add(IncidentTTL)); err != nil {
 				return false, "", err
 			}
-			res.Send = append(res.Send, send...)
+			res.Send = append(res.Send, capped.Send...)
 		}
 	}
 	for _, t := range told {
