@@ -28,8 +28,14 @@ type engineProc struct {
 // has started.
 func startEngine(t *testing.T, config string, extraArgs ...string) *engineProc {
 	t.Helper()
-	dir := t.TempDir()
-	e := &engineProc{spool: filepath.Join(dir, "spool"), lines: make(chan string, 1000)}
+	return startEngineOn(t, config, filepath.Join(t.TempDir(), "spool"), extraArgs...)
+}
+
+// startEngineOn is startEngine on the spool dir: a harness's (h.Spool),
+// so that its invocations hand their events to the engine.
+func startEngineOn(t *testing.T, config, dir string, extraArgs ...string) *engineProc {
+	t.Helper()
+	e := &engineProc{spool: dir, lines: make(chan string, 1000)}
 	e.cmd = exec.CommandContext(testCtx(t), binary, append([]string{"serve", "--spool", e.spool, "--config", config}, extraArgs...)...)
 	e.cmd.Env = []string{"NOTIFIER_CONFIG=" + config, "NOTIFIER_CACHE_DIR=off"}
 	stderr, err := e.cmd.StderrPipe()

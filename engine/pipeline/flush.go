@@ -209,12 +209,19 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology
 }
 
 // flushKey is the key Run's flush is limited to: ev's with KeyFlush,
-// else "" (all).
-func (p *Pipeline) flushKey(ev *event.Event) string {
-	if p.KeyFlush {
-		return ev.Key
+// else "" (all). All, too, when the decision queued deliveries about
+// other keys (a group's, a rate cap's digest) or released held events:
+// they are leased to this run, which must deliver them.
+func (p *Pipeline) flushKey(ev *event.Event, res state.Result, released int) string {
+	if !p.KeyFlush || released > 0 {
+		return ""
 	}
-	return ""
+	for _, s := range res.Send {
+		if s.KeyOr(ev.Key) != ev.Key {
+			return ""
+		}
+	}
+	return ev.Key
 }
 
 // onlyKey removes from found the outbox records of keys other than key,

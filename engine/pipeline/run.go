@@ -88,7 +88,7 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	} // any other error: the flush below meets it too and says why
 	r.Marks = marks
 	marked := markedSet(marks)
-	err = p.flushOutbox(ctx, r, st, owner, false, marked, p.flushKey(ev))
+	err = p.flushOutbox(ctx, r, st, owner, false, marked, p.flushKey(ev, res, r.Released))
 	if errors.Is(err, state.ErrDamaged) && r.Delivered == 0 && len(res.Send) > 0 {
 		// Found damaged before anything was sent: what this run queued
 		// went aside with the file, so deliver it without the state.

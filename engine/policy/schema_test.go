@@ -143,7 +143,10 @@ func TestSchemaTypes(t *testing.T) {
 		want string // the property, as JSON
 	}{
 		{"type", `{"const":"test","description":"The channel type. a test channel"}`},
-		{"rate", func() string { b, _ := json.Marshal(map[string]string{"$ref": "#/$defs/rate", "description": rateDoc}); return string(b) }()},
+		{"rate", func() string {
+			b, _ := json.Marshal(map[string]string{"$ref": "#/$defs/rate", "description": rateDoc})
+			return string(b)
+		}()},
 		{"url", `{"description":"u","type":"string"}`},
 		{"timeout", `{"$ref":"#/$defs/duration","description":"t"}`},
 		{"tags", `{"description":"g","items":{"type":"string"},"type":"array"}`},

@@ -517,7 +517,7 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", ";
 func heldNow(r *pipeline.Report) bool {
 	for _, p := range r.Plan.Skip {
 		switch p.Outcome {
-		case state.OutcomeSilenced, state.OutcomeMuted, state.OutcomeFlapping, state.OutcomeGrouped, state.OutcomeInhibited:
+		case state.OutcomeSilenced, state.OutcomeMuted, state.OutcomeFlapping, state.OutcomeGrouped, state.OutcomeInhibited, state.OutcomeRateLimited:
 			return true
 		}
 	}

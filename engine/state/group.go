@@ -55,11 +55,11 @@ type Member struct {
 // Digest is what a group's notification tells: its members, the open
 // ones first, the most severe first.
 type Digest struct {
-	Group   string `json:"group"` // group.by's value
+	Group string `json:"group"` // group.by's value
 	// RateCap is the channel whose rate cap held the members, for the
 	// digest of a rate group.
-	RateCap string   `json:"rate_cap,omitempty"`
-	Members []Member `json:"members"`
+	RateCap string         `json:"rate_cap,omitempty"`
+	Members []Member       `json:"members"`
 	Events  []*event.Event `json:"-"` // Members' events, decoded
 }
 
@@ -194,7 +194,7 @@ func clearMember(in Input, inc *Incident, recs map[string]*Record, res *Result) 
 				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliverResolve, Rule: "resolve"},
 				Reason:   fmt.Sprintf("resolves group %s, opened %s: its last open member cleared", g.By, g.Opened.UTC().Format(time.RFC3339)),
 				Ref:      t.Ref, Told: t.Rule, Key: g.Key,
-				Digest:   digestOf(g),
+				Digest: digestOf(g),
 			})
 		}
 	}

@@ -30,7 +30,7 @@ var endpointOptions = map[string][]string{
 // secretFiles are the files, in the harness's directory, that hold the
 // local endpoints' secrets (the URLs of the webhooks are secrets too).
 type secretFiles struct {
-	routingKey, slackURL, webhookURL, teamsURL, smtpPassword string
+	routingKey, slackURL, slackToken, webhookURL, teamsURL, smtpPassword string
 }
 
 // writeSecrets writes the secret files the local channels name.
@@ -38,6 +38,7 @@ func (h *Harness) writeSecrets() (secretFiles, error) {
 	f := secretFiles{
 		routingKey:   filepath.Join(h.Dir, "pagerduty.key"),
 		slackURL:     filepath.Join(h.Dir, "slack.url"),
+		slackToken:   filepath.Join(h.Dir, "slack.token"),
 		webhookURL:   filepath.Join(h.Dir, "webhook.url"),
 		teamsURL:     filepath.Join(h.Dir, "msteams.url"),
 		smtpPassword: filepath.Join(h.Dir, "smtp.password"),
@@ -45,6 +46,7 @@ func (h *Harness) writeSecrets() (secretFiles, error) {
 	for path, text := range map[string]string{
 		f.routingKey:   RoutingKey,
 		f.slackURL:     h.Slack.WebhookURL(),
+		f.slackToken:   h.Slack.Token(),
 		f.webhookURL:   h.Webhook.URL() + WebhookPath,
 		f.teamsURL:     h.Teams.URL(),
 		f.smtpPassword: SMTPPassword,
@@ -69,6 +71,11 @@ func (h *Harness) localChannel(n *yaml.Node, f secretFiles) error {
 		local = [][2]string{{"routing_key_file", f.routingKey}, {"events_url", h.PagerDuty.URL()}}
 	case "slack":
 		local = [][2]string{{"webhook_url_file", f.slackURL}}
+		if policyHas(n, "token", "token_file") {
+			// The Web API, as the policy says: messages can be updated
+			// in place (a resolve, a group's update).
+			local = [][2]string{{"token_file", f.slackToken}, {"channel", "#" + apitest.SlackChannelName}, {"api_url", h.Slack.APIURL()}}
+		}
 	case "syslog":
 		local = [][2]string{{"address", h.Syslog.Address()}}
 	case "webhook":
@@ -104,6 +111,16 @@ func (h *Harness) localChannel(n *yaml.Node, f secretFiles) error {
 		seen[kv[1]] = true // the local endpoint's own files
 	}
 	return h.localSecretFiles(n, seen)
+}
+
+// policyHas says the mapping n has one of keys.
+func policyHas(n *yaml.Node, keys ...string) bool {
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if slices.Contains(keys, n.Content[k].Value) {
+			return true
+		}
+	}
+	return false
 }
 
 // localSecretFiles points every other file option left in n (a webhook's
