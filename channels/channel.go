@@ -100,6 +100,9 @@ type Member struct {
 	EventType string `json:"event_type,omitempty"`
 	Open      bool   `json:"open"`
 	Count     int    `json:"count,omitempty"`
+	// Note is what the digest says of this alert besides its summary:
+	// that it flaps.
+	Note string `json:"note,omitempty"`
 }
 
 // Line is how a digest lists m: one line, the severity first.
@@ -110,6 +113,9 @@ func (m Member) Line() string {
 	}
 	if m.Count > 1 {
 		s += fmt.Sprintf(" (x%d)", m.Count)
+	}
+	if m.Note != "" {
+		s += " [" + m.Note + "]"
 	}
 	return strings.TrimSpace(s)
 }

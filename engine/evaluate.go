@@ -41,9 +41,6 @@ type Decision struct {
 	// FlapTracked says the policy damps flapping: the state keeps the
 	// event key's changes.
 	FlapTracked bool `json:"-"`
-	// Grouping says the policy groups (a rule, or a rate cap): a member's clear must find its
-	// group.
-	Grouping bool `json:"-"`
 }
 
 // InhibitHit is one inhibit entry's verdict on an event.
@@ -117,7 +114,6 @@ func (p *Policy) Evaluate(ev *event.Event) *Decision {
 	steps := meter{left: EventSteps, until: evalUntil()}
 	p.rules(ev, d, &machine, &steps)
 	d.FlapTracked = p.flaps
-	d.Grouping = p.groups || len(p.Rates) > 0 // a rate cap groups what it holds
 	p.inhibits(ev, d, &machine, &steps)
 	if len(d.Muted) > 0 && ev.Action != event.ActionRemove {
 		d.MutedUntil = p.unmuted(d, ev.Time)

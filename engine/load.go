@@ -97,7 +97,6 @@ func build(parsed *policy.Parsed, ps *policy.Problems, lint *policy.Problems) (*
 		}
 		p.Rules = append(p.Rules, r)
 		p.flaps = p.flaps || r.Flapping != nil
-		p.groups = p.groups || r.Group != nil
 	}
 	for _, pi := range parsed.Inhibits {
 		if !pi.Decoded {

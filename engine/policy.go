@@ -18,7 +18,6 @@ type Policy struct {
 	// Inhibits are the `inhibit` entries, in order.
 	Inhibits []*Inhibit
 	flaps    bool     // a rule has flapping
-	groups   bool     // a rule has group
 	Files    []string // the files it was loaded from, in order
 	// LastGood says the policy files did not load and this is the last
 	// policy from them that did (see engine/lastgood).

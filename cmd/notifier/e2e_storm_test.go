@@ -312,6 +312,22 @@ func TestE2ESilenceEndNotifies(t *testing.T) {
 	})
 }
 
+// TestE2ESilenceExpiredEarly: an alarm held by a silence that is expired
+// before its time is paged then, not at the silence's old end.
+func TestE2ESilenceExpiredEarly(t *testing.T) {
+	modes(t, func(t *testing.T, withEngine bool) {
+		r := newStormRig(t, withEngine, stormPolicy, harness.Options{})
+		add := mustCommand(t, r.h, 0, "silence", "add", "--match", `kind == "fencing"`, "--for", "1h", "--comment", "maintenance")
+		id := strings.Fields(add.Stdout)[len(strings.Fields(add.Stdout))-1]
+		r.runPacemaker(t, "fencing-fail-no-device.env")
+		out := mustCommand(t, r.h, 0, "silence", "expire", id)
+		if !strings.Contains(out.Stdout, "1 held alert(s)") {
+			t.Errorf("silence expire printed %q, want the held alert counted", out.Stdout)
+		}
+		r.await(t, 15*time.Second, "the page once the silence was expired", func() bool { return pagerCount(r.h, "", "trigger") == 1 })
+	})
+}
+
 // TestE2ECrossNodeDedupRedis: two cluster nodes sharing Redis each report
 // the same node loss, a second apart, with a policy without suppress: one
 // page.

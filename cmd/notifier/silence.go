@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"notifier/channels"
 	"notifier/engine"
 	"notifier/engine/state"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -151,6 +153,24 @@ func (a *app) silenceCmd(args []string) error {
 				return nil
 			}
 			fmt.Fprintf(a.stdout, "expired %s\n", silenceID)
+			// What it held and is still open is told now, not at its
+			// old end: by the engine, or the next run or flush.
+			held, err := st.Shared().Scan(ctx, state.HeldPrefix)
+			if err != nil || len(held) == 0 {
+				return nil
+			}
+			ids := slices.Sorted(maps.Keys(held))
+			n := 0
+			err = st.Shared().Update(ctx, ids, func(recs map[string]*state.Record) error {
+				n = state.EndSilence(recs, silenceID, time.Now())
+				return nil
+			})
+			if err != nil {
+				return problemErr(fmt.Errorf("silence expire: what %s held is told at its old end (%v)", silenceID, err))
+			}
+			if n > 0 {
+				fmt.Fprintf(a.stdout, "%d held alert(s) it silenced are told now (by the engine, or the next run or flush)\n", n)
+			}
 			return nil
 		})
 	}

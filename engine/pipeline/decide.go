@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -82,8 +83,8 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	}
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry,
 		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel, Engine: p.Engine, Rates: p.Policy.Rates}
-	if d.Grouping && ev.Action == event.ActionRemove {
-		if in.GroupIDs, err = p.groupIDs(ctx, st, ev); err != nil {
+	if ev.Action == event.ActionRemove {
+		if in.ClearIDs, err = p.clearIDs(ctx, st, ev); err != nil {
 			return state.Result{}, err
 		}
 	}
@@ -143,7 +144,7 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		in.Now = p.now()
 		if rel != nil {
 			id := state.HeldID(ev.Key)
-			if cur, ok := state.HeldKind.Get(recs, id); !ok || !cur.Due.Equal(rel.Held.Due) || cur.Why != rel.Held.Why || !cur.Since.Equal(rel.Held.Since) {
+			if cur, ok := state.HeldKind.Get(recs, id); !ok || !cur.Due.Equal(rel.Held.Due) || cur.Why != rel.Held.Why || !cur.Since.Equal(rel.Held.Since) || !bytes.Equal(cur.Event, rel.Held.Event) {
 				return errStale // released by another run, or held anew
 			}
 			recs[id] = nil
@@ -172,15 +173,15 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	}
 	err = update()
 	for range 3 {
-		if !errors.Is(err, state.ErrGroupUnread) {
+		if !errors.Is(err, state.ErrUnread) {
 			break
 		}
-		// The key joined a group after its incident was read: read it
-		// again, with its group, and decide again.
-		if in.GroupIDs, err = p.groupIDs(ctx, st, ev); err != nil {
+		// The key joined a group (or told a rate-capped channel) after
+		// its incident was read: read it again and decide again.
+		if in.ClearIDs, err = p.clearIDs(ctx, st, ev); err != nil {
 			return res, err
 		}
-		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, in.GroupIDs...))))
+		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, in.ClearIDs...))))
 		err = update()
 	}
 	if err != nil {
@@ -196,15 +197,15 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	return res, nil
 }
 
-// groupIDs are the group records a clear of ev's key needs: read from
-// its incident record without the lock (state.GroupIDs).
-func (p *Pipeline) groupIDs(ctx context.Context, st *state.Topology, ev *event.Event) ([]string, error) {
+// clearIDs are the records a clear of ev's key needs besides IDs: read
+// from its incident record without the lock (state.ClearIDs).
+func (p *Pipeline) clearIDs(ctx context.Context, st *state.Topology, ev *event.Event) ([]string, error) {
 	id := state.IncidentID(ev.Key)
 	recs, err := st.Shared().View(ctx, []string{id})
 	if err != nil {
 		return nil, err
 	}
-	return state.GroupIDs(recs[id]), nil
+	return state.ClearIDs(recs[id], p.Policy.Rates), nil
 }
 
 // activeSilence is the first active silence matching ev at now, and the

@@ -21,7 +21,7 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 	for i, mem := range d.Members {
 		ev := d.Events[i]
 		m.Members = append(m.Members, channels.Member{Key: mem.Key, Severity: ev.Severity, Summary: summaryOf(ev),
-			Node: ev.Node, EventType: ev.EventType, Open: mem.Open, Count: mem.Count})
+			Node: ev.Node, EventType: ev.EventType, Open: mem.Open, Count: mem.Count, Note: mem.Note})
 		if !mem.Open {
 			continue
 		}
@@ -45,6 +45,9 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 		if m.Action == channels.Resolve {
 			m.Summary = "cleared: " + m.Summary
 		}
+		if n := m.Members[0].Note; n != "" {
+			m.Summary += " [" + n + "]"
+		}
 		return
 	}
 	// Every channel shows the text: it lists the members (PagerDuty,
@@ -66,6 +69,9 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 	}
 	if cleared > 0 {
 		fmt.Fprintf(&b, " (%d cleared)", cleared)
+	}
+	if d.Overflow > 0 {
+		fmt.Fprintf(&b, " (and %d more not listed)", d.Overflow)
 	}
 	if m.Action == channels.Resolve {
 		b.Reset()

@@ -156,9 +156,9 @@ type Input struct {
 	// DedupWindow is settings.dedup_window: a Pacemaker node or fencing
 	// alert another node reported within it is a duplicate. 0: off.
 	DedupWindow time.Duration
-	// GroupIDs are, for a clear of a key told as a group's member, the
-	// group's records (GroupIDs of its incident record, read before).
-	GroupIDs []string
+	// ClearIDs are, for a clear, the records its incident says it needs
+	// (ClearIDs of its incident record, read before the transaction).
+	ClearIDs []string
 	// Rates are the policy's channel rate caps, by channel.
 	Rates map[string]policy.RateSpec
 	// Engine says a resident engine keeps the timers: a group's first
@@ -327,7 +327,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		}
 		if len(d.Deliveries) > 0 && !s.Expires.IsZero() {
 			// Told when the silence ends, if still open then.
-			return res, hold(recs, ev, HeldSilenced, "silenced by "+s.ID, in.Now, s.Expires)
+			return res, hold(recs, ev, HeldSilenced, SilencedBy(s.ID), in.Now, s.Expires)
 		}
 		return res, nil
 	}
@@ -335,9 +335,14 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 	if err != nil || flap.held {
 		return res, err
 	}
+	if h, ok := HeldKind.Get(recs, HeldID(ev.Key)); ok && h.Why != HeldFlapping {
+		// Decided now, not held: an older event held for a silence, a
+		// mute or an inhibition that ended must not be told after it.
+		recs[HeldID(ev.Key)] = nil
+	}
 	told := map[string]bool{}
 	var windows []string
-	var group, groupKey string // the group the event joined
+	var groups []GroupRef // the groups the event joined
 	for _, h := range d.Hits {
 		if h.Muted != "" {
 			res.Skip = append(res.Skip, escalationOnly(d, h, OutcomeMuted, h.Muted)...)
@@ -396,14 +401,6 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 				p.Outcome, p.Reason, p.Note = flap.outcome, flap.reason, flap.note
 			}
 			if h.Group != nil {
-				if flap.note != "" {
-					// The group tells the member's state; that it flaps
-					// (or stopped) is said on its own, on the group's
-					// incident.
-					n := p
-					n.Key, n.Opened = GroupKey(h.Rule, h.Group.By), Opened{}
-					res.Send = append(res.Send, n)
-				}
 				grouped = append(grouped, p)
 				continue
 			}
@@ -418,16 +415,25 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			for i, p := range grouped {
 				dels[i] = p.Delivery
 			}
-			id, key, due, err := joinGroup(in, h, dels, recs)
+			// That it flaps (or stopped) the group's next notification
+			// says, with the member.
+			id, key, due, err := joinGroup(in, h, dels, flap.note, recs)
 			if err != nil {
 				return res, err
 			}
-			group, groupKey = id, key
-			res.Groups = append(res.Groups, id)
 			for _, p := range grouped {
+				if id == "" { // the group is full: told on its own
+					told[p.Channel] = true
+					res.Send = append(res.Send, p)
+					continue
+				}
 				p.Outcome, p.Key = OutcomeGrouped, key
 				p.Reason = fmt.Sprintf("grouped into %s (%s); told with its next notification, due %s", key, p.Reason, due.UTC().Format(time.RFC3339))
 				res.Skip = append(res.Skip, p)
+			}
+			if id != "" {
+				groups = append(groups, GroupRef{ID: id, Key: key})
+				res.Groups = append(res.Groups, id)
 			}
 		}
 		if v.Escalate {
@@ -452,29 +458,27 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			}
 		}
 	}
-	if len(res.Send) == 0 && len(d.Muted) > 0 && !d.MutedUntil.IsZero() {
+	if len(res.Send) == 0 && len(d.Muted) > 0 && !d.MutedUntil.IsZero() && allMuted(d) {
 		// Nobody was told: told when the mute ends, if still open then.
 		if err := hold(recs, ev, HeldMuted, d.Muted[0].Reason, in.Now, d.MutedUntil); err != nil {
 			return res, err
 		}
 	}
-	rg, rkey, err := capRates(in, &res, recs)
+	rated, err := capRates(in, &res, recs)
 	if err != nil {
 		return res, err
 	}
-	if group == "" {
-		group, groupKey = rg, rkey
-	}
+	groups = append(groups, rated...)
 	released(in, &res)
-	if len(res.Send) == 0 && len(windows) == 0 && group == "" {
+	if len(res.Send) == 0 && len(windows) == 0 && len(groups) == 0 {
 		return res, nil
 	}
 	if inc == nil {
 		inc = &Incident{Key: ev.Key, Opened: in.Now}
 	}
 	inc.Policy = in.Policy
-	if group != "" {
-		inc.Group, inc.GroupKey = group, groupKey
+	for _, g := range groups {
+		inc.addGroup(g)
 	}
 	inc.tell(res.Send)
 	for _, id := range windows {
@@ -491,6 +495,18 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		return res, err
 	}
 	return res, IncidentKind.Put(recs, incID, *inc, in.Now.Add(IncidentTTL))
+}
+
+// allMuted says every hit of d is muted: only then is the event held to
+// be told when the mute ends (deciding it again then must not count an
+// unmuted rule's occurrence twice).
+func allMuted(d *engine.Decision) bool {
+	for _, h := range d.Hits {
+		if h.Muted == "" {
+			return false
+		}
+	}
+	return len(d.Hits) > 0
 }
 
 // released says, in each notification of a held event decided again,
@@ -528,12 +544,14 @@ func applyClear(in Input, d *engine.Decision, recs map[string]*Record, inc *Inci
 	if flapNote != "" {
 		note = strings.TrimPrefix(note+"; "+flapNote, "; ")
 	}
-	if inc != nil && inc.Group != "" {
-		if err := clearMember(in, inc, recs, &res); err != nil {
-			return res, err
+	if inc != nil {
+		for _, g := range inc.Groups {
+			if err := clearMember(in, g, recs, &res); err != nil {
+				return res, err
+			}
 		}
 	}
-	if inc != nil && inc.Group != "" && len(inc.Told) == 0 {
+	if inc != nil && len(inc.Groups) > 0 && len(inc.Told) == 0 {
 		// Told only as a member of its group: what it cleared is said
 		// there.
 	} else if inc == nil || len(inc.Told) == 0 {

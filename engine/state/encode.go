@@ -116,8 +116,19 @@ func (inc *Incident) appendJSON(b []byte) ([]byte, bool) {
 		b = append(b, ']')
 	}
 	b = appendStringOmitEmpty(b, "policy", inc.Policy)
-	b = appendStringOmitEmpty(b, "group", inc.Group)
-	b = appendStringOmitEmpty(b, "group_key", inc.GroupKey)
+	if len(inc.Groups) > 0 {
+		b = append(jsonenc.Key(b, "groups"), '[')
+		for i, g := range inc.Groups {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			b = appendStringField(b, "id", g.ID)
+			b = appendStringField(b, "key", g.Key)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), ok
 }
 

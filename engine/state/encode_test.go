@@ -85,7 +85,7 @@ func TestEncodeJSONIsJSONMarshal(t *testing.T) {
 		got, err = encodeJSON(&w)
 		check(t, w, got, err)
 
-		inc := Incident{Key: str(), Opened: when(), Windows: strs(), Policy: str(), Group: str(), GroupKey: str()}
+		inc := Incident{Key: str(), Opened: when(), Windows: strs(), Policy: str(), Groups: []GroupRef{{ID: str(), Key: str()}}}
 		switch rng.IntN(3) {
 		case 0: // nil: null
 		case 1:

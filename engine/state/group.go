@@ -38,6 +38,9 @@ type Group struct {
 	// RateCap, for the group of what a channel's rate cap held, is the
 	// channel.
 	RateCap string `json:"rate_cap,omitempty"`
+	// Overflow counts what a full rate group held without listing it
+	// (maxGroupMembers): its digest says how many.
+	Overflow int `json:"overflow,omitempty"`
 }
 
 // Member is one event key of a group.
@@ -50,6 +53,9 @@ type Member struct {
 	// Told says a notification of the group named it: its clear is then
 	// worth an update.
 	Told bool `json:"told,omitempty"`
+	// Note is what the group's next notification says of it (that it
+	// flaps).
+	Note string `json:"note,omitempty"`
 }
 
 // Digest is what a group's notification tells: its members, the open
@@ -58,9 +64,11 @@ type Digest struct {
 	Group string `json:"group"` // group.by's value
 	// RateCap is the channel whose rate cap held the members, for the
 	// digest of a rate group.
-	RateCap string         `json:"rate_cap,omitempty"`
-	Members []Member       `json:"members"`
-	Events  []*event.Event `json:"-"` // Members' events, decoded
+	RateCap string `json:"rate_cap,omitempty"`
+	// Overflow is how many more the group held than it lists.
+	Overflow int            `json:"overflow,omitempty"`
+	Members  []Member       `json:"members"`
+	Events   []*event.Event `json:"-"` // Members' events, decoded
 }
 
 // GroupID is the record of rule's group by.
@@ -70,22 +78,52 @@ func GroupID(rule, by string) string { return GroupKind.ID(rule + "/" + by) }
 // of its incident, Slack's message to update.
 func GroupKey(rule, by string) string { return "group/" + rule + "/" + by }
 
-// ErrGroupUnread is Apply's error for a clear of a group's member whose
-// group the caller did not name (GroupIDs): it joined the group after
-// the caller read its incident. Nothing is saved; the caller reads the
-// incident again and decides again.
-var ErrGroupUnread = errors.New("state: the clear's group was not read")
+// ErrUnread is Apply's error for a clear whose records the caller did
+// not name (ClearIDs): the key joined a group, or told a rate-capped
+// channel, after the caller read its incident. Nothing is saved; the
+// caller reads the incident again and decides again.
+var ErrUnread = errors.New("state: the clear's group or rate records were not read")
 
-// GroupIDs are the records a clear of the key whose incident record is
-// inc needs besides IDs: its group's and the group incident's. The
-// caller reads inc without the lock first (a clear's group is known
-// only from its member's incident) and the decision checks it again.
-func GroupIDs(inc *Record) []string {
+// ClearIDs are the records a clear of the key whose incident record is
+// inc needs besides IDs: its groups' and their incidents', and the rate
+// records of the rate-capped channels it told (a flapping notice goes to
+// them). The caller reads inc without the lock first (they are known
+// only from it) and the decision checks them again.
+func ClearIDs(inc *Record, rates map[string]policy.RateSpec) []string {
 	v, ok := IncidentKind.Decode(inc)
-	if !ok || v.Group == "" {
+	if !ok {
 		return nil
 	}
-	return []string{v.Group, IncidentID(v.GroupKey)}
+	var ids []string
+	for _, g := range v.Groups {
+		ids = append(ids, g.ID, IncidentID(g.Key))
+	}
+	for _, t := range v.Told {
+		if _, capped := rates[t.Channel]; capped {
+			ids = append(ids, RateID(t.Channel), RateGroupID(t.Channel))
+		}
+	}
+	return ids
+}
+
+// maxGroupMembers bounds a group: an event beyond it is told on its
+// own. maxMemberFields is how many members keep their raw fields (the
+// rest keep the normalised ones): a group's record is written whole on
+// every change.
+const (
+	maxGroupMembers = 1000
+	maxMemberFields = 10
+)
+
+// memberEvent is ev as a group keeps it: without its raw fields once the
+// group has maxMemberFields members.
+func memberEvent(ev *event.Event, members int) ([]byte, error) {
+	if members >= maxMemberFields && len(ev.Fields) > 0 {
+		lean := *ev
+		lean.Fields = nil
+		ev = &lean
+	}
+	return json.Marshal(ev)
 }
 
 // groupExpires keeps a group as long as an incident.
@@ -96,10 +134,13 @@ func groupExpires(now time.Time) time.Time { return now.Add(IncidentTTL) }
 // notification: the first at the group's wait after it opened (at once
 // without an engine to keep the timer), an update at most every
 // interval. It returns the group's record id and key.
-func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, recs map[string]*Record) (id, key string, due time.Time, err error) {
+func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, note string, recs map[string]*Record) (id, key string, due time.Time, err error) {
 	ev, now := in.Event, in.Now
 	id, key = GroupID(h.Rule, h.Group.By), GroupKey(h.Rule, h.Group.By)
 	g, ok := GroupKind.Get(recs, id)
+	if ok && len(g.Members) >= maxGroupMembers && !slices.ContainsFunc(g.Members, func(m Member) bool { return m.Key == ev.Key }) {
+		return "", "", time.Time{}, nil // full: told on its own
+	}
 	if !ok {
 		g = Group{Rule: h.Rule, By: h.Group.By, Key: key, Opened: now}
 		for _, d := range dels {
@@ -107,7 +148,7 @@ func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, recs map[string]*
 		}
 	}
 	g.Wait, g.Interval, g.Policy = h.Group.Wait, h.Group.Interval, in.Policy
-	data, err := json.Marshal(ev)
+	data, err := memberEvent(ev, len(g.Members))
 	if err != nil {
 		return "", "", time.Time{}, fmt.Errorf("state: group %s: %w", key, err)
 	}
@@ -122,6 +163,9 @@ func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, recs map[string]*
 		m.Open, m.Since, changed = true, now, true
 	}
 	m.Event, m.Count = data, m.Count+1
+	if note != "" && m.Note != note {
+		m.Note, changed = note, true // flapping, or stopped: the group says it
+	}
 	if changed && g.Due.IsZero() {
 		g.Due = g.nextDue(now, in.Engine)
 	}
@@ -152,12 +196,12 @@ func later(a, b time.Time) time.Time {
 // group. When it was the last open member, the group's incident resolves
 // now, exactly on the channels its notifications told; else the clear is
 // told with the group's next update (if a notification named it).
-func clearMember(in Input, inc *Incident, recs map[string]*Record, res *Result) error {
+func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) error {
 	ev, now := in.Event, in.Now
-	if !slices.Contains(in.GroupIDs, inc.Group) {
-		return ErrGroupUnread
+	if !slices.Contains(in.ClearIDs, ref.ID) {
+		return ErrUnread
 	}
-	g, ok := GroupKind.Get(recs, inc.Group)
+	g, ok := GroupKind.Get(recs, ref.ID)
 	if !ok {
 		return nil // resolved already, or expired
 	}
@@ -182,7 +226,7 @@ func clearMember(in Input, inc *Incident, recs map[string]*Record, res *Result) 
 			reason = fmt.Sprintf("cleared in group %s before a notification named it", g.By)
 		}
 		res.Skip = append(res.Skip, groupSkips(g, engine.DeliverResolve, reason)...)
-		return GroupKind.Put(recs, inc.Group, g, groupExpires(now))
+		return GroupKind.Put(recs, ref.ID, g, groupExpires(now))
 	}
 	// The last open member: the group's incident resolves now.
 	gincID := IncidentID(g.Key)
@@ -201,8 +245,26 @@ func clearMember(in Input, inc *Incident, recs map[string]*Record, res *Result) 
 	if !told {
 		res.Skip = append(res.Skip, groupSkips(g, engine.DeliverResolve, fmt.Sprintf("group %s closes: its members cleared before its first notification", g.By))...)
 	}
-	recs[gincID], recs[inc.Group] = nil, nil
+	recs[gincID], recs[ref.ID] = nil, nil
 	return nil
+}
+
+// noteMember sets the note of key's member in the group ref (named by
+// ClearIDs), to be said by its next notification.
+func noteMember(in Input, ref GroupRef, recs map[string]*Record, key, note string) error {
+	g, ok := GroupKind.Get(recs, ref.ID)
+	if !ok || !slices.Contains(in.ClearIDs, ref.ID) {
+		return nil
+	}
+	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == key })
+	if i < 0 || g.Members[i].Note == note {
+		return nil
+	}
+	g.Members[i].Note = note
+	if g.Due.IsZero() {
+		g.Due = g.nextDue(in.Now, in.Engine)
+	}
+	return GroupKind.Put(recs, ref.ID, g, groupExpires(in.Now))
 }
 
 // groupSkips is one not-sent delivery per channel of g, for the plan.
@@ -218,7 +280,7 @@ func groupSkips(g Group, action, reason string) []Planned {
 // digestOf is what a notification of g tells: the members, open first,
 // the most severe first, then in the order they joined.
 func digestOf(g Group) *Digest {
-	d := &Digest{Group: g.By, RateCap: g.RateCap, Members: slices.Clone(g.Members)}
+	d := &Digest{Group: g.By, RateCap: g.RateCap, Overflow: g.Overflow, Members: slices.Clone(g.Members)}
 	d.Events = make([]*event.Event, len(d.Members))
 	for i, m := range d.Members {
 		ev := &event.Event{Key: m.Key}
@@ -290,7 +352,7 @@ func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[stri
 		res.Send = append(res.Send, p)
 	}
 	inc.tell(res.Send)
-	g.Sent, g.Due = now, time.Time{}
+	g.Sent, g.Due, g.Overflow = now, time.Time{}, 0
 	g.Members = slices.DeleteFunc(g.Members, func(m Member) bool { return !m.Open })
 	for i := range g.Members {
 		g.Members[i].Told = true

@@ -15,11 +15,22 @@ type Incident struct {
 	Told    []Told    `json:"told"`
 	Windows []string  `json:"windows,omitempty"` // window records to clear when it resolves
 	Policy  string    `json:"policy,omitempty"`  // the PolicyID that wrote it last
-	// Group, for a key told only as a member of a group, is the group's
-	// record id, and GroupKey its incident key: the key's clear clears
-	// the member there.
-	Group    string `json:"group,omitempty"`
-	GroupKey string `json:"group_key,omitempty"`
+	// Groups are the groups (a rule's, a rate cap's) the key is a member
+	// of: its clear clears the member there.
+	Groups []GroupRef `json:"groups,omitempty"`
+}
+
+// GroupRef names a group: its record and its incident key.
+type GroupRef struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
+}
+
+// addGroup adds ref to inc's groups, once.
+func (inc *Incident) addGroup(ref GroupRef) {
+	if ref.ID != "" && !slices.Contains(inc.Groups, ref) {
+		inc.Groups = append(inc.Groups, ref)
+	}
 }
 
 // Told is one channel an incident reached, with the channel's reference

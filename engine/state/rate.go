@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -87,9 +86,13 @@ func putWindow(recs map[string]*Record, channel string, w RateWindow, spec polic
 // joins the channel's rate group instead (OutcomeRateLimited), to be
 // told in its digest when the window allows. It returns the rate group
 // the event joined, if it did.
-func capRates(in Input, res *Result, recs map[string]*Record) (group, key string, err error) {
+func capRates(in Input, res *Result, recs map[string]*Record) (groups []GroupRef, err error) {
 	if len(in.Rates) == 0 {
-		return "", "", nil
+		return nil, nil
+	}
+	named := map[string]bool{}
+	for _, id := range append(rateIDs(in), in.ClearIDs...) {
+		named[id] = true
 	}
 	send := res.Send[:0:0]
 	for _, p := range res.Send {
@@ -98,14 +101,18 @@ func capRates(in Input, res *Result, recs map[string]*Record) (group, key string
 			send = append(send, p)
 			continue
 		}
+		if !named[RateID(p.Channel)] || !named[RateGroupID(p.Channel)] {
+			return nil, ErrUnread // a channel the caller did not expect (a clear's notice): read again
+		}
 		w := window(recs, p.Channel, spec, in.Now)
 		if full, until := w.full(spec, in.Now); full {
 			id, gkey, err := joinRate(in, p, spec, until, recs)
 			if err != nil {
-				return "", "", err
+				return nil, err
 			}
-			if p.KeyOr(in.Event.Key) == in.Event.Key {
-				group, key = id, gkey // the event's own notification: its clear clears it there
+			gkey = RateGroupKey(p.Channel)
+			if p.KeyOr(in.Event.Key) == in.Event.Key && id != "" {
+				groups = append(groups, GroupRef{ID: id, Key: gkey}) // the event's own notification: its clear clears it there
 			}
 			p.Outcome, p.Key = OutcomeRateLimited, gkey
 			p.Reason = fmt.Sprintf("held by the rate cap of %s (%d per %s): told in its digest, due %s", p.Channel, spec.Max, spec.Per, until.UTC().Format(time.RFC3339))
@@ -114,12 +121,12 @@ func capRates(in Input, res *Result, recs map[string]*Record) (group, key string
 		}
 		w.Sent++
 		if err := putWindow(recs, p.Channel, w, spec); err != nil {
-			return "", "", err
+			return nil, err
 		}
 		send = append(send, p)
 	}
 	res.Send = send
-	return group, key, nil
+	return groups, nil
 }
 
 // joinRate adds the event of p to channel's rate group, due when the
@@ -133,12 +140,21 @@ func joinRate(in Input, p Planned, spec policy.RateSpec, until time.Time, recs m
 			Deliveries: []engine.Delivery{{Channel: ch, Type: p.Type, Action: engine.DeliveryAction(p.Type, "new"), Rule: p.Rule}}}
 	}
 	g.Interval, g.Policy, g.RateCap = spec.Per, in.Policy, ch
-	data, err := json.Marshal(in.Event)
+	data, err := memberEvent(in.Event, len(g.Members))
 	if err != nil {
 		return "", "", fmt.Errorf("state: rate cap of %s: %w", ch, err)
 	}
 	mk := p.KeyOr(in.Event.Key)
 	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == mk })
+	if i < 0 && len(g.Members) >= maxGroupMembers {
+		// Full: counted, and told by number in the digest; its own clear
+		// finds no member.
+		g.Overflow++
+		if g.Due.IsZero() || g.Due.Before(until) {
+			g.Due = until
+		}
+		return "", key, GroupKind.Put(recs, id, g, groupExpires(in.Now))
+	}
 	if i < 0 {
 		g.Members = append(g.Members, Member{Key: mk, Since: in.Now})
 		i = len(g.Members) - 1

@@ -57,6 +57,28 @@ func hold(recs map[string]*Record, ev *event.Event, why, reason string, now, due
 	return HeldKind.Put(recs, HeldID(ev.Key), h, due.Add(IncidentTTL))
 }
 
+// SilencedBy is the reason of what silence id holds.
+func SilencedBy(id string) string { return "silenced by " + id }
+
+// EndSilence makes what silence silenceID held due now, in the Held
+// records recs (named by the caller: the scan's ids): it was expired
+// before its time, and what it held and is still open is told by the
+// next run, flush or engine tick. It returns how many it made due.
+func EndSilence(recs map[string]*Record, silenceID string, now time.Time) int {
+	n := 0
+	for id := range recs {
+		h, ok := HeldKind.Get(recs, id)
+		if !ok || h.Why != HeldSilenced || h.Reason != SilencedBy(silenceID) || !h.Due.After(now) {
+			continue
+		}
+		h.Due = now
+		if HeldKind.Put(recs, id, h, now.Add(IncidentTTL)) == nil {
+			n++
+		}
+	}
+	return n
+}
+
 // Release is what Apply is told when it decides a held event again.
 type Release struct {
 	Held Held
@@ -111,6 +133,10 @@ type Inhibition struct {
 	// resolve reports them.
 	Cleared []string `json:"cleared,omitempty"`
 }
+
+// maxHeldTargets bounds what one inhibition holds: a target beyond it is
+// told.
+const maxHeldTargets = 1000
 
 // HeldTarget is an event held by an inhibition.
 type HeldTarget struct {
@@ -195,7 +221,7 @@ func stormIDs(in Input) []string {
 		}
 	}
 	ids = append(ids, rateIDs(in)...)
-	return append(ids, in.GroupIDs...)
+	return append(ids, in.ClearIDs...)
 }
 
 // heldFor is the Planned of every delivery d would make, not made for
@@ -220,6 +246,9 @@ func inhibitedBy(d *engine.Decision, recs map[string]*Record, key string) (name,
 		}
 		id := InhibitionID(h.Name, h.Scope)
 		inh, _ := InhibitionKind.Get(recs, id)
+		if len(inh.Held) >= maxHeldTargets && !slices.ContainsFunc(inh.Held, func(t HeldTarget) bool { return t.Key == key }) {
+			continue // full: told, rather than held without bound
+		}
 		for _, s := range inh.Sources {
 			if s != key { // an event never inhibits itself
 				return h.Name, s, id
@@ -416,14 +445,13 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 	}
 	if !f.Flapping {
 		f.Flapping, f.Since, f.Count = true, in.Now, len(f.Changes)
-		if g, ok := groupOf(in, inc, recs); ok {
-			// A member of a group: that it flaps is said on the group's
-			// incident; its clear is held in the group.
-			for _, d := range g.Deliveries {
-				d.Action = engine.DeliveryAction(d.Type, event.ActionNew)
-				res.Send = append(res.Send, Planned{Delivery: d, Outcome: OutcomeFlapping, Key: g.Key,
-					Reason: fmt.Sprintf("flapping: %d changes within %s; raises and clears held until quiet for %s", f.Count, f.Spec.Within, f.Spec.Quiet),
-					Note:   fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)})
+		if inc != nil {
+			// A member of groups: that it flaps their next notifications
+			// say, with the member; its clear is held in them.
+			for _, g := range inc.Groups {
+				if err := noteMember(in, g, recs, ev.Key, fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)); err != nil {
+					return false, "", err
+				}
 			}
 		}
 		var send []Planned
@@ -436,7 +464,7 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 			})
 		}
 		capped := Result{Send: send}
-		if _, _, err := capRates(in, &capped, recs); err != nil {
+		if _, err := capRates(in, &capped, recs); err != nil {
 			return false, "", err
 		}
 		res.Skip = append(res.Skip, capped.Skip...)
@@ -454,23 +482,51 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 			Outcome:  OutcomeFlapping, Reason: fmt.Sprintf("%s; the resolve is held until quiet for %s", f.describe(), f.Spec.Quiet),
 		})
 	}
-	if g, ok := groupOf(in, inc, recs); ok {
+	for _, g := range memberOf(in, inc, recs) {
 		for _, d := range g.Deliveries {
 			d.Action = engine.DeliverResolve
 			res.Skip = append(res.Skip, Planned{Delivery: d, Outcome: OutcomeFlapping, Key: g.Key,
 				Reason: fmt.Sprintf("%s; its clear is held in group %s until quiet for %s", f.describe(), g.By, f.Spec.Quiet)})
 		}
 	}
+	// The clear is held here: a release of the key by an inhibition must
+	// not tell its older raise in its place.
+	dropHeldTarget(in.Decision, recs, ev.Key, in.Now)
 	if err := hold(recs, ev, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
 		return false, "", err
 	}
 	return true, "", FlapKind.Put(recs, id, f, f.expires())
 }
 
-// groupOf is the group inc's key is a member of, when it is named.
-func groupOf(in Input, inc *Incident, recs map[string]*Record) (Group, bool) {
-	if inc == nil || inc.Group == "" || !slices.Contains(in.GroupIDs, inc.Group) {
-		return Group{}, false
+// memberOf is the groups inc's key is a member of that were read.
+func memberOf(in Input, inc *Incident, recs map[string]*Record) []Group {
+	if inc == nil {
+		return nil
 	}
-	return GroupKind.Get(recs, inc.Group)
+	var out []Group
+	for _, ref := range inc.Groups {
+		if slices.Contains(in.ClearIDs, ref.ID) {
+			if g, ok := GroupKind.Get(recs, ref.ID); ok {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// dropHeldTarget removes key from the targets the inhibitions of its
+// scopes hold: it is held elsewhere now, as it is.
+func dropHeldTarget(d *engine.Decision, recs map[string]*Record, key string, now time.Time) {
+	for _, h := range d.Inhibits {
+		id := InhibitionID(h.Name, h.Scope)
+		inh, ok := InhibitionKind.Get(recs, id)
+		if !ok {
+			continue
+		}
+		n := len(inh.Held)
+		inh.Held = slices.DeleteFunc(inh.Held, func(t HeldTarget) bool { return t.Key == key })
+		if len(inh.Held) != n {
+			_ = InhibitionKind.Put(recs, id, inh, now.Add(IncidentTTL)) // always encodes
+		}
+	}
 }
