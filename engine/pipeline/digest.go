@@ -20,7 +20,11 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 	sev := ""
 	for i, mem := range d.Members {
 		ev := d.Events[i]
-		m.Members = append(m.Members, channels.Member{Key: mem.Key, Severity: ev.Severity, Summary: summaryOf(ev),
+		summary := mem.Summary
+		if summary == "" {
+			summary = summaryOf(ev)
+		}
+		m.Members = append(m.Members, channels.Member{Key: mem.Key, Severity: ev.Severity, Summary: summary,
 			Node: ev.Node, EventType: ev.EventType, Open: mem.Open, Count: mem.Count, Note: mem.Note})
 		if !mem.Open {
 			continue

@@ -344,11 +344,21 @@ func (s *Server) decide(c *spool.Claimed) {
 	}
 	s.note("%s", summary(c, ev.Key, r))
 	s.needsPerson(l, r)
-	if r.Queued > 0 || r.Released > 0 || r.Plan.Released > 0 || heldNow(r) {
-		// Queued, or released held events (queued for other keys), or
-		// held one: see what is due at the next tick.
+	switch {
+	case r.Queued > 0 || r.Released > 0 || r.Plan.Released > 0:
+		// Queued, or released held events (queued for other keys): see
+		// what is due at the next tick.
 		s.mu.Lock()
-		l.nextFlush = time.Time{} // see what is due at the next tick
+		l.nextFlush = time.Time{}
+		s.mu.Unlock()
+	case !r.Plan.Due.IsZero():
+		// Held or grouped: the flush that tells it is due then (in wall
+		// time; the pipeline's clock may be another).
+		due := time.Now().Add(r.Plan.Due.Sub(s.clock()))
+		s.mu.Lock()
+		if due.Before(l.nextFlush) {
+			l.nextFlush = due
+		}
 		s.mu.Unlock()
 	}
 	if s.decided != nil {
@@ -510,16 +520,3 @@ func (s *Server) loadPath(path string, first bool) {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
-
-// heldNow says r's decision held its event (silenced, muted, flapping,
-// inhibited) or grouped it: the flush after it learns when it is due,
-// or sends it.
-func heldNow(r *pipeline.Report) bool {
-	for _, p := range r.Plan.Skip {
-		switch p.Outcome {
-		case state.OutcomeSilenced, state.OutcomeMuted, state.OutcomeFlapping, state.OutcomeGrouped, state.OutcomeInhibited, state.OutcomeRateLimited:
-			return true
-		}
-	}
-	return false
-}

@@ -259,8 +259,17 @@ func (r *rig) put(key, severity string, policyPath ...string) string {
 	if len(policyPath) > 0 {
 		p = policyPath[0]
 	}
-	e := &spool.Entry{Policy: p, Source: "cmon", Event: event.Event{Source: "cmon", Kind: "alarm", Action: event.ActionNew,
-		Severity: severity, EventType: "MySqlDisconnected", Key: key, ID: "42", Cluster: "prod", ClusterID: 1, Node: "db1", Count: 1}}
+	return r.putEventFor(p, event.Event{Source: "cmon", Kind: "alarm", Action: event.ActionNew,
+		Severity: severity, EventType: "MySqlDisconnected", Key: key, ID: "42", Cluster: "prod", ClusterID: 1, Node: "db1", Count: 1})
+}
+
+// putEvent spools ev for the rig's policy.
+func (r *rig) putEvent(ev event.Event) string { return r.putEventFor(r.policy, ev) }
+
+// putEventFor spools ev for the policy at p.
+func (r *rig) putEventFor(p string, ev event.Event) string {
+	r.t.Helper()
+	e := &spool.Entry{Policy: p, Source: "cmon", Event: ev}
 	data, err := json.Marshal(e.Event)
 	if err != nil {
 		r.t.Fatal(err)

@@ -111,6 +111,13 @@ type Planned struct {
 	Digest *Digest `json:"-"`
 }
 
+// dueAt notes that something this decision did is due at t.
+func (r *Result) dueAt(t time.Time) {
+	if !t.IsZero() && (r.Due.IsZero() || t.Before(r.Due)) {
+		r.Due = t
+	}
+}
+
 // KeyOr is the key the notification is about: Key, else the event's,
 // key.
 func (p Planned) KeyOr(key string) string {
@@ -185,6 +192,10 @@ type Result struct {
 	// Groups are the records of the groups the event joined: a group's
 	// notification may be due at once (no engine).
 	Groups []string
+	// Due is when the first thing this decision held or grouped is due
+	// (a group's notification, a held event's release); zero for none:
+	// the engine's timer is set for it.
+	Due time.Time
 	// Released counts the held events this decision released, due now
 	// (the targets of an inhibition whose last source resolved): they are
 	// decided again by the run's releaseHeld.
@@ -327,7 +338,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 		}
 		if len(d.Deliveries) > 0 && !s.Expires.IsZero() {
 			// Told when the silence ends, if still open then.
-			return res, hold(recs, ev, HeldSilenced, SilencedBy(s.ID), in.Now, s.Expires)
+			return res, hold(recs, &res, ev, HeldSilenced, SilencedBy(s.ID), in.Now, s.Expires)
 		}
 		return res, nil
 	}
@@ -421,6 +432,9 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			if err != nil {
 				return res, err
 			}
+			if id != "" {
+				res.dueAt(due)
+			}
 			for _, p := range grouped {
 				if id == "" { // the group is full: told on its own
 					told[p.Channel] = true
@@ -460,7 +474,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 	}
 	if len(res.Send) == 0 && len(d.Muted) > 0 && !d.MutedUntil.IsZero() && allMuted(d) {
 		// Nobody was told: told when the mute ends, if still open then.
-		if err := hold(recs, ev, HeldMuted, d.Muted[0].Reason, in.Now, d.MutedUntil); err != nil {
+		if err := hold(recs, &res, ev, HeldMuted, d.Muted[0].Reason, in.Now, d.MutedUntil); err != nil {
 			return res, err
 		}
 	}

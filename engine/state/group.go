@@ -45,11 +45,18 @@ type Group struct {
 
 // Member is one event key of a group.
 type Member struct {
-	Key   string          `json:"key"`
-	Event json.RawMessage `json:"event"` // its latest raise, or its clear
-	Open  bool            `json:"open"`
-	Since time.Time       `json:"since"`
-	Count int             `json:"count"`
+	Key string `json:"key"`
+	// Event is its latest raise, or its clear, for the first
+	// maxMemberEvents members (templates see their fields); the others
+	// keep only what a digest lists of them, below.
+	Event     json.RawMessage `json:"event,omitempty"`
+	Severity  string          `json:"severity,omitempty"`
+	Summary   string          `json:"summary,omitempty"`
+	Node      string          `json:"node,omitempty"`
+	EventType string          `json:"event_type,omitempty"`
+	Open      bool            `json:"open"`
+	Since     time.Time       `json:"since"`
+	Count     int             `json:"count"`
 	// Told says a notification of the group named it: its clear is then
 	// worth an update.
 	Told bool `json:"told,omitempty"`
@@ -107,23 +114,35 @@ func ClearIDs(inc *Record, rates map[string]policy.RateSpec) []string {
 }
 
 // maxGroupMembers bounds a group: an event beyond it is told on its
-// own. maxMemberFields is how many members keep their raw fields (the
-// rest keep the normalised ones): a group's record is written whole on
-// every change.
+// own. maxMemberEvents is how many members keep their whole event (the
+// rest keep what a digest lists): a group's record is read and written
+// whole on every change, and a storm's group has hundreds.
 const (
 	maxGroupMembers = 1000
-	maxMemberFields = 10
+	maxMemberEvents = 10
 )
 
-// memberEvent is ev as a group keeps it: without its raw fields once the
-// group has maxMemberFields members.
-func memberEvent(ev *event.Event, members int) ([]byte, error) {
-	if members >= maxMemberFields && len(ev.Fields) > 0 {
-		lean := *ev
-		lean.Fields = nil
-		ev = &lean
+// setEvent keeps ev in m: whole for one of the group's first
+// maxMemberEvents members (i is its index), else what a digest lists.
+func (m *Member) setEvent(ev *event.Event, i int) error {
+	m.Severity, m.Summary, m.Node, m.EventType = ev.Severity, event.Summary(ev), ev.Node, ev.EventType
+	if i >= maxMemberEvents {
+		m.Event = nil
+		return nil
 	}
-	return json.Marshal(ev)
+	data, err := json.Marshal(ev)
+	m.Event = data
+	return err
+}
+
+// event is the member's event as a digest uses it: whole, or rebuilt
+// from what the member keeps.
+func (m *Member) event() *event.Event {
+	ev := &event.Event{Key: m.Key, Severity: m.Severity, Node: m.Node, EventType: m.EventType}
+	if len(m.Event) > 0 {
+		_ = json.Unmarshal(m.Event, ev) // one that does not decode still counts, by key
+	}
+	return ev
 }
 
 // groupExpires keeps a group as long as an incident.
@@ -137,7 +156,7 @@ func groupExpires(now time.Time) time.Time { return now.Add(IncidentTTL) }
 func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, note string, recs map[string]*Record) (id, key string, due time.Time, err error) {
 	ev, now := in.Event, in.Now
 	id, key = GroupID(h.Rule, h.Group.By), GroupKey(h.Rule, h.Group.By)
-	g, ok := GroupKind.Get(recs, id)
+	g, ok := getGroup(recs, id)
 	if ok && len(g.Members) >= maxGroupMembers && !slices.ContainsFunc(g.Members, func(m Member) bool { return m.Key == ev.Key }) {
 		return "", "", time.Time{}, nil // full: told on its own
 	}
@@ -148,10 +167,6 @@ func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, note string, recs
 		}
 	}
 	g.Wait, g.Interval, g.Policy = h.Group.Wait, h.Group.Interval, in.Policy
-	data, err := memberEvent(ev, len(g.Members))
-	if err != nil {
-		return "", "", time.Time{}, fmt.Errorf("state: group %s: %w", key, err)
-	}
 	changed := false
 	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == ev.Key })
 	if i < 0 {
@@ -162,14 +177,17 @@ func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, note string, recs
 	if !m.Open {
 		m.Open, m.Since, changed = true, now, true
 	}
-	m.Event, m.Count = data, m.Count+1
+	if err := m.setEvent(ev, i); err != nil {
+		return "", "", time.Time{}, fmt.Errorf("state: group %s: %w", key, err)
+	}
+	m.Count++
 	if note != "" && m.Note != note {
 		m.Note, changed = note, true // flapping, or stopped: the group says it
 	}
 	if changed && g.Due.IsZero() {
 		g.Due = g.nextDue(now, in.Engine)
 	}
-	return id, key, g.Due, GroupKind.Put(recs, id, g, groupExpires(now))
+	return id, key, g.Due, putGroup(recs, id, g, groupExpires(now))
 }
 
 // nextDue is when a change at now is told: with the first notification,
@@ -201,7 +219,7 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 	if !slices.Contains(in.ClearIDs, ref.ID) {
 		return ErrUnread
 	}
-	g, ok := GroupKind.Get(recs, ref.ID)
+	g, ok := getGroup(recs, ref.ID)
 	if !ok {
 		return nil // resolved already, or expired
 	}
@@ -211,9 +229,7 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 	}
 	m := &g.Members[i]
 	m.Open = false
-	if data, err := json.Marshal(ev); err == nil {
-		m.Event = data
-	}
+	_ = m.setEvent(ev, i) // an Event always encodes
 	if !m.Told {
 		g.Members = slices.Delete(g.Members, i, i+1) // cleared before anyone heard of it
 	}
@@ -226,7 +242,7 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 			reason = fmt.Sprintf("cleared in group %s before a notification named it", g.By)
 		}
 		res.Skip = append(res.Skip, groupSkips(g, engine.DeliverResolve, reason)...)
-		return GroupKind.Put(recs, ref.ID, g, groupExpires(now))
+		return putGroup(recs, ref.ID, g, groupExpires(now))
 	}
 	// The last open member: the group's incident resolves now.
 	gincID := IncidentID(g.Key)
@@ -252,7 +268,7 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 // noteMember sets the note of key's member in the group ref (named by
 // ClearIDs), to be said by its next notification.
 func noteMember(in Input, ref GroupRef, recs map[string]*Record, key, note string) error {
-	g, ok := GroupKind.Get(recs, ref.ID)
+	g, ok := getGroup(recs, ref.ID)
 	if !ok || !slices.Contains(in.ClearIDs, ref.ID) {
 		return nil
 	}
@@ -264,7 +280,7 @@ func noteMember(in Input, ref GroupRef, recs map[string]*Record, key, note strin
 	if g.Due.IsZero() {
 		g.Due = g.nextDue(in.Now, in.Engine)
 	}
-	return GroupKind.Put(recs, ref.ID, g, groupExpires(in.Now))
+	return putGroup(recs, ref.ID, g, groupExpires(in.Now))
 }
 
 // groupSkips is one not-sent delivery per channel of g, for the plan.
@@ -282,10 +298,8 @@ func groupSkips(g Group, action, reason string) []Planned {
 func digestOf(g Group) *Digest {
 	d := &Digest{Group: g.By, RateCap: g.RateCap, Overflow: g.Overflow, Members: slices.Clone(g.Members)}
 	d.Events = make([]*event.Event, len(d.Members))
-	for i, m := range d.Members {
-		ev := &event.Event{Key: m.Key}
-		_ = json.Unmarshal(m.Event, ev) // a member that does not decode still counts, by key
-		d.Events[i] = ev
+	for i := range d.Members {
+		d.Events[i] = d.Members[i].event()
 	}
 	idx := make([]int, len(d.Members))
 	for i := range idx {
@@ -317,13 +331,13 @@ func digestOf(g Group) *Digest {
 // gone or not due (another run sent it).
 func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[string]policy.RateSpec) (Result, error) {
 	var res Result
-	g, ok := GroupKind.Get(recs, id)
+	g, ok := getGroup(recs, id)
 	if !ok || g.Due.IsZero() || g.Due.After(now) {
 		return res, nil
 	}
 	if ok, err := rateAllows(&g, rates, recs, now); err != nil || !ok {
 		if err == nil {
-			err = GroupKind.Put(recs, id, g, groupExpires(now)) // waits for the window
+			err = putGroup(recs, id, g, groupExpires(now)) // waits for the window
 		}
 		return res, err
 	}
@@ -360,7 +374,7 @@ func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[stri
 	if err := IncidentKind.Put(recs, gincID, inc, now.Add(IncidentTTL)); err != nil {
 		return res, err
 	}
-	return res, GroupKind.Put(recs, id, g, groupExpires(now))
+	return res, putGroup(recs, id, g, groupExpires(now))
 }
 
 // SendGroupIDs are the records SendGroup reads and writes for group g,

@@ -110,6 +110,7 @@ func capRates(in Input, res *Result, recs map[string]*Record) (groups []GroupRef
 			if err != nil {
 				return nil, err
 			}
+			res.dueAt(until)
 			gkey = RateGroupKey(p.Channel)
 			if p.KeyOr(in.Event.Key) == in.Event.Key && id != "" {
 				groups = append(groups, GroupRef{ID: id, Key: gkey}) // the event's own notification: its clear clears it there
@@ -134,16 +135,12 @@ func capRates(in Input, res *Result, recs map[string]*Record) (groups []GroupRef
 func joinRate(in Input, p Planned, spec policy.RateSpec, until time.Time, recs map[string]*Record) (id, key string, err error) {
 	ch := p.Channel
 	id, key = RateGroupID(ch), RateGroupKey(ch)
-	g, ok := GroupKind.Get(recs, id)
+	g, ok := getGroup(recs, id)
 	if !ok {
 		g = Group{By: "the rate cap of " + ch, Key: key, Opened: in.Now, Interval: spec.Per,
 			Deliveries: []engine.Delivery{{Channel: ch, Type: p.Type, Action: engine.DeliveryAction(p.Type, "new"), Rule: p.Rule}}}
 	}
 	g.Interval, g.Policy, g.RateCap = spec.Per, in.Policy, ch
-	data, err := memberEvent(in.Event, len(g.Members))
-	if err != nil {
-		return "", "", fmt.Errorf("state: rate cap of %s: %w", ch, err)
-	}
 	mk := p.KeyOr(in.Event.Key)
 	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == mk })
 	if i < 0 && len(g.Members) >= maxGroupMembers {
@@ -153,18 +150,21 @@ func joinRate(in Input, p Planned, spec policy.RateSpec, until time.Time, recs m
 		if g.Due.IsZero() || g.Due.Before(until) {
 			g.Due = until
 		}
-		return "", key, GroupKind.Put(recs, id, g, groupExpires(in.Now))
+		return "", key, putGroup(recs, id, g, groupExpires(in.Now))
 	}
 	if i < 0 {
 		g.Members = append(g.Members, Member{Key: mk, Since: in.Now})
 		i = len(g.Members) - 1
 	}
 	m := &g.Members[i]
-	m.Open, m.Event, m.Count = true, data, m.Count+1
+	if err := m.setEvent(in.Event, i); err != nil {
+		return "", "", fmt.Errorf("state: rate cap of %s: %w", ch, err)
+	}
+	m.Open, m.Count = true, m.Count+1
 	if g.Due.IsZero() || g.Due.Before(until) {
 		g.Due = until
 	}
-	return id, key, GroupKind.Put(recs, id, g, groupExpires(in.Now))
+	return id, key, putGroup(recs, id, g, groupExpires(in.Now))
 }
 
 // rateAllows says whether the channels of a group's notification take it

@@ -44,7 +44,8 @@ type Held struct {
 func HeldID(key string) string { return HeldKind.ID(key) }
 
 // hold writes the Held record of ev, due at due.
-func hold(recs map[string]*Record, ev *event.Event, why, reason string, now, due time.Time) error {
+func hold(recs map[string]*Record, res *Result, ev *event.Event, why, reason string, now, due time.Time) error {
+	res.dueAt(due)
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("state: hold %s: %w", ev.Key, err)
@@ -395,7 +396,7 @@ func flapOnRaise(in Input, d *engine.Decision, recs map[string]*Record, res *Res
 		if f.Flapping {
 			fv.held = true
 			res.Skip = append(res.Skip, heldFor(d, OutcomeFlapping, fmt.Sprintf("%s; held until quiet for %s", f.describe(), f.Spec.Quiet))...)
-			if err := hold(recs, in.Event, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
+			if err := hold(recs, res, in.Event, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
 				return fv, err
 			}
 		} else if changed && len(f.Changes) >= f.Spec.Changes {
@@ -403,7 +404,7 @@ func flapOnRaise(in Input, d *engine.Decision, recs map[string]*Record, res *Res
 			fv.force, fv.outcome = true, OutcomeFlapping
 			fv.reason = fmt.Sprintf("flapping: %d changes within %s; raises and clears held until quiet for %s", f.Count, f.Spec.Within, f.Spec.Quiet)
 			fv.note = fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)
-			if err := hold(recs, in.Event, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
+			if err := hold(recs, res, in.Event, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
 				return fv, err
 			}
 		}
@@ -492,7 +493,7 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 	// The clear is held here: a release of the key by an inhibition must
 	// not tell its older raise in its place.
 	dropHeldTarget(in.Decision, recs, ev.Key, in.Now)
-	if err := hold(recs, ev, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
+	if err := hold(recs, res, ev, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
 		return false, "", err
 	}
 	return true, "", FlapKind.Put(recs, id, f, f.expires())
@@ -506,7 +507,7 @@ func memberOf(in Input, inc *Incident, recs map[string]*Record) []Group {
 	var out []Group
 	for _, ref := range inc.Groups {
 		if slices.Contains(in.ClearIDs, ref.ID) {
-			if g, ok := GroupKind.Get(recs, ref.ID); ok {
+			if g, ok := getGroup(recs, ref.ID); ok {
 				out = append(out, g)
 			}
 		}
