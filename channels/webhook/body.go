@@ -36,7 +36,7 @@ const (
 
 // Payload is the default body, sent when the policy has no body
 // template (or its part is missing or not JSON). Every field is always
-// present, in this order, except Truncated.
+// present, in this order, except Members and Truncated.
 type Payload struct {
 	Version    int    `json:"version"`    // Version
 	ID         string `json:"id"`         // ID(m), also the Idempotency-Key header
