@@ -330,3 +330,28 @@ func TestResolveUpdatesTheMessage(t *testing.T) {
 		t.Fatalf("webhook: ref %q, err %v", ref, err)
 	}
 }
+
+// TestDigestUpdatesTheMessage: a group's update (a message with members)
+// whose reference names the group's first message updates it in place,
+// as a resolve does, listing the members in the text.
+func TestDigestUpdatesTheMessage(t *testing.T) {
+	s := apitest.NewSlack()
+	defer s.Close()
+	n := apiNotifier(t, s, s.Token(), "#"+apitest.SlackChannelName)
+	m := sampleMessage()
+	m.Action, m.Key, m.Text = channels.Inform, "group/critical/cc1/1", "CRITICAL db1 down\nCRITICAL db2 down"
+	m.Members = []channels.Member{{Key: "cmon/cc1/1/1", Severity: "critical", Summary: "db1 down", Open: true}, {Key: "cmon/cc1/1/2", Severity: "critical", Summary: "db2 down", Open: true}}
+	ref, err := n.NotifyRef(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Ref, m.Text = ref, "CRITICAL db2 down\ncleared: CRITICAL db1 down"
+	if _, err := n.NotifyRef(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	msgs := s.Messages()
+	if len(msgs) != 2 || msgs[0].Method != "postMessage" || msgs[1].Method != "update" || msgs[1].TS != msgs[0].TS ||
+		!strings.Contains(string(msgs[1].Attachments), "cleared: CRITICAL db1 down") {
+		t.Fatalf("got %+v; want a post, then an update of it listing the members", msgs)
+	}
+}

@@ -330,3 +330,31 @@ func TestNotifyAfterCloseAndNil(t *testing.T) {
 		t.Error("Notify after Close is retryable")
 	}
 }
+
+// TestDigestLines: a group's notification is one line per member (its
+// own key and severity; a cleared one as a resolve) and then the group's
+// summary line.
+func TestDigestLines(t *testing.T) {
+	s, c := server(t, "unix")
+	n := newNotifier(t, c)
+	m := alarm()
+	m.Key, m.Summary, m.Action = "group/critical/cc1/1", "2 alerts in cc1/1", channels.Inform
+	m.Members = []channels.Member{
+		{Key: "cmon/cc1/1/1", Severity: "critical", Summary: "db1 down", Open: true},
+		{Key: "cmon/cc1/1/2", Severity: "warning", Summary: "db2 lag", Open: false},
+	}
+	if err := n.Notify(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.Wait(3, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ key, action string }{{"cmon/cc1/1/1", "message"}, {"cmon/cc1/1/2", "resolve"}, {"group/critical/cc1/1", "message"}}
+	for i, w := range want {
+		kv, _ := apitest.ParseKeyValues(msgs[i].Msg)
+		if kv["key"] != w.key || kv["action"] != w.action {
+			t.Errorf("line %d: key %q action %q, want %q %q (%s)", i+1, kv["key"], kv["action"], w.key, w.action, msgs[i].Msg)
+		}
+	}
+}

@@ -147,3 +147,18 @@ func FuzzBody(f *testing.F) {
 		}
 	})
 }
+
+// TestDigestBodyListsMembers: a group's notification carries its members;
+// one alert's body has no members field at all.
+func TestDigestBodyListsMembers(t *testing.T) {
+	m := &channels.Message{Key: "group/critical/cc1/1", Action: channels.Trigger, Severity: "critical", Summary: "2 alerts in cc1/1",
+		Members: []channels.Member{{Key: "cmon/cc1/1/1", Severity: "critical", Summary: "db1 down", Open: true}, {Key: "cmon/cc1/1/2", Severity: "warning", Summary: "db2 lag", Open: true, Note: "FLAPPING: 4 changes within 30m0s"}}}
+	p := decode(t, DefaultBody(m))
+	if len(p.Members) != 2 || p.Members[1].Key != "cmon/cc1/1/2" || p.Members[1].Note == "" {
+		t.Errorf("members %+v", p.Members)
+	}
+	m.Members = nil
+	if b := DefaultBody(m); strings.Contains(string(b), `"members"`) {
+		t.Errorf("one alert's body has members: %s", b)
+	}
+}

@@ -67,16 +67,7 @@ type stormRig struct {
 
 func newStormRig(t *testing.T, withEngine bool, policy string, o harness.Options) *stormRig {
 	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(src, []byte(policy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h, err := harness.NewWithOptions(binary, src, dir, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := stateHarness(t, policy, o)
 	r := &stormRig{h: h}
 	if withEngine {
 		r.eng = startEngineOn(t, h.Config, h.Spool)

@@ -67,6 +67,12 @@ func BenchmarkEngineBacklog(b *testing.B) {
 	}
 	close(ids)
 	b.ResetTimer()
+	r.handOver(b, ids)
+}
+
+// handOver hands the spooled entries ids to the engine by 16 waking
+// drops at once, and returns when it has decided them all.
+func (r *rig) handOver(b *testing.B, ids chan string) {
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -125,20 +131,7 @@ func BenchmarkEngineStorm(b *testing.B) {
 			}
 			close(ids)
 			b.ResetTimer()
-			var wg sync.WaitGroup
-			for range 16 {
-				wg.Go(func() {
-					for id := range ids {
-						if got := r.wake(id); got != spool.WakeClaimed {
-							b.Errorf("wake: %v", got)
-						}
-					}
-				})
-			}
-			for range b.N {
-				<-r.done
-			}
-			wg.Wait()
+			r.handOver(b, ids)
 		})
 	}
 }
