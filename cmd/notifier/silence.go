@@ -159,7 +159,7 @@ func (a *app) silenceCmd(args []string) error {
 			if err != nil || len(held) == 0 {
 				return nil
 			}
-			ids := slices.Sorted(maps.Keys(held))
+			ids := append(slices.Sorted(maps.Keys(held)), state.DueID())
 			n := 0
 			err = st.Shared().Update(ctx, ids, func(recs map[string]*state.Record) error {
 				n = state.EndSilence(recs, silenceID, time.Now())

@@ -26,6 +26,11 @@ var errStale = errors.New("held event released elsewhere")
 // next held event is due (zero for none). Without an engine the next
 // run or flush does this; the engine does it on its timer.
 func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) time.Time {
+	idx, err := st.Shared().View(ctx, []string{state.DueID()})
+	if err != nil {
+		return time.Time{}
+	}
+	seen := state.DueAt(idx)
 	recs, err := st.Shared().Scan(ctx, state.HeldPrefix)
 	if err != nil {
 		return time.Time{}
@@ -55,6 +60,13 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 	}
 	if g := p.sendGroups(ctx, r, st, owner, m); !g.IsZero() && (next.IsZero() || g.Before(next)) {
 		next = g
+	}
+	if !next.Equal(seen) && m == commit {
+		// The index set right: what runs after need not look before next.
+		_ = st.Shared().Update(ctx, []string{state.DueID()}, func(recs map[string]*state.Record) error {
+			state.SetDue(recs, seen, next)
+			return nil
+		})
 	}
 	return next
 }

@@ -73,8 +73,9 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	}
 	p.markDecided(r) // committed: the outbox holds it
 	p.partProblems(r, partErrs)
-	if !p.KeyFlush || res.Released > 0 {
-		// The engine releases on its timer; without it, every run does.
+	if res.Released > 0 || !p.KeyFlush && !res.DueIndex.IsZero() && !res.DueIndex.After(p.now()) {
+		// The engine releases on its timer; without it, a run does when
+		// something is due (the due index its decision read says so).
 		p.releaseHeld(ctx, r, st, owner, commit)
 	}
 	if marks == nil {

@@ -41,6 +41,7 @@ func (t *timers) run(now time.Time) (idle bool) {
 				s.loadPath(path, false)
 			}
 		}
+		s.pollDue(now)
 		t.nextPoll = now.Add(s.cfg.PollEvery)
 	}
 	s.mu.Lock()
@@ -156,4 +157,48 @@ func nextDue(ctx context.Context, l *loaded, r *pipeline.Report) (time.Time, boo
 		}
 	}
 	return next, !next.IsZero() || len(recs) > 0
+}
+
+// dueIndex reads l's due index.
+func dueIndex(l *loaded) (map[string]*state.Record, error) {
+	top, err := l.topology()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return top.Shared().View(ctx, []string{state.DueID()})
+}
+
+// pollDue looks at each policy's due index (state.DueIndex): what became
+// due without a decision of this engine — a silence expired early by
+// `notifier silence expire`, a hold made by another node sharing Redis —
+// is told at the next tick, not at the next periodic flush.
+func (s *Server) pollDue(now time.Time) {
+	s.mu.Lock()
+	var ls []*loaded
+	for _, ps := range s.policies {
+		if l := ps.cur; l != nil && now.Before(l.nextFlush) {
+			l.refs++ // released below: a reload may retire it meanwhile
+			ls = append(ls, l)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		recs, err := dueIndex(l)
+		s.releaseLoaded(l)
+		if err != nil {
+			continue
+		}
+		due := state.DueAt(recs)
+		if due.IsZero() {
+			continue
+		}
+		due = now.Add(due.Sub(s.clock())) // in wall time
+		s.mu.Lock()
+		if due.Before(l.nextFlush) {
+			l.nextFlush = due
+		}
+		s.mu.Unlock()
+	}
 }

@@ -196,6 +196,9 @@ type Result struct {
 	// (a group's notification, a held event's release); zero for none:
 	// the engine's timer is set for it.
 	Due time.Time
+	// DueIndex is the due index as this decision left it: a run without
+	// an engine looks for what is due only once it has come.
+	DueIndex time.Time
 	// Released counts the held events this decision released, due now
 	// (the targets of an inhibition whose last source resolved): they are
 	// decided again by the run's releaseHeld.
@@ -273,7 +276,13 @@ func windowOf(h engine.Hit, ev *event.Event) string {
 // sent and what is not, and updates the records in place. It is pure but
 // for recs, so explain can run it on a copy. With an Entry it records
 // the entry as decided, or, when it already is, decides nothing.
-func Apply(in Input, recs map[string]*Record) (Result, error) {
+func Apply(in Input, recs map[string]*Record) (res Result, err error) {
+	defer func() {
+		if err == nil {
+			noteDue(recs, res.Due)
+			res.DueIndex = DueAt(recs)
+		}
+	}()
 	if in.Entry == "" {
 		return apply(in, recs)
 	}
@@ -284,7 +293,7 @@ func Apply(in Input, recs map[string]*Record) (Result, error) {
 		// matters is that it exists.
 		return Result{AlreadyDecided: true}, nil
 	}
-	res, err := apply(in, recs)
+	res, err = apply(in, recs)
 	if err != nil {
 		return res, err
 	}

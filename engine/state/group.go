@@ -237,6 +237,7 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 		if m.Told && g.Due.IsZero() {
 			g.Due = g.nextDue(now, in.Engine)
 		}
+		res.dueAt(g.Due)
 		reason := fmt.Sprintf("cleared in group %s: told with its next notification", g.By)
 		if !m.Told {
 			reason = fmt.Sprintf("cleared in group %s before a notification named it", g.By)
@@ -280,6 +281,7 @@ func noteMember(in Input, ref GroupRef, recs map[string]*Record, key, note strin
 	if g.Due.IsZero() {
 		g.Due = g.nextDue(in.Now, in.Engine)
 	}
+	noteDue(recs, g.Due)
 	return putGroup(recs, ref.ID, g, groupExpires(in.Now))
 }
 
@@ -337,6 +339,7 @@ func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[stri
 	}
 	if ok, err := rateAllows(&g, rates, recs, now); err != nil || !ok {
 		if err == nil {
+			noteDue(recs, g.Due)
 			err = putGroup(recs, id, g, groupExpires(now)) // waits for the window
 		}
 		return res, err
@@ -380,7 +383,7 @@ func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[stri
 // SendGroupIDs are the records SendGroup reads and writes for group g,
 // whose record is id.
 func SendGroupIDs(id string, g Group, rates map[string]policy.RateSpec) []string {
-	ids := []string{id, IncidentID(g.Key)}
+	ids := []string{id, IncidentID(g.Key), DueID()}
 	for _, d := range g.Deliveries {
 		if _, capped := rates[d.Channel]; capped {
 			ids = append(ids, RateID(d.Channel))

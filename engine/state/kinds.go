@@ -33,6 +33,7 @@ const (
 	SeenPrefix       = "x/"
 	GroupPrefix      = "g/"
 	RatePrefix       = "r/"
+	DuePrefix        = "z/"
 )
 
 // Kind is one kind of record: its records' ids start with its prefix and
@@ -77,6 +78,7 @@ var (
 	SeenKind       = register[Seen]("cross-node report", SeenPrefix)
 	GroupKind      = register[Group]("group", GroupPrefix)
 	RateKind       = register[RateWindow]("rate window", RatePrefix)
+	DueKind        = register[DueIndex]("due index", DuePrefix)
 )
 
 // Prefix is where the kind's records live.

@@ -66,6 +66,7 @@ func SilencedBy(id string) string { return "silenced by " + id }
 // before its time, and what it held and is still open is told by the
 // next run, flush or engine tick. It returns how many it made due.
 func EndSilence(recs map[string]*Record, silenceID string, now time.Time) int {
+	defer noteDue(recs, now) // (recs names DueID: the caller's ids)
 	n := 0
 	for id := range recs {
 		h, ok := HeldKind.Get(recs, id)
@@ -78,6 +79,51 @@ func EndSilence(recs map[string]*Record, silenceID string, now time.Time) int {
 		}
 	}
 	return n
+}
+
+// DueIndex is when the first held event or group is due, as far as the
+// decisions that held or grouped something know: a run without an
+// engine looks for what is due (a scan of the held events and the
+// groups) only when it is due, and `notifier flush` and the engine look
+// every time, whatever it says. It may be early (what it named was
+// released meanwhile: the scan that finds nothing due sets it right),
+// never late, since every decision that makes something due names it.
+type DueIndex struct {
+	Next time.Time `json:"next,omitzero"`
+}
+
+// DueID is the due index's record.
+func DueID() string { return DueKind.ID("next") }
+
+// noteDue lowers the due index to t.
+func noteDue(recs map[string]*Record, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	idx, _ := DueKind.Get(recs, DueID())
+	if idx.Next.IsZero() || t.Before(idx.Next) {
+		idx.Next = t
+		_ = DueKind.Put(recs, DueID(), idx, time.Time{}) // always encodes
+	}
+}
+
+// DueAt is when the due index in recs says something is due (zero:
+// nothing held).
+func DueAt(recs map[string]*Record) time.Time {
+	idx, _ := DueKind.Get(recs, DueID())
+	return idx.Next
+}
+
+// SetDue sets the due index to next, the first due time a scan found
+// (zero: none), unless it changed since the scan began (seen): a
+// decision lowered it meanwhile.
+func SetDue(recs map[string]*Record, seen, next time.Time) {
+	idx, _ := DueKind.Get(recs, DueID())
+	if !idx.Next.Equal(seen) || idx.Next.Equal(next) {
+		return
+	}
+	idx.Next = next
+	_ = DueKind.Put(recs, DueID(), idx, time.Time{}) // always encodes
 }
 
 // Release is what Apply is told when it decides a held event again.
@@ -206,7 +252,7 @@ func seenBefore(recs map[string]*Record, ev *event.Event, window time.Duration, 
 // stormIDs are the records the storm features read for in.
 func stormIDs(in Input) []string {
 	ev, d := in.Event, in.Decision
-	ids := []string{HeldID(ev.Key)}
+	ids := []string{HeldID(ev.Key), DueID()}
 	if d.FlapTracked {
 		ids = append(ids, FlapID(ev.Key))
 	}
@@ -325,6 +371,7 @@ func inhibitionOnClear(d *engine.Decision, recs map[string]*Record, key string, 
 						return false, "", err
 					}
 					res.Released++
+					res.dueAt(now)
 				}
 				cleared = append(cleared, inh.Cleared...)
 				inh.Held, inh.Cleared = nil, nil
