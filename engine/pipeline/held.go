@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"notifier/channels"
@@ -82,6 +83,11 @@ func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology
 	}
 	now := p.now()
 	var next time.Time
+	type dueGroup struct {
+		id string
+		g  state.Group
+	}
+	var due []dueGroup
 	for id, rec := range recs {
 		g, ok := state.GroupKind.Decode(rec)
 		if !ok || g.Due.IsZero() {
@@ -93,10 +99,24 @@ func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology
 			}
 			continue
 		}
+		due = append(due, dueGroup{id, g})
+	}
+	// The longest waiting first: a rate cap that takes only some of them
+	// takes those.
+	slices.SortFunc(due, func(a, b dueGroup) int {
+		if c := a.g.Due.Compare(b.g.Due); c != 0 {
+			return c
+		}
+		if c := a.g.Opened.Compare(b.g.Opened); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, d := range due {
 		if ctx.Err() != nil {
 			break
 		}
-		p.sendGroup(ctx, r, st, owner, id, g, m)
+		p.sendGroup(ctx, r, st, owner, d.id, d.g, m)
 	}
 	return next
 }
