@@ -340,3 +340,35 @@ func TestE2ECrossNodeDedupRedis(t *testing.T) {
 		t.Errorf("PagerDuty: %s; want one page for the node loss both nodes reported", harness.DescribePagerDuty(r.h.PagerDuty.Events()))
 	}
 }
+
+// TestE2EFailoverShippedPolicy is the failover with the shipped policy,
+// as it is installed: the node's loss is paged once, as its cluster's
+// group (with the engine, after the group's 30 s wait), and resolved once
+// when the node is back; the fencing goes to Slack, once; the resource
+// that failed with the node is held, and told (Slack) once the node is
+// back, since it still failed.
+func TestE2EFailoverShippedPolicy(t *testing.T) {
+	shipped, err := os.ReadFile(defaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes(t, func(t *testing.T, withEngine bool) {
+		r := newStormRig(t, withEngine, string(shipped), harness.Options{})
+		group := "group/critical/pacemaker/default"
+		at := func(s int) string { return fmt.Sprintf("CRM_alert_timestamp_epoch=%d", 1795302001+s) }
+		r.runPacemaker(t, "node-lost-cluster-node-crash.env", at(0))
+		r.runPacemaker(t, "node-lost-cluster-node-crash.env", at(1), "CRM_alert_recipient=other", "CRM_alert_node_sequence=99")
+		fence := []string{"CRM_alert_node=vm2", "CRM_alert_desc=Operation reboot of vm2 by vm for pacemaker-controld: OK"}
+		r.runPacemaker(t, "fencing-reboot-ok-remote-node-crash.env", append(fence, at(3))...)
+		r.runPacemaker(t, "fencing-reboot-ok-remote-node-crash.env", append(fence, at(4), "CRM_alert_recipient=other")...)
+		r.runPacemaker(t, "resource-monitor-fail.env", "CRM_alert_node=vm2", at(5))
+		r.runPacemaker(t, "resource-start-ok.env", at(8))
+		r.await(t, 60*time.Second, "the cluster's page", func() bool { return pagerCount(r.h, group, "trigger") == 1 })
+		r.runPacemaker(t, "node-member-cluster-node.env", at(300))
+		r.await(t, 10*time.Second, "the page's resolve", func() bool { return pagerCount(r.h, group, "resolve") == 1 })
+		r.await(t, 10*time.Second, "the fencing and the held resource in Slack", func() bool { return len(r.h.Slack.Messages()) == 2 })
+		if pd := harness.Accepted(r.h.PagerDuty.Events()); len(pd) != 2 || len(members(pd[0])) != 1 {
+			t.Errorf("PagerDuty accepted %s; want one page (the node) and its resolve", harness.DescribePagerDuty(pd))
+		}
+	})
+}
