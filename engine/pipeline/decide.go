@@ -82,7 +82,8 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		}
 	}
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry,
-		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel, Engine: p.Engine, Rates: p.Policy.Rates}
+		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel, Engine: p.Engine, Rates: p.Policy.Rates,
+		DueAlways: !st.Separate()}
 	if ev.Action == event.ActionRemove {
 		if in.ClearIDs, err = p.clearIDs(ctx, st, ev); err != nil {
 			return state.Result{}, err

@@ -31,7 +31,7 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 	if err != nil {
 		return time.Time{}
 	}
-	seen := state.DueAt(idx)
+	seen := state.Due(idx)
 	recs, err := st.Shared().Scan(ctx, state.HeldPrefix)
 	if err != nil {
 		return time.Time{}
@@ -53,16 +53,20 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 		due = append(due, h)
 	}
 	slices.SortFunc(due, func(a, b state.Held) int { return a.Due.Compare(b.Due) })
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
 	for _, h := range due {
 		if ctx.Err() != nil {
+			earliest(h.Due) // not decided: still due
 			break
 		}
-		p.release(ctx, r, st, owner, h, m)
+		earliest(p.release(ctx, r, st, owner, h, m)) // held again: when
 	}
-	if g := p.sendGroups(ctx, r, st, owner, m); !g.IsZero() && (next.IsZero() || g.Before(next)) {
-		next = g
-	}
-	if !next.Equal(seen) && m == commit {
+	earliest(p.sendGroups(ctx, r, st, owner, m))
+	if !next.Equal(seen.Next) && m == commit {
 		// The index set right: what runs after need not look before next.
 		_ = st.Shared().Update(ctx, []string{state.DueID()}, func(recs map[string]*state.Record) error {
 			state.SetDue(recs, seen, next)
@@ -114,16 +118,21 @@ func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology
 	})
 	for _, d := range due {
 		if ctx.Err() != nil {
+			if next.IsZero() || d.g.Due.Before(next) {
+				next = d.g.Due // not sent: still due
+			}
 			break
 		}
-		p.sendGroup(ctx, r, st, owner, d.id, d.g, m)
+		if t := p.sendGroup(ctx, r, st, owner, d.id, d.g, m); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
 	}
 	return next
 }
 
 // sendGroup queues group id's digest (state.SendGroup) with its history
 // lines, in one transaction.
-func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology, owner, id string, g state.Group, m mode) {
+func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology, owner, id string, g state.Group, m mode) time.Time {
 	deadline, _ := ctx.Deadline()
 	var res state.Result
 	var hist map[string]*state.Record
@@ -157,10 +166,10 @@ func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology,
 	})
 	if err != nil {
 		p.problem(r, "sending group %s: %v (retried by the next run)", g.Key, err)
-		return
+		return g.Due // still due
 	}
 	if len(res.Send) == 0 {
-		return
+		return res.Due // put off (a rate cap), or sent by another run
 	}
 	p.addHistory(ctx, st, hist)
 	rel := Released{Event: &event.Event{Key: g.Key}, Decision: &engine.Decision{Key: g.Key}, Plan: res}
@@ -174,12 +183,13 @@ func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology,
 	r.Released++
 	r.Releases = append(r.Releases, rel)
 	p.partProblems(r, failed)
+	return time.Time{} // sent: due again only when something changes
 }
 
 // release decides one held event again: the rules at the time of its
 // release (a mute that ended must show as ended), the state as it is
 // now.
-func (p *Pipeline) release(ctx context.Context, r *Report, st *state.Topology, owner string, h state.Held, m mode) {
+func (p *Pipeline) release(ctx context.Context, r *Report, st *state.Topology, owner string, h state.Held, m mode) time.Time {
 	var ev event.Event
 	if err := json.Unmarshal(h.Event, &ev); err != nil {
 		p.problem(r, "held event %s does not decode, dropped from the hold: %v", h.Key, err)
@@ -189,7 +199,7 @@ func (p *Pipeline) release(ctx context.Context, r *Report, st *state.Topology, o
 			}
 			return nil
 		})
-		return
+		return time.Time{}
 	}
 	at := ev
 	at.Time = p.now()
@@ -197,11 +207,11 @@ func (p *Pipeline) release(ctx context.Context, r *Report, st *state.Topology, o
 	var partErrs []error
 	res, err := p.decide(ctx, st, &ev, d, m, owner, "", nil, nil, &partErrs, &state.Release{Held: h})
 	if errors.Is(err, errStale) {
-		return
+		return time.Time{}
 	}
 	if err != nil {
 		p.problem(r, "releasing the held event %s: %v (retried by the next run)", h.Key, err)
-		return
+		return h.Due // still due: the index must not pass it by
 	}
 	r.Released++
 	rel := Released{Event: &ev, Decision: d, Plan: res}
@@ -214,6 +224,7 @@ func (p *Pipeline) release(ctx context.Context, r *Report, st *state.Topology, o
 	if m == commit {
 		p.audit(&ev, d, res, nil)
 	}
+	return res.Due
 }
 
 // Released is one held event decided again.

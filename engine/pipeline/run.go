@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"notifier/engine"
 	"notifier/engine/event"
@@ -73,13 +74,29 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	}
 	p.markDecided(r) // committed: the outbox holds it
 	p.partProblems(r, partErrs)
-	if res.Released > 0 || !p.KeyFlush && !res.DueIndex.IsZero() && !res.DueIndex.After(p.now()) {
-		// The engine releases on its timer; without it, a run does when
-		// something is due (the due index its decision read says so).
-		p.releaseHeld(ctx, r, st, owner, commit)
-	}
+	due := res.DueIndex
 	if marks == nil {
-		marks, err = p.failureMarks(ctx, st)
+		// Read without the lock, after the commit (see decide). With a
+		// store shared by several nodes a decision that could not make
+		// anything due did not name (lock) the due index: read with them.
+		markIDs := failureIDs(p.Policy)
+		ids := markIDs
+		readDue := due.IsZero() && st.Separate() && !p.KeyFlush
+		if readDue {
+			ids = append(slices.Clone(markIDs), state.DueID())
+		}
+		var recs map[string]*state.Record
+		if recs, err = st.Shared().View(ctx, ids); err == nil {
+			marks = marksOf(p.Policy, recs, markIDs)
+			if readDue {
+				due = state.DueAt(recs)
+			}
+		}
+	}
+	if res.Released > 0 || !p.KeyFlush && !due.IsZero() && !due.After(p.now()) {
+		// The engine releases on its timer; without it, a run does when
+		// something is due (the due index says so).
+		p.releaseHeld(ctx, r, st, owner, commit)
 	}
 	if errors.Is(err, state.ErrDamaged) {
 		// The file holding what was just queued is damaged and moved

@@ -168,6 +168,9 @@ type Input struct {
 	ClearIDs []string
 	// Rates are the policy's channel rate caps, by channel.
 	Rates map[string]policy.RateSpec
+	// DueAlways names the due index in every decision (mayBeDue): for a
+	// store whose transactions lock it whole anyway (bbolt).
+	DueAlways bool
 	// Engine says a resident engine keeps the timers: a group's first
 	// notification waits for its wait. Without one it is sent at once.
 	Engine bool
@@ -278,7 +281,7 @@ func windowOf(h engine.Hit, ev *event.Event) string {
 // the entry as decided, or, when it already is, decides nothing.
 func Apply(in Input, recs map[string]*Record) (res Result, err error) {
 	defer func() {
-		if err == nil {
+		if err == nil && mayBeDue(in) { // else the index is not named
 			noteDue(recs, res.Due)
 			res.DueIndex = DueAt(recs)
 		}
@@ -328,10 +331,14 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 	if ev.Action == event.ActionRemove {
 		return applyClear(in, d, recs, inc, res)
 	}
+	prior := recs[HeldID(ev.Key)] // what was held for the key before this decision
 	if in.Silence == nil {
 		// Silences first, then inhibitions, then the rules' own mutes.
 		if name, source, id := inhibitedBy(d, recs, ev.Key); name != "" && len(d.Hits) > 0 {
 			res.Skip = append(res.Skip, heldFor(d, OutcomeInhibited, "inhibited by "+name+", "+source)...)
+			if prior != nil {
+				recs[HeldID(ev.Key)] = nil // held here now, as it is: an older event must not be told in its place
+			}
 			return res, holdTarget(recs, id, ev, in.Now)
 		}
 	}
@@ -355,9 +362,10 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 	if err != nil || flap.held {
 		return res, err
 	}
-	if h, ok := HeldKind.Get(recs, HeldID(ev.Key)); ok && h.Why != HeldFlapping {
-		// Decided now, not held: an older event held for a silence, a
-		// mute or an inhibition that ended must not be told after it.
+	if cur := recs[HeldID(ev.Key)]; cur != nil && cur == prior {
+		// Decided now, not held (what this decision held it wrote anew):
+		// an older event held for a silence, a mute, an inhibition or a
+		// flapping that ended must not be told after it.
 		recs[HeldID(ev.Key)] = nil
 	}
 	told := map[string]bool{}

@@ -269,8 +269,11 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 // noteMember sets the note of key's member in the group ref (named by
 // ClearIDs), to be said by its next notification.
 func noteMember(in Input, ref GroupRef, recs map[string]*Record, key, note string) error {
+	if !slices.Contains(in.ClearIDs, ref.ID) {
+		return ErrUnread
+	}
 	g, ok := getGroup(recs, ref.ID)
-	if !ok || !slices.Contains(in.ClearIDs, ref.ID) {
+	if !ok {
 		return nil
 	}
 	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == key })
@@ -315,7 +318,11 @@ func digestOf(g Group) *Digest {
 			}
 			return 1
 		}
-		return event.SeverityRank(d.Events[b].Severity) - event.SeverityRank(d.Events[a].Severity)
+		if c := event.SeverityRank(d.Events[b].Severity) - event.SeverityRank(d.Events[a].Severity); c != 0 {
+			return c
+		}
+		// The lead speaks for the group: one whose whole event was kept.
+		return min(len(mb.Event), 1) - min(len(ma.Event), 1)
 	})
 	members, events := make([]Member, len(idx)), make([]*event.Event, len(idx))
 	for i, j := range idx {
@@ -340,6 +347,7 @@ func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[stri
 	if ok, err := rateAllows(&g, rates, recs, now); err != nil || !ok {
 		if err == nil {
 			noteDue(recs, g.Due)
+			res.dueAt(g.Due)
 			err = putGroup(recs, id, g, groupExpires(now)) // waits for the window
 		}
 		return res, err

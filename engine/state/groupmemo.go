@@ -60,7 +60,13 @@ func putGroup(recs map[string]*Record, id string, g Group, expires time.Time) er
 }
 
 func remember(id string, data []byte, g Group) {
+	// As decoded: no monotonic clock reading, so a hit compares times as
+	// a decode would.
+	g.Opened, g.Sent, g.Due = g.Opened.Round(0), g.Sent.Round(0), g.Due.Round(0)
 	g.Members = slices.Clone(g.Members)
+	for i := range g.Members {
+		g.Members[i].Since = g.Members[i].Since.Round(0)
+	}
 	g.Deliveries = slices.Clone(g.Deliveries)
 	groupMemo.Lock()
 	defer groupMemo.Unlock()

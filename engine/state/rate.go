@@ -130,6 +130,38 @@ func capRates(in Input, res *Result, recs map[string]*Record) (groups []GroupRef
 	return groups, nil
 }
 
+// capNotices holds back, over a channel's rate cap, what res would send
+// that is a notice (a flapping key's, on its clear), not an alert: it is
+// not held for a digest (nothing would ever clear it there), just not
+// sent; what the key does next is told when it stops flapping.
+func capNotices(in Input, res *Result, recs map[string]*Record) error {
+	send := res.Send[:0:0]
+	for _, p := range res.Send {
+		spec, capped := in.Rates[p.Channel]
+		if !capped {
+			send = append(send, p)
+			continue
+		}
+		if !slices.Contains(append(rateIDs(in), in.ClearIDs...), RateID(p.Channel)) {
+			return ErrUnread
+		}
+		w := window(recs, p.Channel, spec, in.Now)
+		if full, _ := w.full(spec, in.Now); full {
+			p.Outcome = OutcomeRateLimited
+			p.Reason = fmt.Sprintf("not sent: the rate cap of %s (%d per %s) is full; its final state is told when it stops flapping", p.Channel, spec.Max, spec.Per)
+			res.Skip = append(res.Skip, p)
+			continue
+		}
+		w.Sent++
+		if err := putWindow(recs, p.Channel, w, spec); err != nil {
+			return err
+		}
+		send = append(send, p)
+	}
+	res.Send = send
+	return nil
+}
+
 // joinRate adds the event of p to channel's rate group, due when the
 // window allows.
 func joinRate(in Input, p Planned, spec policy.RateSpec, until time.Time, recs map[string]*Record) (id, key string, err error) {

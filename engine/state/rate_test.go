@@ -38,3 +38,22 @@ func TestRetryAfterHoldsARateCappedChannel(t *testing.T) {
 		t.Error("an uncapped channel got a rate window")
 	}
 }
+
+// TestSetDueKeepsWhatWasMadeDueMeanwhile: a scan that found nothing due
+// does not clear the due index when a decision made something due while
+// it looked, even later than the index said (its Seq moved).
+func TestSetDueKeepsWhatWasMadeDueMeanwhile(t *testing.T) {
+	recs := map[string]*Record{}
+	noteDue(recs, at(0))
+	seen := Due(recs)               // the scan begins
+	noteDue(recs, at(60))           // another run holds something, due in an hour
+	SetDue(recs, seen, time.Time{}) // the scan, begun before it, found nothing
+	if DueAt(recs).IsZero() {
+		t.Error("the due index was cleared with something held")
+	}
+	seen = Due(recs)
+	SetDue(recs, seen, at(60)) // a scan with nothing in between sets it right
+	if !DueAt(recs).Equal(at(60)) {
+		t.Errorf("index %s, want %s", DueAt(recs), at(60))
+	}
+}

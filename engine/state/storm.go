@@ -90,12 +90,15 @@ func EndSilence(recs map[string]*Record, silenceID string, now time.Time) int {
 // never late, since every decision that makes something due names it.
 type DueIndex struct {
 	Next time.Time `json:"next,omitzero"`
+	// Seq counts the decisions that made something due: a scan sets Next
+	// only if none did while it looked (SetDue), whatever their times.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // DueID is the due index's record.
 func DueID() string { return DueKind.ID("next") }
 
-// noteDue lowers the due index to t.
+// noteDue lowers the due index to t, and counts the change.
 func noteDue(recs map[string]*Record, t time.Time) {
 	if t.IsZero() {
 		return
@@ -103,23 +106,27 @@ func noteDue(recs map[string]*Record, t time.Time) {
 	idx, _ := DueKind.Get(recs, DueID())
 	if idx.Next.IsZero() || t.Before(idx.Next) {
 		idx.Next = t
-		_ = DueKind.Put(recs, DueID(), idx, time.Time{}) // always encodes
 	}
+	idx.Seq++
+	_ = DueKind.Put(recs, DueID(), idx, time.Time{}) // always encodes
+}
+
+// Due is the due index in recs (zero: nothing held, or none read).
+func Due(recs map[string]*Record) DueIndex {
+	idx, _ := DueKind.Get(recs, DueID())
+	return idx
 }
 
 // DueAt is when the due index in recs says something is due (zero:
 // nothing held).
-func DueAt(recs map[string]*Record) time.Time {
-	idx, _ := DueKind.Get(recs, DueID())
-	return idx.Next
-}
+func DueAt(recs map[string]*Record) time.Time { return Due(recs).Next }
 
 // SetDue sets the due index to next, the first due time a scan found
-// (zero: none), unless it changed since the scan began (seen): a
-// decision lowered it meanwhile.
-func SetDue(recs map[string]*Record, seen, next time.Time) {
+// (zero: none), unless a decision made something due since the scan
+// began (its Seq moved from seen's).
+func SetDue(recs map[string]*Record, seen DueIndex, next time.Time) {
 	idx, _ := DueKind.Get(recs, DueID())
-	if !idx.Next.Equal(seen) || idx.Next.Equal(next) {
+	if idx.Seq != seen.Seq || idx.Next.Equal(next) {
 		return
 	}
 	idx.Next = next
@@ -249,10 +256,32 @@ func seenBefore(recs map[string]*Record, ev *event.Event, window time.Duration, 
 	return dup, found
 }
 
+// mayBeDue says the decision of in may make something due (hold an
+// event, join a group, hold a notification for a rate cap, release
+// what an inhibition held, change a group): it then names the due
+// index, and lowers it. With a store shared by several nodes (Redis)
+// every id named is a lock every decision naming it waits for, so the
+// others leave it out (DueAlways false) and read it without the lock.
+func mayBeDue(in Input) bool {
+	d := in.Decision
+	if in.DueAlways || in.Silence != nil || len(d.Muted) > 0 || d.FlapTracked || len(d.Inhibits) > 0 || len(in.ClearIDs) > 0 || in.Release != nil {
+		return true
+	}
+	for _, h := range d.Hits {
+		if h.Group != nil {
+			return true
+		}
+	}
+	return len(rateIDs(in)) > 0
+}
+
 // stormIDs are the records the storm features read for in.
 func stormIDs(in Input) []string {
 	ev, d := in.Event, in.Decision
-	ids := []string{HeldID(ev.Key), DueID()}
+	ids := []string{HeldID(ev.Key)}
+	if mayBeDue(in) {
+		ids = append(ids, DueID())
+	}
 	if d.FlapTracked {
 		ids = append(ids, FlapID(ev.Key))
 	}
@@ -512,7 +541,7 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 			})
 		}
 		capped := Result{Send: send}
-		if _, err := capRates(in, &capped, recs); err != nil {
+		if err := capNotices(in, &capped, recs); err != nil {
 			return false, "", err
 		}
 		res.Skip = append(res.Skip, capped.Skip...)
