@@ -74,8 +74,8 @@ func digestMessage(m *channels.Message, d *state.Digest) {
 	if cleared > 0 {
 		fmt.Fprintf(&b, " (%d cleared)", cleared)
 	}
-	if d.Overflow > 0 {
-		fmt.Fprintf(&b, " (and %d more not listed)", d.Overflow)
+	if d.Unlisted > 0 {
+		fmt.Fprintf(&b, " (and %d more not listed)", d.Unlisted)
 	}
 	if m.Action == channels.Resolve {
 		b.Reset()

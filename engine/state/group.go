@@ -38,9 +38,10 @@ type Group struct {
 	// RateCap, for the group of what a channel's rate cap held, is the
 	// channel.
 	RateCap string `json:"rate_cap,omitempty"`
-	// Overflow counts what a full rate group held without listing it
-	// (maxGroupMembers): its digest says how many.
-	Overflow int `json:"overflow,omitempty"`
+	// Unlisted counts the open alerts a full rate group held without
+	// listing them (maxGroupMembers): its digests say how many, and it
+	// resolves only once they have cleared too.
+	Unlisted int `json:"unlisted,omitempty"`
 }
 
 // Member is one event key of a group.
@@ -72,8 +73,9 @@ type Digest struct {
 	// RateCap is the channel whose rate cap held the members, for the
 	// digest of a rate group.
 	RateCap string `json:"rate_cap,omitempty"`
-	// Overflow is how many more the group held than it lists.
-	Overflow int            `json:"overflow,omitempty"`
+	// Unlisted is how many more open alerts the group holds than it
+	// lists.
+	Unlisted int            `json:"unlisted,omitempty"`
 	Members  []Member       `json:"members"`
 	Events   []*event.Event `json:"-"` // Members' events, decoded
 }
@@ -117,10 +119,9 @@ func ClearIDs(inc *Record, rates map[string]policy.RateSpec) []string {
 // own. maxMemberEvents is how many members keep their whole event (the
 // rest keep what a digest lists): a group's record is read and written
 // whole on every change, and a storm's group has hundreds.
-const (
-	maxGroupMembers = 1000
-	maxMemberEvents = 10
-)
+var maxGroupMembers = 1000 // a variable for the tests
+
+const maxMemberEvents = 10
 
 // setEvent keeps ev in m: whole for one of the group's first
 // maxMemberEvents members (i is its index), else what a digest lists.
@@ -224,22 +225,27 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 		return nil // resolved already, or expired
 	}
 	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == ev.Key })
-	if i < 0 || !g.Members[i].Open {
+	told := false
+	switch {
+	case i < 0 && g.Unlisted > 0:
+		g.Unlisted-- // one the group held without listing it
+	case i < 0 || !g.Members[i].Open:
 		return nil
+	default:
+		m := &g.Members[i]
+		m.Open, told = false, m.Told
+		_ = m.setEvent(ev, i) // an Event always encodes
+		if !told {
+			g.Members = slices.Delete(g.Members, i, i+1) // cleared before anyone heard of it
+		}
 	}
-	m := &g.Members[i]
-	m.Open = false
-	_ = m.setEvent(ev, i) // an Event always encodes
-	if !m.Told {
-		g.Members = slices.Delete(g.Members, i, i+1) // cleared before anyone heard of it
-	}
-	if slices.ContainsFunc(g.Members, func(m Member) bool { return m.Open }) {
-		if m.Told && g.Due.IsZero() {
+	if g.Unlisted > 0 || slices.ContainsFunc(g.Members, func(m Member) bool { return m.Open }) {
+		if told && g.Due.IsZero() {
 			g.Due = g.nextDue(now, in.Engine)
 		}
 		res.dueAt(g.Due)
 		reason := fmt.Sprintf("cleared in group %s: told with its next notification", g.By)
-		if !m.Told {
+		if !told {
 			reason = fmt.Sprintf("cleared in group %s before a notification named it", g.By)
 		}
 		res.Skip = append(res.Skip, groupSkips(g, engine.DeliverResolve, reason)...)
@@ -301,7 +307,7 @@ func groupSkips(g Group, action, reason string) []Planned {
 // digestOf is what a notification of g tells: the members, open first,
 // the most severe first, then in the order they joined.
 func digestOf(g Group) *Digest {
-	d := &Digest{Group: g.By, RateCap: g.RateCap, Overflow: g.Overflow, Members: slices.Clone(g.Members)}
+	d := &Digest{Group: g.By, RateCap: g.RateCap, Unlisted: g.Unlisted, Members: slices.Clone(g.Members)}
 	d.Events = make([]*event.Event, len(d.Members))
 	for i := range d.Members {
 		d.Events[i] = d.Members[i].event()
@@ -377,7 +383,7 @@ func SendGroup(recs map[string]*Record, id string, now time.Time, rates map[stri
 		res.Send = append(res.Send, p)
 	}
 	inc.tell(res.Send)
-	g.Sent, g.Due, g.Overflow = now, time.Time{}, 0
+	g.Sent, g.Due = now, time.Time{}
 	g.Members = slices.DeleteFunc(g.Members, func(m Member) bool { return !m.Open })
 	for i := range g.Members {
 		g.Members[i].Told = true

@@ -177,12 +177,12 @@ func joinRate(in Input, p Planned, spec policy.RateSpec, until time.Time, recs m
 	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == mk })
 	if i < 0 && len(g.Members) >= maxGroupMembers {
 		// Full: counted, and told by number in the digest; its own clear
-		// finds no member.
-		g.Overflow++
+		// counts it out.
+		g.Unlisted++
 		if g.Due.IsZero() || g.Due.Before(until) {
 			g.Due = until
 		}
-		return "", key, putGroup(recs, id, g, groupExpires(in.Now))
+		return id, key, putGroup(recs, id, g, groupExpires(in.Now))
 	}
 	if i < 0 {
 		g.Members = append(g.Members, Member{Key: mk, Since: in.Now})

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"notifier/engine"
+	"notifier/engine/event"
 	"notifier/engine/policy"
 )
 
@@ -55,5 +57,39 @@ func TestSetDueKeepsWhatWasMadeDueMeanwhile(t *testing.T) {
 	SetDue(recs, seen, at(60)) // a scan with nothing in between sets it right
 	if !DueAt(recs).Equal(at(60)) {
 		t.Errorf("index %s, want %s", DueAt(recs), at(60))
+	}
+}
+
+// TestFullRateGroupCountsUnlisted: alerts a full rate group cannot list
+// are counted, said in its digest, and keep it open until they clear.
+func TestFullRateGroupCountsUnlisted(t *testing.T) {
+	defer func(n int) { maxGroupMembers = n }(maxGroupMembers)
+	maxGroupMembers = 2
+	spec := policy.RateSpec{Max: 1, Per: time.Hour}
+	recs := map[string]*Record{}
+	in := func(key, action string, now time.Time) Input {
+		return Input{Event: &event.Event{Key: key, Action: action, Severity: "critical"}, Now: now, Rates: map[string]policy.RateSpec{"pager": spec},
+			Decision: &engine.Decision{Key: key}, ClearIDs: []string{RateGroupID("pager")}}
+	}
+	p := Planned{Delivery: engine.Delivery{Channel: "pager", Type: "pagerduty", Action: "trigger", Rule: "r"}}
+	for i, key := range []string{"a", "b", "c"} {
+		if _, _, err := joinRate(in(key, event.ActionNew, at(i)), p, spec, at(60), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, _ := getGroup(recs, RateGroupID("pager"))
+	if len(g.Members) != 2 || g.Unlisted != 1 || digestOf(g).Unlisted != 1 {
+		t.Fatalf("members %d, unlisted %d; want 2 listed, 1 counted", len(g.Members), g.Unlisted)
+	}
+	IncidentKind.Put(recs, IncidentID(g.Key), Incident{Key: g.Key, Told: []Told{{Channel: "pager", Type: "pagerduty"}}}, at(600))
+	for _, key := range []string{"a", "b"} {
+		var res Result
+		if err := clearMember(in(key, event.ActionRemove, at(70)), GroupRef{ID: RateGroupID("pager"), Key: g.Key}, recs, &res); err != nil || len(res.Send) != 0 {
+			t.Fatalf("clear of %s: %v, sent %v; the unlisted one is still open", key, err, res.Send)
+		}
+	}
+	var res Result
+	if err := clearMember(in("c", event.ActionRemove, at(71)), GroupRef{ID: RateGroupID("pager"), Key: g.Key}, recs, &res); err != nil || len(res.Send) != 1 || res.Send[0].Action != engine.DeliverResolve {
+		t.Fatalf("the last clear: %v, sent %v; want the rate group's resolve", err, res.Send)
 	}
 }
