@@ -182,7 +182,9 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 		if in.ClearIDs, err = p.clearIDs(ctx, st, ev); err != nil {
 			return res, err
 		}
-		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, in.ClearIDs...))))
+		// Every id again, as Apply will see the input: with the records
+		// it names now, the decision may also name the due index.
+		ids = slices.Compact(slices.Sorted(slices.Values(append(state.IDs(in), markIDs...))))
 		err = update()
 	}
 	if err != nil {

@@ -65,8 +65,9 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 		}
 		earliest(p.release(ctx, r, st, owner, h, m)) // held again: when
 	}
-	earliest(p.sendGroups(ctx, r, st, owner, m))
-	if !next.Equal(seen.Next) && m == commit {
+	g, scanned := p.sendGroups(ctx, r, st, owner, m)
+	earliest(g)
+	if scanned && !next.Equal(seen.Next) && m == commit {
 		// The index set right: what runs after need not look before next.
 		_ = st.Shared().Update(ctx, []string{state.DueID()}, func(recs map[string]*state.Record) error {
 			state.SetDue(recs, seen, next)
@@ -79,11 +80,11 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 // sendGroups queues the notifications of the groups that are due (a
 // group's wait or interval ended with something new to tell), each in its
 // own transaction, and returns when the next group is due (zero for
-// none).
-func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) time.Time {
+// none), and false when the groups could not be read.
+func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) (time.Time, bool) {
 	recs, err := st.Shared().Scan(ctx, state.GroupPrefix)
-	if err != nil || len(recs) == 0 {
-		return time.Time{}
+	if err != nil {
+		return time.Time{}, false // not looked at: the due index must stay as it is
 	}
 	now := p.now()
 	var next time.Time
@@ -127,7 +128,7 @@ func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology
 			next = t
 		}
 	}
-	return next
+	return next, true
 }
 
 // sendGroup queues group id's digest (state.SendGroup) with its history
@@ -148,7 +149,7 @@ func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology,
 		// group's key; its lead member's event makes the messages.
 		lead := &event.Event{Key: g.Key}
 		if d := res.Send[0].Digest; d != nil && len(d.Events) > 0 {
-			lead = d.Events[0]
+			lead = d.LeadEvent()
 		}
 		var queue map[string]*state.Record
 		queue, hist, err = outboxRecords(&event.Event{Key: g.Key, Source: lead.Source, EventType: lead.EventType, Severity: lead.Severity, Action: event.ActionNew},
@@ -174,7 +175,7 @@ func (p *Pipeline) sendGroup(ctx context.Context, r *Report, st *state.Topology,
 	p.addHistory(ctx, st, hist)
 	rel := Released{Event: &event.Event{Key: g.Key}, Decision: &engine.Decision{Key: g.Key}, Plan: res}
 	if d := res.Send[0].Digest; d != nil && len(d.Events) > 0 {
-		rel.Event = d.Events[0]
+		rel.Event = d.LeadEvent()
 	}
 	for _, s := range res.Send {
 		msg, _ := p.message(rel.Event, s)

@@ -192,7 +192,7 @@ const OutcomeUndelivered state.Outcome = "undelivered"
 func (p *Pipeline) message(ev *event.Event, s state.Planned) (*channels.Message, []error) {
 	var members []*event.Event
 	if s.Digest != nil && len(s.Digest.Events) > 0 {
-		ev, members = s.Digest.Events[0], s.Digest.Events // the lead member speaks for the group
+		ev, members = s.Digest.LeadEvent(), s.Digest.Events // the lead member speaks for the group
 	}
 	m := Message(ev, s.Delivery, s.Suppressed, s.Ref)
 	if s.Key != "" {

@@ -274,7 +274,7 @@ func clearMember(in Input, ref GroupRef, recs map[string]*Record, res *Result) e
 
 // noteMember sets the note of key's member in the group ref (named by
 // ClearIDs), to be said by its next notification.
-func noteMember(in Input, ref GroupRef, recs map[string]*Record, key, note string) error {
+func noteMember(in Input, ref GroupRef, recs map[string]*Record, res *Result, key, note string) error {
 	if !slices.Contains(in.ClearIDs, ref.ID) {
 		return ErrUnread
 	}
@@ -290,7 +290,7 @@ func noteMember(in Input, ref GroupRef, recs map[string]*Record, key, note strin
 	if g.Due.IsZero() {
 		g.Due = g.nextDue(in.Now, in.Engine)
 	}
-	noteDue(recs, g.Due)
+	res.dueAt(g.Due) // Apply lowers the due index with it
 	return putGroup(recs, ref.ID, g, groupExpires(in.Now))
 }
 
@@ -324,11 +324,7 @@ func digestOf(g Group) *Digest {
 			}
 			return 1
 		}
-		if c := event.SeverityRank(d.Events[b].Severity) - event.SeverityRank(d.Events[a].Severity); c != 0 {
-			return c
-		}
-		// The lead speaks for the group: one whose whole event was kept.
-		return min(len(mb.Event), 1) - min(len(ma.Event), 1)
+		return event.SeverityRank(d.Events[b].Severity) - event.SeverityRank(d.Events[a].Severity)
 	})
 	members, events := make([]Member, len(idx)), make([]*event.Event, len(idx))
 	for i, j := range idx {
@@ -336,6 +332,23 @@ func digestOf(g Group) *Digest {
 	}
 	d.Members, d.Events = members, events
 	return d
+}
+
+// LeadEvent is the event that speaks for the group in its messages (the
+// templates' fields, the channels' source and cluster): the first open
+// member whose whole event was kept, else the first member.
+func (d *Digest) LeadEvent() *event.Event {
+	for i, m := range d.Members {
+		if m.Open && len(m.Event) > 0 {
+			return d.Events[i]
+		}
+	}
+	for i, m := range d.Members {
+		if len(m.Event) > 0 {
+			return d.Events[i]
+		}
+	}
+	return d.Events[0]
 }
 
 // SendGroup queues the notification of the group id that is due at now

@@ -90,9 +90,11 @@ func EndSilence(recs map[string]*Record, silenceID string, now time.Time) int {
 // never late, since every decision that makes something due names it.
 type DueIndex struct {
 	Next time.Time `json:"next,omitzero"`
-	// Seq counts the decisions that made something due: a scan sets Next
-	// only if none did while it looked (SetDue), whatever their times.
-	Seq int64 `json:"seq,omitempty"`
+	// Seq counts the decisions that made something due, and Low is the
+	// earliest time they noted since a scan last set Next: a scan that
+	// another decision overlapped sets Next no later than Low.
+	Seq int64     `json:"seq,omitempty"`
+	Low time.Time `json:"low,omitzero"`
 }
 
 // DueID is the due index's record.
@@ -106,6 +108,9 @@ func noteDue(recs map[string]*Record, t time.Time) {
 	idx, _ := DueKind.Get(recs, DueID())
 	if idx.Next.IsZero() || t.Before(idx.Next) {
 		idx.Next = t
+	}
+	if idx.Low.IsZero() || t.Before(idx.Low) {
+		idx.Low = t
 	}
 	idx.Seq++
 	_ = DueKind.Put(recs, DueID(), idx, time.Time{}) // always encodes
@@ -122,14 +127,17 @@ func Due(recs map[string]*Record) DueIndex {
 func DueAt(recs map[string]*Record) time.Time { return Due(recs).Next }
 
 // SetDue sets the due index to next, the first due time a scan found
-// (zero: none), unless a decision made something due since the scan
-// began (its Seq moved from seen's).
+// (zero: none); when a decision made something due since the scan began
+// (Seq moved from seen's), no later than what they noted (Low).
 func SetDue(recs map[string]*Record, seen DueIndex, next time.Time) {
 	idx, _ := DueKind.Get(recs, DueID())
-	if idx.Seq != seen.Seq || idx.Next.Equal(next) {
+	if idx.Seq != seen.Seq && !idx.Low.IsZero() && (next.IsZero() || idx.Low.Before(next)) {
+		next = idx.Low
+	}
+	if idx.Next.Equal(next) && idx.Low.IsZero() {
 		return
 	}
-	idx.Next = next
+	idx.Next, idx.Low = next, time.Time{}
 	_ = DueKind.Put(recs, DueID(), idx, time.Time{}) // always encodes
 }
 
@@ -264,15 +272,26 @@ func seenBefore(recs map[string]*Record, ev *event.Event, window time.Duration, 
 // others leave it out (DueAlways false) and read it without the lock.
 func mayBeDue(in Input) bool {
 	d := in.Decision
-	if in.DueAlways || in.Silence != nil || len(d.Muted) > 0 || d.FlapTracked || len(d.Inhibits) > 0 || len(in.ClearIDs) > 0 || in.Release != nil {
+	if in.DueAlways || in.Release != nil || len(rateIDs(in)) > 0 {
+		return true
+	}
+	if in.Event.Action == event.ActionRemove {
+		// A clear may be held (flapping), release an inhibition's
+		// targets, or change a group.
+		return d.FlapTracked || len(d.Inhibits) > 0 || len(in.ClearIDs) > 0
+	}
+	// A raise may be held (a silence, a mute, flapping) or join a group.
+	// (One that no rule damps, of a key still flapping from a rule that
+	// did, is held without the index: a flush tells it.)
+	if in.Silence != nil || len(d.Muted) > 0 {
 		return true
 	}
 	for _, h := range d.Hits {
-		if h.Group != nil {
+		if h.Group != nil || h.Flapping != nil {
 			return true
 		}
 	}
-	return len(rateIDs(in)) > 0
+	return false
 }
 
 // stormIDs are the records the storm features read for in.
@@ -526,7 +545,7 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 			// A member of groups: that it flaps their next notifications
 			// say, with the member; its clear is held in them.
 			for _, g := range inc.Groups {
-				if err := noteMember(in, g, recs, ev.Key, fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)); err != nil {
+				if err := noteMember(in, g, recs, res, ev.Key, fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)); err != nil {
 					return false, "", err
 				}
 			}
