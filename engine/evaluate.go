@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"notifier/engine/event"
@@ -259,24 +260,62 @@ func (p *Policy) unmuted(d *Decision, t time.Time) time.Time {
 		if rr.Muted == "" {
 			continue
 		}
-		r := p.rule(rr.Name)
-		if r == nil {
-			continue
-		}
-		at := t.Truncate(time.Minute)
-		for range 8 * 24 * 60 {
-			at = at.Add(time.Minute)
-			if first.IsZero() || at.Before(first) {
-				if p.muted(r, &event.Event{Time: at}) == "" {
-					first = at
-					break
-				}
-				continue
+		if r := p.rule(rr.Name); r != nil {
+			if at := p.unmutes.at(r, t, p.unmuteAfter); !at.IsZero() && (first.IsZero() || at.Before(first)) {
+				first = at
 			}
-			break
 		}
 	}
 	return first
+}
+
+// unmuteAfter is the first minute after t at which r's windows no longer
+// mute it, within a week and a day; zero when there is none.
+func (p *Policy) unmuteAfter(r *Rule, t time.Time) time.Time {
+	at := t.Truncate(time.Minute)
+	for range 8 * 24 * 60 {
+		at = at.Add(time.Minute)
+		if p.muted(r, &event.Event{Time: at}) == "" {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
+// unmuteMemo remembers unmuteAfter by rule and minute: a storm during a
+// maintenance window asks the same question for every event, and each
+// answer walks up to a week of minutes. Safe for concurrent use (the
+// engine's decisions share a policy); nil remembers nothing.
+type unmuteMemo struct {
+	mu sync.Mutex
+	m  map[unmuteKey]time.Time
+}
+
+type unmuteKey struct {
+	rule   *Rule
+	minute int64
+}
+
+// at is unmuteAfter(r, t), remembered.
+func (c *unmuteMemo) at(r *Rule, t time.Time, compute func(*Rule, time.Time) time.Time) time.Time {
+	if c == nil {
+		return compute(r, t)
+	}
+	k := unmuteKey{r, t.Unix() / 60}
+	c.mu.Lock()
+	at, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return at
+	}
+	at = compute(r, t)
+	c.mu.Lock()
+	if len(c.m) >= 1024 {
+		clear(c.m)
+	}
+	c.m[k] = at
+	c.mu.Unlock()
+	return at
 }
 
 // rule is the rule called name, or nil.

@@ -3,6 +3,7 @@ package engine
 import (
 	"reflect"
 	"strings"
+	"time"
 
 	"notifier/engine/policy"
 
@@ -58,6 +59,7 @@ func Lint(srcs []policy.Source, opts policy.Options) (*Policy, policy.Problems) 
 // expressions. Errors go to ps; lint's findings to lint, when set.
 func build(parsed *policy.Parsed, ps *policy.Problems, lint *policy.Problems) (*Policy, *compiler) {
 	p := &Policy{
+		unmutes:  &unmuteMemo{m: map[unmuteKey]time.Time{}},
 		Settings: parsed.Settings,
 		Channels: parsed.Channels,
 		Windows:  make(map[string]*Window, len(parsed.Windows)),
@@ -97,6 +99,7 @@ func build(parsed *policy.Parsed, ps *policy.Problems, lint *policy.Problems) (*
 		}
 		p.Rules = append(p.Rules, r)
 		p.flaps = p.flaps || r.Flapping != nil
+		p.groups = p.groups || r.Group != nil
 	}
 	for _, pi := range parsed.Inhibits {
 		if !pi.Decoded {

@@ -17,7 +17,9 @@ type Policy struct {
 	Rates map[string]policy.RateSpec
 	// Inhibits are the `inhibit` entries, in order.
 	Inhibits []*Inhibit
-	flaps    bool     // a rule has flapping
+	flaps    bool // a rule has flapping
+	groups   bool // a rule has group
+	unmutes  *unmuteMemo
 	Files    []string // the files it was loaded from, in order
 	// LastGood says the policy files did not load and this is the last
 	// policy from them that did (see engine/lastgood).
@@ -33,6 +35,11 @@ type Rule struct {
 	keyProg   *vm.Program // suppress.key, when given
 	groupProg *vm.Program // group.by, when given
 }
+
+// MayGroup says what the policy decides may make a key a member of a
+// group — a rule's group, or a channel's rate cap — whose clear must then
+// read the group first.
+func (p *Policy) MayGroup() bool { return p.groups || len(p.Rates) > 0 }
 
 // Inhibit is a compiled `inhibit` entry.
 type Inhibit struct {

@@ -84,7 +84,10 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 	in := state.Input{Event: ev, Decision: d, Silence: sil, Now: now, Policy: p.policyID(st), Entry: entry,
 		DedupWindow: p.Policy.Settings.DedupWindow, Release: rel, Engine: p.Engine, Rates: p.Policy.Rates,
 		DueAlways: !st.Separate()}
-	if ev.Action == event.ActionRemove {
+	if ev.Action == event.ActionRemove && p.Policy.MayGroup() {
+		// (A policy that does not group may have left groups behind, from
+		// before it changed: Apply then says ErrUnread, and they are read
+		// below.)
 		if in.ClearIDs, err = p.clearIDs(ctx, st, ev); err != nil {
 			return state.Result{}, err
 		}
@@ -98,6 +101,16 @@ func (p *Pipeline) decide(ctx context.Context, st *state.Topology, ev *event.Eve
 			return state.Result{}, err
 		}
 		res, err := state.Apply(in, recs) // on the copy View returned
+		if errors.Is(err, state.ErrUnread) {
+			// Groups left by an earlier policy: read them, and again.
+			if in.ClearIDs, err = p.clearIDs(ctx, st, ev); err != nil {
+				return state.Result{}, err
+			}
+			if recs, err = st.Shared().View(ctx, state.IDs(in)); err != nil {
+				return state.Result{}, err
+			}
+			res, err = state.Apply(in, recs)
+		}
 		if err != nil || len(res.Groups) == 0 {
 			return res, err
 		}

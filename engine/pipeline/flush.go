@@ -35,7 +35,7 @@ func (p *Pipeline) Flush(ctx context.Context, force bool) (*Report, error) {
 	marked := markedSet(marks)
 	owner := p.owner()
 	p.importKept(ctx, r, st, owner)
-	r.NextHeld = p.releaseHeld(ctx, r, st, owner, commit)
+	r.NextHeld = p.releaseHeld(ctx, r, st, owner, commit, 0)
 	err = p.flushOutbox(ctx, r, st, owner, force, marked, "")
 	p.reportFailures(r, marks, marked)
 	if err != nil {

@@ -15,6 +15,12 @@ import (
 	"notifier/engine/state"
 )
 
+// maxRunReleases bounds what one run without an engine decides again or
+// sends of what is due, besides its own event: a run's own page must not
+// wait behind a thousand releases (each a transaction); the next run, or
+// the flush timer, takes the rest.
+const maxRunReleases = 16
+
 // errStale aborts the decision of a held event whose Held record is no
 // longer the one read: another run released it, or a newer event of the
 // key is held in its place. Nothing is written.
@@ -26,7 +32,10 @@ var errStale = errors.New("held event released elsewhere")
 // what they now send for the flush that follows. It returns when the
 // next held event is due (zero for none). Without an engine the next
 // run or flush does this; the engine does it on its timer.
-func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) time.Time {
+//
+// limit, when above 0, bounds how many it decides or sends (a run's
+// share: the rest stays due, for the next run or flush); 0 is all.
+func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topology, owner string, m mode, limit int) time.Time {
 	idx, err := st.Shared().View(ctx, []string{state.DueID()})
 	if err != nil {
 		return time.Time{}
@@ -58,14 +67,22 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 			next = t
 		}
 	}
+	done := 0
 	for _, h := range due {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || limit > 0 && done >= limit {
 			earliest(h.Due) // not decided: still due
 			break
 		}
 		earliest(p.release(ctx, r, st, owner, h, m)) // held again: when
+		done++
 	}
-	g, scanned := p.sendGroups(ctx, r, st, owner, m)
+	left := 0 // all
+	if limit > 0 {
+		if left = limit - done; left == 0 {
+			left = -1 // none left; the groups are still looked at, for when they are due
+		}
+	}
+	g, scanned := p.sendGroups(ctx, r, st, owner, m, left)
 	earliest(g)
 	if scanned && !next.Equal(seen.Next) && m == commit {
 		// The index set right: what runs after need not look before next.
@@ -79,9 +96,10 @@ func (p *Pipeline) releaseHeld(ctx context.Context, r *Report, st *state.Topolog
 
 // sendGroups queues the notifications of the groups that are due (a
 // group's wait or interval ended with something new to tell), each in its
-// own transaction, and returns when the next group is due (zero for
-// none), and false when the groups could not be read.
-func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology, owner string, m mode) (time.Time, bool) {
+// own transaction, at most limit of them when it is above 0 (none when
+// it is below), and returns when the next group is due (zero for none),
+// and false when the groups could not be read.
+func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology, owner string, m mode, limit int) (time.Time, bool) {
 	recs, err := st.Shared().Scan(ctx, state.GroupPrefix)
 	if err != nil {
 		return time.Time{}, false // not looked at: the due index must stay as it is
@@ -117,8 +135,8 @@ func (p *Pipeline) sendGroups(ctx context.Context, r *Report, st *state.Topology
 		}
 		return strings.Compare(a.id, b.id)
 	})
-	for _, d := range due {
-		if ctx.Err() != nil {
+	for i, d := range due {
+		if ctx.Err() != nil || limit != 0 && i >= max(limit, 0) {
 			if next.IsZero() || d.g.Due.Before(next) {
 				next = d.g.Due // not sent: still due
 			}
@@ -246,6 +264,6 @@ func (p *Pipeline) ReleaseDue(ctx context.Context) (*Report, error) {
 	}
 	defer st.Close()
 	r := &Report{}
-	r.NextHeld = p.releaseHeld(ctx, r, st, "", record)
+	r.NextHeld = p.releaseHeld(ctx, r, st, "", record, 0)
 	return r, nil
 }

@@ -96,7 +96,7 @@ func (p *Pipeline) run(ctx context.Context, ev *event.Event, entry string) *Repo
 	if res.Released > 0 || !p.KeyFlush && !due.IsZero() && !due.After(p.now()) {
 		// The engine releases on its timer; without it, a run does when
 		// something is due (the due index says so).
-		p.releaseHeld(ctx, r, st, owner, commit)
+		p.releaseHeld(ctx, r, st, owner, commit, maxRunReleases)
 	}
 	if errors.Is(err, state.ErrDamaged) {
 		// The file holding what was just queued is damaged and moved

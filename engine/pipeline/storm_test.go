@@ -94,3 +94,27 @@ func TestStormOfOneThousandIsTenPages(t *testing.T) {
 		t.Errorf("%d resolves, %d messages in all; want %d and %d", resolves, total, clusters, 3*clusters)
 	}
 }
+
+// A run without an engine tells at most maxRunReleases of what is due
+// besides its own event: the rest stays due, for the next run.
+func TestRunReleasesABoundedShare(t *testing.T) {
+	r := newRig(t, stormPolicy)
+	r.pl.Engine = true // the groups wait; then runs find them due
+	start := r.clock
+	const clusters = maxRunReleases + 4
+	for i := range clusters {
+		r.run(t, stormEvent(i, clusters, event.ActionNew))
+	}
+	pages := func() int { return len(r.chans["pager"].messages()) }
+	info := &event.Event{Source: "cmon", Kind: "alarm", Action: event.ActionNew, Severity: "info", Key: "cmon/ctl/9/9", ID: "9"}
+	r.clock = start.Add(31 * time.Second)
+	r.run(t, info)
+	if got := pages(); got != maxRunReleases {
+		t.Fatalf("the first run after the wait sent %d groups, want %d", got, maxRunReleases)
+	}
+	r.clock = start.Add(32 * time.Second)
+	r.run(t, info)
+	if got := pages(); got != clusters {
+		t.Fatalf("the next run left %d of %d groups unsent", clusters-got, clusters)
+	}
+}

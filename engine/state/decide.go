@@ -495,7 +495,7 @@ func apply(in Input, recs map[string]*Record) (Result, error) {
 			return res, err
 		}
 	}
-	rated, err := capRates(in, &res, recs)
+	rated, err := capRates(in, &res, recs, false)
 	if err != nil {
 		return res, err
 	}

@@ -56,7 +56,6 @@ type Member struct {
 	Node      string          `json:"node,omitempty"`
 	EventType string          `json:"event_type,omitempty"`
 	Open      bool            `json:"open"`
-	Since     time.Time       `json:"since"`
 	Count     int             `json:"count"`
 	// Told says a notification of the group named it: its clear is then
 	// worth an update.
@@ -171,12 +170,12 @@ func joinGroup(in Input, h engine.Hit, dels []engine.Delivery, note string, recs
 	changed := false
 	i := slices.IndexFunc(g.Members, func(m Member) bool { return m.Key == ev.Key })
 	if i < 0 {
-		g.Members = append(g.Members, Member{Key: ev.Key, Since: now})
+		g.Members = append(g.Members, Member{Key: ev.Key})
 		i, changed = len(g.Members)-1, true
 	}
 	m := &g.Members[i]
 	if !m.Open {
-		m.Open, m.Since, changed = true, now, true
+		m.Open, changed = true, true
 	}
 	if err := m.setEvent(ev, i); err != nil {
 		return "", "", time.Time{}, fmt.Errorf("state: group %s: %w", key, err)

@@ -64,9 +64,6 @@ func remember(id string, data []byte, g Group) {
 	// a decode would.
 	g.Opened, g.Sent, g.Due = g.Opened.Round(0), g.Sent.Round(0), g.Due.Round(0)
 	g.Members = slices.Clone(g.Members)
-	for i := range g.Members {
-		g.Members[i].Since = g.Members[i].Since.Round(0)
-	}
 	g.Deliveries = slices.Clone(g.Deliveries)
 	groupMemo.Lock()
 	defer groupMemo.Unlock()

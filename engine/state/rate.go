@@ -84,9 +84,12 @@ func putWindow(recs map[string]*Record, channel string, w RateWindow, spec polic
 
 // capRates holds back what res would send over a channel's rate cap: it
 // joins the channel's rate group instead (OutcomeRateLimited), to be
-// told in its digest when the window allows. It returns the rate group
-// the event joined, if it did.
-func capRates(in Input, res *Result, recs map[string]*Record) (groups []GroupRef, err error) {
+// told in its digest when the window allows. It returns the rate groups
+// the event joined. notices says res holds notices, not alerts (a
+// flapping key's, on its clear): one over the cap is just not sent —
+// nothing would ever clear it in a digest — and what the key does next
+// is told when it stops flapping.
+func capRates(in Input, res *Result, recs map[string]*Record, notices bool) (groups []GroupRef, err error) {
 	if len(in.Rates) == 0 {
 		return nil, nil
 	}
@@ -104,62 +107,43 @@ func capRates(in Input, res *Result, recs map[string]*Record) (groups []GroupRef
 		if !named[RateID(p.Channel)] || !named[RateGroupID(p.Channel)] {
 			return nil, ErrUnread // a channel the caller did not expect (a clear's notice): read again
 		}
-		w := window(recs, p.Channel, spec, in.Now)
-		if full, until := w.full(spec, in.Now); full {
+		took, until, err := takeSlot(recs, p.Channel, spec, in.Now)
+		switch {
+		case err != nil:
+			return nil, err
+		case took:
+			send = append(send, p)
+		case notices:
+			p.Outcome = OutcomeRateLimited
+			p.Reason = fmt.Sprintf("not sent: the rate cap of %s (%d per %s) is full; its final state is told when it stops flapping", p.Channel, spec.Max, spec.Per)
+			res.Skip = append(res.Skip, p)
+		default:
 			id, gkey, err := joinRate(in, p, spec, until, recs)
 			if err != nil {
 				return nil, err
 			}
 			res.dueAt(until)
-			gkey = RateGroupKey(p.Channel)
 			if p.KeyOr(in.Event.Key) == in.Event.Key && id != "" {
 				groups = append(groups, GroupRef{ID: id, Key: gkey}) // the event's own notification: its clear clears it there
 			}
 			p.Outcome, p.Key = OutcomeRateLimited, gkey
 			p.Reason = fmt.Sprintf("held by the rate cap of %s (%d per %s): told in its digest, due %s", p.Channel, spec.Max, spec.Per, until.UTC().Format(time.RFC3339))
 			res.Skip = append(res.Skip, p)
-			continue
 		}
-		w.Sent++
-		if err := putWindow(recs, p.Channel, w, spec); err != nil {
-			return nil, err
-		}
-		send = append(send, p)
 	}
 	res.Send = send
 	return groups, nil
 }
 
-// capNotices holds back, over a channel's rate cap, what res would send
-// that is a notice (a flapping key's, on its clear), not an alert: it is
-// not held for a digest (nothing would ever clear it there), just not
-// sent; what the key does next is told when it stops flapping.
-func capNotices(in Input, res *Result, recs map[string]*Record) error {
-	send := res.Send[:0:0]
-	for _, p := range res.Send {
-		spec, capped := in.Rates[p.Channel]
-		if !capped {
-			send = append(send, p)
-			continue
-		}
-		if !slices.Contains(append(rateIDs(in), in.ClearIDs...), RateID(p.Channel)) {
-			return ErrUnread
-		}
-		w := window(recs, p.Channel, spec, in.Now)
-		if full, _ := w.full(spec, in.Now); full {
-			p.Outcome = OutcomeRateLimited
-			p.Reason = fmt.Sprintf("not sent: the rate cap of %s (%d per %s) is full; its final state is told when it stops flapping", p.Channel, spec.Max, spec.Per)
-			res.Skip = append(res.Skip, p)
-			continue
-		}
-		w.Sent++
-		if err := putWindow(recs, p.Channel, w, spec); err != nil {
-			return err
-		}
-		send = append(send, p)
+// takeSlot takes one notification of channel's window at now, when it
+// has one left; else it says when it will.
+func takeSlot(recs map[string]*Record, channel string, spec policy.RateSpec, now time.Time) (bool, time.Time, error) {
+	w := window(recs, channel, spec, now)
+	if full, until := w.full(spec, now); full {
+		return false, until, nil
 	}
-	res.Send = send
-	return nil
+	w.Sent++
+	return true, time.Time{}, putWindow(recs, channel, w, spec)
 }
 
 // joinRate adds the event of p to channel's rate group, due when the
@@ -185,7 +169,7 @@ func joinRate(in Input, p Planned, spec policy.RateSpec, until time.Time, recs m
 		return id, key, putGroup(recs, id, g, groupExpires(in.Now))
 	}
 	if i < 0 {
-		g.Members = append(g.Members, Member{Key: mk, Since: in.Now})
+		g.Members = append(g.Members, Member{Key: mk})
 		i = len(g.Members) - 1
 	}
 	m := &g.Members[i]
@@ -219,9 +203,7 @@ func rateAllows(g *Group, rates map[string]policy.RateSpec, recs map[string]*Rec
 	}
 	for _, d := range g.Deliveries {
 		if spec, capped := rates[d.Channel]; capped {
-			w := window(recs, d.Channel, spec, now)
-			w.Sent++
-			if err := putWindow(recs, d.Channel, w, spec); err != nil {
+			if _, _, err := takeSlot(recs, d.Channel, spec, now); err != nil { // free: checked above
 				return false, err
 			}
 		}

@@ -180,6 +180,16 @@ func (f *Flap) quietAt() time.Time { return f.Last.Add(f.Spec.Quiet) }
 
 func (f *Flap) expires() time.Time { return f.Last.Add(f.Spec.Within + f.Spec.Quiet + time.Hour) }
 
+// notice is what the notification that the key flaps says.
+func (f *Flap) notice() string {
+	return fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)
+}
+
+// noticeReason is that notification's reason, for history.
+func (f *Flap) noticeReason() string {
+	return fmt.Sprintf("flapping: %d changes within %s; raises and clears held until quiet for %s", f.Count, f.Spec.Within, f.Spec.Quiet)
+}
+
 // describe says how long and how much the key has flapped.
 func (f *Flap) describe() string {
 	return fmt.Sprintf("flapping since %s, %d changes", f.Since.UTC().Format(time.RFC3339), f.Count)
@@ -413,7 +423,7 @@ func inhibitionOnClear(d *engine.Decision, recs map[string]*Record, key string, 
 			inh.Sources = slices.Delete(inh.Sources, i, i+1)
 			if len(inh.Sources) == 0 {
 				for _, t := range inh.Held {
-					reason := fmt.Sprintf("held since %s by inhibit %s (source %s), which resolved", t.Since.UTC().Format(time.RFC3339), h.Name, key)
+					reason := fmt.Sprintf("held since %s by inhibit %s (source %s, %d occurrences held), which resolved", t.Since.UTC().Format(time.RFC3339), h.Name, key, t.Count)
 					rel := Held{Key: t.Key, Event: t.Event, Why: HeldInhibited, Reason: reason, Since: t.Since, Due: now}
 					if err := HeldKind.Put(recs, HeldID(t.Key), rel, now.Add(IncidentTTL)); err != nil {
 						return false, "", err
@@ -497,8 +507,8 @@ func flapOnRaise(in Input, d *engine.Decision, recs map[string]*Record, res *Res
 		} else if changed && len(f.Changes) >= f.Spec.Changes {
 			f.Flapping, f.Since, f.Count = true, in.Now, len(f.Changes)
 			fv.force, fv.outcome = true, OutcomeFlapping
-			fv.reason = fmt.Sprintf("flapping: %d changes within %s; raises and clears held until quiet for %s", f.Count, f.Spec.Within, f.Spec.Quiet)
-			fv.note = fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)
+			fv.reason = f.noticeReason()
+			fv.note = f.notice()
 			if err := hold(recs, res, in.Event, HeldFlapping, f.describe(), in.Now, f.quietAt()); err != nil {
 				return fv, err
 			}
@@ -545,7 +555,7 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 			// A member of groups: that it flaps their next notifications
 			// say, with the member; its clear is held in them.
 			for _, g := range inc.Groups {
-				if err := noteMember(in, g, recs, res, ev.Key, fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within)); err != nil {
+				if err := noteMember(in, g, recs, res, ev.Key, f.notice()); err != nil {
 					return false, "", err
 				}
 			}
@@ -555,12 +565,12 @@ func flapOnClear(in Input, recs map[string]*Record, inc *Incident, res *Result) 
 			send = append(send, Planned{
 				Delivery: engine.Delivery{Channel: t.Channel, Type: t.Type, Action: engine.DeliveryAction(t.Type, event.ActionNew), Rule: f.Rule},
 				Outcome:  OutcomeFlapping,
-				Reason:   fmt.Sprintf("flapping: %d changes within %s; raises and clears held until quiet for %s", f.Count, f.Spec.Within, f.Spec.Quiet),
-				Note:     fmt.Sprintf("FLAPPING: %d changes within %s", f.Count, f.Spec.Within),
+				Reason:   f.noticeReason(),
+				Note:     f.notice(),
 			})
 		}
 		capped := Result{Send: send}
-		if err := capNotices(in, &capped, recs); err != nil {
+		if _, err := capRates(in, &capped, recs, true); err != nil {
 			return false, "", err
 		}
 		res.Skip = append(res.Skip, capped.Skip...)
