@@ -8,23 +8,31 @@ export CGO_ENABLED = 0
 # nfpm from the tools module, run from the repository root (nfpm.yaml's paths are relative to it).
 NFPM      := $(GO) tool -modfile=tools/go.mod nfpm
 
-.PHONY: all build test race vet fmt-check policy-check schema package e2e fuzz bench bench-startup demo graph clean
+.PHONY: all build test race vet fmt-check policy-check examples-check schema package e2e fuzz bench bench-startup demo graph clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifier
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/notifier-drop ./cmd/notifier-drop
+	$(GO) build -trimpath -tags engine -ldflags '$(LDFLAGS)' -o bin/notifier-engine ./cmd/notifier
 
 ## test: what CI runs for a change before the end-to-end tests (make e2e): formatting, vet, the
 ## shipped policy's lint and tests, unit and integration tests under the race detector (cgo: it
 ## needs a C compiler). It ends with each skipped test and why, then "skipped: N tests (why)"
 ## (the Redis tests skip without redis-server, except under CI=true where they fail).
-test: fmt-check vet policy-check
+test: fmt-check vet policy-check examples-check
 	@set -- $$($(GO) env CC); command -v "$$1" >/dev/null || \
 	{ echo "make test: the race detector needs a C compiler; \"$$1\" not found (apt-get install gcc)" >&2; exit 1; }
 	$(GO) build -o bin/testreport ./internal/testreport
 	CGO_ENABLED=1 bin/testreport $(GO) test -json -race -count=1 ./...
+
+## examples-check: the Prometheus scrape config, alerting rules (promtool test rules) and Grafana
+## dashboard in examples/; without promtool it says how to install it and skips, but under CI=true
+## (apt-get install prometheus: .ci/run does).
+examples-check:
+	@if command -v promtool >/dev/null || [ "$${CI:-}" = true ]; then examples/prometheus/check.sh; \
+	else echo "SKIP examples-check: promtool not found (apt-get install --no-install-recommends prometheus)"; fi
 
 ## policy-check: what users' CI runs on their policies, on ours.
 policy-check: build
@@ -38,6 +46,7 @@ schema: build
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/ ./cmd/notifier/
+	$(GO) vet -tags engine ./cmd/notifier/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -52,7 +61,7 @@ package: export SOURCE_DATE_EPOCH = $(shell git log -1 --format=%ct 2>/dev/null 
 package: build
 	rm -rf dist/notifier_*.deb dist/notifier-*.rpm dist/gen
 	mkdir -p dist/gen
-	packaging/copyright.sh $(BIN) > dist/gen/copyright
+	packaging/copyright.sh bin/notifier-engine > dist/gen/copyright  # notifier's modules and client_golang's
 	packaging/changelog.sh "$$NOTIFIER_VERSION-1" > dist/gen/changelog.Debian
 	packaging/manpage.sh $(BIN) "$$NOTIFIER_VERSION" > dist/gen/notifier.1
 	gzip -9n dist/gen/changelog.Debian dist/gen/notifier.1

@@ -98,6 +98,7 @@ else
 	for want in \
 		"-rwxr-xr-x root/root ./usr/bin/notifier" \
 		"-rwxr-xr-x root/root ./usr/bin/notifier-drop" \
+		"-rwxr-xr-x root/root ./usr/bin/notifier-engine" \
 		"-rw-r--r-- root/root ./etc/notifier/notifier.yaml" \
 		"-rw-r--r-- root/root ./lib/systemd/system/notifier-flush.service" \
 		"-rw-r--r-- root/root ./lib/systemd/system/notifier-flush.timer" \
@@ -146,6 +147,7 @@ else
 	check "deb: /usr/bin/notifier is statically linked" static "$tmp/deb.root/usr/bin/notifier"
 	check "deb: /usr/bin/notifier runs (notifier version)" "$tmp/deb.root/usr/bin/notifier" version
 	check "deb: /usr/bin/notifier-drop is statically linked" static "$tmp/deb.root/usr/bin/notifier-drop"
+	check "deb: /usr/bin/notifier-engine is statically linked" static "$tmp/deb.root/usr/bin/notifier-engine"
 	check "deb: notifier-drop(1) is notifier(1)" \
 		equal "$(readlink "$tmp/deb.root/usr/share/man/man1/notifier-drop.1.gz")" notifier.1.gz
 	# The examples README.md points to, as the repository has them.
@@ -194,6 +196,7 @@ else
 	for want in \
 		"-rwxr-xr-x root root  /usr/bin/notifier" \
 		"-rwxr-xr-x root root  /usr/bin/notifier-drop" \
+		"-rwxr-xr-x root root  /usr/bin/notifier-engine" \
 		"-rw-r--r-- root root cn /etc/notifier/notifier.yaml" \
 		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.service" \
 		"-rw-r--r-- root root  /usr/lib/systemd/system/notifier-flush.timer" \
@@ -218,6 +221,7 @@ else
 			cmp "$tmp/rpm.root/etc/notifier/notifier.yaml" policies/default.yaml
 		check "rpm: /usr/bin/notifier is statically linked" static "$tmp/rpm.root/usr/bin/notifier"
 		check "rpm: /usr/bin/notifier-drop is statically linked" static "$tmp/rpm.root/usr/bin/notifier-drop"
+		check "rpm: /usr/bin/notifier-engine is statically linked" static "$tmp/rpm.root/usr/bin/notifier-engine"
 		for u in $units; do
 			check "rpm: $u is examples/systemd/$u" cmp "$tmp/rpm.root/usr/lib/systemd/system/$u" "examples/systemd/$u"
 		done

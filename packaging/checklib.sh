@@ -66,7 +66,7 @@ forget_notifier() {
 		echo "(notifier is installed here by rpm: erased in the overlay first)"
 		rpm -e --nodeps notifier || { echo "forget_notifier: rpm -e notifier failed in the overlay" >&2; return 1; }
 	fi
-	rm -rf /etc/notifier /var/lib/notifier /usr/bin/notifier /usr/bin/notifier-drop \
+	rm -rf /etc/notifier /var/lib/notifier /usr/bin/notifier /usr/bin/notifier-drop /usr/bin/notifier-engine \
 		/etc/systemd/system/timers.target.wants/notifier-flush.timer /etc/systemd/system/sockets.target.wants/notifier.socket
 	forget_notifier_user
 }

@@ -90,6 +90,7 @@ check "dpkg -i $(basename "$deb")" install_deb --no-haclient
 check "status installed" equal "$(status)" installed
 check "notifier version runs" /usr/bin/notifier version
 check "notifier-drop is installed" test -x /usr/bin/notifier-drop
+check "notifier-engine is installed" test -x /usr/bin/notifier-engine
 check "notifier lint /etc/notifier/notifier.yaml exits 0" /usr/bin/notifier lint /etc/notifier/notifier.yaml
 check "/etc/notifier/notifier.yaml is a conffile" \
 	grep -q '^ /etc/notifier/notifier.yaml ' <<<"$(dpkg-query -W -f '${Conffiles}\n' notifier)"

@@ -24,6 +24,9 @@ type app struct {
 	stdout, stderr io.Writer
 	env            map[string]string
 	start          time.Time
+	// obs is what run and flush tell about themselves (observe.go); nil
+	// for the other commands.
+	obs *observer
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {

@@ -25,11 +25,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "notifier")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building notifier: %v\n%s", err, out)
-		os.Exit(1)
+	// notifier-engine beside it, as installed: `notifier serve` runs it.
+	for _, b := range [][]string{{"-o", binary}, {"-tags", "engine", "-o", filepath.Join(dir, "notifier-engine")}} {
+		build := exec.Command("go", append(append([]string{"build"}, b...), ".")...)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building notifier: %v\n%s", err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

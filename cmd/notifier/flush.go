@@ -27,9 +27,12 @@ func (a *app) flushCmd(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	spooled, spoolErr := a.drainSpool(a.configPath(*configFlag), drop.SpoolDir(*spoolFlag, a.env))
+	dir := drop.SpoolDir(*spoolFlag, a.env)
+	defer a.observe(dir).finish()
+	spooled, spoolErr := a.drainSpool(a.configPath(*configFlag), dir)
 	err := a.withState(*configFlag, func(ctx context.Context, pl *pipeline.Pipeline) error {
 		r, err := pl.Flush(ctx, true)
+		a.obs.decision(nil, r)
 		if err != nil {
 			return problemErr(err) // nothing could be flushed: say why
 		}

@@ -37,6 +37,7 @@ func (a *app) runCmd(args []string) error {
 	}
 	path := a.configPath(*configFlag)
 	dir := drop.SpoolDir(*spoolFlag, a.env)
+	defer a.observe(dir).finish()
 	if *spooled != "" {
 		return a.runSpooled(path, dir, *spooled, *owner)
 	}
@@ -131,6 +132,7 @@ func (a *app) rejectInput(path string, err error) error {
 	err = exitErrorOf(err)
 	l := a.load(path)
 	defer l.w.close()
+	a.obs.rejected(in)
 	if in != nil {
 		err = a.rejected(l.p, in, err)
 	}
@@ -160,12 +162,14 @@ type loaded struct {
 func (a *app) load(path string) *loaded {
 	l := &loaded{path: path, w: newWiring()}
 	l.p, l.err = a.loadPolicy(path, l.w)
+	loadErr := l.err
 	if l.err != nil {
 		// Loudly: every run says it, until someone fixes the policy.
 		if lg := a.lastGood(path, l.err, l.w); lg != nil {
 			l.p, l.err, l.lastGood = lg, nil, true
 		}
 	}
+	a.obs.loaded(path, l.p, l.lastGood, loadErr)
 	return l
 }
 
@@ -212,6 +216,7 @@ func (a *app) decideEntry(l *loaded, e *spool.Entry, s *spool.Spool, c *spool.Cl
 		}
 	}
 	l.report = r
+	a.obs.decision(ev, r)
 	err = reportExit(r)
 	if err == nil && l.lastGood {
 		return problemsFound() // delivered, but the policy on disk is broken

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"notifier/engine/drop"
+	"notifier/engine/metrics"
 	"notifier/engine/serve"
 	"notifier/engine/spool"
 )
@@ -29,6 +32,16 @@ func (a *app) serveCmd(args []string) error {
 	}
 	if *workers < 1 {
 		return usageErr("serve: --workers must be at least 1")
+	}
+	if engineMetrics == nil {
+		// This notifier has no /metrics: notifier-engine, the same
+		// commands built with them, runs the engine when it is there.
+		if bin, ok := engineBinary(a.env); ok {
+			// The mark stops a loop, should bin be a plain notifier too.
+			env := append(os.Environ(), execedMark+"=1")
+			err := syscall.Exec(bin, append([]string{bin, "serve"}, args...), env)
+			return problemErr(fmt.Errorf("serve: running %s: %w", bin, err))
+		}
 	}
 	if len(configs) == 0 {
 		configs = stringList{a.configPath("")}
@@ -65,14 +78,22 @@ func (a *app) serveCmd(args []string) error {
 	for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
 		os.Unsetenv(k) // not for the children (none today)
 	}
-	srv, err := serve.New(serve.Config{
-		Policies:  configs,
-		Spool:     sp,
-		StatePath: statePath,
-		CacheDir:  a.cacheDir(),
-		Workers:   *workers,
-		Idle:      *idle,
-		Note:      func(line string) { fmt.Fprintf(a.stderr, "notifier: %s\n", line) },
+	var srv *serve.Server
+	var sink metrics.Sink
+	var handler http.Handler
+	if engineMetrics != nil {
+		sink, handler = engineMetrics(func(s metrics.Sink) { srv.Gather(s) })
+	}
+	srv, err = serve.New(serve.Config{
+		Metrics:        sink,
+		MetricsHandler: handler,
+		Policies:       configs,
+		Spool:          sp,
+		StatePath:      statePath,
+		CacheDir:       a.cacheDir(),
+		Workers:        *workers,
+		Idle:           *idle,
+		Note:           func(line string) { fmt.Fprintf(a.stderr, "notifier: %s\n", line) },
 		// The event decoded again from the entry's input, with the
 		// policy's cluster defaults, as an in-process run decodes it.
 		Decode:   drop.EventOf,
@@ -117,4 +138,34 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+// engineMetrics, set in the engine build (serve_engine.go), makes the
+// engine's metrics registry: what it is told, and the /metrics handler
+// that calls gather at each scrape. Nil in the plain build.
+var engineMetrics func(gather func(metrics.Sink)) (metrics.Sink, http.Handler)
+
+// execedMark is set in the environment of the notifier-engine that
+// `notifier serve` runs.
+const execedMark = "NOTIFIER_ENGINE_EXECED"
+
+// engineBinary is notifier-engine: $NOTIFIER_ENGINE_BIN, else beside
+// this executable; false when there is none (the engine then runs in
+// this process, without /metrics).
+func engineBinary(env map[string]string) (string, bool) {
+	if env[execedMark] != "" {
+		return "", false
+	}
+	if bin := env["NOTIFIER_ENGINE_BIN"]; bin != "" {
+		return bin, true
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", false
+	}
+	bin := filepath.Join(filepath.Dir(self), "notifier-engine")
+	if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", false
+	}
+	return bin, true
 }

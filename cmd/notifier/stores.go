@@ -62,6 +62,7 @@ func (a *app) withState(configFlag string, fn func(ctx context.Context, pl *pipe
 			return err
 		}
 	}
+	a.obs.loaded(path, p, err != nil, err)
 	pl := a.newPipeline(p, w)
 	ctx, cancel := context.WithDeadline(context.Background(), a.start.Add(p.Settings.Deadline))
 	defer cancel()

@@ -19,22 +19,31 @@ func (a *app) versionCmd(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rev, modified := commit, ""
+	rev, changed := buildRevision()
+	modified := ""
+	if changed {
+		modified = " (modified)"
+	}
+	fmt.Fprintf(a.stdout, "notifier %s\ncommit %s%s\n%s %s/%s\n", version, rev, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+// buildRevision is the commit built: commit, else the Go toolchain's VCS
+// stamp, else "unknown"; modified says the stamp saw local changes.
+func buildRevision() (rev string, modified bool) {
+	rev = commit
 	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
 				rev = s.Value
 			case "vcs.modified":
-				if s.Value == "true" {
-					modified = " (modified)"
-				}
+				modified = s.Value == "true"
 			}
 		}
 	}
 	if rev == "" {
 		rev = "unknown"
 	}
-	fmt.Fprintf(a.stdout, "notifier %s\ncommit %s%s\n%s %s/%s\n", version, rev, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
+	return rev, modified
 }

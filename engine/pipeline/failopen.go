@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"sync"
+	"time"
 
 	"notifier/channels"
 	"notifier/engine"
@@ -73,6 +74,7 @@ func withoutState(ds []engine.Delivery) state.Result {
 // notes each failure. It returns each delivery's error (nil: delivered).
 func (p *Pipeline) deliver(ctx context.Context, r *Report, ev *event.Event, ds []engine.Delivery, msgs []*channels.Message) []error {
 	errs := make([]error, len(ds))
+	took := make([]time.Duration, len(ds))
 	var wg sync.WaitGroup
 	for i, d := range ds {
 		wg.Go(func() {
@@ -81,7 +83,9 @@ func (p *Pipeline) deliver(ctx context.Context, r *Report, ev *event.Event, ds [
 				errs[i] = err
 				return
 			}
+			began := time.Now()
 			_, errs[i] = channels.Deliver(ctx, ch, msgs[i], channels.DefaultBackoff)
+			took[i] = time.Since(began)
 		})
 	}
 	wg.Wait()
@@ -91,7 +95,8 @@ func (p *Pipeline) deliver(ctx context.Context, r *Report, ev *event.Event, ds [
 			outcome = OutcomeUndelivered
 			p.note("channel %q: %v", ds[i].Channel, err)
 		}
-		r.Deliveries = append(r.Deliveries, Delivery{Key: ev.Key, Channel: ds[i].Channel, Action: ds[i].Action, Outcome: outcome, Err: err})
+		_, after := channels.IsRetryable(err)
+		r.Deliveries = append(r.Deliveries, Delivery{Key: ev.Key, Channel: ds[i].Channel, Action: ds[i].Action, Outcome: outcome, Err: err, Took: took[i], RetryAfter: after})
 	}
 	return errs
 }

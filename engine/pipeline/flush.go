@@ -174,7 +174,7 @@ func (p *Pipeline) flushRound(ctx context.Context, r *Report, st *state.Topology
 					failed++
 				}
 				if o.Status != state.AttemptSkipped {
-					attempts = append(attempts, Delivery{Key: e.Key, Channel: e.Channel, Action: e.Action, Outcome: what, Err: o.Err})
+					attempts = append(attempts, Delivery{Key: e.Key, Channel: e.Channel, Action: e.Action, Outcome: what, Err: o.Err, Took: o.Took, RetryAfter: o.RetryAfter})
 					h := state.HistoryEntry{Time: settleNow, Key: e.Key, Rule: e.Rule, Channel: e.Channel, Delivery: e.Action, Outcome: what, Attempts: e.Attempts + 1}
 					if o.Err != nil {
 						h.Reason = o.Err.Error()
@@ -346,14 +346,16 @@ func (p *Pipeline) deliverChain(ctx context.Context, r *Report, chain []state.En
 		if m.Action == channels.Resolve && m.Ref == "" {
 			m.Ref = lastRef // the trigger went out just before, in this chain
 		}
+		began := time.Now()
 		ref, _, derr := channels.DeliverRef(ctx, ch, &m, channels.DefaultBackoff)
+		took := time.Since(began)
 		if derr == nil {
-			out[i] = state.Attempt{Status: state.AttemptDelivered, Ref: ref}
+			out[i] = state.Attempt{Status: state.AttemptDelivered, Ref: ref, Took: took}
 			lastRef = ref
 			continue
 		}
 		retry, after := channels.IsRetryable(derr)
-		out[i] = state.Attempt{Status: state.AttemptRejected, Err: derr, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr)}
+		out[i] = state.Attempt{Status: state.AttemptRejected, Err: derr, RetryAfter: after, Uncertain: channels.MaybeAccepted(derr), Took: took}
 		if retry {
 			out[i].Status = state.AttemptRetryable
 		}

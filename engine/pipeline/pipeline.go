@@ -177,6 +177,9 @@ type Delivery struct {
 	// OutcomeUndelivered.
 	Outcome state.Outcome
 	Err     error
+	// Took is how long the attempt took; RetryAfter the wait the
+	// service asked for (a 429's Retry-After), if it did.
+	Took, RetryAfter time.Duration
 }
 
 // OutcomeUndelivered is a delivery made without state that failed: it

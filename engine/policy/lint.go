@@ -77,8 +77,9 @@ func (r *Rule) Lint() Problems {
 	return ps
 }
 
-// unused warns about channels and windows no rule refers to: often a
-// rule meant to use them names something else.
+// unused warns about channels and windows no rule refers to (nor, for a
+// channel, settings.self_alert): often a rule meant to use them names
+// something else.
 func (p *Parsed) unused(inWindow map[string]bool) Problems {
 	var ps Problems
 	used := map[string]bool{}
@@ -97,6 +98,11 @@ func (p *Parsed) unused(inWindow map[string]bool) Problems {
 	}
 	for w := range inWindow {
 		used["windows."+w] = true
+	}
+	if s := p.settings; s != nil && s.spec.SelfAlert != nil {
+		for _, ch := range s.spec.SelfAlert.Notify {
+			used["channels."+ch] = true
+		}
 	}
 	for _, d := range p.defs {
 		if !used[d.section+"."+d.key.Value] {

@@ -156,6 +156,7 @@ func Parse(srcs []Source, opts Options) (*Parsed, Problems) {
 		}
 		l.checkRule(r)
 	}
+	l.checkSelfAlert()
 	return p, ps
 }
 
@@ -266,11 +267,13 @@ func (l *loader) parseSettings(sink Sink, k, v *yaml.Node) {
 	if spec.DedupWindow != nil { // the decoder refuses a negative one
 		s.DedupWindow = *spec.DedupWindow
 	}
+	l.parseMetrics(sink, v, spec.Metrics)
+	l.parseSelfAlert(sink, v, spec.SelfAlert)
 	// Relative paths are the policy file's, as *_file options are: runs
 	// start anywhere (Pacemaker's in /var/lib/pacemaker/cores, the flush
 	// timer in /, an operator's silence in a home directory), and they
 	// must all find one state.
-	for _, path := range []*string{&s.StatePath, &s.AuditLog, &s.RedisPasswordFile} {
+	for _, path := range []*string{&s.StatePath, &s.AuditLog, &s.RedisPasswordFile, &s.Metrics.Textfile} {
 		if *path != "" && !filepath.IsAbs(*path) {
 			*path = filepath.Join(filepath.Dir(sink.File), *path)
 		}

@@ -37,8 +37,8 @@ var Checks = []string{
 	"always-muted", "budget", "channel", "channel-type", "deadline", "disabled-rule", "drop-continue", "drop-escalate",
 	"drop-notify", "drop-suppress", "duplicate-channel", "duplicate-key", "duplicate-rule", "duplicate-settings",
 	"duplicate-inhibit", "duplicate-window", "duration", "escalate-after", "escalate-notify", "escalate-within", "expr", "fails-always",
-	"flapping", "group", "impossible-value", "inhibit", "inline-secret", "never-matches", "no-rules", "notifies-nobody", "rate", "read", "redis-url",
-	"rule-name", "rule-when", "secret-file", "state-dir", "suppress", "template", "template-channel", "text-order", "time-range", "timeout", "timezone", "type",
+	"flapping", "group", "impossible-value", "inhibit", "inline-secret", "metrics", "never-matches", "no-rules", "notifies-nobody", "rate", "read", "redis-url",
+	"rule-name", "rule-when", "secret-file", "self-alert", "state-dir", "suppress", "template", "template-channel", "text-order", "time-range", "timeout", "timezone", "type",
 	"undefined-channel", "undefined-window", "unknown-key", "unreachable-rule", "unused-channel", "unused-ignore",
 	"unused-window", "weekday", "yaml",
 }

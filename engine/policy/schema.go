@@ -360,6 +360,16 @@ func policyDocs() map[string]string {
 		"settings.audit_log":                 "A file that gets one JSON line per decision.",
 		"settings.dedup_window": "How far apart, in event time, the reports of one Pacemaker node or fencing alert from the nodes of a cluster are one occurrence: " +
 			"the first is decided, the others are duplicates, with or without suppress; default 2m, 0s turns it off.",
+		"settings.metrics": "notifier's own metrics, in the Prometheus text format: served by `notifier serve` (listen), " +
+			"or kept in a file for node_exporter's textfile collector by every run and `notifier flush` (textfile).",
+		"settings.metrics.listen": "Where `notifier serve` serves /metrics: host:port ([::1]:9464 for IPv6), a port alone (9464 or :9464: 127.0.0.1 only; " +
+			"write 0.0.0.0:9464 or [::]:9464 for every interface), or unix:/path/to/socket. Default: not served.",
+		"settings.metrics.textfile": "The file node_exporter's textfile collector reads, like /var/lib/prometheus/node-exporter/notifier.prom: its name ends in .prom " +
+			"(the collector reads only those); relative to the policy file. Default: none.",
+		"settings.self_alert": "Alerts about notifier itself: a problem of its own (dead letters, a stuck outbox or spool, a policy that does not load " +
+			"so its last good copy decides, decisions made without the state) that has lasted `after` is told to these channels.",
+		"settings.self_alert.notify": "The channels told, by name: at least one.",
+		"settings.self_alert.after":  "How long a problem must last before it is told, like 5m; default 5m.",
 		"inhibit": "Inhibitions, like Alertmanager's inhibit_rules: while an incident opened by a source event is open, target events with the same equal fields are held, " +
 			"counted and not sent; when the source resolves, targets still open are notified, and those that cleared are named in its resolve.",
 		"inhibit[]":           "One inhibition: a name, a source and a target expression, and the fields both must share.",
@@ -434,6 +444,12 @@ func policyExtras() map[string]object {
 	return map[string]object{
 		"settings.cluster.id":      {{"minimum", 0}},
 		"settings.state.redis.url": {{"pattern", "^(redis|rediss|unix)://"}},
+		// A bare port is a YAML integer; the loader reads it as text.
+		"settings.metrics.listen": {{"type", []string{"string", "integer"}}, {"minimum", 1}, {"maximum", 65535},
+			{"pattern", `^(unix:/.*|[0-9]{1,5}|(\[[^\]]*\]|[A-Za-z0-9.-]*):[0-9]{1,5})?$`}},
+		"settings.metrics.textfile":  {{"pattern", `^$|\.prom$`}},
+		"settings.self_alert":        {{"required", []string{"notify"}}},
+		"settings.self_alert.notify": {{"minItems", 1}},
 		// The enum is for completion; the pattern admits what the loader
 		// also reads: any case, and ranges that wrap (fri-mon).
 		"windows.*.weekdays[]": {{"anyOf", []any{

@@ -30,7 +30,34 @@ type Settings struct {
 	// DedupWindow is settings.dedup_window (DefaultDedupWindow unless
 	// given); 0 turns cross-node dedup off.
 	DedupWindow time.Duration
+	// Metrics is settings.metrics.
+	Metrics MetricsSettings
+	// SelfAlert is settings.self_alert; nil when the policy gives none.
+	SelfAlert *SelfAlertSettings
 }
+
+// MetricsSettings are where notifier's own metrics go.
+type MetricsSettings struct {
+	// Listen is where `notifier serve` serves /metrics: "" off (the default);
+	// "unix:/path" a unix socket; else host:port. A bare port "9464" or ":9464"
+	// is made "127.0.0.1:9464" (never all interfaces unless written: 0.0.0.0:9464 or [::]:9464).
+	Listen string
+	// Textfile is the node_exporter textfile that in-process runs and `notifier flush` update
+	// ("" off); a relative path is made the policy file's, as audit_log is.
+	Textfile string
+}
+
+// SelfAlertSettings: a problem of notifier's own (dead letters, a stuck
+// outbox or spool, a last good policy deciding, the state failing open)
+// that has lasted After is told to the channels Notify.
+type SelfAlertSettings struct {
+	Notify []string      // channel names, at least one
+	After  time.Duration // DefaultSelfAlertAfter (5m) when not given
+}
+
+// DefaultSelfAlertAfter is settings.self_alert.after when a policy gives
+// none.
+const DefaultSelfAlertAfter = 5 * time.Minute
 
 // SettingsSpec is the `settings` section as written.
 type SettingsSpec struct {
@@ -51,6 +78,23 @@ type SettingsSpec struct {
 	// Pacemaker node or fencing alert that several nodes report are
 	// still one occurrence; nil: the default, DefaultDedupWindow.
 	DedupWindow *time.Duration `yaml:"dedup_window"`
+	// Metrics is settings.metrics; nil when not given (or empty).
+	Metrics *MetricsSpec `yaml:"metrics"`
+	// SelfAlert is settings.self_alert; nil when not given (or empty).
+	SelfAlert *SelfAlertSpec `yaml:"self_alert"`
+}
+
+// MetricsSpec is settings.metrics as written (MetricsSettings).
+type MetricsSpec struct {
+	Listen   string `yaml:"listen"`
+	Textfile string `yaml:"textfile"`
+}
+
+// SelfAlertSpec is settings.self_alert as written (SelfAlertSettings);
+// After is nil when not given.
+type SelfAlertSpec struct {
+	Notify []string       `yaml:"notify"`
+	After  *time.Duration `yaml:"after"`
 }
 
 // DefaultDedupWindow is settings.dedup_window when a policy gives none:

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"notifier/engine/metrics"
 	"notifier/engine/pipeline"
 	"notifier/engine/policy"
 	"notifier/engine/spool"
@@ -320,6 +322,9 @@ func (s *Server) decide(c *spool.Claimed) {
 	}()
 	ev, err := s.cfg.Decode(&c.Entry, l.policy.Settings.Cluster)
 	if err != nil {
+		if s.cfg.Metrics != nil {
+			metrics.ObserveRejected(s.cfg.Metrics, c.Entry.Input.Source)
+		}
 		s.note("%v", s.cfg.Spool.Bad(c, fmt.Errorf("its event does not decode: %w", err)))
 		return
 	}
@@ -343,6 +348,7 @@ func (s *Server) decide(c *spool.Claimed) {
 		s.release(c)
 	}
 	s.note("%s", summary(c, ev.Key, r))
+	s.observe(l, ev, r)
 	s.needsPerson(l, r)
 	switch {
 	case r.Queued > 0 || r.Released > 0 || r.Plan.Released > 0:
@@ -504,6 +510,12 @@ func (s *Server) loadPath(path string, first bool) {
 	s.mu.Unlock()
 	if old != nil {
 		old.close()
+	}
+	if !first {
+		s.reloaded(err)
+	}
+	if l != nil && s.cfg.Metrics != nil {
+		metrics.Zero(s.cfg.Metrics, slices.Sorted(maps.Keys(l.policy.Channels)))
 	}
 	if s.loadedFn != nil {
 		defer s.loadedFn(path, err)

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ import (
 
 	"notifier/engine"
 	"notifier/engine/event"
+	"notifier/engine/metrics"
 	"notifier/engine/pipeline"
 	"notifier/engine/spool"
 	"notifier/engine/spool/spoolnet"
@@ -91,6 +93,15 @@ type Config struct {
 	// takes dead claimers' entries over (default 5s), looks at the
 	// policy files (2s) and flushes the outbox at the latest (30s).
 	Tick, ScanEvery, PollEvery, FlushEvery time.Duration
+	// WatchEvery is how often the engine checks the self-alerts
+	// (settings.self_alert): default 10s.
+	WatchEvery time.Duration
+	// Metrics, when set, is told each event decided, each flush's
+	// deliveries and each reload; MetricsHandler serves /metrics at the
+	// policies' settings.metrics.listen (nil: not served, said when a
+	// policy sets it). notifier-engine gives both (engine/metrics/prom).
+	Metrics        metrics.Sink
+	MetricsHandler http.Handler
 	// ScanGrace leaves an entry younger than this to the drop that
 	// wrote it (default 2s): its drop may be claiming it right now.
 	ScanGrace time.Duration
@@ -114,6 +125,7 @@ func (c *Config) defaults() {
 	def(&c.FlushEvery, 30*time.Second)
 	def(&c.ScanGrace, 2*time.Second)
 	def(&c.StallAfter, 250*time.Millisecond)
+	def(&c.WatchEvery, 10*time.Second)
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers
 	}
@@ -156,7 +168,8 @@ type Server struct {
 	// workers are stuck only if none has begun one since then either (an
 	// engine idle for a while is not stuck the moment a storm fills it).
 	fullSince time.Time
-	panics    map[string]int // entry id -> decisions that panicked
+	panics    map[string]int           // entry id -> decisions that panicked
+	health    map[string]*engineHealth // policy path -> since the last self-alert check
 
 	declinedIDs map[string]bool // the scan's: foreign entries seen in new/
 
@@ -188,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 		sem: make(chan struct{}, cfg.Workers), stopCh: make(chan struct{}),
 		policies: map[string]*policyState{}, pending: map[string][]*spool.Claimed{},
 		active: map[string]bool{}, declinedIDs: map[string]bool{}, panics: map[string]int{},
-		loading: map[string]bool{}}
+		loading: map[string]bool{}, health: map[string]*engineHealth{}}
 	s.handedOff = sync.NewCond(&s.mu)
 	if s.cfg.Stores == nil {
 		s.cfg.Stores = s.openStores
@@ -233,6 +246,15 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, path := range s.cfg.Policies {
 		s.loadPath(path, true)
 	}
+	ms, err := s.startMetrics()
+	if err != nil {
+		if s.cfg.Listener != nil {
+			s.cfg.Listener.Close()
+		}
+		s.stop()
+		return err
+	}
+	defer ms.stop()
 	var l spool.Listener
 	if s.cfg.Listener != nil {
 		l = spoolnet.Wrap(s.cfg.Listener)

@@ -15,6 +15,9 @@ import (
 type timers struct {
 	s                  *Server
 	nextScan, nextPoll time.Time
+	nextWatch          time.Time
+	watching           bool // a self-alert check runs (Run's goroutine only)
+	watched            chan struct{}
 }
 
 // run does what is due at now, and says whether the engine has been
@@ -44,6 +47,7 @@ func (t *timers) run(now time.Time) (idle bool) {
 		s.pollDue(now)
 		t.nextPoll = now.Add(s.cfg.PollEvery)
 	}
+	t.watch(now)
 	s.mu.Lock()
 	var flush []*loaded
 	for _, ps := range s.policies {
@@ -100,6 +104,7 @@ func (s *Server) flush(l *loaded) {
 	if r.Delivered+r.Failed > 0 {
 		s.note("outbox of %s: %d delivered, %d queued, %d given up", l.path, r.Delivered, r.Queued, r.Failed)
 	}
+	s.observe(l, nil, r)
 	s.needsPerson(l, r)
 	if s.flushed != nil {
 		s.flushed(r)
@@ -201,4 +206,29 @@ func (s *Server) pollDue(now time.Time) {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// watch starts a self-alert check every WatchEvery, one at a time, off
+// Run's goroutine (it reads the state and may deliver).
+func (t *timers) watch(now time.Time) {
+	s := t.s
+	if t.watching {
+		select {
+		case <-t.watched:
+			t.watching = false
+		default:
+			return
+		}
+	}
+	if now.Before(t.nextWatch) {
+		return
+	}
+	t.nextWatch = now.Add(s.cfg.WatchEvery)
+	t.watching, t.watched = true, make(chan struct{})
+	s.flushWG.Add(1)
+	go func(done chan struct{}) {
+		defer s.flushWG.Done()
+		defer close(done)
+		s.checkSelf()
+	}(t.watched)
 }

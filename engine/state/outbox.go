@@ -183,6 +183,9 @@ type Attempt struct {
 	// out or failed retryably before a permanent answer — so the channel
 	// may hold the message (see Entry.Uncertain).
 	Uncertain bool
+	// Took is how long the attempt took (its in-process retries
+	// included); zero when it was not made.
+	Took time.Duration
 }
 
 // Settle records an outcome: a delivered entry leaves the outbox; a

@@ -1,0 +1,252 @@
+// Package watch is notifier watching itself (settings.self_alert): a
+// dead letter, a delivery stuck in the outbox or an event stuck in the
+// spool for longer than `after`, a policy deciding with its last good
+// copy, or the state failing open is told once to the self-alert
+// channels, and resolved when it clears.
+//
+// Every process that decides (an in-process run, notifier flush, the
+// engine) checks what it saw (Check); the conditions and what was told
+// of them are kept in one small file beside the spool, under a lock
+// waited for at most a second, so that a condition is told once
+// whichever process sees it first. A self-alert never goes through what
+// may be failing: not through the outbox or the state (it is sent
+// directly), not to a channel that is failing or stuck, and to the
+// local syslog when no channel of settings.self_alert.notify is left.
+package watch
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"notifier/engine/metrics"
+	"notifier/engine/spool"
+	"notifier/internal/flock"
+)
+
+// The conditions (notifier_self_alerts_total's condition label).
+const (
+	DeadLetter     = "dead_letter"
+	OutboxStuck    = "outbox_stuck"
+	SpoolStuck     = "spool_stuck"
+	PolicyLastGood = "policy_last_good"
+	StateFailOpen  = "state_fail_open"
+)
+
+// FileName is the record's file in the spool directory; the lock is
+// FileName + ".lock".
+const FileName = "self-alerts.json"
+
+// LockWait bounds the wait for another process's check.
+const LockWait = time.Second
+
+// sendLease is how long a process that took a self-alert to send has
+// before another may send it (the first died, say).
+const sendLease = 30 * time.Second
+
+// Observation is what one process saw.
+type Observation struct {
+	Now    time.Time
+	Policy string // the policy's path
+	// LastGood: the policy does not load and its last good copy
+	// decides; LastGoodErr says why it does not load.
+	LastGood    bool
+	LastGoodErr string
+	// Decided: a decision was made; FailedOpen: without the state
+	// (StateErr says why).
+	Decided, FailedOpen bool
+	StateErr            string
+	// State is the state's outbox, dead letters and failure marks, nil
+	// when not read (StateReadErr says why, when it could not be).
+	State        *metrics.StateGauges
+	StateReadErr error
+	// Spool is the spool's stats, nil when not read.
+	Spool *spool.Stats
+}
+
+// record is one condition, as kept in the file.
+type record struct {
+	Condition string    `json:"condition"`
+	Subject   string    `json:"subject,omitempty"` // the channel of a dead letter
+	Policy    string    `json:"policy,omitempty"`
+	Summary   string    `json:"summary"`
+	Severity  string    `json:"severity"`
+	Exclude   []string  `json:"exclude,omitempty"` // channels it must not go to
+	Since     time.Time `json:"since"`
+	LastSeen  time.Time `json:"last_seen"`
+	// Told are the channels that took the trigger; Cleared says the
+	// condition is over and Told get the resolve.
+	Told    []string `json:"told,omitempty"`
+	Cleared bool     `json:"cleared,omitempty"`
+	// Sending: a process took it to send until then.
+	Sending time.Time `json:"sending,omitzero"`
+}
+
+type file struct {
+	Alerts map[string]*record `json:"alerts"`
+}
+
+// condition is one condition an observation shows.
+type condition struct {
+	id string
+	record
+}
+
+// active are the conditions o shows, and the ids of those it can vouch
+// are over (what it read shows them not to hold).
+func active(o Observation, after time.Duration) (on []condition, clear func(id string, r *record) bool) {
+	add := func(cond, subject, sev, summary string, exclude ...string) {
+		id := cond
+		if subject != "" {
+			id += "/" + subject
+		}
+		on = append(on, condition{id: id, record: record{Condition: cond, Subject: subject, Policy: o.Policy,
+			Summary: summary, Severity: sev, Exclude: exclude}})
+	}
+	if o.LastGood {
+		add(PolicyLastGood, "", "warning", fmt.Sprintf("the policy %s does not load; its last good copy decides until it is fixed: %s", o.Policy, o.LastGoodErr))
+	}
+	if o.FailedOpen {
+		add(StateFailOpen, "", "critical", fmt.Sprintf("the state is unusable: alerts are delivered without suppression (fail open): %s", o.StateErr))
+	}
+	if st := o.State; st != nil {
+		for _, ch := range slices.Sorted(mapKeys(st.Failing)) {
+			f := st.Failing[ch]
+			add(DeadLetter, ch, "critical", fmt.Sprintf("channel %s gave up %d delivery(ies) since its last success (dead letters), the last about %s: %s",
+				ch, f.Count, f.Key, oneLine(f.Error)), ch)
+		}
+		if !st.OutboxOldest.IsZero() && o.Now.Sub(st.OutboxOldest) >= after {
+			add(OutboxStuck, "", "critical", fmt.Sprintf("%d delivery(ies) queued in the outbox, the oldest for %v (channels %s): they are not getting through",
+				st.Outbox, o.Now.Sub(st.OutboxOldest).Round(time.Second), strings.Join(st.OutboxChannels, ", ")), st.OutboxChannels...)
+		}
+	}
+	if sp := o.Spool; sp != nil && !sp.Oldest.IsZero() && o.Now.Sub(sp.Oldest) >= after {
+		add(SpoolStuck, "", "critical", fmt.Sprintf("%d event(s) wait in the spool, the oldest for %v: nothing is deciding them (notifier serve, or the notifier-flush timer)",
+			sp.New+sp.Claimed, o.Now.Sub(sp.Oldest).Round(time.Second)))
+	}
+	clear = func(id string, r *record) bool {
+		if r.Policy != "" && r.Policy != o.Policy {
+			return false // another policy's: its own checks say
+		}
+		switch r.Condition {
+		case PolicyLastGood:
+			return !o.LastGood
+		case StateFailOpen:
+			// Failing open comes and goes under load: over once
+			// decisions have used the state for `after` since the last.
+			return o.Decided && !o.FailedOpen && o.Now.Sub(r.LastSeen) >= after
+		case DeadLetter:
+			return o.State != nil && o.State.Failing[r.Subject].Count == 0
+		case OutboxStuck:
+			return o.State != nil
+		case SpoolStuck:
+			return o.Spool != nil
+		}
+		return false
+	}
+	return on, clear
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+// load reads the record file; a missing one is empty, one that does
+// not decode starts again (noted by the caller).
+func load(path string) (*file, error) {
+	f := &file{Alerts: map[string]*record{}}
+	data, err := readNoFollow(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal(data, f); err != nil {
+		return &file{Alerts: map[string]*record{}}, fmt.Errorf("%s: %w (started again)", path, err)
+	}
+	if f.Alerts == nil {
+		f.Alerts = map[string]*record{}
+	}
+	return f, nil
+}
+
+func readNoFollow(path string) ([]byte, error) {
+	fh, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	var buf strings.Builder
+	b := make([]byte, 64<<10)
+	for buf.Len() < 1<<20 {
+		n, err := fh.Read(b)
+		buf.Write(b[:n])
+		if err != nil {
+			break
+		}
+	}
+	return []byte(buf.String()), nil
+}
+
+func (f *file) save(path string) error {
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(data, '\n'))
+	if err == nil {
+		err = tmp.Chmod(0o660) // root (CMON) and hacluster (Pacemaker) both write it
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// locked runs fn on the record file under its lock, and saves it when
+// fn says it changed it.
+func locked(path string, fn func(f *file) (changed bool)) error {
+	l, err := flock.Lock(path+".lock", LockWait)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	f, lerr := load(path)
+	if lerr != nil && !strings.Contains(lerr.Error(), "started again") {
+		return lerr
+	}
+	if fn(f) || lerr != nil {
+		return errors.Join(lerr, f.save(path))
+	}
+	return nil
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
