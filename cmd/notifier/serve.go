@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"notifier/engine/drop"
 	"notifier/engine/metrics"
@@ -27,6 +28,7 @@ func (a *app) serveCmd(args []string) error {
 	spoolFlag := fs.String("spool", "", "spool directory (default $NOTIFIER_SPOOL, else beside $NOTIFIER_STATE_PATH, else "+spool.Default+")")
 	idle := fs.Duration("idle", 0, "exit after this long with nothing to do (0: never)")
 	workers := fs.Int("workers", serve.DefaultWorkers, "events decided (and delivered) at once, at most")
+	watchEvery := fs.Duration("self-check", 10*time.Second, "how often the engine checks what settings.self_alert watches")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,6 +94,7 @@ func (a *app) serveCmd(args []string) error {
 		StatePath:      statePath,
 		CacheDir:       a.cacheDir(),
 		Workers:        *workers,
+		WatchEvery:     *watchEvery,
 		Idle:           *idle,
 		Note:           func(line string) { fmt.Fprintf(a.stderr, "notifier: %s\n", line) },
 		// The event decoded again from the entry's input, with the
