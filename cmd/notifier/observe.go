@@ -57,6 +57,9 @@ func (o *observer) loaded(path string, p *engine.Policy, lastGood bool, loadErr 
 	if o == nil || p == nil {
 		return
 	}
+	if abs, err := drop.PolicyPath(path); err == nil {
+		path = abs // as the engine and every run name it, however it was given
+	}
 	o.p, o.path, o.lastGood = p, path, lastGood
 	if loadErr != nil {
 		o.loadErr = channels.OneLine(loadErr.Error())

@@ -207,16 +207,18 @@ func (a *app) decideEntry(l *loaded, e *spool.Entry, s *spool.Spool, c *spool.Cl
 	}
 	pl := a.newPipeline(l.p, l.w)
 	var r *pipeline.Report
+	counted := ev
 	if c == nil { // no spool: decided as before there was one
 		r = pl.RunEntry(ctx, ev, e.ID)
 	} else {
 		var gone bool
 		if r, gone = pl.RunClaimed(ctx, ev, e.ID, func() { a.done(s, c) }); !gone {
 			fmt.Fprintf(a.stderr, "notifier: the event stays in the spool %s: notifier flush decides it\n", s.Path)
+			counted = nil // counted when it is decided again
 		}
 	}
 	l.report = r
-	a.obs.decision(ev, r)
+	a.obs.decision(counted, r)
 	err = reportExit(r)
 	if err == nil && l.lastGood {
 		return problemsFound() // delivered, but the policy on disk is broken

@@ -42,7 +42,8 @@ func (a *app) serveCmd(args []string) error {
 			// The mark stops a loop, should bin be a plain notifier too.
 			env := append(os.Environ(), execedMark+"=1")
 			err := syscall.Exec(bin, append([]string{bin, "serve"}, args...), env)
-			return problemErr(fmt.Errorf("serve: running %s: %w", bin, err))
+			// Still here: it could not be run. The engine still can.
+			fmt.Fprintf(a.stderr, "notifier: serve: running %s: %v: serving without /metrics\n", bin, err)
 		}
 	}
 	if len(configs) == 0 {

@@ -222,8 +222,15 @@ func (s *Server) startMetrics() (*metricsServer, error) {
 	network, where := "tcp", addr
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		network, where = "unix", p
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("metrics: %s: %w", addr, err)
+		// A socket left by an engine before this one is replaced;
+		// anything else there is not ours to remove.
+		if fi, err := os.Lstat(p); err == nil {
+			if fi.Mode()&os.ModeSocket == 0 {
+				return nil, fmt.Errorf("metrics: settings.metrics.listen %s: %s is there and is not a socket", addr, p)
+			}
+			if err := os.Remove(p); err != nil {
+				return nil, fmt.Errorf("metrics: %s: %w", addr, err)
+			}
 		}
 	}
 	ln, err := net.Listen(network, where)

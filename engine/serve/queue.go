@@ -348,7 +348,11 @@ func (s *Server) decide(c *spool.Claimed) {
 		s.release(c)
 	}
 	s.note("%s", summary(c, ev.Key, r))
-	s.observe(l, ev, r)
+	if gone {
+		s.observe(l, ev, r)
+	} else {
+		s.observe(l, nil, r) // decided again later: counted then
+	}
 	s.needsPerson(l, r)
 	switch {
 	case r.Queued > 0 || r.Released > 0 || r.Plan.Released > 0:

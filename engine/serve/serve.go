@@ -248,11 +248,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ms, err := s.startMetrics()
 	if err != nil {
-		if s.cfg.Listener != nil {
-			s.cfg.Listener.Close()
-		}
-		s.stop()
-		return err
+		// Deciding matters more than being watched: said, and served
+		// without /metrics.
+		s.note("%v: serving without /metrics", err)
 	}
 	defer ms.stop()
 	var l spool.Listener

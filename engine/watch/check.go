@@ -54,7 +54,7 @@ func (w *Watcher) Check(ctx context.Context, o Observation) error {
 	on, over := active(o, w.After)
 	var jobs []*job
 	var open []string
-	err := locked(w.Path, func(f *file) bool {
+	err := locked(w.Path, LockWait, func(f *file) bool {
 		changed := false
 		seen := map[string]bool{}
 		for _, c := range on {
@@ -112,7 +112,7 @@ func (w *Watcher) Check(ctx context.Context, o Observation) error {
 	for _, j := range jobs {
 		w.send(ctx, j, failing)
 	}
-	err = locked(w.Path, func(f *file) bool {
+	err = locked(w.Path, RecordWait, func(f *file) bool {
 		for _, j := range jobs {
 			r := f.Alerts[j.id]
 			if r == nil {

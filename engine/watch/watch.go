@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,8 +50,14 @@ const FileName = "self-alerts.json"
 const LockWait = time.Second
 
 // sendLease is how long a process that took a self-alert to send has
-// before another may send it (the first died, say).
-const sendLease = 30 * time.Second
+// before another may send it (the first died, say): longer than any
+// check's sending (sendBound a channel) and its recording (RecordWait).
+const sendLease = 2 * time.Minute
+
+// RecordWait bounds the wait for the lock to record what was told: a
+// check that cannot record it would let the lease run out and the
+// self-alert be told again, so it waits longer than to look.
+const RecordWait = 5 * time.Second
 
 // Observation is what one process saw.
 type Observation struct {
@@ -103,8 +110,9 @@ type condition struct {
 // active are the conditions o shows, and the ids of those it can vouch
 // are over (what it read shows them not to hold).
 func active(o Observation, after time.Duration) (on []condition, clear func(id string, r *record) bool) {
+	tag := policyTag(o.Policy)
 	add := func(cond, subject, sev, summary string, exclude ...string) {
-		id := cond
+		id := tag + cond
 		if subject != "" {
 			id += "/" + subject
 		}
@@ -153,6 +161,18 @@ func active(o Observation, after time.Duration) (on []condition, clear func(id s
 		return false
 	}
 	return on, clear
+}
+
+// policyTag tells apart the conditions of the policies that share a
+// spool (an engine serving several, CMON's and Pacemaker's runs with
+// their own): a short hash of the policy's path, and "/" ("" for none).
+func policyTag(path string) string {
+	if path == "" {
+		return ""
+	}
+	h := fnv.New32a()
+	h.Write([]byte(path))
+	return fmt.Sprintf("%08x/", h.Sum32())
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
@@ -233,8 +253,8 @@ func (f *file) save(path string) error {
 
 // locked runs fn on the record file under its lock, and saves it when
 // fn says it changed it.
-func locked(path string, fn func(f *file) (changed bool)) error {
-	l, err := flock.Lock(path+".lock", LockWait)
+func locked(path string, wait time.Duration, fn func(f *file) (changed bool)) error {
+	l, err := flock.Lock(path+".lock", wait)
 	if err != nil {
 		return err
 	}

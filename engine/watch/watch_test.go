@@ -126,7 +126,7 @@ func TestRetriedWhenNobodyTookIt(t *testing.T) {
 	r.down = nil
 	o.Now = o.Now.Add(time.Minute)
 	check(t, w, o)
-	equal(t, "retried", r.take(), "slack trigger notifier-self/db1/policy_last_good")
+	equal(t, "retried", r.take(), "slack trigger notifier-self/db1/"+policyTag("/p.yaml")+"policy_last_good")
 }
 
 // The outbox and the spool are stuck once their oldest entry is older
@@ -185,17 +185,34 @@ func TestBackBeforeResolve(t *testing.T) {
 	r := &rec{down: map[string]bool{}}
 	w, _ := newWatcher(t, r, "slack")
 	check(t, w, Observation{Now: t0, LastGood: true, Policy: "/p"})
-	equal(t, "trigger", r.take(), "slack trigger notifier-self/db1/policy_last_good")
+	equal(t, "trigger", r.take(), "slack trigger notifier-self/db1/"+policyTag("/p")+"policy_last_good")
 	r.down["slack"] = true
 	check(t, w, Observation{Now: t0.Add(time.Minute), Policy: "/p"})
 	r.down["slack"] = false
 	check(t, w, Observation{Now: t0.Add(2 * time.Minute), LastGood: true, Policy: "/p"})
 	equal(t, "back", r.take())
 	check(t, w, Observation{Now: t0.Add(3 * time.Minute), Policy: "/p"})
-	equal(t, "over", r.take(), "slack resolve notifier-self/db1/policy_last_good")
+	equal(t, "over", r.take(), "slack resolve notifier-self/db1/"+policyTag("/p")+"policy_last_good")
 }
 
 // The conditions are the metrics' condition label values.
 func TestConditionsAreTheMetrics(t *testing.T) {
 	equal(t, "conditions", metrics.Conditions, DeadLetter, OutboxStuck, SpoolStuck, PolicyLastGood, StateFailOpen)
+}
+
+// Two policies sharing a spool keep their own conditions: one fixed
+// does not resolve the other's, nor tell it again.
+func TestTwoPoliciesKeepTheirOwn(t *testing.T) {
+	r := &rec{}
+	w, _ := newWatcher(t, r, "slack")
+	check(t, w, Observation{Now: t0, LastGood: true, Policy: "/a.yaml"})
+	check(t, w, Observation{Now: t0, LastGood: true, Policy: "/b.yaml"})
+	both := []string{"slack trigger notifier-self/db1/" + policyTag("/a.yaml") + "policy_last_good",
+		"slack trigger notifier-self/db1/" + policyTag("/b.yaml") + "policy_last_good"}
+	slices.Sort(both)
+	equal(t, "both broken", r.take(), both...)
+	check(t, w, Observation{Now: t0.Add(time.Minute), Policy: "/a.yaml"})
+	equal(t, "a fixed", r.take(), "slack resolve notifier-self/db1/"+policyTag("/a.yaml")+"policy_last_good")
+	check(t, w, Observation{Now: t0.Add(2 * time.Minute), LastGood: true, Policy: "/b.yaml"})
+	equal(t, "b still broken", r.take())
 }

@@ -34,7 +34,9 @@ func Lock(path string, wait time.Duration) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	got := make(chan error, 1)
+	// Unbuffered: a send is taken by a waiter; once the waiter gave up,
+	// the goroutine's only way out is to close the file (and its lock).
+	got := make(chan error)
 	gaveUp := make(chan struct{})
 	go func() {
 		err := retry(fd, unix.LOCK_EX)
