@@ -424,3 +424,99 @@ func TestE2EMetricsEngine(t *testing.T) {
 		t.Errorf("the engine wrote the textfile: it is the in-process runs'")
 	}
 }
+
+const stuckPolicy = `
+settings:
+  deadline: 2s
+  metrics: {textfile: notifier.prom}
+  self_alert: {notify: [ops, pager], after: 1s}
+channels:
+  pager: {type: pagerduty}
+  ops: {type: slack}
+rules:
+  - name: critical
+    when: severity == "critical"
+    notify: [pager]
+`
+
+// TestE2ESelfAlertsStuck: a delivery waiting in the outbox, and an
+// event waiting in the spool, for longer than self_alert.after are told
+// (the stuck outbox not to its own channel), and resolved once flush
+// has delivered and decided them. No engine: the runs and flush check.
+func TestE2ESelfAlertsStuck(t *testing.T) {
+	h := stateHarness(t, stuckPolicy, harness.Options{})
+	r := &metricsRig{h: h, cache: filepath.Join(h.Dir, "cache")}
+
+	// PagerDuty answers 503: the page waits in the outbox. The run
+	// retries it for its whole deadline (2s), longer than after (1s), so
+	// its own check finds it stuck.
+	h.PagerDuty.FailNext(1000, http.StatusServiceUnavailable, "")
+	if res := r.alarm(t, 40, "critical"); res.Exit != 0 {
+		t.Fatalf("exit %d: %s", res.Exit, res.Stderr)
+	}
+	expectSelfAlerts(t, h, 0, "queued in the outbox")
+	expectSeries(t, "stuck", r.textfile(t), []series{
+		{metrics.OutboxEntries, nil, 1},
+		{metrics.SelfAlertOpen, []string{"outbox_stuck"}, 1},
+	})
+
+	// An event that nothing decides: notifier-drop cannot run notifier.
+	p, err := h.StartCMONWith(testCtx(t), cmonAlarm(41, "new", "ALARM_CRITICAL", "db2"),
+		harness.Invocation{Bin: mustDropBinary(t), Env: []string{"NOTIFIER_BIN=" + filepath.Join(h.Dir, "no-such-notifier")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Wait(); err != nil || res.Exit != 1 {
+		t.Fatalf("notifier-drop without notifier: exit %d, %v, want 1: %s", res.Exit, err, res.Stderr)
+	}
+	time.Sleep(1100 * time.Millisecond) // `after`: the condition's own time
+	h.PagerDuty.Recover()
+	// The next run finds the spooled event waiting for over `after`.
+	if res := r.alarm(t, 42, "critical"); res.Exit != 0 {
+		t.Fatalf("exit %d: %s", res.Exit, res.Stderr)
+	}
+	if got := strings.Join(slackTexts(h), "\n"); !strings.Contains(got, "wait in the spool") {
+		t.Fatalf("the stuck spool was not told: %q", slackTexts(h))
+	}
+	// flush decides it and delivers what is queued: both are over.
+	mustCommand(t, h, 0, "flush")
+	count := func(phrase string) int {
+		n := 0
+		for _, m := range h.Slack.Messages() {
+			if strings.Contains(m.Text, phrase) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		phrase string
+		want   int
+	}{
+		{"queued in the outbox", 2}, {"over: 1 delivery(ies) queued in the outbox", 1},
+		{"wait in the spool", 2}, {"over: 1 event(s) wait in the spool", 1},
+	} {
+		if got := count(c.phrase); got != c.want {
+			t.Errorf("Slack messages saying %q: %d, want %d (all: %q)", c.phrase, got, c.want, slackTexts(h))
+		}
+	}
+	if n := len(h.Slack.Messages()); n != 4 {
+		t.Errorf("Slack got %d messages, want 4: %q", n, slackTexts(h))
+	}
+	for _, e := range h.PagerDuty.Events() {
+		if strings.HasPrefix(e.Event.DedupKey, "notifier-self/") && strings.Contains(e.Event.DedupKey, "outbox_stuck") {
+			t.Errorf("the stuck outbox was told to PagerDuty, the channel it is stuck on")
+		}
+	}
+	expectSeries(t, "after flush", r.textfile(t), []series{
+		{metrics.OutboxEntries, nil, 0},
+		{metrics.SpoolEntries, []string{"new"}, 0},
+		{metrics.SelfAlertOpen, []string{"outbox_stuck"}, 0},
+		{metrics.SelfAlertOpen, []string{"spool_stuck"}, 0},
+		{metrics.SelfAlerts, []string{"outbox_stuck", "trigger"}, 1},
+		{metrics.SelfAlerts, []string{"outbox_stuck", "resolve"}, 1},
+		{metrics.SelfAlerts, []string{"spool_stuck", "trigger"}, 1},
+		{metrics.SelfAlerts, []string{"spool_stuck", "resolve"}, 1},
+		{metrics.Events, []string{"cmon", "notified"}, 3},
+	})
+}

@@ -160,6 +160,14 @@ func (p *PagerDuty) FailNext(n int, status int, retryAfter string) {
 	}
 }
 
+// Recover drops the failures FailNext queued and not yet served: the
+// service is back.
+func (p *PagerDuty) Recover() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failures = nil
+}
+
 // StallNext makes the next n requests hang without an answer until the
 // client gives up (its timeout or context closes the connection) or the
 // server is closed: what a black-holed or overloaded endpoint looks like.
