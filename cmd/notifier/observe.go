@@ -18,6 +18,7 @@ import (
 	"notifier/engine/policy"
 	"notifier/engine/spool"
 	"notifier/engine/watch"
+	"notifier/internal/flock"
 )
 
 // observeBound bounds what a run or flush spends on its metrics and
@@ -172,7 +173,7 @@ func (o *observer) finish() {
 	rev, _ := buildRevision()
 	o.set.Reset(metrics.BuildInfo)
 	o.set.Set(metrics.BuildInfo, 1, version, rev, runtime.Version())
-	if err := metrics.UpdateTextfile(s.Metrics.Textfile, o.set, metrics.TextfileWait); err != nil {
+	if err := metrics.UpdateTextfile(s.Metrics.Textfile, o.set, flock.Within(ctx, metrics.TextfileWait)); err != nil {
 		note("%v", err)
 	}
 }

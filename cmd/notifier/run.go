@@ -189,6 +189,7 @@ func (a *app) decideEntry(l *loaded, e *spool.Entry, s *spool.Spool, c *spool.Cl
 	defer cancel()
 	ev, err := drop.EventOf(e, cluster)
 	if err != nil {
+		a.obs.rejected(&e.Input)
 		if c != nil {
 			err = errors.Join(err, s.Bad(c, err))
 		}

@@ -250,6 +250,14 @@ func (s *Server) startMetrics() (*metricsServer, error) {
 	return m, nil
 }
 
+// addr is where m serves ("" for none).
+func (m *metricsServer) addr() string {
+	if m == nil {
+		return ""
+	}
+	return m.listen
+}
+
 func (m *metricsServer) stop() {
 	if m == nil {
 		return
@@ -260,8 +268,14 @@ func (m *metricsServer) stop() {
 	<-m.done
 }
 
-// reloaded counts a policy load after the engine's start.
+// reloaded counts a policy load after the engine's start, and says when
+// it asks /metrics to move: that takes a restart.
 func (s *Server) reloaded(err error) {
+	if err == nil {
+		if want := s.listenAddr(); want != s.metricsAt {
+			s.note("settings.metrics.listen is now %q, /metrics still at %q: restart the engine to move it", want, s.metricsAt)
+		}
+	}
 	if s.cfg.Metrics == nil {
 		return
 	}

@@ -170,6 +170,7 @@ type Server struct {
 	fullSince time.Time
 	panics    map[string]int           // entry id -> decisions that panicked
 	health    map[string]*engineHealth // policy path -> since the last self-alert check
+	metricsAt string                   // where /metrics is served ("" nowhere); Run's goroutine
 
 	declinedIDs map[string]bool // the scan's: foreign entries seen in new/
 
@@ -252,11 +253,12 @@ func (s *Server) Run(ctx context.Context) error {
 		// without /metrics.
 		s.note("%v: serving without /metrics", err)
 	}
-	defer ms.stop()
+	s.metricsAt = ms.addr()
 	var l spool.Listener
 	if s.cfg.Listener != nil {
 		l = spoolnet.Wrap(s.cfg.Listener)
 	} else if l, err = spoolnet.Listen(s.cfg.Spool); err != nil {
+		ms.stop()
 		s.stop()
 		return err
 	}
@@ -294,6 +296,7 @@ loop:
 	}
 	ticker.Stop()
 	stopServe()
+	ms.stop() // before the stores close: no scrape opens one again
 	if !served {
 		runErr = <-serveErr
 	}

@@ -9,6 +9,7 @@ import (
 	"notifier/channels"
 	"notifier/channels/syslog"
 	"notifier/engine/metrics"
+	"notifier/internal/flock"
 )
 
 // FallbackName stands for the local syslog in what a self-alert was
@@ -54,7 +55,7 @@ func (w *Watcher) Check(ctx context.Context, o Observation) error {
 	on, over := active(o, w.After)
 	var jobs []*job
 	var open []string
-	err := locked(w.Path, LockWait, func(f *file) bool {
+	err := locked(w.Path, flock.Within(ctx, LockWait), func(f *file) bool {
 		changed := false
 		seen := map[string]bool{}
 		for _, c := range on {
@@ -112,7 +113,9 @@ func (w *Watcher) Check(ctx context.Context, o Observation) error {
 	for _, j := range jobs {
 		w.send(ctx, j, failing)
 	}
-	err = locked(w.Path, RecordWait, func(f *file) bool {
+	// At least a second even past ctx's end: not recording what was
+	// told would tell it again once the lease runs out.
+	err = locked(w.Path, max(flock.Within(ctx, RecordWait), time.Second), func(f *file) bool {
 		for _, j := range jobs {
 			r := f.Alerts[j.id]
 			if r == nil {
@@ -154,7 +157,6 @@ func (w *Watcher) gauges(open []string) {
 	if w.Metrics == nil {
 		return
 	}
-	w.Metrics.Reset(metrics.SelfAlertOpen)
 	for _, c := range []string{DeadLetter, OutboxStuck, SpoolStuck, PolicyLastGood, StateFailOpen} {
 		v := 0.0
 		if slices.Contains(open, c) {

@@ -5,6 +5,7 @@
 package flock
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -68,6 +69,15 @@ func Lock(path string, wait time.Duration) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("%s: %w after %v", path, ErrTimeout, wait)
 	}
+}
+
+// Within is wait, or less when ctx ends sooner (never below a
+// millisecond: an uncontended lock is still taken).
+func Within(ctx context.Context, wait time.Duration) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d))
+	}
+	return max(wait, time.Millisecond)
 }
 
 func open(path string) (*os.File, error) {
