@@ -28,7 +28,7 @@ func (a *app) flushCmd(args []string) error {
 		return err
 	}
 	dir := drop.SpoolDir(*spoolFlag, a.env)
-	defer a.observe(dir).finish()
+	defer a.observe(dir).finish(true)
 	spooled, spoolErr := a.drainSpool(a.configPath(*configFlag), dir)
 	err := a.withState(*configFlag, func(ctx context.Context, pl *pipeline.Pipeline) error {
 		r, err := pl.Flush(ctx, true)

@@ -17,6 +17,7 @@ import (
 	"notifier/engine/pipeline"
 	"notifier/engine/policy"
 	"notifier/engine/spool"
+	"notifier/engine/state"
 	"notifier/engine/watch"
 	"notifier/internal/flock"
 )
@@ -44,6 +45,10 @@ type observer struct {
 	// not (stateErr says why).
 	decided, failedOpen bool
 	stateErr            string
+	// failing are the channels failing as the decisions saw them: the
+	// failure marks they read, less the channels they then delivered
+	// to, plus those they gave a delivery up on; nil when none read them.
+	failing map[string]state.Failure
 }
 
 // observe makes the command's observer (run and flush have one).
@@ -77,6 +82,24 @@ func (o *observer) decision(ev *event.Event, r *pipeline.Report) {
 	} else {
 		metrics.ObserveDeliveries(o.set, r)
 	}
+	if r.Marks != nil {
+		o.failing = maps.Clone(r.Marks)
+	}
+	if o.failing != nil {
+		for _, d := range r.Deliveries {
+			switch d.Outcome {
+			case state.OutcomeDelivered:
+				delete(o.failing, d.Channel)
+			case state.OutcomeFailed:
+				f := o.failing[d.Channel]
+				f.Channel, f.Key, f.Action, f.Count = d.Channel, d.Key, d.Action, f.Count+1
+				if d.Err != nil {
+					f.Error = channels.OneLine(d.Err.Error())
+				}
+				o.failing[d.Channel] = f
+			}
+		}
+	}
 	if r.FailedOpen {
 		o.failedOpen = true
 		if r.StateErr != nil {
@@ -99,9 +122,13 @@ func (o *observer) rejected(in *drop.Input) {
 	metrics.ObserveRejected(o.set, src)
 }
 
-// finish checks the self-alerts and writes the textfile, when the
-// policy asks for them.
-func (o *observer) finish() {
+// finish checks the self-alerts and adds to the textfile, when the
+// policy asks for them. full (notifier flush) reads the state's and the
+// spool's gauges and rewrites the textfile every time; a run reads them
+// only when they are due (watch.Watcher.FullDue, metrics.RewriteEvery),
+// and otherwise judges by what its own decision saw: what every event
+// would pay is a lock, a stat and an appended line.
+func (o *observer) finish(full bool) {
 	if o == nil || o.p == nil {
 		return
 	}
@@ -126,54 +153,80 @@ func (o *observer) finish() {
 	if s.SelfAlert != nil {
 		after = s.SelfAlert.After
 	}
+	// The state's and the spool's gauges, read once, when asked for.
 	var gauges *metrics.StateGauges
+	var sp *spool.Stats
 	var stateErr error
-	if st, err := a.openStores(o.p); err != nil {
-		stateErr = err
-	} else {
-		g, err := metrics.ReadState(ctx, st, o.p, now.Add(-after))
-		st.Close()
-		if err != nil {
+	read := false
+	readAll := func() {
+		if read {
+			return
+		}
+		read = true
+		if st, err := a.openStores(o.p); err != nil {
 			stateErr = err
 		} else {
-			gauges = &g
+			g, err := metrics.ReadState(ctx, st, o.p, now.Add(-after))
+			st.Close()
+			if err != nil {
+				stateErr = err
+			} else {
+				gauges = &g
+			}
 		}
-	}
-	var sp *spool.Stats
-	if st, err := spool.ReadStats(o.spoolDir); err == nil {
-		sp = &st
+		if st, err := spool.ReadStats(o.spoolDir); err == nil {
+			sp = &st
+		}
 	}
 	if sa := s.SelfAlert; sa != nil {
 		w := newWiring()
 		watcher := &watch.Watcher{Path: filepath.Join(o.spoolDir, watch.FileName), Notify: sa.Notify, After: sa.After,
 			Host: drop.Hostname(), Channel: func(name string) (channels.Channel, error) { return w.channel(o.p, name) },
 			Note: func(line string) { note("%s", line) }, Metrics: o.set}
-		err := watcher.Check(ctx, watch.Observation{Now: now, Policy: o.path, LastGood: o.lastGood, LastGoodErr: o.loadErr,
-			Decided: o.decided, FailedOpen: o.failedOpen, StateErr: o.stateErr, State: gauges, StateReadErr: stateErr, Spool: sp})
-		w.close()
-		if err != nil {
-			note("self-alerts: %v", err)
+		obs := watch.Observation{Now: now, Policy: o.path, LastGood: o.lastGood, LastGoodErr: o.loadErr,
+			Decided: o.decided, FailedOpen: o.failedOpen, StateErr: o.stateErr}
+		check := true
+		if full || watcher.FullDue(now) {
+			readAll()
+			obs.State, obs.StateReadErr, obs.Spool = gauges, stateErr, sp
+		} else if o.failing != nil {
+			obs.State = &metrics.StateGauges{Failing: o.failing, Partial: true}
+			check = o.lastGood || o.failedOpen || len(o.failing) > 0 || !watcher.Quiet()
+		} else {
+			check = o.lastGood || o.failedOpen || !watcher.Quiet()
 		}
+		if check {
+			if err := watcher.Check(ctx, obs); err != nil {
+				note("self-alerts: %v", err)
+			}
+			if read {
+				watcher.Checked(now)
+			}
+		}
+		w.close()
 	}
 	if s.Metrics.Textfile == "" {
 		return
-	}
-	metrics.Zero(o.set, slices.Sorted(maps.Keys(o.p.Channels)))
-	if gauges != nil {
-		gauges.Set(o.set, now)
-	}
-	if sp != nil {
-		metrics.SetSpool(o.set, *sp, now)
 	}
 	lg := 0.0
 	if o.lastGood {
 		lg = 1
 	}
 	o.set.Set(metrics.PolicyLastGood, lg, o.path)
-	rev, _ := buildRevision()
-	o.set.Reset(metrics.BuildInfo)
-	o.set.Set(metrics.BuildInfo, 1, version, rev, runtime.Version())
-	if err := metrics.UpdateTextfile(s.Metrics.Textfile, o.set, flock.Within(ctx, metrics.TextfileWait)); err != nil {
+	withGauges := func(set *metrics.Set) {
+		readAll()
+		metrics.Zero(set, slices.Sorted(maps.Keys(o.p.Channels)))
+		if gauges != nil {
+			gauges.Set(set, now)
+		}
+		if sp != nil {
+			metrics.SetSpool(set, *sp, now)
+		}
+		rev, _ := buildRevision()
+		set.Reset(metrics.BuildInfo)
+		set.Set(metrics.BuildInfo, 1, version, rev, runtime.Version())
+	}
+	if _, err := metrics.UpdateTextfile(s.Metrics.Textfile, o.set, flock.Within(ctx, metrics.TextfileWait), now, full, withGauges); err != nil {
 		note("%v", err)
 	}
 }

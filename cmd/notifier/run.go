@@ -37,7 +37,7 @@ func (a *app) runCmd(args []string) error {
 	}
 	path := a.configPath(*configFlag)
 	dir := drop.SpoolDir(*spoolFlag, a.env)
-	defer a.observe(dir).finish()
+	defer a.observe(dir).finish(false)
 	if *spooled != "" {
 		return a.runSpooled(path, dir, *spooled, *owner)
 	}

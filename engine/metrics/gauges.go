@@ -22,6 +22,9 @@ type StateGauges struct {
 	DeadLetters    int
 	// Failing are the failure marks of the policy's channels.
 	Failing map[string]state.Failure
+	// Partial: only Failing is known (from what a decision read), not
+	// the outbox or the dead letters.
+	Partial bool
 }
 
 // ReadState reads the outbox, the dead letters and the failure marks

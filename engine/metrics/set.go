@@ -122,13 +122,31 @@ func (s *Set) Merge(old *Set) {
 // WriteText writes s in Prometheus' text exposition format (version
 // 0.0.4), the families in All's order, the series sorted by labels;
 // engine-only families are left out.
-func (s *Set) WriteText(w *bytes.Buffer) {
+func (s *Set) WriteText(w *bytes.Buffer) { s.write(w, true) }
+
+// writeSamples is WriteText without the HELP and TYPE lines, and with a
+// "#reset NAME" line for each family s replaces whole: a journal block.
+func (s *Set) writeSamples(w *bytes.Buffer) {
+	for _, d := range All {
+		if s.reset[d] {
+			fmt.Fprintf(w, "%s%s\n", resetMark, d.Name)
+		}
+	}
+	s.write(w, false)
+}
+
+// resetMark starts a journal line naming a gauge family replaced whole.
+const resetMark = "#reset "
+
+func (s *Set) write(w *bytes.Buffer, meta bool) {
 	for _, d := range All {
 		m := s.fams[d]
 		if len(m) == 0 || d.EngineOnly {
 			continue
 		}
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", d.Name, escapeHelp(d.Help), d.Name, d.Kind)
+		if meta {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", d.Name, escapeHelp(d.Help), d.Name, d.Kind)
+		}
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)
@@ -224,6 +242,14 @@ func ParseText(data []byte) (s *Set, bad int) {
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if name, ok := strings.CutPrefix(line, resetMark); ok {
+			for _, d := range All {
+				if d.Name == name && d.Kind == Gauge {
+					s.Reset(d)
+				}
+			}
+			continue
+		}
 		if line == "" || line[0] == '#' {
 			continue
 		}

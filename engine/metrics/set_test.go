@@ -136,7 +136,8 @@ func TestUpdateTextfileConcurrent(t *testing.T) {
 			s := NewSet()
 			s.Add(Events, 1, "cmon", OutcomeNotified)
 			s.Set(OutboxEntries, float64(i))
-			errs <- UpdateTextfile(path, s, 10*time.Second)
+			_, err := UpdateTextfile(path, s, 10*time.Second, time.Now(), false, nil)
+			errs <- err
 		})
 	}
 	wg.Wait()
@@ -146,13 +147,26 @@ func TestUpdateTextfileConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// With the journal folded in: every count, though the textfile was
+	// rewritten once (the first) and the rest appended.
+	got, err := ReadTextfile(path)
+	if err != nil || got.Value(Events, "cmon", OutcomeNotified) != n {
+		t.Fatalf("after %d updates: %v (%v)", n, got.Value(Events, "cmon", OutcomeNotified), err)
+	}
+	// A forced rewrite (notifier flush) puts them all in the textfile.
+	if rewrote, err := UpdateTextfile(path, NewSet(), time.Second, time.Now(), true, func(s *Set) { s.Set(DeadLetters, 3) }); err != nil || !rewrote {
+		t.Fatalf("forced rewrite: %v %v", rewrote, err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, bad := ParseText(data)
-	if bad != 0 || got.Value(Events, "cmon", OutcomeNotified) != n {
-		t.Fatalf("after %d updates: %v (bad %d)\n%s", n, got.Value(Events, "cmon", OutcomeNotified), bad, data)
+	prom, bad := ParseText(data)
+	if bad != 0 || prom.Value(Events, "cmon", OutcomeNotified) != n || prom.Value(DeadLetters) != 3 {
+		t.Fatalf("textfile after the rewrite: %v, dead letters %v (bad %d)\n%s", prom.Value(Events, "cmon", OutcomeNotified), prom.Value(DeadLetters), bad, data)
+	}
+	if j, _ := os.ReadFile(path + ".journal"); len(j) != 0 {
+		t.Errorf("journal not emptied by the rewrite: %d bytes", len(j))
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o644 {
@@ -175,7 +189,7 @@ func TestUpdateTextfileRefusesALink(t *testing.T) {
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
 	}
-	err := UpdateTextfile(path, sample(), time.Second)
+	_, err := UpdateTextfile(path, sample(), time.Second, time.Now(), false, nil)
 	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("err = %v, want the link refused", err)
 	}
@@ -193,7 +207,7 @@ func TestUpdateTextfileBoundedWait(t *testing.T) {
 		_ = lockedFor(path, held, release)
 	}()
 	<-held
-	err := UpdateTextfile(path, sample(), 50*time.Millisecond)
+	_, err := UpdateTextfile(path, sample(), 50*time.Millisecond, time.Now(), false, nil)
 	close(release)
 	if err == nil || !strings.Contains(err.Error(), "still held") {
 		t.Fatalf("err = %v, want a timeout", err)
@@ -287,5 +301,66 @@ func TestNames(t *testing.T) {
 		if d.Help == "" {
 			t.Errorf("%s: no help", d.Name)
 		}
+	}
+}
+
+// A rewrite that a crash stopped before it emptied the journal counts
+// nothing twice: the textfile says the last block it holds.
+func TestJournalFoldedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notifier.prom")
+	now := time.Now()
+	add := func(force bool) {
+		s := NewSet()
+		s.Add(Events, 1, "pacemaker", OutcomeDuplicate)
+		if _, err := UpdateTextfile(path, s, time.Second, now, force, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(true) // the textfile, now fresh
+	add(false)
+	add(false)
+	journal, err := os.ReadFile(path + ".journal")
+	if err != nil || !strings.Contains(string(journal), "@") {
+		t.Fatalf("journal: %q %v", journal, err)
+	}
+	add(true) // folds the two blocks, empties the journal
+	// The crash: the journal as it was before the rewrite emptied it.
+	if err := os.WriteFile(path+".journal", journal, 0o660); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadTextfile(path)
+	if err != nil || got.Value(Events, "pacemaker", OutcomeDuplicate) != 4 {
+		t.Fatalf("read: %v (%v), want 4", got.Value(Events, "pacemaker", OutcomeDuplicate), err)
+	}
+	add(true)
+	data, _ := os.ReadFile(path)
+	if s, _ := ParseText(data); s.Value(Events, "pacemaker", OutcomeDuplicate) != 5 {
+		t.Fatalf("after the next rewrite: %v, want 5\n%s", s.Value(Events, "pacemaker", OutcomeDuplicate), data)
+	}
+	// The lock file's block number lost: the next run rewrites, and
+	// loses nothing.
+	if err := os.WriteFile(path+".lock", nil, 0o660); err != nil {
+		t.Fatal(err)
+	}
+	add(false)
+	data, _ = os.ReadFile(path)
+	if s, _ := ParseText(data); s.Value(Events, "pacemaker", OutcomeDuplicate) != 6 {
+		t.Fatalf("after the block number was lost: %v, want 6", s.Value(Events, "pacemaker", OutcomeDuplicate))
+	}
+	// Gauges replaced whole travel through the journal too.
+	g := NewSet()
+	g.Reset(ChannelFailing)
+	g.Set(ChannelFailing, 1, "slack")
+	old := NewSet()
+	old.Set(ChannelFailing, 1, "pager")
+	if _, err := UpdateTextfile(path, old, time.Second, now, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UpdateTextfile(path, g, time.Second, now, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ReadTextfile(path)
+	if got.Value(ChannelFailing, "pager") != 0 || got.Value(ChannelFailing, "slack") != 1 {
+		t.Errorf("reset through the journal: pager %v slack %v, want 0 and 1", got.Value(ChannelFailing, "pager"), got.Value(ChannelFailing, "slack"))
 	}
 }

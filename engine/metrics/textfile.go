@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,39 +22,209 @@ import (
 // metrics.
 const TextfileWait = time.Second
 
-// maxTextfile bounds what is read of an existing textfile.
-const maxTextfile = 4 << 20
+// RewriteEvery is how often the textfile is rewritten from its journal
+// at the most, by the runs (notifier flush rewrites it every time).
+const RewriteEvery = 10 * time.Second
+
+// maxTextfile bounds what is read of the textfile and of its journal;
+// a journal past maxJournal is folded into the textfile at once.
+const (
+	maxTextfile = 4 << 20
+	maxJournal  = 1 << 20
+)
+
+// appliedMark is the textfile's comment line saying the last journal
+// block folded into it.
+const appliedMark = "# notifier journal applied "
+
+// A run does not rewrite the textfile: rewriting it (a temporary file
+// renamed over it) costs about 0.7 ms on ext4, which forces the new
+// file's blocks out when it replaces another — most of what metrics
+// would cost an in-process run. It appends what it counted, as one
+// block numbered from the lock file, to the journal beside the
+// textfile (path + ".journal", O_APPEND: one write); the textfile is
+// rewritten from the journal when its last rewrite is RewriteEvery old
+// (by whichever run comes then, or the flush timer's), and says the
+// last block it holds, so a crash between its rename and the journal's
+// truncation counts nothing twice.
 
 // UpdateTextfile adds what run observed to the node_exporter textfile
 // at path: its counters to the file's, its gauges in place of the
-// file's. Under a lock (path + ".lock", waited for at most wait), the
-// file is read, merged, written to a temporary file in its directory
-// and renamed over it, so node_exporter never reads half a file. A
-// missing file starts from zero (Prometheus sees a counter reset).
-func UpdateTextfile(path string, run *Set, wait time.Duration) error {
+// file's; Reset families replaced whole. Under a lock (path + ".lock",
+// waited for at most wait). When the textfile is rewritten (force, or
+// its last rewrite is RewriteEvery old at now), gauges, if set, is
+// called first to add what is worth reading only then (the state's
+// and the spool's gauges). It says whether it rewrote the file.
+func UpdateTextfile(path string, run *Set, wait time.Duration, now time.Time, force bool, gauges func(*Set)) (bool, error) {
 	lock, err := flock.Lock(path+".lock", wait)
 	if err != nil {
-		return fmt.Errorf("metrics textfile: %w", err)
+		return false, fmt.Errorf("metrics textfile: %w", err)
 	}
 	defer lock.Close()
-	merged := NewSet()
-	data, err := readTextfile(path)
-	if err != nil {
-		return fmt.Errorf("metrics textfile: %w", err)
+	seq, seqErr := readSeq(lock)
+	jpath := path + ".journal"
+	if !force && seqErr == nil {
+		fi, err := os.Stat(path)
+		jfi, jerr := os.Lstat(jpath)
+		fresh := err == nil && now.Sub(fi.ModTime()) < RewriteEvery
+		small := jerr != nil || jfi.Size() < maxJournal
+		if fresh && small {
+			if err := appendBlock(jpath, seq, run); err == nil {
+				if err := writeSeq(lock, seq+1); err != nil {
+					return false, fmt.Errorf("metrics textfile: %s: %w", lock.Name(), err)
+				}
+				return false, nil
+			}
+			// The journal cannot be written: the textfile is, now.
+		}
 	}
-	old, _ := ParseText(data) // what does not parse starts again from zero
+	if gauges != nil {
+		gauges(run)
+	}
+	if err := rewrite(path, jpath, run, lock); err != nil {
+		return false, fmt.Errorf("metrics textfile: %w", err)
+	}
+	return true, nil
+}
+
+// rewrite folds the journal and run into the textfile: renamed over
+// it, then the journal emptied.
+func rewrite(path, jpath string, run *Set, lock *os.File) error {
+	data, err := readNoFollow(path, maxTextfile)
+	if err != nil {
+		return err
+	}
+	acc, _ := ParseText(data) // what does not parse starts again from zero
+	applied := appliedOf(data)
+	jdata, err := readNoFollow(jpath, maxJournal*2)
+	if err != nil {
+		return err
+	}
+	last := applied
+	for _, b := range blocks(jdata) {
+		if b.seq <= applied {
+			continue // folded in before a crash kept the journal
+		}
+		s, _ := ParseText(b.data)
+		s.Merge(acc)
+		acc, last = s, max(last, b.seq)
+	}
+	merged := NewSet()
 	merged.Merge(run)
 	merged.reset = run.reset
-	merged.Merge(old)
+	merged.Merge(acc)
 	var buf bytes.Buffer
 	merged.WriteText(&buf)
+	fmt.Fprintf(&buf, "%s%d\n", appliedMark, last)
 	if err := writeAtomic(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("metrics textfile: %w", err)
+		return err
+	}
+	if err := writeSeq(lock, last+1); err != nil {
+		return fmt.Errorf("%s: %w", lock.Name(), err)
+	}
+	if err := os.Truncate(jpath, 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err // the textfile says what it holds: nothing counted twice
 	}
 	return nil
 }
 
-func readTextfile(path string) ([]byte, error) {
+type block struct {
+	seq  uint64
+	data []byte
+}
+
+// blocks splits a journal into its blocks ("@SEQ" lines, each followed
+// by its samples); a block cut short by a crash keeps the lines it has.
+func blocks(data []byte) []block {
+	var out []block
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if len(line) > 1 && line[0] == '@' {
+			if n, err := strconv.ParseUint(string(line[1:]), 10, 64); err == nil {
+				out = append(out, block{seq: n})
+				continue
+			}
+		}
+		if len(out) > 0 {
+			b := &out[len(out)-1]
+			b.data = append(append(b.data, line...), '\n')
+		}
+	}
+	return out
+}
+
+func appliedOf(data []byte) uint64 {
+	i := bytes.LastIndex(data, []byte(appliedMark))
+	if i < 0 {
+		return 0
+	}
+	line, _, _ := bytes.Cut(data[i+len(appliedMark):], []byte("\n"))
+	n, _ := strconv.ParseUint(string(line), 10, 64)
+	return n
+}
+
+// appendBlock appends run as block seq to the journal, in one write.
+func appendBlock(jpath string, seq uint64, run *Set) error {
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "@%d\n", seq)
+	run.writeSamples(&buf)
+	f, err := os.OpenFile(jpath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o660)
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("%s is a symbolic link: not written through", jpath)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(buf.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readSeq is the next journal block's number, kept in the lock file.
+func readSeq(f *os.File) (uint64, error) {
+	b := make([]byte, 24)
+	n, err := f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b[:n])), 10, 64)
+}
+
+func writeSeq(f *os.File, seq uint64) error {
+	s := fmt.Sprintf("%-20d\n", seq) // fixed width: no truncate needed
+	_, err := f.WriteAt([]byte(s), 0)
+	return err
+}
+
+// ReadTextfile is what the textfile at path holds with its journal
+// folded in, read without the lock and without writing anything.
+func ReadTextfile(path string) (*Set, error) {
+	data, err := readNoFollow(path, maxTextfile)
+	if err != nil {
+		return nil, err
+	}
+	acc, _ := ParseText(data)
+	applied := appliedOf(data)
+	jdata, err := readNoFollow(path+".journal", maxJournal*2)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range blocks(jdata) {
+		if b.seq > applied {
+			s, _ := ParseText(b.data)
+			s.Merge(acc)
+			acc = s
+		}
+	}
+	return acc, nil
+}
+
+// readNoFollow reads at most limit bytes of path, never through a
+// link; a missing file is empty.
+func readNoFollow(path string, limit int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -63,36 +236,24 @@ func readTextfile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var buf bytes.Buffer
-	_, err = buf.ReadFrom(&limited{f: f, n: maxTextfile})
-	return buf.Bytes(), err
-}
-
-type limited struct {
-	f *os.File
-	n int
-}
-
-func (l *limited) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, fmt.Errorf("%s: over %d bytes: not a textfile notifier wrote", l.f.Name(), maxTextfile)
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: over %d bytes: not a file notifier wrote", path, limit)
 	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= n
-	return n, err
+	return data, err
 }
 
 // writeAtomic writes data to a temporary file beside path (a name
 // node_exporter does not read: it reads *.prom) and renames it over
-// path. Not fsync'd: metrics are not worth a disk flush per event; a
-// power cut may lose the last counts (Prometheus sees a reset).
+// path. Not fsync'd: metrics are not worth a disk flush; a power cut may
+// lose the last counts (Prometheus sees a reset).
 func writeAtomic(path string, data []byte) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link: not written through (remove it; notifier makes the file again)", path)
 	}
 	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {

@@ -131,7 +131,7 @@ func active(o Observation, after time.Duration) (on []condition, clear func(id s
 			add(DeadLetter, ch, "critical", fmt.Sprintf("channel %s gave up %d delivery(ies) since its last success (dead letters), the last about %s: %s",
 				ch, f.Count, f.Key, oneLine(f.Error)), ch)
 		}
-		if !st.OutboxOldest.IsZero() && o.Now.Sub(st.OutboxOldest) >= after {
+		if !st.Partial && !st.OutboxOldest.IsZero() && o.Now.Sub(st.OutboxOldest) >= after {
 			add(OutboxStuck, "", "critical", fmt.Sprintf("%d delivery(ies) queued in the outbox, the oldest for %v (channels %s): they are not getting through",
 				st.Outbox, o.Now.Sub(st.OutboxOldest).Round(time.Second), strings.Join(st.OutboxChannels, ", ")), st.OutboxChannels...)
 		}
@@ -154,7 +154,7 @@ func active(o Observation, after time.Duration) (on []condition, clear func(id s
 		case DeadLetter:
 			return o.State != nil && o.State.Failing[r.Subject].Count == 0
 		case OutboxStuck:
-			return o.State != nil
+			return o.State != nil && !o.State.Partial
 		case SpoolStuck:
 			return o.Spool != nil
 		}
@@ -264,9 +264,41 @@ func locked(path string, wait time.Duration, fn func(f *file) (changed bool)) er
 		return lerr
 	}
 	if fn(f) || lerr != nil {
+		if len(f.Alerts) == 0 {
+			// Nothing open: no file, so that a run can tell by a stat
+			// that it has nothing to look at (Quiet).
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return errors.Join(lerr, err)
+			}
+			return lerr
+		}
 		return errors.Join(lerr, f.save(path))
 	}
 	return nil
+}
+
+// fullEvery is how often the outbox and the spool are looked at for the
+// conditions that take them (stuck for after): a tenth of after, at
+// most half a minute.
+func fullEvery(after time.Duration) time.Duration { return min(after/10, 30*time.Second) }
+
+// FullDue says the outbox and the spool are due to be looked at: the
+// last check that did (Checked) is fullEvery old, or there was none.
+func (w *Watcher) FullDue(now time.Time) bool {
+	fi, err := os.Stat(w.Path + ".lock")
+	return err != nil || now.Sub(fi.ModTime()) >= fullEvery(w.After)
+}
+
+// Checked notes that a check at now looked at the outbox and the spool.
+func (w *Watcher) Checked(now time.Time) {
+	os.Chtimes(w.Path+".lock", now, now) // at worst the next run looks again
+}
+
+// Quiet says no self-alert is open or being resolved: the record file
+// does not exist.
+func (w *Watcher) Quiet() bool {
+	_, err := os.Lstat(w.Path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
