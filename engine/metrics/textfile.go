@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"notifier/internal/flock"
+	"notifier/internal/safedir"
 )
 
 // TextfileWait bounds how long a run waits for another one's update of
@@ -90,13 +91,13 @@ func UpdateTextfile(path string, run *Set, wait time.Duration, now time.Time, fo
 // rewrite folds the journal and run into the textfile: renamed over
 // it, then the journal emptied.
 func rewrite(path, jpath string, run *Set, lock *os.File) error {
-	data, err := readNoFollow(path, maxTextfile)
+	data, err := safedir.ReadFile(path, maxTextfile)
 	if err != nil {
 		return err
 	}
 	acc, _ := ParseText(data) // what does not parse starts again from zero
 	applied := appliedOf(data)
-	jdata, err := readNoFollow(jpath, maxJournal*2)
+	jdata, err := safedir.ReadFile(jpath, maxJournal*2)
 	if err != nil {
 		return err
 	}
@@ -202,13 +203,13 @@ func writeSeq(f *os.File, seq uint64) error {
 // ReadTextfile is what the textfile at path holds with its journal
 // folded in, read without the lock and without writing anything.
 func ReadTextfile(path string) (*Set, error) {
-	data, err := readNoFollow(path, maxTextfile)
+	data, err := safedir.ReadFile(path, maxTextfile)
 	if err != nil {
 		return nil, err
 	}
 	acc, _ := ParseText(data)
 	applied := appliedOf(data)
-	jdata, err := readNoFollow(path+".journal", maxJournal*2)
+	jdata, err := safedir.ReadFile(path+".journal", maxJournal*2)
 	if err != nil {
 		return nil, err
 	}
@@ -220,27 +221,6 @@ func ReadTextfile(path string) (*Set, error) {
 		}
 	}
 	return acc, nil
-}
-
-// readNoFollow reads at most limit bytes of path, never through a
-// link; a missing file is empty.
-func readNoFollow(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if errors.Is(err, unix.ELOOP) {
-		return nil, fmt.Errorf("%s is a symbolic link: not read or written through (remove it; notifier makes the file again)", path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(data)) > limit {
-		err = fmt.Errorf("%s: over %d bytes: not a file notifier wrote", path, limit)
-	}
-	return data, err
 }
 
 // writeAtomic writes data to a temporary file beside path (a name

@@ -26,11 +26,10 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"notifier/engine/metrics"
 	"notifier/engine/spool"
 	"notifier/internal/flock"
+	"notifier/internal/safedir"
 )
 
 // The conditions (notifier_self_alerts_total's condition label).
@@ -191,11 +190,8 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 // not decode starts again (noted by the caller).
 func load(path string) (*file, error) {
 	f := &file{Alerts: map[string]*record{}}
-	data, err := readNoFollow(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return f, nil
-	}
-	if err != nil {
+	data, err := safedir.ReadFile(path, 1<<20)
+	if err != nil || data == nil {
 		return f, err
 	}
 	if err := json.Unmarshal(data, f); err != nil {
@@ -205,24 +201,6 @@ func load(path string) (*file, error) {
 		f.Alerts = map[string]*record{}
 	}
 	return f, nil
-}
-
-func readNoFollow(path string) ([]byte, error) {
-	fh, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	var buf strings.Builder
-	b := make([]byte, 64<<10)
-	for buf.Len() < 1<<20 {
-		n, err := fh.Read(b)
-		buf.Write(b[:n])
-		if err != nil {
-			break
-		}
-	}
-	return []byte(buf.String()), nil
 }
 
 func (f *file) save(path string) error {

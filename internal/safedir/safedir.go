@@ -299,3 +299,30 @@ func procMounted() bool {
 	var st unix.Stat_t
 	return unix.Stat("/proc/self/fd", &st) == nil
 }
+
+// ReadFile reads at most limit bytes of the file at path, never through
+// a link (in a directory others may write, one could point anywhere); a
+// missing file reads as nothing. A longer file is an error.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link: not read or written through (remove it; notifier makes the file again)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: over %d bytes: not a file notifier wrote", path, limit)
+	}
+	return data, err
+}
