@@ -63,9 +63,6 @@ func (o *observer) loaded(path string, p *engine.Policy, lastGood bool, loadErr 
 	if o == nil || p == nil {
 		return
 	}
-	if abs, err := drop.PolicyPath(path); err == nil {
-		path = abs // as the engine and every run name it, however it was given
-	}
 	o.p, o.path, o.lastGood = p, path, lastGood
 	if loadErr != nil {
 		o.loadErr = channels.OneLine(loadErr.Error())
@@ -74,7 +71,7 @@ func (o *observer) loaded(path string, p *engine.Policy, lastGood bool, loadErr 
 
 // decision is told each event decided (r) and each flush (ev nil).
 func (o *observer) decision(ev *event.Event, r *pipeline.Report) {
-	if o == nil || r == nil {
+	if o.off() || r == nil {
 		return
 	}
 	if ev != nil {
@@ -110,9 +107,16 @@ func (o *observer) decision(ev *event.Event, r *pipeline.Report) {
 	}
 }
 
+// off says there is nothing to observe for: no policy, or one with
+// neither a textfile nor self-alerts (what every run of a policy
+// without them pays is this test).
+func (o *observer) off() bool {
+	return o == nil || o.p == nil || o.p.Settings.Metrics.Textfile == "" && o.p.Settings.SelfAlert == nil
+}
+
 // rejected is told an input that could not be used.
 func (o *observer) rejected(in *drop.Input) {
-	if o == nil {
+	if o.off() {
 		return
 	}
 	src := ""
@@ -129,12 +133,12 @@ func (o *observer) rejected(in *drop.Input) {
 // and otherwise judges by what its own decision saw: what every event
 // would pay is a lock, a stat and an appended line.
 func (o *observer) finish(full bool) {
-	if o == nil || o.p == nil {
+	if o.off() {
 		return
 	}
 	s := o.p.Settings
-	if s.Metrics.Textfile == "" && s.SelfAlert == nil {
-		return
+	if abs, err := drop.PolicyPath(o.path); err == nil {
+		o.path = abs // as the engine and every run name it, however it was given
 	}
 	a := o.a
 	now := time.Now()
