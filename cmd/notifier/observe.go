@@ -45,9 +45,7 @@ type observer struct {
 	// not (stateErr says why).
 	decided, failedOpen bool
 	stateErr            string
-	// failing are the channels failing as the decisions saw them: the
-	// failure marks they read, less the channels they then delivered
-	// to, plus those they gave a delivery up on; nil when none read them.
+	// failing are the channels the decisions gave a delivery up on.
 	failing map[string]state.Failure
 }
 
@@ -79,23 +77,19 @@ func (o *observer) decision(ev *event.Event, r *pipeline.Report) {
 	} else {
 		metrics.ObserveDeliveries(o.set, r)
 	}
-	if r.Marks != nil {
-		o.failing = maps.Clone(r.Marks)
-	}
-	if o.failing != nil {
-		for _, d := range r.Deliveries {
-			switch d.Outcome {
-			case state.OutcomeDelivered:
-				delete(o.failing, d.Channel)
-			case state.OutcomeFailed:
-				f := o.failing[d.Channel]
-				f.Channel, f.Key, f.Action, f.Count = d.Channel, d.Key, d.Action, f.Count+1
-				if d.Err != nil {
-					f.Error = channels.OneLine(d.Err.Error())
-				}
-				o.failing[d.Channel] = f
-			}
+	for _, d := range r.Deliveries {
+		if d.Outcome != state.OutcomeFailed {
+			continue
 		}
+		if o.failing == nil {
+			o.failing = map[string]state.Failure{}
+		}
+		f := o.failing[d.Channel]
+		f.Channel, f.Key, f.Action, f.Count = d.Channel, d.Key, d.Action, f.Count+1
+		if d.Err != nil {
+			f.Error = channels.OneLine(d.Err.Error())
+		}
+		o.failing[d.Channel] = f
 	}
 	if r.FailedOpen {
 		o.failedOpen = true
@@ -190,21 +184,22 @@ func (o *observer) finish(full bool) {
 		obs := watch.Observation{Now: now, Policy: o.path, LastGood: o.lastGood, LastGoodErr: o.loadErr,
 			Decided: o.decided, FailedOpen: o.failedOpen, StateErr: o.stateErr}
 		check := true
-		if full || watcher.FullDue(now) {
+		if full || watcher.FullDue(o.path, now) {
 			readAll()
 			obs.State, obs.StateReadErr, obs.Spool = gauges, stateErr, sp
-		} else if o.failing != nil {
+		} else {
+			// What this run's decisions gave up: a partial view, which
+			// raises a dead letter at once and clears nothing (marks
+			// read before delivering may be older than another run's).
 			obs.State = &metrics.StateGauges{Failing: o.failing, Partial: true}
 			check = o.lastGood || o.failedOpen || len(o.failing) > 0 || !watcher.Quiet()
-		} else {
-			check = o.lastGood || o.failedOpen || !watcher.Quiet()
 		}
 		if check {
-			if err := watcher.Check(ctx, obs); err != nil {
+			err := watcher.Check(ctx, obs)
+			if err != nil {
 				note("self-alerts: %v", err)
-			}
-			if read {
-				watcher.Checked(now)
+			} else if read {
+				watcher.Checked(o.path, now)
 			}
 		}
 		w.close()
@@ -217,8 +212,12 @@ func (o *observer) finish(full bool) {
 		lg = 1
 	}
 	o.set.Set(metrics.PolicyLastGood, lg, o.path)
-	withGauges := func(set *metrics.Set) {
+	// The gauges only when the textfile is rewritten, and read before
+	// its lock is taken: the other runs' appends wait for nothing slow.
+	rewrite := full || metrics.TextfileDue(s.Metrics.Textfile, now)
+	if rewrite {
 		readAll()
+		set := o.set
 		metrics.Zero(set, slices.Sorted(maps.Keys(o.p.Channels)))
 		if gauges != nil {
 			gauges.Set(set, now)
@@ -230,7 +229,7 @@ func (o *observer) finish(full bool) {
 		set.Reset(metrics.BuildInfo)
 		set.Set(metrics.BuildInfo, 1, version, rev, runtime.Version())
 	}
-	if _, err := metrics.UpdateTextfile(s.Metrics.Textfile, o.set, flock.Within(ctx, metrics.TextfileWait), now, full, withGauges); err != nil {
+	if err := metrics.UpdateTextfile(s.Metrics.Textfile, o.set, flock.Within(ctx, metrics.TextfileWait), rewrite); err != nil {
 		note("%v", err)
 	}
 }

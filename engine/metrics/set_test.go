@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,8 +137,7 @@ func TestUpdateTextfileConcurrent(t *testing.T) {
 			s := NewSet()
 			s.Add(Events, 1, "cmon", OutcomeNotified)
 			s.Set(OutboxEntries, float64(i))
-			_, err := UpdateTextfile(path, s, 10*time.Second, time.Now(), false, nil)
-			errs <- err
+			errs <- UpdateTextfile(path, s, 10*time.Second, false)
 		})
 	}
 	wg.Wait()
@@ -154,8 +154,10 @@ func TestUpdateTextfileConcurrent(t *testing.T) {
 		t.Fatalf("after %d updates: %v (%v)", n, got.Value(Events, "cmon", OutcomeNotified), err)
 	}
 	// A forced rewrite (notifier flush) puts them all in the textfile.
-	if rewrote, err := UpdateTextfile(path, NewSet(), time.Second, time.Now(), true, func(s *Set) { s.Set(DeadLetters, 3) }); err != nil || !rewrote {
-		t.Fatalf("forced rewrite: %v %v", rewrote, err)
+	g := NewSet()
+	g.Set(DeadLetters, 3)
+	if err := UpdateTextfile(path, g, time.Second, true); err != nil {
+		t.Fatalf("forced rewrite: %v", err)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -189,7 +191,7 @@ func TestUpdateTextfileRefusesALink(t *testing.T) {
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
 	}
-	_, err := UpdateTextfile(path, sample(), time.Second, time.Now(), false, nil)
+	err := UpdateTextfile(path, sample(), time.Second, false)
 	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("err = %v, want the link refused", err)
 	}
@@ -207,7 +209,7 @@ func TestUpdateTextfileBoundedWait(t *testing.T) {
 		_ = lockedFor(path, held, release)
 	}()
 	<-held
-	_, err := UpdateTextfile(path, sample(), 50*time.Millisecond, time.Now(), false, nil)
+	err := UpdateTextfile(path, sample(), 50*time.Millisecond, false)
 	close(release)
 	if err == nil || !strings.Contains(err.Error(), "still held") {
 		t.Fatalf("err = %v, want a timeout", err)
@@ -308,11 +310,10 @@ func TestNames(t *testing.T) {
 // nothing twice: the textfile says the last block it holds.
 func TestJournalFoldedOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "notifier.prom")
-	now := time.Now()
 	add := func(force bool) {
 		s := NewSet()
 		s.Add(Events, 1, "pacemaker", OutcomeDuplicate)
-		if _, err := UpdateTextfile(path, s, time.Second, now, force, nil); err != nil {
+		if err := UpdateTextfile(path, s, time.Second, force); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -353,14 +354,114 @@ func TestJournalFoldedOnce(t *testing.T) {
 	g.Set(ChannelFailing, 1, "slack")
 	old := NewSet()
 	old.Set(ChannelFailing, 1, "pager")
-	if _, err := UpdateTextfile(path, old, time.Second, now, true, nil); err != nil {
+	if err := UpdateTextfile(path, old, time.Second, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := UpdateTextfile(path, g, time.Second, now, false, nil); err != nil {
+	if err := UpdateTextfile(path, g, time.Second, false); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = ReadTextfile(path)
 	if got.Value(ChannelFailing, "pager") != 0 || got.Value(ChannelFailing, "slack") != 1 {
 		t.Errorf("reset through the journal: pager %v slack %v, want 0 and 1", got.Value(ChannelFailing, "pager"), got.Value(ChannelFailing, "slack"))
+	}
+}
+
+func one(src string) *Set {
+	s := NewSet()
+	s.Add(Events, 1, src, OutcomeNotified)
+	return s
+}
+
+// The journal is 0660 whatever the umask: root's runs (CMON, the flush
+// timer) and Pacemaker's hacluster append to it.
+func TestJournalModeIgnoresUmask(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "notifier.prom")
+	for _, rewrite := range []bool{true, false} {
+		if err := UpdateTextfile(path, one("cmon"), time.Second, rewrite); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{".journal", ".lock"} {
+		if fi, err := os.Stat(path + f); err != nil || fi.Mode().Perm() != 0o660 {
+			t.Errorf("%s: %v (%v), want 0660", f, fi.Mode().Perm(), err)
+		}
+	}
+}
+
+// Due: no textfile, one RewriteEvery old, one from the future (a clock
+// set back), a journal too long; not due: a fresh one.
+func TestTextfileDue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notifier.prom")
+	now := time.Now()
+	if !TextfileDue(path, now) {
+		t.Error("no textfile: not due")
+	}
+	if err := UpdateTextfile(path, one("cmon"), time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) {
+		if err := os.Chtimes(path, now.Add(d), now.Add(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		mtime time.Duration
+		want  bool
+	}{{-time.Second, false}, {-RewriteEvery, true}, {time.Hour, true}} {
+		at(c.mtime)
+		if got := TextfileDue(path, now); got != c.want {
+			t.Errorf("textfile %v from now: due %v, want %v", c.mtime, got, c.want)
+		}
+	}
+	at(-time.Second)
+	if err := os.WriteFile(path+".journal", make([]byte, maxJournal), 0o660); err != nil {
+		t.Fatal(err)
+	}
+	if !TextfileDue(path, now) {
+		t.Error("a journal of maxJournal: not due")
+	}
+}
+
+// A block cut short mid-line (a short write) neither swallows the next
+// block nor is counted with it.
+func TestCutBlockKeepsTheNext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notifier.prom")
+	if err := UpdateTextfile(path, NewSet(), time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	cut := "\n@1\nnotifier_events_total{source=\"cmon\",outcome=\"notified\"} 1\nnotifier_events_total{source=\"pace"
+	if err := os.WriteFile(path+".journal", []byte(cut), 0o660); err != nil {
+		t.Fatal(err)
+	}
+	if err := UpdateTextfile(path, one("cmon"), time.Second, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ReadTextfile(path); got.Value(Events, "cmon", OutcomeNotified) != 2 {
+		j, _ := os.ReadFile(path + ".journal")
+		t.Fatalf("cmon %v, want 2 (1 in the cut block, 1 in the next)\n%q", got.Value(Events, "cmon", OutcomeNotified), j)
+	}
+}
+
+// A lock file this process may read but not write: an error, never a
+// block written under a number that does not move (its counts would be
+// skipped once the textfile says it holds that number).
+func TestReadOnlyLockIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notifier.prom")
+	if err := UpdateTextfile(path, one("cmon"), time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path+".lock", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := writeSeq(f, 7); err == nil {
+		t.Fatal("wrote through a read-only descriptor")
+	}
+	seq, err := readSeq(f)
+	if err != nil || seq == 0 {
+		t.Fatalf("seq %d, %v", seq, err)
 	}
 }

@@ -49,48 +49,57 @@ const appliedMark = "# notifier journal applied "
 // last block it holds, so a crash between its rename and the journal's
 // truncation counts nothing twice.
 
+// TextfileDue says the textfile at path is to be rewritten at now: it
+// does not exist, its last rewrite is RewriteEvery old (or in the
+// future: a clock set back), or its journal has grown past maxJournal.
+// A stat or two, without the lock: the caller reads the gauges, if it
+// is, before it takes the lock, and rewrites (UpdateTextfile).
+func TextfileDue(path string, now time.Time) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return true
+	}
+	if age := now.Sub(fi.ModTime()); age >= RewriteEvery || age < 0 {
+		return true
+	}
+	jfi, err := os.Lstat(path + ".journal")
+	return err == nil && jfi.Size() >= maxJournal
+}
+
 // UpdateTextfile adds what run observed to the node_exporter textfile
 // at path: its counters to the file's, its gauges in place of the
-// file's; Reset families replaced whole. Under a lock (path + ".lock",
-// waited for at most wait). When the textfile is rewritten (force, or
-// its last rewrite is RewriteEvery old at now), gauges, if set, is
-// called first to add what is worth reading only then (the state's
-// and the spool's gauges). It says whether it rewrote the file.
-func UpdateTextfile(path string, run *Set, wait time.Duration, now time.Time, force bool, gauges func(*Set)) (bool, error) {
+// file's, families it Reset replaced whole. Under a lock (path +
+// ".lock", waited for at most wait): with rewrite, the textfile is
+// rewritten from its journal and run; else run is appended to the
+// journal (and the textfile rewritten when that cannot be).
+func UpdateTextfile(path string, run *Set, wait time.Duration, rewrite bool) error {
 	lock, err := flock.Lock(path+".lock", wait)
 	if err != nil {
-		return false, fmt.Errorf("metrics textfile: %w", err)
+		return fmt.Errorf("metrics textfile: %w", err)
 	}
 	defer lock.Close()
-	seq, seqErr := readSeq(lock)
 	jpath := path + ".journal"
-	if !force && seqErr == nil {
-		fi, err := os.Stat(path)
-		jfi, jerr := os.Lstat(jpath)
-		fresh := err == nil && now.Sub(fi.ModTime()) < RewriteEvery
-		small := jerr != nil || jfi.Size() < maxJournal
-		if fresh && small {
-			if err := appendBlock(jpath, seq, run); err == nil {
-				if err := writeSeq(lock, seq+1); err != nil {
-					return false, fmt.Errorf("metrics textfile: %s: %w", lock.Name(), err)
-				}
-				return false, nil
-			}
-			// The journal cannot be written: the textfile is, now.
+	if seq, err := readSeq(lock); err == nil && !rewrite {
+		// The number is taken before the block is written: a block is
+		// never written under a number the lock file does not move
+		// past (a lock file this user may not write: an error here).
+		if err := writeSeq(lock, seq+1); err != nil {
+			return fmt.Errorf("metrics textfile: %s: %w", lock.Name(), err)
 		}
+		if err := appendBlock(jpath, seq, run); err == nil {
+			return nil
+		}
+		// The journal cannot be written: the textfile is, now.
 	}
-	if gauges != nil {
-		gauges(run)
+	if err := rewriteFile(path, jpath, run, lock); err != nil {
+		return fmt.Errorf("metrics textfile: %w", err)
 	}
-	if err := rewrite(path, jpath, run, lock); err != nil {
-		return false, fmt.Errorf("metrics textfile: %w", err)
-	}
-	return true, nil
+	return nil
 }
 
 // rewrite folds the journal and run into the textfile: renamed over
 // it, then the journal emptied.
-func rewrite(path, jpath string, run *Set, lock *os.File) error {
+func rewriteFile(path, jpath string, run *Set, lock *os.File) error {
 	data, err := safedir.ReadFile(path, maxTextfile)
 	if err != nil {
 		return err
@@ -117,11 +126,13 @@ func rewrite(path, jpath string, run *Set, lock *os.File) error {
 	var buf bytes.Buffer
 	merged.WriteText(&buf)
 	fmt.Fprintf(&buf, "%s%d\n", appliedMark, last)
-	if err := writeAtomic(path, buf.Bytes()); err != nil {
-		return err
-	}
+	// The next block's number first: past what the textfile will hold,
+	// or nothing is renamed (a block numbered below would be skipped).
 	if err := writeSeq(lock, last+1); err != nil {
 		return fmt.Errorf("%s: %w", lock.Name(), err)
+	}
+	if err := writeAtomic(path, buf.Bytes()); err != nil {
+		return err
 	}
 	if err := os.Truncate(jpath, 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err // the textfile says what it holds: nothing counted twice
@@ -166,9 +177,12 @@ func appliedOf(data []byte) uint64 {
 }
 
 // appendBlock appends run as block seq to the journal, in one write.
+// The block starts on a line of its own, whatever a write cut short
+// before it left; a write that fails is taken back (the textfile is then
+// rewritten with run: it must not count a part of it twice).
 func appendBlock(jpath string, seq uint64, run *Set) error {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "@%d\n", seq)
+	fmt.Fprintf(&buf, "\n@%d\n", seq)
 	run.writeSamples(&buf)
 	f, err := os.OpenFile(jpath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o660)
 	if errors.Is(err, unix.ELOOP) {
@@ -177,11 +191,22 @@ func appendBlock(jpath string, seq uint64, run *Set) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(buf.Bytes())
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
 	}
-	return err
+	if fi.Size() == 0 {
+		// Made now, maybe by this process: the group writes it too
+		// (root's CMON and flush, Pacemaker's hacluster), whatever the
+		// umask. Only its owner may, and need, set it.
+		f.Chmod(0o660)
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Truncate(fi.Size())
+		return err
+	}
+	return nil
 }
 
 // readSeq is the next journal block's number, kept in the lock file.

@@ -16,6 +16,10 @@ import (
 // told to, when no channel of settings.self_alert.notify could take it.
 const FallbackName = "(local syslog)"
 
+// forgetAfter: a record of another policy not seen for this long is
+// dropped (the policies that run refresh theirs every hour at least).
+const forgetAfter = 24 * time.Hour
+
 // sendBound bounds each self-alert delivery.
 const sendBound = 10 * time.Second
 
@@ -73,9 +77,21 @@ func (w *Watcher) Check(ctx context.Context, o Observation) error {
 			case c.Condition == StateFailOpen:
 				r.LastSeen, r.Summary = o.Now, c.Summary
 				changed = true
+			case o.Now.Sub(r.LastSeen) >= time.Hour:
+				r.LastSeen = o.Now // seen, at most a write an hour
+				changed = true
 			}
 		}
 		for id, r := range f.Alerts {
+			if r.Policy != o.Policy && o.Now.Sub(r.LastSeen) > forgetAfter {
+				// Its policy no longer runs here (removed, renamed):
+				// nothing of it could say it is over.
+				w.note("self-alert %s of policy %s not seen for %v: forgotten (resolve it by hand where it was told: %s)",
+					id, r.Policy, forgetAfter, strings.Join(r.Told, ", "))
+				delete(f.Alerts, id)
+				changed = true
+				continue
+			}
 			if !r.Cleared && !seen[id] && over(id, r) {
 				r.Cleared, changed = true, true
 			}

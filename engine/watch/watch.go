@@ -26,8 +26,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"notifier/engine/metrics"
 	"notifier/engine/spool"
+
 	"notifier/internal/flock"
 	"notifier/internal/safedir"
 )
@@ -151,7 +153,7 @@ func active(o Observation, after time.Duration) (on []condition, clear func(id s
 			// decisions have used the state for `after` since the last.
 			return o.Decided && !o.FailedOpen && o.Now.Sub(r.LastSeen) >= after
 		case DeadLetter:
-			return o.State != nil && o.State.Failing[r.Subject].Count == 0
+			return o.State != nil && !o.State.Partial && o.State.Failing[r.Subject].Count == 0
 		case OutboxStuck:
 			return o.State != nil && !o.State.Partial
 		case SpoolStuck:
@@ -260,16 +262,41 @@ func locked(path string, wait time.Duration, fn func(f *file) (changed bool)) er
 // most half a minute.
 func fullEvery(after time.Duration) time.Duration { return min(after/10, 30*time.Second) }
 
-// FullDue says the outbox and the spool are due to be looked at: the
-// last check that did (Checked) is fullEvery old, or there was none.
-func (w *Watcher) FullDue(now time.Time) bool {
-	fi, err := os.Stat(w.Path + ".lock")
-	return err != nil || now.Sub(fi.ModTime()) >= fullEvery(w.After)
+// checkedPath is the file whose time says when a check of policy last
+// looked at the outbox and the spool: one per policy, beside the record.
+func (w *Watcher) checkedPath(policy string) string {
+	tag := strings.TrimSuffix(policyTag(policy), "/")
+	return strings.TrimSuffix(w.Path, ".json") + "." + tag + ".checked"
 }
 
-// Checked notes that a check at now looked at the outbox and the spool.
-func (w *Watcher) Checked(now time.Time) {
-	os.Chtimes(w.Path+".lock", now, now) // at worst the next run looks again
+// FullDue says policy's outbox and spool are due to be looked at: the
+// last check that did (Checked) is fullEvery old (or in the future: a
+// clock set back), or there was none.
+func (w *Watcher) FullDue(policy string, now time.Time) bool {
+	fi, err := os.Stat(w.checkedPath(policy))
+	if err != nil {
+		return true
+	}
+	age := now.Sub(fi.ModTime())
+	return age >= fullEvery(w.After) || age < 0
+}
+
+// Checked notes that a check of policy looked at the outbox and the
+// spool now. The time is set to now by the kernel (UTIME_NOW), which
+// any user that may write the file may do, not only its owner (root's
+// flush makes it; Pacemaker's hacluster runs touch it too).
+func (w *Watcher) Checked(policy string, _ time.Time) {
+	path := w.checkedPath(policy)
+	now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, now, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		return
+	}
+	// Not there yet: made, 0660 whatever the umask (at worst the next
+	// run looks again).
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o660); err == nil {
+		f.Chmod(0o660)
+		f.Close()
+	}
 }
 
 // Quiet says no self-alert is open or being resolved: the record file

@@ -216,3 +216,63 @@ func TestTwoPoliciesKeepTheirOwn(t *testing.T) {
 	check(t, w, Observation{Now: t0.Add(2 * time.Minute), LastGood: true, Policy: "/b.yaml"})
 	equal(t, "b still broken", r.take())
 }
+
+// A partial view (what one run gave up) raises a dead letter at once and
+// never says one is over: its marks may be older than another run's.
+func TestPartialViewRaisesNeverClears(t *testing.T) {
+	r := &rec{}
+	w, _ := newWatcher(t, r, "slack")
+	partial := func(ch ...string) *metrics.StateGauges {
+		g := failing(ch...)
+		g.Partial = true
+		return g
+	}
+	check(t, w, Observation{Now: t0, State: partial("pager")})
+	equal(t, "raised", r.take(), "slack trigger notifier-self/db1/dead_letter/pager")
+	check(t, w, Observation{Now: t0.Add(time.Minute), State: partial()})
+	equal(t, "a partial view of no failure", r.take())
+	check(t, w, Observation{Now: t0.Add(2 * time.Minute), State: failing()})
+	equal(t, "the full view", r.take(), "slack resolve notifier-self/db1/dead_letter/pager")
+}
+
+// The outbox and the spool are looked at every tenth of after per
+// policy: one policy's checks do not stand for another's.
+func TestFullDuePerPolicy(t *testing.T) {
+	r := &rec{}
+	w, _ := newWatcher(t, r, "slack")
+	now := time.Now()
+	if !w.FullDue("/a.yaml", now) {
+		t.Fatal("never checked: not due")
+	}
+	w.Checked("/a.yaml", now)
+	if w.FullDue("/a.yaml", time.Now()) {
+		t.Error("just checked: due")
+	}
+	if !w.FullDue("/b.yaml", time.Now()) {
+		t.Error("another policy's check made this one's not due")
+	}
+	if !w.FullDue("/a.yaml", time.Now().Add(w.After/10)) || !w.FullDue("/a.yaml", time.Now().Add(-time.Hour)) {
+		t.Error("a tenth of after later, or with the clock set back: not due")
+	}
+}
+
+// A record of a policy that no longer runs here is forgotten after a
+// day; one of a policy that runs is kept, however long it lasts.
+func TestForgetsAGonePolicy(t *testing.T) {
+	r := &rec{}
+	w, _ := newWatcher(t, r, "slack")
+	check(t, w, Observation{Now: t0, LastGood: true, Policy: "/gone.yaml"})
+	check(t, w, Observation{Now: t0, LastGood: true, Policy: "/here.yaml"})
+	r.take()
+	for h := 1; h <= 25; h++ {
+		check(t, w, Observation{Now: t0.Add(time.Duration(h) * time.Hour), LastGood: true, Policy: "/here.yaml"})
+	}
+	if w.Quiet() {
+		t.Fatal("both forgotten")
+	}
+	check(t, w, Observation{Now: t0.Add(26 * time.Hour), Policy: "/here.yaml"})
+	equal(t, "resolved", r.take(), "slack resolve notifier-self/db1/"+policyTag("/here.yaml")+"policy_last_good")
+	if !w.Quiet() {
+		t.Error("the gone policy's record was kept")
+	}
+}

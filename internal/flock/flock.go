@@ -20,54 +20,37 @@ var ErrTimeout = errors.New("lock still held by another process")
 
 // Lock opens path (creating it with mode 0660 whatever the umask, never
 // through a link) and takes an exclusive flock on it, waiting at most
-// wait. Closing the returned file releases the lock. When the wait runs
-// out, the goroutine still blocked in flock closes the file once it has
-// the lock (flock cannot be interrupted).
+// wait. Closing the returned file releases the lock.
+//
+// The wait polls (LOCK_NB, backing off from 1 to 20 ms) instead of
+// blocking in flock(2) in a goroutine: a blocked flock cannot be
+// interrupted, so every wait that gave up on a holder that never lets
+// go (a stopped process) would keep a thread and a descriptor for as
+// long, and the engine checks every few seconds.
 func Lock(path string, wait time.Duration) (*os.File, error) {
 	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	fd := int(f.Fd())
-	if err := retry(fd, unix.LOCK_EX|unix.LOCK_NB); err == nil {
-		return f, nil
-	} else if !errors.Is(err, unix.EWOULDBLOCK) {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	// Unbuffered: a send is taken by a waiter; once the waiter gave up,
-	// the goroutine's only way out is to close the file (and its lock).
-	got := make(chan error)
-	gaveUp := make(chan struct{})
-	go func() {
-		err := retry(fd, unix.LOCK_EX)
-		select {
-		case got <- err:
-		case <-gaveUp:
-			f.Close()
+	deadline := time.Now().Add(wait)
+	pause := time.Millisecond
+	for {
+		err := retry(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return f, nil
 		}
-	}()
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case err := <-got:
-		if err != nil {
+		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		return f, nil
-	case <-t.C:
-		close(gaveUp)
-		// The goroutine may have got it just now, and sent: take it.
-		select {
-		case err := <-got:
-			if err == nil {
-				return f, nil
-			}
+		left := time.Until(deadline)
+		if left <= 0 {
 			f.Close()
-		default:
+			return nil, fmt.Errorf("%s: %w after %v", path, ErrTimeout, wait)
 		}
-		return nil, fmt.Errorf("%s: %w after %v", path, ErrTimeout, wait)
+		time.Sleep(min(pause, left)) // polling the lock, not synchronising
+		pause = min(pause*2, 20*time.Millisecond)
 	}
 }
 
