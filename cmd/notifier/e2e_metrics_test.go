@@ -248,14 +248,30 @@ func TestE2EMetricsTextfileAndSelfAlerts(t *testing.T) {
 		{metrics.OutboxEntries, nil, 0},
 		{metrics.SpoolEntries, []string{"new"}, 0},
 		{metrics.SelfAlertOpen, []string{"state_fail_open"}, 0},
+		{metrics.Rejected, nil, 1},
 	}
 	for _, c := range []string{"dead_letter", "policy_last_good", "state_fail_open"} {
 		want = append(want, series{metrics.SelfAlerts, []string{c, "trigger"}, 1}, series{metrics.SelfAlerts, []string{c, "resolve"}, 1})
 	}
+	// Input notifier-drop rejects (it loads no policy: it cannot count
+	// it) is kept in rejected/, which the textfile's gauges count.
+	p, err := h.StartCMONWith(testCtx(t), []byte(`{"type":"alarm","action":`), harness.Invocation{Bin: mustDropBinary(t),
+		Env: []string{"NOTIFIER_STATE_PATH=" + h.State}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Wait(); err != nil || res.Exit == 0 {
+		t.Fatalf("bad input: exit %d, %v: %s", res.Exit, err, res.Stderr)
+	}
+
 	// The flush timer's run rewrites the textfile with what the runs
 	// appended to its journal, and the gauges read now.
 	mustCommand(t, h, 0, "flush")
-	expectSeries(t, "at the end", r.promFile(t), want)
+	prom := r.promFile(t)
+	expectSeries(t, "at the end", prom, want)
+	if at := prom.Value(metrics.RejectedLast); at < float64(time.Now().Add(-time.Minute).Unix()) || at > float64(time.Now().Unix()+1) {
+		t.Errorf("%s = %v, want about now", metrics.RejectedLast.Name, at)
+	}
 	if n := len(h.PagerDuty.Events()); n != 6 {
 		t.Errorf("PagerDuty got %d requests, want 6", n)
 	}

@@ -225,6 +225,7 @@ func (o *observer) finish(full bool) {
 		if sp != nil {
 			metrics.SetSpool(set, *sp, now)
 		}
+		metrics.SetRejected(set, drop.RejectedDir(a.statePath(o.p)))
 		rev, _ := buildRevision()
 		set.Reset(metrics.BuildInfo)
 		set.Set(metrics.BuildInfo, 1, version, rev, runtime.Version())

@@ -89,3 +89,32 @@ func isRejectedName(n string) bool {
 	}
 	return true
 }
+
+// RejectedStats counts the inputs kept in dir (at most the newest 100)
+// and says when the newest was rejected; a missing dir holds none. It
+// makes nothing.
+func RejectedStats(dir string) (n int, newest time.Time, err error) {
+	d, err := safedir.Open(dir, false)
+	if safedir.IsNotExist(err) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	defer d.Close()
+	names, err := d.Names()
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	last := ""
+	for _, name := range names {
+		if isRejectedName(name) {
+			n++
+			last = max(last, name)
+		}
+	}
+	if last != "" {
+		newest, _ = time.Parse("20060102T150405.000000000Z", last[:rejectedStamp-1])
+	}
+	return n, newest, nil
+}

@@ -96,6 +96,10 @@ var (
 		Help: "Spool entries: new (not yet claimed), claimed (being decided), bad (unreadable, kept aside)."}
 	SpoolOldest = &Def{Name: "notifier_spool_oldest_entry_age_seconds", Kind: Gauge,
 		Help: "Age of the oldest new or claimed spool entry (0 when there is none)."}
+	Rejected = &Def{Name: "notifier_rejected_inputs", Kind: Gauge,
+		Help: "Inputs the decoders rejected, kept in rejected/ beside the state (the newest 100), whoever rejected them (notifier-drop too)."}
+	RejectedLast = &Def{Name: "notifier_rejected_last_timestamp_seconds", Kind: Gauge,
+		Help: "When the newest input kept in rejected/ was rejected (0: none kept)."}
 	DeadLetters = &Def{Name: "notifier_dead_letters", Kind: Gauge,
 		Help: "Dead letters kept in the state: deliveries given up (notifier history shows them)."}
 	ChannelFailing = &Def{Name: "notifier_channel_failing", Kind: Gauge, Labels: []string{"channel"},
@@ -112,7 +116,7 @@ var (
 
 // All is every family, in the order they are written.
 var All = []*Def{Events, Deliveries, DeliveryDuration, FailOpen, Degraded, Reloads, SelfAlerts,
-	OutboxEntries, OutboxOldest, SpoolEntries, SpoolOldest, DeadLetters, ChannelFailing, PolicyLastGood,
+	OutboxEntries, OutboxOldest, SpoolEntries, SpoolOldest, Rejected, RejectedLast, DeadLetters, ChannelFailing, PolicyLastGood,
 	SelfAlertOpen, EngineUp, BuildInfo}
 
 // Sink takes observations: a Set (the in-process path's, written to the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"notifier/engine"
+	"notifier/engine/drop"
 	"notifier/engine/pipeline"
 	"notifier/engine/spool"
 	"notifier/engine/state"
@@ -81,4 +82,20 @@ func age(t, now time.Time) float64 {
 		return 0
 	}
 	return now.Sub(t).Seconds()
+}
+
+// SetRejected sets the rejected inputs' gauges from the rejected/
+// directory dir (drop.RejectedDir): what notifier-drop rejects, without
+// a policy to say where metrics go, is seen here.
+func SetRejected(s Sink, dir string) {
+	n, newest, err := drop.RejectedStats(dir)
+	if err != nil {
+		return
+	}
+	s.Set(Rejected, float64(n))
+	if newest.IsZero() {
+		s.Set(RejectedLast, 0)
+	} else {
+		s.Set(RejectedLast, float64(newest.UnixNano())/1e9)
+	}
 }

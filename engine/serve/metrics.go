@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"notifier/engine/drop"
 	"notifier/engine/event"
 	"notifier/engine/metrics"
 	"notifier/engine/pipeline"
@@ -63,6 +64,7 @@ func (s *Server) Gather(sink metrics.Sink) {
 	sink.Set(metrics.EngineUp, 1)
 	var total metrics.StateGauges
 	failing := map[string]bool{}
+	rejectedSeen := map[string]bool{}
 	for _, path := range s.cfg.Policies {
 		l, lastGood := s.acquireWithFlag(path)
 		v := 0.0
@@ -72,6 +74,11 @@ func (s *Server) Gather(sink metrics.Sink) {
 		sink.Set(metrics.PolicyLastGood, v, path)
 		if l == nil {
 			continue
+		}
+		dir := drop.RejectedDir(s.statePath(l.policy))
+		if !rejectedSeen[dir] {
+			rejectedSeen[dir] = true
+			metrics.SetRejected(sink, dir)
 		}
 		g, err := s.readState(l, time.Time{})
 		s.releaseLoaded(l)
