@@ -465,3 +465,31 @@ func TestReadOnlyLockIsAnError(t *testing.T) {
 		t.Fatalf("seq %d, %v", seq, err)
 	}
 }
+
+// The last good flag of a policy path that no longer exists is dropped
+// at the next rewrite; one that exists is kept.
+func TestGonePolicyPathDropped(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notifier.prom")
+	here, gone := filepath.Join(dir, "here.yaml"), filepath.Join(dir, "gone.yaml")
+	for _, p := range []string{here, gone} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := NewSet()
+		s.Set(PolicyLastGood, 1, p)
+		if err := UpdateTextfile(path, s, time.Second, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := UpdateTextfile(path, NewSet(), time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.Contains(string(data), "gone.yaml") || !strings.Contains(string(data), "here.yaml") {
+		t.Errorf("after the rewrite:\n%s", data)
+	}
+}

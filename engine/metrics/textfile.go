@@ -123,6 +123,13 @@ func rewriteFile(path, jpath string, run *Set, lock *os.File) error {
 	merged.Merge(run)
 	merged.reset = run.reset
 	merged.Merge(acc)
+	// A policy path that no longer exists (removed, renamed) says
+	// nothing of a policy in use: its last value would stand for ever.
+	for k, se := range merged.fams[PolicyLastGood] {
+		if _, err := os.Stat(se.labels[0]); errors.Is(err, fs.ErrNotExist) {
+			delete(merged.fams[PolicyLastGood], k)
+		}
+	}
 	var buf bytes.Buffer
 	merged.WriteText(&buf)
 	fmt.Fprintf(&buf, "%s%d\n", appliedMark, last)
