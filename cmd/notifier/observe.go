@@ -187,6 +187,11 @@ func (o *observer) finish(full bool) {
 		if full || watcher.FullDue(o.path, now) {
 			readAll()
 			obs.State, obs.StateReadErr, obs.Spool = gauges, stateErr, sp
+			if gauges == nil {
+				// The state could not be read: what this run gave up
+				// is still known.
+				obs.State = &metrics.StateGauges{Failing: o.failing, Partial: true}
+			}
 		} else {
 			// What this run's decisions gave up: a partial view, which
 			// raises a dead letter at once and clears nothing (marks
