@@ -41,17 +41,15 @@ type observer struct {
 	path     string
 	lastGood bool
 	loadErr  string
-	// decided: a decision or flush used the state; failedOpen: one could
-	// not (stateErr says why).
-	decided, failedOpen bool
-	stateErr            string
+	// seen is what the decisions and the flush showed of the state.
+	seen watch.Seen
 	// failing are the channels the decisions gave a delivery up on.
 	failing map[string]state.Failure
 }
 
 // observe makes the command's observer (run and flush have one).
 func (a *app) observe(spoolDir string) *observer {
-	a.obs = &observer{a: a, spoolDir: spoolDir, set: metrics.NewSet()}
+	a.obs = &observer{a: a, spoolDir: spoolDir}
 	return a.obs
 }
 
@@ -62,6 +60,9 @@ func (o *observer) loaded(path string, p *engine.Policy, lastGood bool, loadErr 
 		return
 	}
 	o.p, o.path, o.lastGood = p, path, lastGood
+	if o.set == nil && !o.off() {
+		o.set = metrics.NewSet() // made only for a policy that has metrics
+	}
 	if loadErr != nil {
 		o.loadErr = channels.OneLine(loadErr.Error())
 	}
@@ -72,11 +73,8 @@ func (o *observer) decision(ev *event.Event, r *pipeline.Report) {
 	if o.off() || r == nil {
 		return
 	}
-	if ev != nil {
-		metrics.ObserveEvent(o.set, ev, r)
-	} else {
-		metrics.ObserveDeliveries(o.set, r)
-	}
+	metrics.ObserveEvent(o.set, ev, r)
+	o.seen.Add(r)
 	for _, d := range r.Deliveries {
 		if d.Outcome != state.OutcomeFailed {
 			continue
@@ -90,14 +88,6 @@ func (o *observer) decision(ev *event.Event, r *pipeline.Report) {
 			f.Error = channels.OneLine(d.Err.Error())
 		}
 		o.failing[d.Channel] = f
-	}
-	if r.FailedOpen {
-		o.failedOpen = true
-		if r.StateErr != nil {
-			o.stateErr = channels.OneLine(r.StateErr.Error())
-		}
-	} else {
-		o.decided = true
 	}
 }
 
@@ -154,21 +144,18 @@ func (o *observer) finish(full bool) {
 	// The state's and the spool's gauges, read once, when asked for.
 	var gauges *metrics.StateGauges
 	var sp *spool.Stats
-	var stateErr error
 	read := false
 	readAll := func() {
 		if read {
 			return
 		}
 		read = true
-		if st, err := a.openStores(o.p); err != nil {
-			stateErr = err
-		} else {
+		// Unreadable: no gauges (the textfile keeps the last read; the
+		// self-alerts judge by what the decisions saw).
+		if st, err := a.openStores(o.p); err == nil {
 			g, err := metrics.ReadState(ctx, st, o.p, now.Add(-after))
 			st.Close()
-			if err != nil {
-				stateErr = err
-			} else {
+			if err == nil {
 				gauges = &g
 			}
 		}
@@ -182,11 +169,11 @@ func (o *observer) finish(full bool) {
 			Host: drop.Hostname(), Channel: func(name string) (channels.Channel, error) { return w.channel(o.p, name) },
 			Note: func(line string) { note("%s", line) }, Metrics: o.set}
 		obs := watch.Observation{Now: now, Policy: o.path, LastGood: o.lastGood, LastGoodErr: o.loadErr,
-			Decided: o.decided, FailedOpen: o.failedOpen, StateErr: o.stateErr}
+			Seen: o.seen}
 		check := true
 		if full || watcher.FullDue(o.path, now) {
 			readAll()
-			obs.State, obs.StateReadErr, obs.Spool = gauges, stateErr, sp
+			obs.State, obs.Spool = gauges, sp
 			if gauges == nil {
 				// The state could not be read: what this run gave up
 				// is still known.
@@ -197,14 +184,14 @@ func (o *observer) finish(full bool) {
 			// raises a dead letter at once and clears nothing (marks
 			// read before delivering may be older than another run's).
 			obs.State = &metrics.StateGauges{Failing: o.failing, Partial: true}
-			check = o.lastGood || o.failedOpen || len(o.failing) > 0 || !watcher.Quiet()
+			check = o.lastGood || o.seen.FailedOpen || len(o.failing) > 0 || !watcher.Quiet()
 		}
 		if check {
 			err := watcher.Check(ctx, obs)
 			if err != nil {
 				note("self-alerts: %v", err)
 			} else if read {
-				watcher.Checked(o.path, now)
+				watcher.Checked(o.path)
 			}
 		}
 		w.close()

@@ -8,15 +8,17 @@ import (
 
 // ObserveEvent counts one event decided as r says (an event received:
 // not a held event decided again, not an entry decided before), its
-// deliveries, and a decision made without the state.
+// deliveries, and a decision made without the state. With ev nil (a
+// flush; an entry put back, to be counted when decided again) only the
+// deliveries and the state are.
 func ObserveEvent(s Sink, ev *event.Event, r *pipeline.Report) {
 	if r == nil {
 		return
 	}
-	if !r.Plan.AlreadyDecided {
+	if ev != nil && !r.Plan.AlreadyDecided {
 		s.Add(Events, 1, SourceOf(ev), EventOutcome(r))
 	}
-	ObserveDeliveries(s, r)
+	observeDeliveries(s, r)
 }
 
 // ObserveRejected counts an input that could not be used.
@@ -27,9 +29,9 @@ func ObserveRejected(s Sink, source string) {
 	s.Add(Events, 1, source, OutcomeRejected)
 }
 
-// ObserveDeliveries counts the attempts r made (a flush's, or a
+// observeDeliveries counts the attempts r made (a flush's, or a
 // decision's own) and the decisions made without the state.
-func ObserveDeliveries(s Sink, r *pipeline.Report) {
+func observeDeliveries(s Sink, r *pipeline.Report) {
 	if r == nil {
 		return
 	}

@@ -19,13 +19,6 @@ import (
 	"notifier/engine/watch"
 )
 
-// engineHealth is what the engine saw of its decisions since its last
-// self-alert check, per policy path (Server.mu).
-type engineHealth struct {
-	decided, failedOpen bool
-	stateErr            string
-}
-
 // observe counts one decision (ev's; a flush's when ev is nil) in the
 // engine's metrics and for its next self-alert check.
 func (s *Server) observe(l *loaded, ev *event.Event, r *pipeline.Report) {
@@ -33,27 +26,16 @@ func (s *Server) observe(l *loaded, ev *event.Event, r *pipeline.Report) {
 		return
 	}
 	if s.cfg.Metrics != nil {
-		if ev != nil {
-			metrics.ObserveEvent(s.cfg.Metrics, ev, r)
-		} else {
-			metrics.ObserveDeliveries(s.cfg.Metrics, r)
-		}
+		metrics.ObserveEvent(s.cfg.Metrics, ev, r)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.health[l.path]
 	if h == nil {
-		h = &engineHealth{}
+		h = &watch.Seen{}
 		s.health[l.path] = h
 	}
-	if r.FailedOpen {
-		h.failedOpen = true
-		if r.StateErr != nil {
-			h.stateErr = oneLine(r.StateErr)
-		}
-	} else {
-		h.decided = true
-	}
+	h.Add(r)
 }
 
 // Gather sets the gauges read at scrape time: the engine is up, each
@@ -165,13 +147,11 @@ func (s *Server) checkSelf() {
 		}
 		o := watch.Observation{Now: now, Policy: path, LastGood: lastGood, LastGoodErr: loadErr, Spool: sp}
 		if h != nil {
-			o.Decided, o.FailedOpen, o.StateErr = h.decided, h.failedOpen, h.stateErr
+			o.Seen = *h
 		}
 		if g, err := s.readState(l, now.Add(-sa.After)); err == nil {
 			o.State = &g
 			o.Decided = o.Decided || !o.FailedOpen // the state is usable
-		} else {
-			o.StateReadErr = err
 		}
 		w := &watch.Watcher{Path: filepath.Join(s.cfg.Spool.Path, watch.FileName), Notify: sa.Notify, After: sa.After,
 			Host: s.cfg.Host, Channel: l.pipeline.Channel, Note: s.notePlain, Metrics: s.cfg.Metrics}

@@ -34,6 +34,7 @@ import (
 	"notifier/engine/spool"
 	"notifier/engine/spool/spoolnet"
 	"notifier/engine/state"
+	"notifier/engine/watch"
 )
 
 // DefaultWorkers is Config.Workers' default (`notifier serve --workers`).
@@ -168,9 +169,9 @@ type Server struct {
 	// workers are stuck only if none has begun one since then either (an
 	// engine idle for a while is not stuck the moment a storm fills it).
 	fullSince time.Time
-	panics    map[string]int           // entry id -> decisions that panicked
-	health    map[string]*engineHealth // policy path -> since the last self-alert check
-	metricsAt string                   // where /metrics is served ("" nowhere); Run's goroutine
+	panics    map[string]int         // entry id -> decisions that panicked
+	health    map[string]*watch.Seen // policy path -> since the last self-alert check
+	metricsAt string                 // where /metrics is served ("" nowhere); Run's goroutine
 
 	declinedIDs map[string]bool // the scan's: foreign entries seen in new/
 
@@ -202,7 +203,7 @@ func New(cfg Config) (*Server, error) {
 		sem: make(chan struct{}, cfg.Workers), stopCh: make(chan struct{}),
 		policies: map[string]*policyState{}, pending: map[string][]*spool.Claimed{},
 		active: map[string]bool{}, declinedIDs: map[string]bool{}, panics: map[string]int{},
-		loading: map[string]bool{}, health: map[string]*engineHealth{}}
+		loading: map[string]bool{}, health: map[string]*watch.Seen{}}
 	s.handedOff = sync.NewCond(&s.mu)
 	if s.cfg.Stores == nil {
 		s.cfg.Stores = s.openStores

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -263,6 +264,6 @@ func (w *Watcher) message(j *job) *channels.Message {
 
 func (w *Watcher) note(format string, args ...any) {
 	if w.Note != nil {
-		w.Note(sprintf(format, args...))
+		w.Note(fmt.Sprintf(format, args...))
 	}
 }

@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"notifier/engine/metrics"
+	"notifier/engine/pipeline"
 	"notifier/engine/spool"
 
 	"notifier/internal/flock"
@@ -68,16 +69,32 @@ type Observation struct {
 	// decides; LastGoodErr says why it does not load.
 	LastGood    bool
 	LastGoodErr string
-	// Decided: a decision was made; FailedOpen: without the state
-	// (StateErr says why).
-	Decided, FailedOpen bool
-	StateErr            string
+	// Seen is what the decisions showed of the state.
+	Seen
 	// State is the state's outbox, dead letters and failure marks, nil
-	// when not read (StateReadErr says why, when it could not be).
-	State        *metrics.StateGauges
-	StateReadErr error
+	// when not read.
+	State *metrics.StateGauges
 	// Spool is the spool's stats, nil when not read.
 	Spool *spool.Stats
+}
+
+// Seen is what decisions showed of the state: Decided, one used it;
+// FailedOpen, one could not (StateErr says why).
+type Seen struct {
+	Decided, FailedOpen bool
+	StateErr            string
+}
+
+// Add notes what the decision or flush r showed.
+func (s *Seen) Add(r *pipeline.Report) {
+	if !r.FailedOpen {
+		s.Decided = true
+		return
+	}
+	s.FailedOpen = true
+	if r.StateErr != nil {
+		s.StateErr = oneLine(r.StateErr.Error())
+	}
 }
 
 // record is one condition, as kept in the file.
@@ -285,7 +302,7 @@ func (w *Watcher) FullDue(policy string, now time.Time) bool {
 // spool now. The time is set to now by the kernel (UTIME_NOW), which
 // any user that may write the file may do, not only its owner (root's
 // flush makes it; Pacemaker's hacluster runs touch it too).
-func (w *Watcher) Checked(policy string, _ time.Time) {
+func (w *Watcher) Checked(policy string) {
 	path := w.checkedPath(policy)
 	now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, now, unix.AT_SYMLINK_NOFOLLOW); err == nil {
@@ -305,5 +322,3 @@ func (w *Watcher) Quiet() bool {
 	_, err := os.Lstat(w.Path)
 	return errors.Is(err, fs.ErrNotExist)
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -151,14 +151,14 @@ func TestStuckAfter(t *testing.T) {
 func TestFailOpenOverAfterQuiet(t *testing.T) {
 	r := &rec{}
 	w, _ := newWatcher(t, r, "slack")
-	check(t, w, Observation{Now: t0, Decided: true, FailedOpen: true, StateErr: "lock held"})
+	check(t, w, Observation{Now: t0, Seen: Seen{Decided: true, FailedOpen: true, StateErr: "lock held"}})
 	equal(t, "failed open", r.take(), "slack trigger notifier-self/db1/state_fail_open")
-	check(t, w, Observation{Now: t0.Add(time.Minute), Decided: true, FailedOpen: true})
-	check(t, w, Observation{Now: t0.Add(2 * time.Minute), Decided: true})
+	check(t, w, Observation{Now: t0.Add(time.Minute), Seen: Seen{Decided: true, FailedOpen: true}})
+	check(t, w, Observation{Now: t0.Add(2 * time.Minute), Seen: Seen{Decided: true}})
 	equal(t, "used again, too soon", r.take())
 	check(t, w, Observation{Now: t0.Add(5 * time.Minute)})
 	equal(t, "nothing decided", r.take())
-	check(t, w, Observation{Now: t0.Add(6 * time.Minute), Decided: true})
+	check(t, w, Observation{Now: t0.Add(6 * time.Minute), Seen: Seen{Decided: true}})
 	equal(t, "quiet for after", r.take(), "slack resolve notifier-self/db1/state_fail_open")
 }
 
@@ -244,7 +244,7 @@ func TestFullDuePerPolicy(t *testing.T) {
 	if !w.FullDue("/a.yaml", now) {
 		t.Fatal("never checked: not due")
 	}
-	w.Checked("/a.yaml", now)
+	w.Checked("/a.yaml")
 	if w.FullDue("/a.yaml", time.Now()) {
 		t.Error("just checked: due")
 	}
